@@ -1,0 +1,32 @@
+/* log: Postfix-format log lines ("tlsrelay/smtpd[PID]: text") to a file,
+ * to stderr, or to syslog. Until log_open() is called, lines go to stderr. */
+#ifndef TLSRELAY_LOG_H
+#define TLSRELAY_LOG_H
+
+#include "tlsrelay/util.h"
+
+/* Names the process in every line: "tlsrelay/<service>[pid]". */
+void log_set_service(const char *syslog_name, const char *service);
+
+/* Chooses the destination. maillog_file non-empty: append to that path
+ * ("/dev/stdout" and "/dev/stderr" work); else if to_stderr: stderr; else
+ * syslog with the given facility name ("mail", "local0", ...). Returns 0,
+ * or -1 with *err set (caller frees). Safe to call again (re-open). */
+int log_open(const char *maillog_file, int to_stderr, const char *facility,
+    char **err);
+/* The log file descriptor stays open across fork(); children call this to
+ * pick up their new PID in the line prefix. */
+void log_after_fork(const char *service);
+void log_close(void);
+
+void msg_info(const char *fmt, ...) PRINTFLIKE(1, 2);
+void msg_warn(const char *fmt, ...) PRINTFLIKE(1, 2);
+void msg_error(const char *fmt, ...) PRINTFLIKE(1, 2);
+_Noreturn void msg_fatal(const char *fmt, ...) PRINTFLIKE(1, 2);
+_Noreturn void msg_panic(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+/* Verbose logging for debugging (-v), off by default. */
+extern int msg_verbose;
+void msg_debug(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+#endif

@@ -1,0 +1,48 @@
+/* util: allocation that cannot fail silently, a growable string, list
+ * splitting with Postfix's separators. */
+#ifndef TLSRELAY_UTIL_H
+#define TLSRELAY_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) PRINTFLIKE(1, 0);
+
+/* A growable byte string, always NUL-terminated. */
+struct strbuf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void strbuf_init(struct strbuf *sb);
+void strbuf_append(struct strbuf *sb, const char *data, size_t len);
+void strbuf_puts(struct strbuf *sb, const char *s);
+void strbuf_printf(struct strbuf *sb, const char *fmt, ...) PRINTFLIKE(2, 3);
+void strbuf_reset(struct strbuf *sb);
+void strbuf_free(struct strbuf *sb);
+/* Hands the buffer to the caller (who frees it) and empties sb. */
+char *strbuf_steal(struct strbuf *sb);
+
+/* Splits a parameter value into words separated by white space and/or
+ * commas, as Postfix does for list-valued parameters. Returns a
+ * NULL-terminated array; *count (if not NULL) gets the word count. Free
+ * with strlist_free(). */
+char **strlist_split(const char *value, const char *separators, size_t *count);
+void strlist_free(char **list);
+#define LIST_SEPARATORS ", \t\r\n"
+
+/* Removes leading and trailing white space in place; returns s+skip. */
+char *str_trim(char *s);
+/* Lower-cases s in place (ASCII); returns s. */
+char *str_lower(char *s);
+
+#endif

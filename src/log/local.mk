@@ -1,0 +1,1 @@
+libtlsrelay_a_SOURCES += src/log/log.c

@@ -1,0 +1,226 @@
+/* log: one line per write(2), so lines from several processes appending to
+ * the same file never interleave. Format as Postfix writes maillog_file:
+ *   "Nov 22 07:48:00 host tlsrelay/smtpd[1234]: text" */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tlsrelay/log.h"
+
+enum log_dest { LOG_TO_STDERR, LOG_TO_FILE, LOG_TO_SYSLOG };
+
+static enum log_dest log_dest = LOG_TO_STDERR;
+static int log_fd = -1;
+static char log_tag[160] = "tlsrelay";
+static char log_host[256];
+static char syslog_ident[64] = "tlsrelay";
+static char service_name[64] = "tlsrelay";
+int msg_verbose;
+
+static void
+update_tag(void)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s/%s[%ld]", syslog_ident,
+	    service_name, (long)getpid());
+}
+
+void
+log_set_service(const char *syslog_name, const char *service)
+{
+	if (syslog_name && *syslog_name)
+		snprintf(syslog_ident, sizeof(syslog_ident), "%s", syslog_name);
+	if (service && *service)
+		snprintf(service_name, sizeof(service_name), "%s", service);
+	update_tag();
+}
+
+static int
+facility_code(const char *name)
+{
+	static const struct { const char *name; int code; } table[] = {
+		{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON },
+		{ "user", LOG_USER }, { "local0", LOG_LOCAL0 },
+		{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+		{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+		{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+		{ "local7", LOG_LOCAL7 },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcasecmp(name, table[i].name) == 0)
+			return table[i].code;
+	return -1;
+}
+
+int
+log_open(const char *maillog_file, int to_stderr, const char *facility,
+    char **err)
+{
+	if (log_fd >= 0 && log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = -1;
+	if (log_dest == LOG_TO_SYSLOG)
+		closelog();
+	if (gethostname(log_host, sizeof(log_host)) != 0)
+		snprintf(log_host, sizeof(log_host), "localhost");
+	log_host[sizeof(log_host) - 1] = '\0';
+
+	if (maillog_file && *maillog_file) {
+		int fd;
+
+		if (strcmp(maillog_file, "/dev/stderr") == 0)
+			fd = dup(STDERR_FILENO);
+		else if (strcmp(maillog_file, "/dev/stdout") == 0)
+			fd = dup(STDOUT_FILENO);
+		else
+			fd = open(maillog_file,
+			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd < 0) {
+			*err = xasprintf("open maillog_file %s: %s",
+			    maillog_file, strerror(errno));
+			log_dest = LOG_TO_STDERR;
+			return -1;
+		}
+		log_fd = fd;
+		log_dest = LOG_TO_FILE;
+	} else if (to_stderr) {
+		log_dest = LOG_TO_STDERR;
+	} else {
+		int code = facility_code(facility ? facility : "mail");
+
+		if (code < 0) {
+			*err = xasprintf("unknown syslog_facility: %s",
+			    facility);
+			return -1;
+		}
+		openlog(syslog_ident, LOG_PID | LOG_NDELAY, code);
+		log_dest = LOG_TO_SYSLOG;
+	}
+	update_tag();
+	return 0;
+}
+
+void
+log_after_fork(const char *service)
+{
+	log_set_service(NULL, service);
+}
+
+void
+log_close(void)
+{
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	if (log_dest == LOG_TO_SYSLOG)
+		closelog();
+	log_dest = LOG_TO_STDERR;
+}
+
+static void
+vlog(int priority, const char *prefix, const char *fmt, va_list ap)
+{
+	char text[4096], line[4500];
+	int n;
+	int saved_errno = errno;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	/* Never let a peer's bytes forge a second log line. */
+	for (char *p = text; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+
+	if (log_dest == LOG_TO_SYSLOG) {
+		syslog(priority, "%s%s", prefix, text);
+		errno = saved_errno;
+		return;
+	}
+	if (log_dest == LOG_TO_FILE) {
+		char stamp[32];
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		n = snprintf(line, sizeof(line), "%s %s %s: %s%s\n", stamp,
+		    log_host, log_tag, prefix, text);
+	} else {
+		n = snprintf(line, sizeof(line), "%s: %s%s\n", log_tag, prefix,
+		    text);
+	}
+	if (n > (int)sizeof(line) - 1) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(log_dest == LOG_TO_FILE ? log_fd : STDERR_FILENO, line,
+	    (size_t)n) < 0) {
+		/* Nowhere left to complain to. */
+	}
+	errno = saved_errno;
+}
+
+#define DEFINE_MSG(fn, prio, prefix)				\
+	void fn(const char *fmt, ...)				\
+	{							\
+		va_list ap;					\
+		va_start(ap, fmt);				\
+		vlog(prio, prefix, fmt, ap);			\
+		va_end(ap);					\
+	}
+
+DEFINE_MSG(msg_info, LOG_INFO, "")
+DEFINE_MSG(msg_warn, LOG_WARNING, "warning: ")
+DEFINE_MSG(msg_error, LOG_ERR, "error: ")
+
+void
+msg_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, "", fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "fatal: ", fmt, ap);
+	va_end(ap);
+	/* Say it on stderr too when the log is a file, so whoever started us
+	 * sees why we stopped. */
+	if (log_dest != LOG_TO_STDERR && isatty(STDERR_FILENO)) {
+		va_start(ap, fmt);
+		fprintf(stderr, "%s: fatal: ", log_tag);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+	exit(1);
+}
+
+void
+msg_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, "panic: ", fmt, ap);
+	va_end(ap);
+	abort();
+}
