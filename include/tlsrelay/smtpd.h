@@ -11,6 +11,7 @@
 
 /* Postfix's default line_length_limit: longer command lines are cut. */
 #define SMTPD_LINE_MAX 2048
+#define SMTPD_REPLY_MAX 512
 
 enum smtp_verb {
 	SMTP_VERB_UNKNOWN = 0,
@@ -45,14 +46,17 @@ struct smtp_mail_params {
  * "" for the null sender). On error returns the complete SMTP reply to
  * send, e.g. "501 5.5.4 Syntax: MAIL FROM:<address>", "501 5.1.7 Bad
  * sender address syntax", "555 5.5.4 Unsupported option: FOO=1"; *addr is
- * then NULL. Lenient as Postfix with strict_rfc821_envelopes = no: a space
+ * then NULL. A reply that quotes the input is written into replybuf
+ * (SMTPD_REPLY_MAX bytes is enough) and replybuf is returned; others are
+ * string literals. Lenient as Postfix with strict_rfc821_envelopes = no: a space
  * after the colon and a missing pair of angle brackets are accepted. */
 const char *smtpd_parse_mail(const char *arg, char **addr,
-    struct smtp_mail_params *params);
+    struct smtp_mail_params *params, char *replybuf, size_t replylen);
 /* Same for RCPT ("TO:<a@b>"); the null address is refused with "501 5.1.3
  * Bad recipient address syntax". ESMTP parameters on RCPT are refused with
  * 555 (no extension we offer defines any). */
-const char *smtpd_parse_rcpt(const char *arg, char **addr);
+const char *smtpd_parse_rcpt(const char *arg, char **addr, char *replybuf,
+    size_t replylen);
 /* The domain part of an address, lower-cased, malloc'd; "" when the
  * address has no @. "user@[127.0.0.1]" gives "[127.0.0.1]". */
 char *smtpd_addr_domain(const char *addr);
