@@ -32,10 +32,11 @@ struct conf_param_def {
 	char time_unit;		/* CONF_TIME: default unit, 's' or 'd' */
 };
 
-/* One master.cf line. */
+/* One master.cf -o name=value. */
 struct conf_override {
 	char *name;
 	char *value;
+	int line;		/* master.cf line where the -o is written */
 };
 
 struct master_service {
@@ -103,6 +104,9 @@ enum conf_status conf_param_status(const char *name);
 const struct conf_param_def *conf_param_lookup(const char *name);
 /* All implemented parameters in name order; *count gets their number. */
 const struct conf_param_def *conf_param_table(size_t *count);
+/* Like conf_param_status, but for this configuration: a Postfix
+ * per-service name ("<master.cf service>_<parameter>") counts as ignored. */
+enum conf_status conf_name_status(const struct conf *conf, const char *name);
 /* Names set in main.cf, in file order, with their raw (unexpanded) values;
  * iterate with index 0.. until it returns NULL. */
 const char *conf_set_name(const struct conf *conf, size_t index,

@@ -17,8 +17,8 @@
 int spool_init(const char *queue_dir, uid_t uid, gid_t gid, char **err);
 
 /* A new queue ID, unique on this host across processes and restarts:
- * hex of microsecond time + a per-process counter + pid, uppercase,
- * [0-9A-F] only. */
+ * 28 upper-case hex digits, [0-9A-F] only: microsecond time (14), pid (8)
+ * and a per-process counter (6). IDs sort by arrival time. */
 void queue_id_new(char id[QUEUE_ID_MAX]);
 
 /* The envelope as smtpd knows it when DATA starts. */
@@ -78,5 +78,11 @@ struct spool_message {
  * file and what is wrong (a queue file is untrusted input too). */
 int spool_read(const char *path, struct spool_message *msg, char **err);
 void spool_message_free(struct spool_message *msg);
+
+/* Records a recipient's new status (' ', 'D' or 'B') in place: one byte
+ * at rcpt->status_offset (from spool_read), written with pwrite and made
+ * durable with fdatasync. Returns 0, or -1 with *err set (caller frees). */
+int spool_set_status(const char *path, const struct spool_recipient *rcpt,
+    char status, char **err);
 
 #endif

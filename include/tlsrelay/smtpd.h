@@ -29,8 +29,9 @@ struct smtp_command {
 
 /* Splits one command line (CR LF already removed, NUL-terminated) into
  * verb and argument. Verbs are case-insensitive. Never fails: unknown text
- * gives SMTP_VERB_UNKNOWN. */
-void smtpd_parse_command(const char *line, struct smtp_command *cmd);
+ * gives SMTP_VERB_UNKNOWN. Trailing white space is cut off line in place,
+ * so that arg ends with its last visible character. */
+void smtpd_parse_command(char *line, struct smtp_command *cmd);
 const char *smtpd_verb_name(enum smtp_verb verb);	/* "ehlo", "mail" ... */
 
 /* ESMTP parameters of MAIL FROM. */
@@ -106,19 +107,56 @@ int anvil_connect(struct anvil *anvil, int worker, const char *addr);
 void anvil_disconnect(struct anvil *anvil, int worker, const char *addr);
 void anvil_worker_reset(struct anvil *anvil, int worker);
 
-/* ---- the worker (src/smtpd/smtpd_worker.c) ---- */
+/* ---- per-service policy (src/smtpd/smtpd_policy.c) ---- */
 
 struct conf;
-struct smtpd_listener;
+
+/* Everything a session needs from its service's conf, parsed and checked
+ * once before the workers start: limits, mynetworks, relay_domains, the
+ * restriction lists. */
+struct smtpd_policy;
+
+/* Returns NULL with *err naming the parameter (and its file:line) when a
+ * value is invalid, a restriction is unknown, or the restrictions would
+ * make an open relay (no reject_unauth_destination, defer_unauth_destination,
+ * reject or defer in smtpd_relay_restrictions or
+ * smtpd_recipient_restrictions, as Postfix requires). */
+struct smtpd_policy *smtpd_policy_new(const struct conf *conf, char **err);
+void smtpd_policy_free(struct smtpd_policy *policy);
+
+enum restrict_result { RESTRICT_DUNNO, RESTRICT_PERMIT, RESTRICT_REJECT };
+
+/* What the restrictions may look at. */
+struct restrict_query {
+	const char *client_addr;	/* text form */
+	const char *client_name;
+	const char *helo;		/* may be NULL */
+	const char *sender;		/* may be NULL */
+	const char *recipient;		/* may be NULL */
+	int sasl_authenticated;
+	int tls_client_trusted;
+};
+
+/* Evaluates smtpd_client_, helo_, sender_, relay_ and recipient_
+ * restrictions in that order for one RCPT (smtpd_delay_reject). On
+ * RESTRICT_REJECT, reply gets the full SMTP reply, e.g. "554 5.7.1 <x@y>:
+ * Relay access denied". */
+enum restrict_result smtpd_policy_check_rcpt(const struct smtpd_policy *policy,
+    const struct restrict_query *query, char *reply, size_t replylen);
+/* 1 when addr is in mynetworks. */
+int smtpd_policy_in_mynetworks(const struct smtpd_policy *policy,
+    const char *addr);
+
+/* ---- the worker (src/smtpd/smtpd_worker.c) ---- */
 
 /* One inet service of master.cf: its listening socket, its conf (with -o
  * overrides) and its TLS context. */
 struct smtpd_listener {
 	int fd;
 	char *name;		/* service name, for logging */
-	struct conf *conf;	/* owned */
+	struct conf *conf;	/* owned by the generation */
 	void *ssl_ctx;		/* SSL_CTX *, or NULL when TLS is off */
-	int wrappermode;	/* smtpd_tls_wrappermode: TLS at connect */
+	struct smtpd_policy *policy;	/* owned by the generation */
 };
 
 /* Runs the event loop of one worker until SIGTERM and the last session has

@@ -1,0 +1,3 @@
+bin_PROGRAMS += tlsrelay
+tlsrelay_SOURCES = src/cli/main.c src/cli/cmd_conf.c src/cli/cli.h
+tlsrelay_LDADD = $(LIBTLSRELAY)

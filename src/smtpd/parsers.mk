@@ -1,0 +1,26 @@
+# smtpd parsers and the connection counter (included by src/smtpd/local.mk).
+libtlsrelay_a_SOURCES += \
+	src/smtpd/smtpd_cmd.c \
+	src/smtpd/smtpd_addr.c \
+	src/smtpd/smtpd_data.c \
+	src/smtpd/anvil.c
+
+if HAVE_CHECK
+check_PROGRAMS += \
+	tests/unit/check_smtpd_cmd \
+	tests/unit/check_smtpd_data \
+	tests/unit/check_anvil
+TESTS += \
+	tests/unit/check_smtpd_cmd \
+	tests/unit/check_smtpd_data \
+	tests/unit/check_anvil
+tests_unit_check_smtpd_cmd_SOURCES = tests/unit/check_smtpd_cmd.c
+tests_unit_check_smtpd_cmd_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_smtpd_cmd_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_smtpd_data_SOURCES = tests/unit/check_smtpd_data.c
+tests_unit_check_smtpd_data_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_smtpd_data_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_anvil_SOURCES = tests/unit/check_anvil.c
+tests_unit_check_anvil_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_anvil_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+endif

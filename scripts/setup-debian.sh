@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs what tlsrelay needs to build and test on Debian 12, and creates
+# the unprivileged user the daemon drops to. Run as root. Idempotent: when
+# everything is there it does nothing and prints nothing. swaks is listed
+# with libnet-ssleay-perl, which its -tls needs but only recommends.
+set -eu
+
+PACKAGES="autoconf automake libtool pkg-config gcc make
+	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev check
+	openssl swaks libnet-ssleay-perl python3 python3-aiosmtpd
+	dnsmasq-base postfix clang libclang-rt-14-dev"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup-debian.sh: run me as root" >&2
+	exit 1
+fi
+
+missing=""
+for pkg in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	case "$status" in
+	*"ok installed") ;;
+	*) missing="$missing $pkg" ;;
+	esac
+done
+
+if [ -n "$missing" ]; then
+	echo "setup-debian.sh: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	# Postfix is only a test peer: it must not ask questions or take
+	# over the machine's mail set-up.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# mail_owner: the daemon drops to this user after binding its ports.
+if ! getent passwd tlsrelay >/dev/null; then
+	echo "setup-debian.sh: creating system user tlsrelay"
+	useradd --system --no-create-home --shell /usr/sbin/nologin tlsrelay
+fi

@@ -1,0 +1,8 @@
+/* cli: the verbs of the tlsrelay command. Each takes the arguments after
+ * the verb (argv[0] is the verb) and returns the exit status. */
+#ifndef TLSRELAY_CLI_H
+#define TLSRELAY_CLI_H
+
+int cmd_conf(int argc, char **argv);
+
+#endif

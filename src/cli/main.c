@@ -1,0 +1,49 @@
+/* tlsrelay: the administrator's command, one verb per job:
+ *	tlsrelay conf [-c confdir] [-n | -d] [-x] [name ...]
+ * More verbs (map, queue, check) join the table below. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tlsrelay/log.h"
+
+#include "cli.h"
+
+struct verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct verb verbs[] = {
+	{ "conf", cmd_conf, "print configuration parameters (like postconf)" },
+};
+
+static int
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: tlsrelay VERB [options]\n\nverbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].help);
+	return fp == stderr ? 2 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return usage(stdout);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tlsrelay %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "tlsrelay: unknown verb: %s\n", argv[1]);
+	return usage(stderr);
+}

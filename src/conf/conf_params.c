@@ -1,0 +1,184 @@
+/* conf_params: every parameter tlsrelay implements, declared once with its
+ * type and default, in name order (C byte order: bsearch relies on it).
+ *
+ * Meanings are Postfix's (postconf(5)). Where Postfix's default depends on
+ * compatibility_level, the table holds the modern (level 3.6) value.
+ *
+ * Computed defaults: myhostname is this machine's name from gethostname()
+ * (".localdomain" appended when it has no dot); mydomain is $myhostname
+ * minus its first label. mynetworks defaults to "" here on purpose: its
+ * real default depends on mynetworks_style and the machine's interfaces,
+ * which the map subsystem computes (cidr_host_networks() in map.h); a
+ * caller that finds conf_is_set(conf, "mynetworks") false must do that. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/util.h"
+
+#include "conf_int.h"
+
+static const struct conf_param_def params[] = {
+	{ "data_directory", CONF_STR, LOCALSTATEDIR "/lib/tlsrelay", 0 },
+	{ "disable_vrfy_command", CONF_BOOL, "no", 0 },
+	{ "inet_interfaces", CONF_STR, "all", 0 },
+	{ "inet_protocols", CONF_STR, "all", 0 },
+	{ "line_length_limit", CONF_INT, "2048", 0 },
+	{ "mail_name", CONF_STR, "tlsrelay", 0 },
+	{ "mail_owner", CONF_STR, "tlsrelay", 0 },
+	{ "mail_version", CONF_STR, PACKAGE_VERSION, 0 },
+	{ "maillog_file", CONF_STR, "", 0 },
+	{ "message_size_limit", CONF_SIZE, "10240000", 0 },
+	/* computed: $myhostname minus its first label */
+	{ "mydomain", CONF_STR, NULL, 0 },
+	/* computed: see conf_param_computed_default() */
+	{ "myhostname", CONF_STR, NULL, 0 },
+	/* computed by the caller from mynetworks_style */
+	{ "mynetworks", CONF_STR, "", 0 },
+	{ "mynetworks_style", CONF_STR, "host", 0 },
+	{ "myorigin", CONF_STR, "$myhostname", 0 },
+	{ "parent_domain_matches_subdomains", CONF_STR,
+	    "debug_peer_list,fast_flush_domains,mynetworks,"
+	    "permit_mx_backup_networks,"
+	    "qmqpd_authorized_clients,relay_domains,"
+	    "smtpd_access_maps", 0 },
+	{ "queue_directory", CONF_STR, LOCALSTATEDIR "/spool/tlsrelay", 0 },
+	{ "queue_minfree", CONF_SIZE, "0", 0 },
+	{ "relay_domains", CONF_STR, "", 0 },
+	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP $mail_name", 0 },
+	{ "smtpd_client_connection_count_limit", CONF_INT, "50", 0 },
+	{ "smtpd_client_restrictions", CONF_STR, "", 0 },
+	{ "smtpd_delay_reject", CONF_BOOL, "yes", 0 },
+	/* obsolete: smtpd_tls_security_level */
+	{ "smtpd_enforce_tls", CONF_BOOL, "no", 0 },
+	{ "smtpd_error_sleep_time", CONF_TIME, "1s", 's' },
+	{ "smtpd_forbid_bare_newline", CONF_STR, "normalize", 0 },
+	{ "smtpd_forbid_bare_newline_exclusions", CONF_STR, "$mynetworks", 0 },
+	{ "smtpd_hard_error_limit", CONF_INT, "20", 0 },
+	{ "smtpd_helo_required", CONF_BOOL, "no", 0 },
+	{ "smtpd_helo_restrictions", CONF_STR, "", 0 },
+	/* reverse lookups come with the DNS subsystem */
+	{ "smtpd_peername_lookup", CONF_BOOL, "no", 0 },
+	{ "smtpd_recipient_limit", CONF_INT, "1000", 0 },
+	{ "smtpd_recipient_restrictions", CONF_STR, "", 0 },
+	{ "smtpd_relay_restrictions", CONF_STR,
+	    "permit_mynetworks, permit_sasl_authenticated,"
+	    " defer_unauth_destination", 0 },
+	{ "smtpd_sasl_auth_enable", CONF_BOOL, "no", 0 },
+	{ "smtpd_sender_restrictions", CONF_STR, "", 0 },
+	{ "smtpd_soft_error_limit", CONF_INT, "10", 0 },
+	{ "smtpd_starttls_timeout", CONF_TIME, "300s", 's' },
+	{ "smtpd_timeout", CONF_TIME, "300s", 's' },
+	{ "smtpd_tls_CAfile", CONF_STR, "", 0 },
+	{ "smtpd_tls_CApath", CONF_STR, "", 0 },
+	{ "smtpd_tls_ask_ccert", CONF_BOOL, "no", 0 },
+	{ "smtpd_tls_ccert_verifydepth", CONF_INT, "9", 0 },
+	{ "smtpd_tls_cert_file", CONF_STR, "", 0 },
+	{ "smtpd_tls_chain_files", CONF_STR, "", 0 },
+	{ "smtpd_tls_ciphers", CONF_STR, "medium", 0 },
+	{ "smtpd_tls_dh1024_param_file", CONF_STR, "", 0 },
+	{ "smtpd_tls_eccert_file", CONF_STR, "", 0 },
+	{ "smtpd_tls_eckey_file", CONF_STR, "$smtpd_tls_eccert_file", 0 },
+	{ "smtpd_tls_eecdh_grade", CONF_STR, "auto", 0 },
+	{ "smtpd_tls_exclude_ciphers", CONF_STR, "", 0 },
+	{ "smtpd_tls_key_file", CONF_STR, "$smtpd_tls_cert_file", 0 },
+	{ "smtpd_tls_loglevel", CONF_INT, "0", 0 },
+	{ "smtpd_tls_mandatory_ciphers", CONF_STR, "medium", 0 },
+	{ "smtpd_tls_mandatory_exclude_ciphers", CONF_STR, "", 0 },
+	{ "smtpd_tls_mandatory_protocols", CONF_STR, ">=TLSv1", 0 },
+	{ "smtpd_tls_protocols", CONF_STR, ">=TLSv1", 0 },
+	{ "smtpd_tls_received_header", CONF_BOOL, "no", 0 },
+	{ "smtpd_tls_req_ccert", CONF_BOOL, "no", 0 },
+	{ "smtpd_tls_security_level", CONF_STR, "", 0 },
+	{ "smtpd_tls_session_cache_database", CONF_STR, "", 0 },
+	{ "smtpd_tls_session_cache_timeout", CONF_TIME, "3600s", 's' },
+	{ "smtpd_tls_wrappermode", CONF_BOOL, "no", 0 },
+	/* obsolete: smtpd_tls_security_level */
+	{ "smtpd_use_tls", CONF_BOOL, "no", 0 },
+	{ "syslog_facility", CONF_STR, "mail", 0 },
+	{ "syslog_name", CONF_STR, "tlsrelay", 0 },
+	{ "tls_eecdh_auto_curves", CONF_STR,
+	    "X25519 X448 prime256v1 secp521r1 secp384r1", 0 },
+	{ "tls_export_cipherlist", CONF_STR,
+	    "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", 0 },
+	{ "tls_high_cipherlist", CONF_STR, "aNULL:-aNULL:HIGH:@STRENGTH", 0 },
+	{ "tls_low_cipherlist", CONF_STR,
+	    "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH", 0 },
+	{ "tls_medium_cipherlist", CONF_STR,
+	    "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", 0 },
+	{ "tls_null_cipherlist", CONF_STR, "eNULL:!aNULL", 0 },
+	{ "tls_preempt_cipherlist", CONF_BOOL, "no", 0 },
+	{ "tls_session_ticket_cipher", CONF_STR, "aes-256-cbc", 0 },
+	{ "tlsrelay_smtpd_workers", CONF_INT, "0", 0 },
+};
+
+#define N_PARAMS (sizeof(params) / sizeof(params[0]))
+
+static int
+def_compare(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct conf_param_def *)elem)->name);
+}
+
+const struct conf_param_def *
+conf_param_lookup(const char *name)
+{
+	return bsearch(name, params, N_PARAMS, sizeof(params[0]), def_compare);
+}
+
+const struct conf_param_def *
+conf_param_table(size_t *count)
+{
+	*count = N_PARAMS;
+	return params;
+}
+
+size_t
+conf_param_index(const struct conf_param_def *def)
+{
+	return (size_t)(def - params);
+}
+
+enum conf_status
+conf_param_status(const char *name)
+{
+	if (strcmp(name, "smtpd_use_tls") == 0 ||
+	    strcmp(name, "smtpd_enforce_tls") == 0)
+		return CONF_OBSOLETE;
+	if (conf_param_lookup(name))
+		return CONF_IMPLEMENTED;
+	if (conf_is_postfix_name(name))
+		return CONF_IGNORED;
+	return CONF_UNKNOWN;
+}
+
+char *
+conf_domain_of(const char *hostname)
+{
+	const char *dot = strchr(hostname, '.');
+
+	if (dot == NULL || dot[1] == '\0')
+		return xstrdup("localdomain");
+	return xstrdup(dot + 1);
+}
+
+char *
+conf_param_computed_default(const struct conf_param_def *def)
+{
+	char host[256];
+
+	if (strcmp(def->name, "myhostname") != 0)
+		return NULL;
+	/* No DNS here: the name the machine calls itself is the answer. */
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (strchr(host, '.') == NULL)
+		return xasprintf("%s.localdomain", host);
+	return xstrdup(host);
+}

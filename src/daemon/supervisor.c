@@ -1,0 +1,336 @@
+/* supervisor: the tlsrelayd parent. It reads the configuration, binds the
+ * listeners, forks the smtpd workers and then only waits for signals:
+ *   SIGCHLD  a worker ended: restart it if it was not asked to stop;
+ *   SIGHUP   read the configuration and certificates again; on success new
+ *            workers take over and the old ones finish their sessions;
+ *   SIGTERM  (or SIGINT) workers stop accepting, finish, and we exit.
+ * Signals are taken synchronously with sigtimedwait(), so no handler ever
+ * runs in the middle of something. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/queue.h"
+#include "tlsrelay/smtpd.h"
+#include "tlsrelay/util.h"
+#include "daemon.h"
+
+#define MAX_PROCS	64	/* anvil columns: current + retiring workers */
+#define STOP_GRACE	30	/* seconds a worker gets to finish on SIGTERM */
+
+struct proc {
+	pid_t pid;
+	struct generation *gen;
+	time_t started;
+	int retiring;
+};
+
+static struct proc procs[MAX_PROCS];
+static struct generation *current;
+static struct generation *retired;
+static struct anvil *anvil;
+static struct run_user run_user;
+static sigset_t saved_mask;
+static int restart_pending;
+static time_t restart_at;
+
+static int
+open_log(const struct conf *conf, int foreground, char **err)
+{
+	log_set_service(conf_str(conf, "syslog_name"), "master");
+	return log_open(conf_str(conf, "maillog_file"), foreground,
+	    conf_str(conf, "syslog_facility"), err);
+}
+
+static int
+make_dir(const char *path, mode_t mode, char **err)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST) {
+		*err = xasprintf("mkdir %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (run_user.drop && chown(path, run_user.uid, run_user.gid) < 0) {
+		*err = xasprintf("chown %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare_directories(const struct conf *conf, char **err)
+{
+	const char *queue = conf_str(conf, "queue_directory");
+
+	if (make_dir(queue, 0755, err) < 0 ||
+	    make_dir(conf_str(conf, "data_directory"), 0700, err) < 0)
+		return -1;
+	return spool_init(queue, run_user.drop ? run_user.uid : (uid_t)-1,
+	    run_user.drop ? run_user.gid : (gid_t)-1, err);
+}
+
+static void
+start_worker(struct generation *gen)
+{
+	int slot;
+	pid_t pid;
+
+	for (slot = 0; slot < MAX_PROCS; slot++)
+		if (procs[slot].pid == 0)
+			break;
+	if (slot == MAX_PROCS) {
+		msg_warn("too many processes; not starting another worker");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		msg_warn("fork: %s", strerror(errno));
+		restart_pending = 1;
+		restart_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+		log_after_fork("smtpd");
+		run_user_drop(&run_user);
+		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
+		    slot));
+	}
+	procs[slot].pid = pid;
+	procs[slot].gen = gen;
+	procs[slot].started = time(NULL);
+	procs[slot].retiring = 0;
+	gen->live_workers++;
+}
+
+static void
+start_missing_workers(void)
+{
+	restart_pending = 0;
+	while (current->live_workers < current->n_workers) {
+		int before = current->live_workers;
+
+		start_worker(current);
+		if (current->live_workers == before)
+			break;
+	}
+}
+
+static void
+release_generation(struct generation *gen)
+{
+	struct generation **pp;
+
+	for (pp = &retired; *pp; pp = &(*pp)->next)
+		if (*pp == gen) {
+			*pp = gen->next;
+			generation_free(gen);
+			return;
+		}
+}
+
+static void
+log_exit(pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		msg_warn("process smtpd pid %ld killed by signal %d",
+		    (long)pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		msg_warn("process smtpd pid %ld exit status %d", (long)pid,
+		    WEXITSTATUS(status));
+}
+
+static void
+reap_children(int stopping)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int slot;
+
+		for (slot = 0; slot < MAX_PROCS; slot++)
+			if (procs[slot].pid == pid)
+				break;
+		if (slot == MAX_PROCS)
+			continue;
+		anvil_worker_reset(anvil, slot);
+		procs[slot].pid = 0;
+		procs[slot].gen->live_workers--;
+		if (procs[slot].gen != current) {
+			if (procs[slot].gen->live_workers == 0)
+				release_generation(procs[slot].gen);
+			continue;
+		}
+		if (stopping || procs[slot].retiring)
+			continue;
+		log_exit(pid, status);
+		/* A worker that dies at once would die again: pace it. */
+		restart_pending = 1;
+		restart_at = time(NULL) - procs[slot].started < 2 ?
+		    time(NULL) + 1 : time(NULL);
+		if (restart_at > time(NULL))
+			msg_warn("process smtpd pid %ld died too soon; "
+			    "restarting in 1 second", (long)pid);
+	}
+}
+
+static void
+reload(const char *confdir, int foreground)
+{
+	struct generation *gen;
+	char *err = NULL;
+
+	msg_info("reload -- version %s, configuration %s", PACKAGE_VERSION,
+	    confdir);
+	if ((gen = generation_new(confdir, &err)) == NULL) {
+		msg_error("reload failed, keeping the running configuration: "
+		    "%s", err);
+		free(err);
+		return;
+	}
+	if (prepare_directories(gen->conf, &err) < 0) {
+		msg_error("reload failed, keeping the running configuration: "
+		    "%s", err);
+		free(err);
+		generation_free(gen);
+		return;
+	}
+	if (open_log(gen->conf, foreground, &err) < 0) {
+		msg_warn("%s", err);
+		free(err);
+	}
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid != 0 && procs[i].gen == current) {
+			procs[i].retiring = 1;
+			kill(procs[i].pid, SIGUSR1);
+		}
+	current->next = retired;
+	retired = current;
+	if (current->live_workers == 0)
+		release_generation(current);
+	current = gen;
+	listen_close_unused();
+	start_missing_workers();
+}
+
+static void
+stop_all(int sig)
+{
+	sigset_t set;
+	time_t deadline = time(NULL) + STOP_GRACE;
+	int live;
+
+	msg_info("terminating on signal %d", sig);
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].pid != 0)
+			kill(procs[i].pid, SIGTERM);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+
+		reap_children(1);
+		live = 0;
+		for (int i = 0; i < MAX_PROCS; i++)
+			live += procs[i].pid != 0;
+		if (live == 0)
+			break;
+		if (time(NULL) >= deadline) {
+			msg_warn("%d workers did not finish in %d seconds; "
+			    "killing them", live, STOP_GRACE);
+			for (int i = 0; i < MAX_PROCS; i++)
+				if (procs[i].pid != 0)
+					kill(procs[i].pid, SIGKILL);
+			deadline = time(NULL) + STOP_GRACE;
+		}
+		sigtimedwait(&set, NULL, &ts);
+	}
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		msg_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+int
+supervisor_run(const char *confdir_arg, int foreground)
+{
+	char confdir[PATH_MAX];
+	sigset_t set;
+	char *err = NULL;
+	int sig = 0;
+
+	/* We chdir("/") when detaching and re-read the directory on SIGHUP. */
+	if (realpath(confdir_arg, confdir) == NULL)
+		msg_fatal("%s: %s", confdir_arg, strerror(errno));
+	if ((current = generation_new(confdir, &err)) == NULL)
+		msg_fatal("%s", err);
+	if (run_user_lookup(current->conf, &run_user, &err) < 0 ||
+	    prepare_directories(current->conf, &err) < 0)
+		msg_fatal("%s", err);
+	if (open_log(current->conf, foreground, &err) < 0)
+		msg_fatal("%s", err);
+	if (!foreground)
+		daemonize();
+	anvil = anvil_create(MAX_PROCS);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, &saved_mask);
+	signal(SIGPIPE, SIG_IGN);
+
+	msg_info("daemon started -- version %s, configuration %s",
+	    PACKAGE_VERSION, confdir);
+	start_missing_workers();
+
+	while (sig != SIGTERM && sig != SIGINT) {
+		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGCHLD)
+			reap_children(0);
+		else if (sig == SIGHUP)
+			reload(confdir, foreground);
+		if (restart_pending && time(NULL) >= restart_at)
+			start_missing_workers();
+	}
+	stop_all(sig);
+	while (retired)
+		release_generation(retired);
+	generation_free(current);
+	listen_close_all();
+	anvil_destroy(anvil);
+	free(run_user.name);
+	log_close();
+	return 0;
+}

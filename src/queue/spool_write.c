@@ -1,0 +1,300 @@
+/* spool_write: writing a new queue file and making it durable. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsrelay/queue.h"
+#include "tlsrelay/util.h"
+#include "spool_format.h"
+
+#define SPOOL_BUFSIZE	(64 * 1024)
+
+struct spool_writer {
+	char id[QUEUE_ID_MAX];
+	char *tmp_path;
+	char *incoming_path;
+	char *incoming_dir;
+	int fd;
+	int error;		/* errno of the first failed write, or 0 */
+	size_t buf_len;
+	char buf[SPOOL_BUFSIZE];
+};
+
+/* Writes all of data, retrying short writes and EINTR. */
+static int
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+writer_flush(struct spool_writer *w)
+{
+	if (w->error) {
+		errno = w->error;
+		return -1;
+	}
+	if (w->buf_len == 0)
+		return 0;
+	if (write_all(w->fd, w->buf, w->buf_len) < 0) {
+		w->error = errno;
+		return -1;
+	}
+	w->buf_len = 0;
+	return 0;
+}
+
+int
+spool_write(struct spool_writer *w, const char *data, size_t len)
+{
+	if (w->error) {
+		errno = w->error;
+		return -1;
+	}
+	while (len > 0) {
+		size_t room = SPOOL_BUFSIZE - w->buf_len;
+		size_t n = len < room ? len : room;
+
+		memcpy(w->buf + w->buf_len, data, n);
+		w->buf_len += n;
+		data += n;
+		len -= n;
+		if (w->buf_len == SPOOL_BUFSIZE && writer_flush(w) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One envelope record: type byte, value, LF. */
+static void
+put_record(struct spool_writer *w, char type, const char *value)
+{
+	char t = type;
+
+	spool_write(w, &t, 1);
+	spool_write(w, value, strlen(value));
+	spool_write(w, "\n", 1);
+}
+
+/* The spool is the last line of defence against record injection: a
+ * value with a line break would start a record of the sender's choosing.
+ * Returns an error text (caller frees) or NULL. */
+static char *
+check_value(const char *what, const char *value)
+{
+	if (value == NULL)
+		return NULL;
+	if (strpbrk(value, "\r\n") != NULL)
+		return xasprintf("queue file envelope refused: %s contains "
+		    "CR or LF", what);
+	if (strlen(value) > SPOOL_VALUE_MAX)
+		return xasprintf("queue file envelope refused: %s is longer "
+		    "than %d bytes", what, SPOOL_VALUE_MAX);
+	return NULL;
+}
+
+static char *
+check_envelope(const struct spool_envelope *env)
+{
+	char *err;
+	size_t i;
+
+	if (env->sender == NULL)
+		return xstrdup("queue file envelope has no sender");
+	if (env->n_recipients == 0)
+		return xstrdup("queue file envelope has no recipients");
+	/* The reader takes at most 18 digits of seconds. */
+	if (env->arrival_sec < 0 || env->arrival_sec > 999999999999999999LL ||
+	    env->arrival_usec < 0 || env->arrival_usec > 999999)
+		return xstrdup("queue file envelope has a bad arrival time");
+	if ((err = check_value("sender", env->sender)) != NULL ||
+	    (err = check_value("client name", env->client_name)) != NULL ||
+	    (err = check_value("client address", env->client_addr)) != NULL ||
+	    (err = check_value("helo name", env->helo_name)) != NULL ||
+	    (err = check_value("protocol", env->protocol)) != NULL ||
+	    (err = check_value("TLS info", env->tls_info)) != NULL)
+		return err;
+	for (i = 0; i < env->n_recipients; i++) {
+		if (env->recipients[i] == NULL || env->recipients[i][0] == '\0')
+			return xstrdup("queue file envelope has an empty "
+			    "recipient");
+		if ((err = check_value("recipient", env->recipients[i])) != NULL)
+			return err;
+	}
+	return NULL;
+}
+
+static void
+writer_free(struct spool_writer *w)
+{
+	free(w->tmp_path);
+	free(w->incoming_path);
+	free(w->incoming_dir);
+	free(w);
+}
+
+struct spool_writer *
+spool_open(const char *queue_dir, const struct spool_envelope *env,
+    char **err)
+{
+	struct spool_writer *w;
+	char line[64];
+	size_t i;
+	int tries;
+
+	*err = check_envelope(env);
+	if (*err != NULL)
+		return NULL;
+
+	w = xcalloc(1, sizeof(*w));
+	w->fd = -1;
+	/* O_EXCL never reuses a name; a clash (clock stepped back onto a
+	 * recycled pid) just takes the next ID. */
+	for (tries = 0; tries < 10; tries++) {
+		queue_id_new(w->id);
+		free(w->tmp_path);
+		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
+		w->fd = open(w->tmp_path,
+		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		*err = xasprintf("create queue file %s: %s", w->tmp_path,
+		    strerror(errno));
+		writer_free(w);
+		return NULL;
+	}
+	w->incoming_dir = xasprintf("%s/incoming", queue_dir);
+	w->incoming_path = xasprintf("%s/%s", w->incoming_dir, w->id);
+
+	snprintf(line, sizeof(line), "%s%d\n", SPOOL_MAGIC,
+	    SPOOL_FORMAT_VERSION);
+	spool_write(w, line, strlen(line));
+	put_record(w, SPOOL_REC_ID, w->id);
+	snprintf(line, sizeof(line), "%lld.%06ld", env->arrival_sec,
+	    env->arrival_usec);
+	put_record(w, SPOOL_REC_TIME, line);
+	put_record(w, SPOOL_REC_CLIENT_NAME,
+	    env->client_name ? env->client_name : "unknown");
+	put_record(w, SPOOL_REC_CLIENT_ADDR,
+	    env->client_addr ? env->client_addr : "");
+	put_record(w, SPOOL_REC_HELO, env->helo_name ? env->helo_name : "");
+	put_record(w, SPOOL_REC_PROTOCOL, env->protocol ? env->protocol : "");
+	put_record(w, SPOOL_REC_TLS, env->tls_info ? env->tls_info : "");
+	put_record(w, SPOOL_REC_BODY,
+	    env->body_8bitmime ? SPOOL_BODY_8BIT : SPOOL_BODY_7BIT);
+	put_record(w, SPOOL_REC_SENDER, env->sender);
+	for (i = 0; i < env->n_recipients; i++) {
+		char head[2] = { SPOOL_REC_RCPT, SPOOL_STATUS_PENDING };
+
+		spool_write(w, head, 2);
+		spool_write(w, env->recipients[i],
+		    strlen(env->recipients[i]));
+		spool_write(w, "\n", 1);
+	}
+	put_record(w, SPOOL_REC_CONTENT, "");
+
+	/* Write the envelope now, so a full disk shows before DATA. */
+	if (writer_flush(w) < 0) {
+		*err = xasprintf("queue file write error: %s",
+		    strerror(w->error));
+		spool_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+const char *
+spool_id(const struct spool_writer *w)
+{
+	return w->id;
+}
+
+/* fsync a directory so a rename into it survives a crash. */
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+/* Undoes a failed commit: the message must not stay in the queue, since
+ * the client is told to try again. */
+static int
+commit_fail(struct spool_writer *w, int fd, const char *step, int error,
+    char **err)
+{
+	if (fd >= 0)
+		close(fd);
+	unlink(w->tmp_path);
+	*err = xasprintf("queue file %s error: %s", step, strerror(error));
+	writer_free(w);
+	return -1;
+}
+
+int
+spool_commit(struct spool_writer *w, char **err)
+{
+	int fd = w->fd;
+
+	*err = NULL;
+	if (writer_flush(w) < 0)
+		return commit_fail(w, fd, "write", w->error, err);
+	w->fd = -1;
+	if (fsync(fd) < 0)
+		return commit_fail(w, fd, "fsync", errno, err);
+	/* NFS and some FUSE file systems report write errors only here. */
+	if (close(fd) < 0)
+		return commit_fail(w, -1, "close", errno, err);
+	if (rename(w->tmp_path, w->incoming_path) < 0)
+		return commit_fail(w, -1, "rename", errno, err);
+	if (fsync_dir(w->incoming_dir) < 0) {
+		int saved = errno;
+
+		/* Not durable, so take it back: the retry would otherwise
+		 * deliver the message twice. */
+		unlink(w->incoming_path);
+		return commit_fail(w, -1, "directory fsync", saved, err);
+	}
+	writer_free(w);
+	return 0;
+}
+
+void
+spool_abort(struct spool_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	unlink(w->tmp_path);
+	writer_free(w);
+}

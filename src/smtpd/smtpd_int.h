@@ -1,0 +1,60 @@
+/* Internal to the smtpd subsystem: the parsed per-service policy and the
+ * session entry points the worker calls. */
+#ifndef TLSRELAY_SMTPD_INT_H
+#define TLSRELAY_SMTPD_INT_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "tlsrelay/smtpd.h"
+
+struct event_base;
+struct cidr_list;
+struct domain_list;
+struct restriction_list;
+
+struct smtpd_policy {
+	const struct conf *conf;
+	const char *myhostname;
+	char *banner;			/* expanded smtpd_banner */
+	const char *queue_directory;
+	int tls_level;			/* enum tls_level */
+	int wrappermode;
+	int tls_loglevel;
+	int tls_received_header;
+	int helo_required;
+	int vrfy_disabled;
+	long long message_size_limit;	/* 0 = unlimited */
+	long long queue_minfree;
+	long long recipient_limit;
+	long long timeout;		/* seconds */
+	long long starttls_timeout;
+	long long hard_error_limit;
+	long long soft_error_limit;
+	long long error_sleep_time;
+	long long conn_count_limit;	/* 0 = unlimited */
+	enum bare_lf_mode bare_lf_mode;
+	struct cidr_list *mynetworks;
+	struct cidr_list *bare_lf_exclusions;
+	struct cidr_list *event_limit_exceptions;
+	struct domain_list *relay_domains;
+	struct restriction_list *client_restrictions;
+	struct restriction_list *helo_restrictions;
+	struct restriction_list *sender_restrictions;
+	struct restriction_list *relay_restrictions;
+	struct restriction_list *recipient_restrictions;
+};
+
+struct anvil;
+
+/* Starts a session on an accepted socket. done is called once when the
+ * session has ended and freed itself. */
+void smtpd_session_start(struct event_base *base, int fd,
+    const struct sockaddr *sa, socklen_t salen,
+    const struct smtpd_listener *listener, struct anvil *anvil,
+    int worker_index, void (*done)(void));
+/* Asks every session to end: idle ones get 421 at once, one in DATA
+ * finishes its message first. */
+void smtpd_sessions_shutdown(void);
+
+#endif

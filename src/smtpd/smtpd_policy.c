@@ -1,0 +1,342 @@
+/* smtpd_policy: a service's limits and restriction lists, parsed and
+ * checked once before any client connects, and the RCPT-time evaluation of
+ * the restrictions (Postfix's smtpd_delay_reject = yes order). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+#include "smtpd_int.h"
+
+enum restriction {
+	R_PERMIT,
+	R_REJECT,
+	R_DEFER,
+	R_PERMIT_MYNETWORKS,
+	R_PERMIT_SASL_AUTHENTICATED,
+	R_PERMIT_TLS_CLIENTCERTS,
+	R_REJECT_UNAUTH_DESTINATION,
+	R_DEFER_UNAUTH_DESTINATION,
+};
+
+static const struct {
+	const char *name;
+	enum restriction code;
+	int limits_relay;	/* counts as relay protection */
+} restriction_names[] = {
+	{ "permit", R_PERMIT, 0 },
+	{ "reject", R_REJECT, 1 },
+	{ "defer", R_DEFER, 1 },
+	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0 },
+	{ "permit_sasl_authenticated", R_PERMIT_SASL_AUTHENTICATED, 0 },
+	{ "permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS, 0 },
+	{ "reject_unauth_destination", R_REJECT_UNAUTH_DESTINATION, 1 },
+	{ "defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION, 1 },
+};
+
+struct restriction_list {
+	enum restriction *items;
+	size_t n;
+	int limits_relay;
+	const char *what;	/* "Client host", "Recipient address", ... */
+	int about_client;	/* the reply names the client, not an address */
+};
+
+static struct restriction_list *
+restriction_list_parse(const struct conf *conf, const char *param,
+    const char *what, int about_client, char **err)
+{
+	struct restriction_list *list = xcalloc(1, sizeof(*list));
+	char **words = strlist_split(conf_str(conf, param), LIST_SEPARATORS,
+	    &list->n);
+
+	list->items = xcalloc(list->n, sizeof(*list->items));
+	list->what = what;
+	list->about_client = about_client;
+	for (size_t i = 0; i < list->n; i++) {
+		size_t k, nnames = sizeof(restriction_names) /
+		    sizeof(restriction_names[0]);
+
+		for (k = 0; k < nnames; k++)
+			if (strcasecmp(words[i], restriction_names[k].name) == 0)
+				break;
+		if (k == nnames) {
+			const char *origin = conf_origin(conf, param);
+
+			*err = xasprintf("%s: %s: unknown or unsupported "
+			    "restriction: %s", origin ? origin : "default",
+			    param, words[i]);
+			strlist_free(words);
+			free(list->items);
+			free(list);
+			return NULL;
+		}
+		list->items[i] = restriction_names[k].code;
+		list->limits_relay |= restriction_names[k].limits_relay;
+	}
+	strlist_free(words);
+	return list;
+}
+
+static void
+restriction_list_free(struct restriction_list *list)
+{
+	if (list == NULL)
+		return;
+	free(list->items);
+	free(list);
+}
+
+static struct cidr_list *
+parse_networks(const struct conf *conf, const char *param, char **err)
+{
+	char *cerr = NULL;
+	struct cidr_list *list = cidr_list_parse(conf_str(conf, param), &cerr);
+
+	if (list == NULL) {
+		const char *origin = conf_origin(conf, param);
+
+		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
+		    param, cerr);
+		free(cerr);
+	}
+	return list;
+}
+
+static int
+relay_domains_subdomains(const struct conf *conf)
+{
+	char **words = strlist_split(conf_str(conf,
+	    "parent_domain_matches_subdomains"), LIST_SEPARATORS, NULL);
+	int found = 0;
+
+	for (char **w = words; *w; w++)
+		if (strcasecmp(*w, "relay_domains") == 0)
+			found = 1;
+	strlist_free(words);
+	return found;
+}
+
+static int
+parse_bare_lf_mode(const struct conf *conf, enum bare_lf_mode *mode,
+    char **err)
+{
+	const char *v = conf_str(conf, "smtpd_forbid_bare_newline");
+
+	if (strcasecmp(v, "reject") == 0)
+		*mode = BARE_LF_REJECT;
+	else if (strcasecmp(v, "normalize") == 0 || strcasecmp(v, "yes") == 0
+	    || strcasecmp(v, "no") == 0)
+		*mode = BARE_LF_NORMALIZE;
+	else {
+		const char *origin = conf_origin(conf,
+		    "smtpd_forbid_bare_newline");
+
+		*err = xasprintf("%s: smtpd_forbid_bare_newline: bad value "
+		    "\"%s\": use normalize or reject",
+		    origin ? origin : "default", v);
+		return -1;
+	}
+	return 0;
+}
+
+struct smtpd_policy *
+smtpd_policy_new(const struct conf *conf, char **err)
+{
+	struct smtpd_policy *p = xcalloc(1, sizeof(*p));
+	char *xerr = NULL;
+
+	p->conf = conf;
+	p->myhostname = conf_str(conf, "myhostname");
+	p->banner = xstrdup(conf_str(conf, "smtpd_banner"));
+	p->queue_directory = conf_str(conf, "queue_directory");
+	p->tls_level = tls_smtpd_level(conf);
+	if (p->tls_level < 0) {
+		const char *origin = conf_origin(conf,
+		    "smtpd_tls_security_level");
+
+		*err = xasprintf("%s: smtpd_tls_security_level: unknown level "
+		    "\"%s\" (use none, may or encrypt)",
+		    origin ? origin : "default",
+		    conf_str(conf, "smtpd_tls_security_level"));
+		goto fail;
+	}
+	p->wrappermode = conf_bool(conf, "smtpd_tls_wrappermode");
+	p->tls_loglevel = (int)conf_int(conf, "smtpd_tls_loglevel");
+	p->tls_received_header = conf_bool(conf, "smtpd_tls_received_header");
+	p->helo_required = conf_bool(conf, "smtpd_helo_required");
+	p->vrfy_disabled = conf_bool(conf, "disable_vrfy_command");
+	p->message_size_limit = conf_size(conf, "message_size_limit");
+	p->queue_minfree = conf_size(conf, "queue_minfree");
+	p->recipient_limit = conf_int(conf, "smtpd_recipient_limit");
+	p->timeout = conf_time(conf, "smtpd_timeout");
+	p->starttls_timeout = conf_time(conf, "smtpd_starttls_timeout");
+	p->hard_error_limit = conf_int(conf, "smtpd_hard_error_limit");
+	p->soft_error_limit = conf_int(conf, "smtpd_soft_error_limit");
+	p->error_sleep_time = conf_time(conf, "smtpd_error_sleep_time");
+	p->conn_count_limit = conf_int(conf,
+	    "smtpd_client_connection_count_limit");
+	if (parse_bare_lf_mode(conf, &p->bare_lf_mode, err) < 0)
+		goto fail;
+	if ((p->mynetworks = parse_networks(conf, "mynetworks", err)) == NULL
+	    || (p->bare_lf_exclusions = parse_networks(conf,
+	    "smtpd_forbid_bare_newline_exclusions", err)) == NULL
+	    || (p->event_limit_exceptions = parse_networks(conf,
+	    "smtpd_client_event_limit_exceptions", err)) == NULL)
+		goto fail;
+	p->relay_domains = domain_list_parse(conf_str(conf, "relay_domains"),
+	    relay_domains_subdomains(conf));
+
+	if ((p->client_restrictions = restriction_list_parse(conf,
+	    "smtpd_client_restrictions", "Client host", 1, err)) == NULL
+	    || (p->helo_restrictions = restriction_list_parse(conf,
+	    "smtpd_helo_restrictions", "Helo command", 0, err)) == NULL
+	    || (p->sender_restrictions = restriction_list_parse(conf,
+	    "smtpd_sender_restrictions", "Sender address", 0, err)) == NULL
+	    || (p->relay_restrictions = restriction_list_parse(conf,
+	    "smtpd_relay_restrictions", "Recipient address", 0, err)) == NULL
+	    || (p->recipient_restrictions = restriction_list_parse(conf,
+	    "smtpd_recipient_restrictions", "Recipient address", 0, err))
+	    == NULL)
+		goto fail;
+
+	/* Refuse to start as an open relay, as Postfix does. */
+	if (!p->relay_restrictions->limits_relay &&
+	    !p->recipient_restrictions->limits_relay) {
+		*err = xasprintf("in parameter smtpd_relay_restrictions or "
+		    "smtpd_recipient_restrictions, specify at least one "
+		    "working instance of: reject_unauth_destination, "
+		    "defer_unauth_destination, reject, defer");
+		goto fail;
+	}
+	free(xerr);
+	return p;
+fail:
+	smtpd_policy_free(p);
+	return NULL;
+}
+
+void
+smtpd_policy_free(struct smtpd_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->banner);
+	cidr_list_free(p->mynetworks);
+	cidr_list_free(p->bare_lf_exclusions);
+	cidr_list_free(p->event_limit_exceptions);
+	domain_list_free(p->relay_domains);
+	restriction_list_free(p->client_restrictions);
+	restriction_list_free(p->helo_restrictions);
+	restriction_list_free(p->sender_restrictions);
+	restriction_list_free(p->relay_restrictions);
+	restriction_list_free(p->recipient_restrictions);
+	free(p);
+}
+
+int
+smtpd_policy_in_mynetworks(const struct smtpd_policy *p, const char *addr)
+{
+	return cidr_list_match_text(p->mynetworks, addr);
+}
+
+static int
+authorized_destination(const struct smtpd_policy *p, const char *rcpt)
+{
+	char *domain = smtpd_addr_domain(rcpt);
+	int ok = *domain != '\0' && *domain != '[' &&
+	    domain_list_match(p->relay_domains, domain);
+
+	free(domain);
+	return ok;
+}
+
+/* The address or client a reject reply names, as Postfix does. */
+static void
+format_reject(char *reply, size_t len, const char *code, const char *dsn,
+    const struct restriction_list *list, const struct restrict_query *q,
+    const char *reason)
+{
+	if (list->about_client)
+		snprintf(reply, len, "%s %s <%s[%s]>: %s rejected: %s", code,
+		    dsn, q->client_name, q->client_addr, list->what, reason);
+	else if (strcmp(list->what, "Helo command") == 0)
+		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
+		    q->helo ? q->helo : "", list->what, reason);
+	else if (strcmp(list->what, "Sender address") == 0)
+		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
+		    q->sender ? q->sender : "", list->what, reason);
+	else
+		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
+		    q->recipient ? q->recipient : "", list->what, reason);
+}
+
+static enum restrict_result
+eval_list(const struct smtpd_policy *p, const struct restriction_list *list,
+    const struct restrict_query *q, char *reply, size_t len)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		switch (list->items[i]) {
+		case R_PERMIT:
+			return RESTRICT_PERMIT;
+		case R_REJECT:
+			format_reject(reply, len, "554", "5.7.1", list, q,
+			    "Access denied");
+			return RESTRICT_REJECT;
+		case R_DEFER:
+			format_reject(reply, len, "450", "4.7.1", list, q,
+			    "Access denied");
+			return RESTRICT_REJECT;
+		case R_PERMIT_MYNETWORKS:
+			if (cidr_list_match_text(p->mynetworks, q->client_addr))
+				return RESTRICT_PERMIT;
+			break;
+		case R_PERMIT_SASL_AUTHENTICATED:
+			if (q->sasl_authenticated)
+				return RESTRICT_PERMIT;
+			break;
+		case R_PERMIT_TLS_CLIENTCERTS:
+			if (q->tls_client_trusted)
+				return RESTRICT_PERMIT;
+			break;
+		case R_REJECT_UNAUTH_DESTINATION:
+		case R_DEFER_UNAUTH_DESTINATION:
+			if (q->recipient == NULL ||
+			    authorized_destination(p, q->recipient))
+				break;
+			if (list->items[i] == R_REJECT_UNAUTH_DESTINATION)
+				snprintf(reply, len, "554 5.7.1 <%s>: Relay "
+				    "access denied", q->recipient);
+			else
+				snprintf(reply, len, "454 4.7.1 <%s>: Relay "
+				    "access denied", q->recipient);
+			return RESTRICT_REJECT;
+		}
+	}
+	return RESTRICT_DUNNO;
+}
+
+enum restrict_result
+smtpd_policy_check_rcpt(const struct smtpd_policy *p,
+    const struct restrict_query *q, char *reply, size_t len)
+{
+	const struct restriction_list *lists[] = {
+		p->client_restrictions, p->helo_restrictions,
+		p->sender_restrictions, p->relay_restrictions,
+		p->recipient_restrictions,
+	};
+
+	/* Each list is evaluated on its own: a permit ends that list only,
+	 * a reject ends everything (Postfix's semantics). */
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (eval_list(p, lists[i], q, reply, len) == RESTRICT_REJECT)
+			return RESTRICT_REJECT;
+	return RESTRICT_PERMIT;
+}

@@ -1,0 +1,105 @@
+/* Internal to smtpd: one client connection. The I/O side lives in
+ * smtpd_session.c, the command handlers in smtpd_commands.c. */
+#ifndef TLSRELAY_SMTPD_SESSION_H
+#define TLSRELAY_SMTPD_SESSION_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "tlsrelay/queue.h"
+#include "tlsrelay/smtpd.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+#include "smtpd_int.h"
+
+struct bufferevent;
+struct event;
+
+enum session_state {
+	SS_HANDSHAKE,		/* TLS handshake in progress */
+	SS_COMMAND,		/* reading command lines */
+	SS_DATA,		/* reading message content */
+	SS_STARTTLS_FLUSH,	/* 220 sent, waiting for it to leave */
+	SS_PAUSED,		/* error sleep: not reading */
+	SS_CLOSING,		/* last reply queued, closing when flushed */
+};
+
+/* Per-command counters for Postfix's disconnect line. */
+enum session_counter {
+	CNT_HELO, CNT_EHLO, CNT_STARTTLS, CNT_AUTH, CNT_MAIL, CNT_RCPT,
+	CNT_DATA, CNT_BDAT, CNT_RSET, CNT_NOOP, CNT_VRFY, CNT_ETRN, CNT_HELP,
+	CNT_QUIT,
+	CNT_UNKNOWN, CNT_MAX
+};
+
+struct smtpd_session {
+	struct event_base *base;
+	struct bufferevent *bev;
+	int fd;
+	const struct smtpd_listener *listener;
+	const struct smtpd_policy *policy;
+	struct anvil *anvil;
+	int worker_index;
+	void (*done)(void);
+	struct smtpd_session *next, *prev;	/* all sessions of the worker */
+
+	char addr[INET6_ADDRSTRLEN];
+	char name[256];
+	enum session_state state;
+	const char *last_command;	/* for "timeout after X" */
+	int shutdown_requested;
+	int bare_lf_reject;		/* reject mode applies to this client */
+	int skip_rest;			/* discarding the rest of a cut line */
+
+	/* SMTP state. */
+	char *helo;
+	int esmtp;
+	int tls_active;
+	SSL *ssl;			/* owned by bev once TLS started */
+	struct tls_info tls;
+	long long errors;
+	int ok[CNT_MAX];
+	int total[CNT_MAX];
+
+	/* Transaction. */
+	char *sender;
+	struct smtp_mail_params mail_params;
+	char **recipients;
+	size_t n_recipients;
+	size_t recipients_cap;
+	size_t rcpt_attempts;
+
+	/* DATA. */
+	struct spool_writer *spool;
+	struct smtpd_data_reader reader;
+	struct strbuf content;
+	int data_too_big;
+	int data_write_errno;
+	unsigned long long data_size;
+
+	struct event *pause_timer;
+};
+
+/* smtpd_session.c */
+void session_reply(struct smtpd_session *s, const char *fmt, ...)
+    PRINTFLIKE(2, 3);
+void session_close_after_reply(struct smtpd_session *s);
+void session_start_tls(struct smtpd_session *s);
+void session_reset_transaction(struct smtpd_session *s);
+
+/* smtpd_commands.c */
+void session_greet(struct smtpd_session *s);
+void session_command(struct smtpd_session *s, char *line);
+/* Consumes content bytes in DATA state; returns the bytes used. */
+size_t session_data(struct smtpd_session *s, const char *in, size_t len);
+void session_count(struct smtpd_session *s, enum session_counter c, int ok);
+void session_log_disconnect(struct smtpd_session *s);
+
+/* smtpd_received.c: the Received header for the queue file. */
+char *smtpd_received_header(const struct smtpd_session *s,
+    const char *queue_id);
+
+#endif

@@ -1,0 +1,99 @@
+/* tls_ciphers: Postfix's cipher grades ("high", "medium", "null") and
+ * exclusion lists turned into an OpenSSL cipher string. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+
+struct grade {
+	const char *name;
+	const char *list_param;
+};
+
+/* Postfix 3.6 and later treat "low" and "export" as "medium". */
+static const struct grade grades[] = {
+	{ "high", "tls_high_cipherlist" },
+	{ "medium", "tls_medium_cipherlist" },
+	{ "low", "tls_medium_cipherlist" },
+	{ "export", "tls_medium_cipherlist" },
+	{ "null", "tls_null_cipherlist" },
+};
+
+static const char *
+grade_list_param(const char *grade)
+{
+	for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++)
+		if (strcasecmp(grade, grades[i].name) == 0)
+			return grades[i].list_param;
+	return NULL;
+}
+
+/* 1 when OpenSSL finds at least one cipher for TLS 1.2 and older in
+ * spec: SSL_CTX_set_cipher_list fails on an empty selection. */
+static int
+cipher_string_matches(const char *spec)
+{
+	SSL_CTX *scratch = SSL_CTX_new(TLS_method());
+	int ok;
+
+	if (scratch == NULL)
+		return 0;
+	ok = SSL_CTX_set_cipher_list(scratch, spec) == 1;
+	SSL_CTX_free(scratch);
+	ERR_clear_error();
+	return ok;
+}
+
+char *
+tls_cipher_string(const struct conf *conf, const char *grade,
+    const char *exclusions, char **err)
+{
+	const char *param, *base;
+	char **words, *copy, *name, *result = NULL;
+	struct strbuf sb;
+
+	*err = NULL;
+	copy = xstrdup(grade ? grade : "");
+	name = str_trim(copy);
+	param = grade_list_param(name);
+	if (param == NULL)
+		*err = xasprintf("invalid cipher grade \"%s\": "
+		    "expected high, medium or null", name);
+	free(copy);
+	if (param == NULL)
+		return NULL;
+	base = conf_str(conf, param);
+	if (base == NULL || *base == '\0') {
+		*err = xasprintf("%s is empty", param);
+		return NULL;
+	}
+
+	strbuf_init(&sb);
+	strbuf_puts(&sb, base);
+	words = strlist_split(exclusions, LIST_SEPARATORS ":", NULL);
+	for (size_t i = 0; words[i] != NULL; i++) {
+		/* An exclusion names ciphers; an operator would change the
+		 * meaning of the whole list. */
+		if (strchr("!+-@", words[i][0]) != NULL) {
+			*err = xasprintf("invalid unary '!+-@' in cipher "
+			    "exclusion \"%s\"", words[i]);
+			break;
+		}
+		strbuf_printf(&sb, ":!%s", words[i]);
+	}
+	strlist_free(words);
+	if (*err == NULL && !cipher_string_matches(sb.data))
+		*err = xasprintf("no cipher matches \"%s\"", sb.data);
+	if (*err == NULL)
+		result = strbuf_steal(&sb);
+	strbuf_free(&sb);
+	return result;
+}

@@ -1,0 +1,88 @@
+/* tls_level: the server's TLS security level from smtpd_tls_security_level,
+ * or from the obsolete smtpd_use_tls / smtpd_enforce_tls when it is empty. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+#include "tls_private.h"
+
+static const char *const level_names[] = {
+	[TLS_LEV_NONE] = "none",
+	[TLS_LEV_MAY] = "may",
+	[TLS_LEV_ENCRYPT] = "encrypt",
+};
+
+#define N_LEVELS (sizeof(level_names) / sizeof(level_names[0]))
+
+const char *
+tls_level_name(enum tls_level level)
+{
+	if ((size_t)level >= N_LEVELS)
+		return "unknown";
+	return level_names[level];
+}
+
+int
+tls_level_parse(const char *name)
+{
+	char *copy, *word;
+	int level = -1;
+
+	if (name == NULL)
+		return -1;
+	/* Postfix compares level names without regard to case. */
+	copy = xstrdup(name);
+	word = str_trim(copy);
+	for (size_t i = 0; i < N_LEVELS; i++) {
+		if (strcasecmp(word, level_names[i]) == 0) {
+			level = (int)i;
+			break;
+		}
+	}
+	free(copy);
+	return level;
+}
+
+/* Client-side levels that Postfix's server accepts as "encrypt". */
+static int
+is_verification_level(const char *name)
+{
+	static const char *const names[] = { "fingerprint", "verify",
+	    "secure" };
+	char *copy = xstrdup(name), *word = str_trim(copy);
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(word, names[i]) == 0)
+			found = 1;
+	free(copy);
+	return found;
+}
+
+int
+tls_smtpd_level(const struct conf *conf)
+{
+	const char *level = conf_str(conf, "smtpd_tls_security_level");
+
+	if (level != NULL && level[strspn(level, LIST_SEPARATORS)] != '\0') {
+		if (is_verification_level(level)) {
+			msg_warn("%s: unsupported TLS security level \"%s\" "
+			    "for the SMTP server: using \"encrypt\"",
+			    tls_param_origin(conf,
+			    "smtpd_tls_security_level"), level);
+			return TLS_LEV_ENCRYPT;
+		}
+		return tls_level_parse(level);
+	}
+	if (conf_bool(conf, "smtpd_enforce_tls"))
+		return TLS_LEV_ENCRYPT;
+	if (conf_bool(conf, "smtpd_use_tls"))
+		return TLS_LEV_MAY;
+	return TLS_LEV_NONE;
+}

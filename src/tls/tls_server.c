@@ -1,0 +1,197 @@
+/* tls_server: the SSL_CTX of the SMTP server, built from the smtpd_tls_*
+ * parameters of one service. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+#include "tls_private.h"
+
+/* Resumed sessions must come from the same kind of service; OpenSSL also
+ * refuses to resume a session with a client certificate without it. */
+#define SESSION_ID_CONTEXT	"tlsrelay/smtpd"
+
+static int
+is_empty(const char *value)
+{
+	return value == NULL || value[strspn(value, LIST_SEPARATORS)] == '\0';
+}
+
+/* The parameter that turned TLS on, for messages about the whole set-up. */
+static const char *
+level_param(const struct conf *conf)
+{
+	if (!is_empty(conf_str(conf, "smtpd_tls_security_level")))
+		return "smtpd_tls_security_level";
+	if (conf_bool(conf, "smtpd_enforce_tls"))
+		return "smtpd_enforce_tls";
+	if (conf_bool(conf, "smtpd_use_tls"))
+		return "smtpd_use_tls";
+	return "smtpd_tls_wrappermode";
+}
+
+static int
+setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
+    char **err)
+{
+	const char *param = mandatory ? "smtpd_tls_mandatory_protocols" :
+	    "smtpd_tls_protocols";
+	const char *spec = conf_str(conf, param);
+	int min_version, max_version;
+	long disable_ops;
+	char *reason;
+
+	if (tls_parse_protocols(spec ? spec : "", &min_version, &max_version,
+	    &disable_ops, &reason) != 0) {
+		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, param),
+		    param, reason);
+		free(reason);
+		return -1;
+	}
+	/* Without a bound, OpenSSL's own (and the system policy's) stays. */
+	if ((min_version && !SSL_CTX_set_min_proto_version(ctx, min_version)) ||
+	    (max_version && !SSL_CTX_set_max_proto_version(ctx, max_version))) {
+		reason = tls_openssl_reason("unsupported protocol version");
+		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, param),
+		    param, reason);
+		free(reason);
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, (uint64_t)disable_ops);
+	return 0;
+}
+
+/* The grade alone, then with each exclusion list added in turn, so that
+ * an error names the parameter at fault. */
+static int
+setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
+    char **err)
+{
+	const char *grade_param = mandatory ? "smtpd_tls_mandatory_ciphers" :
+	    "smtpd_tls_ciphers";
+	const char *exclude_params[] = {
+		"smtpd_tls_exclude_ciphers",
+		mandatory ? "smtpd_tls_mandatory_exclude_ciphers" : NULL,
+	};
+	const char *grade = conf_str(conf, grade_param), *blame = grade_param;
+	struct strbuf exclusions;
+	char *ciphers, *reason = NULL;
+
+	strbuf_init(&exclusions);
+	strbuf_puts(&exclusions, "");
+	ciphers = tls_cipher_string(conf, grade, "", &reason);
+	for (size_t i = 0; ciphers != NULL && i < 2 && exclude_params[i]; i++) {
+		const char *value = conf_str(conf, exclude_params[i]);
+
+		strbuf_printf(&exclusions, " %s", value ? value : "");
+		free(ciphers);
+		blame = exclude_params[i];
+		ciphers = tls_cipher_string(conf, grade, exclusions.data,
+		    &reason);
+	}
+	strbuf_free(&exclusions);
+	if (ciphers == NULL) {
+		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, blame),
+		    blame, reason);
+		free(reason);
+		return -1;
+	}
+	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		reason = tls_openssl_reason("no cipher matches");
+		*err = xasprintf("%s: %s: %s",
+		    tls_param_origin(conf, grade_param), grade_param, reason);
+		free(reason);
+		free(ciphers);
+		return -1;
+	}
+	free(ciphers);
+	return 0;
+}
+
+static int
+setup_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
+{
+	int loaded = tls_server_load_certs(ctx, conf, err);
+	const char *param;
+
+	if (loaded < 0)
+		return -1;
+	/*
+	 * Postfix turns TLS off with a warning when level may has no
+	 * certificate. Our users configure TLS on purpose, so a relay that
+	 * silently stops offering STARTTLS is worse than one that refuses to
+	 * start: this is a start-up error at every level.
+	 */
+	if (loaded == 0) {
+		param = level_param(conf);
+		*err = xasprintf("%s: no server certificate: set "
+		    "smtpd_tls_cert_file or smtpd_tls_chain_files",
+		    tls_param_origin(conf, param));
+		return -1;
+	}
+	return 0;
+}
+
+SSL_CTX *
+tls_server_ctx_new(const struct conf *conf, char **err)
+{
+	int level = tls_smtpd_level(conf), mandatory;
+	uint64_t options;
+	SSL_CTX *ctx;
+
+	*err = NULL;
+	if (level < 0) {
+		*err = xasprintf("%s: smtpd_tls_security_level: unknown level "
+		    "\"%s\" (expected none, may or encrypt)",
+		    tls_param_origin(conf, "smtpd_tls_security_level"),
+		    conf_str(conf, "smtpd_tls_security_level"));
+		return NULL;
+	}
+	/* A wrapper-mode port speaks TLS from its first byte, whatever the
+	 * level says. */
+	if (level == TLS_LEV_NONE) {
+		if (!conf_bool(conf, "smtpd_tls_wrappermode"))
+			return NULL;
+		level = TLS_LEV_MAY;
+	}
+	/* As Postfix: the mandatory_ settings apply only where TLS is
+	 * mandatory. */
+	mandatory = level == TLS_LEV_ENCRYPT;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		char *reason = tls_openssl_reason("out of memory");
+
+		*err = xasprintf("cannot create a TLS server context: %s",
+		    reason);
+		free(reason);
+		return NULL;
+	}
+	/* SSL_OP_ALL: OpenSSL's interoperability work-arounds, as Postfix. */
+	options = SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+	if (conf_bool(conf, "tls_preempt_cipherlist"))
+		options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+	SSL_CTX_set_options(ctx, options);
+	SSL_CTX_set_session_id_context(ctx,
+	    (const unsigned char *)SESSION_ID_CONTEXT,
+	    sizeof(SESSION_ID_CONTEXT) - 1);
+
+	if (setup_protocols(ctx, conf, mandatory, err) != 0 ||
+	    setup_ciphers(ctx, conf, mandatory, err) != 0 ||
+	    setup_certs(ctx, conf, err) != 0 ||
+	    tls_server_setup_verify(ctx, conf, mandatory, err) != 0 ||
+	    tls_server_setup_kex(ctx, conf, err) != 0 ||
+	    tls_server_cache_setup(ctx, conf, err) != 0) {
+		SSL_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ctx;
+}

@@ -1,0 +1,270 @@
+"""The durable spool seen from outside: after 250 the queue file holds
+exactly the bytes the client sent behind one Received: header, and kill -9
+at any moment loses no acknowledged message."""
+
+import email.utils
+import os
+import random
+import re
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from relaytest import (QueueFile, RawSMTP, RelayTestCase, main,  # noqa: E402
+                       queued_id, unfold)
+
+SENDER = "sender@client.test"
+RCPT = "rcpt@example.com"
+
+
+ALPHABET = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-"
+TO_ALPHABET = bytes.maketrans(bytes(range(256)),
+                              bytes(ALPHABET[i % len(ALPHABET)]
+                                    for i in range(256)))
+
+
+def lines_of(width, count, seed):
+    """count pseudo-random text lines; every 17th starts with a dot."""
+    raw = random.Random(seed).randbytes(width * count).translate(TO_ALPHABET)
+    out = []
+    for i in range(count):
+        line = raw[i * width:(i + 1) * width]
+        if i % 17 == 0:
+            line = b"." + line
+        out.append(line + b"\r\n")
+    return b"".join(out)
+
+
+class ContentTest(RelayTestCase):
+
+    def messages(self):
+        big_line = b"z" * 100000
+        return [
+            ("dots", b"Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\n"
+                     b"...three\r\nend.\r\n. \r\n.\r\n", ""),
+            ("8bit", b"Subject: 8bit\r\nContent-Type: text/plain; "
+                     b"charset=utf-8\r\n\r\n" + bytes(range(128, 256)) +
+                     b"\r\n" + "Gr\u00fc\u00dfe \u2603\r\n".encode() +
+                     b"ctl \x01\x02\x07\x1b\x7f and a bare\rCR\r\n",
+             " BODY=8BITMIME"),
+            ("long lines", b"Subject: long\r\n\r\n" + b"y" * 10000 + b"\r\n" +
+                           big_line + b"\r\n.\r\nafter\r\n", ""),
+            ("3 MB", b"Subject: big\r\n\r\n" + lines_of(76, 40000, 1), ""),
+            ("headers only", b"Subject: empty body\r\n\r\n", ""),
+            ("empty", b"", ""),
+        ]
+
+    def check_exact(self, relay, c, protocol):
+        for name, data, params in self.messages():
+            with self.subTest(message=name, protocol=protocol):
+                queue_id = queued_id(c.send_message(SENDER, [RCPT], data,
+                                                    mail_params=params))
+                qf = relay.queue_file(queue_id)
+                self.assertEqual(len(qf.message), len(data))
+                self.assertTrue(qf.message == data,
+                                "content differs from what was sent")
+                self.assertEqual(qf.sender, SENDER)
+                self.assertEqual(qf.recipients, [RCPT])
+                self.assertEqual(qf.protocol, protocol)
+                self.assertEqual(qf.get("B"), "8BITMIME" if params else "7BIT")
+        self.assertEqual(relay.queue_ids("tmp"), [])
+
+    def test_exact_bytes_over_starttls(self):
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo()
+        c.starttls(self.tls())
+        c.ehlo()
+        self.check_exact(relay, c, "ESMTPS")
+
+    def test_exact_bytes_plaintext(self):
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo()
+        self.check_exact(relay, c, "ESMTP")
+
+    def test_envelope_records(self):
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo("helo.client.test")
+        c.starttls(self.tls())
+        c.ehlo("helo.client.test")
+        before = time.time()
+        queue_id = queued_id(c.send_message(
+            "", ["a@example.com", "b@example.org"], self.message()))
+        qf = relay.queue_file(queue_id)
+        self.assertEqual(qf.sender, "")
+        self.assertEqual(qf.recipients, ["a@example.com", "b@example.org"])
+        self.assertEqual(qf.get("N"), "unknown")
+        self.assertEqual(qf.get("A"), "127.0.0.1")
+        self.assertEqual(qf.get("H"), "helo.client.test")
+        self.assertRegex(qf.tls, r"^TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\)$")
+        self.assertAlmostEqual(float(qf.get("T")), before, delta=5)
+        self.assertTrue(re.fullmatch(r"[0-9A-F]+", queue_id), queue_id)
+        self.assertEqual(os.stat(qf.path).st_mode & 0o077, 0)
+
+
+class ReceivedHeaderTest(RelayTestCase):
+
+    def received(self, relay, c, helo=True):
+        queue_id = queued_id(c.send_message(SENDER, [RCPT], self.message()))
+        qf = relay.queue_file(queue_id)
+        for line in qf.received.split(b"\r\n")[:-1]:
+            self.assertLessEqual(len(line), 998)
+        text = unfold(qf.received)
+        self.assertTrue(text.startswith(
+            "Received: from client.test (unknown [127.0.0.1])"), text)
+        self.assertIn(" by relay.test ", text)
+        self.assertIn(" for <%s>;" % RCPT, text)
+        m = re.search(r" with (\S+) id (\S+)", text)
+        self.assertTrue(m, text)
+        self.assertEqual(m.group(1), qf.protocol)
+        self.assertEqual(m.group(2).rstrip(";"), queue_id)
+        date = text.rsplit(";", 1)[1].strip()
+        date = re.sub(r"\s*\([^)]*\)$", "", date)
+        when = email.utils.parsedate_to_datetime(date).timestamp()
+        self.assertAlmostEqual(when, time.time(), delta=300)
+        return qf, text
+
+    def test_plain_esmtp(self):
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo()
+        qf, text = self.received(relay, c)
+        self.assertEqual(qf.protocol, "ESMTP")
+        self.assertNotIn("(using", text)
+
+    def test_helo_is_smtp(self):
+        relay = self.relay()
+        c = self.client(relay)
+        self.assertReply(c.cmd("HELO client.test"), 250)
+        qf, text = self.received(relay, c)
+        self.assertEqual(qf.protocol, "SMTP")
+
+    def test_starttls_is_esmtps(self):
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo()
+        c.starttls(self.tls())
+        c.ehlo()
+        qf, text = self.received(relay, c)
+        self.assertEqual(qf.protocol, "ESMTPS")
+        self.assertNotIn("(using", text)
+
+    def test_tls_received_header(self):
+        relay = self.relay(main={"smtpd_tls_received_header": "yes"})
+        for service in ("smtp", "smtps"):
+            if service == "smtp":
+                c = self.client(relay)
+                c.ehlo()
+                c.starttls(self.tls())
+            else:
+                c = self.client(relay, "smtps", implicit_tls=self.tls())
+            c.ehlo()
+            qf, text = self.received(relay, c)
+            self.assertEqual(qf.protocol, "ESMTPS")
+            self.assertRegex(qf.tls, r"^TLSv1\.3 with cipher \S+ "
+                             r"\(\d+/\d+ bits\)$")
+            self.assertIn(" (using %s) " % qf.tls, text)
+
+
+class KillNineTest(RelayTestCase):
+    """Clients send in a loop; the whole daemon is killed with SIGKILL at a
+    random moment. Every message that got its 250 must be complete in
+    incoming/; nothing half-written may ever be there."""
+
+    CLIENTS = 6
+    ROUNDS = 3
+
+    def sender(self, relay, n, state):
+        rng = random.Random(n * 7919 + state["round"])
+        seq = 0
+        while not state["stop"].is_set():
+            c = None
+            try:
+                c = RawSMTP(self, relay.port(), cleanup=False)
+                c.ehlo()
+                if n % 2:
+                    c.starttls(self.tls())
+                    c.ehlo()
+                for _ in range(rng.randint(1, 4)):
+                    seq += 1
+                    marker = "%d-%d-%d" % (state["round"], n, seq)
+                    size = rng.choice((200, 5000, 60000, 400000))
+                    data = (b"Subject: kill test\r\nX-Seq: " + marker.encode() +
+                            b"\r\n\r\n" + lines_of(70, size // 72, marker))
+                    with state["lock"]:
+                        state["sent"][marker] = data
+                    queue_id = queued_id(c.send_message(SENDER, [RCPT], data))
+                    with state["lock"]:
+                        state["acked"].append((queue_id, marker))
+                c.cmd("QUIT")
+            except Exception as e:  # noqa: BLE001 -- sorted out by time
+                with state["lock"]:
+                    state["errors"].append((time.monotonic(), n, repr(e)))
+            finally:
+                if c is not None:
+                    c.close()
+
+    def test_kill9_loses_no_acknowledged_message(self):
+        relay = self.relay(start=False)
+        all_acked = []
+        for rnd in range(self.ROUNDS):
+            relay.start()
+            state = {"round": rnd, "stop": threading.Event(),
+                     "lock": threading.Lock(), "sent": {}, "acked": [],
+                     "errors": []}
+            threads = [threading.Thread(target=self.sender,
+                                        args=(relay, n, state), daemon=True)
+                       for n in range(self.CLIENTS)]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while len(state["acked"]) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(random.uniform(0, 1.5))
+            killed_at = time.monotonic()
+            relay.kill9()
+            state["stop"].set()
+            for t in threads:
+                t.join(30)
+                self.assertFalse(t.is_alive(), "client thread hangs")
+            early = [e for e in state["errors"] if e[0] < killed_at]
+            self.assertEqual(early, [], "client errors before the kill")
+            self.assertGreaterEqual(len(state["acked"]), 3,
+                                    relay.diagnostics())
+            self.check_queue(relay, state)
+            all_acked += state["acked"]
+        # Messages of earlier rounds survive later restarts and kills.
+        incoming = set(relay.queue_ids())
+        self.assertEqual([q for q, _ in all_acked if q not in incoming], [])
+
+    def check_queue(self, relay, state):
+        incoming = relay.queue_ids()
+        for queue_id, marker in state["acked"]:
+            self.assertIn(queue_id, incoming, "acknowledged message lost")
+        by_marker = {}
+        for queue_id in incoming:
+            qf = QueueFile(os.path.join(relay.queue_dir, "incoming", queue_id))
+            m = re.search(rb"^X-Seq: (\S+)\r$", qf.message, re.M)
+            self.assertTrue(m, "%s: no X-Seq header" % queue_id)
+            by_marker[m.group(1).decode()] = qf
+        for queue_id, marker in state["acked"]:
+            qf = by_marker[marker]
+            self.assertEqual(qf.id, queue_id)
+            self.assertTrue(qf.message == state["sent"][marker],
+                            "%s: content differs" % queue_id)
+        # Committed but not yet acknowledged is fine, if complete.
+        for marker, qf in by_marker.items():
+            if marker.startswith("%d-" % state["round"]):
+                self.assertTrue(qf.message == state["sent"][marker],
+                                "%s: incomplete file in incoming/" % qf.id)
+        leftovers = set(relay.queue_ids("tmp"))
+        self.assertEqual(leftovers & set(incoming), set())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,931 @@
+/* check_conf: main.cf parsing, $name expansion, typed values, defaults,
+ * warnings and errors with their file:line. */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/util.h"
+
+/* Log lines go to fd 2: point it at a file while a test listens. */
+static int saved_stderr = -1;
+static char capture_path[64];
+
+static void
+capture_begin(void)
+{
+	int fd;
+
+	snprintf(capture_path, sizeof(capture_path), "/tmp/check_conf.XXXXXX");
+	fd = mkstemp(capture_path);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
+static char *
+capture_end(void)
+{
+	struct strbuf sb;
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	fd = open(capture_path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	strbuf_init(&sb);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_append(&sb, buf, (size_t)n);
+	close(fd);
+	unlink(capture_path);
+	return strbuf_steal(&sb);
+}
+
+/* Loads main.cf text (no master.cf) and fails the test on an error. */
+static struct conf *
+load_ok(const char *main_cf)
+{
+	char *err = NULL;
+	struct conf *conf = conf_load_strings(main_cf, "main.cf", NULL,
+	    "master.cf", &err);
+
+	ck_assert_msg(conf != NULL, "unexpected error: %s", err);
+	ck_assert_ptr_null(err);
+	return conf;
+}
+
+/* Loads main.cf text that must fail; returns the error (caller frees). */
+static char *
+load_err(const char *main_cf)
+{
+	char *err = NULL;
+	struct conf *conf = conf_load_strings(main_cf, "/etc/tlsrelay/main.cf",
+	    NULL, "master.cf", &err);
+
+	ck_assert_msg(conf == NULL, "loaded but should not: %s", main_cf);
+	ck_assert_ptr_nonnull(err);
+	return err;
+}
+
+static void
+assert_err(const char *main_cf, const char *expected)
+{
+	char *err = load_err(main_cf);
+
+	ck_assert_str_eq(err, expected);
+	free(err);
+}
+
+/* Loads with stderr captured; returns what was logged. */
+static char *
+load_warnings(const char *main_cf, const char *master_cf)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+
+	capture_begin();
+	conf = conf_load_strings(main_cf, "main.cf", master_cf, "master.cf",
+	    &err);
+	log = capture_end();
+	ck_assert_msg(conf != NULL, "unexpected error: %s", err);
+	conf_free(conf);
+	return log;
+}
+
+/* Expansion */
+
+START_TEST(test_expand_plain_forms)
+{
+	struct conf *conf = load_ok(
+	    "foo = FOO\n"
+	    "a = $foo\n"
+	    "b = ${foo}\n"
+	    "c = $(foo)\n"
+	    "d = x${foo}y$(foo)z$foo.w\n"
+	    "e = $$foo $$\n"
+	    "f = [$nosuchname] [${nosuchname}] [$(nosuchname)]\n");
+
+	ck_assert_str_eq(conf_str(conf, "a"), "FOO");
+	ck_assert_str_eq(conf_str(conf, "b"), "FOO");
+	ck_assert_str_eq(conf_str(conf, "c"), "FOO");
+	ck_assert_str_eq(conf_str(conf, "d"), "xFOOyFOOzFOO.w");
+	ck_assert_str_eq(conf_str(conf, "e"), "$foo $");
+	ck_assert_str_eq(conf_str(conf, "f"), "[] [] []");
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_expand_conditionals)
+{
+	struct conf *conf = load_ok(
+	    "full = yes\n"
+	    "empty =\n"
+	    "a = ${full?set}|${empty?set}|${unknown?set}\n"
+	    "b = ${full:unset}|${empty:unset}|${unknown:unset}\n"
+	    "c = ${full?{one}:{two}}|${empty?{one}:{two}}\n"
+	    "d = ${full ? {one} : {two}}|${empty ? {one} : {two}}\n"
+	    "e = ${full?{braced}}|${empty:{braced}}\n"
+	    "f = ${full?a:b}\n"
+	    "g = ${full?$full and ${empty:nothing}}\n"
+	    "h = ${empty?{$loop_in_branch_not_taken}:{ok}}\n"
+	    "i = $(full?paren)\n"
+	    "j = ${full? spaced }\n");
+
+	ck_assert_str_eq(conf_str(conf, "a"), "set||");
+	ck_assert_str_eq(conf_str(conf, "b"), "|unset|unset");
+	ck_assert_str_eq(conf_str(conf, "c"), "one|two");
+	ck_assert_str_eq(conf_str(conf, "d"), "one|two");
+	ck_assert_str_eq(conf_str(conf, "e"), "braced|braced");
+	/* Classic form: everything after '?' is the text, ':' included. */
+	ck_assert_str_eq(conf_str(conf, "f"), "a:b");
+	ck_assert_str_eq(conf_str(conf, "g"), "yes and nothing");
+	ck_assert_str_eq(conf_str(conf, "h"), "ok");
+	ck_assert_str_eq(conf_str(conf, "i"), "paren");
+	ck_assert_str_eq(conf_str(conf, "j"), " spaced ");
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_expand_recursive)
+{
+	struct conf *conf = load_ok(
+	    "myhostname = mx.example.org\n"
+	    "l3 = $myhostname\n"
+	    "l2 = <$l3>\n"
+	    "l1 = ${l2?[$l2]}\n"
+	    "smtpd_banner = $l1 ESMTP\n");
+
+	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),
+	    "[<mx.example.org>] ESMTP");
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_expand_public)
+{
+	struct conf *conf = load_ok("myhostname = h.example\nx = 1\n");
+	char *err = NULL, *s;
+
+	s = conf_expand(conf, "$myhostname/${x?{on}:{off}}/$$/$none", &err);
+	ck_assert_ptr_null(err);
+	ck_assert_str_eq(s, "h.example/on/$/");
+	free(s);
+	s = conf_expand(conf, "${broken", &err);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "truncated macro reference"));
+	free(err);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_expand_loops)
+{
+	assert_err("smtpd_banner = $smtpd_banner\n",
+	    "/etc/tlsrelay/main.cf:1: smtpd_banner: recursive parameter "
+	    "expansion: $smtpd_banner -> $smtpd_banner");
+	assert_err("x = $y\ny = ${x}\nsmtpd_banner = $x\n",
+	    "/etc/tlsrelay/main.cf:2: y: recursive parameter expansion: "
+	    "$x -> $y -> $x");
+	assert_err("smtpd_banner = a $(mail_name)\nmail_name = $smtpd_banner\n",
+	    "/etc/tlsrelay/main.cf:2: mail_name: recursive parameter "
+	    "expansion: $mail_name -> $smtpd_banner -> $mail_name");
+}
+END_TEST
+
+START_TEST(test_expand_loop_in_unused_names_warns)
+{
+	char *log = load_warnings("p = $q\nq = $p\n", NULL);
+
+	ck_assert_ptr_nonnull(strstr(log, "main.cf:2: q: recursive parameter "
+	    "expansion: $p -> $q -> $p"));
+	free(log);
+}
+END_TEST
+
+START_TEST(test_expand_syntax_errors)
+{
+	assert_err("smtpd_banner = ${myhostname\n",
+	    "/etc/tlsrelay/main.cf:1: smtpd_banner: truncated macro "
+	    "reference: \"${myhostname\"");
+	assert_err("\nsmtpd_banner = x$ y\n",
+	    "/etc/tlsrelay/main.cf:2: smtpd_banner: empty macro name: \"$ \"");
+	assert_err("smtpd_banner = ${}\n",
+	    "/etc/tlsrelay/main.cf:1: smtpd_banner: empty macro name: \"${}\"");
+	assert_err("smtpd_banner = ${a?{x}:y}\n",
+	    "/etc/tlsrelay/main.cf:1: smtpd_banner: expected '{' after ':': "
+	    "\"${a?{x}:y}\"");
+	/* The failure is reported where it is, not where it is used. */
+	assert_err("helper = oops$\nsmtpd_banner = $helper\n",
+	    "/etc/tlsrelay/main.cf:1: helper: empty macro name: \"$\"");
+}
+END_TEST
+
+START_TEST(test_expand_bounded)
+{
+	/* Each level quadruples the value: must stop, not eat memory. */
+	struct strbuf sb;
+	char *err;
+
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "v0 = xxxxxxxxxxxxxxxx\n");
+	for (int i = 1; i <= 12; i++)
+		strbuf_printf(&sb, "v%d = $v%d$v%d$v%d$v%d\n", i, i - 1, i - 1,
+		    i - 1, i - 1);
+	strbuf_puts(&sb, "smtpd_banner = $v12\n");
+	err = load_err(sb.data);
+	ck_assert_ptr_nonnull(strstr(err, "value too long after expansion"));
+	free(err);
+	strbuf_free(&sb);
+}
+END_TEST
+
+/* Lines */
+
+START_TEST(test_continuation_and_comments)
+{
+	struct conf *conf = load_ok(
+	    "# a comment\n"
+	    "   # an indented comment\n"
+	    "\n"
+	    "smtpd_banner = one\n"
+	    "  two\n"
+	    "# a comment inside does not end the logical line\n"
+	    "\n"
+	    "\tthree\n"
+	    "mail_name=x # not a comment\n"
+	    "myorigin   =    spaced out   \n"
+	    "crlf = value\r\n");
+
+	ck_assert_str_eq(conf_str(conf, "smtpd_banner"), "one  two\tthree");
+	ck_assert_str_eq(conf_str(conf, "mail_name"), "x # not a comment");
+	ck_assert_str_eq(conf_str(conf, "myorigin"), "spaced out");
+	ck_assert_str_eq(conf_str(conf, "crlf"), "value");
+	ck_assert_str_eq(conf_origin(conf, "smtpd_banner"), "main.cf:4");
+	ck_assert_str_eq(conf_origin(conf, "mail_name"), "main.cf:9");
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_leading_white_space_dropped)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+
+	capture_begin();
+	conf = conf_load_strings("  mail_name = lost\n    more\nsyslog_name "
+	    "= kept\n", "main.cf", NULL, NULL, &err);
+	log = capture_end();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf_str(conf, "mail_name"), "tlsrelay");
+	ck_assert_str_eq(conf_str(conf, "syslog_name"), "kept");
+	ck_assert_ptr_nonnull(strstr(log, "main.cf:1: logical line must not "
+	    "start with white space"));
+	free(log);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_override_later_wins)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+	const char *raw;
+
+	capture_begin();
+	conf = conf_load_strings("smtpd_timeout = 10s\nx = 1\n"
+	    "smtpd_timeout = 20s\n", "main.cf", NULL, NULL, &err);
+	log = capture_end();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 20);
+	ck_assert_str_eq(conf_origin(conf, "smtpd_timeout"), "main.cf:3");
+	/* postconf's words: the later line, the earlier value. */
+	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:3: overriding "
+	    "earlier entry: smtpd_timeout=10s"));
+	/* Listed once, with the value that won. */
+	ck_assert_str_eq(conf_set_name(conf, 0, &raw), "smtpd_timeout");
+	ck_assert_str_eq(raw, "20s");
+	ck_assert_str_eq(conf_set_name(conf, 1, &raw), "x");
+	ck_assert_ptr_null(conf_set_name(conf, 2, &raw));
+	free(log);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_syntax_errors)
+{
+	assert_err("mail_name = x\n\n# c\nthis line has no equals sign\n",
+	    "/etc/tlsrelay/main.cf:4: missing '=' after attribute name: "
+	    "\"this line has no equals sign\"");
+	assert_err("a = b\n  continued\nbroken\n  and continued\n",
+	    "/etc/tlsrelay/main.cf:3: missing '=' after attribute name: "
+	    "\"broken  and continued\"");
+	assert_err(" \n= value\n",
+	    "/etc/tlsrelay/main.cf:2: missing attribute name: \"=value\"");
+}
+END_TEST
+
+/* Typed values */
+
+START_TEST(test_typed_errors)
+{
+	assert_err("smtpd_helo_required = maybe\n",
+	    "/etc/tlsrelay/main.cf:1: bad boolean configuration: "
+	    "smtpd_helo_required = maybe");
+	assert_err("x = 1\nsmtpd_timeout = 5x\n",
+	    "/etc/tlsrelay/main.cf:2: invalid time value for smtpd_timeout: "
+	    "5x");
+	assert_err("smtpd_timeout = 1.5h\n",
+	    "/etc/tlsrelay/main.cf:1: invalid time value for smtpd_timeout: "
+	    "1.5h");
+	assert_err("smtpd_timeout =\n",
+	    "/etc/tlsrelay/main.cf:1: invalid time value for smtpd_timeout: ");
+	assert_err("smtpd_recipient_limit = -1\n",
+	    "/etc/tlsrelay/main.cf:1: bad numerical configuration: "
+	    "smtpd_recipient_limit = -1");
+	assert_err("message_size_limit = 10M\n",
+	    "/etc/tlsrelay/main.cf:1: bad numerical configuration: "
+	    "message_size_limit = 10M");
+	assert_err("line_length_limit = 99999999999999999999999\n",
+	    "/etc/tlsrelay/main.cf:1: bad numerical configuration: "
+	    "line_length_limit = 99999999999999999999999");
+}
+END_TEST
+
+START_TEST(test_typed_after_expansion)
+{
+	struct conf *conf;
+
+	/* Validated after expansion, reported where the parameter is set. */
+	assert_err("helper = maybe\n\nsmtpd_helo_required = $helper\n",
+	    "/etc/tlsrelay/main.cf:3: bad boolean configuration: "
+	    "smtpd_helo_required = maybe");
+	conf = load_ok("t = 2\nunit = m\nsmtpd_timeout = $t$unit\n"
+	    "on = yes\nsmtpd_helo_required = ${on?{yes}:{no}}\n");
+	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 120);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 1);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_typed_values)
+{
+	struct conf *conf = load_ok(
+	    "smtpd_helo_required = YES\n"
+	    "smtpd_delay_reject = No\n"
+	    "smtpd_timeout = 2m\n"
+	    "smtpd_error_sleep_time = 7\n"
+	    "smtpd_tls_session_cache_timeout = 1h\n"
+	    "smtpd_starttls_timeout = 1d\n"
+	    "smtpd_recipient_limit = 25\n"
+	    "message_size_limit = 0\n"
+	    "queue_minfree = 123456789012\n");
+
+	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 1);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_delay_reject"), 0);
+	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 120);
+	ck_assert_int_eq(conf_time(conf, "smtpd_error_sleep_time"), 7);
+	ck_assert_int_eq(conf_time(conf, "smtpd_tls_session_cache_timeout"),
+	    3600);
+	ck_assert_int_eq(conf_time(conf, "smtpd_starttls_timeout"), 86400);
+	ck_assert_int_eq(conf_int(conf, "smtpd_recipient_limit"), 25);
+	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 0);
+	ck_assert(conf_size(conf, "queue_minfree") == 123456789012LL);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_value_parsers)
+{
+	long long n;
+	int b;
+
+	ck_assert_int_eq(conf_parse_bool("yes", &b), 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(conf_parse_bool("NO", &b), 0);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(conf_parse_bool("true", &b), -1);
+	ck_assert_int_eq(conf_parse_bool("", &b), -1);
+
+	ck_assert_int_eq(conf_parse_time("10", 's', &n), 0);
+	ck_assert_int_eq(n, 10);
+	ck_assert_int_eq(conf_parse_time("10", 'd', &n), 0);
+	ck_assert_int_eq(n, 864000);
+	ck_assert_int_eq(conf_parse_time("3w", 's', &n), 0);
+	ck_assert_int_eq(n, 3 * 7 * 86400);
+	ck_assert_int_eq(conf_parse_time("5m", 's', &n), 0);
+	ck_assert_int_eq(n, 300);
+	ck_assert_int_eq(conf_parse_time("0s", 's', &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(conf_parse_time("m", 's', &n), -1);
+	ck_assert_int_eq(conf_parse_time("5y", 's', &n), -1);
+	ck_assert_int_eq(conf_parse_time("5ms", 's', &n), -1);
+	ck_assert_int_eq(conf_parse_time("-5s", 's', &n), -1);
+	ck_assert_int_eq(conf_parse_time(" 5s", 's', &n), -1);
+	ck_assert_int_eq(conf_parse_time("99999999999999999w", 's', &n), -1);
+
+	ck_assert_int_eq(conf_parse_int("0", &n), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(conf_parse_int("9223372036854775807", &n), 0);
+	ck_assert(n == 9223372036854775807LL);
+	ck_assert_int_eq(conf_parse_int("9223372036854775808", &n), -1);
+	ck_assert_int_eq(conf_parse_int("12a", &n), -1);
+	ck_assert_int_eq(conf_parse_int("+1", &n), -1);
+	ck_assert_int_eq(conf_parse_int("", &n), -1);
+}
+END_TEST
+
+/* Defaults */
+
+START_TEST(test_defaults)
+{
+	struct conf *conf = load_ok(NULL);
+	char *banner;
+
+	ck_assert_str_eq(conf_str(conf, "mail_name"), "tlsrelay");
+	ck_assert_str_eq(conf_str(conf, "mail_version"), PACKAGE_VERSION);
+	ck_assert_str_eq(conf_str(conf, "queue_directory"),
+	    LOCALSTATEDIR "/spool/tlsrelay");
+	ck_assert_str_eq(conf_str(conf, "data_directory"),
+	    LOCALSTATEDIR "/lib/tlsrelay");
+	ck_assert_str_eq(conf_str(conf, "myorigin"),
+	    conf_str(conf, "myhostname"));
+	banner = xasprintf("%s ESMTP tlsrelay", conf_str(conf, "myhostname"));
+	ck_assert_str_eq(conf_str(conf, "smtpd_banner"), banner);
+	free(banner);
+	ck_assert_str_eq(conf_str(conf, "smtpd_relay_restrictions"),
+	    "permit_mynetworks, permit_sasl_authenticated, "
+	    "defer_unauth_destination");
+	ck_assert_str_eq(conf_str(conf, "mynetworks"), "");
+	ck_assert_str_eq(conf_str(conf, "mynetworks_style"), "host");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_security_level"), "");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_protocols"), ">=TLSv1");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_ciphers"), "medium");
+	ck_assert_str_eq(conf_str(conf, "tls_medium_cipherlist"),
+	    "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH");
+	ck_assert_str_eq(conf_str(conf, "tls_eecdh_auto_curves"),
+	    "X25519 X448 prime256v1 secp521r1 secp384r1");
+	ck_assert_str_eq(conf_str(conf, "tls_session_ticket_cipher"),
+	    "aes-256-cbc");
+	ck_assert_str_eq(conf_str(conf, "smtpd_forbid_bare_newline"),
+	    "normalize");
+	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 300);
+	ck_assert_int_eq(conf_time(conf, "smtpd_error_sleep_time"), 1);
+	ck_assert_int_eq(conf_time(conf, "smtpd_tls_session_cache_timeout"),
+	    3600);
+	ck_assert_int_eq(conf_int(conf, "smtpd_recipient_limit"), 1000);
+	ck_assert_int_eq(conf_int(conf, "smtpd_hard_error_limit"), 20);
+	ck_assert_int_eq(conf_int(conf, "smtpd_soft_error_limit"), 10);
+	ck_assert_int_eq(conf_int(conf, "smtpd_client_connection_count_limit"),
+	    50);
+	ck_assert_int_eq(conf_int(conf, "tlsrelay_smtpd_workers"), 0);
+	ck_assert_int_eq(conf_int(conf, "line_length_limit"), 2048);
+	ck_assert_int_eq(conf_int(conf, "smtpd_tls_ccert_verifydepth"), 9);
+	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 10240000);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_delay_reject"), 1);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 0);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_use_tls"), 0);
+	ck_assert_ptr_null(conf_origin(conf, "smtpd_timeout"));
+	ck_assert_int_eq(conf_is_set(conf, "smtpd_timeout"), 0);
+	ck_assert_ptr_null(conf_str(conf, "no_such_parameter"));
+	ck_assert_ptr_null(conf_set_name(conf, 0, NULL));
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_default_follows_reference)
+{
+	struct conf *conf = load_ok(
+	    "smtpd_tls_cert_file = /etc/ssl/a.pem\n"
+	    "smtpd_tls_eccert_file = /etc/ssl/ec.pem\n"
+	    "smtpd_tls_eckey_file = /etc/ssl/ec.key\n"
+	    "mynetworks = 10.0.0.0/8\n");
+
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_key_file"), "/etc/ssl/a.pem");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_eckey_file"),
+	    "/etc/ssl/ec.key");
+	ck_assert_str_eq(conf_str(conf, "smtpd_forbid_bare_newline_exclusions"),
+	    "10.0.0.0/8");
+	ck_assert_ptr_null(conf_origin(conf, "smtpd_tls_key_file"));
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_computed_defaults)
+{
+	char host[256], *expect_host, *expect_domain;
+	struct conf *conf = load_ok("");
+	const char *dot;
+
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	expect_host = strchr(host, '.') ? xstrdup(host) :
+	    xasprintf("%s.localdomain", host);
+	dot = strchr(expect_host, '.');
+	expect_domain = xstrdup(dot[1] ? dot + 1 : "localdomain");
+	ck_assert_str_eq(conf_str(conf, "myhostname"), expect_host);
+	ck_assert_str_eq(conf_str(conf, "mydomain"), expect_domain);
+	free(expect_host);
+	free(expect_domain);
+	conf_free(conf);
+
+	/* mydomain follows a configured myhostname. */
+	conf = load_ok("myhostname = mx1.mail.example.org\n");
+	ck_assert_str_eq(conf_str(conf, "mydomain"), "mail.example.org");
+	ck_assert_str_eq(conf_str(conf, "myorigin"), "mx1.mail.example.org");
+	conf_free(conf);
+	conf = load_ok("name = relay\nmyhostname = $name\n");
+	ck_assert_str_eq(conf_str(conf, "myhostname"), "relay");
+	ck_assert_str_eq(conf_str(conf, "mydomain"), "localdomain");
+	conf_free(conf);
+	conf = load_ok("mydomain = example.net\n");
+	ck_assert_str_eq(conf_str(conf, "mydomain"), "example.net");
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_origin)
+{
+	struct conf *conf = load_ok("a = 1\n\n# x\nsmtpd_tls_cert_file = "
+	    "/x.pem\n");
+
+	ck_assert_str_eq(conf_origin(conf, "smtpd_tls_cert_file"),
+	    "main.cf:4");
+	ck_assert_str_eq(conf_origin(conf, "a"), "main.cf:1");
+	ck_assert_ptr_null(conf_origin(conf, "smtpd_tls_key_file"));
+	ck_assert_int_eq(conf_is_set(conf, "smtpd_tls_cert_file"), 1);
+	ck_assert_int_eq(conf_is_set(conf, "smtpd_tls_key_file"), 0);
+	conf_free(conf);
+}
+END_TEST
+
+/* Names */
+
+START_TEST(test_unknown_name_warned)
+{
+	char *log = load_warnings("mail_name = x\n\nfrobnicate = 1\n", NULL);
+
+	ck_assert_str_eq(strstr(log, "warning: "),
+	    "warning: main.cf:3: unused parameter: frobnicate=1\n");
+	free(log);
+}
+END_TEST
+
+START_TEST(test_referenced_helper_not_warned)
+{
+	char *log = load_warnings(
+	    "my_restrictions = permit_mynetworks, reject\n"
+	    "in_branch = x\n"
+	    "smtpd_client_restrictions = $my_restrictions\n"
+	    "smtpd_banner = ${mail_name?{$in_branch}}\n"
+	    "from_master = permit\n",
+	    "submission inet n - n - - smtpd\n"
+	    "  -o smtpd_helo_restrictions=$from_master\n");
+
+	ck_assert_str_eq(log, "");
+	free(log);
+}
+END_TEST
+
+START_TEST(test_postfix_names_ignored)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+
+	capture_begin();
+	conf = conf_load_strings(
+	    "compatibility_level = 3.6\n"
+	    "alias_maps = hash:/etc/aliases\n"
+	    "smtp_tls_security_level = may\n"
+	    "smtpd_sasl_type = dovecot\n"
+	    "notify_classes = resource, software\n"
+	    "smtpd_tls_auth_only = yes\n"
+	    "submission_smtpd_tls_security_level = encrypt\n"
+	    "custom_destination_concurrency_limit = 2\n"
+	    "custom_foo = 1\n",
+	    "main.cf",
+	    "submission inet n - n - - smtpd\n"
+	    "custom unix - - n - - smtp\n", "master.cf", &err);
+	log = capture_end();
+	ck_assert_ptr_nonnull(conf);
+	/* Only the name that is not Postfix's in any form is warned. */
+	ck_assert_str_eq(strstr(log, "warning: "),
+	    "warning: main.cf:9: unused parameter: custom_foo=1\n");
+	ck_assert_int_eq(conf_name_status(conf, "alias_maps"), CONF_IGNORED);
+	ck_assert_int_eq(conf_name_status(conf,
+	    "submission_smtpd_tls_security_level"), CONF_IGNORED);
+	ck_assert_int_eq(conf_name_status(conf,
+	    "custom_destination_concurrency_limit"), CONF_IGNORED);
+	ck_assert_int_eq(conf_name_status(conf, "custom_foo"), CONF_UNKNOWN);
+	ck_assert_int_eq(conf_name_status(conf, "smtpd_timeout"),
+	    CONF_IMPLEMENTED);
+	/* Set but not implemented: still readable. */
+	ck_assert_str_eq(conf_str(conf, "alias_maps"), "hash:/etc/aliases");
+	free(log);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_obsolete_warned)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+
+	capture_begin();
+	conf = conf_load_strings("smtpd_use_tls = yes\nsmtpd_enforce_tls = "
+	    "no\n", "main.cf", NULL, NULL, &err);
+	log = capture_end();
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:1: smtpd_use_tls "
+	    "is obsolete: use smtpd_tls_security_level instead\n"));
+	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:2: "
+	    "smtpd_enforce_tls is obsolete: use smtpd_tls_security_level "
+	    "instead\n"));
+	ck_assert_int_eq(conf_bool(conf, "smtpd_use_tls"), 1);
+	ck_assert_int_eq(conf_bool(conf, "smtpd_enforce_tls"), 0);
+	ck_assert_int_eq(conf_param_status("smtpd_use_tls"), CONF_OBSOLETE);
+	free(log);
+	conf_free(conf);
+	/* Obsolete booleans are still checked. */
+	assert_err("smtpd_use_tls = sure\n", "/etc/tlsrelay/main.cf:1: "
+	    "bad boolean configuration: smtpd_use_tls = sure");
+}
+END_TEST
+
+START_TEST(test_param_catalogue)
+{
+	const struct conf_param_def *table;
+	size_t n;
+
+	table = conf_param_table(&n);
+	ck_assert_uint_gt(n, 80);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			ck_assert_msg(strcmp(table[i - 1].name,
+			    table[i].name) < 0, "table not sorted at %s",
+			    table[i].name);
+		ck_assert_ptr_eq(conf_param_lookup(table[i].name), &table[i]);
+		ck_assert(conf_param_status(table[i].name) == CONF_IMPLEMENTED ||
+		    conf_param_status(table[i].name) == CONF_OBSOLETE);
+		if (table[i].type == CONF_TIME)
+			ck_assert(table[i].time_unit == 's' ||
+			    table[i].time_unit == 'd');
+	}
+	ck_assert_ptr_null(conf_param_lookup("alias_maps"));
+	ck_assert_int_eq(conf_param_status("alias_maps"), CONF_IGNORED);
+	ck_assert_int_eq(conf_param_status("smtp_tls_CAfile"), CONF_IGNORED);
+	ck_assert_int_eq(conf_param_status("zzz_not_postfix"), CONF_UNKNOWN);
+	ck_assert_int_eq(conf_param_lookup("smtpd_timeout")->type, CONF_TIME);
+	ck_assert_int_eq(conf_param_lookup("smtpd_use_tls")->type, CONF_BOOL);
+}
+END_TEST
+
+START_TEST(test_wrong_type_panics)
+{
+	struct conf *conf = load_ok(NULL);
+
+	(void)conf_bool(conf, "smtpd_banner");
+}
+END_TEST
+
+START_TEST(test_unknown_name_getter_panics)
+{
+	struct conf *conf = load_ok(NULL);
+
+	(void)conf_int(conf, "no_such_parameter");
+}
+END_TEST
+
+/* A real main.cf: Debian's stock file plus the TLS lines every tutorial
+ * has. It must load without a single warning. */
+static const char debian_main_cf[] =
+    "# See /usr/share/postfix/main.cf.dist for a commented, more complete "
+    "version\n"
+    "\n"
+    "\n"
+    "# Debian specific:  Specifying a file name will cause the first\n"
+    "# line of that file to be used as the name.  The Debian default\n"
+    "# is /etc/mailname.\n"
+    "#myorigin = /etc/mailname\n"
+    "\n"
+    "smtpd_banner = $myhostname ESMTP $mail_name (Debian/GNU)\n"
+    "biff = no\n"
+    "\n"
+    "# appending .domain is the MUA's job.\n"
+    "append_dot_mydomain = no\n"
+    "\n"
+    "# Uncomment the next line to generate \"delayed mail\" warnings\n"
+    "#delay_warning_time = 4h\n"
+    "\n"
+    "readme_directory = no\n"
+    "\n"
+    "# See http://www.postfix.org/COMPATIBILITY_README.html -- default to "
+    "3.6 on\n"
+    "# fresh installs.\n"
+    "compatibility_level = 3.6\n"
+    "\n"
+    "\n"
+    "\n"
+    "# TLS parameters\n"
+    "smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem\n"
+    "smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key\n"
+    "smtpd_tls_security_level=may\n"
+    "\n"
+    "smtp_tls_CApath=/etc/ssl/certs\n"
+    "smtp_tls_security_level=may\n"
+    "smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache\n"
+    "\n"
+    "\n"
+    "smtpd_relay_restrictions = permit_mynetworks "
+    "permit_sasl_authenticated defer_unauth_destination\n"
+    "myhostname = mail.example.com\n"
+    "alias_maps = hash:/etc/aliases\n"
+    "alias_database = hash:/etc/aliases\n"
+    "myorigin = /etc/mailname\n"
+    "mydestination = $myhostname, example.com, localhost.localdomain, "
+    "localhost\n"
+    "relayhost =\n"
+    "mynetworks = 127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128\n"
+    "mailbox_size_limit = 0\n"
+    "recipient_delimiter = +\n"
+    "inet_interfaces = all\n"
+    "inet_protocols = all\n"
+    "\n"
+    "# Tutorial TLS settings\n"
+    "smtpd_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n"
+    "smtpd_tls_session_cache_database = "
+    "btree:${data_directory}/smtpd_scache\n"
+    "smtpd_tls_mandatory_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1\n"
+    "smtpd_tls_protocols = !SSLv2, !SSLv3, !TLSv1, !TLSv1.1\n"
+    "smtpd_tls_mandatory_ciphers = high\n"
+    "smtpd_tls_exclude_ciphers = aNULL, MD5, DES, 3DES, RC4\n"
+    "tls_preempt_cipherlist = yes\n"
+    "smtpd_tls_loglevel = 1\n"
+    "smtpd_tls_received_header = yes\n"
+    "smtpd_tls_session_cache_timeout = 3600s\n"
+    "smtpd_tls_auth_only = yes\n"
+    "smtpd_sasl_type = dovecot\n"
+    "smtpd_sasl_path = private/auth\n"
+    "smtpd_sasl_auth_enable = yes\n"
+    "smtpd_recipient_restrictions =\n"
+    "    permit_mynetworks,\n"
+    "    permit_sasl_authenticated,\n"
+    "    reject_unauth_destination\n"
+    "tls_random_source = dev:/dev/urandom\n"
+    "message_size_limit = 52428800\n";
+
+START_TEST(test_real_world_main_cf)
+{
+	char *err = NULL, *log;
+	struct conf *conf;
+
+	capture_begin();
+	conf = conf_load_strings(debian_main_cf, "/etc/tlsrelay/main.cf",
+	    NULL, NULL, &err);
+	log = capture_end();
+	ck_assert_msg(conf != NULL, "error: %s", err);
+	ck_assert_str_eq(log, "");
+	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),
+	    "mail.example.com ESMTP tlsrelay (Debian/GNU)");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_security_level"), "may");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_session_cache_database"),
+	    "btree:" LOCALSTATEDIR "/lib/tlsrelay/smtpd_scache");
+	/* Continuation lines are joined as written. */
+	ck_assert_str_eq(conf_str(conf, "smtpd_recipient_restrictions"),
+	    "permit_mynetworks,    permit_sasl_authenticated,    "
+	    "reject_unauth_destination");
+	ck_assert_int_eq(conf_int(conf, "smtpd_tls_loglevel"), 1);
+	ck_assert_int_eq(conf_bool(conf, "tls_preempt_cipherlist"), 1);
+	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 52428800);
+	ck_assert_str_eq(conf_origin(conf, "smtpd_tls_security_level"),
+	    "/etc/tlsrelay/main.cf:29");
+	ck_assert_str_eq(conf_str(conf, "mydomain"), "example.com");
+	free(log);
+	conf_free(conf);
+}
+END_TEST
+
+/* conf_load reads CONFDIR/main.cf and CONFDIR/master.cf. */
+START_TEST(test_load_directory)
+{
+	char dir[] = "/tmp/check_conf_dir.XXXXXX";
+	char *path, *err = NULL, *origin;
+	struct conf *conf;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/main.cf", dir);
+	fp = fopen(path, "w");
+	fputs("# x\nmail_name = fromfile\n", fp);
+	fclose(fp);
+
+	/* master.cf missing: an error naming it. */
+	conf = conf_load(dir, &err);
+	ck_assert_ptr_null(conf);
+	ck_assert_ptr_nonnull(strstr(err, "master.cf: No such file"));
+	free(err);
+
+	free(path);
+	path = xasprintf("%s/master.cf", dir);
+	fp = fopen(path, "w");
+	fputs("smtp inet n - n - - smtpd\n", fp);
+	fclose(fp);
+	conf = conf_load(dir, &err);
+	ck_assert_msg(conf != NULL, "error: %s", err);
+	ck_assert_str_eq(conf_str(conf, "mail_name"), "fromfile");
+	origin = xasprintf("%s/main.cf:2", dir);
+	ck_assert_str_eq(conf_origin(conf, "mail_name"), origin);
+	ck_assert_str_eq(conf_dir(conf), dir);
+	free(origin);
+	conf_free(conf);
+	unlink(path);
+	free(path);
+
+	path = xasprintf("%s/main.cf", dir);
+	unlink(path);
+	conf = conf_load(dir, &err);
+	ck_assert_ptr_null(conf);
+	ck_assert_ptr_nonnull(strstr(err, "main.cf: No such file"));
+	free(err);
+	free(path);
+	rmdir(dir);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc;
+
+	tc = tcase_create("expand");
+	tcase_add_test(tc, test_expand_plain_forms);
+	tcase_add_test(tc, test_expand_conditionals);
+	tcase_add_test(tc, test_expand_recursive);
+	tcase_add_test(tc, test_expand_public);
+	tcase_add_test(tc, test_expand_loops);
+	tcase_add_test(tc, test_expand_loop_in_unused_names_warns);
+	tcase_add_test(tc, test_expand_syntax_errors);
+	tcase_add_test(tc, test_expand_bounded);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lines");
+	tcase_add_test(tc, test_continuation_and_comments);
+	tcase_add_test(tc, test_leading_white_space_dropped);
+	tcase_add_test(tc, test_override_later_wins);
+	tcase_add_test(tc, test_syntax_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, test_typed_errors);
+	tcase_add_test(tc, test_typed_after_expansion);
+	tcase_add_test(tc, test_typed_values);
+	tcase_add_test(tc, test_value_parsers);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_default_follows_reference);
+	tcase_add_test(tc, test_computed_defaults);
+	tcase_add_test(tc, test_origin);
+	tcase_add_test_raise_signal(tc, test_wrong_type_panics, SIGABRT);
+	tcase_add_test_raise_signal(tc, test_unknown_name_getter_panics,
+	    SIGABRT);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("names");
+	tcase_add_test(tc, test_unknown_name_warned);
+	tcase_add_test(tc, test_referenced_helper_not_warned);
+	tcase_add_test(tc, test_postfix_names_ignored);
+	tcase_add_test(tc, test_obsolete_warned);
+	tcase_add_test(tc, test_param_catalogue);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, test_real_world_main_cf);
+	tcase_add_test(tc, test_load_directory);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
