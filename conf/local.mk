@@ -9,7 +9,9 @@ EXTRA_DIST += conf/main.cf conf/master.cf
 CLEANFILES += conf/main.cf.sample conf/master.cf.sample
 
 conf/main.cf.sample: $(srcdir)/conf/main.cf
-	$(AM_V_GEN)$(MKDIR_P) conf && cp $(srcdir)/conf/main.cf $@
+	$(AM_V_GEN)$(MKDIR_P) conf && rm -f $@ && \
+	    cp $(srcdir)/conf/main.cf $@
 
 conf/master.cf.sample: $(srcdir)/conf/master.cf
-	$(AM_V_GEN)$(MKDIR_P) conf && cp $(srcdir)/conf/master.cf $@
+	$(AM_V_GEN)$(MKDIR_P) conf && rm -f $@ && \
+	    cp $(srcdir)/conf/master.cf $@

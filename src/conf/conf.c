@@ -167,8 +167,11 @@ add_pseudo(struct conf *conf, const char *name, const char *value)
 	slot->status = CONF_UNKNOWN;
 	/* A template that expands to value itself: $ doubled. */
 	strbuf_init(&sb);
-	for (const char *p = value; *p; p++)
-		strbuf_puts(&sb, *p == '$' ? "$$" : (char[]){ *p, '\0' });
+	for (const char *p = value; *p; p++) {
+		if (*p == '$')
+			strbuf_append(&sb, "$", 1);
+		strbuf_append(&sb, p, 1);
+	}
 	slot->raw = strbuf_steal(&sb);
 }
 

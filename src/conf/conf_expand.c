@@ -127,6 +127,11 @@ walk_braced(struct walker *w, const char *ref, const char *inner,
 	if (p == end)
 		return use_name(w, inner, name_len, 1, &nonempty);
 
+	/* Postfix allows "${name ? {text1} : {text2}}". */
+	p = skip_space(p, end);
+	if (p == end)
+		return walk_fail(w, "bad character after macro name", ref,
+		    end + 1);
 	op = *p++;
 	if (op != '?' && op != ':')
 		return walk_fail(w, "bad character after macro name", ref,

@@ -6,10 +6,9 @@
  *
  * Computed defaults: myhostname is this machine's name from gethostname()
  * (".localdomain" appended when it has no dot); mydomain is $myhostname
- * minus its first label. mynetworks defaults to "" here on purpose: its
- * real default depends on mynetworks_style and the machine's interfaces,
- * which the map subsystem computes (cidr_host_networks() in map.h); a
- * caller that finds conf_is_set(conf, "mynetworks") false must do that. */
+ * minus its first label. mynetworks follows mynetworks_style (the map
+ * subsystem lists this host's networks); both are computed when values
+ * are resolved (conf_resolve.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -38,8 +37,8 @@ static const struct conf_param_def params[] = {
 	{ "mydomain", CONF_STR, NULL, 0 },
 	/* computed: see conf_param_computed_default() */
 	{ "myhostname", CONF_STR, NULL, 0 },
-	/* computed by the caller from mynetworks_style */
-	{ "mynetworks", CONF_STR, "", 0 },
+	/* computed from mynetworks_style: see conf_resolve.c */
+	{ "mynetworks", CONF_STR, NULL, 0 },
 	{ "mynetworks_style", CONF_STR, "host", 0 },
 	{ "myorigin", CONF_STR, "$myhostname", 0 },
 	{ "parent_domain_matches_subdomains", CONF_STR,
@@ -52,6 +51,7 @@ static const struct conf_param_def params[] = {
 	{ "relay_domains", CONF_STR, "", 0 },
 	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP $mail_name", 0 },
 	{ "smtpd_client_connection_count_limit", CONF_INT, "50", 0 },
+	{ "smtpd_client_event_limit_exceptions", CONF_STR, "$mynetworks", 0 },
 	{ "smtpd_client_restrictions", CONF_STR, "", 0 },
 	{ "smtpd_delay_reject", CONF_BOOL, "yes", 0 },
 	/* obsolete: smtpd_tls_security_level */

@@ -13,6 +13,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
 #include "tlsrelay/util.h"
 
 #include "conf_int.h"
@@ -86,16 +87,33 @@ loop_message(const struct resolver *r, const char *name)
 	return strbuf_steal(&sb);
 }
 
-/* mydomain's computed default: the domain part of the expanded
- * myhostname, taken as a value (not expanded again). */
+/* Computed defaults, taken as values (not expanded again): mydomain is
+ * the domain part of myhostname; mynetworks follows mynetworks_style as
+ * in Postfix (host: loopback and this host's own addresses; subnet: the
+ * networks of its interfaces; class is treated as subnet). */
 static int
 computed_value(struct resolver *r, struct slot *slot, char **err)
 {
-	const char *host;
+	const char *text;
 
-	if (lookup(r, "myhostname", &host, err) < 0)
+	if (strcmp(slot->name, "mynetworks") == 0) {
+		if (lookup(r, "mynetworks_style", &text, err) < 0)
+			return -1;
+		if (text && (strcmp(text, "subnet") == 0 ||
+		    strcmp(text, "class") == 0))
+			slot->value = cidr_subnet_networks();
+		else if (text == NULL || strcmp(text, "host") == 0)
+			slot->value = cidr_host_networks();
+		else {
+			*err = xasprintf("bad mynetworks_style value: %s "
+			    "(use host, subnet or class)", text);
+			return -1;
+		}
+		return 0;
+	}
+	if (lookup(r, "myhostname", &text, err) < 0)
 		return -1;
-	slot->value = conf_domain_of(host ? host : "");
+	slot->value = conf_domain_of(text ? text : "");
 	return 0;
 }
 

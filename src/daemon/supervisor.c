@@ -233,6 +233,8 @@ stop_all(int sig)
 	int live;
 
 	msg_info("terminating on signal %d", sig);
+	/* Stop accepting at once; workers close their copies too. */
+	listen_close_all();
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid != 0)
 			kill(procs[i].pid, SIGTERM);

@@ -2,7 +2,6 @@
  * parsed as leniently as Postfix with strict_rfc821_envelopes = no. */
 #include "config.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +21,7 @@ enum path_status {
 	PATH_BAD,		/* the address itself is malformed */
 };
 
-/* Reply texts; "%.*s" replies are built in the caller's buffer. */
+/* Reply texts; those ending in ": " get the input quoted after them. */
 #define REPLY_MAIL_SYNTAX	"501 5.5.4 Syntax: MAIL FROM:<address>"
 #define REPLY_RCPT_SYNTAX	"501 5.5.4 Syntax: RCPT TO:<address>"
 #define REPLY_BAD_SENDER	"501 5.1.7 Bad sender address syntax"
@@ -43,9 +42,10 @@ is_control(unsigned char c)
 	return c < 0x20 || c == 0x7f;
 }
 
-/* Writes prefix followed by the quoted input text into buf. Control bytes
- * become '?' so that client text can never break the reply line. Without
- * room for that, returns the fallback text. */
+/* Writes prefix followed by the quoted input text into buf. Control and
+ * 8-bit bytes become '?' (as Postfix's printable()): client text can never
+ * break the reply line, and replies stay ASCII. Without room for that,
+ * returns the fallback text. */
 static const char *
 quote_reply(char *buf, size_t buflen, const char *prefix,
     const char *fallback, const char *text, size_t text_len)
@@ -59,7 +59,7 @@ quote_reply(char *buf, size_t buflen, const char *prefix,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
 
-		buf[plen + i] = is_control(c) ? '?' : (char)c;
+		buf[plen + i] = is_control(c) || c >= 0x80 ? '?' : (char)c;
 	}
 	buf[plen + n] = '\0';
 	return buf;

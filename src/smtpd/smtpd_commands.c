@@ -178,6 +178,10 @@ cmd_helo_plain(struct smtpd_session *s, const char *arg)
 static int
 cmd_starttls(struct smtpd_session *s, const char *arg)
 {
+	if (s->tls_active) {
+		session_reply(s, "554 5.5.1 Error: TLS already active");
+		return 0;
+	}
 	if (s->listener->ssl_ctx == NULL ||
 	    s->policy->tls_level == TLS_LEV_NONE) {
 		session_reply(s, "502 5.5.1 Error: command not implemented");
@@ -185,10 +189,6 @@ cmd_starttls(struct smtpd_session *s, const char *arg)
 	}
 	if (*arg != '\0') {
 		session_reply(s, "501 5.5.4 Syntax: STARTTLS");
-		return 0;
-	}
-	if (s->tls_active) {
-		session_reply(s, "554 5.5.1 Error: TLS already active");
 		return 0;
 	}
 	if (s->sender) {
@@ -225,12 +225,9 @@ cmd_mail(struct smtpd_session *s, const char *arg)
 	const char *reply;
 	char *addr = NULL;
 
-	if (p->helo_required && s->helo == NULL) {
+	/* RFC 3207 4.2: after TLS the client starts over with EHLO. */
+	if ((p->helo_required || s->tls_active) && s->helo == NULL) {
 		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
-		return 0;
-	}
-	if (tls_required(s)) {
-		reply_must_starttls(s);
 		return 0;
 	}
 	if (s->sender) {
@@ -274,10 +271,6 @@ cmd_rcpt(struct smtpd_session *s, const char *arg)
 
 	if (s->sender == NULL) {
 		session_reply(s, "503 5.5.1 Error: need MAIL command");
-		return 0;
-	}
-	if (tls_required(s)) {
-		reply_must_starttls(s);
 		return 0;
 	}
 	reply = smtpd_parse_rcpt(arg, &addr, replybuf, sizeof(replybuf));
@@ -358,10 +351,6 @@ cmd_data(struct smtpd_session *s, const char *arg)
 {
 	if (*arg != '\0') {
 		session_reply(s, "501 5.5.4 Syntax: DATA");
-		return 0;
-	}
-	if (tls_required(s)) {
-		reply_must_starttls(s);
 		return 0;
 	}
 	if (s->sender == NULL) {
@@ -568,27 +557,30 @@ cmd_unknown(struct smtpd_session *s, const char *arg)
 	return 0;
 }
 
+/* pre_tls: allowed before STARTTLS when TLS is mandatory (Postfix's
+ * SMTPD_CMD_FLAG_PRE_TLS); everything else gets 530 first. */
 static const struct {
 	enum smtp_verb verb;
 	const char *name;		/* for "timeout after X" */
 	enum session_counter counter;
+	int pre_tls;
 	int (*handler)(struct smtpd_session *, const char *);
 } commands[] = {
-	{ SMTP_VERB_HELO, "HELO", CNT_HELO, cmd_helo_plain },
-	{ SMTP_VERB_EHLO, "EHLO", CNT_EHLO, cmd_ehlo },
-	{ SMTP_VERB_STARTTLS, "STARTTLS", CNT_STARTTLS, cmd_starttls },
-	{ SMTP_VERB_AUTH, "AUTH", CNT_AUTH, cmd_auth },
-	{ SMTP_VERB_MAIL, "MAIL", CNT_MAIL, cmd_mail },
-	{ SMTP_VERB_RCPT, "RCPT", CNT_RCPT, cmd_rcpt },
-	{ SMTP_VERB_DATA, "DATA", CNT_DATA, cmd_data },
-	{ SMTP_VERB_BDAT, "BDAT", CNT_BDAT, cmd_not_implemented },
-	{ SMTP_VERB_RSET, "RSET", CNT_RSET, cmd_rset },
-	{ SMTP_VERB_NOOP, "NOOP", CNT_NOOP, cmd_noop },
-	{ SMTP_VERB_VRFY, "VRFY", CNT_VRFY, cmd_vrfy },
-	{ SMTP_VERB_EXPN, "EXPN", CNT_UNKNOWN, cmd_not_implemented },
-	{ SMTP_VERB_ETRN, "ETRN", CNT_ETRN, cmd_not_implemented },
-	{ SMTP_VERB_HELP, "HELP", CNT_HELP, cmd_help },
-	{ SMTP_VERB_QUIT, "QUIT", CNT_QUIT, cmd_quit },
+	{ SMTP_VERB_HELO, "HELO", CNT_HELO, 1, cmd_helo_plain },
+	{ SMTP_VERB_EHLO, "EHLO", CNT_EHLO, 1, cmd_ehlo },
+	{ SMTP_VERB_STARTTLS, "STARTTLS", CNT_STARTTLS, 1, cmd_starttls },
+	{ SMTP_VERB_AUTH, "AUTH", CNT_AUTH, 0, cmd_auth },
+	{ SMTP_VERB_MAIL, "MAIL", CNT_MAIL, 0, cmd_mail },
+	{ SMTP_VERB_RCPT, "RCPT", CNT_RCPT, 0, cmd_rcpt },
+	{ SMTP_VERB_DATA, "DATA", CNT_DATA, 0, cmd_data },
+	{ SMTP_VERB_BDAT, "BDAT", CNT_BDAT, 0, cmd_not_implemented },
+	{ SMTP_VERB_RSET, "RSET", CNT_RSET, 0, cmd_rset },
+	{ SMTP_VERB_NOOP, "NOOP", CNT_NOOP, 1, cmd_noop },
+	{ SMTP_VERB_VRFY, "VRFY", CNT_VRFY, 0, cmd_vrfy },
+	{ SMTP_VERB_EXPN, "EXPN", CNT_UNKNOWN, 0, cmd_not_implemented },
+	{ SMTP_VERB_ETRN, "ETRN", CNT_ETRN, 0, cmd_not_implemented },
+	{ SMTP_VERB_HELP, "HELP", CNT_HELP, 1, cmd_help },
+	{ SMTP_VERB_QUIT, "QUIT", CNT_QUIT, 1, cmd_quit },
 };
 
 void
@@ -601,6 +593,11 @@ session_command(struct smtpd_session *s, char *line)
 		if (commands[i].verb != cmd.verb)
 			continue;
 		s->last_command = commands[i].name;
+		if (!commands[i].pre_tls && tls_required(s)) {
+			reply_must_starttls(s);
+			session_count(s, commands[i].counter, 0);
+			return;
+		}
 		if (commands[i].counter == CNT_DATA) {
 			/* DATA is counted when the message is answered. */
 			if (!commands[i].handler(s, cmd.arg))

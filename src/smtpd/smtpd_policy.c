@@ -21,7 +21,7 @@ enum restriction {
 	R_DEFER,
 	R_PERMIT_MYNETWORKS,
 	R_PERMIT_SASL_AUTHENTICATED,
-	R_PERMIT_TLS_CLIENTCERTS,
+	R_PERMIT_TLS_ALL_CLIENTCERTS,
 	R_REJECT_UNAUTH_DESTINATION,
 	R_DEFER_UNAUTH_DESTINATION,
 };
@@ -36,7 +36,7 @@ static const struct {
 	{ "defer", R_DEFER, 1 },
 	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0 },
 	{ "permit_sasl_authenticated", R_PERMIT_SASL_AUTHENTICATED, 0 },
-	{ "permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS, 0 },
+	{ "permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS, 0 },
 	{ "reject_unauth_destination", R_REJECT_UNAUTH_DESTINATION, 1 },
 	{ "defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION, 1 },
 };
@@ -302,7 +302,7 @@ eval_list(const struct smtpd_policy *p, const struct restriction_list *list,
 			if (q->sasl_authenticated)
 				return RESTRICT_PERMIT;
 			break;
-		case R_PERMIT_TLS_CLIENTCERTS:
+		case R_PERMIT_TLS_ALL_CLIENTCERTS:
 			if (q->tls_client_trusted)
 				return RESTRICT_PERMIT;
 			break;

@@ -103,8 +103,10 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	worker.evl = xcalloc(n_listeners, sizeof(*worker.evl));
 	worker.n_evl = n_listeners;
 	for (size_t i = 0; i < n_listeners; i++) {
+		/* Our copy of the socket closes with the listener, so a
+		 * stopping worker no longer holds the port open. */
 		worker.evl[i] = evconnlistener_new(worker.base, accept_cb,
-		    &listeners[i], 0, -1, listeners[i].fd);
+		    &listeners[i], LEV_OPT_CLOSE_ON_FREE, -1, listeners[i].fd);
 		if (worker.evl[i] == NULL)
 			msg_fatal("cannot listen on service %s",
 			    listeners[i].name);

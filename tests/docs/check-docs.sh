@@ -57,6 +57,10 @@ fi
 if [ ! -s "$tmp/defaults" ]; then
 	fail "tlsrelay conf -d printed nothing"
 fi
+if [ -s "$tmp/defaults.err" ]; then
+	fail "tlsrelay conf -d wrote to standard error:"
+	cat "$tmp/defaults.err"
+fi
 
 # "name = value" -> "name<TAB>value" (value may be empty).
 awk '

@@ -37,6 +37,9 @@ START_TIMEOUT = 10
 STOP_TIMEOUT = 10
 IO_TIMEOUT = 10
 
+# A worker that crashed, or a fatal error, fails the test that saw it.
+CRASH_LINE = re.compile(r"(?m)^.*(\bwarning: process \S+ pid \d+ "
+                        r"(killed by signal|exit status)|\b(fatal|panic): ).*$")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
@@ -64,7 +67,8 @@ _handed_out = set()
 
 
 def port_is_free(port, host="127.0.0.1"):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError:
@@ -72,13 +76,13 @@ def port_is_free(port, host="127.0.0.1"):
     return True
 
 
-def free_port(low=20000, high=32767):
-    """A free TCP port on 127.0.0.1, below the kernel's ephemeral range so
-    that outgoing client connections never take it before the daemon binds
-    it, and never the same one twice in a process."""
+def free_port(low=20000, high=32767, host="127.0.0.1"):
+    """A free TCP port on host, below the kernel's ephemeral range so that
+    outgoing client connections never take it before the daemon binds it,
+    and never the same one twice in a process."""
     for _ in range(1000):
         port = random.randint(low, high)
-        if port not in _handed_out and port_is_free(port):
+        if port not in _handed_out and port_is_free(port, host):
             _handed_out.add(port)
             return port
     raise HarnessError("no free port in %d-%d" % (low, high))
@@ -383,6 +387,7 @@ class Relay:
         while True:
             if self.proc.poll() is not None:
                 self.stopped = True
+                self.stderr_file.close()
                 raise self.case.failureException(
                     "tlsrelayd exited with status %s during start-up\n%s" %
                     (self.proc.returncode, self.diagnostics()))
@@ -407,6 +412,7 @@ class Relay:
                 "tlsrelayd still running %d s after start, expected it to "
                 "fail\n%s" % (timeout, self.diagnostics()))
         self.stopped = True
+        self.stderr_file.close()
         return self.proc.returncode, self.stderr() + self.maillog()
 
     @property
@@ -450,6 +456,7 @@ class Relay:
         self.proc.wait(STOP_TIMEOUT)
         self._kill_group()
         self.killed = True
+        self.stderr_file.close()
 
     def _kill_group(self):
         deadline = time.monotonic() + STOP_TIMEOUT
@@ -502,6 +509,10 @@ class Relay:
         errors = self.stderr()
         if any(mark in errors for mark in SANITIZER_MARKS):
             problems.append("sanitizer report on stderr")
+        if not self.killed:
+            crash = CRASH_LINE.search(self.maillog() + errors)
+            if crash:
+                problems.append("the daemon logged %r" % crash.group(0))
         if problems and check:
             raise self.case.failureException(
                 "; ".join(problems) + "\n" + self.diagnostics())
@@ -678,20 +689,25 @@ class RawSMTP:
     writes you like, read replies one at a time."""
 
     def __init__(self, case, port, source=None, implicit_tls=None,
-                 timeout=IO_TIMEOUT, read_greeting=True, cleanup=True):
+                 timeout=IO_TIMEOUT, read_greeting=True, cleanup=True,
+                 host="127.0.0.1"):
         self.case = case
         self.sock = socket.create_connection(
-            ("127.0.0.1", port), timeout,
+            (host, port), timeout,
             source_address=(source, 0) if source else None)
         if cleanup:
             case.addCleanup(self.close)
         self.buf = b""
         self.greeting = None
-        if implicit_tls is not None:
-            self.sock = implicit_tls.wrap_socket(
-                self.sock, server_hostname=Certs.SERVER_NAME)
-        if read_greeting:
-            self.greeting = self.reply()
+        try:
+            if implicit_tls is not None:
+                self.sock = implicit_tls.wrap_socket(
+                    self.sock, server_hostname=Certs.SERVER_NAME)
+            if read_greeting:
+                self.greeting = self.reply()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
         try:
@@ -828,6 +844,10 @@ class SClient:
                "-servername", Certs.SERVER_NAME, "-crlf"]  # LF in input -> CR LF
         if starttls:
             cmd += ["-starttls", "smtp"]
+        if input:
+            # Send all of it and read until the server closes (QUIT),
+            # rather than closing at the end of our input.
+            cmd += ["-ign_eof"]
         cmd += list(args)
         self.status, self.output = run_tool(cmd, input=input, timeout=timeout)
         m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
@@ -835,11 +855,18 @@ class SClient:
         self.cert = m.group(0) if m else None
         # "New, TLSv1.0, Cipher is X" names the cipher's version; the
         # session block has the protocol actually negotiated.
-        m = re.search(r"^New, \S+, Cipher is (\S+)", self.output, re.M)
-        self.cipher = m.group(1) if m else None
+        # With TLS 1.3 that block comes with the session ticket; the
+        # TLS 1.3 ciphers exist only in TLS 1.3.
+        m = re.search(r"^New, (\S+), Cipher is (\S+)", self.output, re.M)
+        self.cipher = m.group(2) if m else None
         self.established = bool(m) and self.cipher != "(NONE)"
-        m = re.search(r"^\s+Protocol\s+: (\S+)", self.output, re.M)
-        self.protocol = m.group(1) if m and self.established else None
+        self.protocol = None
+        if self.established:
+            p = re.search(r"^\s+Protocol\s+: (\S+)", self.output, re.M)
+            if p:
+                self.protocol = p.group(1)
+            elif m.group(1) == "TLSv1.3":
+                self.protocol = "TLSv1.3"
         m = re.search(r"^Peer signature type: (\S+)", self.output, re.M)
         self.sigtype = m.group(1) if m else None
 

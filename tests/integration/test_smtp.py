@@ -4,15 +4,14 @@ Postfix's reply codes."""
 
 import os
 import re
-import socket
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (RawSMTP, RelayTestCase, main, queued_id,  # noqa: E402
-                       smtplib_client, swaks)
+from relaytest import (RawSMTP, RelayTestCase, free_port,  # noqa: E402
+                       main, queued_id, smtplib_client, swaks)
 
 PREFIX = r"tlsrelay/smtpd\[\d+\]: "
 LOCAL = r"unknown\[127\.0\.0\.1\]"
@@ -307,6 +306,29 @@ class RelayControlTest(RelayTestCase):
         self.assertEqual(qf.client_addr, "127.0.0.2")
 
 
+class IPv6Test(RelayTestCase):
+
+    def test_ipv6_listener_and_mynetworks(self):
+        port = free_port(host="::1")
+        relay = self.relay(services={"smtp": {},
+                                     "v6": {"listen": "[::1]:%d" % port}})
+        c = RawSMTP(self, port, host="::1")
+        c.ehlo()
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        self.assertReply(c.cmd("RCPT TO:<%s>" % RCPT), 454, "4.7.1")
+        relay.wait_log(PREFIX + r"connect from unknown\[::1\]$")
+        relay = self.relay(
+            main={"mynetworks": "127.0.0.1/32, [::1]/128"},
+            services={"v6": {"listen": "[::1]:%d" % free_port(host="::1")}})
+        c = RawSMTP(self, relay.port("v6"), host="::1")
+        c.ehlo()
+        c.starttls(self.tls())
+        c.ehlo()
+        qf = relay.queue_file(queued_id(
+            c.send_message(SENDER, [RCPT], self.message())))
+        self.assertEqual(qf.client_addr, "::1")
+
+
 class LimitsTest(RelayTestCase):
 
     def test_message_size_limit(self):
@@ -482,7 +504,10 @@ class CommandsTest(RelayTestCase):
                          b"forged\r\n.\r\nRSET\r\n")
 
     def test_bare_lf_rejected(self):
-        relay = self.relay(main={"smtpd_forbid_bare_newline": "reject"})
+        # Clients in smtpd_forbid_bare_newline_exclusions ($mynetworks by
+        # default, as in Postfix) are exempt: make the test client not.
+        relay = self.relay(main={"smtpd_forbid_bare_newline": "reject",
+                                 "smtpd_forbid_bare_newline_exclusions": ""})
         c = self.client(relay)
         c.ehlo()
         self.assertReply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)

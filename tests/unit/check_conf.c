@@ -201,7 +201,7 @@ START_TEST(test_expand_loops)
 	    "/etc/tlsrelay/main.cf:2: y: recursive parameter expansion: "
 	    "$x -> $y -> $x");
 	assert_err("smtpd_banner = a $(mail_name)\nmail_name = $smtpd_banner\n",
-	    "/etc/tlsrelay/main.cf:2: mail_name: recursive parameter "
+	    "/etc/tlsrelay/main.cf:1: smtpd_banner: recursive parameter "
 	    "expansion: $mail_name -> $smtpd_banner -> $mail_name");
 }
 END_TEST
@@ -514,7 +514,8 @@ START_TEST(test_default_follows_reference)
 	    "smtpd_tls_eckey_file = /etc/ssl/ec.key\n"
 	    "mynetworks = 10.0.0.0/8\n");
 
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_key_file"), "/etc/ssl/a.pem");
+	ck_assert_str_eq(conf_str(conf, "smtpd_tls_key_file"),
+	    "/etc/ssl/a.pem");
 	ck_assert_str_eq(conf_str(conf, "smtpd_tls_eckey_file"),
 	    "/etc/ssl/ec.key");
 	ck_assert_str_eq(conf_str(conf, "smtpd_forbid_bare_newline_exclusions"),
@@ -671,15 +672,17 @@ START_TEST(test_param_catalogue)
 	size_t n;
 
 	table = conf_param_table(&n);
-	ck_assert_uint_gt(n, 80);
+	ck_assert_uint_ge(n, 75);
 	for (size_t i = 0; i < n; i++) {
+		enum conf_status status = conf_param_status(table[i].name);
+
 		if (i > 0)
 			ck_assert_msg(strcmp(table[i - 1].name,
 			    table[i].name) < 0, "table not sorted at %s",
 			    table[i].name);
 		ck_assert_ptr_eq(conf_param_lookup(table[i].name), &table[i]);
-		ck_assert(conf_param_status(table[i].name) == CONF_IMPLEMENTED ||
-		    conf_param_status(table[i].name) == CONF_OBSOLETE);
+		ck_assert(status == CONF_IMPLEMENTED ||
+		    status == CONF_OBSOLETE);
 		if (table[i].type == CONF_TIME)
 			ck_assert(table[i].time_unit == 's' ||
 			    table[i].time_unit == 'd');

@@ -345,6 +345,9 @@ START_TEST(test_mail_reply_quoting)
 	    reply, sizeof(reply));
 	ck_assert_ptr_eq(err, reply);
 	ck_assert_str_eq(err, "555 5.5.4 Unsupported option: X=???");
+	err = smtpd_parse_mail("FROM:<a@b> BODY=\xc3\xa4", &addr, &params,
+	    reply, sizeof(reply));
+	ck_assert_str_eq(err, "501 5.5.4 Bad BODY keyword: ??");
 
 	/* A long parameter is cut to fit the buffer. */
 	strcpy(arg, "FROM:<a@b> ");
