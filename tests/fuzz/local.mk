@@ -1,0 +1,35 @@
+# Fuzz harnesses: one tests/fuzz/fuzz_NAME.c per parser of untrusted bytes.
+# `make check` links each with standalone_main.c and runs it over its seed
+# corpus tests/fuzz/corpus/fuzz_NAME/ (through corpus-NAME.sh);
+# scripts/fuzz.sh links them with libFuzzer for real fuzzing.
+noinst_HEADERS += tests/fuzz/fuzz.h
+EXTRA_DIST += tests/fuzz/run-corpus.sh tests/fuzz/corpus scripts/fuzz.sh
+
+check_PROGRAMS += \
+	tests/fuzz/fuzz_smtpd_cmd \
+	tests/fuzz/fuzz_smtpd_data \
+	tests/fuzz/fuzz_conf \
+	tests/fuzz/fuzz_spool_read
+TESTS += \
+	tests/fuzz/corpus-smtpd_cmd.sh \
+	tests/fuzz/corpus-smtpd_data.sh \
+	tests/fuzz/corpus-conf.sh \
+	tests/fuzz/corpus-spool_read.sh
+EXTRA_DIST += \
+	tests/fuzz/corpus-smtpd_cmd.sh \
+	tests/fuzz/corpus-smtpd_data.sh \
+	tests/fuzz/corpus-conf.sh \
+	tests/fuzz/corpus-spool_read.sh
+
+tests_fuzz_fuzz_smtpd_cmd_SOURCES = tests/fuzz/fuzz_smtpd_cmd.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtpd_cmd_LDADD = $(LIBTLSRELAY)
+tests_fuzz_fuzz_smtpd_data_SOURCES = tests/fuzz/fuzz_smtpd_data.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtpd_data_LDADD = $(LIBTLSRELAY)
+tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_conf_LDADD = $(LIBTLSRELAY)
+tests_fuzz_fuzz_spool_read_SOURCES = tests/fuzz/fuzz_spool_read.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_spool_read_LDADD = $(LIBTLSRELAY)
