@@ -2,6 +2,7 @@
  * parameters of one service. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +29,13 @@ is_empty(const char *value)
 static const char *
 level_param(const struct conf *conf)
 {
+	if (conf_bool(conf, "smtpd_tls_wrappermode"))
+		return "smtpd_tls_wrappermode";
 	if (!is_empty(conf_str(conf, "smtpd_tls_security_level")))
 		return "smtpd_tls_security_level";
 	if (conf_bool(conf, "smtpd_enforce_tls"))
 		return "smtpd_enforce_tls";
-	if (conf_bool(conf, "smtpd_use_tls"))
-		return "smtpd_use_tls";
-	return "smtpd_tls_wrappermode";
+	return "smtpd_use_tls";
 }
 
 static int
@@ -119,7 +120,6 @@ static int
 setup_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
 	int loaded = tls_server_load_certs(ctx, conf, err);
-	const char *param;
 
 	if (loaded < 0)
 		return -1;
@@ -130,10 +130,9 @@ setup_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
 	 * start: this is a start-up error at every level.
 	 */
 	if (loaded == 0) {
-		param = level_param(conf);
 		*err = xasprintf("%s: no server certificate: set "
 		    "smtpd_tls_cert_file or smtpd_tls_chain_files",
-		    tls_param_origin(conf, param));
+		    tls_param_origin(conf, level_param(conf)));
 		return -1;
 	}
 	return 0;
@@ -147,6 +146,13 @@ tls_server_ctx_new(const struct conf *conf, char **err)
 	SSL_CTX *ctx;
 
 	*err = NULL;
+	/*
+	 * As Postfix (smtpd.c): a wrapper-mode port speaks TLS from its first
+	 * byte, so TLS is mandatory there and smtpd_tls_security_level is
+	 * ignored; the mandatory_ settings apply.
+	 */
+	if (conf_bool(conf, "smtpd_tls_wrappermode"))
+		level = TLS_LEV_ENCRYPT;
 	if (level < 0) {
 		*err = xasprintf("%s: smtpd_tls_security_level: unknown level "
 		    "\"%s\" (expected none, may or encrypt)",
@@ -154,13 +160,8 @@ tls_server_ctx_new(const struct conf *conf, char **err)
 		    conf_str(conf, "smtpd_tls_security_level"));
 		return NULL;
 	}
-	/* A wrapper-mode port speaks TLS from its first byte, whatever the
-	 * level says. */
-	if (level == TLS_LEV_NONE) {
-		if (!conf_bool(conf, "smtpd_tls_wrappermode"))
-			return NULL;
-		level = TLS_LEV_MAY;
-	}
+	if (level == TLS_LEV_NONE)
+		return NULL;
 	/* As Postfix: the mandatory_ settings apply only where TLS is
 	 * mandatory. */
 	mandatory = level == TLS_LEV_ENCRYPT;

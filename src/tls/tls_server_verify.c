@@ -24,13 +24,23 @@
  * returns (SSL_get_verify_result); tls_info_get reads it from there. So
  * when a certificate is only asked for, a failure is noted and the
  * handshake goes on: the session decides what an untrusted client may do.
+ *
+ * Depth as Postfix counts it: the trust anchor included, so that 1 is
+ * "signed by a CA of the CA file". OpenSSL's limit is one level looser
+ * (see tls_server_setup_verify) and the last level is checked here.
  */
 static int
 verify_callback(int ok, X509_STORE_CTX *store)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(store,
 	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	int max_depth = ssl ? SSL_get_verify_depth(ssl) - 1 : -1;
 
+	if (ok && max_depth >= 0 &&
+	    X509_STORE_CTX_get_error_depth(store) > max_depth) {
+		X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+		ok = 0;
+	}
 	if (!ok && msg_verbose) {
 		int error = X509_STORE_CTX_get_error(store);
 
@@ -118,7 +128,9 @@ tls_server_setup_verify(SSL_CTX *ctx, const struct conf *conf,
 		mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
 	else if (ask)
 		mode = SSL_VERIFY_PEER;
-	SSL_CTX_set_verify_depth(ctx, depth > INT_MAX ? INT_MAX : (int)depth);
+	if (depth > INT_MAX - 1)
+		depth = INT_MAX - 1;
+	SSL_CTX_set_verify_depth(ctx, (int)depth + 1);
 	SSL_CTX_set_verify(ctx, mode,
 	    mode == SSL_VERIFY_NONE ? NULL : verify_callback);
 	return 0;

@@ -469,7 +469,9 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(conf_str(conf, "smtpd_relay_restrictions"),
 	    "permit_mynetworks, permit_sasl_authenticated, "
 	    "defer_unauth_destination");
-	ck_assert_str_eq(conf_str(conf, "mynetworks"), "");
+	/* mynetworks_style = host: loopback first, then our addresses. */
+	ck_assert_ptr_nonnull(strstr(conf_str(conf, "mynetworks"),
+	    "127.0.0.0/8 [::1]/128"));
 	ck_assert_str_eq(conf_str(conf, "mynetworks_style"), "host");
 	ck_assert_str_eq(conf_str(conf, "smtpd_tls_security_level"), "");
 	ck_assert_str_eq(conf_str(conf, "smtpd_tls_protocols"), ">=TLSv1");

@@ -74,6 +74,13 @@ make_certs(void)
 	run("openssl genpkey -genparam -algorithm DH "
 	    "-pkeyopt group:ffdhe3072 -out dh3072.pem");
 	run("echo 'not a PEM file' > garbage.pem");
+	/* Keys nobody can use without a pass phrase. */
+	run("openssl pkey -in rsa.key -aes128 -passout pass:x "
+	    "-out rsa_pkcs8_enc.key");
+	run("openssl rsa -traditional -in rsa.key -aes128 -passout pass:x "
+	    "-out rsa_trad_enc.key");
+	/* A hashed CA directory for smtpd_tls_CApath. */
+	run("mkdir capath && cp ca.crt capath/ && openssl rehash capath");
 }
 
 static void
@@ -554,13 +561,23 @@ END_TEST
 
 START_TEST(test_ctx_wrappermode)
 {
+	/* As Postfix: TLS is mandatory on a wrapper-mode port and the level
+	 * is ignored, so the mandatory protocols apply even at none. */
 	SSL_CTX *ctx = server_ctx("smtpd_tls_wrappermode = yes\n"
+	    "smtpd_tls_security_level = none\n"
 	    "smtpd_tls_cert_file = @D@/rsa.crt\n"
-	    "smtpd_tls_key_file = @D@/rsa.key\n");
+	    "smtpd_tls_key_file = @D@/rsa.key\n"
+	    "smtpd_tls_protocols = <=TLSv1.2\n"
+	    "smtpd_tls_mandatory_protocols = >=TLSv1.3\n");
 
+	ck_assert_int_eq(SSL_CTX_get_min_proto_version(ctx), TLS1_3_VERSION);
 	SSL_CTX_free(ctx);
-	assert_error("smtpd_tls_wrappermode = yes\n",
-	    "main.cf:1: no server certificate: set smtpd_tls_cert_file or "
+	ctx = server_ctx("smtpd_tls_wrappermode = yes\n"
+	    "smtpd_tls_cert_file = @D@/rsa_both.pem\n");
+	SSL_CTX_free(ctx);
+	assert_error("smtpd_tls_security_level = may\n"
+	    "smtpd_tls_wrappermode = yes\n",
+	    "main.cf:2: no server certificate: set smtpd_tls_cert_file or "
 	    "smtpd_tls_chain_files");
 }
 END_TEST
@@ -676,6 +693,16 @@ START_TEST(test_ctx_unreadable)
 	    "smtpd_tls_cert_file = @D@/rsa.crt\n",
 	    "default: smtpd_tls_key_file @D@/rsa.crt: no private key found");
 	assert_error("smtpd_tls_security_level = may\n"
+	    "smtpd_tls_cert_file = @D@/rsa.crt\n"
+	    "smtpd_tls_key_file = @D@/rsa_pkcs8_enc.key\n",
+	    "main.cf:3: smtpd_tls_key_file @D@/rsa_pkcs8_enc.key: encrypted "
+	    "private keys are not supported");
+	assert_error("smtpd_tls_security_level = may\n"
+	    "smtpd_tls_cert_file = @D@/rsa.crt\n"
+	    "smtpd_tls_key_file = @D@/rsa_trad_enc.key\n",
+	    "main.cf:3: smtpd_tls_key_file @D@/rsa_trad_enc.key: encrypted "
+	    "private keys are not supported");
+	assert_error("smtpd_tls_security_level = may\n"
 	    "smtpd_tls_chain_files = @D@/rsa_chain.pem @D@/missing.pem\n",
 	    "main.cf:2: smtpd_tls_chain_files @D@/missing.pem: cannot open");
 	assert_error("smtpd_tls_security_level = may\n"
@@ -718,7 +745,7 @@ START_TEST(test_ctx_bad_values)
 	}
 	/* ...and at encrypt they are the ones used. */
 	assert_error("smtpd_tls_security_level = encrypt\n"
-	    "smtpd_tls_cert_file = @D@/rsa.crt\n"
+	    "smtpd_tls_cert_file = @D@/rsa_both.pem\n"
 	    "smtpd_tls_mandatory_protocols = TLSv2\n",
 	    "main.cf:3: smtpd_tls_mandatory_protocols: unknown TLS protocol "
 	    "\"TLSv2\"");
@@ -1064,6 +1091,14 @@ START_TEST(test_hs_ask_ccert)
 	    "from client.example[127.0.0.1]: TLSv1.3 with cipher ");
 	free(log);
 
+	/* The CA found through a hashed directory instead of a file. */
+	SSL_CTX_free(server);
+	server = server_ctx(RSA_ONLY "smtpd_tls_ask_ccert = yes\n"
+	    "smtpd_tls_CApath = @D@/capath\n");
+	log = client_cert_session(server, "client", &info);
+	ck_assert_int_eq(info.peer_trusted, 1);
+	free(log);
+
 	/* No certificate at all. */
 	log = client_cert_session(server, NULL, &info);
 	ck_assert_int_eq(info.peer_cert, 0);
@@ -1148,14 +1183,38 @@ START_TEST(test_hs_req_ccert)
 	}
 	SSL_CTX_free(server);
 
-	/* verifydepth 0 leaves no room for the issuing CA. */
+	/* As Postfix: depth 1 is enough for a client signed by a CA of
+	 * the CA file, 0 leaves no room for it. */
+	server = server_ctx("smtpd_tls_security_level = encrypt\n"
+	    "smtpd_tls_cert_file = @D@/rsa_both.pem\n"
+	    "smtpd_tls_req_ccert = yes\n"
+	    "smtpd_tls_ccert_verifydepth = 1\n"
+	    "smtpd_tls_CAfile = @D@/ca.crt\n");
+	ck_assert_int_eq(req_ccert_handshake(server, "client", 0), 1);
+	SSL_CTX_free(server);
 	server = server_ctx("smtpd_tls_security_level = encrypt\n"
 	    "smtpd_tls_cert_file = @D@/rsa_both.pem\n"
 	    "smtpd_tls_req_ccert = yes\n"
 	    "smtpd_tls_ccert_verifydepth = 0\n"
 	    "smtpd_tls_CAfile = @D@/ca.crt\n");
-	ck_assert_int_eq(SSL_CTX_get_verify_depth(server), 0);
 	ck_assert_int_eq(req_ccert_handshake(server, "client", 0), 0);
+	ck_assert_int_eq(req_ccert_handshake(server, "client",
+	    TLS1_2_VERSION), 0);
+	SSL_CTX_free(server);
+
+	/* Asked for only: too deep is noted, not refused. */
+	server = server_ctx(RSA_ONLY "smtpd_tls_ask_ccert = yes\n"
+	    "smtpd_tls_ccert_verifydepth = 0\n"
+	    "smtpd_tls_CAfile = @D@/ca.crt\n");
+	{
+		struct tls_info info;
+		char *log = client_cert_session(server, "client", &info);
+
+		ck_assert_int_eq(info.peer_cert, 1);
+		ck_assert_int_eq(info.peer_trusted, 0);
+		ck_assert_contains(log, "Untrusted TLS connection");
+		free(log);
+	}
 	SSL_CTX_free(server);
 }
 END_TEST
@@ -1263,6 +1322,11 @@ START_TEST(test_hs_groups)
 	    "tls_eecdh_auto_curves = nosuchcurve secp384r1\n");
 	ck_assert_int_eq(negotiated_group(server, "P-384"), NID_secp384r1);
 	ck_assert_int_eq(negotiated_group(server, "X25519"), -1);
+	SSL_CTX_free(server);
+
+	/* Since Postfix 3.6 strong and ultra mean auto. */
+	server = server_ctx(RSA_ONLY "smtpd_tls_eecdh_grade = ultra\n");
+	ck_assert_int_eq(negotiated_group(server, "X448"), NID_X448);
 	SSL_CTX_free(server);
 
 	/* none: FFDHE only. */
