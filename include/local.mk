@@ -1,8 +1,11 @@
 noinst_HEADERS += \
 	include/tlsrelay/conf.h \
+	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
 	include/tlsrelay/map.h \
+	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \
+	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \
 	include/tlsrelay/tls.h \
 	include/tlsrelay/util.h

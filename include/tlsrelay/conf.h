@@ -14,7 +14,7 @@ enum conf_type {
 	CONF_BOOL,	/* yes / no */
 	CONF_INT,	/* decimal integer >= 0 */
 	CONF_TIME,	/* integer with optional unit s m h d w; default unit
-			 * given by the parameter ('s' or 'd') */
+			 * given by the parameter ('s', 'h' or 'd') */
 	CONF_SIZE,	/* integer byte count */
 };
 
@@ -29,7 +29,7 @@ struct conf_param_def {
 	const char *name;
 	enum conf_type type;
 	const char *defval;	/* may contain $name references */
-	char time_unit;		/* CONF_TIME: default unit, 's' or 'd' */
+	char time_unit;		/* CONF_TIME: default unit, 's', 'h' or 'd' */
 };
 
 /* One master.cf -o name=value. */

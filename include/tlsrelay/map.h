@@ -1,5 +1,5 @@
-/* map: lookup tables. For now: CIDR lists (mynetworks) and domain lists
- * (relay_domains). The full type:name table interface comes later. */
+/* map: lookup tables: CIDR lists (mynetworks), domain lists
+ * (relay_domains) and the type:name tables (below). */
 #ifndef TLSRELAY_MAP_H
 #define TLSRELAY_MAP_H
 
@@ -34,5 +34,69 @@ struct domain_list;
 struct domain_list *domain_list_parse(const char *spec, int subdomains);
 void domain_list_free(struct domain_list *list);
 int domain_list_match(const struct domain_list *list, const char *domain);
+
+/* ---- tables: one lookup interface for every "type:name" ----
+ *
+ * Types, as Postfix's postmap(1) and DATABASE_README define them:
+ *   hash:FILE, btree:FILE   Berkeley DB file FILE.db built by `tlsrelay map`
+ *                           or by postmap (keys with or without the
+ *                           trailing NUL are both read).
+ *   texthash:FILE           the text source read at open.
+ *   inline:{ k=v, { k = v with spaces } }
+ *   cidr:FILE, cidr:{ {rule}, {rule} }   "network/len value", first match,
+ *                           "!pattern", "if pattern" ... "endif".
+ *   static:VALUE, static:{ value with spaces }
+ * Text sources use postmap's syntax: "key whitespace value", '#' comment
+ * lines, a line starting with white space continues the previous one.
+ * Keys are folded to lower case (not for cidr). A malformed line is an
+ * error naming FILE:LINE (postmap skips it with a warning; a policy entry
+ * lost that way could weaken TLS for a destination); a duplicate key is a
+ * warning and the first entry wins (inline: the last one, as in Postfix).
+ * A hash:/btree: whose .db is older than its source draws a warning, unless
+ * the source changed in the last 100 seconds (a rebuild under way), as in
+ * Postfix. */
+struct table;
+
+#define TABLE_NO_FOLD	0x01	/* keep the case of keys (postmap -f) */
+
+/* Opens "type:name". NULL with *err set (caller frees) on failure. */
+struct table *table_open(const char *spec, int flags, char **err);
+/* The value for key, or NULL when there is none. *error (may be NULL) is
+ * set to 1 when the lookup itself failed (I/O, corrupt database): the
+ * caller should defer, not treat it as "not found"; else to 0. The value
+ * stays valid until the next lookup in t or table_close(t). */
+const char *table_lookup(struct table *t, const char *key, int *error);
+void table_close(struct table *t);
+/* The spec as given to table_open ("hash:/etc/x"). */
+const char *table_name(const struct table *t);
+/* 1 when the file behind t was replaced or modified since it was opened
+ * (a long-running process should re-open it), else 0. */
+int table_changed(const struct table *t);
+
+/* Opens a text-source type ("texthash" or "cidr") from memory; label
+ * names the text in messages ("label:LINE: ..."). For tests, fuzzing and
+ * cidr:{...}. */
+struct table *table_open_text(const char *type, const char *label,
+    const char *text, size_t len, int flags, char **err);
+
+/* `tlsrelay map type:file`: compiles file into file.db (type hash or
+ * btree) atomically: written to a temporary file, synced, renamed over
+ * file.db, so a reader sees the old or the new database, never half of
+ * one. Returns 0, or -1 with *err naming file:line. */
+int table_build(const char *spec, int flags, char **err);
+
+/* A parameter value naming several tables ("hash:/a, inline:{ x=y }"):
+ * they are searched in order, the first that has the key answers. A
+ * lookup error in one table stops the search (*error = 1). */
+struct table_list;
+struct table_list *table_list_open(const char *value, int flags,
+    char **err);
+const char *table_list_lookup(struct table_list *list, const char *key,
+    int *error);
+/* The table of the last successful lookup, for log lines; NULL if none. */
+const struct table *table_list_last(const struct table_list *list);
+size_t table_list_count(const struct table_list *list);
+int table_list_changed(const struct table_list *list);
+void table_list_close(struct table_list *list);
 
 #endif

@@ -6,6 +6,7 @@
 #define TLSRELAY_QUEUE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define QUEUE_ID_MAX 32
@@ -84,5 +85,163 @@ void spool_message_free(struct spool_message *msg);
  * durable with fdatasync. Returns 0, or -1 with *err set (caller frees). */
 int spool_set_status(const char *path, const struct spool_recipient *rcpt,
     char status, char **err);
+
+/* ---- Outbound additions: qmgr notification, defer log, bounces, queue
+ * listing and administration. Layout additions (spool_init creates them):
+ * defer/ (0700, one reason file per deferred message) and public/ (0710)
+ * holding the FIFO public/qmgr (0620, owned by mail_owner). ---- */
+
+/* 1 when id[0..len) is a queue ID a reader accepts: 1 to QUEUE_ID_MAX-1
+ * upper-case hex digits. Anything else must never become a path. */
+int queue_id_valid(const char *id, size_t len);
+
+/* qmgr notification (src/queue/queue_notify.c). A record is one line,
+ * "<request><id>\n", written in one write(2) so records never interleave.
+ * A lost notice only delays: the qmgr rescans the spool anyway. */
+#define QUEUE_NOTIFY_NEW	'I'	/* id: a new message in incoming/ */
+#define QUEUE_NOTIFY_FLUSH	'F'	/* id, or "" for every deferred one */
+#define QUEUE_NOTIFY_RESCAN	'R'	/* id "": scan all queue directories */
+#define QUEUE_NOTIFY_RECORD_MAX	(1 + QUEUE_ID_MAX)	/* with the LF */
+
+/* Writes one record to queue_dir/public/qmgr without blocking. Returns 0,
+ * or -1 with errno: ENXIO when no qmgr is listening, EAGAIN when the FIFO
+ * is full, EINVAL for a bad request or id. SIGPIPE is never raised. */
+int queue_notify(const char *queue_dir, char request, const char *id);
+
+/* The qmgr's end: opens public/qmgr O_RDWR|O_NONBLOCK|O_CLOEXEC (holding a
+ * writer itself, it never reads EOF). Returns the fd, or -1 with *err. */
+int queue_notify_listen(const char *queue_dir, char **err);
+
+/* Called once per valid record; id is "" for a record without one. */
+typedef void (*queue_notify_cb)(void *arg, char request, const char *id);
+
+/* Splits buf into records and calls cb for each valid one; malformed
+ * records are skipped (and counted in *bad when bad is not NULL). Returns
+ * the number of bytes consumed: every complete line, and also a trailing
+ * partial line that can no longer become a valid record. The caller keeps
+ * buf[consumed..len) and prepends it to the next read. */
+size_t queue_notify_parse(const char *buf, size_t len, queue_notify_cb cb,
+    void *arg, size_t *bad);
+
+/* Buffered reading for the qmgr's event callback. */
+struct queue_notify_reader {
+	size_t len;
+	char buf[4096];
+};
+
+/* Reads fd until EAGAIN, calling cb per record. Returns 0, or -1 with
+ * errno on a read error. Zero reader->len before the first call. */
+int queue_notify_drain(int fd, struct queue_notify_reader *reader,
+    queue_notify_cb cb, void *arg);
+
+/* Defer log (src/queue/defer_log.c): defer/ID holds the latest reason per
+ * recipient as lines "<recipient>\t<dsn>\t<reason>\n". TAB, CR and LF in
+ * values are written as spaces. The file is replaced atomically. */
+struct defer_entry {
+	const char *recipient;
+	const char *dsn;		/* "4.4.1" */
+	const char *reason;		/* the text logged with status= */
+};
+
+struct defer_log {
+	struct defer_entry *entries;	/* point into text */
+	size_t n;
+	char *text;
+};
+
+/* Replaces defer/ID with exactly these entries (ID.tmp, fsync, rename).
+ * Returns 0, or -1 with *err set (caller frees). */
+int defer_log_write(const char *queue_dir, const char *id,
+    const struct defer_entry *entries, size_t n, char **err);
+/* Like defer_log_write, but keeps the entries of recipients not named in
+ * entries (one attempt covers one next hop; other hops keep theirs). */
+int defer_log_update(const char *queue_dir, const char *id,
+    const struct defer_entry *entries, size_t n, char **err);
+/* Returns 1 with *log filled (free with defer_log_free), 0 when there is
+ * no defer file (*log empty), -1 with *err when it cannot be read or is
+ * malformed. */
+int defer_log_read(const char *queue_dir, const char *id,
+    struct defer_log *log, char **err);
+/* Parses defer file bytes (untrusted: a fuzz target). Returns 0, or -1
+ * with *err ("line N: ...") and *log empty. */
+int defer_log_parse(const char *data, size_t len, struct defer_log *log,
+    char **err);
+/* The entry for recipient, or NULL. */
+const struct defer_entry *defer_log_find(const struct defer_log *log,
+    const char *recipient);
+void defer_log_free(struct defer_log *log);
+/* Removes defer/ID; a missing file is fine. */
+void defer_log_remove(const char *queue_dir, const char *id);
+
+/* Bounces (src/queue/bounce.c): RFC 3464 delivery status notifications. */
+struct bounce_rcpt {
+	const char *address;		/* Final-Recipient */
+	const char *orig_address;	/* Original-Recipient, or NULL */
+	const char *dsn;		/* "5.1.1" (failure), "4.4.1" (delay) */
+	const char *reason;		/* the text logged with status= */
+	/* The server that answered and its reply ("550 5.1.1 no such
+	 * user"). When both are NULL and reason reads "host NAME[ADDR]
+	 * said: REPLY (in reply to ...)", they are taken from reason; with
+	 * no reply the Diagnostic-Code is "X-Tlsrelay; reason". */
+	const char *remote_mta;
+	const char *smtp_reply;
+};
+
+struct bounce_info {
+	const char *myhostname;		/* Reporting-MTA, From: domain */
+	const char *mail_name;		/* "tlsrelay", in the text */
+	const char *postmaster;		/* named in the text for help */
+	/* 2bounce_notice_recipient: where a bounce of a null-sender message
+	 * goes instead; "" or NULL: nowhere (logged and dropped). */
+	const char *double_bounce_recipient;
+	int delayed;			/* delay warning, not a failure */
+	long long bounce_size_limit;	/* most original header bytes sent */
+	long long queue_lifetime;	/* delay warning: retried until
+					 * arrival + this (0: not said) */
+	long long now;			/* Date:; 0 means time(NULL) */
+};
+
+#define BOUNCE_QUEUED		0	/* DSN queued as new_id */
+#define BOUNCE_DOUBLE_DROPPED	1	/* null sender: nothing created */
+#define BOUNCE_DOUBLE_NOTICE	2	/* null sender: notice queued as
+					 * new_id to double_bounce_recipient */
+
+/* Queues a DSN about the recipients rcpts of the message orig (read from
+ * orig_path) with the null sender and orig's sender as its recipient;
+ * committed with spool_commit, so it is durable when this returns and the
+ * caller may then mark those recipients 'B'. Returns a BOUNCE_* value
+ * (new_id, QUEUE_ID_MAX bytes, set when something was queued), or -1 with
+ * *err set. Delay warnings are never sent for null-sender mail. */
+int bounce_create(const char *queue_dir, const char *orig_path,
+    const struct spool_message *orig, const struct bounce_rcpt *rcpts,
+    size_t n, const struct bounce_info *info, char *new_id, char **err);
+
+/* Queue listing (src/queue/queue_list.c), like mailq: one entry per
+ * message in incoming/ active/ (ID marked '*') deferred/ and hold/ ('!'),
+ * pending recipients with their last reason, then "-- N Kbytes in M
+ * Requests." or "Mail queue is empty". Returns 0, or -1 with *err. */
+int queue_list(const char *queue_dir, FILE *out, char **err);
+
+/* Administration (src/queue/queue_ops.c). */
+enum queue_op {
+	QUEUE_OP_HOLD,		/* incoming/ deferred/ -> hold/ */
+	QUEUE_OP_RELEASE,	/* hold/ -> deferred/, mtime = now */
+	QUEUE_OP_DELETE,	/* remove the queue file and defer/ID */
+	QUEUE_OP_FLUSH,		/* deferred/: mtime = now (retry at once) */
+};
+
+#define QUEUE_OP_DONE		0
+#define QUEUE_OP_NOT_FOUND	1	/* no message with that ID */
+#define QUEUE_OP_NOT_APPLICABLE	2	/* *err says why (e.g. not on hold,
+					 * active: being delivered) */
+
+/* Applies op to one message. Returns a QUEUE_OP_* value (with *err set
+ * for NOT_FOUND and NOT_APPLICABLE), or -1 with *err on a system error. */
+int queue_op_apply(const char *queue_dir, enum queue_op op, const char *id,
+    char **err);
+/* Applies op to every message it concerns; *done gets how many. Returns
+ * 0, or -1 with *err after the first system error. */
+int queue_op_apply_all(const char *queue_dir, enum queue_op op,
+    size_t *done, char **err);
 
 #endif

@@ -74,4 +74,39 @@ void tls_log_server_established(const struct tls_info *info,
 /* Logs every pending OpenSSL error as msg_warn lines prefixed by what. */
 void tls_log_errors(const char *what);
 
+/* ---- client side (src/tls/tls_client.c) ---- */
+
+/* smtp_tls_security_level, or the obsolete smtp_use_tls (may) and
+ * smtp_enforce_tls (encrypt) when the level is empty. Returns -1 on an
+ * unknown value. Quiet: tls_client_ctx_new warns about the obsolete
+ * names once. */
+int tls_smtp_level(const struct conf *conf);
+
+/* The client SSL_CTX from the smtp_tls_* parameters: the CA file and
+ * directory (the chain is checked to say Trusted or Untrusted, never to
+ * refuse), a client certificate only when one is configured
+ * (smtp_tls_chain_files, else the cert/key and eccert/eckey pairs). The
+ * protocols and ciphers of both levels are checked here too. Returns NULL
+ * with *err = "ORIGIN: parameter: reason" (caller frees). */
+SSL_CTX *tls_client_ctx_new(const struct conf *conf, char **err);
+
+/* Per connection: smtp_tls_protocols and smtp_tls_ciphers at level may,
+ * the smtp_tls_mandatory_ ones at encrypt (the exclusion lists added), and
+ * servername as SNI when not NULL. Returns 0, or -1 with *err set. */
+int tls_client_ssl_setup(SSL *ssl, const struct conf *conf, int level,
+    const char *servername, char **err);
+
+/* The SNI name smtp_tls_servername asks for: NULL when empty, the MX host
+ * for "hostname", the next hop's name without [] and port for "nexthop",
+ * else the literal value; NULL also for an IP address (SNI carries names
+ * only). Caller frees. */
+char *tls_client_servername(const struct conf *conf, const char *mx_host,
+    const char *nexthop);
+
+/* Logs Postfix's "Anonymous|Untrusted|Trusted TLS connection established
+ * to host[addr]:port: TLSv1.3 with cipher ... (256/256 bits)" for peer =
+ * "host[addr]:port", and at loglevel >= 1 the server's names. */
+void tls_log_client_established(const struct tls_info *info,
+    const char *peer, int loglevel);
+
 #endif

@@ -4,5 +4,7 @@
 #define TLSRELAY_CLI_H
 
 int cmd_conf(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 
 #endif

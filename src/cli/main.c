@@ -1,5 +1,6 @@
 /* tlsrelay: the administrator's command, one verb per job:
  *	tlsrelay conf [-c confdir] [-n | -d] [-x] [name ...]
+ *	tlsrelay map [-c confdir] [-f] [-q key] [type:]file ...
  * More verbs (map, queue, check) join the table below. */
 #include "config.h"
 
@@ -18,6 +19,9 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "conf", cmd_conf, "print configuration parameters (like postconf)" },
+	{ "map", cmd_map, "compile or query a lookup table (like postmap)" },
+	{ "queue", cmd_queue, "list the mail queue; flush, hold, release, "
+	    "delete" },
 };
 
 static int

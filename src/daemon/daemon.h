@@ -54,6 +54,7 @@ struct generation {
 	struct smtpd_listener *listeners;	/* one per bound socket */
 	size_t n_listeners;
 	int n_workers;
+	int run_qmgr;			/* master.cf has a qmgr service */
 	int live_workers;		/* processes still running */
 	struct generation *next;	/* retired generations */
 };

@@ -12,6 +12,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/qmgr.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
@@ -69,6 +70,7 @@ generation_new(const char *confdir, char **err)
 	size_t n, ignored = 0;
 	long long workers;
 	struct strbuf skipped;
+	char *xerr = NULL;
 
 	if ((gen->conf = conf_load(confdir, err)) == NULL) {
 		free(gen);
@@ -78,6 +80,12 @@ generation_new(const char *confdir, char **err)
 	strbuf_init(&skipped);
 	n = conf_services(gen->conf, &svcs);
 	for (size_t i = 0; i < n; i++) {
+		/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
+		 * outbound delivery; without it mail stays queued. */
+		if (strcmp(svcs[i]->command, "qmgr") == 0) {
+			gen->run_qmgr = 1;
+			continue;
+		}
 		if (strcmp(svcs[i]->type, "inet") != 0 ||
 		    strcmp(svcs[i]->command, "smtpd") != 0) {
 			strbuf_printf(&skipped, "%s%s/%s", ignored++ ? ", " : "",
@@ -97,6 +105,12 @@ generation_new(const char *confdir, char **err)
 	if (gen->n_listeners == 0) {
 		*err = xasprintf("%s/master.cf: no inet service with command "
 		    "smtpd: nothing to listen on", confdir);
+		generation_free(gen);
+		return NULL;
+	}
+	if (gen->run_qmgr && qmgr_check_conf(gen->conf, &xerr) < 0) {
+		*err = xasprintf("queue manager: %s", xerr);
+		free(xerr);
 		generation_free(gen);
 		return NULL;
 	}

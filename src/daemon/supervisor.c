@@ -22,6 +22,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/util.h"
@@ -45,6 +46,13 @@ static struct run_user run_user;
 static sigset_t saved_mask;
 static int restart_pending;
 static time_t restart_at;
+
+/* The queue manager: at most one, and a new one only after the old one
+ * has exited, so no message in active/ is worked on twice. */
+static pid_t qmgr_pid;
+static time_t qmgr_started;
+static int qmgr_wanted;		/* start one when none runs */
+static time_t qmgr_start_at;
 
 static int
 open_log(const struct conf *conf, int foreground, char **err)
@@ -115,6 +123,33 @@ start_worker(struct generation *gen)
 }
 
 static void
+start_qmgr(void)
+{
+	pid_t pid;
+
+	qmgr_wanted = 0;
+	if (!current->run_qmgr || qmgr_pid != 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		msg_warn("fork: %s", strerror(errno));
+		qmgr_wanted = 1;
+		qmgr_start_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+		log_after_fork("qmgr");
+		/* The queue manager never accepts connections. */
+		listen_close_all();
+		run_user_drop(&run_user);
+		exit(qmgr_run(current->conf));
+	}
+	qmgr_pid = pid;
+	qmgr_started = time(NULL);
+}
+
+static void
 start_missing_workers(void)
 {
 	restart_pending = 0;
@@ -141,14 +176,17 @@ release_generation(struct generation *gen)
 }
 
 static void
-log_exit(pid_t pid, int status)
+log_exit(const char *what, pid_t pid, int status)
 {
 	if (WIFSIGNALED(status))
-		msg_warn("process smtpd pid %ld killed by signal %d",
+		msg_warn("process %s pid %ld killed by signal %d", what,
 		    (long)pid, WTERMSIG(status));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		msg_warn("process smtpd pid %ld exit status %d", (long)pid,
-		    WEXITSTATUS(status));
+		msg_warn("process %s pid %ld exit status %d", what,
+		    (long)pid, WEXITSTATUS(status));
+	else
+		msg_warn("process %s pid %ld exited unexpectedly", what,
+		    (long)pid);
 }
 
 static void
@@ -159,6 +197,19 @@ reap_children(int stopping)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int slot;
+
+		if (pid == qmgr_pid) {
+			qmgr_pid = 0;
+			if (stopping)
+				continue;
+			if (!qmgr_wanted) {
+				log_exit("qmgr", pid, status);
+				qmgr_wanted = 1;
+				qmgr_start_at = time(NULL) - qmgr_started < 2 ?
+				    time(NULL) + 1 : time(NULL);
+			}
+			continue;
+		}
 
 		for (slot = 0; slot < MAX_PROCS; slot++)
 			if (procs[slot].pid == pid)
@@ -175,7 +226,7 @@ reap_children(int stopping)
 		}
 		if (stopping || procs[slot].retiring)
 			continue;
-		log_exit(pid, status);
+		log_exit("smtpd", pid, status);
 		/* A worker that dies at once would die again: pace it. */
 		restart_pending = 1;
 		restart_at = time(NULL) - procs[slot].started < 2 ?
@@ -223,6 +274,11 @@ reload(const char *confdir, int foreground)
 	current = gen;
 	listen_close_unused();
 	start_missing_workers();
+	/* The new queue manager starts when the old one has gone. */
+	qmgr_wanted = 1;
+	qmgr_start_at = time(NULL);
+	if (qmgr_pid != 0)
+		kill(qmgr_pid, SIGTERM);
 }
 
 static void
@@ -238,13 +294,15 @@ stop_all(int sig)
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid != 0)
 			kill(procs[i].pid, SIGTERM);
+	if (qmgr_pid != 0)
+		kill(qmgr_pid, SIGTERM);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (;;) {
 		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
 
 		reap_children(1);
-		live = 0;
+		live = qmgr_pid != 0;
 		for (int i = 0; i < MAX_PROCS; i++)
 			live += procs[i].pid != 0;
 		if (live == 0)
@@ -255,6 +313,8 @@ stop_all(int sig)
 			for (int i = 0; i < MAX_PROCS; i++)
 				if (procs[i].pid != 0)
 					kill(procs[i].pid, SIGKILL);
+			if (qmgr_pid != 0)
+				kill(qmgr_pid, SIGKILL);
 			deadline = time(NULL) + STOP_GRACE;
 		}
 		sigtimedwait(&set, NULL, &ts);
@@ -314,6 +374,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
 	start_missing_workers();
+	start_qmgr();
 
 	while (sig != SIGTERM && sig != SIGINT) {
 		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
@@ -325,6 +386,8 @@ supervisor_run(const char *confdir_arg, int foreground)
 			reload(confdir, foreground);
 		if (restart_pending && time(NULL) >= restart_at)
 			start_missing_workers();
+		if (qmgr_wanted && qmgr_pid == 0 && time(NULL) >= qmgr_start_at)
+			start_qmgr();
 	}
 	stop_all(sig);
 	while (retired)

@@ -12,3 +12,17 @@ tests_unit_check_domain_list_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_domain_list_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_cidr tests/unit/check_domain_list
 endif
+
+# type:name tables (map.h "tables" section) and their unit test.
+libtlsrelay_a_SOURCES += src/map/table.c src/map/table_build.c \
+	src/map/table_cidr.c src/map/table_db.c src/map/table_hash.c \
+	src/map/table_inline.c src/map/table_list.c src/map/table_text.c \
+	src/map/table_texthash.c src/map/table_int.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_table
+tests_unit_check_table_SOURCES = tests/unit/check_table.c
+tests_unit_check_table_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_table_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_table
+endif

@@ -3,6 +3,11 @@ libtlsrelay_a_SOURCES += src/queue/spool_init.c
 libtlsrelay_a_SOURCES += src/queue/spool_write.c
 libtlsrelay_a_SOURCES += src/queue/spool_read.c
 libtlsrelay_a_SOURCES += src/queue/spool_status.c
+libtlsrelay_a_SOURCES += src/queue/queue_notify.c
+libtlsrelay_a_SOURCES += src/queue/queue_ops.c
+libtlsrelay_a_SOURCES += src/queue/queue_list.c
+libtlsrelay_a_SOURCES += src/queue/defer_log.c
+libtlsrelay_a_SOURCES += src/queue/bounce.c
 noinst_HEADERS += src/queue/spool_format.h
 EXTRA_DIST += src/queue/SPOOL-FORMAT.md
 
@@ -12,4 +17,16 @@ tests_unit_check_spool_SOURCES = tests/unit/check_spool.c
 tests_unit_check_spool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_spool_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_spool
+
+check_PROGRAMS += tests/unit/check_bounce
+tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c
+tests_unit_check_bounce_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_bounce_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_bounce
+
+check_PROGRAMS += tests/unit/check_queue_ops
+tests_unit_check_queue_ops_SOURCES = tests/unit/check_queue_ops.c
+tests_unit_check_queue_ops_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_queue_ops_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_queue_ops
 endif

@@ -416,6 +416,9 @@ data_finish(struct smtpd_session *s)
 		} else {
 			msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu", id,
 			    s->sender, s->data_size, s->n_recipients);
+			/* Best effort: the qmgr also scans incoming/. */
+			(void)queue_notify(p->queue_directory, QUEUE_NOTIFY_NEW,
+			    id);
 			snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued "
 			    "as %s", id);
 			ok = 1;
@@ -424,7 +427,6 @@ data_finish(struct smtpd_session *s)
 	session_count(s, CNT_DATA, ok);
 	session_reset_transaction(s);
 	session_reply(s, "%s", reply);
-	(void)p;
 }
 
 size_t

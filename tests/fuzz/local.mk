@@ -33,3 +33,11 @@ tests_fuzz_fuzz_conf_LDADD = $(LIBTLSRELAY)
 tests_fuzz_fuzz_spool_read_SOURCES = tests/fuzz/fuzz_spool_read.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_spool_read_LDADD = $(LIBTLSRELAY)
+
+# The smtp client's reply parser (src/smtp/smtp_reply.c).
+check_PROGRAMS += tests/fuzz/fuzz_smtp_reply
+TESTS += tests/fuzz/corpus-smtp_reply.sh
+EXTRA_DIST += tests/fuzz/corpus-smtp_reply.sh
+tests_fuzz_fuzz_smtp_reply_SOURCES = tests/fuzz/fuzz_smtp_reply.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtp_reply_LDADD = $(LIBTLSRELAY)

@@ -12,6 +12,7 @@ the top of the build tree relative to this file.
 """
 
 import email.utils
+import json
 import os
 import pwd
 import random
@@ -930,3 +931,572 @@ class RelayTestCase(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ===================================================== outbound (issue 3)
+#
+# Real peers for the delivery side: an aiosmtpd sink (peers/sink.py), a
+# dnsmasq serving the test zones, a private Postfix instance. Everything
+# listens on 127.0.0.0/8; every process is stopped by PID in a cleanup.
+
+PEERS = os.path.join(HERE, "peers")
+SINK = os.path.join(PEERS, "sink.py")
+PYTHON = "/usr/bin/python3"
+
+# Postfix's stock master.cf line: without it tlsrelayd runs no queue
+# manager and mail stays in incoming/.
+QMGR_LINE = "qmgr unix n - n 300 1 qmgr\n"
+
+# Where nothing answers: a relay that must not resolve anything is
+# pointed here, so a stray query fails at once and never leaves loopback.
+NO_DNS = "127.0.0.1:1"
+
+QUEUE_DIRS = ("incoming", "active", "deferred", "hold", "corrupt")
+
+
+def udp_listening_ports():
+    ports = set()
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name) as f:
+                next(f)
+                for line in f:
+                    ports.add(int(line.split()[1].rsplit(":", 1)[1], 16))
+        except FileNotFoundError:
+            pass
+    return ports
+
+
+def free_port_on(hosts, udp=False):
+    """A port free for TCP on every address in hosts (and for UDP on
+    127.0.0.1 with udp)."""
+    for _ in range(1000):
+        port = free_port()
+        if all(port_is_free(port, h) for h in hosts) and not (
+                udp and port in udp_listening_ports()):
+            return port
+    raise HarnessError("no port free on all of %s" % (hosts,))
+
+
+def stop_pid(proc, timeout=STOP_TIMEOUT):
+    """SIGTERM a Popen we started, SIGKILL it when it hangs. Returns its
+    exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+    return proc.returncode
+
+
+def wait_for(what, predicate, timeout, diagnostics=lambda: ""):
+    """Polls predicate until it returns something true; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %s s waiting for %s\n%s" %
+                                 (timeout, what, diagnostics()))
+        time.sleep(0.05)
+
+
+class SinkMessage:
+    """One message a sink accepted: meta (dict from the .json) and the
+    content bytes."""
+
+    def __init__(self, directory, name):
+        self.name = name
+        with open(os.path.join(directory, name + ".json")) as f:
+            self.meta = json.load(f)
+        with open(os.path.join(directory, name + ".eml"), "rb") as f:
+            self.content = f.read()
+        # The client went on after our 250 on that connection.
+        self.confirmed = os.path.exists(os.path.join(directory,
+                                                     name + ".next"))
+
+    def __getattr__(self, key):
+        try:
+            return self.meta[key]
+        except KeyError:
+            raise AttributeError(key)
+
+    @property
+    def message(self):
+        """The content after the Received: header(s) the relay added."""
+        return strip_received(self.content)
+
+    def header(self, name):
+        return email.message_from_bytes(self.content).get(name)
+
+    @property
+    def message_id(self):
+        return self.header("Message-ID")
+
+
+def strip_received(content):
+    """content without the leading Received: headers of the relay hops."""
+    while content.startswith(b"Received:"):
+        _, content = split_received(content)
+    return content
+
+
+class Sink:
+    """peers/sink.py in its own process, recording into directory."""
+
+    def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
+                 certs=None, tls=True, broken_tls=False, delay=0,
+                 replies=None):
+        require_tools(PYTHON)
+        self.case = case
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.hosts = tuple(hosts)
+        self.port = port or free_port_on(self.hosts)
+        if replies is not None:
+            self.set_replies(replies)
+        args = [PYTHON, SINK, "--dir", directory]
+        for host in self.hosts:
+            args += ["--listen", "%s:%d" % (host, self.port)]
+        if tls or broken_tls:
+            args += ["--tls-cert", certs.rsa, "--tls-key", certs.rsa_key]
+        if broken_tls:
+            args.append("--tls-broken")
+        if delay:
+            args += ["--delay", str(delay)]
+        self.log_path = os.path.join(directory, "sink.log")
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file,
+                                     stderr=self.log_file,
+                                     start_new_session=True)
+        case.addCleanup(self.stop)
+        ready = os.path.join(directory, "ready")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError("sink on port %d did not start:\n%s" %
+                                   (self.port, self.log()))
+            time.sleep(0.05)
+
+    @property
+    def nexthop(self):
+        """The transport_maps / relayhost form: no MX lookup."""
+        return "[%s]:%d" % (self.hosts[0], self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            stop_pid(self.proc)
+        if not self.log_file.closed:
+            self.log_file.close()
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def set_replies(self, replies):
+        tmp = os.path.join(self.dir, "replies.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump({"rcpt": {k.lower(): v for k, v in
+                                replies.get("rcpt", {}).items()},
+                       "data": replies.get("data", [])}, f)
+        os.rename(tmp, os.path.join(self.dir, "replies.json"))
+
+    def messages(self):
+        names = sorted(n[:-5] for n in os.listdir(self.dir)
+                       if n.startswith("msg-") and n.endswith(".json"))
+        return [SinkMessage(self.dir, n) for n in names]
+
+    def wait_messages(self, count, timeout=20, diagnostics=lambda: ""):
+        """The messages, once at least count arrived."""
+        wait_for("%d message(s) at the sink on port %d" % (count, self.port),
+                 lambda: len(self.messages()) >= count, timeout,
+                 lambda: "sink has %d\n%s" % (len(self.messages()),
+                                              diagnostics()))
+        return self.messages()
+
+    def connections(self):
+        """[(number, peer, local)] in the order they came."""
+        try:
+            with open(os.path.join(self.dir, "connections")) as f:
+                return [tuple(l.split()) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def commands(self, conn):
+        """The command verbs connection number conn sent, in order."""
+        try:
+            with open(os.path.join(self.dir, "conn-%s.log" % conn)) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+
+class DnsServer:
+    """dnsmasq as the test zone server on 127.0.0.1:port. mx: (domain,
+    host, preference) triples; hosts: (name, address); null_mx: domains
+    with an RFC 7505 null MX. It forwards nothing: other names get
+    REFUSED and no packet leaves (--no-resolv, no --server)."""
+
+    def __init__(self, case, directory, mx=(), hosts=(), null_mx=(),
+                 extra=()):
+        require_tools("dnsmasq")
+        self.case = case
+        os.makedirs(directory, exist_ok=True)
+        self.port = free_port_on(("127.0.0.1",), udp=True)
+        self.log_path = os.path.join(directory, "dnsmasq.log")
+        args = ["dnsmasq", "--keep-in-foreground", "--port=%d" % self.port,
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--no-resolv", "--no-hosts", "--no-poll",
+                "--pid-file=" + os.path.join(directory, "dnsmasq.pid"),
+                "--log-queries", "--log-facility=" + self.log_path,
+                "--user=root", "--group=root"]
+        for domain, host, pref in mx:
+            args.append("--mx-host=%s,%s,%d" % (domain, host, pref))
+        for domain in null_mx:
+            args.append("--mx-host=%s,.,0" % domain)
+        for name, addr in hosts:
+            args.append("--host-record=%s,%s" % (name, addr))
+        args += list(extra)
+        self.stderr_path = os.path.join(directory, "dnsmasq.stderr")
+        self.stderr_file = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=self.stderr_file,
+                                     stderr=self.stderr_file,
+                                     start_new_session=True)
+        case.addCleanup(self.stop)
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.port not in udp_listening_ports():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError("dnsmasq did not start:\n%s" %
+                                   self.log())
+            time.sleep(0.05)
+
+    @property
+    def server(self):
+        """The tlsrelay_dns_servers value."""
+        return "127.0.0.1:%d" % self.port
+
+    def log(self):
+        out = ""
+        for path in (self.stderr_path, self.log_path):
+            try:
+                with open(path, "rb") as f:
+                    out += f.read().decode(errors="replace")[-3000:]
+            except FileNotFoundError:
+                pass
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            stop_pid(self.proc)
+        if not self.stderr_file.closed:
+            self.stderr_file.close()
+
+
+# The services a private Postfix needs to receive mail and keep it (no
+# chroot: a private queue directory has no chroot tree).
+POSTFIX_MASTER = """\
+pickup    unix n - n 60    1 pickup
+cleanup   unix n - n -     0 cleanup
+qmgr      unix n - n 300   1 qmgr
+tlsmgr    unix - - n 1000? 1 tlsmgr
+rewrite   unix - - n -     - trivial-rewrite
+bounce    unix - - n -     0 bounce
+defer     unix - - n -     0 bounce
+trace     unix - - n -     0 bounce
+verify    unix - - n -     1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n -     - proxymap
+smtp      unix - - n -     - smtp
+relay     unix - - n -     - smtp
+showq     unix n - n -     - showq
+error     unix - - n -     - error
+retry     unix - - n -     - error
+discard   unix - - n -     - discard
+local     unix - n n -     - local
+anvil     unix - - n -     1 anvil
+scache    unix - - n -     1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
+
+
+class PostfixPeer:
+    """A private Postfix instance (postfix -c DIR start) receiving mail
+    for domains on 127.0.0.1:port with STARTTLS offered. Accepted mail
+    is put on hold, so it stays in its queue for inspection and Postfix
+    never tries to deliver (or resolve) anything."""
+
+    def __init__(self, case, directory, certs, domains=("postfix.test",)):
+        require_tools("postfix", "postqueue", "postcat")
+        self.case = case
+        self.dir = directory
+        self.conf_dir = os.path.join(directory, "conf")
+        self.queue_dir = os.path.join(directory, "queue")
+        self.data_dir = os.path.join(directory, "data")
+        self.maillog_path = os.path.join(directory, "maillog")
+        for d in (directory, self.conf_dir, self.queue_dir, self.data_dir):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+        pw = pwd.getpwnam("postfix")
+        os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
+        self.port = free_port()
+        hold = ", ".join("%s=HOLD" % d for d in domains)
+        main_cf = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue_dir,
+            "data_directory": self.data_dir,
+            "maillog_file": self.maillog_path,
+            "maillog_file_prefixes": directory,
+            "myhostname": "postfix.peer.test",
+            "mydomain": "peer.test",
+            "myorigin": "peer.test",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "relay_domains": ", ".join(domains),
+            "smtpd_peername_lookup": "no",
+            # Nothing here may reach the machine's resolver, and nothing
+            # is delivered: held mail stays, anything else goes nowhere.
+            "smtp_dns_support_level": "disabled",
+            "relayhost": "[127.0.0.1]:1",
+            "smtpd_recipient_restrictions":
+                "check_recipient_access inline:{ %s }, permit_mynetworks, "
+                "reject_unauth_destination" % hold,
+            "smtpd_tls_security_level": "may",
+            "smtpd_tls_cert_file": certs.rsa,
+            "smtpd_tls_key_file": certs.rsa_key,
+            "smtpd_tls_loglevel": "1",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "biff": "no",
+        }
+        with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
+            f.write("".join("%s = %s\n" % kv for kv in main_cf.items()))
+        with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port +
+                    POSTFIX_MASTER)
+        status, out = run_tool(["postfix", "-c", self.conf_dir, "start"])
+        self.master_pid = None
+        case.addCleanup(self.stop)
+        if status != 0:
+            raise HarnessError("postfix -c %s start failed (%d):\n%s%s" %
+                               (self.conf_dir, status, out, self.maillog()))
+        self.master_pid = wait_for(
+            "the Postfix master pid", self._read_pid, START_TIMEOUT,
+            self.maillog)
+        wait_for("Postfix smtpd on port %d" % self.port,
+                 lambda: self.port in listening_ports(), START_TIMEOUT,
+                 self.maillog)
+
+    def _read_pid(self):
+        try:
+            with open(os.path.join(self.queue_dir, "pid",
+                                   "master.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    @property
+    def nexthop(self):
+        return "[127.0.0.1]:%d" % self.port
+
+    def maillog(self):
+        try:
+            with open(self.maillog_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def queue(self):
+        """postqueue -j: one dict per queued message."""
+        status, out = run_tool(["postqueue", "-c", self.conf_dir, "-j"])
+        if status != 0:
+            raise HarnessError("postqueue -j failed:\n" + out)
+        return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+    def content(self, queue_id):
+        """Header and body of a queued message (postcat -bh)."""
+        res = subprocess.run(["postcat", "-c", self.conf_dir, "-bh", "-q",
+                              queue_id], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=30)
+        if res.returncode != 0:
+            raise HarnessError("postcat failed: %r" % res.stderr)
+        return res.stdout
+
+    def stop(self):
+        if self.master_pid is None:
+            return
+        run_tool(["postfix", "-c", self.conf_dir, "stop"])
+        # postfix stop returns before the master has exited.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while True:
+            st = proc_stat(self.master_pid)
+            if st is None or st[0] == "Z":
+                break
+            if time.monotonic() > deadline:
+                os.kill(self.master_pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        self.master_pid = None
+
+
+class OutboundTestCase(RelayTestCase):
+    """Relays with a queue manager, and their peers."""
+
+    def setUp(self):
+        super().setUp()
+        self._peer_count = 0
+
+    def _peer_dir(self, kind):
+        self._peer_count += 1
+        return os.path.join(self.tmpdir, "%s%d-%s" % (
+            kind, self._peer_count, self._testMethodName))
+
+    def sink(self, **kw):
+        kw.setdefault("certs", self.certs)
+        return Sink(self, self._peer_dir("sink"), **kw)
+
+    def dns(self, **kw):
+        return DnsServer(self, self._peer_dir("dns"), **kw)
+
+    def postfix_peer(self, **kw):
+        return PostfixPeer(self, self._peer_dir("postfix"), self.certs, **kw)
+
+    def outbound_relay(self, main=None, dns=None, qmgr=True, start=True,
+                       **kw):
+        """A relay with one smtp service, the qmgr line, fast retries and
+        DNS pointed at dns (a DnsServer) or at nothing. main overrides."""
+        settings = {
+            "tlsrelay_dns_servers": dns.server if dns else NO_DNS,
+            "inet_protocols": "ipv4",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s",
+            "queue_run_delay": "1s",
+        }
+        settings.update(main or {})
+        kw.setdefault("services", {"smtp": {}})
+        if qmgr:
+            kw["extra_master"] = kw.get("extra_master", "") + QMGR_LINE
+        return self.relay(main=settings, start=start, **kw)
+
+    def submit(self, relay, sender, rcpts, data, mail_params="", tls=False):
+        """Sends one message to the relay; returns its queue ID."""
+        c = self.client(relay)
+        c.ehlo()
+        if tls:
+            c.starttls(self.tls())
+            c.ehlo()
+        queue_id = queued_id(c.send_message(sender, rcpts, data,
+                                            mail_params=mail_params))
+        c.cmd("QUIT")
+        c.close()
+        return queue_id
+
+    def where(self, relay, queue_id):
+        """The queue directory holding queue_id, or None."""
+        for sub in QUEUE_DIRS:
+            if os.path.exists(os.path.join(relay.queue_dir, sub, queue_id)):
+                return sub
+        return None
+
+    def wait_removed(self, relay, queue_id, timeout=20):
+        """Waits for "ID: removed" and checks the file is gone."""
+        relay.wait_log(r": %s: removed$" % queue_id, timeout=timeout)
+        self.assertIsNone(self.where(relay, queue_id))
+        self.assertFalse(os.path.exists(os.path.join(
+            relay.queue_dir, "defer", queue_id)))
+
+    def wait_in(self, relay, queue_id, sub, timeout=20):
+        wait_for("%s in %s/" % (queue_id, sub),
+                 lambda: self.where(relay, queue_id) == sub, timeout,
+                 relay.diagnostics)
+
+    def tlsrelay(self, *args, timeout=30):
+        """Runs the tlsrelay command: (exit status, output)."""
+        require_program(TLSRELAY)
+        return run_tool([TLSRELAY] + list(args), timeout=timeout)
+
+    def outbound_message(self, subject="test", sender="sender@senders.test",
+                         to="rcpt@example.test", body=b"Hello.\r\n",
+                         message_id=None):
+        """A message with a Message-ID we know: (id, bytes)."""
+        message_id = message_id or "<%x.%s@client.test>" % (
+            random.getrandbits(64), self._testMethodName)
+        data = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
+                "Message-ID: %s\r\n\r\n" % (
+                    sender, to, subject, email.utils.formatdate(),
+                    message_id)).encode() + body
+        return message_id, data
+
+
+def to_lines(relay, queue_id, status=None):
+    """The to= lines logged for queue_id (with status= when given)."""
+    pattern = re.compile(r": %s: to=<[^>]*>, .*status=%s" % (
+        re.escape(queue_id), re.escape(status) if status else r"\S+"))
+    return [l for l in relay.maillog().splitlines() if pattern.search(l)]
+
+
+def inline_table(routes):
+    """transport_maps as Postfix writes an inline table:
+    {"example.test": "smtp:[127.0.0.1]:2526"} ->
+    "inline:{ example.test=smtp:[127.0.0.1]:2526 }"."""
+    return "inline:{ %s }" % ", ".join("%s=%s" % kv for kv in routes.items())
+
+
+class SyscallTrace:
+    """strace -f attached to this test process: every process the test
+    starts from now on (relay, Postfix, dnsmasq, sinks, tools) is traced
+    from birth for the network syscalls that could carry a DNS query."""
+
+    SYSCALLS = "trace=connect,sendto,sendmsg,sendmmsg"
+
+    def __init__(self, case, path):
+        require_tools("strace")
+        self.path = path
+        self.proc = subprocess.Popen(
+            ["strace", "-f", "-qq", "-e", self.SYSCALLS, "-o", path,
+             "-p", str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        case.addCleanup(self.stop)
+        wait_for("strace to attach", self._attached, START_TIMEOUT,
+                 lambda: self.proc.stderr.read().decode(errors="replace")
+                 if self.proc.poll() is not None else "")
+
+    def _attached(self):
+        if self.proc.poll() is not None:
+            raise HarnessError("strace exited with status %s: %s" % (
+                self.proc.returncode,
+                self.proc.stderr.read().decode(errors="replace")))
+        return proc_status(os.getpid()).get("TracerPid") == str(self.proc.pid)
+
+    def stop(self):
+        """Detaches (strace exits on SIGTERM) and returns the trace."""
+        if self.proc.poll() is None:
+            stop_pid(self.proc)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        with open(self.path, errors="replace") as f:
+            return f.read()
+
+    @staticmethod
+    def destinations(trace):
+        """(address, port) of every connect/send with an address."""
+        out = []
+        for m in re.finditer(
+                r"sin6?_port=htons\((\d+)\), (?:sin6_flowinfo=\S+, )?"
+                r"(?:inet_pton\(AF_INET6, |sin_addr=inet_addr\()"
+                r"\"([^\"]+)\"", trace):
+            out.append((m.group(2), int(m.group(1))))
+        return out

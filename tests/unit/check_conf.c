@@ -687,11 +687,12 @@ START_TEST(test_param_catalogue)
 		    status == CONF_OBSOLETE);
 		if (table[i].type == CONF_TIME)
 			ck_assert(table[i].time_unit == 's' ||
+			    table[i].time_unit == 'h' ||
 			    table[i].time_unit == 'd');
 	}
 	ck_assert_ptr_null(conf_param_lookup("alias_maps"));
 	ck_assert_int_eq(conf_param_status("alias_maps"), CONF_IGNORED);
-	ck_assert_int_eq(conf_param_status("smtp_tls_CAfile"), CONF_IGNORED);
+	ck_assert_int_eq(conf_param_status("notify_classes"), CONF_IGNORED);
 	ck_assert_int_eq(conf_param_status("zzz_not_postfix"), CONF_UNKNOWN);
 	ck_assert_int_eq(conf_param_lookup("smtpd_timeout")->type, CONF_TIME);
 	ck_assert_int_eq(conf_param_lookup("smtpd_use_tls")->type, CONF_BOOL);

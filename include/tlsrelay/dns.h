@@ -1,0 +1,83 @@
+/* dns: c-ares driven from a libevent loop. Nothing here blocks, and every
+ * query goes to the servers the configuration names (tlsrelay_dns_servers)
+ * or, when that is empty, to those of /etc/resolv.conf -- never anywhere
+ * else. With DNS disabled (smtp_dns_support_level = disabled) names come
+ * from /etc/hosts only and no packet is sent. */
+#ifndef TLSRELAY_DNS_H
+#define TLSRELAY_DNS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct dns;
+
+/* servers: a list of ip[:port] ("127.0.0.1:5353, [::1]:53"), or "" for
+ * /etc/resolv.conf. use_dns: 0 resolves from /etc/hosts only. Returns NULL
+ * with *err set (caller frees). */
+struct dns *dns_new(struct event_base *base, const char *servers, int use_dns,
+    char **err);
+/* Pending callbacks are called with DNS_TEMPFAIL before this returns.
+ * Not to be called from inside a dns_targets_cb. */
+void dns_free(struct dns *dns);
+
+/* smtp_dns_support_level into dns_new()'s use_dns: "" and "enabled" -> 1,
+ * "disabled" -> 0, "dnssec" -> 1 with a warning (no DNSSEC validation
+ * here). Anything else: -1 with *err set (caller frees). */
+int dns_support_level(const char *level, char **err);
+
+enum dns_status {
+	DNS_OK,
+	DNS_NOTFOUND,	/* NXDOMAIN, or no address at all: permanent */
+	DNS_TEMPFAIL,	/* SERVFAIL, timeout, refused: try again later */
+	DNS_NULLMX,	/* RFC 7505: the domain accepts no mail */
+};
+
+/* Address families to use: inet_protocols. */
+#define DNS_FAMILY_INET		1
+#define DNS_FAMILY_INET6	2
+
+/* One address to try, in order. */
+struct dns_target {
+	char *hostname;		/* the MX host (or the next hop itself) */
+	int preference;		/* MX preference; 0 without MX */
+	struct sockaddr_storage addr;	/* with the port set */
+	socklen_t addrlen;
+};
+
+/* why: a Postfix-style reason for failures, e.g. "Host or domain name not
+ * found. Name service error for name=example.test type=MX: Host not
+ * found", NULL on DNS_OK. targets are valid only during the call. */
+typedef void (*dns_targets_cb)(void *arg, enum dns_status status,
+    const struct dns_target *targets, size_t n, const char *why);
+
+/* Resolves a next hop into the addresses to try, in order (RFC 5321 5.1).
+ * with_mx: look up the MX records of name, sorted by preference with equal
+ * preferences shuffled, each host's addresses in turn; no MX records (the
+ * name exists) means the name itself is the only host (implicit MX); a
+ * single MX with preference 0 and root target "." is a null MX. Without
+ * with_mx: the addresses of name only. At most max_addresses targets
+ * (smtp_mx_address_limit; 0 = no limit). The callback is always called
+ * exactly once, possibly before this function returns.
+ * families: DNS_FAMILY_* bits (0 = both); of each host, IPv4 addresses
+ * come before IPv6 ones, and an address reached through two MX hosts is
+ * listed once. name may be an address ("192.0.2.1", "[2001:db8::1]"):
+ * no lookup then. With use_dns = 0 there is no MX lookup whatever with_mx
+ * says, and names come from /etc/hosts. */
+void dns_resolve_nexthop(struct dns *dns, const char *name, int with_mx,
+    int families, unsigned short port, size_t max_addresses,
+    dns_targets_cb cb, void *arg);
+
+/* Sorting, exposed for unit tests: by preference ascending, entries of
+ * equal preference shuffled with rnd() (which returns 0..UINT_MAX). */
+struct dns_mx {
+	char *host;
+	int preference;
+};
+void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned int (*rnd)(void));
+
+/* Parses "ip", "ip:port", "[ipv6]:port" lists into the CSV form c-ares
+ * wants ("127.0.0.1:5353,[::1]:53"). Returns NULL with *err set. */
+char *dns_servers_csv(const char *servers, char **err);
+
+#endif

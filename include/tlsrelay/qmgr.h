@@ -1,0 +1,61 @@
+/* qmgr: the queue manager process. It takes committed messages from the
+ * spool, routes each recipient to a next hop, hands the groups to the smtp
+ * client pool, records every outcome durably, defers with backoff, returns
+ * what cannot be delivered, and removes a message when no recipient is
+ * left. One qmgr runs at a time: the supervisor starts a new one only
+ * after the old one has exited, so a message in active/ is never worked on
+ * twice. */
+#ifndef TLSRELAY_QMGR_H
+#define TLSRELAY_QMGR_H
+
+#include <stddef.h>
+
+struct conf;
+struct table;
+
+/* Runs the queue manager until SIGTERM. Returns the exit status. */
+int qmgr_run(const struct conf *conf);
+/* Checks what qmgr_run would refuse (tables, next hops, DNS servers), so
+ * that a bad configuration stops start-up or a reload instead of a queue
+ * manager that dies at once. Returns 0, or -1 with *err set. */
+int qmgr_check_conf(const struct conf *conf, char **err);
+
+/* ---- routing (src/qmgr/qmgr_route.c) ---- */
+
+/* Where one recipient goes. */
+struct qmgr_route {
+	char *nexthop;		/* the key: "example.com", "[mx.test]:2526" */
+	char *host;		/* name to resolve, without brackets/port */
+	int with_mx;		/* look up MX records of host */
+	unsigned short port;
+	char *error;		/* non-NULL: do not deliver; this is why */
+	int error_temporary;	/* defer (1) or bounce (0) for error */
+};
+
+struct qmgr_router;
+
+/* Reads transport_maps, relayhost, smtp_tcp_port. NULL with *err set when
+ * a table cannot be opened or relayhost is malformed. */
+struct qmgr_router *qmgr_router_new(const struct conf *conf, char **err);
+void qmgr_router_free(struct qmgr_router *router);
+/* Routes one recipient: transport_maps (the address, then its domain, then
+ * each parent ".domain", then "*"), else relayhost, else the domain's MX.
+ * Returns 0, or -1 when a table lookup failed (try again later). */
+int qmgr_route(const struct qmgr_router *router, const char *recipient,
+    struct qmgr_route *route);
+void qmgr_route_clear(struct qmgr_route *route);
+/* "smtp", "submission", "smtps" or a number 1-65535. Returns 0 or -1. */
+int qmgr_parse_port(const char *service, unsigned short *port);
+/* Parses a next hop as Postfix writes it: "[host]:port" (no MX lookup),
+ * "host:port", "[host]", "host", "[ipv6:addr]". Returns 0 or -1. */
+int qmgr_parse_nexthop(const char *text, unsigned short default_port,
+    struct qmgr_route *route);
+
+/* ---- retry schedule (src/qmgr/qmgr_backoff.c) ---- */
+
+/* Postfix's rule: the next attempt waits as long as the message has been
+ * in the queue, clamped to [minimal_backoff_time, maximal_backoff_time]. */
+long long qmgr_backoff(long long age, long long min_backoff,
+    long long max_backoff);
+
+#endif

@@ -1,0 +1,107 @@
+/* smtp: the outbound client. A pool of event-driven connections in the
+ * queue manager's loop: it delivers one job (one message, the recipients
+ * that share a next hop) by trying the job's addresses in order, applies
+ * the destination's TLS policy, reuses connections to the same next hop,
+ * and logs Postfix's per-recipient lines:
+ *   ID: to=<rcpt>, relay=host[addr]:port, delay=1.2, delays=0.1/0/0.6/0.5,
+ *       dsn=2.0.0, status=sent (250 2.0.0 Ok)
+ */
+#ifndef TLSRELAY_SMTP_H
+#define TLSRELAY_SMTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tlsrelay/dns.h"
+
+struct event_base;
+struct conf;
+
+/* ---- reply parsing (src/smtp/smtp_reply.c): untrusted bytes ---- */
+
+#define SMTP_REPLY_MAX_LINES 100
+
+struct smtp_reply {
+	int code;		/* 250 */
+	char dsn[16];		/* "2.0.0", or "" when the server sent none */
+	char *text;		/* all lines joined with ' ', code and dsn
+				 * removed from the first line; malloc'd */
+	char **lines;		/* each line's text after "250-"/"250 " */
+	size_t n_lines;
+};
+
+enum smtp_reply_status {
+	SMTP_REPLY_MORE,	/* need more lines */
+	SMTP_REPLY_DONE,	/* a complete reply is in *reply */
+	SMTP_REPLY_BAD,		/* malformed: not a reply */
+};
+
+/* Feeds one line (CR LF removed, NUL-terminated) of a server reply. The
+ * state lives in *reply, zeroed before the first line; free with
+ * smtp_reply_clear(). A reply longer than SMTP_REPLY_MAX_LINES lines, or
+ * lines whose codes differ, is SMTP_REPLY_BAD. */
+enum smtp_reply_status smtp_reply_feed(struct smtp_reply *reply,
+    const char *line);
+void smtp_reply_clear(struct smtp_reply *reply);
+/* 1 if an EHLO reply announces keyword (case-insensitive), and its
+ * parameter (e.g. the SIZE value) in *param when not NULL. */
+int smtp_reply_has_ext(const struct smtp_reply *ehlo, const char *keyword,
+    const char **param);
+
+/* ---- delivery (src/smtp/smtp_pool.c, smtp_conn.c, ...) ---- */
+
+enum smtp_outcome {
+	SMTP_SENT,
+	SMTP_DEFER,
+	SMTP_BOUNCE,
+};
+
+struct smtp_rcpt {
+	const char *address;		/* in */
+	enum smtp_outcome outcome;	/* out */
+	char dsn[16];			/* out: "5.1.1" */
+	char *reason;			/* out, malloc'd: "host mx.example[
+					 * 127.0.0.1] said: 550 5.1.1 no such
+					 * user (in reply to RCPT TO command)"
+					 * or Postfix's local reason text */
+	char *relay;			/* out, malloc'd: "mx.example[addr]:port"
+					 * or "none" */
+};
+
+struct smtp_job {
+	const char *queue_id;
+	const char *nexthop;		/* the destination: "example.com" or
+					 * "[mx.example]:2526"; pool key */
+	const char *sender;
+	struct smtp_rcpt *rcpts;
+	size_t n_rcpts;
+	int content_fd;			/* the queue file, open for reading */
+	off_t content_offset;
+	off_t content_length;
+	int body_8bitmime;
+	double arrival;			/* epoch seconds, for delay= */
+	double queue_entry;		/* when the qmgr took it, delays= b */
+	const struct dns_target *targets;	/* addresses to try, in order */
+	size_t n_targets;
+	int tls_level;			/* enum tls_level of the destination */
+};
+
+/* Called once per job when every recipient has an outcome. */
+typedef void (*smtp_job_done_cb)(void *arg, struct smtp_job *job);
+
+struct smtp_pool;
+
+/* The client's settings (smtp_* parameters) and SSL_CTX come from conf.
+ * Returns NULL with *err set. */
+struct smtp_pool *smtp_pool_new(struct event_base *base,
+    const struct conf *conf, char **err);
+/* Closes idle connections; jobs still running are deferred. */
+void smtp_pool_free(struct smtp_pool *pool);
+/* Queues the job. The pool may hold it back while the destination is at
+ * its concurrency limit; jobs to the same nexthop may share a connection. */
+void smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
+    smtp_job_done_cb cb, void *arg);
+/* Number of jobs running or waiting (for shutdown). */
+size_t smtp_pool_busy(const struct smtp_pool *pool);
+
+#endif

@@ -1,0 +1,15 @@
+libtlsrelay_a_SOURCES += \
+	src/dns/dns.c \
+	src/dns/dns_level.c \
+	src/dns/dns_nexthop.c \
+	src/dns/dns_servers.c \
+	src/dns/dns_sort.c
+noinst_HEADERS += src/dns/dns_int.h
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_dns
+tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
+tests_unit_check_dns_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_dns_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_dns
+endif

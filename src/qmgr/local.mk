@@ -1,0 +1,15 @@
+libtlsrelay_a_SOURCES += \
+	src/qmgr/qmgr_int.h \
+	src/qmgr/qmgr.c \
+	src/qmgr/qmgr_backoff.c \
+	src/qmgr/qmgr_log.c \
+	src/qmgr/qmgr_message.c \
+	src/qmgr/qmgr_route.c
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_qmgr_route
+tests_unit_check_qmgr_route_SOURCES = tests/unit/check_qmgr_route.c
+tests_unit_check_qmgr_route_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_qmgr_route_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_qmgr_route
+endif

@@ -1,0 +1,348 @@
+/* qmgr: the queue manager process. One libevent loop holds the DNS
+ * resolver, the smtp client pool, the notification FIFO and one timer.
+ * Work arrives three ways: a notice from smtpd ("I<id>") for a new
+ * message, `tlsrelay queue flush` ("F") or a queue operation ("R"), and
+ * the timer, which rescans incoming/ (a lost notice delays, never loses)
+ * and takes every deferred message whose retry time (its mtime) has
+ * come. At start-up, messages left in active/ by a crash go back to
+ * incoming/: their delivered recipients are marked in the file, so only
+ * the rest are tried again. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/util.h"
+#include "qmgr_int.h"
+
+/* Messages in memory at once; the rest wait on disk for the next scan. */
+#define QMGR_ACTIVE_LIMIT 1000
+/* After SIGTERM, deliveries in flight get this long to finish; what is
+ * left stays in active/ for the next queue manager. */
+#define QMGR_DRAIN_TIME 20
+
+static struct qmgr qmgr;
+static struct event *scan_timer;
+static struct event *notify_event;
+static int notify_fd = -1;
+
+static int
+families_of(const struct conf *conf)
+{
+	const char *p = conf_str(conf, "inet_protocols");
+	int f = 0;
+
+	if (strcasecmp(p, "all") == 0)
+		return DNS_FAMILY_INET | DNS_FAMILY_INET6;
+	if (strstr(p, "ipv4"))
+		f |= DNS_FAMILY_INET;
+	if (strstr(p, "ipv6"))
+		f |= DNS_FAMILY_INET6;
+	return f ? f : DNS_FAMILY_INET;
+}
+
+/* Calls fn for each queue file name in dir. */
+static void
+for_each_file(const char *dir, void (*fn)(const char *id, const char *dir))
+{
+	char *path = xasprintf("%s/%s", qmgr.queue_dir, dir);
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d == NULL) {
+		msg_warn("opendir %s: %s", path, strerror(errno));
+		free(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && !qmgr.stopping) {
+		if (de->d_name[0] == '.')
+			continue;
+		fn(de->d_name, dir);
+	}
+	closedir(d);
+	free(path);
+}
+
+static void
+requeue_active(const char *id, const char *dir)
+{
+	char *from = xasprintf("%s/%s/%s", qmgr.queue_dir, dir, id);
+	char *to = xasprintf("%s/incoming/%s", qmgr.queue_dir, id);
+
+	if (rename(from, to) < 0)
+		msg_warn("rename %s: %s", from, strerror(errno));
+	free(from);
+	free(to);
+}
+
+static void
+take_incoming(const char *id, const char *dir)
+{
+	if (!qmgr.draining && qmgr.n_active < QMGR_ACTIVE_LIMIT)
+		qmgr_message_activate(&qmgr, dir, id);
+}
+
+static int flush_all;
+static time_t next_due;
+
+static void
+take_deferred(const char *id, const char *dir)
+{
+	char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, dir, id);
+	struct stat st;
+	time_t now = time(NULL);
+
+	if (stat(path, &st) == 0) {
+		if (flush_all || st.st_mtime <= now)
+			take_incoming(id, dir);
+		else if (next_due == 0 || st.st_mtime < next_due)
+			next_due = st.st_mtime;
+	}
+	free(path);
+}
+
+static void
+schedule_scan(void)
+{
+	time_t now = time(NULL);
+	long long wait = qmgr.queue_run_delay;
+	struct timeval tv;
+
+	if (next_due != 0 && next_due - now < wait)
+		wait = next_due > now ? next_due - now : 0;
+	if (qmgr.n_active >= QMGR_ACTIVE_LIMIT && wait > 1)
+		wait = 1;
+	tv.tv_sec = (time_t)wait;
+	tv.tv_usec = 0;
+	evtimer_add(scan_timer, &tv);
+}
+
+static void
+scan_queue(int flush)
+{
+	flush_all = flush;
+	next_due = 0;
+	for_each_file("incoming", take_incoming);
+	for_each_file("deferred", take_deferred);
+	flush_all = 0;
+	schedule_scan();
+}
+
+static void
+scan_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (qmgr.draining) {
+		struct timeval poll = { .tv_sec = 0, .tv_usec = 100000 };
+
+		if (qmgr.n_active == 0)
+			event_base_loopbreak(qmgr.base);
+		else
+			evtimer_add(scan_timer, &poll);
+		return;
+	}
+	scan_queue(0);
+}
+
+static void
+drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	msg_warn("%zu messages still in delivery after %d seconds; leaving "
+	    "them for the next queue manager", qmgr.n_active,
+	    QMGR_DRAIN_TIME);
+	event_base_loopbreak(qmgr.base);
+}
+
+static void
+notice(void *arg, char request, const char *id)
+{
+	(void)arg;
+	switch (request) {
+	case 'I':
+		take_incoming(id, "incoming");
+		break;
+	case 'F':
+		if (*id)
+			take_incoming(id, "deferred");
+		else
+			scan_queue(1);
+		break;
+	case 'R':
+		scan_queue(0);
+		break;
+	default:
+		msg_warn("unknown queue manager request '%c'", request);
+	}
+}
+
+static struct queue_notify_reader notify_reader;
+
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (queue_notify_drain(fd, &notify_reader, notice, NULL) < 0)
+		msg_warn("read %s/public/qmgr: %s", qmgr.queue_dir,
+		    strerror(errno));
+}
+
+static struct event *drain_deadline;
+
+/* SIGTERM: take no new work, let the deliveries in flight finish. The
+ * scan timer, now polling, ends the loop when nothing is active. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval now = { .tv_sec = 0, .tv_usec = 0 };
+	struct timeval deadline = { .tv_sec = QMGR_DRAIN_TIME, .tv_usec = 0 };
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (qmgr.draining)
+		return;
+	qmgr.draining = 1;
+	event_del(notify_event);
+	evtimer_del(scan_timer);
+	evtimer_add(scan_timer, &now);
+	drain_deadline = evtimer_new(qmgr.base, drain_deadline_cb, NULL);
+	evtimer_add(drain_deadline, &deadline);
+}
+
+static int
+fallback_setup(const struct conf *conf, char **err)
+{
+	char **list = strlist_split(conf_str(conf, "smtp_fallback_relay"),
+	    LIST_SEPARATORS, NULL);
+	unsigned short port = 25;
+	int rc = 0;
+
+	if (list[0] != NULL) {
+		/* Forms without a port use smtp_tcp_port, as for MX hosts;
+		 * the router has already checked that it is valid. */
+		(void)qmgr_parse_port(conf_str(conf, "smtp_tcp_port"), &port);
+		if (list[1] != NULL)
+			msg_warn("smtp_fallback_relay: only the first next hop "
+			    "is used: %s", list[0]);
+		if (qmgr_parse_nexthop(list[0], port, &qmgr.fallback) < 0) {
+			*err = xasprintf("smtp_fallback_relay: bad next hop: "
+			    "%s", list[0]);
+			rc = -1;
+		}
+	}
+	strlist_free(list);
+	return rc;
+}
+
+int
+qmgr_check_conf(const struct conf *conf, char **err)
+{
+	struct qmgr_router *router;
+	char *csv;
+
+	if ((router = qmgr_router_new(conf, err)) == NULL)
+		return -1;
+	qmgr_router_free(router);
+	if ((csv = dns_servers_csv(conf_str(conf, "tlsrelay_dns_servers"),
+	    err)) == NULL)
+		return -1;
+	free(csv);
+	memset(&qmgr.fallback, 0, sizeof(qmgr.fallback));
+	if (fallback_setup(conf, err) < 0)
+		return -1;
+	qmgr_route_clear(&qmgr.fallback);
+	return 0;
+}
+
+static int
+qmgr_setup(const struct conf *conf, char **err)
+{
+	const char *level = conf_str(conf, "smtp_dns_support_level");
+
+	memset(&qmgr, 0, sizeof(qmgr));
+	qmgr.conf = conf;
+	qmgr.queue_dir = conf_str(conf, "queue_directory");
+	qmgr.myhostname = conf_str(conf, "myhostname");
+	qmgr.min_backoff = conf_time(conf, "minimal_backoff_time");
+	qmgr.max_backoff = conf_time(conf, "maximal_backoff_time");
+	qmgr.queue_run_delay = conf_time(conf, "queue_run_delay");
+	qmgr.max_lifetime = conf_time(conf, "maximal_queue_lifetime");
+	qmgr.bounce_lifetime = conf_time(conf, "bounce_queue_lifetime");
+	qmgr.families = families_of(conf);
+	qmgr.mx_address_limit = (size_t)conf_int(conf, "smtp_mx_address_limit");
+	if (qmgr.queue_run_delay < 1)
+		qmgr.queue_run_delay = 1;
+	if ((qmgr.base = event_base_new()) == NULL) {
+		*err = xstrdup("event_base_new failed");
+		return -1;
+	}
+	if ((qmgr.dns = dns_new(qmgr.base, conf_str(conf,
+	    "tlsrelay_dns_servers"), strcasecmp(level, "disabled") != 0,
+	    err)) == NULL)
+		return -1;
+	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, err)) == NULL)
+		return -1;
+	if ((qmgr.router = qmgr_router_new(conf, err)) == NULL)
+		return -1;
+	if (fallback_setup(conf, err) < 0)
+		return -1;
+	if ((notify_fd = queue_notify_listen(qmgr.queue_dir, err)) < 0)
+		return -1;
+	return 0;
+}
+
+int
+qmgr_run(const struct conf *conf)
+{
+	struct event *sigterm;
+	char *err = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (qmgr_setup(conf, &err) < 0)
+		msg_fatal("queue manager: %s", err);
+	notify_event = event_new(qmgr.base, notify_fd, EV_READ | EV_PERSIST,
+	    notify_cb, NULL);
+	event_add(notify_event, NULL);
+	scan_timer = evtimer_new(qmgr.base, scan_timer_cb, NULL);
+	sigterm = evsignal_new(qmgr.base, SIGTERM, signal_cb, NULL);
+	evsignal_add(sigterm, NULL);
+
+	for_each_file("active", requeue_active);
+	scan_queue(0);
+	event_base_dispatch(qmgr.base);
+
+	/* Deliveries still running are abandoned: their files stay in
+	 * active/ and the next queue manager takes them up again. */
+	qmgr.stopping = 1;
+	smtp_pool_free(qmgr.pool);
+	dns_free(qmgr.dns);
+	qmgr_message_abandon_all(&qmgr);
+	qmgr_router_free(qmgr.router);
+	qmgr_route_clear(&qmgr.fallback);
+	event_free(notify_event);
+	event_free(scan_timer);
+	if (drain_deadline)
+		event_free(drain_deadline);
+	event_free(sigterm);
+	close(notify_fd);
+	event_base_free(qmgr.base);
+	return 0;
+}

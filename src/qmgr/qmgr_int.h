@@ -1,0 +1,80 @@
+/* Internal to the queue manager. */
+#ifndef TLSRELAY_QMGR_INT_H
+#define TLSRELAY_QMGR_INT_H
+
+#include <stddef.h>
+
+#include "tlsrelay/dns.h"
+#include "tlsrelay/qmgr.h"
+#include "tlsrelay/queue.h"
+#include "tlsrelay/smtp.h"
+
+struct event_base;
+struct event;
+
+struct qmgr {
+	const struct conf *conf;
+	struct event_base *base;
+	struct dns *dns;
+	struct smtp_pool *pool;
+	struct qmgr_router *router;
+	const char *queue_dir;
+	const char *myhostname;
+	long long min_backoff, max_backoff, queue_run_delay;
+	long long max_lifetime, bounce_lifetime;
+	int families;
+	size_t mx_address_limit;
+	struct qmgr_route fallback;	/* smtp_fallback_relay, first entry;
+					 * nexthop NULL when unset */
+	size_t n_active;
+	struct qmgr_message *messages;	/* in active/ */
+	int draining;		/* SIGTERM: no new work, finish what runs */
+	int stopping;		/* abandon everything now */
+};
+
+/* One recipient's outcome in this attempt. */
+struct qmgr_result {
+	enum smtp_outcome outcome;
+	char dsn[16];
+	char *reason;
+	char *relay;
+	int done;		/* has an outcome */
+};
+
+/* The recipients of one message that share a next hop. */
+struct qmgr_group {
+	struct qmgr_message *msg;
+	struct qmgr_route route;
+	size_t *rcpt_index;		/* into msg->spool.recipients */
+	size_t n;
+	struct smtp_rcpt *rcpts;
+	struct smtp_job job;
+	struct dns_target *targets;
+	size_t n_targets;
+	enum dns_status primary_status;	/* when the destination failed */
+	char *primary_why;
+	struct qmgr_group *next;
+};
+
+struct qmgr_message {
+	struct qmgr *q;
+	char id[QUEUE_ID_MAX];
+	char *path;			/* active/ID */
+	int fd;
+	struct spool_message spool;
+	struct qmgr_result *results;	/* one per spool recipient */
+	struct qmgr_group *groups;
+	size_t groups_pending;
+	double entered;			/* when the qmgr took it */
+	struct qmgr_message *next, *prev;
+};
+
+/* qmgr_message.c */
+void qmgr_message_activate(struct qmgr *q, const char *from_dir,
+    const char *id);
+void qmgr_message_abandon_all(struct qmgr *q);
+
+/* qmgr_log.c */
+void qmgr_log_result(const struct qmgr_message *m, size_t index);
+
+#endif

@@ -1,0 +1,166 @@
+/* queue_list: the queue as mailq shows it. Per message: ID (with '*'
+ * when active, '!' when on hold), content size, arrival time and sender;
+ * then each pending recipient, after the last reason it was deferred for
+ * (from defer/ID) when that reason differs from the one printed above it.
+ *
+ * The qmgr moves files while we read; a file that vanishes between the
+ * directory listing and the read is skipped without a word. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tlsrelay/log.h"
+#include "tlsrelay/queue.h"
+#include "tlsrelay/util.h"
+
+#define ID_WIDTH	28	/* queue_id_new()'s IDs; longer ones push */
+#define RCPT_INDENT	(ID_WIDTH + 1 + 1 + 8 + 1 + 20 + 1)
+
+static const struct {
+	const char *name;
+	char mark;
+} list_dirs[] = {
+	{ "incoming", ' ' }, { "active", '*' }, { "deferred", ' ' },
+	{ "hold", '!' },
+};
+
+struct list_totals {
+	unsigned long long bytes;
+	size_t messages;
+};
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The queue IDs in dir, sorted (IDs sort by arrival). */
+static char **
+list_ids(const char *dir, size_t *count, char **err)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	char **ids = NULL;
+	size_t n = 0, cap = 0;
+
+	if (dp == NULL) {
+		*err = xasprintf("open %s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (!queue_id_valid(de->d_name, strlen(de->d_name)))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			ids = xrealloc(ids, cap * sizeof(*ids));
+		}
+		ids[n++] = xstrdup(de->d_name);
+	}
+	closedir(dp);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), compare_names);
+	*count = n;
+	return ids ? ids : xcalloc(1, sizeof(*ids));
+}
+
+static void
+print_header_once(FILE *out, const struct list_totals *t)
+{
+	if (t->messages == 0)
+		fprintf(out, "%-*s %8s %-20s %s\n", ID_WIDTH + 1,
+		    "-Queue ID-", "--Size--", "----Arrival Time----",
+		    "-Sender/Recipient-------");
+}
+
+static void
+print_message(FILE *out, const char *queue_dir, const struct spool_message
+    *msg, char mark)
+{
+	struct defer_log log;
+	const char *last_reason = NULL;
+	char id_col[QUEUE_ID_MAX + 1], when[32];
+	char *err = NULL;
+	time_t arrival = (time_t)msg->arrival_sec;
+	struct tm tm;
+
+	if (defer_log_read(queue_dir, msg->id, &log, &err) < 0) {
+		msg_warn("%s", err);
+		free(err);
+	}
+	localtime_r(&arrival, &tm);
+	strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
+	snprintf(id_col, sizeof(id_col), "%s%c", msg->id, mark);
+	fprintf(out, "%-*s %8lld %-20s %s\n", ID_WIDTH + 1, id_col,
+	    (long long)msg->content_length, when,
+	    msg->sender[0] ? msg->sender : "MAILER-DAEMON");
+	for (size_t i = 0; i < msg->n_recipients; i++) {
+		const struct spool_recipient *r = &msg->recipients[i];
+		const struct defer_entry *e;
+
+		if (r->status != ' ')
+			continue;
+		e = defer_log_find(&log, r->address);
+		if (e != NULL && (last_reason == NULL ||
+		    strcmp(last_reason, e->reason) != 0))
+			fprintf(out, "%*s(%s)\n", RCPT_INDENT, "", e->reason);
+		last_reason = e ? e->reason : NULL;
+		fprintf(out, "%*s%s\n", RCPT_INDENT, "", r->address);
+	}
+	fputc('\n', out);
+	defer_log_free(&log);
+}
+
+int
+queue_list(const char *queue_dir, FILE *out, char **err)
+{
+	struct list_totals totals = { 0, 0 };
+
+	*err = NULL;
+	for (size_t d = 0; d < sizeof(list_dirs) / sizeof(list_dirs[0]); d++) {
+		char *dir = xasprintf("%s/%s", queue_dir, list_dirs[d].name);
+		size_t n_ids;
+		char **ids = list_ids(dir, &n_ids, err);
+
+		if (ids == NULL) {
+			free(dir);
+			return -1;
+		}
+		for (size_t i = 0; i < n_ids; i++) {
+			char *path = xasprintf("%s/%s", dir, ids[i]);
+			struct spool_message msg;
+			char *read_err = NULL;
+
+			if (spool_read(path, &msg, &read_err) == 0) {
+				print_header_once(out, &totals);
+				print_message(out, queue_dir, &msg,
+				    list_dirs[d].mark);
+				totals.bytes +=
+				    (unsigned long long)msg.content_length;
+				totals.messages++;
+				spool_message_free(&msg);
+			} else {
+				/* Moved on by the qmgr: not an error. */
+				if (strstr(read_err, "No such file") == NULL)
+					msg_warn("%s", read_err);
+				free(read_err);
+			}
+			free(path);
+			free(ids[i]);
+		}
+		free(ids);
+		free(dir);
+	}
+	if (totals.messages == 0)
+		fprintf(out, "Mail queue is empty\n");
+	else
+		fprintf(out, "-- %llu Kbytes in %zu Request%s.\n",
+		    (totals.bytes + 1023) / 1024, totals.messages,
+		    totals.messages == 1 ? "" : "s");
+	return 0;
+}

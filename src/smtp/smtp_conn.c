@@ -1,0 +1,813 @@
+/* smtp_conn: one connection to one server at a time. It connects to the
+ * run's targets in order until one gives a usable session (greeting, EHLO
+ * or HELO, STARTTLS as the level asks, EHLO again over TLS), then hands
+ * the session to smtp_xfer.c for the mail transaction. Afterwards the
+ * session is reset and goes back to the pool, or says QUIT.
+ *
+ * Set-up failures (connect, greeting, EHLO, TLS required but missing)
+ * move on to the next target; when none is left, the run is deferred
+ * with the last reason. At level may a failed handshake means: the same
+ * server again, at once, in plaintext. */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <openssl/err.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
+#include "smtp_int.h"
+
+/* A reply line longer than this without CR LF is not SMTP. Lines up to
+ * it are accepted and cut by the reply parser. */
+#define LINE_HARD_MAX	(64 * 1024)
+
+enum broken_why {
+	BROKEN_LOST,
+	BROKEN_TIMEOUT,
+	BROKEN_GARBLED,
+};
+
+static void conn_read_cb(struct bufferevent *, void *);
+static void conn_write_cb(struct bufferevent *, void *);
+static void conn_event_cb(struct bufferevent *, short, void *);
+static void conn_timer_cb(evutil_socket_t, short, void *);
+static void conn_try_target(struct smtp_conn *);
+static void conn_target_failed(struct smtp_conn *, const char *, int,
+    char *);
+static void conn_broken(struct smtp_conn *, enum broken_why);
+
+/* ---- plumbing -------------------------------------------------------- */
+
+void
+smtp_conn_timeout(struct smtp_conn *conn, long long seconds)
+{
+	struct timeval tv = { .tv_sec = (time_t)seconds, .tv_usec = 0 };
+
+	if (seconds <= 0)
+		evtimer_del(conn->timer);
+	else
+		evtimer_add(conn->timer, &tv);
+}
+
+void
+smtp_conn_send(struct smtp_conn *conn, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (conn->bev == NULL)
+		return;
+	if (msg_verbose) {
+		char *line;
+
+		va_start(ap, fmt);
+		line = xvasprintf(fmt, ap);
+		va_end(ap);
+		msg_debug("> %s: %.*s", conn->label,
+		    (int)strcspn(line, "\r\n"), line);
+		free(line);
+	}
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(conn->bev), fmt, ap);
+	va_end(ap);
+}
+
+static void
+attach(struct smtp_conn *conn, struct bufferevent *bev)
+{
+	conn->bev = bev;
+	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    conn);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+/* Drops the current session's socket, TLS and protocol state; the
+ * connection object stays. */
+static void
+session_reset(struct smtp_conn *conn)
+{
+	if (conn->connect_ev != NULL) {
+		event_free(conn->connect_ev);
+		conn->connect_ev = NULL;
+	}
+	if (conn->bev != NULL)
+		bufferevent_free(conn->bev);
+	/* A TLS bufferevent owns the socket and the SSL; a plain one not. */
+	if (conn->ssl == NULL && conn->fd >= 0)
+		close(conn->fd);
+	conn->bev = NULL;
+	conn->ssl = NULL;
+	conn->fd = -1;
+	conn->tls_active = 0;
+	conn->esmtp = conn->pipelining = conn->starttls = 0;
+	conn->eightbitmime = conn->has_size = 0;
+	conn->size_limit = 0;
+	smtp_reply_clear(&conn->reply);
+	evtimer_del(conn->timer);
+}
+
+struct smtp_conn *
+smtp_conn_new(struct smtp_pool *pool, struct smtp_dest *dest)
+{
+	struct smtp_conn *conn = xcalloc(1, sizeof(*conn));
+
+	conn->pool = pool;
+	conn->dest = dest;
+	conn->fd = -1;
+	conn->state = CS_CONNECTING;
+	if ((conn->timer = evtimer_new(pool->base, conn_timer_cb, conn)) ==
+	    NULL)
+		msg_fatal("smtp_conn_new: cannot create a timer");
+	TAILQ_INSERT_TAIL(&pool->conns, conn, entry);
+	return conn;
+}
+
+void
+smtp_conn_free(struct smtp_conn *conn)
+{
+	session_reset(conn);
+	event_free(conn->timer);
+	free(conn->hostname);
+	free(conn->label);
+	free(conn->relay);
+	free(conn);
+}
+
+void
+smtp_conn_close(struct smtp_conn *conn)
+{
+	if (conn->state == CS_CLOSED)
+		return;
+	if (conn->run != NULL) {
+		/* Callers settle the run first; never lose one. */
+		smtp_run_set_rest(conn->run, SMTP_DEFER, "4.3.0", conn->relay,
+		    "delivery interrupted");
+		smtp_run_finish(conn->pool, conn->run);
+		conn->run = NULL;
+	}
+	/* Idle plaintext sessions get a last-moment QUIT: nothing else is
+	 * in the output buffer. */
+	if (conn->state == CS_IDLE && conn->ssl == NULL && conn->fd >= 0)
+		(void)send(conn->fd, "QUIT\r\n", 6, MSG_DONTWAIT | MSG_NOSIGNAL);
+	session_reset(conn);
+	conn->state = CS_CLOSED;
+	smtp_pool_conn_closed(conn);
+}
+
+void
+smtp_conn_quit(struct smtp_conn *conn)
+{
+	smtp_pool_conn_detach(conn);
+	switch (conn->state) {
+	case CS_GREETING:
+	case CS_EHLO:
+	case CS_HELO:
+	case CS_XFER:
+	case CS_DOT:
+	case CS_RSET:
+	case CS_IDLE:
+		/* Between commands: the server will read QUIT as one. */
+		smtp_conn_send(conn, "QUIT\r\n");
+		conn->state = CS_QUIT;
+		smtp_conn_timeout(conn, conn->pool->set.quit_timeout);
+		break;
+	default:
+		smtp_conn_close(conn);
+		break;
+	}
+}
+
+/* ---- targets ---------------------------------------------------------- */
+
+static void
+set_peer(struct smtp_conn *conn, const struct dns_target *t)
+{
+	char serv[NI_MAXSERV];
+
+	free(conn->hostname);
+	free(conn->label);
+	free(conn->relay);
+	if (getnameinfo((const struct sockaddr *)&t->addr, t->addrlen,
+	    conn->addr, sizeof(conn->addr), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(conn->addr, sizeof(conn->addr), "unknown");
+		snprintf(serv, sizeof(serv), "0");
+	}
+	conn->port = (unsigned)strtoul(serv, NULL, 10);
+	conn->hostname = xstrdup(t->hostname ? t->hostname : conn->addr);
+	conn->label = xasprintf("%s[%s]", conn->hostname, conn->addr);
+	conn->relay = xasprintf("%s:%u", conn->label, conn->port);
+	conn->tls_refused = 0;
+}
+
+/* Starts a non-blocking connect; 0, or -1 with *reason set. */
+static int
+conn_connect(struct smtp_conn *conn, const struct dns_target *t,
+    char **reason);
+
+static void
+connected_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *conn = arg;
+	socklen_t len = sizeof(int);
+	int error = 0;
+	char *reason;
+
+	event_free(conn->connect_ev);
+	conn->connect_ev = NULL;
+	if (what & EV_TIMEOUT)
+		error = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+		error = errno;
+	if (error != 0) {
+		reason = xasprintf("connect to %s: %s", conn->relay,
+		    strerror(error));
+		conn_target_failed(conn, "4.4.1", 0, reason);
+		return;
+	}
+	conn->t_connected = smtp_now();
+	attach(conn, bufferevent_socket_new(conn->pool->base, fd, 0));
+	conn->state = CS_GREETING;
+	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
+}
+
+static int
+conn_connect(struct smtp_conn *conn, const struct dns_target *t,
+    char **reason)
+{
+	long long timeout = conn->pool->set.connect_timeout;
+	struct timeval tv = { .tv_sec = (time_t)timeout, .tv_usec = 0 };
+	int fd;
+
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0 || (connect(fd, (const struct sockaddr *)&t->addr,
+	    t->addrlen) < 0 && errno != EINPROGRESS)) {
+		*reason = xasprintf("connect to %s: %s", conn->relay,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	conn->fd = fd;
+	conn->state = CS_CONNECTING;
+	conn->connect_ev = event_new(conn->pool->base, fd, EV_WRITE,
+	    connected_cb, conn);
+	if (conn->connect_ev == NULL)
+		msg_fatal("conn_connect: cannot create an event");
+	event_add(conn->connect_ev, timeout > 0 ? &tv : NULL);
+	return 0;
+}
+
+/* The same server again, without STARTTLS (level may). */
+static void
+conn_reconnect_plain(struct smtp_conn *conn)
+{
+	const struct dns_target *t =
+	    &conn->run->job->targets[conn->run->next_target];
+	char *reason = NULL;
+
+	session_reset(conn);
+	if (conn_connect(conn, t, &reason) != 0) {
+		conn_target_failed(conn, "4.4.1", 0, reason);
+		return;
+	}
+	conn->tls_refused = 1;
+}
+
+static void
+conn_try_target(struct smtp_conn *conn)
+{
+	struct smtp_run *run = conn->run;
+	const struct smtp_job *job = run->job;
+	char *reason = NULL;
+
+	if (run->next_target < job->n_targets) {
+		const struct dns_target *t = &job->targets[run->next_target];
+
+		set_peer(conn, t);
+		if (conn_connect(conn, t, &reason) != 0)
+			conn_target_failed(conn, "4.4.1", 0, reason);
+		return;
+	}
+	/* Nothing left to try. */
+	if (run->last_reason == NULL) {
+		run->last_reason = xasprintf("no address to deliver to for "
+		    "%s", job->nexthop);
+		snprintf(run->last_dsn, sizeof(run->last_dsn), "4.4.3");
+	}
+	smtp_run_set_rest(run, SMTP_DEFER, run->last_dsn, run->last_relay,
+	    run->last_reason);
+	smtp_run_finish(conn->pool, run);
+	conn->run = NULL;
+	smtp_conn_close(conn);
+}
+
+/* Takes reason. talked: the server answered, so relay= names it. */
+static void
+conn_target_failed(struct smtp_conn *conn, const char *dsn, int talked,
+    char *reason)
+{
+	struct smtp_run *run = conn->run;
+
+	free(run->last_reason);
+	free(run->last_relay);
+	run->last_reason = reason;
+	run->last_relay = xstrdup(talked ? conn->relay : "none");
+	snprintf(run->last_dsn, sizeof(run->last_dsn), "%s", dsn);
+	run->next_target++;
+	/* As Postfix: the last failure is the recipients' reason, the ones
+	 * before it are logged. */
+	if (run->next_target < run->job->n_targets)
+		msg_info("%s", reason);
+	session_reset(conn);
+	conn_try_target(conn);
+}
+
+void
+smtp_conn_open(struct smtp_conn *conn, struct smtp_run *run)
+{
+	conn->run = run;
+	conn->tls_level = run->job->tls_level;
+	conn->reused = 0;
+	run->t_conn = smtp_now();
+	conn_try_target(conn);
+}
+
+void
+smtp_conn_take(struct smtp_conn *conn, struct smtp_run *run)
+{
+	conn->run = run;
+	conn->reused = 1;
+	run->t_conn = run->t_ready = smtp_now();
+	smtp_xfer_start(conn);
+}
+
+/* ---- TLS -------------------------------------------------------------- */
+
+static void
+tls_failed(struct smtp_conn *conn)
+{
+	unsigned long e;
+
+	if (conn->bev != NULL && conn->ssl != NULL) {
+		while ((e = bufferevent_get_openssl_error(conn->bev)) != 0) {
+			char text[256];
+
+			/* libevent queues bare errno values here too. */
+			if (ERR_GET_LIB(e) == 0)
+				continue;
+			ERR_error_string_n(e, text, sizeof(text));
+			msg_warn("%s: TLS library problem: %s", conn->relay,
+			    text);
+		}
+	}
+	tls_log_errors(conn->relay);
+	if (conn->tls_level < TLS_LEV_ENCRYPT) {
+		msg_info("%s: Cannot start TLS: handshake failure; "
+		    "trying again without TLS", conn->relay);
+		conn_reconnect_plain(conn);
+		return;
+	}
+	conn_target_failed(conn, "4.7.5", 1,
+	    xstrdup("Cannot start TLS: handshake failure"));
+}
+
+static void
+tls_start(struct smtp_conn *conn)
+{
+	struct smtp_pool *pool = conn->pool;
+	struct bufferevent *bev;
+	char *sni, *err = NULL;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(pool->ssl_ctx)) == NULL) {
+		tls_log_errors("SSL_new");
+		tls_failed(conn);
+		return;
+	}
+	sni = tls_client_servername(pool->conf, conn->hostname,
+	    conn->run->job->nexthop);
+	if (tls_client_ssl_setup(ssl, pool->conf, conn->tls_level, sni,
+	    &err) != 0) {
+		msg_warn("%s: %s", conn->relay, err);
+		free(err);
+		free(sni);
+		SSL_free(ssl);
+		tls_failed(conn);
+		return;
+	}
+	free(sni);
+	/* The plain bufferevent goes; the socket stays. */
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	bev = bufferevent_openssl_socket_new(pool->base, conn->fd, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		tls_failed(conn);
+		return;
+	}
+	/* Servers often close after QUIT without close_notify. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	conn->ssl = ssl;
+	conn->state = CS_HANDSHAKE;
+	attach(conn, bev);
+	smtp_conn_timeout(conn, pool->set.starttls_timeout);
+}
+
+static void
+send_ehlo(struct smtp_conn *conn)
+{
+	smtp_conn_send(conn, "EHLO %s\r\n", conn->pool->set.helo_name);
+	conn->state = CS_EHLO;
+	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
+}
+
+static void
+tls_established(struct smtp_conn *conn)
+{
+	struct tls_info info;
+
+	tls_info_get(conn->ssl, &info);
+	tls_log_client_established(&info, conn->relay,
+	    conn->pool->set.tls_loglevel);
+	conn->tls_active = 1;
+	/* RFC 3207: forget what the server said before TLS. */
+	conn->esmtp = conn->pipelining = conn->starttls = 0;
+	conn->eightbitmime = conn->has_size = 0;
+	send_ehlo(conn);
+}
+
+/* ---- session set-up --------------------------------------------------- */
+
+static void
+session_ready(struct smtp_conn *conn)
+{
+	conn->run->t_ready = smtp_now();
+	smtp_xfer_start(conn);
+}
+
+/* After EHLO or HELO: STARTTLS as the level asks, or go. */
+static void
+session_negotiated(struct smtp_conn *conn)
+{
+	if (!conn->tls_active) {
+		if (conn->starttls && conn->tls_level >= TLS_LEV_MAY &&
+		    !conn->tls_refused) {
+			smtp_conn_send(conn, "STARTTLS\r\n");
+			conn->state = CS_STARTTLS;
+			smtp_conn_timeout(conn,
+			    conn->pool->set.starttls_timeout);
+			return;
+		}
+		if (conn->starttls && conn->tls_level == TLS_LEV_NONE &&
+		    conn->pool->set.note_starttls_offer)
+			msg_info("Host offered STARTTLS: [%s]",
+			    conn->hostname);
+		if (conn->tls_level >= TLS_LEV_ENCRYPT) {
+			conn_target_failed(conn, "4.7.4", 1,
+			    xasprintf("TLS is required, but was not offered "
+			    "by host %s", conn->label));
+			return;
+		}
+	}
+	session_ready(conn);
+}
+
+static void
+parse_extensions(struct smtp_conn *conn, const struct smtp_reply *reply)
+{
+	const char *param;
+
+	conn->esmtp = 1;
+	conn->pipelining = smtp_reply_has_ext(reply, "PIPELINING", NULL);
+	conn->starttls = smtp_reply_has_ext(reply, "STARTTLS", NULL);
+	conn->eightbitmime = smtp_reply_has_ext(reply, "8BITMIME", NULL);
+	conn->has_size = smtp_reply_has_ext(reply, "SIZE", &param);
+	conn->size_limit = conn->has_size ? strtoull(param, NULL, 10) : 0;
+}
+
+static void
+greeting_reply(struct smtp_conn *conn)
+{
+	char *line, dsn[16];
+
+	if (conn->reply.code / 100 == 2) {
+		send_ehlo(conn);
+		return;
+	}
+	line = smtp_reply_line(&conn->reply);
+	smtp_reply_dsn(&conn->reply, dsn);
+	conn_target_failed(conn, dsn, 1,
+	    xasprintf("host %s refused to talk to me: %s", conn->label,
+	    line));
+	free(line);
+}
+
+static void
+helo_failed(struct smtp_conn *conn, const char *command)
+{
+	char dsn[16];
+
+	smtp_reply_dsn(&conn->reply, dsn);
+	conn_target_failed(conn, dsn, 1,
+	    smtp_reply_reason(conn->label, &conn->reply, command));
+}
+
+static void
+ehlo_reply(struct smtp_conn *conn)
+{
+	if (conn->reply.code / 100 == 2) {
+		parse_extensions(conn, &conn->reply);
+		session_negotiated(conn);
+	} else if (conn->reply.code / 100 == 5) {
+		smtp_conn_send(conn, "HELO %s\r\n", conn->pool->set.helo_name);
+		conn->state = CS_HELO;
+		smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
+	} else
+		helo_failed(conn, "EHLO command");
+}
+
+static void
+helo_reply(struct smtp_conn *conn)
+{
+	if (conn->reply.code / 100 == 2)
+		session_negotiated(conn);
+	else
+		helo_failed(conn, "HELO command");
+}
+
+static void
+starttls_reply(struct smtp_conn *conn)
+{
+	char *line;
+
+	if (conn->reply.code / 100 == 2) {
+		/* Anything behind the 220 was written by someone who is not
+		 * the TLS server we are about to meet (CVE-2011-0411). */
+		if (evbuffer_get_length(bufferevent_get_input(conn->bev))) {
+			msg_warn("%s: server sent data after STARTTLS reply",
+			    conn->relay);
+			tls_failed(conn);
+			return;
+		}
+		tls_start(conn);
+		return;
+	}
+	if (conn->tls_level < TLS_LEV_ENCRYPT) {
+		session_ready(conn);
+		return;
+	}
+	line = smtp_reply_line(&conn->reply);
+	conn_target_failed(conn, "4.7.4", 1,
+	    xasprintf("TLS is required, but host %s refused to start TLS: "
+	    "%s", conn->label, line));
+	free(line);
+}
+
+static void
+rset_reply(struct smtp_conn *conn)
+{
+	if (conn->reply.code / 100 == 2)
+		smtp_pool_conn_idle(conn);
+	else
+		smtp_conn_quit(conn);
+}
+
+void
+smtp_conn_after_run(struct smtp_conn *conn)
+{
+	struct smtp_pool *pool = conn->pool;
+	double age = smtp_now() - conn->t_connected;
+
+	conn->run = NULL;
+	conn->jobs++;
+	if (!pool->set.cache_connections || pool->closing ||
+	    conn->dest == NULL || age >= (double)pool->set.reuse_time_limit) {
+		smtp_conn_quit(conn);
+		return;
+	}
+	if (conn->n_sent == 0) {
+		/* No transaction was started: nothing to reset. */
+		smtp_pool_conn_idle(conn);
+		return;
+	}
+	smtp_conn_send(conn, "RSET\r\n");
+	conn->state = CS_RSET;
+	smtp_conn_timeout(conn, pool->set.rset_timeout);
+	smtp_pool_conn_resetting(conn);
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+static void
+dispatch_reply(struct smtp_conn *conn)
+{
+	switch (conn->state) {
+	case CS_GREETING:
+		greeting_reply(conn);
+		break;
+	case CS_EHLO:
+		ehlo_reply(conn);
+		break;
+	case CS_HELO:
+		helo_reply(conn);
+		break;
+	case CS_STARTTLS:
+		starttls_reply(conn);
+		break;
+	case CS_XFER:
+	case CS_BODY:
+	case CS_DOT:
+		smtp_xfer_reply(conn);
+		break;
+	case CS_RSET:
+		rset_reply(conn);
+		break;
+	default:
+		/* QUIT's reply, or a server talking out of turn while the
+		 * session is idle (a 421 before it closes). */
+		smtp_conn_close(conn);
+		break;
+	}
+}
+
+static void
+conn_line(struct smtp_conn *conn, const char *line)
+{
+	msg_debug("< %s: %s", conn->label, line);
+	switch (smtp_reply_feed(&conn->reply, line)) {
+	case SMTP_REPLY_MORE:
+		return;
+	case SMTP_REPLY_BAD:
+		smtp_reply_clear(&conn->reply);
+		conn_broken(conn, BROKEN_GARBLED);
+		return;
+	case SMTP_REPLY_DONE:
+		dispatch_reply(conn);
+		smtp_reply_clear(&conn->reply);
+		return;
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* A handler may close the connection or swap the bufferevent for a
+	 * TLS one: the rest of this input is then not ours to read. */
+	while (conn->bev == bev && conn->state != CS_CLOSED) {
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > LINE_HARD_MAX)
+				conn_broken(conn, BROKEN_GARBLED);
+			return;
+		}
+		conn_line(conn, line);
+		free(line);
+	}
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_conn *conn = arg;
+
+	(void)bev;
+	if (conn->state == CS_BODY)
+		smtp_xfer_writable(conn);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_conn *conn = arg;
+
+	(void)bev;
+	if (conn->state == CS_HANDSHAKE) {
+		if (what & BEV_EVENT_CONNECTED)
+			tls_established(conn);
+		else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+			tls_failed(conn);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_broken(conn, BROKEN_LOST);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	switch (conn->state) {
+	case CS_HANDSHAKE:
+		msg_info("%s: TLS handshake timed out", conn->relay);
+		tls_failed(conn);
+		break;
+	case CS_IDLE:
+		/* smtp_connection_cache_time_limit */
+		smtp_conn_quit(conn);
+		break;
+	default:
+		conn_broken(conn, BROKEN_TIMEOUT);
+		break;
+	}
+}
+
+/* ---- failures ------------------------------------------------------------ */
+
+static const char *
+doing(const struct smtp_conn *conn)
+{
+	switch (conn->state) {
+	case CS_GREETING:
+		return "receiving the initial server greeting";
+	case CS_EHLO:
+		return "performing the EHLO handshake";
+	case CS_HELO:
+		return "performing the HELO handshake";
+	case CS_STARTTLS:
+		return "receiving the STARTTLS response";
+	case CS_XFER:
+	case CS_BODY:
+	case CS_DOT:
+		return smtp_xfer_doing(conn);
+	case CS_RSET:
+		return "sending RSET";
+	case CS_QUIT:
+		return "sending QUIT";
+	default:
+		return "waiting for the next message";
+	}
+}
+
+static void
+conn_broken(struct smtp_conn *conn, enum broken_why why)
+{
+	struct smtp_run *run = conn->run;
+	char *reason;
+
+	switch (why) {
+	case BROKEN_LOST:
+		reason = xasprintf("lost connection with %s while %s",
+		    conn->label, doing(conn));
+		break;
+	case BROKEN_TIMEOUT:
+		reason = xasprintf("conversation with %s timed out while %s",
+		    conn->label, doing(conn));
+		break;
+	default:
+		reason = xasprintf("host %s sent a malformed reply while %s",
+		    conn->label, doing(conn));
+		break;
+	}
+	switch (conn->state) {
+	case CS_GREETING:
+	case CS_EHLO:
+	case CS_HELO:
+	case CS_STARTTLS:
+		conn_target_failed(conn, "4.4.2", 1, reason);
+		return;
+	case CS_XFER:
+	case CS_BODY:
+	case CS_DOT:
+		/* A cached session the server dropped meanwhile: nothing
+		 * was committed, so the run starts over elsewhere. */
+		if (conn->reused && conn->n_replied == 0 &&
+		    smtp_run_requeue(conn, run) == 0) {
+			msg_info("%s; retrying on a new connection", reason);
+			conn->run = NULL;
+			break;
+		}
+		smtp_run_set_rest(run, SMTP_DEFER, "4.4.2", conn->relay,
+		    reason);
+		smtp_run_finish(conn->pool, run);
+		conn->run = NULL;
+		break;
+	default:
+		break;
+	}
+	free(reason);
+	smtp_conn_close(conn);
+}

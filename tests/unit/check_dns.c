@@ -1,0 +1,1057 @@
+/* check_dns: MX sorting and the server list parser, then next-hop
+ * resolution against a real dnsmasq on 127.0.0.1 that this program starts
+ * (with --no-resolv it forwards nothing: no packet leaves loopback) and
+ * stops by PID at the end. Every lookup runs a libevent loop with a
+ * deadline, so a lost answer fails the test instead of hanging it. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ares.h>
+#include <event2/event.h>
+
+#include "tlsrelay/dns.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/util.h"
+
+#define BOTH	(DNS_FAMILY_INET | DNS_FAMILY_INET6)
+
+static char tmpdir[] = "/tmp/check_dns.XXXXXX";
+static pid_t dnsmasq_pid = -1;
+static unsigned short dnsmasq_port;
+static char servers[64];	/* "127.0.0.1:PORT" */
+
+/* The test zone. --local=/test/: dnsmasq answers for .test from these
+ * records alone (NXDOMAIN for names it lacks); anything else is REFUSED. */
+static const char *const zone[] = {
+	/* two preferences */
+	"--mx-host=two.test,mx1.two.test,10",
+	"--mx-host=two.test,mx2.two.test,20",
+	"--host-record=mx1.two.test,127.0.0.11",
+	"--host-record=mx2.two.test,127.0.0.12,fd00::12",
+	/* equal preferences */
+	"--mx-host=eq.test,a.eq.test,10",
+	"--mx-host=eq.test,b.eq.test,10",
+	"--host-record=a.eq.test,127.0.0.21",
+	"--host-record=b.eq.test,127.0.0.22",
+	/* no MX: implicit MX */
+	"--host-record=implicit.test,127.0.0.31,fd00::31",
+	/* RFC 7505 */
+	"--mx-host=nullmx.test,.,0",
+	/* an MX host that does not exist, then one that does */
+	"--mx-host=halfdead.test,ghost.halfdead.test,10",
+	"--mx-host=halfdead.test,mx.halfdead.test,20",
+	"--host-record=mx.halfdead.test,127.0.0.41",
+	/* only MX hosts that do not exist */
+	"--mx-host=alldead.test,ghost1.alldead.test,10",
+	"--mx-host=alldead.test,ghost2.alldead.test,20",
+	/* an MX host whose lookup is refused (outside the zone) */
+	"--mx-host=mxrefused.test,mx.outside.example,10",
+	/* IPv6 only */
+	"--host-record=v6only.test,fd00::51",
+	/* three MX hosts with two addresses each, for the cap */
+	"--mx-host=many.test,m1.many.test,10",
+	"--mx-host=many.test,m2.many.test,20",
+	"--mx-host=many.test,m3.many.test,30",
+	"--host-record=m1.many.test,127.0.0.61,fd00::61",
+	"--host-record=m2.many.test,127.0.0.62,fd00::62",
+	"--host-record=m3.many.test,127.0.0.63,fd00::63",
+	/* two MX hosts sharing an address: tried once */
+	"--mx-host=dup.test,d1.dup.test,10",
+	"--mx-host=dup.test,d2.dup.test,20",
+	"--host-record=d1.dup.test,127.0.0.71",
+	"--host-record=d2.dup.test,127.0.0.71",
+	NULL,
+};
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static int
+bind_udp(unsigned short port, unsigned short *bound)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (bound != NULL)
+		*bound = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A loopback UDP port nobody listens on. */
+static unsigned short
+closed_port(void)
+{
+	unsigned short port = 0;
+	int fd = bind_udp(0, &port);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	return port;
+}
+
+/* Sends one MX query to dnsmasq and waits up to 100 ms for a reply. A
+ * probe that never binds dnsmasq's port cannot race it for the port. */
+static int
+dnsmasq_answers(void)
+{
+	struct sockaddr_in sin;
+	struct pollfd pfd;
+	unsigned char *query, reply[512];
+	int len, fd, ok = 0;
+
+	if (ares_create_query("two.test", C_IN, T_MX, 4242, 1, &query, &len,
+	    0) != ARES_SUCCESS)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(dnsmasq_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0) {
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    send(fd, query, (size_t)len, 0) == len) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			ok = poll(&pfd, 1, 100) == 1 &&
+			    recv(fd, reply, sizeof(reply), 0) > 2 &&
+			    reply[0] == 4242 / 256 && reply[1] == 4242 % 256;
+		}
+		close(fd);
+	}
+	if (!ok)
+		usleep(100 * 1000);	/* refused at once: not up yet */
+	ares_free_string(query);
+	return ok;
+}
+
+static void
+start_dnsmasq(void)
+{
+	const char *argv[64];
+	char port_arg[32], pid_arg[128], log_arg[128];
+	size_t n = 0, i;
+	int fd, status;
+
+	/* Pick a free port; dnsmasq takes it over right after. */
+	if ((fd = bind_udp(0, &dnsmasq_port)) < 0) {
+		perror("check_dns: bind");
+		exit(EXIT_FAILURE);
+	}
+	close(fd);
+	snprintf(port_arg, sizeof(port_arg), "--port=%u", dnsmasq_port);
+	snprintf(pid_arg, sizeof(pid_arg), "--pid-file=%s/dnsmasq.pid",
+	    tmpdir);
+	snprintf(log_arg, sizeof(log_arg), "--log-facility=%s/dnsmasq.log",
+	    tmpdir);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u", dnsmasq_port);
+
+	argv[n++] = "dnsmasq";
+	argv[n++] = "--keep-in-foreground";
+	argv[n++] = "--no-resolv";
+	argv[n++] = "--no-hosts";
+	argv[n++] = "--no-poll";
+	argv[n++] = "--bind-interfaces";
+	argv[n++] = "--listen-address=127.0.0.1";
+	argv[n++] = "--local=/test/";
+	argv[n++] = "--log-queries";
+	argv[n++] = log_arg;
+	argv[n++] = port_arg;
+	argv[n++] = pid_arg;
+	for (i = 0; zone[i] != NULL; i++)
+		argv[n++] = zone[i];
+	argv[n] = NULL;
+
+	if ((dnsmasq_pid = fork()) < 0) {
+		perror("check_dns: fork");
+		exit(EXIT_FAILURE);
+	}
+	if (dnsmasq_pid == 0) {
+		execvp("dnsmasq", (char *const *)argv);
+		execv("/usr/sbin/dnsmasq", (char *const *)argv);
+		fprintf(stderr, "check_dns: cannot run dnsmasq (Debian "
+		    "package dnsmasq-base): %s\n", strerror(errno));
+		_exit(127);
+	}
+
+	/* Ready when it answers; fail loudly if it died. */
+	for (i = 0; i < 50; i++) {
+		if (waitpid(dnsmasq_pid, &status, WNOHANG) == dnsmasq_pid) {
+			fprintf(stderr, "check_dns: dnsmasq exited (status "
+			    "%d); see %s/dnsmasq.log\n", status, tmpdir);
+			dnsmasq_pid = -1;
+			exit(EXIT_FAILURE);
+		}
+		if (dnsmasq_answers())
+			return;
+	}
+	fprintf(stderr, "check_dns: dnsmasq does not answer on port %u\n",
+	    dnsmasq_port);
+	kill(dnsmasq_pid, SIGTERM);
+	waitpid(dnsmasq_pid, NULL, 0);
+	exit(EXIT_FAILURE);
+}
+
+static void
+stop_dnsmasq(void)
+{
+	char *cmd;
+
+	if (dnsmasq_pid > 0) {
+		kill(dnsmasq_pid, SIGTERM);
+		waitpid(dnsmasq_pid, NULL, 0);
+		dnsmasq_pid = -1;
+	}
+	cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "check_dns: cannot remove %s\n", tmpdir);
+	free(cmd);
+}
+
+/* ---- running one resolution -------------------------------------------- */
+
+struct result {
+	int calls;
+	enum dns_status status;
+	char *why;
+	/* "host pref addr port" per target, in order */
+	char **targets;
+	size_t n;
+	struct event_base *base;	/* loop to break when answered */
+	int *outstanding;	/* break only once this reaches 0 */
+};
+
+static void
+result_free(struct result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->targets[i]);
+	free(r->targets);
+	free(r->why);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+on_targets(void *arg, enum dns_status status, const struct dns_target *t,
+    size_t n, const char *why)
+{
+	struct result *r = arg;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned short port;
+	size_t i;
+
+	r->calls++;
+	r->status = status;
+	r->why = why != NULL ? xstrdup(why) : NULL;
+	r->targets = xcalloc(n + 1, sizeof(*r->targets));
+	r->n = n;
+	for (i = 0; i < n; i++) {
+		if (t[i].addr.ss_family == AF_INET) {
+			const struct sockaddr_in *sin =
+			    (const struct sockaddr_in *)&t[i].addr;
+
+			ck_assert_uint_eq(t[i].addrlen, sizeof(*sin));
+			inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+			port = ntohs(sin->sin_port);
+		} else {
+			const struct sockaddr_in6 *sin6 =
+			    (const struct sockaddr_in6 *)&t[i].addr;
+
+			ck_assert_int_eq(t[i].addr.ss_family, AF_INET6);
+			ck_assert_uint_eq(t[i].addrlen, sizeof(*sin6));
+			inet_ntop(AF_INET6, &sin6->sin6_addr, addr,
+			    sizeof(addr));
+			port = ntohs(sin6->sin6_port);
+		}
+		r->targets[i] = xasprintf("%s %d %s %u", t[i].hostname,
+		    t[i].preference, addr, port);
+	}
+	if (r->base != NULL && (r->outstanding == NULL ||
+	    --*r->outstanding == 0))
+		event_base_loopbreak(r->base);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Runs the loop until a callback breaks it, or 10 s have passed. */
+static void
+run_loop(struct event_base *base)
+{
+	struct timeval deadline = { 10, 0 };
+	struct event *timer = evtimer_new(base, deadline_cb, base);
+
+	evtimer_add(timer, &deadline);
+	event_base_dispatch(base);
+	event_free(timer);
+}
+
+/* Resolves and waits (at most 10 s) for the one callback. */
+static void
+resolve(struct dns *dns, struct event_base *base, const char *name,
+    int with_mx, int families, unsigned short port, size_t max,
+    struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->base = base;
+	dns_resolve_nexthop(dns, name, with_mx, families, port, max,
+	    on_targets, r);
+	if (r->calls == 0)
+		run_loop(base);
+	ck_assert_msg(r->calls == 1, "%s: %d callbacks", name, r->calls);
+}
+
+static struct dns *
+dns_or_die(struct event_base *base, const char *list, int use_dns)
+{
+	char *err = NULL;
+	struct dns *dns = dns_new(base, list, use_dns, &err);
+
+	ck_assert_msg(dns != NULL, "dns_new: %s", err ? err : "?");
+	return dns;
+}
+
+/* A resolver on dnsmasq, with the expected targets checked in order. */
+static void
+expect(const char *name, int with_mx, int families, size_t max,
+    enum dns_status status, const char *const *want)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+	size_t i;
+
+	resolve(dns, base, name, with_mx, families, 25, max, &r);
+	ck_assert_msg(r.status == status, "%s: status %d, want %d (%s)",
+	    name, r.status, status, r.why ? r.why : "");
+	if (status == DNS_OK)
+		ck_assert_ptr_null(r.why);
+	else
+		ck_assert_ptr_nonnull(r.why);
+	for (i = 0; want != NULL && want[i] != NULL; i++) {
+		ck_assert_msg(i < r.n, "%s: only %zu targets", name, r.n);
+		ck_assert_str_eq(r.targets[i], want[i]);
+	}
+	ck_assert_uint_eq(r.n, want != NULL ? i : 0);
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+
+/* ---- dns_mx_sort ------------------------------------------------------- */
+
+/* Deterministic, yet not in step with the number of calls per sort. */
+static unsigned int counter;
+
+static unsigned int
+counting_rnd(void)
+{
+	counter = counter * 1103515245u + 12345u;
+	return counter >> 16;
+}
+
+static unsigned int
+zero_rnd(void)
+{
+	return 0;
+}
+
+START_TEST(test_sort_order)
+{
+	struct dns_mx mx[] = {
+		{ "c", 30 }, { "a", 10 }, { "e", 50 }, { "b", 20 },
+		{ "d", 40 }, { "z", 0 },
+	};
+	const char *want = "zabcde";
+	size_t i;
+
+	dns_mx_sort(mx, 6, zero_rnd);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(mx[i].host[0], want[i]);
+	/* Nothing to sort: no crash, no change. */
+	dns_mx_sort(mx, 0, zero_rnd);
+	dns_mx_sort(mx, 1, zero_rnd);
+	ck_assert_str_eq(mx[0].host, "z");
+}
+END_TEST
+
+START_TEST(test_sort_equal_shuffled)
+{
+	int seen_ab = 0, seen_ba = 0, run;
+
+	counter = 0;
+	for (run = 0; run < 8; run++) {
+		struct dns_mx mx[] = {
+			{ "low2", 20 }, { "a", 10 }, { "high", 30 },
+			{ "b", 10 }, { "low1", 20 },
+		};
+		int i;
+
+		dns_mx_sort(mx, 5, counting_rnd);
+		/* Preference order holds whatever the shuffle did. */
+		for (i = 1; i < 5; i++)
+			ck_assert_int_le(mx[i - 1].preference,
+			    mx[i].preference);
+		ck_assert_str_eq(mx[4].host, "high");
+		ck_assert(strncmp(mx[2].host, "low", 3) == 0);
+		ck_assert(strncmp(mx[3].host, "low", 3) == 0);
+		if (strcmp(mx[0].host, "a") == 0 &&
+		    strcmp(mx[1].host, "b") == 0)
+			seen_ab++;
+		else if (strcmp(mx[0].host, "b") == 0 &&
+		    strcmp(mx[1].host, "a") == 0)
+			seen_ba++;
+		else
+			ck_abort_msg("lost a host: %s %s", mx[0].host,
+			    mx[1].host);
+	}
+	ck_assert_int_gt(seen_ab, 0);
+	ck_assert_int_gt(seen_ba, 0);
+}
+END_TEST
+
+/* Fisher-Yates reaches every permutation of three equal hosts. */
+START_TEST(test_sort_all_permutations)
+{
+	char seen[6][4];
+	int nseen = 0, run, i;
+
+	counter = 0;
+	for (run = 0; run < 36; run++) {
+		struct dns_mx mx[] = { { "a", 5 }, { "b", 5 }, { "c", 5 } };
+		char key[4];
+
+		dns_mx_sort(mx, 3, counting_rnd);
+		for (i = 0; i < 3; i++)
+			key[i] = mx[i].host[0];
+		key[3] = '\0';
+		ck_assert(strchr(key, 'a') && strchr(key, 'b') &&
+		    strchr(key, 'c'));
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i], key) == 0)
+				break;
+		if (i == nseen)
+			memcpy(seen[nseen++], key, 4);
+	}
+	ck_assert_int_eq(nseen, 6);
+}
+END_TEST
+
+/* ---- dns_servers_csv --------------------------------------------------- */
+
+static void
+csv_ok(const char *in, const char *want)
+{
+	char *err = NULL, *out = dns_servers_csv(in, &err);
+
+	ck_assert_msg(out != NULL, "%s: %s", in, err ? err : "?");
+	ck_assert_str_eq(out, want);
+	free(out);
+}
+
+static void
+csv_bad(const char *in, const char *entry)
+{
+	char *err = NULL, *out = dns_servers_csv(in, &err);
+
+	ck_assert_msg(out == NULL, "%s accepted as %s", in, out);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, entry) != NULL, "%s: \"%s\" not in %s", in,
+	    entry, err);
+	free(err);
+}
+
+START_TEST(test_servers_csv)
+{
+	csv_ok("", "");
+	csv_ok("  ", "");
+	csv_ok("127.0.0.1", "127.0.0.1");
+	csv_ok("127.0.0.1:5353", "127.0.0.1:5353");
+	csv_ok("[::1]:53", "[::1]:53");
+	csv_ok("::1", "::1");
+	csv_ok("[::1]", "::1");
+	csv_ok("[127.0.0.2]:54", "127.0.0.2:54");
+	csv_ok("127.0.0.1:5353, [::1]:53 127.0.0.2\t2001:db8::1,,",
+	    "127.0.0.1:5353,[::1]:53,127.0.0.2,2001:db8::1");
+
+	csv_bad("ns.example", "\"ns.example\"");
+	csv_bad("127.0.0.1, 127.0.0.300", "\"127.0.0.300\"");
+	csv_bad("127.0.0.1:", "\"127.0.0.1:\"");
+	csv_bad("127.0.0.1:0", "\"127.0.0.1:0\"");
+	csv_bad("127.0.0.1:65536", "\"127.0.0.1:65536\"");
+	csv_bad("127.0.0.1:53x", "\"127.0.0.1:53x\"");
+	csv_bad("[::1]53", "\"[::1]53\"");
+	csv_bad("[::1", "\"[::1\"");
+	csv_bad("[::g]:53", "\"[::g]:53\"");
+	csv_bad("127.0.0.1 ::1:53:x", "\"::1:53:x\"");
+}
+END_TEST
+
+START_TEST(test_new_bad_servers)
+{
+	struct event_base *base = event_base_new();
+	char *err = NULL;
+
+	ck_assert_ptr_null(dns_new(base, "127.0.0.1 bogus", 1, &err));
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "\"bogus\""));
+	free(err);
+	event_base_free(base);
+}
+END_TEST
+
+/* c-ares itself takes every form dns_servers_csv writes. */
+START_TEST(test_new_server_forms)
+{
+	struct event_base *base = event_base_new();
+	char *err = NULL;
+	struct dns *dns;
+
+	dns = dns_new(base, "127.0.0.1:5353, [::1]:53 ::1 [::1] 127.0.0.2",
+	    1, &err);
+	ck_assert_msg(dns != NULL, "%s", err ? err : "?");
+	dns_free(dns);
+	/* Empty: /etc/resolv.conf's servers (no query is made here). */
+	dns = dns_new(base, "", 1, &err);
+	ck_assert_msg(dns != NULL, "%s", err ? err : "?");
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+/* ---- smtp_dns_support_level -------------------------------------------- */
+
+START_TEST(test_support_level)
+{
+	char path[] = "/tmp/check_dns_log.XXXXXX";
+	char *err = NULL, buf[512];
+	FILE *fp;
+	size_t n;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+	ck_assert_int_eq(log_open(path, 0, "mail", &err), 0);
+	fp = fopen(path, "r");
+	unlink(path);		/* both stay open; nothing is left behind */
+	ck_assert_ptr_nonnull(fp);
+
+	ck_assert_int_eq(dns_support_level("", &err), 1);
+	ck_assert_int_eq(dns_support_level("enabled", &err), 1);
+	ck_assert_int_eq(dns_support_level("disabled", &err), 0);
+	ck_assert_int_eq(dns_support_level("Disabled", &err), 0);
+	ck_assert_ptr_null(err);
+
+	/* Nothing logged so far; dnssec works as enabled, with a warning. */
+	ck_assert_uint_eq(fread(buf, 1, sizeof(buf), fp), 0);
+	ck_assert_int_eq(dns_support_level("dnssec", &err), 1);
+	clearerr(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	ck_assert_msg(strstr(buf, "warning: smtp_dns_support_level = dnssec: "
+	    "DNSSEC validation is not available") != NULL, "log: %s", buf);
+
+	ck_assert_int_eq(dns_support_level("enable", &err), -1);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "\"enable\""));
+	free(err);
+	log_close();
+}
+END_TEST
+
+/* ---- against dnsmasq --------------------------------------------------- */
+
+START_TEST(test_mx_order)
+{
+	static const char *const v4[] = {
+		"mx1.two.test 10 127.0.0.11 25",
+		"mx2.two.test 20 127.0.0.12 25",
+		NULL,
+	};
+	static const char *const both[] = {
+		"mx1.two.test 10 127.0.0.11 25",
+		"mx2.two.test 20 127.0.0.12 25",
+		"mx2.two.test 20 fd00::12 25",
+		NULL,
+	};
+	static const char *const v6[] = {
+		"mx2.two.test 20 fd00::12 25",
+		NULL,
+	};
+
+	expect("two.test", 1, DNS_FAMILY_INET, 0, DNS_OK, v4);
+	expect("two.test", 1, BOTH, 0, DNS_OK, both);
+	/* mx1 has no AAAA: skipped with IPv6 only. */
+	expect("two.test", 1, DNS_FAMILY_INET6, 0, DNS_OK, v6);
+	/* families 0 means both */
+	expect("two.test", 1, 0, 0, DNS_OK, both);
+	/* trailing dot: the same domain */
+	expect("two.test.", 1, BOTH, 0, DNS_OK, both);
+}
+END_TEST
+
+START_TEST(test_equal_preference_random)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+	int seen_ab = 0, seen_ba = 0, run;
+
+	for (run = 0; run < 50; run++) {
+		resolve(dns, base, "eq.test", 1, DNS_FAMILY_INET, 25, 0, &r);
+		ck_assert_int_eq(r.status, DNS_OK);
+		ck_assert_uint_eq(r.n, 2);
+		if (strcmp(r.targets[0], "a.eq.test 10 127.0.0.21 25") == 0) {
+			ck_assert_str_eq(r.targets[1],
+			    "b.eq.test 10 127.0.0.22 25");
+			seen_ab++;
+		} else {
+			ck_assert_str_eq(r.targets[0],
+			    "b.eq.test 10 127.0.0.22 25");
+			ck_assert_str_eq(r.targets[1],
+			    "a.eq.test 10 127.0.0.21 25");
+			seen_ba++;
+		}
+		result_free(&r);
+	}
+	ck_assert_int_gt(seen_ab, 0);
+	ck_assert_int_gt(seen_ba, 0);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_implicit_mx)
+{
+	static const char *const both[] = {
+		"implicit.test 0 127.0.0.31 25",
+		"implicit.test 0 fd00::31 25",
+		NULL,
+	};
+	static const char *const v4[] = {
+		"implicit.test 0 127.0.0.31 25",
+		NULL,
+	};
+
+	expect("implicit.test", 1, BOTH, 0, DNS_OK, both);
+	expect("implicit.test", 1, DNS_FAMILY_INET, 0, DNS_OK, v4);
+	/* without MX lookup: the same addresses */
+	expect("implicit.test", 0, BOTH, 0, DNS_OK, both);
+}
+END_TEST
+
+START_TEST(test_no_mx_lookup)
+{
+	static const char *const mx1[] = {
+		"mx1.two.test 0 127.0.0.11 25",
+		NULL,
+	};
+
+	/* two.test has MX records but no address of its own. */
+	expect("two.test", 0, BOTH, 0, DNS_NOTFOUND, NULL);
+	expect("mx1.two.test", 0, BOTH, 0, DNS_OK, mx1);
+}
+END_TEST
+
+START_TEST(test_null_mx)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+
+	resolve(dns, base, "nullmx.test", 1, BOTH, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_NULLMX);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_str_eq(r.why,
+	    "Domain nullmx.test does not accept mail (nullMX)");
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_nxdomain)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+
+	resolve(dns, base, "nosuch.test", 1, BOTH, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=nosuch.test type=MX: Host not found");
+	result_free(&r);
+
+	resolve(dns, base, "nosuch.test", 0, DNS_FAMILY_INET, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=nosuch.test type=A: Host not found");
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_refused_is_tempfail)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+
+	/* Outside dnsmasq's zone, with nowhere to forward: REFUSED. */
+	resolve(dns, base, "outside.example", 1, BOTH, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_TEMPFAIL);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=outside.example type=MX: Host not found, try "
+	    "again");
+	result_free(&r);
+
+	/* The MX lookup works, the MX host's address lookup is refused. */
+	resolve(dns, base, "mxrefused.test", 1, DNS_FAMILY_INET, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_TEMPFAIL);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=mx.outside.example type=A: Host not found, try "
+	    "again");
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_mx_host_without_address)
+{
+	static const char *const half[] = {
+		"mx.halfdead.test 20 127.0.0.41 25",
+		NULL,
+	};
+
+	expect("halfdead.test", 1, BOTH, 0, DNS_OK, half);
+	/* Every MX host NXDOMAIN: permanent. */
+	expect("alldead.test", 1, BOTH, 0, DNS_NOTFOUND, NULL);
+}
+END_TEST
+
+START_TEST(test_families)
+{
+	static const char *const v6[] = {
+		"v6only.test 0 fd00::51 25",
+		NULL,
+	};
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+
+	expect("v6only.test", 1, DNS_FAMILY_INET6, 0, DNS_OK, v6);
+	expect("v6only.test", 1, BOTH, 0, DNS_OK, v6);
+
+	/* The name exists, but has no A record: permanent, NODATA text. */
+	resolve(dns, base, "v6only.test", 1, DNS_FAMILY_INET, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=v6only.test type=A: Host found but no data record "
+	    "of requested type");
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_port_in_sockaddr)
+{
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r;
+
+	resolve(dns, base, "two.test", 1, BOTH, 2525, 0, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_str_eq(r.targets[0], "mx1.two.test 10 127.0.0.11 2525");
+	ck_assert_str_eq(r.targets[2], "mx2.two.test 20 fd00::12 2525");
+	result_free(&r);
+
+	resolve(dns, base, "127.0.0.9", 1, BOTH, 10025, 0, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.targets[0], "127.0.0.9 0 127.0.0.9 10025");
+	result_free(&r);
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_max_addresses)
+{
+	static const char *const three[] = {
+		"m1.many.test 10 127.0.0.61 25",
+		"m1.many.test 10 fd00::61 25",
+		"m2.many.test 20 127.0.0.62 25",
+		NULL,
+	};
+	static const char *const one[] = {
+		"m1.many.test 10 127.0.0.61 25",
+		NULL,
+	};
+	static const char *const all[] = {
+		"m1.many.test 10 127.0.0.61 25",
+		"m1.many.test 10 fd00::61 25",
+		"m2.many.test 20 127.0.0.62 25",
+		"m2.many.test 20 fd00::62 25",
+		"m3.many.test 30 127.0.0.63 25",
+		"m3.many.test 30 fd00::63 25",
+		NULL,
+	};
+	static const char *const dup[] = {
+		"d1.dup.test 10 127.0.0.71 25",
+		NULL,
+	};
+
+	expect("many.test", 1, BOTH, 3, DNS_OK, three);
+	expect("many.test", 1, BOTH, 1, DNS_OK, one);
+	expect("many.test", 1, BOTH, 0, DNS_OK, all);
+	expect("many.test", 1, BOTH, 6, DNS_OK, all);
+	/* The same address behind two MX hosts is tried once. */
+	expect("dup.test", 1, BOTH, 0, DNS_OK, dup);
+}
+END_TEST
+
+START_TEST(test_literal)
+{
+	static const char *const v4[] = { "127.0.0.8 0 127.0.0.8 25", NULL };
+	static const char *const v4b[] = {
+		"[127.0.0.8] 0 127.0.0.8 25", NULL,
+	};
+	static const char *const v6[] = { "::1 0 ::1 25", NULL };
+	static const char *const v6b[] = {
+		"[ipv6:::1] 0 ::1 25", NULL,
+	};
+
+	expect("127.0.0.8", 1, BOTH, 0, DNS_OK, v4);
+	expect("[127.0.0.8]", 0, BOTH, 0, DNS_OK, v4b);
+	expect("::1", 1, BOTH, 0, DNS_OK, v6);
+	expect("[ipv6:::1]", 1, DNS_FAMILY_INET6, 0, DNS_OK, v6b);
+	/* A literal of a family inet_protocols turned off: try later. */
+	expect("::1", 1, DNS_FAMILY_INET, 0, DNS_TEMPFAIL, NULL);
+}
+END_TEST
+
+/* A UDP socket that swallows queries: counts what arrived. */
+static int
+pending_packets(int fd)
+{
+	char buf[512];
+	int n = 0;
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		n++;
+	return n;
+}
+
+START_TEST(test_hosts_file_no_packet)
+{
+	static const char *const v4[] = {
+		"localhost 0 127.0.0.1 25",
+		NULL,
+	};
+	struct event_base *base = event_base_new();
+	unsigned short port;
+	int sink = bind_udp(0, &port);
+	char *list;
+	struct dns *dns;
+	struct result r;
+
+	ck_assert_int_ge(sink, 0);
+	list = xasprintf("127.0.0.1:%u", port);
+	dns = dns_or_die(base, list, 0);
+
+	resolve(dns, base, "localhost", 1, DNS_FAMILY_INET, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.targets[0], v4[0]);
+	result_free(&r);
+
+	/* Not in /etc/hosts: not found, and still no query. */
+	resolve(dns, base, "nosuch.test", 1, BOTH, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(r.why, "name=nosuch.test"));
+	result_free(&r);
+
+	/* Give a stray packet time to arrive, then look. */
+	usleep(100 * 1000);
+	ck_assert_int_eq(pending_packets(sink), 0);
+
+	/* The same sink does see queries with DNS on: the check can fail. */
+	dns_free(dns);
+	dns = dns_or_die(base, list, 1);
+	memset(&r, 0, sizeof(r));
+	dns_resolve_nexthop(dns, "localhost", 1, BOTH, 25, 0, on_targets,
+	    &r);
+	usleep(100 * 1000);
+	ck_assert_int_gt(pending_packets(sink), 0);
+	/* dns_free answers the pending lookup: DNS_TEMPFAIL, once. */
+	dns_free(dns);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.status, DNS_TEMPFAIL);
+	result_free(&r);
+
+	close(sink);
+	free(list);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_closed_server_port)
+{
+	struct event_base *base = event_base_new();
+	char *list = xasprintf("127.0.0.1:%u", closed_port());
+	struct dns *dns;
+	struct result r;
+
+	/* DNS off: /etc/hosts answers, the dead server is never asked. */
+	dns = dns_or_die(base, list, 0);
+	resolve(dns, base, "localhost", 1, DNS_FAMILY_INET, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_str_eq(r.targets[0], "localhost 0 127.0.0.1 25");
+	result_free(&r);
+	dns_free(dns);
+
+	/* DNS on: the server refuses the connection -- try again later. */
+	dns = dns_or_die(base, list, 1);
+	resolve(dns, base, "two.test", 1, BOTH, 25, 0, &r);
+	ck_assert_int_eq(r.status, DNS_TEMPFAIL);
+	ck_assert_str_eq(r.why, "Host or domain name not found. Name service "
+	    "error for name=two.test type=MX: Host not found, try again");
+	result_free(&r);
+	dns_free(dns);
+	free(list);
+	event_base_free(base);
+}
+END_TEST
+
+/* Many lookups at once on one channel, each answered exactly once. */
+START_TEST(test_concurrent)
+{
+	static const char *const names[] = {
+		"two.test", "eq.test", "implicit.test", "nullmx.test",
+		"nosuch.test", "many.test", "halfdead.test", "outside.example",
+	};
+	static const enum dns_status want[] = {
+		DNS_OK, DNS_OK, DNS_OK, DNS_NULLMX,
+		DNS_NOTFOUND, DNS_OK, DNS_OK, DNS_TEMPFAIL,
+	};
+	struct event_base *base = event_base_new();
+	struct dns *dns = dns_or_die(base, servers, 1);
+	struct result r[8];
+	int i, round, outstanding;
+
+	for (round = 0; round < 3; round++) {
+		memset(r, 0, sizeof(r));
+		outstanding = 8;
+		for (i = 0; i < 8; i++) {
+			r[i].base = base;
+			r[i].outstanding = &outstanding;
+			dns_resolve_nexthop(dns, names[i], 1, BOTH, 25, 0,
+			    on_targets, &r[i]);
+		}
+		run_loop(base);
+		ck_assert_int_eq(outstanding, 0);
+		for (i = 0; i < 8; i++) {
+			ck_assert_msg(r[i].calls == 1, "%s: %d calls",
+			    names[i], r[i].calls);
+			ck_assert_int_eq(r[i].status, want[i]);
+			result_free(&r[i]);
+		}
+	}
+	dns_free(dns);
+	event_base_free(base);
+}
+END_TEST
+
+static Suite *
+dns_suite(void)
+{
+	Suite *s = suite_create("dns");
+	TCase *tc;
+
+	tc = tcase_create("sort");
+	tcase_add_test(tc, test_sort_order);
+	tcase_add_test(tc, test_sort_equal_shuffled);
+	tcase_add_test(tc, test_sort_all_permutations);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("servers");
+	tcase_add_test(tc, test_servers_csv);
+	tcase_add_test(tc, test_new_bad_servers);
+	tcase_add_test(tc, test_new_server_forms);
+	tcase_add_test(tc, test_support_level);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dnsmasq");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_mx_order);
+	tcase_add_test(tc, test_equal_preference_random);
+	tcase_add_test(tc, test_implicit_mx);
+	tcase_add_test(tc, test_no_mx_lookup);
+	tcase_add_test(tc, test_null_mx);
+	tcase_add_test(tc, test_nxdomain);
+	tcase_add_test(tc, test_refused_is_tempfail);
+	tcase_add_test(tc, test_mx_host_without_address);
+	tcase_add_test(tc, test_families);
+	tcase_add_test(tc, test_port_in_sockaddr);
+	tcase_add_test(tc, test_max_addresses);
+	tcase_add_test(tc, test_literal);
+	tcase_add_test(tc, test_hosts_file_no_packet);
+	tcase_add_test(tc, test_closed_server_port);
+	tcase_add_test(tc, test_concurrent);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *runner;
+	int failed;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("check_dns: mkdtemp");
+		return EXIT_FAILURE;
+	}
+	start_dnsmasq();
+	runner = srunner_create(dns_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	stop_dnsmasq();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
