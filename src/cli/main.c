@@ -1,7 +1,8 @@
 /* tlsrelay: the administrator's command, one verb per job:
  *	tlsrelay conf [-c confdir] [-n | -d] [-x] [name ...]
  *	tlsrelay map [-c confdir] [-f] [-q key] [type:]file ...
- * More verbs (map, queue, check) join the table below. */
+ *	tlsrelay queue [-c confdir] [flush|delete|hold|release id ...|ALL]
+ * Each verb is one row of the table below. */
 #include "config.h"
 
 #include <stdio.h>

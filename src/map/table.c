@@ -61,7 +61,7 @@ table_open(const char *spec, int flags, char **err)
 		return NULL;
 	}
 	t = table_new(spec, flags);
-	if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0)
+	if (table_db_type(type) >= 0)
 		ret = table_db_open(t, type, name, err);
 	else if (strcmp(type, "texthash") == 0)
 		ret = table_texthash_open(t, name, err);
@@ -83,6 +83,19 @@ table_open(const char *spec, int flags, char **err)
 		return NULL;
 	}
 	return t;
+}
+
+int
+table_type_known(const char *type)
+{
+	static const char *const types[] = {
+		"hash", "btree", "texthash", "inline", "static", "cidr",
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return 1;
+	return 0;
 }
 
 struct table *

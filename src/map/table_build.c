@@ -141,8 +141,13 @@ table_build(const char *spec, int flags, char **err)
 	type = xstrndup(spec, (size_t)(colon - spec));
 	source = colon + 1;
 	if ((db_type = table_db_type(type)) < 0) {
-		*err = xasprintf("%s: tables of type %s are read as they are; "
-		    "only hash: and btree: are built", spec, type);
+		if (table_type_known(type))
+			*err = xasprintf("%s: tables of type %s are read as "
+			    "they are; only hash: and btree: are built", spec,
+			    type);
+		else
+			*err = xasprintf("%s: unsupported table type: %s", spec,
+			    type);
 		goto out;
 	}
 	if ((text = table_read_file(source, &len, err)) == NULL)

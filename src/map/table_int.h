@@ -43,6 +43,8 @@ int table_texthash_open_text(struct table *t, const char *label,
 int table_cidr_open_text(struct table *t, const char *label,
     const char *text, size_t len, char **err);
 
+/* 1 when type is one table_open() knows. */
+int table_type_known(const char *type);
 /* Records t->watch_path and its current stat for table_changed(). */
 void table_watch(struct table *t, const char *path);
 

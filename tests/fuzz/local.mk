@@ -41,3 +41,15 @@ EXTRA_DIST += tests/fuzz/corpus-smtp_reply.sh
 tests_fuzz_fuzz_smtp_reply_SOURCES = tests/fuzz/fuzz_smtp_reply.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_smtp_reply_LDADD = $(LIBTLSRELAY)
+
+# The defer log and qmgr notice parsers (src/queue/defer_log.c,
+# src/queue/queue_notify.c), and the table parsers (src/map/table_*.c).
+check_PROGRAMS += tests/fuzz/fuzz_defer_log tests/fuzz/fuzz_table
+TESTS += tests/fuzz/corpus-defer_log.sh tests/fuzz/corpus-table.sh
+EXTRA_DIST += tests/fuzz/corpus-defer_log.sh tests/fuzz/corpus-table.sh
+tests_fuzz_fuzz_defer_log_SOURCES = tests/fuzz/fuzz_defer_log.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_defer_log_LDADD = $(LIBTLSRELAY)
+tests_fuzz_fuzz_table_SOURCES = tests/fuzz/fuzz_table.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_table_LDADD = $(LIBTLSRELAY)
