@@ -7,6 +7,9 @@
 
 /* Names the process in every line: "tlsrelay/<service>[pid]". */
 void log_set_service(const char *syslog_name, const char *service);
+/* The current service name, so that a part of a process (the smtp client
+ * inside the queue manager) can log as its own service and switch back. */
+const char *log_service(void);
 
 /* Chooses the destination. maillog_file non-empty: append to that path
  * ("/dev/stdout" and "/dev/stderr" work); else if to_stderr: stderr; else

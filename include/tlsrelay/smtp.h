@@ -86,22 +86,33 @@ struct smtp_job {
 	int tls_level;			/* enum tls_level of the destination */
 };
 
-/* Called once per job when every recipient has an outcome. */
+/* Called once per job when every recipient has an outcome, always from
+ * an event of the loop (never from inside smtp_pool_deliver); it may
+ * deliver more jobs, but must not free the pool. The pool has logged the
+ * to= lines by then. */
 typedef void (*smtp_job_done_cb)(void *arg, struct smtp_job *job);
 
 struct smtp_pool;
 
-/* The client's settings (smtp_* parameters) and SSL_CTX come from conf.
- * Returns NULL with *err set. */
+/* The client's settings (smtp_* parameters) and SSL_CTX come from conf,
+ * which must outlive the pool. Returns NULL with *err set. */
 struct smtp_pool *smtp_pool_new(struct event_base *base,
     const struct conf *conf, char **err);
 /* Closes idle connections; jobs still running are deferred. */
 void smtp_pool_free(struct smtp_pool *pool);
 /* Queues the job. The pool may hold it back while the destination is at
- * its concurrency limit; jobs to the same nexthop may share a connection. */
+ * its concurrency limit; jobs to the same nexthop may share a connection.
+ * The job and what it points to stay the caller's and must live until
+ * the callback; the recipients' out fields are overwritten (their reason
+ * and relay then belong to the caller). */
 void smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
     smtp_job_done_cb cb, void *arg);
 /* Number of jobs running or waiting (for shutdown). */
 size_t smtp_pool_busy(const struct smtp_pool *pool);
+
+/* Postfix's delay= and delays= format: two significant digits, at most
+ * two decimals, whole seconds from 10 s up ("0", "0.01", "0.1", "1.2",
+ * "13"); for the queue manager's own to= lines too. */
+void smtp_format_delay(double seconds, char *buf, size_t len);
 
 #endif

@@ -43,6 +43,12 @@ log_set_service(const char *syslog_name, const char *service)
 	update_tag();
 }
 
+const char *
+log_service(void)
+{
+	return service_name;
+}
+
 static int
 facility_code(const char *name)
 {

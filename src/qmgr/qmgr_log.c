@@ -24,20 +24,6 @@ status_name(enum smtp_outcome outcome)
 	return "deferred";
 }
 
-/* Postfix prints delays with fewer digits as they grow. */
-static void
-format_delay(char *buf, size_t len, double seconds)
-{
-	if (seconds < 0)
-		seconds = 0;
-	if (seconds < 0.1)
-		snprintf(buf, len, "%.2g", seconds);
-	else if (seconds < 10)
-		snprintf(buf, len, "%.1f", seconds);
-	else
-		snprintf(buf, len, "%.0f", seconds);
-}
-
 void
 qmgr_log_result(const struct qmgr_message *m, size_t index)
 {
@@ -50,9 +36,9 @@ qmgr_log_result(const struct qmgr_message *m, size_t index)
 	now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 	arrival = (double)m->spool.arrival_sec +
 	    (double)m->spool.arrival_usec / 1e6;
-	format_delay(total, sizeof(total), now - arrival);
-	format_delay(a, sizeof(a), m->entered - arrival);
-	format_delay(b, sizeof(b), now - m->entered);
+	smtp_format_delay(now - arrival, total, sizeof(total));
+	smtp_format_delay(m->entered - arrival, a, sizeof(a));
+	smtp_format_delay(now - m->entered, b, sizeof(b));
 	msg_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/0/0, dsn=%s, "
 	    "status=%s (%s)", m->id, m->spool.recipients[index].address,
 	    r->relay, total, a, b, r->dsn, status_name(r->outcome),

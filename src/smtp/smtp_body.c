@@ -68,7 +68,8 @@ smtp_body_fill(struct smtp_body *body, struct evbuffer *out, size_t max,
 		if (n < 0)
 			return -1;
 		if (n == 0) {
-			errno = EIO;	/* the file is shorter than promised */
+			/* The file is shorter than promised. */
+			errno = EIO;
 			return -1;
 		}
 		stuff(body, out, buf, (size_t)n);

@@ -161,7 +161,8 @@ smtp_conn_close(struct smtp_conn *conn)
 	/* Idle plaintext sessions get a last-moment QUIT: nothing else is
 	 * in the output buffer. */
 	if (conn->state == CS_IDLE && conn->ssl == NULL && conn->fd >= 0)
-		(void)send(conn->fd, "QUIT\r\n", 6, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)send(conn->fd, "QUIT\r\n", 6,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
 	session_reset(conn);
 	conn->state = CS_CLOSED;
 	smtp_pool_conn_closed(conn);
@@ -219,9 +220,8 @@ conn_connect(struct smtp_conn *conn, const struct dns_target *t,
     char **reason);
 
 static void
-connected_cb(evutil_socket_t fd, short what, void *arg)
+connected(struct smtp_conn *conn, evutil_socket_t fd, short what)
 {
-	struct smtp_conn *conn = arg;
 	socklen_t len = sizeof(int);
 	int error = 0;
 	char *reason;
@@ -242,6 +242,14 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 	attach(conn, bufferevent_socket_new(conn->pool->base, fd, 0));
 	conn->state = CS_GREETING;
 	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
+}
+
+static void
+connected_cb(evutil_socket_t fd, short what, void *arg)
+{
+	smtp_log_enter();
+	connected(arg, fd, what);
+	smtp_log_leave();
 }
 
 static int
@@ -665,9 +673,8 @@ conn_line(struct smtp_conn *conn, const char *line)
 }
 
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+read_replies(struct smtp_conn *conn, struct bufferevent *bev)
 {
-	struct smtp_conn *conn = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	/* A handler may close the connection or swap the bufferevent for a
@@ -687,21 +694,28 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	smtp_log_enter();
+	read_replies(arg, bev);
+	smtp_log_leave();
+}
+
+static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_conn *conn = arg;
 
 	(void)bev;
+	smtp_log_enter();
 	if (conn->state == CS_BODY)
 		smtp_xfer_writable(conn);
+	smtp_log_leave();
 }
 
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+bev_event(struct smtp_conn *conn, short what)
 {
-	struct smtp_conn *conn = arg;
-
-	(void)bev;
 	if (conn->state == CS_HANDSHAKE) {
 		if (what & BEV_EVENT_CONNECTED)
 			tls_established(conn);
@@ -714,12 +728,22 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	smtp_log_enter();
+	bev_event(arg, what);
+	smtp_log_leave();
+}
+
+static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_conn *conn = arg;
 
 	(void)fd;
 	(void)what;
+	smtp_log_enter();
 	switch (conn->state) {
 	case CS_HANDSHAKE:
 		msg_info("%s: TLS handshake timed out", conn->relay);
@@ -733,6 +757,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_broken(conn, BROKEN_TIMEOUT);
 		break;
 	}
+	smtp_log_leave();
 }
 
 /* ---- failures ------------------------------------------------------------ */

@@ -38,7 +38,7 @@ struct smtp_settings {
 	long long quit_timeout;
 	long long dest_concurrency;	/* per next hop */
 	long long process_limit;	/* all connections */
-	int cache_connections;		/* smtp_connection_cache_on_demand */
+	int cache_connections;	/* smtp_connection_cache_on_demand */
 	long long cache_time_limit;
 	long long reuse_time_limit;
 	int tls_loglevel;
@@ -67,7 +67,7 @@ struct smtp_run {
 	char *last_reason;		/* of the last target that failed */
 	char last_dsn[16];
 	char *last_relay;		/* "none" or host[addr]:port */
-	int requeued;			/* once after a stale cached session */
+	int requeued;			/* once, after a stale session */
 };
 
 enum conn_state {
@@ -164,7 +164,7 @@ struct smtp_pool {
 	size_t n_conns;			/* counted connections */
 	size_t n_runs;			/* not called back yet */
 	int closing;
-	char *iobuf;			/* content reads; one loop, one user */
+	char *iobuf;			/* content reads (one loop) */
 };
 
 #define SMTP_IOBUF_SIZE	(64 * 1024)
@@ -248,9 +248,12 @@ char *smtp_reply_reason(const char *label, const struct smtp_reply *reply,
 /* The reply's status code, or "4.0.0"/"5.0.0"/"2.0.0" by its class. */
 void smtp_reply_dsn(const struct smtp_reply *reply, char dsn[16]);
 enum smtp_outcome smtp_reply_outcome(const struct smtp_reply *reply);
-/* Postfix's delay format: 2 significant digits, at most 2 decimals,
- * integers from 10 s up: "0.01", "0.1", "1.2", "13". */
-void smtp_format_delay(double seconds, char *buf, size_t len);
+/* The client's lines are the smtp service's ("tlsrelay/smtp[PID]") even
+ * inside the queue manager: every way into the pool from outside (calls
+ * of the interface, libevent callbacks) enters, and leaves before the
+ * queue manager is called back. Entries nest. */
+void smtp_log_enter(void);
+void smtp_log_leave(void);
 void smtp_log_run(const struct smtp_run *run, double now);
 
 #endif

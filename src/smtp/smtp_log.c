@@ -12,6 +12,25 @@
 #include "tlsrelay/log.h"
 #include "smtp_int.h"
 
+static int log_depth;
+static char log_outer[64];
+
+void
+smtp_log_enter(void)
+{
+	if (log_depth++ == 0) {
+		snprintf(log_outer, sizeof(log_outer), "%s", log_service());
+		log_set_service(NULL, "smtp");
+	}
+}
+
+void
+smtp_log_leave(void)
+{
+	if (--log_depth == 0)
+		log_set_service(NULL, log_outer);
+}
+
 char *
 smtp_reply_line(const struct smtp_reply *reply)
 {

@@ -269,6 +269,7 @@ dispatch_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	smtp_log_enter();
 	TAILQ_FOREACH(dest, &pool->dests, entry)
 		if (dest->n_waiting > 0)
 			dest_dispatch(dest);
@@ -277,6 +278,7 @@ dispatch_cb(evutil_socket_t fd, short what, void *arg)
 		if (dest->n_waiting == 0 && dest->n_conns == 0)
 			dest_free(dest);
 	}
+	smtp_log_leave();
 }
 
 static void
@@ -327,7 +329,6 @@ smtp_pool_conn_idle(struct smtp_conn *conn)
 	struct smtp_pool *pool = conn->pool;
 	struct smtp_dest *dest = conn->dest;
 	long long age, left;
-	struct smtp_run *run;
 
 	if (dest == NULL) {
 		smtp_conn_quit(conn);
@@ -340,17 +341,14 @@ smtp_pool_conn_idle(struct smtp_conn *conn)
 		smtp_conn_quit(conn);
 		return;
 	}
-	run = TAILQ_FIRST(&dest->waiting);
-	if (run != NULL && session_fits(conn, run)) {
-		smtp_conn_take(conn, dest_pop(dest));
-		return;
-	}
 	conn->state = CS_IDLE;
 	TAILQ_INSERT_TAIL(&dest->idle, conn, idle_entry);
 	conn->idle_listed = 1;
 	smtp_conn_timeout(conn, pool->set.cache_time_limit < left ?
 	    pool->set.cache_time_limit : left);
-	/* A job elsewhere may be waiting for a slot this session can give. */
+	/* A job to this next hop takes the session from the idle list, one
+	 * elsewhere may take its place; either way from the event, so that
+	 * a run of jobs finished at once never recurses. */
 	schedule_dispatch(pool);
 }
 
@@ -405,7 +403,10 @@ smtp_pool_new(struct event_base *base, const struct conf *conf, char **err)
 	SSL_CTX *ctx;
 
 	*err = NULL;
-	if ((ctx = tls_client_ctx_new(conf, err)) == NULL)
+	smtp_log_enter();
+	ctx = tls_client_ctx_new(conf, err);
+	smtp_log_leave();
+	if (ctx == NULL)
 		return NULL;
 	pool = xcalloc(1, sizeof(*pool));
 	pool->base = base;
@@ -433,16 +434,18 @@ smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
 	struct smtp_dest *dest;
 
 	pool->n_runs++;
+	smtp_log_enter();
 	if (pool->closing) {
 		smtp_run_set_rest(run, SMTP_DEFER, "4.3.0", NULL,
 		    SHUTDOWN_REASON);
 		smtp_run_finish(pool, run);
-		return;
+	} else {
+		dest = dest_get(pool, job->nexthop);
+		TAILQ_INSERT_TAIL(&dest->waiting, run, entry);
+		dest->n_waiting++;
+		dest_dispatch(dest);
 	}
-	dest = dest_get(pool, job->nexthop);
-	TAILQ_INSERT_TAIL(&dest->waiting, run, entry);
-	dest->n_waiting++;
-	dest_dispatch(dest);
+	smtp_log_leave();
 }
 
 size_t
@@ -460,6 +463,7 @@ smtp_pool_free(struct smtp_pool *pool)
 
 	if (pool == NULL)
 		return;
+	smtp_log_enter();
 	pool->closing = 1;
 	TAILQ_FOREACH(dest, &pool->dests, entry) {
 		while ((run = dest_pop(dest)) != NULL) {
@@ -477,6 +481,7 @@ smtp_pool_free(struct smtp_pool *pool)
 		}
 		smtp_conn_close(conn);
 	}
+	smtp_log_leave();
 	/* Jobs handed in by these callbacks are deferred at once, and
 	 * called back by the same loop. */
 	done_cb(-1, 0, pool);

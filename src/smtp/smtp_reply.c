@@ -103,8 +103,9 @@ smtp_reply_feed(struct smtp_reply *reply, const char *line)
 	size_t len;
 	int code, last;
 
+	/* Fed after it was complete. */
 	if (reply->text != NULL)
-		return SMTP_REPLY_BAD;		/* fed after it was complete */
+		return SMTP_REPLY_BAD;
 	if ((code = line_code(line, &last)) < 0)
 		return SMTP_REPLY_BAD;
 	if (reply->n_lines > 0 && code != reply->code)

@@ -135,6 +135,16 @@ smtp_xfer_writable(struct smtp_conn *conn)
 	size_t queued = evbuffer_get_length(out);
 	int status;
 
+	/* The end of data is "sent" once it left our buffer: from then on
+	 * a lost connection may have delivered the message. */
+	if (conn->body.finished) {
+		if (queued == 0) {
+			conn->state = CS_DOT;
+			smtp_conn_timeout(conn,
+			    conn->pool->set.data_done_timeout);
+		}
+		return;
+	}
 	if (queued >= BODY_HIGH)
 		return;
 	status = smtp_body_fill(&conn->body, out, BODY_HIGH - queued,
@@ -153,12 +163,11 @@ smtp_xfer_writable(struct smtp_conn *conn)
 		smtp_conn_close(conn);
 		return;
 	}
-	if (status == 1) {
-		conn->state = CS_DOT;
+	smtp_conn_timeout(conn, conn->pool->set.data_xfer_timeout);
+	/* All of it is queued: the next write callback comes when the
+	 * buffer is empty. */
+	if (status == 1)
 		bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
-		smtp_conn_timeout(conn, conn->pool->set.data_done_timeout);
-	} else
-		smtp_conn_timeout(conn, conn->pool->set.data_xfer_timeout);
 }
 
 /* Gives every recipient RCPT accepted the outcome of this reply. A reply
@@ -209,8 +218,9 @@ rcpt_reply(struct smtp_conn *conn, size_t i)
 	struct smtp_run *run = conn->run;
 	char dsn[16], *reason;
 
+	/* MAIL's reply decided already. */
 	if (!conn->mail_ok)
-		return;			/* MAIL's reply decided already */
+		return;
 	if (conn->reply.code / 100 == 2) {
 		run->rcpt_state[i] = RCPT_ACCEPTED;
 		conn->n_accepted++;
@@ -312,7 +322,11 @@ smtp_xfer_reply(struct smtp_conn *conn)
 		command_reply(conn);
 		break;
 	case CS_BODY:
-		early_reply(conn);
+		/* All of it was queued, so the server has seen the end. */
+		if (conn->body.finished)
+			dot_reply(conn);
+		else
+			early_reply(conn);
 		break;
 	case CS_DOT:
 		dot_reply(conn);

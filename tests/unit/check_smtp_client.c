@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -37,7 +38,7 @@
 
 static char tmpdir[] = "/tmp/check_smtp_client.XXXXXX";
 
-/* ---- files and commands --------------------------------------------------- */
+/* ---- files and commands ------------------------------------------------- */
 
 static void
 run(const char *fmt, ...)
@@ -96,7 +97,7 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---- the peer -------------------------------------------------------------- */
+/* ---- the peer ----------------------------------------------------------- */
 
 static struct peer {
 	pid_t pid;
@@ -123,10 +124,14 @@ peer_start(const char *name, const char *args)
 	portfile = xasprintf("%s/port", peer.dir);
 	mkdir(peer.dir, 0700);
 	unlink(portfile);
-	/* In tmpdir, where the certificates are. */
+	/* In tmpdir, where the certificates are; its complaints about
+	 * the broken clients it meets on purpose go to a file. */
 	cmd = xasprintf("cd '%s' && exec " PYTHON " '%s' --port-file '%s' "
-	    "--dir '%s' %s", tmpdir, script, portfile, peer.dir, args);
+	    "--dir '%s' %s 2>'%s/stderr'", tmpdir, script, portfile,
+	    peer.dir, args, peer.dir);
 	if ((peer.pid = fork()) == 0) {
+		/* Gone with us, even when we are killed. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -136,6 +141,9 @@ peer_start(const char *name, const char *args)
 			fprintf(stderr, "check_smtp_client: the test server "
 			    "exited (is python3-aiosmtpd installed?): %s\n",
 			    cmd);
+			text = xasprintf("cat '%s/stderr' >&2", peer.dir);
+			if (system(text) != 0)
+				fprintf(stderr, "(no stderr)\n");
 			exit(EXIT_FAILURE);
 		}
 		usleep(50000);
@@ -298,6 +306,12 @@ small_up(void)
 }
 
 static void
+dropper_up(void)
+{
+	peer_start("dropper", "--drop-in-data");
+}
+
+static void
 noehlo_up(void)
 {
 	peer_start("noehlo", "--reject-ehlo");
@@ -335,7 +349,7 @@ suite_down(void)
 		run("rm -rf '%s'", tmpdir);
 }
 
-/* ---- the client side ---------------------------------------------------------- */
+/* ---- the client side ---------------------------------------------------- */
 
 struct client {
 	struct event_base *base;
@@ -548,7 +562,7 @@ silent_port(int *fd)
 	return ntohs(sin.sin_port);
 }
 
-/* ---- plaintext ------------------------------------------------------------ */
+/* ---- plaintext ---------------------------------------------------------- */
 
 START_TEST(plain_delivery)
 {
@@ -603,7 +617,8 @@ START_TEST(log_line_format)
 	regex_t re;
 	char *log, *pattern;
 
-	client_start(&c, NULL);
+	peer_clear();
+	client_start(&c, "smtp_helo_name = relay.example");
 	tjob_simple(&t, TLS_LEV_NONE);
 	tjob_rcpt(&t, "fmt@peer.test");
 	tjob_target(&t, "peer.test", peer.port);
@@ -619,6 +634,9 @@ START_TEST(log_line_format)
 	ck_assert_msg(regexec(&re, log, 0, NULL, 0) == 0, "log:\n%s", log);
 	/* arrival 0.5 s ago, queue entry 0.1 s ago: delay about 0.5. */
 	ck_assert_ptr_nonnull(strstr(log, "delays=0.4/"));
+	free(log);
+	log = peer_message(0, "json", NULL);
+	ck_assert_ptr_nonnull(strstr(log, "\"helo\": \"relay.example\""));
 	regfree(&re);
 	free(log);
 	free(pattern);
@@ -732,7 +750,8 @@ START_TEST(bytes_intact)
 }
 END_TEST
 
-START_TEST(two_megabytes)
+static void
+two_megabytes_at(int level)
 {
 	struct strbuf sb;
 	struct client c;
@@ -757,7 +776,7 @@ START_TEST(two_megabytes)
 		strbuf_puts(&sb, "\r\n");
 	}
 	client_start(&c, NULL);
-	tjob_init(&t, sb.data, sb.len, TLS_LEV_NONE);
+	tjob_init(&t, sb.data, sb.len, level);
 	tjob_rcpt(&t, "big@peer.test");
 	tjob_target(&t, "peer.test", peer.port);
 	deliver(&c, &t);
@@ -769,12 +788,25 @@ START_TEST(two_megabytes)
 	json = peer_message(0, "json", NULL);
 	size = xasprintf("\"SIZE=%zu\"", sb.len);
 	ck_assert_msg(strstr(json, size) != NULL, "%s", json);
+	ck_assert_ptr_nonnull(strstr(json, level == TLS_LEV_NONE ?
+	    "\"tls\": false" : "\"tls\": true"));
 	free(size);
 	free(json);
 	free(eml);
 	strbuf_free(&sb);
 	tjob_free(&t);
 	client_stop(&c);
+}
+
+START_TEST(two_megabytes)
+{
+	two_megabytes_at(TLS_LEV_NONE);
+}
+END_TEST
+
+START_TEST(two_megabytes_tls)
+{
+	two_megabytes_at(TLS_LEV_ENCRYPT);
 }
 END_TEST
 
@@ -1004,7 +1036,7 @@ START_TEST(helo_fallback)
 }
 END_TEST
 
-/* ---- connection reuse and concurrency ---------------------------------------- */
+/* ---- connection reuse and concurrency ----------------------------------- */
 
 struct chain {
 	struct client *c;
@@ -1175,6 +1207,35 @@ START_TEST(process_limit)
 }
 END_TEST
 
+/* A cached session is not used once smtp_connection_reuse_time_limit
+ * has passed since it was opened. */
+START_TEST(reuse_time_limit)
+{
+	struct client c;
+	struct tjob t1, t2;
+
+	peer_clear();
+	client_start(&c, "smtp_connection_reuse_time_limit = 1s\n"
+	    "smtp_connection_cache_time_limit = 30s");
+	tjob_simple(&t1, TLS_LEV_NONE);
+	tjob_rcpt(&t1, "one@peer.test");
+	tjob_target(&t1, "peer.test", peer.port);
+	tjob_simple(&t2, TLS_LEV_NONE);
+	tjob_rcpt(&t2, "two@peer.test");
+	tjob_target(&t2, "peer.test", peer.port);
+	deliver(&c, &t1);
+	client_idle(&c, 1.5);
+	/* Closed with QUIT when its time was up, not at 30 s. */
+	ck_assert(peer_event(message_conn(0), "quit"));
+	deliver(&c, &t2);
+	ck_assert_int_eq(t2.rcpts[0].outcome, SMTP_SENT);
+	ck_assert_uint_eq(peer_connections(), 2);
+	tjob_free(&t1);
+	tjob_free(&t2);
+	client_stop(&c);
+}
+END_TEST
+
 static void
 free_pool_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1214,7 +1275,37 @@ START_TEST(free_while_busy)
 }
 END_TEST
 
-/* ---- TLS ------------------------------------------------------------------------ */
+START_TEST(lost_in_body)
+{
+	const size_t size = 16 * 1024 * 1024;
+	struct client c;
+	struct tjob t;
+	char *content = xmalloc(size);
+
+	/* More than the socket buffers hold: still on its way when the
+	 * server hangs up after its 354. */
+	memset(content, 'x', size);
+	for (size_t i = 78; i < size; i += 80)
+		memcpy(content + i, "\r\n", 2);
+	client_start(&c, NULL);
+	tjob_init(&t, content, size, TLS_LEV_NONE);
+	tjob_rcpt(&t, "a@peer.test");
+	tjob_rcpt(&t, "b@peer.test");
+	tjob_target(&t, "drop.test", peer.port);
+	deliver(&c, &t);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(t.rcpts[i].outcome, SMTP_DEFER);
+		ck_assert_str_eq(t.rcpts[i].dsn, "4.4.2");
+		ck_assert_str_eq(t.rcpts[i].reason, "lost connection with "
+		    "drop.test[127.0.0.1] while sending message body");
+	}
+	free(content);
+	tjob_free(&t);
+	client_stop(&c);
+}
+END_TEST
+
+/* ---- TLS ---------------------------------------------------------------- */
 
 START_TEST(may_uses_tls)
 {
@@ -1258,7 +1349,8 @@ START_TEST(trusted_with_cafile)
 	peer_clear();
 	cf = xasprintf("smtp_tls_CAfile = %s/peer.crt\n"
 	    "smtp_tls_cert_file = %s/client.crt\n"
-	    "smtp_tls_key_file = %s/client.key\n", tmpdir, tmpdir, tmpdir);
+	    "smtp_tls_key_file = %s/client.key\n"
+	    "smtp_tls_loglevel = 1\n", tmpdir, tmpdir, tmpdir);
 	client_start(&c, cf);
 	tjob_simple(&t, TLS_LEV_ENCRYPT);
 	tjob_rcpt(&t, "trusted@peer.test");
@@ -1268,6 +1360,8 @@ START_TEST(trusted_with_cafile)
 	ck_assert(log_has(&c, "Trusted TLS connection established to "
 	    "peer.test[127.0.0.1]"));
 	ck_assert(!log_has(&c, "Untrusted"));
+	/* smtp_tls_loglevel 1: the server certificate's names. */
+	ck_assert(log_has(&c, ": subject_CN=peer.test, issuer_CN=peer.test"));
 	/* No SNI by default (smtp_tls_servername empty). */
 	events = peer_file("events");
 	ck_assert_msg(strstr(events, "sni -\n") != NULL &&
@@ -1460,7 +1554,7 @@ START_TEST(starttls_injection_encrypt)
 }
 END_TEST
 
-/* ---- tls_client without a server ------------------------------------------------- */
+/* ---- tls_client without a server ---------------------------------------- */
 
 static struct conf *
 load(const char *main_cf)
@@ -1616,7 +1710,30 @@ START_TEST(ctx_client_cert)
 }
 END_TEST
 
-/* ---- the suite ------------------------------------------------------------------ */
+START_TEST(obsolete_warning)
+{
+	struct client c;
+	struct conf *conf;
+	char *err = NULL;
+	SSL_CTX *ctx;
+
+	/* client_start opens the log; its pool says nothing of this. */
+	client_start(&c, NULL);
+	ck_assert(!log_has(&c, "obsolete"));
+	conf = load("\nsmtp_use_tls = yes");
+	ck_assert_int_eq(tls_smtp_level(conf), TLS_LEV_MAY);
+	ck_assert(!log_has(&c, "obsolete"));
+	ctx = tls_client_ctx_new(conf, &err);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert(log_has(&c, "warning: main.cf:2: smtp_use_tls is obsolete: "
+	    "use smtp_tls_security_level instead"));
+	SSL_CTX_free(ctx);
+	conf_free(conf);
+	client_stop(&c);
+}
+END_TEST
+
+/* ---- the suite ---------------------------------------------------------- */
 
 static TCase *
 peer_case(const char *name, void (*up)(void))
@@ -1658,11 +1775,16 @@ client_suite(void)
 	tcase_add_test(tc, concurrency_limit);
 	tcase_add_test(tc, concurrency_default_limit);
 	tcase_add_test(tc, process_limit);
+	tcase_add_test(tc, reuse_time_limit);
 	tcase_add_test(tc, free_while_busy);
 	suite_add_tcase(s, tc);
 
 	tc = peer_case("small", small_up);
 	tcase_add_test(tc, size_limit_bounce);
+	suite_add_tcase(s, tc);
+
+	tc = peer_case("dropper", dropper_up);
+	tcase_add_test(tc, lost_in_body);
 	suite_add_tcase(s, tc);
 
 	tc = peer_case("noehlo", noehlo_up);
@@ -1674,6 +1796,7 @@ client_suite(void)
 	tcase_add_test(tc, trusted_with_cafile);
 	tcase_add_test(tc, none_never_starttls);
 	tcase_add_test(tc, tls_reuse);
+	tcase_add_test(tc, two_megabytes_tls);
 	suite_add_tcase(s, tc);
 
 	tc = peer_case("tls12", tls12_up);
@@ -1691,6 +1814,7 @@ client_suite(void)
 	tcase_add_test(tc, servernames);
 	tcase_add_test(tc, ctx_errors);
 	tcase_add_test(tc, ctx_client_cert);
+	tcase_add_test(tc, obsolete_warning);
 	suite_add_tcase(s, tc);
 	return s;
 }

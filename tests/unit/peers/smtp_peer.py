@@ -19,7 +19,8 @@ Recipients choose their reply by local part prefix: r450-... gets
 
 --inject runs a scripted server instead: it offers STARTTLS and answers
 it with "220" and an extra reply line in the same write (a STARTTLS
-response injection).
+response injection). --drop-in-data runs the scripted server too, and
+it closes the connection right after its 354 reply to DATA.
 
 Run with /usr/bin/python3 (Debian's python3-aiosmtpd)."""
 
@@ -155,8 +156,9 @@ class PeerSMTP(SMTP):
 class Injector(asyncio.Protocol):
     """Offers STARTTLS, then answers it with extra bytes behind 220."""
 
-    def __init__(self, recorder):
+    def __init__(self, recorder, drop_in_data):
         self.rec = recorder
+        self.drop_in_data = drop_in_data
         self.buf = b""
         self.data = None        # lines of a message while in DATA
 
@@ -186,6 +188,10 @@ class Injector(asyncio.Protocol):
                 self.data = []
                 self.transport.write(b"354 End data with <CR><LF>.<CR><LF>"
                                      b"\r\n")
+                if self.drop_in_data:
+                    self.rec.append("events", "%d dropped" % self.conn_id)
+                    self.transport.close()
+                    return
             elif verb == b"EHLO":
                 self.transport.write(b"250-inject.test\r\n"
                                      b"250-STARTTLS\r\n250 8BITMIME\r\n")
@@ -230,13 +236,14 @@ def main():
     p.add_argument("--size", type=int, default=33554432)
     p.add_argument("--reject-ehlo", action="store_true")
     p.add_argument("--inject", action="store_true")
+    p.add_argument("--drop-in-data", action="store_true")
     args = p.parse_args()
 
     rec = Recorder(args.dir)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    if args.inject:
-        factory = lambda: Injector(rec)  # noqa: E731
+    if args.inject or args.drop_in_data:
+        factory = lambda: Injector(rec, args.drop_in_data)  # noqa: E731
     else:
         handler = Handler(rec, args.pipelining)
         ctx = tls_context(args, rec) if args.cert else None
