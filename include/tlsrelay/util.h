@@ -40,6 +40,10 @@ char **strlist_split(const char *value, const char *separators, size_t *count);
 void strlist_free(char **list);
 #define LIST_SEPARATORS ", \t\r\n"
 
+/* write(2) until all of data is written, retrying on EINTR. Returns 0,
+ * or -1 with errno set. */
+int write_all(int fd, const void *data, size_t len);
+
 /* Removes leading and trailing white space in place; returns s+skip. */
 char *str_trim(char *s);
 /* Lower-cases s in place (ASCII); returns s. */

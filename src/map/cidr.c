@@ -9,6 +9,7 @@
 
 #include "tlsrelay/map.h"
 #include "tlsrelay/util.h"
+#include "cidr_int.h"
 
 struct cidr_entry {
 	int family;		/* AF_INET or AF_INET6 */
@@ -27,8 +28,8 @@ static const unsigned char v4mapped_prefix[12] = {
 };
 
 /* 1 if the first prefix bits of a and b agree. */
-static int
-prefix_equal(const unsigned char *a, const unsigned char *b, int prefix)
+int
+cidr_prefix_equal(const unsigned char *a, const unsigned char *b, int prefix)
 {
 	int bytes = prefix / 8, bits = prefix % 8;
 
@@ -80,9 +81,8 @@ looks_like_table(const char *word)
 	return word[n + 1] != ':' && !isxdigit((unsigned char)word[n + 1]);
 }
 
-/* Parses an address without prefix, "[...]" allowed, into family/addr. */
-static int
-parse_addr(const char *text, size_t len, int *family, unsigned char *addr)
+int
+cidr_parse_address(const char *text, size_t len, int *family, unsigned char *addr)
 {
 	char buf[INET6_ADDRSTRLEN + 2];
 
@@ -140,7 +140,7 @@ parse_entry(const char *word, struct cidr_entry *e)
 		    "yet: %s", text);
 	slash = strchr(text, '/');
 	addr_len = slash ? (size_t)(slash - text) : strlen(text);
-	if (parse_addr(text, addr_len, &e->family, e->addr) < 0)
+	if (cidr_parse_address(text, addr_len, &e->family, e->addr) < 0)
 		return xasprintf("bad address pattern: %s", word);
 	max = e->family == AF_INET ? 32 : 128;
 	if (slash == NULL) {
@@ -212,7 +212,7 @@ match_bytes(const struct cidr_list *list, int family,
 
 		/* First match wins, so "!10.0.0.1 10.0.0.0/8" excludes one
 		 * host from a trusted network. */
-		if (e->family == family && prefix_equal(e->addr, addr,
+		if (e->family == family && cidr_prefix_equal(e->addr, addr,
 		    e->prefix))
 			return !e->negate;
 	}
@@ -267,7 +267,7 @@ cidr_list_match_text(const struct cidr_list *list, const char *text)
 	zone = memchr(text, '%', len);
 	if (zone != NULL)
 		len = (size_t)(zone - text);
-	if (parse_addr(text, len, &family, addr) < 0)
+	if (cidr_parse_address(text, len, &family, addr) < 0)
 		return 0;
 	unmap_v4(&family, addr, NULL);
 	return match_bytes(list, family, addr);

@@ -17,7 +17,8 @@ endif
 libtlsrelay_a_SOURCES += src/map/table.c src/map/table_build.c \
 	src/map/table_cidr.c src/map/table_db.c src/map/table_hash.c \
 	src/map/table_inline.c src/map/table_list.c src/map/table_text.c \
-	src/map/table_texthash.c src/map/table_int.h
+	src/map/table_texthash.c src/map/table_int.h \
+	src/map/cidr_int.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_table

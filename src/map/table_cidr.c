@@ -16,6 +16,7 @@
 
 #include "tlsrelay/util.h"
 
+#include "cidr_int.h"
 #include "table_int.h"
 
 enum rule_kind { RULE_MATCH, RULE_IF, RULE_ENDIF };
@@ -39,42 +40,6 @@ struct cidr_table {
 	const char *label;
 };
 
-/* Parses an address, optionally in [], into family and bytes. */
-static int
-parse_address(const char *text, size_t len, int *family, unsigned char *addr)
-{
-	char buf[INET6_ADDRSTRLEN + 1];
-
-	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
-		text++;
-		len -= 2;
-	}
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, text, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, addr) == 1) {
-		*family = AF_INET;
-		return 0;
-	}
-	if (strchr(buf, ':') && inet_pton(AF_INET6, buf, addr) == 1) {
-		*family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-static int
-prefix_match(const unsigned char *a, const unsigned char *b, int prefix)
-{
-	int bytes = prefix / 8, bits = prefix % 8;
-
-	if (memcmp(a, b, (size_t)bytes) != 0)
-		return 0;
-	return bits == 0 ||
-	    ((a[bytes] ^ b[bytes]) & (0xff << (8 - bits)) & 0xff) == 0;
-}
-
 /* Parses "[!]address[/prefix]" into r; NULL or an error text. */
 static char *
 parse_pattern(const char *pattern, struct cidr_rule *r)
@@ -89,7 +54,7 @@ parse_pattern(const char *pattern, struct cidr_rule *r)
 	}
 	slash = strchr(text, '/');
 	len = slash ? (size_t)(slash - text) : strlen(text);
-	if (parse_address(text, len, &r->family, r->addr) < 0)
+	if (cidr_parse_address(text, len, &r->family, r->addr) < 0)
 		return xasprintf("bad address pattern: \"%s\"", pattern);
 	max = r->family == AF_INET ? 32 : 128;
 	r->prefix = max;
@@ -221,7 +186,7 @@ cidr_lookup(struct table *t, const char *key, int *error)
 
 	(void)error;
 	/* A key that is no address matches no rule. */
-	if (parse_address(key, strlen(key), &family, addr) < 0)
+	if (cidr_parse_address(key, strlen(key), &family, addr) < 0)
 		return NULL;
 	while (i < ct->n) {
 		const struct cidr_rule *r = &ct->rules[i];
@@ -234,7 +199,7 @@ cidr_lookup(struct table *t, const char *key, int *error)
 		/* A pattern says nothing about the other family, negated
 		 * or not. */
 		hit = r->family == family &&
-		    prefix_match(r->addr, addr, r->prefix) != r->negate;
+		    cidr_prefix_equal(r->addr, addr, r->prefix) != r->negate;
 		if (r->kind == RULE_MATCH && hit)
 			return r->value;
 		i = r->kind == RULE_IF && !hit ? r->endif + 1 : i + 1;

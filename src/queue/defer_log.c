@@ -35,23 +35,6 @@ put_value(struct strbuf *sb, const char *value)
 }
 
 static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 replace_file(const char *path, const char *data, size_t len, char **err)
 {
 	char *tmp = xasprintf("%s.tmp", path);

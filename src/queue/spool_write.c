@@ -28,23 +28,6 @@ struct spool_writer {
 
 /* Writes all of data, retrying short writes and EINTR. */
 static int
-write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 writer_flush(struct spool_writer *w)
 {
 	if (w->error) {
