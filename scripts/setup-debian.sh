@@ -2,13 +2,14 @@
 # Installs what tlsrelay needs to build and test on Debian 12, and creates
 # the unprivileged user the daemon drops to. Run as root. Idempotent: when
 # everything is there it does nothing and prints nothing. swaks is listed
-# with libnet-ssleay-perl, which its -tls needs but only recommends.
+# with libnet-ssleay-perl, which its -tls needs but only recommends;
+# strace shows in one outbound test that no DNS query leaves loopback.
 set -eu
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
 	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev check
 	openssl swaks libnet-ssleay-perl python3 python3-aiosmtpd
-	dnsmasq-base postfix clang libclang-rt-14-dev"
+	dnsmasq-base postfix strace clang libclang-rt-14-dev"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup-debian.sh: run me as root" >&2

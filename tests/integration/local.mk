@@ -13,3 +13,14 @@ EXTRA_DIST += \
 	tests/integration/test_spool.py \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py
+# Outbound (issue 3): delivery to real peers -- the aiosmtpd sink in
+# peers/, dnsmasq for the test zones, a private Postfix instance.
+TESTS += \
+	tests/integration/test_delivery.py \
+	tests/integration/test_dns_routing.py \
+	tests/integration/test_queue.py
+EXTRA_DIST += \
+	tests/integration/test_delivery.py \
+	tests/integration/test_dns_routing.py \
+	tests/integration/test_queue.py \
+	tests/integration/peers/sink.py

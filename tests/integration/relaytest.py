@@ -1049,7 +1049,7 @@ class Sink:
 
     def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
                  certs=None, tls=True, broken_tls=False, delay=0,
-                 replies=None):
+                 replies=None, size=0):
         require_tools(PYTHON)
         self.case = case
         self.dir = directory
@@ -1067,6 +1067,8 @@ class Sink:
             args.append("--tls-broken")
         if delay:
             args += ["--delay", str(delay)]
+        if size:
+            args += ["--size", str(size)]
         self.log_path = os.path.join(directory, "sink.log")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -1086,7 +1088,10 @@ class Sink:
     @property
     def nexthop(self):
         """The transport_maps / relayhost form: no MX lookup."""
-        return "[%s]:%d" % (self.hosts[0], self.port)
+        host = self.hosts[0]
+        if ":" in host:
+            host = "ipv6:" + host
+        return "[%s]:%d" % (host, self.port)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -1238,7 +1243,14 @@ class PostfixPeer:
     def __init__(self, case, directory, certs, domains=("postfix.test",)):
         require_tools("postfix", "postqueue", "postcat")
         self.case = case
-        self.dir = directory
+        # Postfix's services are unix sockets under queue_directory: keep
+        # the path short (sun_path holds 108 bytes), apart from the rest
+        # of the test's files.
+        os.makedirs(os.path.dirname(directory), exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix="tlsrelay-pf-", dir="/tmp")
+        case.addCleanup(shutil.rmtree, self.dir, True)
+        os.symlink(self.dir, directory)
+        directory = self.dir
         self.conf_dir = os.path.join(directory, "conf")
         self.queue_dir = os.path.join(directory, "queue")
         self.data_dir = os.path.join(directory, "data")
@@ -1464,6 +1476,12 @@ class SyscallTrace:
     def __init__(self, case, path):
         require_tools("strace")
         self.path = path
+        # LeakSanitizer cannot work under ptrace: in a sanitizer build the
+        # traced daemon would fail at exit. Leaks are the other tests' job.
+        saved = os.environ.get("ASAN_OPTIONS")
+        os.environ["ASAN_OPTIONS"] = (saved + ":" if saved else "") + \
+            "detect_leaks=0"
+        case.addCleanup(self._restore_env, saved)
         self.proc = subprocess.Popen(
             ["strace", "-f", "-qq", "-e", self.SYSCALLS, "-o", path,
              "-p", str(os.getpid())],
@@ -1473,6 +1491,13 @@ class SyscallTrace:
         wait_for("strace to attach", self._attached, START_TIMEOUT,
                  lambda: self.proc.stderr.read().decode(errors="replace")
                  if self.proc.poll() is not None else "")
+
+    @staticmethod
+    def _restore_env(saved):
+        if saved is None:
+            os.environ.pop("ASAN_OPTIONS", None)
+        else:
+            os.environ["ASAN_OPTIONS"] = saved
 
     def _attached(self):
         if self.proc.poll() is not None:

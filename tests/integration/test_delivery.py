@@ -16,7 +16,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (QMGR_LINE, OutboundTestCase, QueueFile,  # noqa: E402
-                       main, to_lines, wait_for)
+                       inline_table, main, to_lines, wait_for)
 
 SENDER = "sender@senders.test"
 RCPT = "rcpt@example.test"
@@ -137,6 +137,35 @@ class ContentTest(OutboundTestCase):
         relay.wait_log(r"tlsrelay/smtp\[\d+\]: " + TLS_TO %
                        label(sink.nexthop))
         relay.wait_log(r"tlsrelay/qmgr\[\d+\]: %s: removed$" % queue_id)
+
+
+class ProtocolTest(OutboundTestCase):
+
+    def test_message_larger_than_server_size_limit_bounces(self):
+        sink = self.sink(size=2000)
+        senders = self.sink()
+        relay = self.outbound_relay(main={"transport_maps": inline_table({
+            "example.test": "smtp:" + sink.nexthop,
+            "senders.test": "smtp:" + senders.nexthop})})
+        _, big = self.outbound_message(body=(b"x" * 70 + b"\r\n") * 60)
+        big_id = self.submit(relay, SENDER, [RCPT], big)
+        _, small = self.outbound_message()
+        small_id = self.submit(relay, SENDER, [RCPT], small)
+        relay.wait_log(r": %s: to=<%s>, .*dsn=5\.3\.4, status=bounced "
+                       r"\(message size \d+ exceeds size limit 2000 of "
+                       r"server 127\.0\.0\.1\[127\.0\.0\.1\]" %
+                       (big_id, re.escape(RCPT)))
+        self.wait_removed(relay, big_id)
+        self.wait_removed(relay, small_id)
+        (m,) = sink.messages()
+        self.assertLess(m.size, 2000)
+        # The big one was never offered: every MAIL led to the one DATA.
+        commands = sum((sink.commands(c[0]) for c in sink.connections()), [])
+        self.assertEqual(commands.count("DATA"), 1, commands)
+        (dsn,) = senders.wait_messages(1)
+        self.assertIn(b"Status: 5.3.4", dsn.content)
+        self.assertIn(b"SIZE=", b" ".join(
+            o.encode() for o in m.mail_options))
 
 
 class TlsPolicyTest(OutboundTestCase):

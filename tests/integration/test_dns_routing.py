@@ -101,7 +101,10 @@ class MxTest(DnsTestCase):
     def test_implicit_mx(self):
         port = free_port_on(("127.0.0.1",))
         sink = self.sink(port=port)
-        dns = self.dns(hosts=[("implicit.test", "127.0.0.1")])
+        # --local: dnsmasq answers "no MX" (NODATA) for a name it knows,
+        # instead of REFUSED.
+        dns = self.dns(hosts=[("implicit.test", "127.0.0.1")],
+                       extra=["--local=/implicit.test/"])
         relay = self.routed_relay(dns, port)
         _, data = self.outbound_message(to="user@implicit.test")
         queue_id = self.submit(relay, SENDER, ["user@implicit.test"], data)
@@ -109,6 +112,37 @@ class MxTest(DnsTestCase):
         relay.wait_log(r": %s: to=<user@implicit\.test>, relay=implicit\.test"
                        r"\[127\.0\.0\.1\]:%d, .*status=sent" % (queue_id, port))
         self.assertEqual(len(sink.messages()), 1)
+
+    def test_ipv6_address_of_mx_host(self):
+        port = free_port_on(("::1",))
+        sink = self.sink(port=port, hosts=("::1",))
+        dns = self.dns(mx=[("v6.test", "mx.v6.test", 10)],
+                       hosts=[("mx.v6.test", "::1")],
+                       extra=["--local=/v6.test/"])
+        relay = self.routed_relay(dns, port, inet_protocols="all")
+        _, data = self.outbound_message(to="user@v6.test")
+        queue_id = self.submit(relay, SENDER, ["user@v6.test"], data)
+        self.wait_removed(relay, queue_id)
+        relay.wait_log(r": %s: to=<user@v6\.test>, relay=mx\.v6\.test"
+                       r"\[::1\]:%d, .*status=sent" % (queue_id, port))
+        (m,) = sink.messages()
+        self.assertEqual(m.peer[0], "::1")
+
+    def test_ipv4_only_skips_ipv6_addresses(self):
+        port = free_port_on(("127.0.0.1", "::1"))
+        v4 = self.sink(port=port, hosts=("127.0.0.1",))
+        v6 = self.sink(port=port, hosts=("::1",))
+        dns = self.dns(mx=[("dual.test", "mx6.dual.test", 10),
+                           ("dual.test", "mx4.dual.test", 20)],
+                       hosts=[("mx6.dual.test", "::1"),
+                              ("mx4.dual.test", "127.0.0.1")],
+                       extra=["--local=/dual.test/"])
+        relay = self.routed_relay(dns, port, inet_protocols="ipv4")
+        _, data = self.outbound_message(to="user@dual.test")
+        queue_id = self.submit(relay, SENDER, ["user@dual.test"], data)
+        self.wait_removed(relay, queue_id)
+        self.assertEqual(len(v4.messages()), 1)
+        self.assertEqual(v6.connections(), [])
 
     def test_null_mx_bounces_with_5_1_10(self):
         dns = self.dns(null_mx=["nullmx.test"])

@@ -6,7 +6,7 @@ built on aiosmtpd (Debian's python3-aiosmtpd: run with /usr/bin/python3).
 
     sink.py --listen 127.0.0.1:2526 [--listen 127.0.0.2:2526 ...]
             [--dir DIR] [--tls-cert CRT --tls-key KEY] [--tls-broken]
-            [--delay SECONDS] [--hostname NAME] [--print]
+            [--delay SECONDS] [--size BYTES] [--hostname NAME] [--print]
 
 With --dir, every accepted message becomes two files, written before the
 250 goes out: DIR/msg-NNNNNN.eml (the content exactly as received, dot
@@ -28,6 +28,8 @@ Recipients not named get "250 2.1.5 Ok".
 context that only speaks TLS 1.0 at security level 0, which a current
 OpenSSL client refuses: every handshake fails. --delay waits that long
 before answering the end of DATA (a slow server, for the kill -9 test).
+--size sets the SIZE limit the EHLO reply announces (default aiosmtpd's
+32 MiB; 0: no SIZE at all).
 --print writes one summary line per message to stdout.
 
 "ready" is written to DIR/ready (and stdout with --print) once every
@@ -235,7 +237,8 @@ async def serve(args):
     def factory():
         return SinkSMTP(rec, Handler(rec), tls_context=ctx,
                         hostname=args.hostname, decode_data=False,
-                        enable_SMTPUTF8=True, loop=loop)
+                        enable_SMTPUTF8=True, loop=loop,
+                        data_size_limit=args.size or None)
 
     servers = []
     for host, port in args.listen:
@@ -265,6 +268,7 @@ def main():
     p.add_argument("--tls-key")
     p.add_argument("--tls-broken", action="store_true")
     p.add_argument("--delay", type=float, default=0)
+    p.add_argument("--size", type=int, default=2 ** 25)
     p.add_argument("--hostname", default="sink.test")
     p.add_argument("--print", action="store_true")
     args = p.parse_args()
