@@ -6,3 +6,13 @@ dist_noinst_SCRIPTS += \
 	scripts/dev-run.sh \
 	scripts/gen-dev-cert.sh
 EXTRA_DIST += README.md LICENSE
+
+# The systemd unit, with this build's paths filled in.
+systemdunitdir = $(prefix)/lib/systemd/system
+systemdunit_DATA = scripts/tlsrelay.service
+EXTRA_DIST += scripts/tlsrelay.service.in
+CLEANFILES += scripts/tlsrelay.service
+scripts/tlsrelay.service: $(srcdir)/scripts/tlsrelay.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) scripts && sed -e 's|@sbindir[@]|$(sbindir)|g' \
+	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
+	    $(srcdir)/scripts/tlsrelay.service.in > $@

@@ -16,6 +16,7 @@
 
 struct event_base;
 struct conf;
+struct tls_policy;
 
 /* ---- reply parsing (src/smtp/smtp_reply.c): untrusted bytes ---- */
 
@@ -83,7 +84,11 @@ struct smtp_job {
 	double queue_entry;		/* when the qmgr took it, delays= b */
 	const struct dns_target *targets;	/* addresses to try, in order */
 	size_t n_targets;
-	int tls_level;			/* enum tls_level of the destination */
+	/* The destination's TLS policy (tls.h), the caller's; it must
+	 * live until the callback. NULL: the main.cf settings at
+	 * tls_level (enum tls_level), for callers without a policy table. */
+	const struct tls_policy *tls_policy;
+	int tls_level;
 };
 
 /* Called once per job when every recipient has an outcome, always from

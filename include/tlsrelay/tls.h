@@ -11,7 +11,13 @@ enum tls_level {
 	TLS_LEV_NONE = 0,
 	TLS_LEV_MAY,
 	TLS_LEV_ENCRYPT,
-	/* outbound-only levels follow in later work */
+	/* Client-only levels, weakest to strongest as in Postfix; the
+	 * server treats fingerprint, verify and secure as encrypt. */
+	TLS_LEV_FPRINT,
+	TLS_LEV_DANE,		/* known, not supported: deferred */
+	TLS_LEV_DANE_ONLY,	/* known, not supported: deferred */
+	TLS_LEV_VERIFY,
+	TLS_LEV_SECURE,
 };
 
 /* smtpd_tls_security_level, honouring the obsolete smtpd_use_tls and
@@ -60,9 +66,22 @@ struct tls_info {
 	int peer_trusted;	/* 1 if it verified against the CA list */
 	char peer_subject_cn[256];
 	char peer_issuer_cn[256];
+	/* The peer certificate's fingerprint and that of its public key
+	 * (the DER SubjectPublicKeyInfo), colon-separated upper-case hex as
+	 * Postfix writes them ("AB:CD:..."); "" until
+	 * tls_info_fingerprints() or without a certificate. */
+	char peer_cert_fprint[EVP_MAX_MD_SIZE * 3];
+	char peer_pkey_fprint[EVP_MAX_MD_SIZE * 3];
+	int session_reused;	/* resumed, not a full handshake */
+	int ticketed;		/* server: resumed from a session ticket */
 };
 
 void tls_info_get(SSL *ssl, struct tls_info *info);
+/* Fills the two fingerprints with digest ("sha256", "sha1", "md5": the
+ * smtpd_tls_fingerprint_digest value). Returns 0, or -1 for an unknown
+ * digest. */
+int tls_info_fingerprints(SSL *ssl, const char *digest,
+    struct tls_info *info);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" */
 void tls_info_format(const struct tls_info *info, char *buf, size_t len);
 /* Logs Postfix's line for an inbound session:
@@ -74,39 +93,163 @@ void tls_log_server_established(const struct tls_info *info,
 /* Logs every pending OpenSSL error as msg_warn lines prefixed by what. */
 void tls_log_errors(const char *what);
 
-/* ---- client side (src/tls/tls_client.c) ---- */
+/* ---- session caches (src/tls/tls_scache*.c; the store: scache.h) ---- */
 
-/* smtp_tls_security_level, or the obsolete smtp_use_tls (may) and
- * smtp_enforce_tls (encrypt) when the level is empty. Returns -1 on an
- * unknown value. Quiet: tls_client_ctx_new warns about the obsolete
- * names once. */
+struct event_base;
+
+/* Before the handshake of an outbound connection: offers the session
+ * stored for this destination and TLS policy (policy: a string that
+ * differs between policies that accept different things, e.g.
+ * tls_policy_cache_key()), and files the sessions the server sends
+ * under the same key. Returns 1 when a session was offered. Does
+ * nothing without smtp_tls_session_cache_database. */
+int tls_client_session_prepare(SSL *ssl, const char *nexthop,
+    const char *hostname, const char *addr, unsigned port,
+    const char *policy);
+/* After a failed handshake: the stored session may be why; drop it. */
+void tls_client_session_forget(SSL *ssl);
+/* In each smtpd worker: a timer that removes expired sessions and
+ * ticket keys from the stores, at most once per interval across all
+ * processes. */
+void tls_scache_maintenance(struct event_base *base,
+    const struct conf *conf);
+
+/* ---- client side (src/tls/tls_client.c, tls_policy.c, tls_verify.c,
+ * tls_fprint.c) ---- */
+
+/* smtp_tls_security_level (any client level: none, may, encrypt,
+ * fingerprint, dane, dane-only, verify, secure), or the obsolete
+ * smtp_use_tls (may) and smtp_enforce_tls (encrypt) when the level is
+ * empty. Returns -1 on an unknown value. Quiet: tls_client_ctx_new warns
+ * about the obsolete names once. */
 int tls_smtp_level(const struct conf *conf);
+/* The client's level names, case-insensitive; -1 if unknown. */
+int tls_client_level_parse(const char *name);
+const char *tls_client_level_name(int level);
 
 /* The client SSL_CTX from the smtp_tls_* parameters: the CA file and
- * directory (the chain is checked to say Trusted or Untrusted, never to
- * refuse), a client certificate only when one is configured
- * (smtp_tls_chain_files, else the cert/key and eccert/eckey pairs). The
- * protocols and ciphers of both levels are checked here too. Returns NULL
- * with *err = "ORIGIN: parameter: reason" (caller frees). */
+ * directory (tls_append_default_CA adds the system's CAs to them), a
+ * verify callback that records why a chain is not trusted (the chain
+ * never stops a handshake: the level decides afterwards), a client
+ * certificate only when one is configured (smtp_tls_chain_files, else
+ * the cert/key and eccert/eckey pairs). The level, the protocols and
+ * ciphers of both levels, smtp_tls_fingerprint_digest and the main.cf
+ * policy are checked here too. Returns NULL with *err = "ORIGIN:
+ * parameter: reason" (caller frees). */
 SSL_CTX *tls_client_ctx_new(const struct conf *conf, char **err);
+/* What tls_client_ctx_new would refuse, checked without a warning and
+ * without keeping anything: for the supervisor's start-up check. Returns
+ * 0, or -1 with *err set. */
+int tls_client_check_conf(const struct conf *conf, char **err);
 
-/* Per connection: smtp_tls_protocols and smtp_tls_ciphers at level may,
- * the smtp_tls_mandatory_ ones at encrypt (the exclusion lists added), and
- * servername as SNI when not NULL. Returns 0, or -1 with *err set. */
-int tls_client_ssl_setup(SSL *ssl, const struct conf *conf, int level,
+/* The TLS policy of one destination: its smtp_tls_policy_maps entry,
+ * main.cf for the rest. Immutable once built; the owner frees it. */
+struct tls_policy {
+	int level;		/* enum tls_level */
+	char *error;		/* non-NULL: unusable (already logged); the
+				 * destination is deferred with this text */
+	/* level >= may */
+	char *protocols;	/* as configured, e.g. ">=TLSv1.2" */
+	char *grade;		/* cipher grade */
+	char *exclusions;	/* cipher exclusions, eNULL/aNULL added */
+	char *cipher_list;	/* the OpenSSL cipher string */
+	int min_version, max_version;	/* 0: no bound */
+	long disable_ops;	/* SSL_OP_NO_* holes */
+	char *servername;	/* SNI: "" none, "hostname", "nexthop", a
+				 * name */
+	int conn_reuse;		/* connection_reuse=: 1, 0, -1 not given */
+	/* level fingerprint: "AB:CD:..." digests; verify, secure: match
+	 * strategies and names ("hostname", "nexthop", "dot-nexthop",
+	 * ".example.com", "mx.example.com") */
+	char **match;
+	size_t n_match;
+	char *digest;		/* smtp_tls_fingerprint_digest */
+	X509_STORE *trust_anchors;	/* tafile=: replaces CAfile/CApath */
+	char *tafiles;		/* their names, for the cache key */
+	char *nexthop_name;	/* the next hop without [] and :port */
+	char *cache_key;
+};
+
+/* The main.cf policy at level for nexthop (a level of -1 gives an
+ * unusable policy). Never NULL. */
+struct tls_policy *tls_policy_main(const struct conf *conf, int level,
+    const char *nexthop);
+/* Parses one smtp_tls_policy_maps value ("verify match=hostname:nexthop
+ * ciphers=high") for nexthop. Problems are logged as "WHERE: ..." and
+ * make an unusable policy; never NULL. */
+struct tls_policy *tls_policy_parse(const struct conf *conf,
+    const char *nexthop, const char *entry, const char *where);
+void tls_policy_free(struct tls_policy *policy);
+/* A string that differs between any two policies that ask for different
+ * things: for session caches and connection reuse. */
+const char *tls_policy_cache_key(const struct tls_policy *policy);
+
+/* smtp_tls_policy_maps, opened once (conf must outlive it). NULL with
+ * *err set when a table cannot be opened or the main.cf level is
+ * unknown. */
+struct tls_policy_maps;
+struct tls_policy_maps *tls_policy_maps_open(const struct conf *conf,
+    char **err);
+void tls_policy_maps_close(struct tls_policy_maps *maps);
+/* The policy for a next hop as routed ("example.com",
+ * "[mx.example]:2525"): a domain is looked up as itself, then as its
+ * parents with a leading dot; other forms only verbatim; no entry gives
+ * the main.cf policy. A changed table is opened again first. Never NULL;
+ * the caller frees. */
+struct tls_policy *tls_policy_lookup(struct tls_policy_maps *maps,
+    const char *nexthop);
+
+/* Per connection: the policy's protocols and ciphers, servername as SNI
+ * when not NULL, trust anchors, the state the verify callback fills.
+ * Returns 0, or -1 with *err set. */
+int tls_client_ssl_setup(SSL *ssl, const struct tls_policy *policy,
     const char *servername, char **err);
 
-/* The SNI name smtp_tls_servername asks for: NULL when empty, the MX host
- * for "hostname", the next hop's name without [] and port for "nexthop",
- * else the literal value; NULL also for an IP address (SNI carries names
- * only). Caller frees. */
+/* The SNI name for a servername setting ("" or NULL: none, "hostname":
+ * the MX host, "nexthop": the next hop's name without [] and port, else
+ * the value itself); NULL also for an IP address (SNI carries names
+ * only). Caller frees. tls_client_servername() reads the setting from
+ * smtp_tls_servername. */
+char *tls_client_sni(const char *setting, const char *mx_host,
+    const char *nexthop);
 char *tls_client_servername(const struct conf *conf, const char *mx_host,
     const char *nexthop);
 
-/* Logs Postfix's "Anonymous|Untrusted|Trusted TLS connection established
- * to host[addr]:port: TLSv1.3 with cipher ... (256/256 bits)" for peer =
- * "host[addr]:port", and at loglevel >= 1 the server's names. */
-void tls_log_client_established(const struct tls_info *info,
-    const char *peer, int loglevel);
+/* After a handshake (new or resumed): checks the server certificate as
+ * the policy's level asks (fingerprint; trust and name for verify and
+ * secure, hostname being the server's name as found in DNS), logs the
+ * reasons of a failure and Postfix's "Anonymous|Untrusted|Trusted|
+ * Verified TLS connection established to PEER: ..." line (at loglevel
+ * >= 1 also the certificate's names and fingerprints). Returns 0, or -1
+ * with *reason = Postfix's text ("Server certificate not trusted",
+ * "Server certificate not verified"; caller frees). */
+int tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
+    const char *hostname, const char *peer, int loglevel, char **reason);
+
+/* Logs "VERDICT TLS connection established to PEER: TLSv1.3 with cipher
+ * ... (256/256 bits)": Anonymous without a certificate, else Verified
+ * when verified, else Trusted or Untrusted by info->peer_trusted. */
+void tls_log_client_established(const struct tls_info *info, int verified,
+    const char *peer);
+
+/* 1 when a DNS subjectAltName of cert (the CommonName only when there is
+ * none) matches one of patterns: "hostname" (hostname), "nexthop"
+ * (nexthop), "dot-nexthop" (any subdomain of nexthop), ".example.com"
+ * (any subdomain), else the name itself; case-insensitive, a '*' only as
+ * the whole left-most label of a certificate name. *matched (may be NULL)
+ * gets the certificate name that matched; caller frees. */
+int tls_verify_name(X509 *cert, char *const *patterns, size_t n,
+    const char *hostname, const char *nexthop, char **matched);
+
+/* Fingerprints as Postfix writes them ("AB:CD:..."): of the DER
+ * certificate, and of its DER SubjectPublicKeyInfo. NULL for an unknown
+ * digest. Caller frees. */
+char *tls_fprint_cert(X509 *cert, const char *digest);
+char *tls_fprint_pkey(X509 *cert, const char *digest);
+/* A configured fingerprint in that form: hex pairs, ':' between them
+ * optional, any case. NULL when malformed. Caller frees. */
+char *tls_fprint_normalize(const char *text);
+/* 1 when OpenSSL knows the digest (md5, sha1, sha256, sha512, ...). */
+int tls_fprint_digest_ok(const char *digest);
 
 #endif

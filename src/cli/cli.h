@@ -3,8 +3,10 @@
 #ifndef TLSRELAY_CLI_H
 #define TLSRELAY_CLI_H
 
+int cmd_cache(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_map(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 
 #endif

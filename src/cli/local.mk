@@ -3,3 +3,5 @@ tlsrelay_SOURCES = src/cli/main.c src/cli/cmd_conf.c src/cli/cli.h
 tlsrelay_LDADD = $(LIBTLSRELAY)
 tlsrelay_SOURCES += src/cli/cmd_queue.c
 tlsrelay_SOURCES += src/cli/cmd_map.c
+tlsrelay_SOURCES += src/cli/cmd_passwd.c
+tlsrelay_SOURCES += src/cli/cmd_cache.c

@@ -19,8 +19,10 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
+	{ "cache", cmd_cache, "show the TLS session caches: entries, ages" },
 	{ "conf", cmd_conf, "print configuration parameters (like postconf)" },
 	{ "map", cmd_map, "compile or query a lookup table (like postmap)" },
+	{ "passwd", cmd_passwd, "add, change or remove an SMTP AUTH login" },
 	{ "queue", cmd_queue, "list the mail queue; flush, hold, release, "
 	    "delete" },
 };

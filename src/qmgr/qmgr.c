@@ -24,6 +24,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "qmgr_int.h"
 
@@ -256,11 +257,16 @@ int
 qmgr_check_conf(const struct conf *conf, char **err)
 {
 	struct qmgr_router *router;
+	struct tls_policy_maps *policies;
 	char *csv;
 
 	if ((router = qmgr_router_new(conf, err)) == NULL)
 		return -1;
 	qmgr_router_free(router);
+	if (tls_client_check_conf(conf, err) < 0 ||
+	    (policies = tls_policy_maps_open(conf, err)) == NULL)
+		return -1;
+	tls_policy_maps_close(policies);
 	if ((csv = dns_servers_csv(conf_str(conf, "tlsrelay_dns_servers"),
 	    err)) == NULL)
 		return -1;
@@ -302,6 +308,9 @@ qmgr_setup(const struct conf *conf, char **err)
 		return -1;
 	if ((qmgr.router = qmgr_router_new(conf, err)) == NULL)
 		return -1;
+	qmgr.self = qmgr_self_new(conf);
+	if ((qmgr.tls_policies = tls_policy_maps_open(conf, err)) == NULL)
+		return -1;
 	if (fallback_setup(conf, err) < 0)
 		return -1;
 	if ((notify_fd = queue_notify_listen(qmgr.queue_dir, err)) < 0)
@@ -336,6 +345,8 @@ qmgr_run(const struct conf *conf)
 	dns_free(qmgr.dns);
 	qmgr_message_abandon_all(&qmgr);
 	qmgr_router_free(qmgr.router);
+	qmgr_self_free(qmgr.self);
+	tls_policy_maps_close(qmgr.tls_policies);
 	qmgr_route_clear(&qmgr.fallback);
 	event_free(notify_event);
 	event_free(scan_timer);

@@ -11,6 +11,8 @@
 
 struct event_base;
 struct event;
+struct tls_policy;
+struct tls_policy_maps;
 
 struct qmgr {
 	const struct conf *conf;
@@ -18,6 +20,7 @@ struct qmgr {
 	struct dns *dns;
 	struct smtp_pool *pool;
 	struct qmgr_router *router;
+	struct tls_policy_maps *tls_policies;	/* smtp_tls_policy_maps */
 	const char *queue_dir;
 	const char *myhostname;
 	long long min_backoff, max_backoff, queue_run_delay;
@@ -26,6 +29,7 @@ struct qmgr {
 	size_t mx_address_limit;
 	struct qmgr_route fallback;	/* smtp_fallback_relay, first entry;
 					 * nexthop NULL when unset */
+	struct qmgr_self *self;		/* where our own smtpd listens */
 	size_t n_active;
 	struct qmgr_message *messages;	/* in active/ */
 	int draining;		/* SIGTERM: no new work, finish what runs */
@@ -49,6 +53,7 @@ struct qmgr_group {
 	size_t n;
 	struct smtp_rcpt *rcpts;
 	struct smtp_job job;
+	struct tls_policy *tls_policy;	/* of route.nexthop */
 	struct dns_target *targets;
 	size_t n_targets;
 	enum dns_status primary_status;	/* when the destination failed */
@@ -73,6 +78,14 @@ struct qmgr_message {
 void qmgr_message_activate(struct qmgr *q, const char *from_dir,
     const char *id);
 void qmgr_message_abandon_all(struct qmgr *q);
+
+/* qmgr_self.c: is an MX host this relay itself? */
+struct qmgr_self;
+struct qmgr_self *qmgr_self_new(const struct conf *conf);
+void qmgr_self_free(struct qmgr_self *self);
+/* 1 when the target's address and port are one of our own listeners. */
+int qmgr_self_is_target(const struct qmgr_self *self,
+    const struct dns_target *target);
 
 /* qmgr_log.c */
 void qmgr_log_result(const struct qmgr_message *m, size_t index);

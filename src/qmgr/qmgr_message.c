@@ -65,6 +65,7 @@ message_free(struct qmgr_message *m)
 			free(g->targets[i].hostname);
 		free(g->targets);
 		free(g->primary_why);
+		tls_policy_free(g->tls_policy);
 		free(g);
 	}
 	for (size_t i = 0; m->results && i < m->spool.n_recipients; i++) {
@@ -368,11 +369,14 @@ group_fail(struct qmgr_group *g, enum smtp_outcome outcome, const char *dsn,
 	group_done(g);
 }
 
+/* An MX host named myhostname, or at the address and port one of our own
+ * listeners accepts on, would hand the mail straight back to us. */
 static int
 loops_to_myself(const struct qmgr *q, const struct dns_target *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcasecmp(t[i].hostname, q->myhostname) == 0)
+		if (strcasecmp(t[i].hostname, q->myhostname) == 0 ||
+		    qmgr_self_is_target(q->self, &t[i]))
 			return 1;
 	return 0;
 }
@@ -454,9 +458,10 @@ resolved(void *arg, enum dns_status status, const struct dns_target *targets,
 		if (g->route.with_mx && loops_to_myself(q, targets, n)) {
 			reason = xasprintf("mail for %s loops back to myself",
 			    g->route.host);
-			msg_warn("%s: %s: an MX host of %s is %s (myhostname); "
-			    "fix the DNS or add a transport_maps entry", m->id,
-			    reason, g->route.host, q->myhostname);
+			msg_warn("%s: %s: an MX host of %s is this relay (named "
+			    "%s or at one of its listening addresses); fix the "
+			    "DNS or add a transport_maps entry", m->id, reason,
+			    g->route.host, q->myhostname);
 			group_fail(g, SMTP_DEFER, "4.4.6", reason);
 			free(reason);
 			return;
@@ -521,7 +526,16 @@ start_group(struct qmgr_group *g)
 	g->job.arrival = (double)m->spool.arrival_sec +
 	    (double)m->spool.arrival_usec / 1e6;
 	g->job.queue_entry = m->entered;
-	g->job.tls_level = tls_smtp_level(q->conf);
+	/* smtp_tls_policy_maps by next hop, else main.cf. An unusable
+	 * policy (logged with its table and key) defers the destination:
+	 * never delivered with less protection than was asked for. */
+	g->tls_policy = tls_policy_lookup(q->tls_policies, g->route.nexthop);
+	if (g->tls_policy->error != NULL) {
+		group_fail(g, SMTP_DEFER, "4.7.5", g->tls_policy->error);
+		return;
+	}
+	g->job.tls_policy = g->tls_policy;
+	g->job.tls_level = g->tls_policy->level;
 	dns_resolve_nexthop(q->dns, g->route.host, g->route.with_mx,
 	    q->families, g->route.port, q->mx_address_limit, resolved, g);
 }

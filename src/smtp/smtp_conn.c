@@ -4,8 +4,9 @@
  * the session to smtp_xfer.c for the mail transaction. Afterwards the
  * session is reset and goes back to the pool, or says QUIT.
  *
- * Set-up failures (connect, greeting, EHLO, TLS required but missing)
- * move on to the next target; when none is left, the run is deferred
+ * Set-up failures (connect, greeting, EHLO, TLS required but missing, a
+ * server certificate the destination's TLS policy rejects) move on to
+ * the next target; when none is left, the run is deferred
  * with the last reason. At level may a failed handshake means: the same
  * server again, at once, in plaintext. */
 #include "config.h"
@@ -115,6 +116,7 @@ session_reset(struct smtp_conn *conn)
 	conn->esmtp = conn->pipelining = conn->starttls = 0;
 	conn->eightbitmime = conn->has_size = 0;
 	conn->size_limit = 0;
+	smtp_sasl_session_clear(&conn->sasl);
 	smtp_reply_clear(&conn->reply);
 	evtimer_del(conn->timer);
 }
@@ -140,6 +142,8 @@ smtp_conn_free(struct smtp_conn *conn)
 {
 	session_reset(conn);
 	event_free(conn->timer);
+	tls_policy_free(conn->own_policy);
+	free(conn->tls_key);
 	free(conn->hostname);
 	free(conn->label);
 	free(conn->relay);
@@ -345,14 +349,57 @@ conn_target_failed(struct smtp_conn *conn, const char *dsn, int talked,
 	conn_try_target(conn);
 }
 
+/* The session's TLS policy: the job's, or main.cf's at the job's bare
+ * level. */
+static void
+set_policy(struct smtp_conn *conn, const struct smtp_job *job)
+{
+	tls_policy_free(conn->own_policy);
+	conn->own_policy = NULL;
+	free(conn->tls_key);
+	conn->tls_key = NULL;
+	if (job->tls_policy != NULL) {
+		conn->policy = job->tls_policy;
+		conn->tls_key = xstrdup(tls_policy_cache_key(job->tls_policy));
+	} else {
+		conn->own_policy = tls_policy_main(conn->pool->conf,
+		    job->tls_level, job->nexthop);
+		conn->policy = conn->own_policy;
+	}
+	conn->tls_level = conn->policy->level;
+	conn->tls_reuse = conn->policy->conn_reuse;
+}
+
 void
 smtp_conn_open(struct smtp_conn *conn, struct smtp_run *run)
 {
 	conn->run = run;
-	conn->tls_level = run->job->tls_level;
 	conn->reused = 0;
 	run->t_conn = smtp_now();
+	set_policy(conn, run->job);
+	if (conn->policy->error != NULL) {
+		/* Already logged with the table and key: defer, never
+		 * deliver with less protection than was asked for. */
+		smtp_run_set_rest(run, SMTP_DEFER, "4.7.5", NULL,
+		    conn->policy->error);
+		smtp_run_finish(conn->pool, run);
+		conn->run = NULL;
+		smtp_conn_close(conn);
+		return;
+	}
 	conn_try_target(conn);
+}
+
+int
+smtp_conn_fits(const struct smtp_conn *conn, const struct smtp_run *run)
+{
+	const struct tls_policy *p = run->job->tls_policy;
+
+	if (p == NULL)
+		return conn->tls_key == NULL &&
+		    run->job->tls_level == conn->tls_level;
+	return conn->tls_key != NULL &&
+	    strcmp(conn->tls_key, tls_policy_cache_key(p)) == 0;
 }
 
 void
@@ -360,6 +407,9 @@ smtp_conn_take(struct smtp_conn *conn, struct smtp_run *run)
 {
 	conn->run = run;
 	conn->reused = 1;
+	/* Same policy (smtp_conn_fits); the run's own object from now. */
+	if (run->job->tls_policy != NULL)
+		conn->policy = run->job->tls_policy;
 	run->t_conn = run->t_ready = smtp_now();
 	smtp_xfer_start(conn);
 }
@@ -384,6 +434,9 @@ tls_failed(struct smtp_conn *conn)
 		}
 	}
 	tls_log_errors(conn->relay);
+	/* A stored session may be what the server choked on. */
+	if (conn->ssl != NULL && conn->state == CS_HANDSHAKE)
+		tls_client_session_forget(conn->ssl);
 	if (conn->tls_level < TLS_LEV_ENCRYPT) {
 		msg_info("%s: Cannot start TLS: handshake failure; "
 		    "trying again without TLS", conn->relay);
@@ -407,10 +460,9 @@ tls_start(struct smtp_conn *conn)
 		tls_failed(conn);
 		return;
 	}
-	sni = tls_client_servername(pool->conf, conn->hostname,
+	sni = tls_client_sni(conn->policy->servername, conn->hostname,
 	    conn->run->job->nexthop);
-	if (tls_client_ssl_setup(ssl, pool->conf, conn->tls_level, sni,
-	    &err) != 0) {
+	if (tls_client_ssl_setup(ssl, conn->policy, sni, &err) != 0) {
 		msg_warn("%s: %s", conn->relay, err);
 		free(err);
 		free(sni);
@@ -419,6 +471,10 @@ tls_start(struct smtp_conn *conn)
 		return;
 	}
 	free(sni);
+	/* The session cached for this server under this policy, if any. */
+	(void)tls_client_session_prepare(ssl, conn->run->job->nexthop,
+	    conn->hostname, conn->addr, conn->port,
+	    tls_policy_cache_key(conn->policy));
 	/* The plain bufferevent goes; the socket stays. */
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
@@ -448,11 +504,15 @@ send_ehlo(struct smtp_conn *conn)
 static void
 tls_established(struct smtp_conn *conn)
 {
-	struct tls_info info;
+	char *reason = NULL;
 
-	tls_info_get(conn->ssl, &info);
-	tls_log_client_established(&info, conn->relay,
-	    conn->pool->set.tls_loglevel);
+	/* The level's checks; a failure is this server's, so the next
+	 * one is tried, as Postfix does. */
+	if (tls_client_check_peer(conn->ssl, conn->policy, conn->hostname,
+	    conn->relay, conn->pool->set.tls_loglevel, &reason) != 0) {
+		conn_target_failed(conn, "4.7.5", 1, reason);
+		return;
+	}
 	conn->tls_active = 1;
 	/* RFC 3207: forget what the server said before TLS. */
 	conn->esmtp = conn->pipelining = conn->starttls = 0;
@@ -467,6 +527,26 @@ session_ready(struct smtp_conn *conn)
 {
 	conn->run->t_ready = smtp_now();
 	smtp_xfer_start(conn);
+}
+
+/* SMTP AUTH when enabled, offered and a password is known (smtp_sasl.c),
+ * then the transaction. reply: the answer to the last AUTH line, NULL to
+ * begin. */
+static void
+session_auth(struct smtp_conn *conn, const struct smtp_reply *reply)
+{
+	char dsn[16], *reason;
+
+	switch (smtp_sasl_step(conn, reply, dsn, &reason)) {
+	case SMTP_SASL_SEND:
+		break;
+	case SMTP_SASL_DONE:
+		session_ready(conn);
+		break;
+	default:
+		conn_target_failed(conn, dsn, 1, reason);
+		break;
+	}
 }
 
 /* After EHLO or HELO: STARTTLS as the level asks, or go. */
@@ -493,7 +573,7 @@ session_negotiated(struct smtp_conn *conn)
 			return;
 		}
 	}
-	session_ready(conn);
+	session_auth(conn, NULL);
 }
 
 static void
@@ -507,6 +587,7 @@ parse_extensions(struct smtp_conn *conn, const struct smtp_reply *reply)
 	conn->eightbitmime = smtp_reply_has_ext(reply, "8BITMIME", NULL);
 	conn->has_size = smtp_reply_has_ext(reply, "SIZE", &param);
 	conn->size_limit = conn->has_size ? strtoull(param, NULL, 10) : 0;
+	smtp_sasl_ehlo(&conn->sasl, reply);
 }
 
 static void
@@ -577,7 +658,7 @@ starttls_reply(struct smtp_conn *conn)
 		return;
 	}
 	if (conn->tls_level < TLS_LEV_ENCRYPT) {
-		session_ready(conn);
+		session_auth(conn, NULL);
 		return;
 	}
 	line = smtp_reply_line(&conn->reply);
@@ -603,9 +684,12 @@ smtp_conn_after_run(struct smtp_conn *conn)
 	double age = smtp_now() - conn->t_connected;
 
 	conn->run = NULL;
+	/* The run's policy may go with it; tls_key stays for the next. */
+	conn->policy = conn->own_policy;
 	conn->jobs++;
 	if (!pool->set.cache_connections || pool->closing ||
-	    conn->dest == NULL || age >= (double)pool->set.reuse_time_limit) {
+	    conn->dest == NULL || age >= (double)pool->set.reuse_time_limit ||
+	    (conn->tls_active && conn->tls_reuse == 0)) {
 		smtp_conn_quit(conn);
 		return;
 	}
@@ -637,6 +721,9 @@ dispatch_reply(struct smtp_conn *conn)
 		break;
 	case CS_STARTTLS:
 		starttls_reply(conn);
+		break;
+	case CS_AUTH:
+		session_auth(conn, &conn->reply);
 		break;
 	case CS_XFER:
 	case CS_BODY:
@@ -774,6 +861,8 @@ doing(const struct smtp_conn *conn)
 		return "performing the HELO handshake";
 	case CS_STARTTLS:
 		return "receiving the STARTTLS response";
+	case CS_AUTH:
+		return "performing the SASL authentication";
 	case CS_XFER:
 	case CS_BODY:
 	case CS_DOT:
@@ -812,6 +901,7 @@ conn_broken(struct smtp_conn *conn, enum broken_why why)
 	case CS_EHLO:
 	case CS_HELO:
 	case CS_STARTTLS:
+	case CS_AUTH:
 		conn_target_failed(conn, "4.4.2", 1, reason);
 		return;
 	case CS_XFER:

@@ -77,6 +77,7 @@ enum conn_state {
 	CS_HELO,
 	CS_STARTTLS,
 	CS_HANDSHAKE,
+	CS_AUTH,		/* AUTH and its 334 rounds (smtp_sasl.c) */
 	CS_XFER,		/* MAIL, RCPT, DATA replies */
 	CS_BODY,
 	CS_DOT,
@@ -93,6 +94,17 @@ struct smtp_body {
 	int at_line_start;
 	char last[2];		/* the last two content bytes */
 	int finished;		/* "." CR LF appended */
+};
+
+/* One session's SMTP AUTH (smtp_sasl.c); cleared with the session. */
+struct smtp_sasl_session {
+	char **mechs;		/* the AUTH list of the last EHLO */
+	size_t n_mechs;
+	int offered;		/* that EHLO announced AUTH */
+	int looked_up;		/* cred is the password table's answer */
+	char *cred;		/* "user:password" logged in with, or NULL */
+	const char *mech;	/* "PLAIN" or "LOGIN" while logging in */
+	int round;		/* 334 challenges answered */
 };
 
 struct smtp_dest;
@@ -117,8 +129,14 @@ struct smtp_conn {
 	char *label;			/* "host[addr]" */
 	char *relay;			/* "host[addr]:port" */
 
-	/* Session. */
-	int tls_level;			/* of the run that opened it */
+	/* Session. Its TLS policy is the one of the run that opened it:
+	 * policy while that run is on, own_policy when the job had none;
+	 * tls_key says which for later runs (NULL for a bare level). */
+	const struct tls_policy *policy;
+	struct tls_policy *own_policy;
+	char *tls_key;
+	int tls_level;
+	int tls_reuse;			/* connection_reuse=, -1 unset */
 	int tls_active;
 	int tls_refused;		/* may: this server's TLS failed */
 	int esmtp, pipelining, starttls, eightbitmime, has_size;
@@ -137,6 +155,7 @@ struct smtp_conn {
 	size_t n_accepted;
 	int mail_ok;
 	struct smtp_body body;
+	struct smtp_sasl_session sasl;
 };
 
 struct smtp_dest {
@@ -165,6 +184,7 @@ struct smtp_pool {
 	size_t n_runs;			/* not called back yet */
 	int closing;
 	char *iobuf;			/* content reads (one loop) */
+	struct smtp_sasl *sasl;		/* NULL: AUTH is off */
 };
 
 #define SMTP_IOBUF_SIZE	(64 * 1024)
@@ -201,6 +221,9 @@ struct smtp_conn *smtp_conn_new(struct smtp_pool *pool,
 void smtp_conn_open(struct smtp_conn *conn, struct smtp_run *run);
 /* An idle, set-up session takes run. */
 void smtp_conn_take(struct smtp_conn *conn, struct smtp_run *run);
+/* 1 when an idle session may take run: it was set up under the same
+ * TLS policy. */
+int smtp_conn_fits(const struct smtp_conn *conn, const struct smtp_run *run);
 /* Polite close: QUIT, wait for the reply (smtp_quit_timeout), close. */
 void smtp_conn_quit(struct smtp_conn *conn);
 /* Closes at once (socket, TLS, timer). Idempotent. */
@@ -255,5 +278,74 @@ enum smtp_outcome smtp_reply_outcome(const struct smtp_reply *reply);
 void smtp_log_enter(void);
 void smtp_log_leave(void);
 void smtp_log_run(const struct smtp_run *run, double now);
+
+/* ---- smtp_sasl.c: AUTH to servers that want a login ---- */
+
+/* smtp_sasl_security_options words (Cyrus SASL's). */
+#define SMTP_SASL_NOPLAINTEXT		0x01
+#define SMTP_SASL_NOACTIVE		0x02
+#define SMTP_SASL_NODICTIONARY		0x04
+#define SMTP_SASL_NOANONYMOUS		0x08
+#define SMTP_SASL_MUTUAL_AUTH		0x10
+#define SMTP_SASL_FORWARD_SECRECY	0x20
+
+/* The smtp_sasl_* settings and the password table, one per pool. NULL
+ * (and *err NULL) when smtp_sasl_auth_enable is off; NULL with *err set
+ * for a setting that cannot work. */
+struct smtp_sasl *smtp_sasl_new(const struct conf *conf, char **err);
+void smtp_sasl_free(struct smtp_sasl *sasl);
+/* Parses a security options value of parameter name. 0, or -1 with *err
+ * set for an unknown word. */
+int smtp_sasl_parse_options(const char *name, const char *value,
+    unsigned *opts, char **err);
+/* The options in force for a plaintext, TLS or TLS-verified session. */
+unsigned smtp_sasl_options(const struct smtp_sasl *sasl, int tls_active,
+    int verified);
+/* "user:password" for a session with server host (its name) for nexthop
+ * (as written: "[smtp.example.com]:587", "example.com"), looked up in
+ * that order as Postfix does; malloc'd, NULL when there is none.
+ * *error = 1 when the table failed. */
+char *smtp_sasl_lookup(struct smtp_sasl *sasl, const char *host,
+    const char *nexthop, int *error);
+/* How many of the offered mechanisms smtp_sasl_mechanism_filter keeps
+ * (Postfix's match list: the first name or !name that matches decides; no
+ * filter keeps all). */
+size_t smtp_sasl_filtered(const struct smtp_sasl *sasl, char *const *offered,
+    size_t n_offered);
+/* Our mechanism (PLAIN preferred, then LOGIN) among the offered ones that
+ * smtp_sasl_mechanism_filter and opts allow; NULL when none. */
+const char *smtp_sasl_choose(const struct smtp_sasl *sasl,
+    char *const *offered, size_t n_offered, unsigned opts);
+/* Base64 without line breaks; malloc'd. */
+char *smtp_sasl_base64(const void *data, size_t len);
+/* The AUTH PLAIN response for "user:password" (split at the first ':'):
+ * base64 of NUL user NUL password. */
+char *smtp_sasl_plain_response(const char *cred);
+
+/* Takes the AUTH mechanisms from an EHLO reply. */
+void smtp_sasl_ehlo(struct smtp_sasl_session *s,
+    const struct smtp_reply *ehlo);
+void smtp_sasl_session_clear(struct smtp_sasl_session *s);
+
+enum smtp_sasl_status {
+	SMTP_SASL_SEND,		/* a line to send, a reply to wait for */
+	SMTP_SASL_DONE,		/* logged in, or no login needed */
+	SMTP_SASL_REFUSED,	/* the server said no */
+	SMTP_SASL_FAILED,	/* we cannot (go on to) log in */
+};
+/* The protocol alone, with s->mech and s->cred set: reply NULL starts,
+ * else reply is the server's answer to the last line. SEND: *line is the
+ * next line without CR LF (caller frees). */
+enum smtp_sasl_status smtp_sasl_exchange(struct smtp_sasl_session *s,
+    const struct smtp_reply *reply, char **line);
+/* The session's login, after the last EHLO: reply NULL starts, else the
+ * server's reply in state CS_AUTH. SEND: the line is sent, the state is
+ * CS_AUTH. DONE: go on with the transaction. REFUSED, FAILED: *reason
+ * (caller frees) and dsn say why; the server is given up. */
+enum smtp_sasl_status smtp_sasl_step(struct smtp_conn *conn,
+    const struct smtp_reply *reply, char dsn[16], char **reason);
+/* 1 when an idle session may take run: it logged in (or not) with what
+ * the password table says for run now. */
+int smtp_sasl_fits(const struct smtp_conn *conn, const struct smtp_run *run);
 
 #endif

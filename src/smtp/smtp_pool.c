@@ -200,12 +200,12 @@ evict_idle(struct smtp_pool *pool)
 	return 0;
 }
 
-/* A cached session can take a run unless the run wants TLS that the
- * session does not have. */
+/* A cached session can take a run set up for the same TLS policy and
+ * logged in (or not) with the same credentials. */
 static int
 session_fits(const struct smtp_conn *conn, const struct smtp_run *run)
 {
-	return conn->tls_active || run->job->tls_level <= conn->tls_level;
+	return smtp_conn_fits(conn, run) && smtp_sasl_fits(conn, run);
 }
 
 static void
@@ -412,6 +412,12 @@ smtp_pool_new(struct event_base *base, const struct conf *conf, char **err)
 	pool->base = base;
 	pool->conf = conf;
 	pool->ssl_ctx = ctx;
+	pool->sasl = smtp_sasl_new(conf, err);
+	if (pool->sasl == NULL && *err != NULL) {
+		SSL_CTX_free(ctx);
+		free(pool);
+		return NULL;
+	}
 	settings_load(&pool->set, conf);
 	TAILQ_INIT(&pool->dests);
 	TAILQ_INIT(&pool->conns);
@@ -495,6 +501,7 @@ smtp_pool_free(struct smtp_pool *pool)
 	event_free(pool->dispatch_ev);
 	event_free(pool->reap_ev);
 	SSL_CTX_free(pool->ssl_ctx);
+	smtp_sasl_free(pool->sasl);
 	free(pool->set.helo_name);
 	free(pool->iobuf);
 	free(pool);

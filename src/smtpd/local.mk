@@ -4,7 +4,12 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_int.h \
 	src/smtpd/smtpd_session.h \
 	src/smtpd/smtpd_commands.c \
+	src/smtpd/smtpd_auth.c \
 	src/smtpd/smtpd_policy.c \
+	src/smtpd/smtpd_tables.c \
+	src/smtpd/sasl_decode.c \
+	src/smtpd/sasl_password.c \
+	src/smtpd/sasl_passwd_file.c \
 	src/smtpd/smtpd_received.c \
 	src/smtpd/smtpd_session.c \
 	src/smtpd/smtpd_worker.c
@@ -15,4 +20,14 @@ tests_unit_check_smtpd_policy_SOURCES = tests/unit/check_smtpd_policy.c
 tests_unit_check_smtpd_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_smtpd_policy_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_smtpd_policy
+endif
+
+# SMTP AUTH: decoders, password hashes, the passwd file edit, the policy.
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_smtpd_auth
+tests_unit_check_smtpd_auth_SOURCES = tests/unit/check_smtpd_auth.c
+tests_unit_check_smtpd_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_smtpd_auth_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/smtpd
+tests_unit_check_smtpd_auth_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_smtpd_auth
 endif

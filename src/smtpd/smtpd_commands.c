@@ -133,6 +133,7 @@ static int
 cmd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
 	const struct smtpd_policy *p = s->policy;
+	const char *mechs;
 
 	if (*arg == '\0') {
 		session_reply(s, "501 Syntax: %s hostname",
@@ -158,6 +159,8 @@ cmd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 	if (s->listener->ssl_ctx != NULL && !s->tls_active &&
 	    p->tls_level > TLS_LEV_NONE)
 		session_reply(s, "250-STARTTLS");
+	if ((mechs = smtpd_auth_ehlo(s)) != NULL)
+		session_reply(s, "250-AUTH %s", mechs);
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250 8BITMIME");
 	return 1;
@@ -290,7 +293,13 @@ cmd_rcpt(struct smtpd_session *s, const char *arg)
 	q.helo = s->helo;
 	q.sender = s->sender;
 	q.recipient = addr;
+	q.sasl_authenticated = s->sasl_username != NULL;
+	q.sasl_username = s->sasl_username;
 	q.tls_client_trusted = s->tls_active && s->tls.peer_trusted;
+	if (s->tls_active && s->tls.peer_cert) {
+		q.ccert_fingerprint = s->tls.peer_cert_fprint;
+		q.ccert_pkey_fingerprint = s->tls.peer_pkey_fprint;
+	}
 	if (smtpd_policy_check_rcpt(p, &q, replybuf, sizeof(replybuf)) ==
 	    RESTRICT_REJECT) {
 		log_reject(s, "RCPT", replybuf, addr);
@@ -368,12 +377,18 @@ cmd_data(struct smtpd_session *s, const char *arg)
 		session_reply(s, "451 4.3.0 Error: queue file write error");
 		return 0;
 	}
-	msg_info("%s: client=%s[%s]", spool_id(s->spool), s->name, s->addr);
+	if (s->sasl_username != NULL)
+		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s",
+		    spool_id(s->spool), s->name, s->addr, s->auth_mech,
+		    s->sasl_username);
+	else
+		msg_info("%s: client=%s[%s]", spool_id(s->spool), s->name,
+		    s->addr);
 	smtpd_data_init(&s->reader, s->bare_lf_reject ? BARE_LF_REJECT :
 	    BARE_LF_NORMALIZE);
 	s->state = SS_DATA;
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	return 1;
+	return -1;	/* counted when the message is answered */
 }
 
 /* The final dot has arrived: make the message durable, then answer. */
@@ -536,14 +551,6 @@ cmd_help(struct smtpd_session *s, const char *arg)
 }
 
 static int
-cmd_auth(struct smtpd_session *s, const char *arg)
-{
-	(void)arg;
-	session_reply(s, "503 5.5.1 Error: authentication not enabled");
-	return 0;
-}
-
-static int
 cmd_not_implemented(struct smtpd_session *s, const char *arg)
 {
 	(void)arg;
@@ -560,7 +567,9 @@ cmd_unknown(struct smtpd_session *s, const char *arg)
 }
 
 /* pre_tls: allowed before STARTTLS when TLS is mandatory (Postfix's
- * SMTPD_CMD_FLAG_PRE_TLS); everything else gets 530 first. */
+ * SMTPD_CMD_FLAG_PRE_TLS); everything else gets 530 first. A handler
+ * returns 1 (ok) or 0 (refused) for the disconnect line's counters, or
+ * -1 when the command is counted later (DATA, an AUTH exchange). */
 static const struct {
 	enum smtp_verb verb;
 	const char *name;		/* for "timeout after X" */
@@ -571,7 +580,7 @@ static const struct {
 	{ SMTP_VERB_HELO, "HELO", CNT_HELO, 1, cmd_helo_plain },
 	{ SMTP_VERB_EHLO, "EHLO", CNT_EHLO, 1, cmd_ehlo },
 	{ SMTP_VERB_STARTTLS, "STARTTLS", CNT_STARTTLS, 1, cmd_starttls },
-	{ SMTP_VERB_AUTH, "AUTH", CNT_AUTH, 0, cmd_auth },
+	{ SMTP_VERB_AUTH, "AUTH", CNT_AUTH, 0, smtpd_auth_command },
 	{ SMTP_VERB_MAIL, "MAIL", CNT_MAIL, 0, cmd_mail },
 	{ SMTP_VERB_RCPT, "RCPT", CNT_RCPT, 0, cmd_rcpt },
 	{ SMTP_VERB_DATA, "DATA", CNT_DATA, 0, cmd_data },
@@ -590,8 +599,15 @@ session_command(struct smtpd_session *s, char *line)
 {
 	struct smtp_command cmd;
 
+	/* The lines of an AUTH exchange are responses, not commands. */
+	if (s->auth_step != 0) {
+		smtpd_auth_response(s, line);
+		return;
+	}
 	smtpd_parse_command(line, &cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int ret;
+
 		if (commands[i].verb != cmd.verb)
 			continue;
 		s->last_command = commands[i].name;
@@ -600,14 +616,8 @@ session_command(struct smtpd_session *s, char *line)
 			session_count(s, commands[i].counter, 0);
 			return;
 		}
-		if (commands[i].counter == CNT_DATA) {
-			/* DATA is counted when the message is answered. */
-			if (!commands[i].handler(s, cmd.arg))
-				session_count(s, CNT_DATA, 0);
-		} else {
-			session_count(s, commands[i].counter,
-			    commands[i].handler(s, cmd.arg));
-		}
+		if ((ret = commands[i].handler(s, cmd.arg)) >= 0)
+			session_count(s, commands[i].counter, ret);
 		return;
 	}
 	s->last_command = "UNKNOWN";

@@ -12,6 +12,11 @@ struct event_base;
 struct cidr_list;
 struct domain_list;
 struct restriction_list;
+struct smtpd_table;
+
+/* SMTP AUTH mechanisms (smtpd_auth.c). */
+#define SASL_MECH_PLAIN	0x01
+#define SASL_MECH_LOGIN	0x02
 
 struct smtpd_policy {
 	const struct conf *conf;
@@ -26,6 +31,7 @@ struct smtpd_policy {
 	int vrfy_disabled;
 	long long message_size_limit;	/* 0 = unlimited */
 	long long queue_minfree;
+	size_t line_limit;		/* line_length_limit, >= 512 */
 	long long recipient_limit;
 	long long timeout;		/* seconds */
 	long long starttls_timeout;
@@ -43,7 +49,35 @@ struct smtpd_policy {
 	struct restriction_list *sender_restrictions;
 	struct restriction_list *relay_restrictions;
 	struct restriction_list *recipient_restrictions;
+
+	/* SMTP AUTH and client certificates. */
+	int sasl_enabled;		/* smtpd_sasl_auth_enable */
+	int tls_auth_only;		/* smtpd_tls_auth_only, or level
+					 * encrypt: AUTH only under TLS */
+	unsigned sasl_mechs;		/* SASL_MECH_* without TLS */
+	unsigned sasl_tls_mechs;	/* ... and under TLS */
+	int sasl_authenticated_header;
+	long long auth_failure_limit;	/* 0: smtpd_hard_error_limit */
+	const char *fingerprint_digest;
+	struct smtpd_table *sasl_users;	/* the password table */
+	struct smtpd_table *sender_login_maps;
+	struct smtpd_table *relay_clientcerts;
 };
+
+/* smtpd_tables.c: a parameter's table list, re-opened when its file
+ * changes (see there). Open returns NULL with *err naming the parameter;
+ * an empty value gives an empty table. */
+struct smtpd_table *smtpd_table_open(const struct conf *conf,
+    const char *param, char **err);
+const char *smtpd_table_lookup(struct smtpd_table *t, const char *key,
+    int *error);
+int smtpd_table_empty(const struct smtpd_table *t);
+void smtpd_table_free(struct smtpd_table *t);
+
+/* smtpd_auth.c: the mechanisms smtpd_sasl_security_options (value)
+ * leaves, as SASL_MECH_* bits; -1 with *err on an unknown option. */
+int smtpd_sasl_mechanisms(const char *value, unsigned *mechs, char **err);
+
 
 struct anvil;
 

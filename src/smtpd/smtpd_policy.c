@@ -22,29 +22,45 @@ enum restriction {
 	R_PERMIT_MYNETWORKS,
 	R_PERMIT_SASL_AUTHENTICATED,
 	R_PERMIT_TLS_ALL_CLIENTCERTS,
+	R_PERMIT_TLS_CLIENTCERTS,
 	R_REJECT_UNAUTH_DESTINATION,
 	R_DEFER_UNAUTH_DESTINATION,
+	R_REJECT_SENDER_LOGIN_MISMATCH,
+	R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
+	R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
+	R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
 };
 
 static const struct {
 	const char *name;
 	enum restriction code;
 	int limits_relay;	/* counts as relay protection */
+	int login_maps;		/* needs smtpd_sender_login_maps */
 } restriction_names[] = {
-	{ "permit", R_PERMIT, 0 },
-	{ "reject", R_REJECT, 1 },
-	{ "defer", R_DEFER, 1 },
-	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0 },
-	{ "permit_sasl_authenticated", R_PERMIT_SASL_AUTHENTICATED, 0 },
-	{ "permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS, 0 },
-	{ "reject_unauth_destination", R_REJECT_UNAUTH_DESTINATION, 1 },
-	{ "defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION, 1 },
+	{ "permit", R_PERMIT, 0, 0 },
+	{ "reject", R_REJECT, 1, 0 },
+	{ "defer", R_DEFER, 1, 0 },
+	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0, 0 },
+	{ "permit_sasl_authenticated", R_PERMIT_SASL_AUTHENTICATED, 0, 0 },
+	{ "permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS, 0, 0 },
+	{ "permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS, 0, 0 },
+	{ "reject_unauth_destination", R_REJECT_UNAUTH_DESTINATION, 1, 0 },
+	{ "defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION, 1, 0 },
+	{ "reject_sender_login_mismatch", R_REJECT_SENDER_LOGIN_MISMATCH, 0,
+	    1 },
+	{ "reject_known_sender_login_mismatch",
+	    R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH, 0, 1 },
+	{ "reject_authenticated_sender_login_mismatch",
+	    R_REJECT_AUTH_SENDER_LOGIN_MISMATCH, 0, 1 },
+	{ "reject_unauthenticated_sender_login_mismatch",
+	    R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH, 0, 1 },
 };
 
 struct restriction_list {
 	enum restriction *items;
 	size_t n;
 	int limits_relay;
+	const char *login_maps;	/* first restriction that needs them */
 	const char *what;	/* "Client host", "Recipient address", ... */
 	int about_client;	/* the reply names the client, not an address */
 };
@@ -80,6 +96,8 @@ restriction_list_parse(const struct conf *conf, const char *param,
 		}
 		list->items[i] = restriction_names[k].code;
 		list->limits_relay |= restriction_names[k].limits_relay;
+		if (restriction_names[k].login_maps && list->login_maps == NULL)
+			list->login_maps = restriction_names[k].name;
 	}
 	strlist_free(words);
 	return list;
@@ -147,6 +165,90 @@ parse_bare_lf_mode(const struct conf *conf, enum bare_lf_mode *mode,
 	return 0;
 }
 
+static int
+param_error(char **err, const struct conf *conf, const char *param,
+    const char *what)
+{
+	const char *origin = conf_origin(conf, param);
+
+	*err = xasprintf("%s: %s: %s", origin ? origin : "default", param,
+	    what);
+	return -1;
+}
+
+/* SMTP AUTH, its password table, the sender login and client
+ * certificate tables. */
+static int
+parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
+{
+	const struct restriction_list *lists[] = {
+		p->client_restrictions, p->helo_restrictions,
+		p->sender_restrictions, p->relay_restrictions,
+		p->recipient_restrictions,
+	};
+	const char *digest = conf_str(conf, "smtpd_tls_fingerprint_digest");
+	char *xerr = NULL;
+	int ret;
+
+	p->sasl_enabled = conf_bool(conf, "smtpd_sasl_auth_enable");
+	/* Postfix: mandatory TLS implies AUTH only after STARTTLS. */
+	p->tls_auth_only = conf_bool(conf, "smtpd_tls_auth_only") ||
+	    p->tls_level >= TLS_LEV_ENCRYPT;
+	p->sasl_authenticated_header = conf_bool(conf,
+	    "smtpd_sasl_authenticated_header");
+	p->auth_failure_limit = conf_int(conf,
+	    "tlsrelay_smtpd_auth_failure_limit");
+	p->fingerprint_digest = digest;
+	if (!tls_fprint_digest_ok(digest)) {
+		char *what = xasprintf("unknown digest \"%s\" (use sha256, "
+		    "sha1 or md5)", digest);
+
+		param_error(err, conf, "smtpd_tls_fingerprint_digest", what);
+		free(what);
+		return -1;
+	}
+	if (smtpd_sasl_mechanisms(conf_str(conf,
+	    "smtpd_sasl_security_options"), &p->sasl_mechs, &xerr) < 0) {
+		ret = param_error(err, conf, "smtpd_sasl_security_options",
+		    xerr);
+		free(xerr);
+		return ret;
+	}
+	if (smtpd_sasl_mechanisms(conf_str(conf,
+	    "smtpd_sasl_tls_security_options"), &p->sasl_tls_mechs,
+	    &xerr) < 0) {
+		ret = param_error(err, conf, "smtpd_sasl_tls_security_options",
+		    xerr);
+		free(xerr);
+		return ret;
+	}
+	if ((p->relay_clientcerts = smtpd_table_open(conf,
+	    "relay_clientcerts", err)) == NULL ||
+	    (p->sender_login_maps = smtpd_table_open(conf,
+	    "smtpd_sender_login_maps", err)) == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (lists[i]->login_maps == NULL ||
+		    !smtpd_table_empty(p->sender_login_maps))
+			continue;
+		*err = xasprintf("restriction %s requires that "
+		    "smtpd_sender_login_maps is set", lists[i]->login_maps);
+		return -1;
+	}
+	if (!p->sasl_enabled)
+		return 0;
+	if ((p->sasl_users = smtpd_table_open(conf,
+	    "tlsrelay_smtpd_sasl_user_maps", err)) == NULL)
+		return -1;
+	if (smtpd_table_empty(p->sasl_users))
+		return param_error(err, conf, "tlsrelay_smtpd_sasl_user_maps",
+		    "smtpd_sasl_auth_enable = yes needs a password table "
+		    "(see tlsrelay passwd)");
+	/* Made once here, before the workers fork. */
+	sasl_password_prepare();
+	return 0;
+}
+
 struct smtpd_policy *
 smtpd_policy_new(const struct conf *conf, char **err)
 {
@@ -175,6 +277,11 @@ smtpd_policy_new(const struct conf *conf, char **err)
 	p->vrfy_disabled = conf_bool(conf, "disable_vrfy_command");
 	p->message_size_limit = conf_size(conf, "message_size_limit");
 	p->queue_minfree = conf_size(conf, "queue_minfree");
+	/* Longer command lines are cut, as in Postfix; RFC 5321 4.5.3.1.4
+	 * lets no server cut below 512. */
+	p->line_limit = (size_t)conf_int(conf, "line_length_limit");
+	if (p->line_limit < 512)
+		p->line_limit = 512;
 	p->recipient_limit = conf_int(conf, "smtpd_recipient_limit");
 	p->timeout = conf_time(conf, "smtpd_timeout");
 	p->starttls_timeout = conf_time(conf, "smtpd_starttls_timeout");
@@ -216,6 +323,8 @@ smtpd_policy_new(const struct conf *conf, char **err)
 		    "defer_unauth_destination, reject, defer");
 		goto fail;
 	}
+	if (parse_auth(p, conf, err) < 0)
+		goto fail;
 	free(xerr);
 	return p;
 fail:
@@ -238,6 +347,9 @@ smtpd_policy_free(struct smtpd_policy *p)
 	restriction_list_free(p->sender_restrictions);
 	restriction_list_free(p->relay_restrictions);
 	restriction_list_free(p->recipient_restrictions);
+	smtpd_table_free(p->sasl_users);
+	smtpd_table_free(p->sender_login_maps);
+	smtpd_table_free(p->relay_clientcerts);
 	free(p);
 }
 
@@ -278,10 +390,95 @@ format_reject(char *reply, size_t len, const char *code, const char *dsn,
 		    q->recipient ? q->recipient : "", list->what, reason);
 }
 
+/* permit_tls_clientcerts: the certificate's or its public key's
+ * fingerprint is a key of relay_clientcerts (Postfix looks up both). A
+ * certificate need not verify: the table names it exactly. */
+static enum restrict_result
+tls_clientcerts(const struct smtpd_policy *p, const struct restrict_query *q,
+    char *reply, size_t len)
+{
+	const char *prints[] = { q->ccert_fingerprint,
+	    q->ccert_pkey_fingerprint };
+	int error;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (prints[i] == NULL || *prints[i] == '\0')
+			continue;
+		if (smtpd_table_lookup(p->relay_clientcerts, prints[i],
+		    &error) != NULL) {
+			msg_debug("%s[%s]: relay_clientcerts has %s",
+			    q->client_name, q->client_addr, prints[i]);
+			return RESTRICT_PERMIT;
+		}
+		if (error) {
+			snprintf(reply, len, "451 4.3.0 <%s[%s]>: Temporary "
+			    "lookup failure", q->client_name, q->client_addr);
+			return RESTRICT_REJECT;
+		}
+	}
+	return RESTRICT_DUNNO;
+}
+
+/* Postfix's sender login checks. The owners of the sender address are
+ * the login names smtpd_sender_login_maps gives for the address, else
+ * for "@domain". auth: check a logged-in client (unknown addresses pass
+ * when allow_unknown); unauth: refuse a client that is not logged in to
+ * send as an address that has owners. */
+static enum restrict_result
+sender_login_mismatch(const struct smtpd_policy *p,
+    const struct restrict_query *q, int auth, int unauth, int allow_unknown,
+    char *reply, size_t len)
+{
+	const char *owners = NULL;
+	char *domain, *key;
+	int error = 0, found = 0;
+
+	if (q->sender == NULL || *q->sender == '\0')
+		return RESTRICT_DUNNO;
+	if (q->sasl_username != NULL ? !auth : !unauth)
+		return RESTRICT_DUNNO;
+	owners = smtpd_table_lookup(p->sender_login_maps, q->sender, &error);
+	if (owners == NULL && !error && strchr(q->sender, '@') != NULL) {
+		domain = smtpd_addr_domain(q->sender);
+		key = xasprintf("@%s", domain);
+		owners = smtpd_table_lookup(p->sender_login_maps, key, &error);
+		free(key);
+		free(domain);
+	}
+	if (error) {
+		snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure",
+		    q->sender);
+		return RESTRICT_REJECT;
+	}
+	if (q->sasl_username == NULL) {
+		if (owners == NULL)
+			return RESTRICT_DUNNO;
+		snprintf(reply, len, "553 5.7.1 <%s>: Sender address rejected: "
+		    "not logged in", q->sender);
+		return RESTRICT_REJECT;
+	}
+	if (owners == NULL && allow_unknown)
+		return RESTRICT_DUNNO;
+	if (owners != NULL) {
+		char **names = strlist_split(owners, LIST_SEPARATORS, NULL);
+
+		for (char **n = names; *n && !found; n++)
+			found = strcasecmp(*n, q->sasl_username) == 0;
+		strlist_free(names);
+	}
+	if (found)
+		return RESTRICT_DUNNO;
+	snprintf(reply, len, "553 5.7.1 <%s>: Sender address rejected: not "
+	    "owned by user %s", q->sender, q->sasl_username);
+	return RESTRICT_REJECT;
+}
+
 static enum restrict_result
 eval_list(const struct smtpd_policy *p, const struct restriction_list *list,
     const struct restrict_query *q, char *reply, size_t len)
 {
+	enum restrict_result r;
+
 	for (size_t i = 0; i < list->n; i++) {
 		switch (list->items[i]) {
 		case R_PERMIT:
@@ -306,6 +503,26 @@ eval_list(const struct smtpd_policy *p, const struct restriction_list *list,
 			if (q->tls_client_trusted)
 				return RESTRICT_PERMIT;
 			break;
+		case R_PERMIT_TLS_CLIENTCERTS:
+			if ((r = tls_clientcerts(p, q, reply, len)) !=
+			    RESTRICT_DUNNO)
+				return r;
+			break;
+		case R_REJECT_SENDER_LOGIN_MISMATCH:
+		case R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH:
+		case R_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
+		case R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH: {
+			enum restriction what = list->items[i];
+
+			r = sender_login_mismatch(p, q,
+			    what != R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
+			    what != R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
+			    what == R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
+			    reply, len);
+			if (r != RESTRICT_DUNNO)
+				return r;
+			break;
+		}
 		case R_REJECT_UNAUTH_DESTINATION:
 		case R_DEFER_UNAUTH_DESTINATION:
 			if (q->recipient == NULL ||

@@ -36,8 +36,11 @@ smtpd_received_header(const struct smtpd_session *s, const char *queue_id)
 	char date[64];
 	const char *proto;
 
+	/* RFC 3848: "A" for an authenticated client, "S" for TLS. */
 	if (!s->esmtp)
 		proto = "SMTP";
+	else if (s->sasl_username != NULL)
+		proto = s->tls_active ? "ESMTPSA" : "ESMTPA";
 	else if (s->tls_active)
 		proto = "ESMTPS";
 	else
@@ -60,6 +63,11 @@ smtpd_received_header(const struct smtpd_session *s, const char *queue_id)
 			    s->tls.peer_trusted ? "verified OK" :
 			    "not verified");
 	}
+	/* Naming the user is off by default: it tells the world who sent
+	 * the mail through which account. */
+	if (s->sasl_username != NULL && s->policy->sasl_authenticated_header)
+		strbuf_printf(&sb, "\t(Authenticated sender: %s)\r\n",
+		    s->sasl_username);
 	strbuf_printf(&sb, "\tby %s (%s) with %s id %s", s->policy->myhostname,
 	    conf_str(s->policy->conf, "mail_name"), proto, queue_id);
 	rfc5322_date(date, sizeof(date));

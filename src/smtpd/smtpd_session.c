@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -65,6 +66,7 @@ session_free(struct smtpd_session *s)
 
 	session_log_disconnect(s);
 	session_reset_transaction(s);
+	smtpd_auth_reset(s);
 	if (s->anvil)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
@@ -75,6 +77,7 @@ session_free(struct smtpd_session *s)
 	if (s->ssl == NULL)
 		close(s->fd);
 	strbuf_free(&s->content);
+	free(s->line);
 	free(s->helo);
 	free(s);
 	if (done)
@@ -174,6 +177,9 @@ static void
 handshake_done(struct smtpd_session *s)
 {
 	tls_info_get(s->ssl, &s->tls);
+	/* The digest was checked when the configuration was read. */
+	(void)tls_info_fingerprints(s->ssl, s->policy->fingerprint_digest,
+	    &s->tls);
 	tls_log_server_established(&s->tls, s->name, s->addr,
 	    s->policy->tls_loglevel);
 	s->tls_active = 1;
@@ -182,6 +188,7 @@ handshake_done(struct smtpd_session *s)
 	s->helo = NULL;
 	s->esmtp = 0;
 	session_reset_transaction(s);
+	smtpd_auth_reset(s);
 	s->state = SS_COMMAND;
 	set_timeout(s, s->policy->timeout);
 	if (s->policy->wrappermode && s->total[CNT_STARTTLS] == 0)
@@ -304,6 +311,7 @@ next_line(struct smtpd_session *s, char *line, size_t linesize)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
+	s->line_cut = 0;
 	for (;;) {
 		size_t eol_len = 0, len, avail = evbuffer_get_length(in);
 		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len,
@@ -318,6 +326,7 @@ next_line(struct smtpd_session *s, char *line, size_t linesize)
 			evbuffer_remove(in, line, linesize - 1);
 			line[linesize - 1] = '\0';
 			s->skip_rest = 1;
+			s->line_cut = 1;
 			return 1;
 		}
 		len = (size_t)eol.pos;
@@ -342,6 +351,7 @@ next_line(struct smtpd_session *s, char *line, size_t linesize)
 			evbuffer_remove(in, line, linesize - 1);
 			line[linesize - 1] = '\0';
 			evbuffer_drain(in, (size_t)eol.pos + 1 - (linesize - 1));
+			s->line_cut = 1;
 		} else {
 			evbuffer_remove(in, line, len);
 			line[len] = '\0';
@@ -369,10 +379,33 @@ process_data(struct smtpd_session *s)
 	evbuffer_drain(in, used);
 }
 
+/* Logs a client line with -v, without the secrets of an AUTH exchange
+ * (an initial response, a password). */
+static void
+debug_line(const struct smtpd_session *s, const char *line)
+{
+	size_t verb = strcspn(line, " \t"), mech;
+
+	if (!msg_verbose)
+		return;
+	if (s->auth_step != 0) {
+		msg_debug("< %s[%s]: ********", s->name, s->addr);
+		return;
+	}
+	mech = verb + strspn(line + verb, " \t");
+	mech += strcspn(line + mech, " \t");
+	if (verb == 4 && strncasecmp(line, "AUTH", 4) == 0 &&
+	    line[mech] != '\0')
+		msg_debug("< %s[%s]: %.*s ********", s->name, s->addr,
+		    (int)mech, line);
+	else
+		msg_debug("< %s[%s]: %s", s->name, s->addr, line);
+}
+
 static void
 session_process_input(struct smtpd_session *s)
 {
-	char line[SMTPD_LINE_MAX + 1];
+	char *line = s->line;
 
 	for (;;) {
 		if (s->state == SS_DATA) {
@@ -395,13 +428,13 @@ session_process_input(struct smtpd_session *s)
 			session_close_after_reply(s);
 			return;
 		}
-		switch (next_line(s, line, sizeof(line))) {
+		switch (next_line(s, line, s->policy->line_limit + 1)) {
 		case 0:
 			return;
 		case -1:
 			return;
 		}
-		msg_debug("< %s[%s]: %s", s->name, s->addr, line);
+		debug_line(s, line);
 		session_command(s, line);
 		if (s->shutdown_requested && s->state == SS_COMMAND) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, "
@@ -470,6 +503,7 @@ smtpd_session_start(struct event_base *base, int fd,
 	format_addr(sa, salen, s->addr, sizeof(s->addr));
 	snprintf(s->name, sizeof(s->name), "unknown");
 	strbuf_init(&s->content);
+	s->line = xmalloc(s->policy->line_limit + 1);
 	s->bare_lf_reject = s->policy->bare_lf_mode == BARE_LF_REJECT &&
 	    !cidr_list_match_text(s->policy->bare_lf_exclusions, s->addr);
 

@@ -53,6 +53,8 @@ struct smtpd_session {
 	int shutdown_requested;
 	int bare_lf_reject;		/* reject mode applies to this client */
 	int skip_rest;			/* discarding the rest of a cut line */
+	char *line;			/* line_length_limit + 1 bytes */
+	int line_cut;			/* the last line read was too long */
 
 	/* SMTP state. */
 	char *helo;
@@ -61,6 +63,14 @@ struct smtpd_session {
 	SSL *ssl;			/* owned by bev once TLS started */
 	struct tls_info tls;
 	long long errors;
+
+	/* SMTP AUTH (smtpd_auth.c). */
+	int auth_step;		/* not 0: an exchange is on */
+	const char *auth_mech;	/* "PLAIN" or "LOGIN", during and after */
+	char *auth_login_user;	/* LOGIN: the name, until the password */
+	char *sasl_username;	/* set once authenticated */
+	long long auth_failures;
+
 	int ok[CNT_MAX];
 	int total[CNT_MAX];
 
@@ -97,6 +107,17 @@ void session_command(struct smtpd_session *s, char *line);
 size_t session_data(struct smtpd_session *s, const char *in, size_t len);
 void session_count(struct smtpd_session *s, enum session_counter c, int ok);
 void session_log_disconnect(struct smtpd_session *s);
+
+/* smtpd_auth.c */
+/* "PLAIN LOGIN": the mechanisms EHLO offers now, or NULL for none. */
+const char *smtpd_auth_ehlo(const struct smtpd_session *s);
+/* The AUTH command; returns 1 (authenticated), 0 (refused) or -1 when a
+ * challenge was sent and the answer comes through smtpd_auth_response. */
+int smtpd_auth_command(struct smtpd_session *s, const char *arg);
+/* A client line while an exchange is on (s->auth_step != 0). */
+void smtpd_auth_response(struct smtpd_session *s, const char *line);
+/* Forgets the login (STARTTLS, end of session). */
+void smtpd_auth_reset(struct smtpd_session *s);
 
 /* smtpd_received.c: the Received header for the queue file. */
 char *smtpd_received_header(const struct smtpd_session *s,

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
 #include "smtpd_int.h"
 
 struct worker {
@@ -43,8 +46,12 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	const struct smtpd_listener *l = arg;
+	int on = 1;
 
 	(void)evl;
+	/* Replies are whole lines already: do not let Nagle hold one back
+	 * behind a TLS record (TLS 1.3 tickets, pipelined replies). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	worker.n_sessions++;
 	smtpd_session_start(worker.base, fd, sa, (socklen_t)salen, l,
 	    worker.anvil, worker.index, session_done);
@@ -112,6 +119,9 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 			    listeners[i].name);
 		evconnlistener_set_error_cb(worker.evl[i], accept_error_cb);
 	}
+	/* Expired TLS sessions and ticket keys leave the shared store. */
+	if (n_listeners > 0)
+		tls_scache_maintenance(worker.base, listeners[0].conf);
 	sigterm = evsignal_new(worker.base, SIGTERM, signal_cb, NULL);
 	sigusr1 = evsignal_new(worker.base, SIGUSR1, signal_cb, NULL);
 	evsignal_add(sigterm, NULL);

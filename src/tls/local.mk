@@ -2,14 +2,20 @@ libtlsrelay_a_SOURCES += \
 	src/tls/tls_certs.c \
 	src/tls/tls_ciphers.c \
 	src/tls/tls_errors.c \
+	src/tls/tls_fprint.c \
 	src/tls/tls_info.c \
 	src/tls/tls_level.c \
+	src/tls/tls_policy.c \
 	src/tls/tls_protocols.c \
+	src/tls/tls_scache.c \
+	src/tls/tls_scache_client.c \
+	src/tls/tls_scache_ticket.c \
 	src/tls/tls_server.c \
 	src/tls/tls_server_cache.c \
 	src/tls/tls_server_kex.c \
-	src/tls/tls_server_verify.c
-noinst_HEADERS += src/tls/tls_private.h
+	src/tls/tls_server_verify.c \
+	src/tls/tls_verify.c
+noinst_HEADERS += src/tls/tls_private.h src/tls/tls_client_int.h src/tls/tls_scache.h
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_tls
@@ -17,4 +23,13 @@ tests_unit_check_tls_SOURCES = tests/unit/check_tls.c
 tests_unit_check_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_tls_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_tls
+endif
+
+# Per-destination client TLS policy (issue 4).
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_tls_policy
+tests_unit_check_tls_policy_SOURCES = tests/unit/check_tls_policy.c
+tests_unit_check_tls_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_tls_policy_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_tls_policy
 endif

@@ -38,8 +38,8 @@ certkey_clear(struct certkey *ck)
 }
 
 /* A daemon must never prompt on a terminal for a pass phrase. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *arg)
+int
+tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 {
 	(void)buf;
 	(void)size;
@@ -146,7 +146,7 @@ read_cert_file(const char *file, struct certkey *ck, char **reason)
 	if (bio == NULL)
 		return -1;
 	ERR_clear_error();
-	ck->cert = PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL);
+	ck->cert = PEM_read_bio_X509_AUX(bio, NULL, tls_no_passphrase, NULL);
 	if (ck->cert == NULL) {
 		*reason = pem_at_end() ? xstrdup("no certificate found") :
 		    tls_openssl_reason("cannot read the certificate");
@@ -155,7 +155,7 @@ read_cert_file(const char *file, struct certkey *ck, char **reason)
 	}
 	if ((ck->chain = sk_X509_new_null()) == NULL)
 		msg_fatal("out of memory (certificate chain)");
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)))
+	while ((x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase, NULL)))
 		chain_push(ck, x);
 	BIO_free(bio);
 	if (!pem_at_end()) {

@@ -1,8 +1,10 @@
 /* tls_client: the SMTP client's side of TLS. One SSL_CTX for the whole
- * client pool (CA list, client certificate when configured), and per
- * connection the protocols and ciphers of the destination's level and the
- * SNI name. The level comes from smtp_tls_security_level, or from the
- * obsolete smtp_use_tls / smtp_enforce_tls when it is empty. */
+ * client pool (CA list, client certificate when configured, the verify
+ * callback), and per connection the protocols, ciphers, SNI name and
+ * trust anchors of the destination's policy (tls_policy.c); the server
+ * certificate is judged after the handshake (tls_verify.c). The main.cf
+ * level comes from smtp_tls_security_level, or from the obsolete
+ * smtp_use_tls / smtp_enforce_tls when it is empty. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "tls_client_int.h"
 #include "tls_private.h"
 
 static int
@@ -31,7 +34,7 @@ tls_smtp_level(const struct conf *conf)
 	const char *level = conf_str(conf, "smtp_tls_security_level");
 
 	if (!is_empty(level))
-		return tls_level_parse(level);
+		return tls_client_level_parse(level);
 	if (conf_bool(conf, "smtp_enforce_tls"))
 		return TLS_LEV_ENCRYPT;
 	if (conf_bool(conf, "smtp_use_tls"))
@@ -94,17 +97,6 @@ level_settings(const struct conf *conf, int mandatory,
 		return -1;
 	}
 	return 0;
-}
-
-/* A daemon must never prompt on a terminal for a pass phrase. */
-static int
-no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)arg;
-	return -1;
 }
 
 /* One certificate (with its chain) and its key; both may be one file. */
@@ -188,32 +180,126 @@ load_ca(SSL_CTX *ctx, const struct conf *conf, char **err)
 		return tls_file_error(err, conf, param, conf_str(conf, param),
 		    tls_openssl_reason("cannot load the CA certificates"));
 	}
+	/* As Postfix: the system's CAs only in addition to configured
+	 * ones, and only when asked (they are many, and not ours). */
+	if (conf_bool(conf, "tls_append_default_CA") &&
+	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		char *reason = tls_openssl_reason("unknown error");
+
+		*err = xasprintf("%s: tls_append_default_CA: cannot load the "
+		    "system's CA certificates: %s", tls_param_origin(conf,
+		    "tls_append_default_CA"), reason);
+		free(reason);
+		return -1;
+	}
 	return 0;
 }
 
-SSL_CTX *
-tls_client_ctx_new(const struct conf *conf, char **err)
+/* The settings a policy draws on, checked once at start-up: a mistake
+ * here must stop the daemon, not defer every message. */
+static int
+check_policy_settings(const struct conf *conf, int level, int quiet,
+    char **err)
+{
+	const char *digest = conf_str(conf, "smtp_tls_fingerprint_digest");
+	char **files;
+	int status = 0;
+
+	if (!tls_fprint_digest_ok(digest)) {
+		*err = xasprintf("%s: smtp_tls_fingerprint_digest: unknown "
+		    "digest \"%s\" (expected md5, sha1, sha256 or sha512)",
+		    tls_param_origin(conf, "smtp_tls_fingerprint_digest"),
+		    digest);
+		return -1;
+	}
+	files = strlist_split(conf_str(conf, "smtp_tls_trust_anchor_file"),
+	    LIST_SEPARATORS, NULL);
+	for (size_t i = 0; status == 0 && files[i] != NULL; i++) {
+		char *reason = NULL;
+		BIO *bio = tls_open_pem(files[i], &reason);
+
+		if (bio == NULL)
+			status = tls_file_error(err, conf,
+			    "smtp_tls_trust_anchor_file", files[i], reason);
+		BIO_free(bio);
+	}
+	strlist_free(files);
+	if (status != 0 || quiet)
+		return status;
+	if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
+		msg_warn("%s: smtp_tls_security_level = %s: tlsrelay has no "
+		    "DANE support; mail for destinations at this level is "
+		    "deferred", tls_param_origin(conf,
+		    "smtp_tls_security_level"), tls_client_level_name(level));
+	if (level == TLS_LEV_FPRINT &&
+	    is_empty(conf_str(conf, "smtp_tls_fingerprint_cert_match")))
+		msg_warn("%s: smtp_tls_security_level = fingerprint, but "
+		    "smtp_tls_fingerprint_cert_match is empty: mail is "
+		    "deferred unless smtp_tls_policy_maps gives fingerprints",
+		    tls_param_origin(conf, "smtp_tls_security_level"));
+	return 0;
+}
+
+/* The settings, before any file is read; quiet: no warnings (the
+ * supervisor's check, tls_client_check_conf). */
+static int
+check_settings(const struct conf *conf, int quiet, char **err)
 {
 	struct level_settings ls;
-	SSL_CTX *ctx;
 	int level;
 
 	*err = NULL;
 	if ((level = tls_smtp_level(conf)) < 0) {
 		*err = xasprintf("%s: smtp_tls_security_level: unknown level "
-		    "\"%s\" (expected none, may or encrypt)",
+		    "\"%s\" (expected none, may, encrypt, fingerprint, "
+		    "verify or secure)",
 		    tls_param_origin(conf, "smtp_tls_security_level"),
 		    conf_str(conf, "smtp_tls_security_level"));
-		return NULL;
+		return -1;
 	}
-	warn_obsolete(conf);
+	if (!quiet)
+		warn_obsolete(conf);
+	if (check_policy_settings(conf, level, quiet, err) != 0)
+		return -1;
 	/* Both levels are checked now, whatever the default: a policy may
 	 * ask for either, and a typo must stop the start, not a delivery. */
 	for (int mandatory = 0; mandatory < 2; mandatory++) {
 		if (level_settings(conf, mandatory, &ls, err) != 0)
-			return NULL;
+			return -1;
 		free(ls.ciphers);
 	}
+	return 0;
+}
+
+int
+tls_client_check_conf(const struct conf *conf, char **err)
+{
+	SSL_CTX *ctx;
+	int status;
+
+	if (check_settings(conf, 1, err) != 0)
+		return -1;
+	/* The files too, in a context of its own that is thrown away. */
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		*err = tls_openssl_reason("cannot create a TLS client context");
+		return -1;
+	}
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+	status = load_ca(ctx, conf, err) != 0 ||
+	    load_client_certs(ctx, conf, err) != 0 ? -1 : 0;
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return status;
+}
+
+SSL_CTX *
+tls_client_ctx_new(const struct conf *conf, char **err)
+{
+	SSL_CTX *ctx;
+
+	if (check_settings(conf, 0, err) != 0)
+		return NULL;
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		char *reason = tls_openssl_reason("out of memory");
@@ -225,12 +311,13 @@ tls_client_ctx_new(const struct conf *conf, char **err)
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-	/* Opportunistic TLS: the chain is checked (for the Trusted and
-	 * Untrusted log words) but never stops the handshake. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
+	/* The chain is checked (for the log's verdict, and for levels
+	 * verify and secure) but never stops the handshake. */
+	tls_client_verify_init(ctx);
 	if (load_ca(ctx, conf, err) != 0 ||
-	    load_client_certs(ctx, conf, err) != 0) {
+	    load_client_certs(ctx, conf, err) != 0 ||
+	    tls_client_cache_setup(ctx, conf, err) != 0) {
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
 		return NULL;
@@ -248,16 +335,15 @@ is_ip_literal(const char *name)
 }
 
 char *
-tls_client_servername(const struct conf *conf, const char *mx_host,
+tls_client_sni(const char *setting, const char *mx_host,
     const char *nexthop)
 {
-	const char *mode = conf_str(conf, "smtp_tls_servername");
 	const char *name, *end;
 	char *copy, *result;
 
-	if (is_empty(mode))
+	if (is_empty(setting))
 		return NULL;
-	copy = xstrdup(mode);
+	copy = xstrdup(setting);
 	name = str_trim(copy);
 	if (strcmp(name, "hostname") == 0)
 		result = xstrdup(mx_host ? mx_host : "");
@@ -282,46 +368,49 @@ tls_client_servername(const struct conf *conf, const char *mx_host,
 	return result;
 }
 
+char *
+tls_client_servername(const struct conf *conf, const char *mx_host,
+    const char *nexthop)
+{
+	return tls_client_sni(conf_str(conf, "smtp_tls_servername"), mx_host,
+	    nexthop);
+}
+
 int
-tls_client_ssl_setup(SSL *ssl, const struct conf *conf, int level,
+tls_client_ssl_setup(SSL *ssl, const struct tls_policy *policy,
     const char *servername, char **err)
 {
-	struct level_settings ls;
 	int ok;
 
 	*err = NULL;
-	if (level_settings(conf, level >= TLS_LEV_ENCRYPT, &ls, err) != 0)
-		return -1;
 	ERR_clear_error();
-	ok = (ls.min_version == 0 ||
-	    SSL_set_min_proto_version(ssl, ls.min_version)) &&
-	    (ls.max_version == 0 ||
-	    SSL_set_max_proto_version(ssl, ls.max_version)) &&
-	    SSL_set_cipher_list(ssl, ls.ciphers) == 1 &&
+	ok = (policy->min_version == 0 ||
+	    SSL_set_min_proto_version(ssl, policy->min_version)) &&
+	    (policy->max_version == 0 ||
+	    SSL_set_max_proto_version(ssl, policy->max_version)) &&
+	    SSL_set_cipher_list(ssl, policy->cipher_list) == 1 &&
 	    (servername == NULL || *servername == '\0' ||
-	    SSL_set_tlsext_host_name(ssl, servername) == 1);
-	free(ls.ciphers);
+	    SSL_set_tlsext_host_name(ssl, servername) == 1) &&
+	    tls_client_verify_setup(ssl, policy) == 0;
 	if (!ok) {
 		*err = tls_openssl_reason("cannot set up the TLS connection");
 		return -1;
 	}
-	SSL_set_options(ssl, (uint64_t)ls.disable_ops);
+	SSL_set_options(ssl, (uint64_t)policy->disable_ops);
 	return 0;
 }
 
 void
-tls_log_client_established(const struct tls_info *info, const char *peer,
-    int loglevel)
+tls_log_client_established(const struct tls_info *info, int verified,
+    const char *peer)
 {
-	const char *trust;
+	const char *verdict;
 	char summary[160];
 
-	trust = !info->peer_cert ? "Anonymous" :
+	/* FORWARD_SECRECY_README's words. */
+	verdict = !info->peer_cert ? "Anonymous" : verified ? "Verified" :
 	    info->peer_trusted ? "Trusted" : "Untrusted";
-	if (loglevel >= 1 && info->peer_cert)
-		msg_info("%s: subject_CN=%s, issuer_CN=%s", peer,
-		    info->peer_subject_cn, info->peer_issuer_cn);
 	tls_info_format(info, summary, sizeof(summary));
-	msg_info("%s TLS connection established to %s: %s", trust, peer,
+	msg_info("%s TLS connection established to %s: %s", verdict, peer,
 	    summary);
 }

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/ssl.h>
@@ -11,6 +12,7 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "tls_private.h"
 
 /* The common name of a certificate name, as printable text for the log;
  * empty when there is none. A name with a NUL byte inside is a forgery
@@ -66,6 +68,30 @@ tls_info_get(SSL *ssl, struct tls_info *info)
 		name_cn(X509_get_issuer_name(peer), info->peer_issuer_cn,
 		    sizeof(info->peer_issuer_cn));
 	}
+	info->session_reused = SSL_session_reused(ssl);
+	info->ticketed = SSL_is_server(ssl) && tls_server_ticketed(ssl);
+}
+
+int
+tls_info_fingerprints(SSL *ssl, const char *digest, struct tls_info *info)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	char *cert, *pkey;
+
+	info->peer_cert_fprint[0] = info->peer_pkey_fprint[0] = '\0';
+	if (!tls_fprint_digest_ok(digest))
+		return -1;
+	if (peer == NULL)
+		return 0;
+	cert = tls_fprint_cert(peer, digest);
+	pkey = tls_fprint_pkey(peer, digest);
+	snprintf(info->peer_cert_fprint, sizeof(info->peer_cert_fprint), "%s",
+	    cert ? cert : "");
+	snprintf(info->peer_pkey_fprint, sizeof(info->peer_pkey_fprint), "%s",
+	    pkey ? pkey : "");
+	free(cert);
+	free(pkey);
+	return 0;
 }
 
 void
@@ -84,6 +110,10 @@ tls_log_server_established(const struct tls_info *info,
 
 	trust = !info->peer_cert ? "Anonymous" :
 	    info->peer_trusted ? "Trusted" : "Untrusted";
+	/* Postfix's words, at its TLS_LOG_CACHE level. */
+	if (loglevel >= 2 && info->session_reused)
+		msg_info("%s[%s]: Reusing old session%s", peer_name, peer_addr,
+		    info->ticketed ? " (RFC 5077 session ticket)" : "");
 	if (loglevel >= 1 && info->peer_cert)
 		msg_info("%s[%s]: %s: subject_CN=%s, issuer=%s", peer_name,
 		    peer_addr, trust, info->peer_subject_cn,

@@ -40,10 +40,20 @@ int tls_server_setup_verify(SSL_CTX *ctx, const struct conf *conf,
  * Returns 0, or -1 with *err set. */
 int tls_server_setup_kex(SSL_CTX *ctx, const struct conf *conf, char **err);
 
-/* Session resumption. For now only the session ticket settings; the
- * shared session cache (smtpd_tls_session_cache_database) and shared
- * ticket keys will be set up here. Returns 0, or -1 with *err set. */
+/* The pem_password_cb for every key and certificate we read: never
+ * prompt (an encrypted key is an error, named by the caller). */
+int tls_no_passphrase(char *buf, int size, int rwflag, void *arg);
+
+/* Session resumption: the shared session cache
+ * (smtpd_tls_session_cache_database), the shared ticket keys, the
+ * timeout. Returns 0, or -1 with *err set. */
 int tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf,
+    char **err);
+/* 1 when the server resumed ssl from a session ticket. */
+int tls_server_ticketed(const SSL *ssl);
+/* The client's session cache (smtp_tls_session_cache_database). Returns
+ * 0, or -1 with *err set. */
+int tls_client_cache_setup(SSL_CTX *ctx, const struct conf *conf,
     char **err);
 
 #endif

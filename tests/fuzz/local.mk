@@ -53,3 +53,11 @@ tests_fuzz_fuzz_defer_log_LDADD = $(LIBTLSRELAY)
 tests_fuzz_fuzz_table_SOURCES = tests/fuzz/fuzz_table.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_table_LDADD = $(LIBTLSRELAY)
+
+# SMTP AUTH: base64, PLAIN and LOGIN (src/smtpd/sasl_decode.c).
+check_PROGRAMS += tests/fuzz/fuzz_sasl
+TESTS += tests/fuzz/corpus-sasl.sh
+EXTRA_DIST += tests/fuzz/corpus-sasl.sh
+tests_fuzz_fuzz_sasl_SOURCES = tests/fuzz/fuzz_sasl.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_sasl_LDADD = $(LIBTLSRELAY)

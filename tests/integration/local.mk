@@ -5,14 +5,16 @@ TESTS += \
 	tests/integration/test_smtp.py \
 	tests/integration/test_spool.py \
 	tests/integration/test_config.py \
-	tests/integration/test_privileges.py
+	tests/integration/test_privileges.py \
+	tests/integration/test_auth.py
 EXTRA_DIST += \
 	tests/integration/relaytest.py \
 	tests/integration/test_starttls.py \
 	tests/integration/test_smtp.py \
 	tests/integration/test_spool.py \
 	tests/integration/test_config.py \
-	tests/integration/test_privileges.py
+	tests/integration/test_privileges.py \
+	tests/integration/test_auth.py
 # Outbound (issue 3): delivery to real peers -- the aiosmtpd sink in
 # peers/, dnsmasq for the test zones, a private Postfix instance.
 TESTS += \
@@ -24,3 +26,15 @@ EXTRA_DIST += \
 	tests/integration/test_dns_routing.py \
 	tests/integration/test_queue.py \
 	tests/integration/peers/sink.py
+# Session resumption (issue 5): s_client against several workers, our
+# client against the aiosmtpd sink, the shared cache files.
+TESTS += tests/integration/test_resumption.py
+EXTRA_DIST += tests/integration/test_resumption.py
+# Per-destination TLS policy (issue 4): every level against sinks with
+# certificates of a test CA and a wrong CA, smtp_tls_policy_maps, Postfix.
+TESTS += tests/integration/test_tls_policy.py
+EXTRA_DIST += tests/integration/test_tls_policy.py
+# Smarthost with SMTP AUTH (issue 6, client side): aiosmtpd sinks with
+# --auth, a password table built by `tlsrelay map`.
+TESTS += tests/integration/test_smarthost.py
+EXTRA_DIST += tests/integration/test_smarthost.py

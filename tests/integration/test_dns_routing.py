@@ -29,7 +29,7 @@ class DnsTestCase(OutboundTestCase):
         # Bounces go back to the sender's domain: to a sink of its own.
         self.sender_sink = self.sink()
 
-    def routed_relay(self, dns, port, routes=None, **main):
+    def routed_relay(self, dns, port, routes=None, start=True, **main):
         """A relay resolving with dns; MX hosts are tried on port;
         senders.test (and routes) through transport_maps."""
         table = {"senders.test": "smtp:" + self.sender_sink.nexthop}
@@ -37,7 +37,7 @@ class DnsTestCase(OutboundTestCase):
         settings = {"smtp_tcp_port": str(port),
                     "transport_maps": inline_table(table)}
         settings.update(main)
-        return self.outbound_relay(main=settings, dns=dns)
+        return self.outbound_relay(main=settings, dns=dns, start=start)
 
     def dsn_of(self, relay, queue_id, timeout=20):
         """The DSN about queue_id that reached the sender's sink."""
@@ -195,6 +195,26 @@ class MxTest(DnsTestCase):
                        r"\(.*loops back to myself" % queue_id, timeout=10)
         relay.wait_log(r"warning: .*relay\.test")
         self.assertEqual(to_lines(relay, queue_id, "sent"), [])
+
+    def test_mx_at_my_own_address_and_port_defers(self):
+        # The MX host has another name, but its address and port are
+        # where this relay listens: delivering would loop back to us.
+        dns = self.dns(mx=[("loop2.test", "alias.test", 10)],
+                       hosts=[("alias.test", "127.0.0.1")])
+        relay = self.routed_relay(dns, free_port_on(("127.0.0.1",)),
+                                  start=False)
+        relay.main["smtp_tcp_port"] = str(relay.port())
+        relay.write_config()
+        relay.start()
+        _, data = self.outbound_message(to="user@loop2.test")
+        queue_id = self.submit(relay, SENDER, ["user@loop2.test"], data)
+        relay.wait_log(r": %s: to=<user@loop2\.test>, .*status=deferred "
+                       r"\(.*loops back to myself" % queue_id, timeout=10)
+        self.assertEqual(to_lines(relay, queue_id, "sent"), [])
+        # The relay never connected to itself: the only session its
+        # smtpd saw is the test's own submission.
+        self.assertEqual(len(re.findall(r"smtpd\[\d+\]: connect from ",
+                                        relay.maillog())), 1)
 
 
 class NextHopTest(DnsTestCase):

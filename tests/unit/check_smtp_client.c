@@ -1641,7 +1641,7 @@ START_TEST(ctx_errors)
 	static const struct {
 		const char *cf, *err;
 	} cases[] = {
-		{ "smtp_tls_security_level = verify",
+		{ "smtp_tls_security_level = mandatory",
 		    "main.cf:1: smtp_tls_security_level: unknown level" },
 		{ "smtp_tls_ciphers = bogus",
 		    "main.cf:1: smtp_tls_ciphers: invalid cipher grade" },

@@ -7,6 +7,8 @@ built on aiosmtpd (Debian's python3-aiosmtpd: run with /usr/bin/python3).
     sink.py --listen 127.0.0.1:2526 [--listen 127.0.0.2:2526 ...]
             [--dir DIR] [--tls-cert CRT --tls-key KEY] [--tls-broken]
             [--delay SECONDS] [--size BYTES] [--hostname NAME] [--print]
+            [--auth USER:PASSWORD ...] [--auth-mechs "PLAIN LOGIN"]
+            [--auth-plaintext] [--auth-required]
 
 With --dir, every accepted message becomes two files, written before the
 250 goes out: DIR/msg-NNNNNN.eml (the content exactly as received, dot
@@ -32,6 +34,13 @@ before answering the end of DATA (a slow server, for the kill -9 test).
 32 MiB; 0: no SIZE at all).
 --print writes one summary line per message to stdout.
 
+--auth (repeatable) accepts these logins with SMTP AUTH, offered after
+STARTTLS only unless --auth-plaintext; --auth-mechs names the mechanisms
+offered; --auth-required answers MAIL without a login with 530. Every
+login attempt appends "N MECHANISM USER ok|failed" to DIR/auth.log (never
+the password), and a message's .json names the user ("auth") or null.
+Without --auth the sink behaves as aiosmtpd does by default.
+
 "ready" is written to DIR/ready (and stdout with --print) once every
 address listens. SIGTERM or SIGINT stops it.
 """
@@ -46,7 +55,7 @@ import sys
 import time
 import warnings
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 def parse_listen(text):
@@ -150,6 +159,9 @@ class Handler:
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
             "rcpt_options": envelope.rcpt_options,
+            "auth": (session.login_data.decode("utf-8", "replace")
+                     if isinstance(session.login_data, bytes)
+                     else session.login_data),
             "size": len(envelope.original_content),
             "time": time.time(),
         }
@@ -174,6 +186,22 @@ class Handler:
                       subject.decode("utf-8", "replace")), flush=True)
         server.unconfirmed = number
         return reply
+
+
+class Authenticator:
+    """The logins --auth names; every attempt is noted in auth.log."""
+
+    def __init__(self, recorder, logins):
+        self.rec = recorder
+        self.logins = logins
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        ok = self.logins.get(login) == password
+        self.rec.append("auth.log", "%d %s %s %s\n" % (
+            server.conn_number, mechanism, login, "ok" if ok else "failed"))
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 class SinkSMTP(SMTP):
@@ -234,11 +262,23 @@ async def serve(args):
     rec = Recorder(args.dir, args.print, args.delay)
     ctx = tls_context(args) if args.tls_cert else None
 
+    auth = {}
+    if args.auth:
+        mechs = args.auth_mechs.upper().split()
+        auth = {
+            "authenticator": Authenticator(rec, dict(
+                a.split(":", 1) for a in args.auth)),
+            "auth_require_tls": not args.auth_plaintext,
+            "auth_required": args.auth_required,
+            "auth_exclude_mechanism": [m for m in ("PLAIN", "LOGIN")
+                                       if m not in mechs],
+        }
+
     def factory():
         return SinkSMTP(rec, Handler(rec), tls_context=ctx,
                         hostname=args.hostname, decode_data=False,
                         enable_SMTPUTF8=True, loop=loop,
-                        data_size_limit=args.size or None)
+                        data_size_limit=args.size or None, **auth)
 
     servers = []
     for host, port in args.listen:
@@ -271,11 +311,19 @@ def main():
     p.add_argument("--size", type=int, default=2 ** 25)
     p.add_argument("--hostname", default="sink.test")
     p.add_argument("--print", action="store_true")
+    p.add_argument("--auth", action="append", metavar="USER:PASSWORD")
+    p.add_argument("--auth-mechs", default="PLAIN LOGIN")
+    p.add_argument("--auth-plaintext", action="store_true")
+    p.add_argument("--auth-required", action="store_true")
     args = p.parse_args()
     if bool(args.tls_cert) != bool(args.tls_key):
         p.error("--tls-cert and --tls-key go together")
     if args.tls_broken and not args.tls_cert:
         p.error("--tls-broken needs --tls-cert and --tls-key")
+    if any(":" not in a for a in args.auth or ()):
+        p.error("--auth takes USER:PASSWORD")
+    if (args.auth_plaintext or args.auth_required) and not args.auth:
+        p.error("--auth-plaintext and --auth-required need --auth")
     if args.dir:
         os.makedirs(args.dir, exist_ok=True)
     asyncio.run(serve(args))

@@ -1,0 +1,2 @@
+# Benchmarks: never part of `make check`; run by hand (see each script).
+EXTRA_DIST += bench/resumption.sh bench/resumption.py bench/resumption_load.c

@@ -1,0 +1,122 @@
+/* smtpd_tables: the lookup tables a service consults (the password table,
+ * smtpd_sender_login_maps, relay_clientcerts). They are opened when the
+ * configuration is read, by the supervisor as root, so a table may be
+ * readable by root alone. When a table file changes (`tlsrelay passwd`,
+ * `tlsrelay map`), a worker re-opens it before the next lookup; if it
+ * cannot (it runs as mail_owner), it keeps the old contents and says so
+ * until a reload (SIGHUP) opens the new ones as root.
+ *
+ * The workers and the qmgr inherit the tables with fork() and leave by
+ * exit() without freeing the generation; Berkeley DB links its cache by
+ * offsets, which LeakSanitizer cannot follow. So every table still open
+ * at exit is closed then, in whichever process exits. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
+#include "tlsrelay/util.h"
+#include "smtpd_int.h"
+
+struct smtpd_table {
+	char *param;
+	char *value;
+	struct table_list *list;
+	int stale_warned;	/* the new version could not be opened */
+	struct smtpd_table *next, *prev;	/* all open tables */
+};
+
+static struct smtpd_table *open_tables;
+
+static void
+close_at_exit(void)
+{
+	while (open_tables != NULL)
+		smtpd_table_free(open_tables);
+}
+
+struct smtpd_table *
+smtpd_table_open(const struct conf *conf, const char *param, char **err)
+{
+	struct smtpd_table *t;
+	struct table_list *list;
+	char *terr = NULL;
+
+	if ((list = table_list_open(conf_str(conf, param), 0, &terr)) == NULL) {
+		const char *origin = conf_origin(conf, param);
+
+		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
+		    param, terr);
+		free(terr);
+		return NULL;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->param = xstrdup(param);
+	t->value = xstrdup(conf_str(conf, param));
+	t->list = list;
+	if (open_tables == NULL) {
+		static int registered;
+
+		if (!registered && atexit(close_at_exit) == 0)
+			registered = 1;
+	} else
+		open_tables->prev = t;
+	t->next = open_tables;
+	open_tables = t;
+	return t;
+}
+
+static void
+reopen_if_changed(struct smtpd_table *t)
+{
+	struct table_list *fresh;
+	char *err = NULL;
+
+	if (!table_list_changed(t->list))
+		return;
+	if ((fresh = table_list_open(t->value, 0, &err)) == NULL) {
+		if (!t->stale_warned)
+			msg_warn("%s: table changed but cannot be re-opened "
+			    "(%s); still using the old contents until "
+			    "tlsrelayd is reloaded", t->param, err);
+		t->stale_warned = 1;
+		free(err);
+		return;
+	}
+	table_list_close(t->list);
+	t->list = fresh;
+	t->stale_warned = 0;
+	msg_info("%s: table changed, re-opened", t->param);
+}
+
+const char *
+smtpd_table_lookup(struct smtpd_table *t, const char *key, int *error)
+{
+	reopen_if_changed(t);
+	return table_list_lookup(t->list, key, error);
+}
+
+int
+smtpd_table_empty(const struct smtpd_table *t)
+{
+	return t == NULL || table_list_count(t->list) == 0;
+}
+
+void
+smtpd_table_free(struct smtpd_table *t)
+{
+	if (t == NULL)
+		return;
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		open_tables = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	table_list_close(t->list);
+	free(t->param);
+	free(t->value);
+	free(t);
+}

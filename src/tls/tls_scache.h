@@ -1,0 +1,65 @@
+/* tls_scache: the OpenSSL side of the shared session caches and ticket
+ * keys (the store itself is include/tlsrelay/scache.h). Internal to
+ * src/tls and its unit test. */
+#ifndef TLSRELAY_TLS_SCACHE_H
+#define TLSRELAY_TLS_SCACHE_H
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "tlsrelay/scache.h"
+
+struct conf;
+struct tls_ticket_keys;
+
+/* What one SSL_CTX knows about caching; owned by the SSL_CTX (freed
+ * with it), built before fork() without touching the disk. */
+struct tls_scache_ctx {
+	struct scache *cache;		/* sessions; NULL: no database */
+	long long timeout;		/* seconds a session lives */
+	int loglevel;			/* client: smtp_tls_loglevel */
+	char *trust;			/* client: the CAs that judged the
+					 * server, part of every key */
+	char tag[17];			/* server: session id context */
+	struct tls_ticket_keys *tickets;	/* server; NULL: not ours */
+};
+
+struct tls_scache_ctx *tls_scache_ctx_get(const SSL_CTX *ctx);
+/* Hands sctx to ctx. Returns 0, or -1 (sctx freed). */
+int tls_scache_ctx_attach(SSL_CTX *ctx, struct tls_scache_ctx *sctx);
+
+/* The database named by param (smtpd_ or smtp_tls_session_cache_database)
+ * in the environment at data_directory; *cache = NULL when the parameter
+ * is empty. Returns 0, or -1 with *err = "ORIGIN: param: reason". */
+int tls_scache_open(const struct conf *conf, const char *param,
+    struct scache **cache, char **err);
+
+/* Sessions to and from bytes (DER). NULL on failure. */
+unsigned char *tls_session_to_der(SSL_SESSION *session, size_t *len);
+SSL_SESSION *tls_session_from_der(const unsigned char *der, size_t len);
+
+/* Cache keys. Server: the session ID in hex, the session id context tag
+ * and the OpenSSL version (a session saved by another build is not
+ * read). Client: every part of the destination -- next hop, server name,
+ * address, port -- and the TLS policy string (level and attributes), so
+ * a session made under one policy is never offered under another. */
+char *tls_server_cache_key(const unsigned char *id, size_t len,
+    const char *tag);
+char *tls_client_cache_key(const char *nexthop, const char *hostname,
+    const char *addr, unsigned port, const char *policy);
+
+/* Ticket keys shared through the store: the newest key encrypts for
+ * lifetime seconds, then decrypts only, for lifetime seconds more. */
+struct tls_ticket_keys *tls_ticket_keys_new(const char *home,
+    const char *cipher_name, long long lifetime, char **err);
+void tls_ticket_keys_free(struct tls_ticket_keys *keys);
+/* SSL_CTX_set_tlsext_ticket_key_evp_cb's callback; finds its keys in
+ * the SSL_CTX's tls_scache_ctx. */
+int tls_ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
+/* Marks ssl as resumed by a ticket (for the log line). */
+void tls_scache_mark_ticketed(SSL *ssl);
+/* Removes ticket keys past their decrypt time. Returns how many, or -1. */
+long tls_ticket_keys_purge(struct tls_ticket_keys *keys, time_t now);
+
+#endif

@@ -1,0 +1,1156 @@
+/* check_scache: the shared TLS session cache. The store (records, expiry,
+ * purge, a damaged or deleted file, two processes writing at once), the
+ * cache keys, sessions to bytes and back, and real resumption: a server
+ * SSL_CTX built twice from the same main.cf (two workers, or before and
+ * after a reload) resumes TLS 1.2 session IDs and TLS 1.2/1.3 tickets of
+ * the other; our client offers a session only under the policy it was
+ * made with. Handshakes run between two SSL objects over a BIO pair. */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <db.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/scache.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+#include "tls_private.h"
+#include "tls_scache.h"
+#include "scache_int.h"
+
+static char tmpdir[] = "/tmp/check_scache.XXXXXX";
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static void
+run(const char *cmd)
+{
+	char *line = xasprintf("cd '%s' && (%s) >/dev/null 2>&1", tmpdir,
+	    cmd);
+
+	if (system(line) != 0) {
+		fprintf(stderr, "check_scache: failed: %s\n", line);
+		exit(EXIT_FAILURE);
+	}
+	free(line);
+}
+
+static void
+make_certs(void)
+{
+	run("openssl req -x509 -days 2 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt "
+	    "-subj '/CN=Scache CA'");
+	run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-keyout server.key -out server.csr -subj /CN=mx.scache.test");
+	run("openssl x509 -req -days 2 -in server.csr -CA ca.crt "
+	    "-CAkey ca.key -CAcreateserial -out server.crt");
+}
+
+/* A fresh data_directory per test (tests run in their own processes). */
+static char *datadir;
+
+static void
+setup(void)
+{
+	static int n;
+
+	datadir = xasprintf("%s/data%d.%ld", tmpdir, n++, (long)getpid());
+	ck_assert_int_eq(mkdir(datadir, 0700), 0);
+}
+
+static void
+teardown(void)
+{
+	scache_shutdown();
+	free(datadir);
+	datadir = NULL;
+}
+
+static char *
+path_in(const char *name)
+{
+	return xasprintf("%s/%s", datadir, name);
+}
+
+static struct scache *
+store(const char *name)
+{
+	char *path = path_in(name);
+	struct scache *sc = scache_new(datadir, SCACHE_BTREE, path, 0);
+
+	free(path);
+	return sc;
+}
+
+/* Log lines go to a file the test can read. */
+static char *logfile;
+
+static void
+log_to_file(void)
+{
+	char *err = NULL;
+
+	logfile = path_in("maillog");
+	ck_assert_int_eq(log_open(logfile, 0, "mail", &err), 0);
+}
+
+static int
+log_contains(const char *text)
+{
+	FILE *fp = fopen(logfile, "r");
+	char line[2048];
+	int found = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = strstr(line, text) != NULL;
+	fclose(fp);
+	return found;
+}
+
+static int
+log_count(const char *text)
+{
+	FILE *fp = fopen(logfile, "r");
+	char line[2048];
+	int count = 0;
+
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		count += strstr(line, text) != NULL;
+	fclose(fp);
+	return count;
+}
+
+/* ---- the store ---------------------------------------------------------- */
+
+START_TEST(test_put_get_round_trip)
+{
+	struct scache *sc = store("roundtrip");
+	struct scache_entry e;
+	unsigned char blob[300];
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (unsigned char)i;	/* NULs included */
+	ck_assert_int_eq(scache_get(sc, "k1", now, &e), 0);
+	ck_assert_int_eq(scache_put(sc, "k1", now - 5, now + 100, blob,
+	    sizeof(blob)), 0);
+	ck_assert_int_eq(scache_get(sc, "k1", now, &e), 1);
+	ck_assert_int_eq(e.created, now - 5);
+	ck_assert_int_eq(e.expires, now + 100);
+	ck_assert_uint_eq(e.len, sizeof(blob));
+	ck_assert_int_eq(memcmp(e.data, blob, sizeof(blob)), 0);
+	free(e.data);
+	/* Replacing, and an empty record. */
+	ck_assert_int_eq(scache_put(sc, "k1", now, now + 100, "x", 1), 0);
+	ck_assert_int_eq(scache_get(sc, "k1", now, &e), 1);
+	ck_assert_uint_eq(e.len, 1);
+	free(e.data);
+	ck_assert_int_eq(scache_put(sc, "empty", now, now + 100, NULL, 0), 0);
+	ck_assert_int_eq(scache_get(sc, "empty", now, &e), 1);
+	ck_assert_uint_eq(e.len, 0);
+	free(e.data);
+	ck_assert_int_eq(scache_delete(sc, "k1"), 0);
+	ck_assert_int_eq(scache_get(sc, "k1", now, &e), 0);
+	ck_assert_ptr_null(e.data);
+	/* The file is where the parameter said, with ".db". */
+	ck_assert(access(scache_path(sc), F_OK) == 0);
+	ck_assert(strstr(scache_path(sc), "/roundtrip.db") != NULL);
+	scache_free(sc);
+}
+END_TEST
+
+START_TEST(test_expiry_and_purge)
+{
+	struct scache *sc = store("expiry");
+	struct scache_entry e;
+	struct scache_stats st;
+	time_t now = time(NULL);
+	char key[32];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "old%d", i);
+		ck_assert_int_eq(scache_put(sc, key, now - 100, now - 1, "o",
+		    1), 0);
+		snprintf(key, sizeof(key), "new%d", i);
+		ck_assert_int_eq(scache_put(sc, key, now - 10 + i, now + 50,
+		    "n", 1), 0);
+	}
+	ck_assert_int_eq(scache_stats(sc, now, &st), 0);
+	ck_assert_uint_eq(st.entries, 20);
+	ck_assert_uint_eq(st.expired, 10);
+	ck_assert_int_eq(st.oldest, now - 100);
+	ck_assert_int_eq(st.newest, now - 1);
+	/* An expired record is a miss, and gone afterwards. */
+	ck_assert_int_eq(scache_get(sc, "old0", now, &e), 0);
+	ck_assert_int_eq(scache_stats(sc, now, &st), 0);
+	ck_assert_uint_eq(st.entries, 19);
+	/* The same record is good until its expiry time. */
+	ck_assert_int_eq(scache_get(sc, "new0", now + 49, &e), 1);
+	free(e.data);
+	ck_assert_int_eq(scache_get(sc, "new0", now + 50, &e), 0);
+	ck_assert_int_eq(scache_purge(sc, now), 9);
+	ck_assert_int_eq(scache_purge(sc, now), 0);
+	ck_assert_int_eq(scache_stats(sc, now, &st), 0);
+	ck_assert_uint_eq(st.entries, 9);
+	ck_assert_uint_eq(st.expired, 0);
+	ck_assert_int_eq(scache_purge(sc, now + 1000), 9);
+	ck_assert_int_eq(scache_stats(sc, now, &st), 0);
+	ck_assert_uint_eq(st.entries, 0);
+	ck_assert_int_eq(st.oldest, 0);
+	scache_free(sc);
+}
+END_TEST
+
+START_TEST(test_garbage_file_recreated)
+{
+	char *path = path_in("garbage.db");
+	struct scache *sc = store("garbage");
+	struct scache_entry e;
+	time_t now = time(NULL);
+	int fd;
+
+	log_to_file();
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(write(fd, "this is not a Berkeley DB file\n",
+		    31), 31);
+	close(fd);
+	ck_assert_int_eq(scache_get(sc, "k", now, &e), 0);
+	ck_assert(log_contains("cannot open the TLS session cache"));
+	ck_assert(log_contains("removing it and creating a new one"));
+	ck_assert_int_eq(scache_put(sc, "k", now, now + 10, "v", 1), 0);
+	ck_assert_int_eq(scache_get(sc, "k", now, &e), 1);
+	free(e.data);
+	scache_free(sc);
+	/* An empty file too. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	close(fd);
+	sc = store("garbage");
+	ck_assert_int_eq(scache_put(sc, "k", now, now + 10, "v", 1), 0);
+	ck_assert_int_eq(scache_get(sc, "k", now, &e), 1);
+	free(e.data);
+	scache_free(sc);
+	free(path);
+	free(logfile);
+}
+END_TEST
+
+START_TEST(test_deleted_file_recreated)
+{
+	struct scache *sc = store("deleted");
+	struct scache *other = store("deleted");
+	struct scache_entry e;
+	time_t now = time(NULL);
+
+	log_to_file();
+	ck_assert_int_eq(scache_put(sc, "a", now, now + 100, "1", 1), 0);
+	ck_assert_int_eq(unlink(scache_path(sc)), 0);
+	/* The check runs at most once a second. */
+	sleep(1);
+	ck_assert_int_eq(scache_put(sc, "b", time(NULL), now + 100, "2", 1),
+	    0);
+	ck_assert(log_contains("was removed or replaced; opening it again"));
+	ck_assert(access(scache_path(sc), F_OK) == 0);
+	/* A second handle (another process) sees the new file. */
+	ck_assert_int_eq(scache_get(other, "b", time(NULL), &e), 1);
+	free(e.data);
+	ck_assert_int_eq(scache_get(other, "a", time(NULL), &e), 0);
+	scache_free(sc);
+	scache_free(other);
+	free(logfile);
+}
+END_TEST
+
+#define WRITERS		3
+#define PER_WRITER	600
+
+/* Several processes write at once (the same keys too); every record is
+ * whole afterwards and the file passes Berkeley DB's own check. */
+START_TEST(test_concurrent_writers)
+{
+	pid_t pids[WRITERS];
+	struct scache *sc;
+	struct scache_stats st;
+	struct scache_entry e;
+	time_t now = time(NULL);
+	char key[64], value[256], *cmd;
+	int status;
+	DB *db;
+
+	for (int w = 0; w < WRITERS; w++) {
+		if ((pids[w] = fork()) == 0) {
+			struct scache *mine = store("concurrent");
+			int bad = 0;
+
+			for (int i = 0; i < PER_WRITER; i++) {
+				snprintf(key, sizeof(key), "w%d-%d", w, i);
+				snprintf(value, sizeof(value), "%s-%090d",
+				    key, i);
+				bad += scache_put(mine, key, now, now + 100,
+				    value, strlen(value)) != 0;
+				snprintf(key, sizeof(key), "shared-%d", i % 7);
+				bad += scache_put(mine, key, now, now + 100,
+				    value, strlen(value)) != 0;
+				if (i % 50 == 0 && scache_get(mine, key, now,
+				    &e) == 1)
+					free(e.data);
+			}
+			scache_free(mine);
+			scache_shutdown();
+			_exit(bad ? 1 : 0);
+		}
+		ck_assert_int_gt(pids[w], 0);
+	}
+	for (int w = 0; w < WRITERS; w++) {
+		ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "writer %d failed", w);
+	}
+	sc = store("concurrent");
+	ck_assert_int_eq(scache_stats(sc, now, &st), 0);
+	ck_assert_uint_eq(st.entries, WRITERS * PER_WRITER + 7);
+	for (int w = 0; w < WRITERS; w++)
+		for (int i = 0; i < PER_WRITER; i++) {
+			snprintf(key, sizeof(key), "w%d-%d", w, i);
+			snprintf(value, sizeof(value), "%s-%090d", key, i);
+			ck_assert_int_eq(scache_get(sc, key, now, &e), 1);
+			ck_assert_uint_eq(e.len, strlen(value));
+			ck_assert_int_eq(memcmp(e.data, value, e.len), 0);
+			free(e.data);
+		}
+	scache_free(sc);
+	scache_shutdown();
+	/* Berkeley DB's own structural check of the file. */
+	cmd = path_in("concurrent.db");
+	ck_assert_int_eq(db_create(&db, NULL, 0), 0);
+	ck_assert_msg(db->verify(db, cmd, NULL, NULL, 0) == 0,
+	    "DB->verify failed");
+	free(cmd);
+}
+END_TEST
+
+/* A writer killed while it holds the Concurrent Data Store write lock:
+ * the next start (no other process left) removes the stale region and
+ * works at once instead of waiting for a lock nobody will release. */
+START_TEST(test_dead_writer_recovered)
+{
+	struct scache_entry e;
+	struct scache *sc;
+	time_t now = time(NULL);
+	int status, pipefd[2];
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(pipefd), 0);
+	if ((pid = fork()) == 0) {
+		struct scache *mine = store("dead");
+		DBC *dbc;
+		DBT k, v;
+
+		close(pipefd[0]);
+		if (scache_put(mine, "a", now, now + 100, "1", 1) != 0 ||
+		    mine->db->cursor(mine->db, NULL, &dbc, DB_WRITECURSOR) != 0)
+			_exit(1);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = "b";
+		k.size = 1;
+		v.data = "x";
+		v.size = 1;
+		(void)dbc->put(dbc, &k, &v, DB_KEYFIRST);
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	close(pipefd[0]);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* The test's timeout fails it if this blocks. */
+	sc = store("dead");
+	ck_assert_int_eq(scache_put(sc, "c", now, now + 100, "3", 1), 0);
+	ck_assert_int_eq(scache_get(sc, "c", now, &e), 1);
+	free(e.data);
+	scache_free(sc);
+}
+END_TEST
+
+/* A process that inherits a handle through fork() opens its own. */
+START_TEST(test_fork_reopens)
+{
+	struct scache *sc = store("forked");
+	struct scache_entry e;
+	time_t now = time(NULL);
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(scache_put(sc, "parent", now, now + 100, "p", 1), 0);
+	if ((pid = fork()) == 0) {
+		int ok = scache_get(sc, "parent", now, &e) == 1 &&
+		    scache_put(sc, "child", now, now + 100, "c", 1) == 0;
+
+		free(e.data);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(scache_get(sc, "child", now, &e), 1);
+	free(e.data);
+	scache_free(sc);
+}
+END_TEST
+
+START_TEST(test_parse_spec)
+{
+	enum scache_type type;
+	char *path, *warning, *err;
+
+	ck_assert_int_eq(scache_parse_spec("", &type, &path, &warning, &err),
+	    0);
+	ck_assert_int_eq(type, SCACHE_NONE);
+	ck_assert_ptr_null(path);
+	ck_assert_int_eq(scache_parse_spec("btree:/var/lib/x/smtpd_scache",
+	    &type, &path, &warning, &err), 0);
+	ck_assert_int_eq(type, SCACHE_BTREE);
+	ck_assert_str_eq(path, "/var/lib/x/smtpd_scache");
+	ck_assert_ptr_null(warning);
+	free(path);
+	ck_assert_int_eq(scache_parse_spec(" hash:/a/b ", &type, &path,
+	    &warning, &err), 0);
+	ck_assert_int_eq(type, SCACHE_HASH);
+	ck_assert_str_eq(path, "/a/b");
+	free(path);
+	/* Postfix 3.11 recommends lmdb:: it works, in btree, with a word. */
+	ck_assert_int_eq(scache_parse_spec("lmdb:/a/smtp_scache", &type,
+	    &path, &warning, &err), 0);
+	ck_assert_int_eq(type, SCACHE_BTREE);
+	ck_assert_ptr_nonnull(warning);
+	ck_assert(strstr(warning, "\"lmdb\" is not supported") != NULL);
+	free(warning);
+	free(path);
+	ck_assert_int_eq(scache_parse_spec("/no/type", &type, &path, &warning,
+	    &err), -1);
+	ck_assert(strstr(err, "expected type:name") != NULL);
+	free(err);
+	ck_assert_int_eq(scache_parse_spec("btree:relative", &type, &path,
+	    &warning, &err), -1);
+	ck_assert(strstr(err, "absolute path") != NULL);
+	free(err);
+}
+END_TEST
+
+/* ---- keys ---------------------------------------------------------------- */
+
+START_TEST(test_client_key_parts)
+{
+	const char *base[5] = { "example.com", "mx.example.com", "192.0.2.1",
+	    "25", "may" };
+	char *ref = tls_client_cache_key(base[0], base[1], base[2], 25,
+	    base[4]);
+	char *k;
+
+	/* Deterministic. */
+	k = tls_client_cache_key(base[0], base[1], base[2], 25, base[4]);
+	ck_assert_str_eq(k, ref);
+	free(k);
+	/* Each part changes the key. */
+	k = tls_client_cache_key("example.net", base[1], base[2], 25, base[4]);
+	ck_assert_str_ne(k, ref);
+	free(k);
+	k = tls_client_cache_key(base[0], "mx2.example.com", base[2], 25,
+	    base[4]);
+	ck_assert_str_ne(k, ref);
+	free(k);
+	k = tls_client_cache_key(base[0], base[1], "192.0.2.2", 25, base[4]);
+	ck_assert_str_ne(k, ref);
+	free(k);
+	k = tls_client_cache_key(base[0], base[1], base[2], 587, base[4]);
+	ck_assert_str_ne(k, ref);
+	free(k);
+	k = tls_client_cache_key(base[0], base[1], base[2], 25, "verify");
+	ck_assert_str_ne(k, ref);
+	free(k);
+	free(ref);
+	/* A separator inside a part cannot make two destinations meet. */
+	ref = tls_client_cache_key("a&h=b", "c", "1", 25, "may");
+	k = tls_client_cache_key("a", "b&h=c", "1", 25, "may");
+	ck_assert_str_ne(k, ref);
+	ck_assert(strchr(ref + 4, ' ') == NULL);
+	free(k);
+	free(ref);
+	k = tls_client_cache_key("[mx.example]:2525", "mx.example", "::1",
+	    2525, "verify match=nexthop");
+	ck_assert(strstr(k, "&n=[mx.example]:2525&") != NULL);
+	ck_assert(strstr(k, "&t=verify%20match%3Dnexthop&") != NULL);
+	free(k);
+}
+END_TEST
+
+START_TEST(test_server_key)
+{
+	const unsigned char id[4] = { 0x00, 0xab, 0x10, 0xff };
+	char *k = tls_server_cache_key(id, sizeof(id), "0011223344556677");
+	char *k2 = tls_server_cache_key(id, sizeof(id), "8899AABBCCDDEEFF");
+
+	ck_assert(strncmp(k, "00AB10FF&c=0011223344556677&l=", 30) == 0);
+	ck_assert_str_ne(k, k2);
+	free(k);
+	free(k2);
+}
+END_TEST
+
+/* ---- handshakes -------------------------------------------------------- */
+
+struct pair {
+	SSL *client, *server;
+	int ok;
+};
+
+static int
+step(SSL *ssl, int *done)
+{
+	int r, e;
+
+	if (*done)
+		return 0;
+	if ((r = SSL_do_handshake(ssl)) == 1) {
+		*done = 1;
+		return 0;
+	}
+	e = SSL_get_error(ssl, r);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/* A handshake, then a byte each way so that the client reads the
+ * tickets the server sent after it. */
+static void
+connect_pair(SSL_CTX *server, SSL_CTX *client, SSL_SESSION *offer,
+    struct pair *p)
+{
+	BIO *cbio, *sbio;
+	int cdone = 0, sdone = 0;
+	char c;
+
+	memset(p, 0, sizeof(*p));
+	p->client = SSL_new(client);
+	p->server = SSL_new(server);
+	ck_assert(p->client && p->server);
+	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
+	SSL_set_bio(p->client, cbio, cbio);
+	SSL_set_bio(p->server, sbio, sbio);
+	SSL_set_connect_state(p->client);
+	SSL_set_accept_state(p->server);
+	if (offer != NULL)
+		ck_assert_int_eq(SSL_set_session(p->client, offer), 1);
+	for (int i = 0; i < 100 && !(cdone && sdone); i++)
+		if (step(p->client, &cdone) < 0 || step(p->server, &sdone) < 0)
+			break;
+	p->ok = cdone && sdone;
+	if (!p->ok)
+		return;
+	ck_assert_int_eq(SSL_write(p->server, "s", 1), 1);
+	ck_assert_int_eq(SSL_read(p->client, &c, 1), 1);
+	ck_assert_int_eq(SSL_write(p->client, "c", 1), 1);
+	ck_assert_int_eq(SSL_read(p->server, &c, 1), 1);
+}
+
+/* As s_client after QUIT: close_notify both ways. OpenSSL marks the
+ * session of an SSL freed without it as not resumable. */
+static void
+pair_free(struct pair *p)
+{
+	if (p->ok) {
+		(void)SSL_shutdown(p->client);
+		(void)SSL_shutdown(p->server);
+	}
+	SSL_free(p->client);
+	SSL_free(p->server);
+}
+
+/* The server side drops the connection without close_notify. */
+static void
+pair_free_dirty_server(struct pair *p)
+{
+	(void)SSL_shutdown(p->client);
+	SSL_free(p->server);
+	SSL_free(p->client);
+}
+
+static struct conf *
+conf_from(const char *extra)
+{
+	char *text = xasprintf(
+	    "data_directory = %s\n"
+	    "smtpd_tls_security_level = may\n"
+	    "smtpd_tls_cert_file = %s/server.crt\n"
+	    "smtpd_tls_key_file = %s/server.key\n"
+	    "smtp_tls_CAfile = %s/ca.crt\n"
+	    "smtp_tls_security_level = may\n"
+	    "%s", datadir, tmpdir, tmpdir, tmpdir, extra);
+	char *err = NULL;
+	struct conf *conf = conf_load_strings(text, "main.cf", NULL, NULL,
+	    &err);
+
+	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "?");
+	free(text);
+	return conf;
+}
+
+static SSL_CTX *
+server_ctx(const char *extra)
+{
+	struct conf *conf = conf_from(extra);
+	char *err = NULL;
+	SSL_CTX *ctx = tls_server_ctx_new(conf, &err);
+
+	ck_assert_msg(ctx != NULL, "tls_server_ctx_new: %s", err ? err : "?");
+	conf_free(conf);
+	return ctx;
+}
+
+/* A plain client that keeps the sessions it gets (like s_client
+ * -sess_out): the last one wins. */
+static SSL_SESSION *kept;
+static int sessions_received;
+
+static int
+keep_session(SSL *ssl, SSL_SESSION *session)
+{
+	(void)ssl;
+	SSL_SESSION_free(kept);
+	kept = session;
+	sessions_received++;
+	return 1;
+}
+
+static SSL_CTX *
+plain_client(int version, int tickets)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	ck_assert_ptr_nonnull(ctx);
+	SSL_CTX_set_min_proto_version(ctx, version);
+	SSL_CTX_set_max_proto_version(ctx, version);
+	if (!tickets)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, keep_session);
+	return ctx;
+}
+
+#define CACHE_CONF \
+	"smtpd_tls_session_cache_database = " \
+	"btree:${data_directory}/smtpd_scache\n"
+
+/* Full handshake against "worker" a, resumption against "worker" b:
+ * two SSL_CTXs of the same configuration, as two processes or a reload
+ * build them. */
+static void
+resume_across(int version, int tickets, const char *extra, int expect,
+    int dirty)
+{
+	char *conf_text = xasprintf("%s%s", CACHE_CONF, extra);
+	SSL_CTX *a = server_ctx(conf_text), *b = server_ctx(conf_text);
+	SSL_CTX *client = plain_client(version, tickets);
+	struct pair p;
+
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	connect_pair(a, client, NULL, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.client), 0);
+	if (dirty)
+		pair_free_dirty_server(&p);
+	else
+		pair_free(&p);
+	ck_assert_msg(kept != NULL || !expect, "no session to resume");
+	sessions_received = 0;
+	connect_pair(b, client, kept, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.server), expect);
+	ck_assert_int_eq(SSL_session_reused(p.client), expect);
+	if (expect)
+		ck_assert_int_eq(tls_server_ticketed(p.server), tickets);
+	/* TLS 1.3 clients use a ticket once: a resumption brings exactly
+	 * one new ticket, so the next connection resumes too. */
+	if (expect && version == TLS1_3_VERSION) {
+		ck_assert_int_eq(sessions_received, 1);
+		ck_assert(SSL_SESSION_is_resumable(kept));
+	}
+	pair_free(&p);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(b);
+	SSL_CTX_free(client);
+	free(conf_text);
+}
+
+START_TEST(test_resume_tls12_session_id)
+{
+	struct scache *sc;
+	struct scache_stats st;
+
+	resume_across(TLS1_2_VERSION, 0, "", 1, 0);
+	/* The session went through the database. */
+	sc = store("smtpd_scache");
+	ck_assert_int_eq(scache_stats(sc, time(NULL), &st), 0);
+	ck_assert_uint_eq(st.entries, 1);
+	scache_free(sc);
+	/* A server that closes without close_notify keeps the session in
+	 * the database. */
+	resume_across(TLS1_2_VERSION, 0, "", 1, 1);
+}
+END_TEST
+
+START_TEST(test_resume_tls12_ticket)
+{
+	resume_across(TLS1_2_VERSION, 1, "", 1, 0);
+}
+END_TEST
+
+START_TEST(test_resume_tls13_ticket)
+{
+	resume_across(TLS1_3_VERSION, 1, "", 1, 0);
+}
+END_TEST
+
+/* Tickets work without a session database: the keys are shared. */
+START_TEST(test_resume_tls13_ticket_without_database)
+{
+	SSL_CTX *a = server_ctx(""), *b = server_ctx("");
+	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
+	struct pair p;
+
+	connect_pair(a, client, NULL, &p);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(kept);
+	connect_pair(b, client, kept, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.server), 1);
+	pair_free(&p);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(b);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+/* No usable data_directory: tickets still work inside the process. */
+START_TEST(test_tickets_without_store)
+{
+	char *extra = xasprintf("data_directory = %s/missing/dir\n", datadir);
+	SSL_CTX *a = server_ctx(extra);
+	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
+	struct pair p;
+
+	log_to_file();
+	connect_pair(a, client, NULL, &p);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(kept);
+	connect_pair(a, client, kept, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.server), 1);
+	pair_free(&p);
+	ck_assert(log_contains("cannot open the environment"));
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(client);
+	free(extra);
+	free(logfile);
+}
+END_TEST
+
+START_TEST(test_timeout_zero_disables)
+{
+	resume_across(TLS1_2_VERSION, 0,
+	    "smtpd_tls_session_cache_timeout = 0\n", 0, 0);
+	resume_across(TLS1_3_VERSION, 1,
+	    "smtpd_tls_session_cache_timeout = 0\n", 0, 0);
+}
+END_TEST
+
+START_TEST(test_empty_ticket_cipher_sends_no_tickets)
+{
+	SSL_CTX *a = server_ctx("tls_session_ticket_cipher =\n");
+	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
+	struct pair p;
+
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	connect_pair(a, client, NULL, &p);
+	ck_assert(p.ok);
+	ck_assert_ptr_null(kept);
+	pair_free(&p);
+	SSL_CTX_free(a);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+START_TEST(test_one_ticket_per_handshake)
+{
+	SSL_CTX *a = server_ctx(CACHE_CONF);
+	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
+	struct pair p;
+	int before;
+
+	ck_assert_uint_eq(SSL_CTX_get_num_tickets(a), 1);
+	connect_pair(a, client, NULL, &p);
+	before = kept != NULL;
+	pair_free(&p);
+	ck_assert(before);
+	SSL_CTX_free(a);
+	SSL_CTX_free(client);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+}
+END_TEST
+
+/* The key that sealed a ticket encrypts for one timeout and decrypts for
+ * another; after both, the ticket is refused. */
+START_TEST(test_ticket_key_rotation)
+{
+	const char *conf_text = "smtpd_tls_session_cache_timeout = 2s\n";
+	SSL_CTX *a = server_ctx(conf_text);
+	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
+	SSL_SESSION *first;
+	struct scache *keys;
+	struct scache_stats st;
+	struct pair p;
+
+	connect_pair(a, client, NULL, &p);
+	pair_free(&p);
+	first = kept;
+	kept = NULL;
+	ck_assert_ptr_nonnull(first);
+	/* Past the first key's encrypting time: a new key seals, the old
+	 * one still opens (and asks for a fresh ticket). */
+	sleep(2);
+	connect_pair(a, client, first, &p);
+	ck_assert_int_eq(SSL_session_reused(p.server), 1);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(kept);		/* the renewed ticket */
+	keys = store(SCACHE_TICKET_KEYS);
+	ck_assert_int_eq(scache_stats(keys, time(NULL), &st), 0);
+	ck_assert_uint_eq(st.entries, 2);
+	/* Past its decrypting time the first ticket is worthless... */
+	sleep(3);
+	connect_pair(a, client, first, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.server), 0);
+	pair_free(&p);
+	/* ...and the purge drops its key. */
+	ck_assert_int_ge(scache_purge(keys, time(NULL)), 1);
+	scache_free(keys);
+	SSL_SESSION_free(first);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+START_TEST(test_session_der_round_trip)
+{
+	SSL_CTX *a = server_ctx("");
+	SSL_CTX *client = plain_client(TLS1_2_VERSION, 1);
+	unsigned char *der, mk1[64], mk2[64];
+	size_t len, n1, n2;
+	SSL_SESSION *copy;
+	struct pair p;
+
+	connect_pair(a, client, NULL, &p);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(kept);
+	der = tls_session_to_der(kept, &len);
+	ck_assert_ptr_nonnull(der);
+	copy = tls_session_from_der(der, len);
+	ck_assert_ptr_nonnull(copy);
+	n1 = SSL_SESSION_get_master_key(kept, mk1, sizeof(mk1));
+	n2 = SSL_SESSION_get_master_key(copy, mk2, sizeof(mk2));
+	ck_assert_uint_eq(n1, n2);
+	ck_assert_int_eq(memcmp(mk1, mk2, n1), 0);
+	ck_assert_ptr_nonnull(SSL_SESSION_get0_peer(copy));
+	ck_assert_int_eq(X509_cmp(SSL_SESSION_get0_peer(copy),
+	    SSL_SESSION_get0_peer(kept)), 0);
+	SSL_SESSION_free(copy);
+	/* Truncated or padded bytes are not a session. */
+	ck_assert_ptr_null(tls_session_from_der(der, len - 1));
+	der = xrealloc(der, len + 1);
+	der[len] = 0;
+	ck_assert_ptr_null(tls_session_from_der(der, len + 1));
+	free(der);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	SSL_CTX_free(a);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+/* ---- our client ---------------------------------------------------------- */
+
+static SSL_CTX *
+our_client(const char *extra)
+{
+	struct conf *conf = conf_from(extra);
+	char *err = NULL;
+	SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+
+	ck_assert_msg(ctx != NULL, "tls_client_ctx_new: %s", err ? err : "?");
+	conf_free(conf);
+	return ctx;
+}
+
+/* One connection of our client to server with the given policy string;
+ * returns whether it was resumed and whether a session was offered. */
+static int
+deliver(SSL_CTX *server, SSL_CTX *client, const char *policy, int *offered,
+    struct tls_info *info)
+{
+	struct pair p;
+	BIO *cbio, *sbio;
+	int cdone = 0, sdone = 0, reused;
+	char c;
+
+	memset(&p, 0, sizeof(p));
+	p.client = SSL_new(client);
+	p.server = SSL_new(server);
+	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
+	SSL_set_bio(p.client, cbio, cbio);
+	SSL_set_bio(p.server, sbio, sbio);
+	SSL_set_connect_state(p.client);
+	SSL_set_accept_state(p.server);
+	*offered = tls_client_session_prepare(p.client, "scache.test",
+	    "mx.scache.test", "127.0.0.1", 25, policy);
+	for (int i = 0; i < 100 && !(cdone && sdone); i++)
+		if (step(p.client, &cdone) < 0 || step(p.server, &sdone) < 0)
+			break;
+	ck_assert(cdone && sdone);
+	p.ok = 1;
+	ck_assert_int_eq(SSL_write(p.server, "s", 1), 1);
+	ck_assert_int_eq(SSL_read(p.client, &c, 1), 1);
+	reused = SSL_session_reused(p.client);
+	if (info != NULL)
+		tls_info_get(p.client, info);
+	pair_free(&p);
+	return reused;
+}
+
+#define CLIENT_CACHE \
+	"smtp_tls_session_cache_database = " \
+	"btree:${data_directory}/smtp_scache\n" \
+	"smtp_tls_loglevel = 2\n"
+
+START_TEST(test_client_resumes_under_same_policy)
+{
+	SSL_CTX *server = server_ctx(CACHE_CONF);
+	SSL_CTX *client = our_client(CLIENT_CACHE);
+	SSL_CTX *client2 = our_client(CLIENT_CACHE);
+	struct tls_info full, resumed;
+	int offered;
+
+	log_to_file();
+	ck_assert_int_eq(deliver(server, client, "may", &offered, &full), 0);
+	ck_assert_int_eq(offered, 0);
+	/* Another process's SSL_CTX (the qmgr after a restart) resumes. */
+	ck_assert_int_eq(deliver(server, client2, "may", &offered, &resumed),
+	    1);
+	ck_assert_int_eq(offered, 1);
+	ck_assert(log_contains(
+	    "mx.scache.test[127.0.0.1]:25: Reusing old session"));
+	/* The stored session still carries the server certificate and its
+	 * verdict, for the level's checks. */
+	ck_assert_int_eq(resumed.peer_cert, 1);
+	ck_assert_int_eq(resumed.peer_trusted, full.peer_trusted);
+	ck_assert_int_eq(resumed.peer_trusted, 1);
+	ck_assert_str_eq(resumed.peer_subject_cn, "mx.scache.test");
+	ck_assert_int_eq(resumed.session_reused, 1);
+	SSL_CTX_free(server);
+	SSL_CTX_free(client);
+	SSL_CTX_free(client2);
+	free(logfile);
+}
+END_TEST
+
+START_TEST(test_client_policy_isolation)
+{
+	SSL_CTX *server = server_ctx(CACHE_CONF);
+	SSL_CTX *client = our_client(CLIENT_CACHE);
+	int offered;
+
+	log_to_file();
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	/* Made at may: never offered at verify for the same host... */
+	ck_assert_int_eq(deliver(server, client, "verify match=hostname",
+	    &offered, NULL), 0);
+	ck_assert_int_eq(offered, 0);
+	/* ...which files its own session... */
+	ck_assert_int_eq(deliver(server, client, "verify match=hostname",
+	    &offered, NULL), 1);
+	ck_assert_int_eq(offered, 1);
+	/* ...and may still has its own. */
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 1);
+	ck_assert_int_eq(log_count("Reusing old session"), 2);
+	/* Other trusted CAs (a reload with a new smtp_tls_CAfile): the old
+	 * verdict on the server's chain does not count. */
+	SSL_CTX_free(client);
+	client = our_client(CLIENT_CACHE
+	    "smtp_tls_CAfile = ${data_directory}/../server.crt\n");
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	ck_assert_int_eq(offered, 0);
+	SSL_CTX_free(server);
+	SSL_CTX_free(client);
+	free(logfile);
+}
+END_TEST
+
+START_TEST(test_client_without_database)
+{
+	SSL_CTX *server = server_ctx(CACHE_CONF);
+	SSL_CTX *client = our_client("");
+	int offered;
+
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	ck_assert_int_eq(offered, 0);
+	SSL_CTX_free(server);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+START_TEST(test_client_forget)
+{
+	SSL_CTX *server = server_ctx(CACHE_CONF);
+	SSL_CTX *client = our_client(CLIENT_CACHE);
+	SSL *ssl;
+	int offered;
+
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	ssl = SSL_new(client);
+	ck_assert_int_eq(tls_client_session_prepare(ssl, "scache.test",
+	    "mx.scache.test", "127.0.0.1", 25, "may"), 1);
+	tls_client_session_forget(ssl);
+	SSL_free(ssl);
+	ck_assert_int_eq(deliver(server, client, "may", &offered, NULL), 0);
+	ck_assert_int_eq(offered, 0);
+	SSL_CTX_free(server);
+	SSL_CTX_free(client);
+}
+END_TEST
+
+START_TEST(test_bad_settings)
+{
+	struct conf *conf = conf_from(
+	    "smtpd_tls_session_cache_database = smtpd_scache\n");
+	char *err = NULL;
+
+	ck_assert_ptr_null(tls_server_ctx_new(conf, &err));
+	ck_assert(strstr(err, "smtpd_tls_session_cache_database") != NULL);
+	free(err);
+	conf_free(conf);
+	conf = conf_from("tls_session_ticket_cipher = aes-256-gcm\n");
+	err = NULL;
+	ck_assert_ptr_null(tls_server_ctx_new(conf, &err));
+	ck_assert(strstr(err, "not usable for session tickets") != NULL);
+	free(err);
+	conf_free(conf);
+	conf = conf_from("smtpd_tls_session_cache_timeout = 101d\n");
+	err = NULL;
+	ck_assert_ptr_null(tls_server_ctx_new(conf, &err));
+	ck_assert(strstr(err, "100 days") != NULL);
+	free(err);
+	conf_free(conf);
+}
+END_TEST
+
+static Suite *
+scache_suite(void)
+{
+	Suite *s = suite_create("scache");
+	TCase *store_tc = tcase_create("store");
+	TCase *keys_tc = tcase_create("keys");
+	TCase *server_tc = tcase_create("server");
+	TCase *client_tc = tcase_create("client");
+
+	tcase_add_checked_fixture(store_tc, setup, teardown);
+	tcase_add_test(store_tc, test_put_get_round_trip);
+	tcase_add_test(store_tc, test_expiry_and_purge);
+	tcase_add_test(store_tc, test_garbage_file_recreated);
+	tcase_add_test(store_tc, test_deleted_file_recreated);
+	tcase_add_test(store_tc, test_concurrent_writers);
+	tcase_add_test(store_tc, test_fork_reopens);
+	tcase_add_test(store_tc, test_dead_writer_recovered);
+	tcase_add_test(store_tc, test_parse_spec);
+	suite_add_tcase(s, store_tc);
+
+	tcase_add_test(keys_tc, test_client_key_parts);
+	tcase_add_test(keys_tc, test_server_key);
+	suite_add_tcase(s, keys_tc);
+
+	tcase_add_checked_fixture(server_tc, setup, teardown);
+	tcase_set_timeout(server_tc, 30);
+	tcase_add_test(server_tc, test_resume_tls12_session_id);
+	tcase_add_test(server_tc, test_resume_tls12_ticket);
+	tcase_add_test(server_tc, test_resume_tls13_ticket);
+	tcase_add_test(server_tc, test_resume_tls13_ticket_without_database);
+	tcase_add_test(server_tc, test_tickets_without_store);
+	tcase_add_test(server_tc, test_timeout_zero_disables);
+	tcase_add_test(server_tc, test_empty_ticket_cipher_sends_no_tickets);
+	tcase_add_test(server_tc, test_one_ticket_per_handshake);
+	tcase_add_test(server_tc, test_ticket_key_rotation);
+	tcase_add_test(server_tc, test_session_der_round_trip);
+	tcase_add_test(server_tc, test_bad_settings);
+	suite_add_tcase(s, server_tc);
+
+	tcase_add_checked_fixture(client_tc, setup, teardown);
+	tcase_add_test(client_tc, test_client_resumes_under_same_policy);
+	tcase_add_test(client_tc, test_client_policy_isolation);
+	tcase_add_test(client_tc, test_client_without_database);
+	tcase_add_test(client_tc, test_client_forget);
+	suite_add_tcase(s, client_tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *runner;
+	char *cmd;
+	int failed;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("check_scache: mkdtemp");
+		return EXIT_FAILURE;
+	}
+	make_certs();
+	runner = srunner_create(scache_suite());
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	cmd = xasprintf("rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "check_scache: cannot remove %s\n", tmpdir);
+	free(cmd);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,758 @@
+/* SMTP AUTH: the SASL decoders (base64, PLAIN, LOGIN), crypt(3) password
+ * checks and the unknown-user path, the `tlsrelay passwd` file edit, and
+ * the restrictions that use a login or a client certificate. */
+#include "config.h"
+
+#include <check.h>
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/smtpd.h"
+#include "tlsrelay/util.h"
+#include "smtpd_int.h"		/* the parsed policy */
+
+/* ------------------------------------------------------------ base64 */
+
+static long
+decode(const char *in, unsigned char *out, size_t outlen)
+{
+	memset(out, 0xee, outlen);
+	return sasl_base64_decode(in, out, outlen);
+}
+
+START_TEST(base64_valid)
+{
+	unsigned char out[64];
+
+	ck_assert_int_eq(decode("AGJvYgBwdw==", out, sizeof(out)), 7);
+	ck_assert(memcmp(out, "\0bob\0pw", 7) == 0);
+	ck_assert_int_eq(decode("YQ==", out, sizeof(out)), 1);
+	ck_assert_int_eq(out[0], 'a');
+	ck_assert_int_eq(decode("YWI=", out, sizeof(out)), 2);
+	ck_assert(memcmp(out, "ab", 2) == 0);
+	ck_assert_int_eq(decode("YWJj", out, sizeof(out)), 3);
+	ck_assert(memcmp(out, "abc", 3) == 0);
+	ck_assert_int_eq(decode("+/+/", out, sizeof(out)), 3);
+	ck_assert(memcmp(out, "\xfb\xff\xbf", 3) == 0);
+	/* RFC 4954: "=" is the empty response. */
+	ck_assert_int_eq(decode("=", out, sizeof(out)), 0);
+}
+END_TEST
+
+START_TEST(base64_invalid)
+{
+	static const char *const bad[] = {
+		"", "Y", "YQ", "YQ=", "YQ===", "====", "Y===", "=YQ=",
+		"YQ==YQ==",	/* padding in the middle */
+		"YR==",		/* bits beyond the last byte */
+		"YWJ=",
+		"YW J", " YWJj", "YWJj ", "YWJj\r", "YW\nJj", "YWJ*", "YW-_",
+		"==", "*",
+	};
+	unsigned char out[64];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(decode(bad[i], out, sizeof(out)) == -1,
+		    "\"%s\" decoded", bad[i]);
+	/* Valid, but does not fit. */
+	ck_assert_int_eq(decode("YWJj", out, 2), -1);
+	ck_assert_int_eq(decode("YWJj", out, 3), 3);
+}
+END_TEST
+
+START_TEST(base64_round_trip)
+{
+	unsigned char data[64], out[64];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 37 + 11);
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		char *text = sasl_base64_encode(data, len);
+
+		ck_assert_uint_eq(strlen(text), (len + 2) / 3 * 4);
+		if (len == 0) {
+			ck_assert_str_eq(text, "");
+		} else {
+			ck_assert_int_eq(decode(text, out, sizeof(out)),
+			    (long)len);
+			ck_assert(memcmp(out, data, len) == 0);
+		}
+		free(text);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------- PLAIN */
+
+static enum sasl_decode
+plain(const void *msg, size_t len, struct sasl_credentials *cred)
+{
+	char *b64 = sasl_base64_encode(msg, len);
+	enum sasl_decode r = sasl_plain_decode(b64, cred);
+
+	free(b64);
+	return r;
+}
+
+START_TEST(plain_without_authzid)
+{
+	struct sasl_credentials c;
+
+	ck_assert_int_eq(plain("\0bob\0secret", 11, &c), SASL_DECODE_OK);
+	ck_assert_str_eq(c.authzid, "");
+	ck_assert_str_eq(c.authcid, "bob");
+	ck_assert_str_eq(c.passwd, "secret");
+	sasl_credentials_clear(&c);
+	ck_assert_ptr_null(c.passwd);
+}
+END_TEST
+
+START_TEST(plain_with_authzid)
+{
+	struct sasl_credentials c;
+
+	ck_assert_int_eq(plain("alice\0bob\0pass word", 19, &c),
+	    SASL_DECODE_OK);
+	ck_assert_str_eq(c.authzid, "alice");
+	ck_assert_str_eq(c.authcid, "bob");
+	ck_assert_str_eq(c.passwd, "pass word");
+	sasl_credentials_clear(&c);
+}
+END_TEST
+
+START_TEST(plain_malformed)
+{
+	struct sasl_credentials c;
+
+	/* One separator only, three of them, empty name, empty password. */
+	ck_assert_int_eq(plain("bob\0secret", 10, &c), SASL_DECODE_FORM);
+	ck_assert_int_eq(plain("\0bob\0sec\0ret", 12, &c), SASL_DECODE_FORM);
+	ck_assert_int_eq(plain("\0bob\0secret\0", 12, &c), SASL_DECODE_FORM);
+	ck_assert_int_eq(plain("\0\0secret", 8, &c), SASL_DECODE_FORM);
+	ck_assert_int_eq(plain("\0bob\0", 5, &c), SASL_DECODE_FORM);
+	ck_assert_int_eq(plain("bobsecret", 9, &c), SASL_DECODE_FORM);
+	ck_assert_ptr_null(c.authcid);
+	/* Not base64 at all, and the empty response. */
+	ck_assert_int_eq(sasl_plain_decode("AGJvYgBwdw", &c),
+	    SASL_DECODE_BASE64);
+	ck_assert_int_eq(sasl_plain_decode("!!!!", &c), SASL_DECODE_BASE64);
+	ck_assert_int_eq(sasl_plain_decode("=", &c), SASL_DECODE_FORM);
+}
+END_TEST
+
+START_TEST(plain_lengths)
+{
+	struct sasl_credentials c;
+	char msg[SASL_NAME_MAX + SASL_PASSWD_MAX + 8];
+	size_t len;
+
+	/* The longest name and password pass; one more byte does not. */
+	msg[0] = '\0';
+	memset(msg + 1, 'n', SASL_NAME_MAX);
+	msg[1 + SASL_NAME_MAX] = '\0';
+	memset(msg + 2 + SASL_NAME_MAX, 'p', SASL_PASSWD_MAX);
+	len = 2 + SASL_NAME_MAX + SASL_PASSWD_MAX;
+	ck_assert_int_eq(plain(msg, len, &c), SASL_DECODE_OK);
+	ck_assert_uint_eq(strlen(c.authcid), SASL_NAME_MAX);
+	ck_assert_uint_eq(strlen(c.passwd), SASL_PASSWD_MAX);
+	sasl_credentials_clear(&c);
+	msg[len] = 'p';
+	ck_assert_int_eq(plain(msg, len + 1, &c), SASL_DECODE_FORM);
+
+	memset(msg + 1, 'n', SASL_NAME_MAX + 1);
+	msg[2 + SASL_NAME_MAX] = '\0';
+	memcpy(msg + 3 + SASL_NAME_MAX, "pw", 2);
+	ck_assert_int_eq(plain(msg, 5 + SASL_NAME_MAX, &c), SASL_DECODE_FORM);
+}
+END_TEST
+
+/* ------------------------------------------------------------- LOGIN */
+
+START_TEST(login_responses)
+{
+	char *out;
+
+	ck_assert_int_eq(sasl_login_decode("Ym9i", SASL_NAME_MAX, &out),
+	    SASL_DECODE_OK);
+	ck_assert_str_eq(out, "bob");
+	sasl_secret_free(out);
+	/* Empty, NUL inside, too long, not base64. */
+	ck_assert_int_eq(sasl_login_decode("=", SASL_NAME_MAX, &out),
+	    SASL_DECODE_FORM);
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(sasl_login_decode("AGJvYg==", SASL_NAME_MAX, &out),
+	    SASL_DECODE_FORM);
+	ck_assert_int_eq(sasl_login_decode("Ym9i", 2, &out),
+	    SASL_DECODE_FORM);
+	ck_assert_int_eq(sasl_login_decode("Ym9", SASL_NAME_MAX, &out),
+	    SASL_DECODE_BASE64);
+	ck_assert_int_eq(sasl_login_decode("VXNlcm5hbWU6", SASL_NAME_MAX,
+	    &out), SASL_DECODE_OK);
+	ck_assert_str_eq(out, "Username:");
+	sasl_secret_free(out);
+}
+END_TEST
+
+/* ---------------------------------------------------------- passwords */
+
+START_TEST(password_methods)
+{
+	static const char *const prefixes[] = { "$y$", "$6$", "$2b$" };
+
+	for (size_t i = 0; i < 3; i++) {
+		char *err = NULL, *hash, *again;
+
+		hash = sasl_password_hash("correct horse", prefixes[i], &err);
+		ck_assert_msg(hash != NULL, "%s: %s", prefixes[i], err);
+		ck_assert(strncmp(hash, prefixes[i], strlen(prefixes[i])) == 0);
+		ck_assert_int_eq(sasl_password_check(hash, "correct horse"), 1);
+		ck_assert_int_eq(sasl_password_check(hash, "correct horsE"), 0);
+		ck_assert_int_eq(sasl_password_check(hash, ""), 0);
+		/* A fresh salt each time. */
+		again = sasl_password_hash("correct horse", prefixes[i], &err);
+		ck_assert_str_ne(hash, again);
+		free(again);
+		free(hash);
+	}
+}
+END_TEST
+
+START_TEST(password_unusable_hashes_still_cost_a_crypt)
+{
+	static const char *const locked[] = { "*", "!", "", "!$6$x$y",
+	    "abcdefghijklm" };
+	unsigned long before;
+
+	for (size_t i = 0; i < sizeof(locked) / sizeof(locked[0]); i++) {
+		before = sasl_password_check_count();
+		ck_assert_int_eq(sasl_password_check(locked[i], locked[i]), 0);
+		ck_assert_uint_eq(sasl_password_check_count(), before + 1);
+	}
+	before = sasl_password_check_count();
+	ck_assert_int_eq(sasl_password_check(NULL, "anything"), 0);
+	ck_assert_uint_eq(sasl_password_check_count(), before + 1);
+}
+END_TEST
+
+/* ------------------------------------------------------------- policy */
+
+static char tmpdir[64];
+
+static void
+make_tmpdir(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_smtpd_auth.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+remove_tmpdir(void)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+}
+
+static char *
+write_file(const char *name, const char *text, mode_t mode)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name);
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_ge(fputs(text, fp), 0);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+static char *
+read_file(const char *path)
+{
+	struct strbuf sb;
+	char buf[4096];
+	size_t n;
+	FILE *fp = fopen(path, "r");
+
+	ck_assert_ptr_nonnull(fp);
+	strbuf_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		strbuf_append(&sb, buf, n);
+	fclose(fp);
+	return strbuf_steal(&sb);
+}
+
+static struct conf *conf;
+static struct smtpd_policy *policy;
+
+static void
+load(const char *main_cf)
+{
+	char *err = NULL;
+
+	conf = conf_load_strings(main_cf, "main.cf", NULL, "master.cf", &err);
+	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "");
+	policy = smtpd_policy_new(conf, &err);
+	ck_assert_msg(policy != NULL, "policy: %s", err ? err : "");
+}
+
+static void
+unload(void)
+{
+	smtpd_policy_free(policy);
+	conf_free(conf);
+	policy = NULL;
+	conf = NULL;
+}
+
+/* smtpd_policy_new's error for main_cf, or NULL when it accepts it. */
+static char *
+policy_error(const char *main_cf)
+{
+	char *err = NULL;
+	struct conf *c = conf_load_strings(main_cf, "main.cf", NULL,
+	    "master.cf", &err);
+	struct smtpd_policy *p;
+
+	ck_assert_msg(c != NULL, "conf: %s", err ? err : "");
+	p = smtpd_policy_new(c, &err);
+	smtpd_policy_free(p);
+	conf_free(c);
+	return p ? NULL : err;
+}
+
+START_TEST(sasl_check_against_table)
+{
+	char *err = NULL, *hash, *users, *text, *main_cf;
+	unsigned long before;
+
+	make_tmpdir();
+	hash = sasl_password_hash("s3cret", SASL_HASH_PREFIX, &err);
+	ck_assert_ptr_nonnull(hash);
+	text = xasprintf("# users\nbob %s\nlocked *\n", hash);
+	users = write_file("users", text, 0600);
+	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
+	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
+	load(main_cf);
+
+	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "s3cret"),
+	    SASL_AUTH_OK);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "BoB", "s3cret"),
+	    SASL_AUTH_OK);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "wrong"),
+	    SASL_AUTH_FAIL);
+	/* An unknown user, a locked one and a name no table could hold
+	 * each run the verifier exactly once, like a known user. */
+	before = sasl_password_check_count();
+	ck_assert_int_eq(smtpd_sasl_check(policy, "eve", "s3cret"),
+	    SASL_AUTH_FAIL);
+	ck_assert_uint_eq(sasl_password_check_count(), before + 1);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "locked", "*"),
+	    SASL_AUTH_FAIL);
+	ck_assert_uint_eq(sasl_password_check_count(), before + 2);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "a b", "s3cret"),
+	    SASL_AUTH_FAIL);
+	ck_assert_uint_eq(sasl_password_check_count(), before + 3);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "wrong"),
+	    SASL_AUTH_FAIL);
+	ck_assert_uint_eq(sasl_password_check_count(), before + 4);
+
+	unload();
+	free(main_cf);
+	free(users);
+	free(text);
+	free(hash);
+	remove_tmpdir();
+}
+END_TEST
+
+START_TEST(sasl_table_reopened_when_it_changes)
+{
+	char *err = NULL, *hash, *users, *main_cf;
+
+	make_tmpdir();
+	users = write_file("users", "# nobody yet\n", 0600);
+	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
+	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
+	load(main_cf);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
+	    SASL_AUTH_FAIL);
+	hash = sasl_password_hash("pw", SASL_HASH_PREFIX, &err);
+	ck_assert_int_eq(sasl_passwd_update(users, "carol", hash, &err), 0);
+	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
+	    SASL_AUTH_OK);
+	unload();
+	free(hash);
+	free(main_cf);
+	free(users);
+	remove_tmpdir();
+}
+END_TEST
+
+START_TEST(security_options)
+{
+	char *err;
+
+	load("smtpd_sasl_security_options = noanonymous\n");
+	ck_assert_uint_eq(policy->sasl_mechs,
+	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
+	ck_assert_uint_eq(policy->sasl_tls_mechs, policy->sasl_mechs);
+	ck_assert_int_eq(policy->tls_auth_only, 0);
+	ck_assert_int_eq(policy->auth_failure_limit, 3);
+	unload();
+	/* Postfix's recipe: no plaintext mechanism without TLS. */
+	load("smtpd_sasl_security_options = noanonymous, noplaintext\n"
+	    "smtpd_sasl_tls_security_options = noanonymous\n");
+	ck_assert_uint_eq(policy->sasl_mechs, 0);
+	ck_assert_uint_eq(policy->sasl_tls_mechs,
+	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
+	unload();
+	/* The TLS options follow the others by default. */
+	load("smtpd_sasl_security_options = nodictionary\n");
+	ck_assert_uint_eq(policy->sasl_tls_mechs, 0);
+	unload();
+	/* Mandatory TLS means AUTH only after STARTTLS, as in Postfix. */
+	load("smtpd_tls_security_level = encrypt\n");
+	ck_assert_int_eq(policy->tls_auth_only, 1);
+	unload();
+
+	err = policy_error("smtpd_sasl_security_options = noanonymous, "
+	    "nosuch\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "main.cf:1: smtpd_sasl_security_options: "
+	    "unknown SASL security option \"nosuch\" (use noanonymous, "
+	    "noplaintext, noactive, nodictionary, mutual_auth, "
+	    "forward_secrecy)");
+	free(err);
+}
+END_TEST
+
+START_TEST(configuration_errors)
+{
+	char *err;
+
+	err = policy_error("smtpd_sasl_auth_enable = yes\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "default: tlsrelay_smtpd_sasl_user_maps: "
+	    "smtpd_sasl_auth_enable = yes needs a password table (see "
+	    "tlsrelay passwd)");
+	free(err);
+	err = policy_error("smtpd_sender_restrictions = "
+	    "reject_sender_login_mismatch\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "restriction reject_sender_login_mismatch "
+	    "requires that smtpd_sender_login_maps is set");
+	free(err);
+	err = policy_error("smtpd_tls_fingerprint_digest = sha257\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert(strstr(err, "smtpd_tls_fingerprint_digest: unknown "
+	    "digest \"sha257\"") != NULL);
+	free(err);
+	err = policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "tlsrelay_smtpd_sasl_user_maps = hash:/nonexistent/users\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert(strncmp(err, "main.cf:2: tlsrelay_smtpd_sasl_user_maps: ",
+	    41) == 0);
+	free(err);
+	ck_assert_ptr_null(policy_error("smtpd_tls_fingerprint_digest = "
+	    "md5\n"));
+}
+END_TEST
+
+static enum restrict_result
+check_sender(const char *sender, const char *login, char *reply, size_t len)
+{
+	struct restrict_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.client_addr = "192.0.2.1";
+	q.client_name = "unknown";
+	q.helo = "client.test";
+	q.sender = sender;
+	q.recipient = "rcpt@example.com";
+	q.sasl_authenticated = login != NULL;
+	q.sasl_username = login;
+	reply[0] = '\0';
+	return smtpd_policy_check_rcpt(policy, &q, reply, len);
+}
+
+#define LOGIN_MAPS "smtpd_sender_login_maps = inline:{ " \
+	"bob@example.com=bob, { shared@example.com = bob carol }, " \
+	"@example.org=carol }\n" \
+	"relay_domains = example.com\n"
+
+START_TEST(sender_login_mismatch)
+{
+	char reply[512];
+
+	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	    "reject_sender_login_mismatch\n");
+	ck_assert_int_eq(check_sender("bob@example.com", "bob", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("Bob@Example.com", "BOB", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("shared@example.com", "carol", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("anyone@example.org", "carol", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	ck_assert_str_eq(reply, "553 5.7.1 <bob@example.com>: Sender address "
+	    "rejected: not owned by user carol");
+	/* An address nobody owns is refused to a logged-in user... */
+	ck_assert_int_eq(check_sender("x@elsewhere.test", "bob", reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	ck_assert_str_eq(reply, "553 5.7.1 <x@elsewhere.test>: Sender "
+	    "address rejected: not owned by user bob");
+	/* ... an owned one to a client that is not logged in... */
+	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	ck_assert_str_eq(reply, "553 5.7.1 <bob@example.com>: Sender address "
+	    "rejected: not logged in");
+	/* ... and neither the null sender nor an unowned address of an
+	 * anonymous client is this restriction's business. */
+	ck_assert_int_eq(check_sender("", "bob", reply, sizeof(reply)),
+	    RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("x@elsewhere.test", NULL, reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	unload();
+}
+END_TEST
+
+START_TEST(sender_login_mismatch_variants)
+{
+	char reply[512];
+
+	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	    "reject_known_sender_login_mismatch\n");
+	ck_assert_int_eq(check_sender("x@elsewhere.test", "bob", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	unload();
+	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	    "reject_authenticated_sender_login_mismatch\n");
+	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	unload();
+	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	    "reject_unauthenticated_sender_login_mismatch\n");
+	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	unload();
+}
+END_TEST
+
+static enum restrict_result
+check_cert(const char *fprint, const char *pkey, char *reply, size_t len)
+{
+	struct restrict_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.client_addr = "192.0.2.1";
+	q.client_name = "unknown";
+	q.sender = "s@example.net";
+	q.recipient = "rcpt@elsewhere.test";
+	q.ccert_fingerprint = fprint;
+	q.ccert_pkey_fingerprint = pkey;
+	reply[0] = '\0';
+	return smtpd_policy_check_rcpt(policy, &q, reply, len);
+}
+
+START_TEST(permit_tls_clientcerts_by_fingerprint)
+{
+	char reply[512];
+
+	load("relay_clientcerts = inline:{ AB:CD:EF=laptop, "
+	    "01:02:03=renewed-key }\n"
+	    "smtpd_relay_restrictions = permit_tls_clientcerts, "
+	    "reject_unauth_destination\n");
+	ck_assert_int_eq(check_cert("AB:CD:EF", "99:99", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	/* Keys are folded, as every table key. */
+	ck_assert_int_eq(check_cert("ab:cd:ef", NULL, reply, sizeof(reply)),
+	    RESTRICT_PERMIT);
+	/* The public key's fingerprint counts too. */
+	ck_assert_int_eq(check_cert("77:77", "01:02:03", reply,
+	    sizeof(reply)), RESTRICT_PERMIT);
+	ck_assert_int_eq(check_cert("77:77", "88:88", reply, sizeof(reply)),
+	    RESTRICT_REJECT);
+	ck_assert_str_eq(reply, "554 5.7.1 <rcpt@elsewhere.test>: Relay "
+	    "access denied");
+	ck_assert_int_eq(check_cert(NULL, NULL, reply, sizeof(reply)),
+	    RESTRICT_REJECT);
+	unload();
+	/* Without relay_clientcerts nothing matches. */
+	load("smtpd_relay_restrictions = permit_tls_clientcerts, "
+	    "reject_unauth_destination\n");
+	ck_assert_int_eq(check_cert("AB:CD:EF", "01:02:03", reply,
+	    sizeof(reply)), RESTRICT_REJECT);
+	unload();
+}
+END_TEST
+
+/* ------------------------------------------------------ passwd file */
+
+START_TEST(passwd_update_keeps_the_rest)
+{
+	char *err = NULL, *path, *text;
+	struct stat st;
+
+	make_tmpdir();
+	path = write_file("users",
+	    "# the users\n"
+	    "alice $6$old$a\n"
+	    "\n"
+	    "bob $y$old$b\n"
+	    "\tcontinued\n"
+	    "# trailing comment\n"
+	    "carol $y$c$c\n", 0640);
+
+	ck_assert_int_eq(sasl_passwd_update(path, "Bob", "$y$new$B", &err), 0);
+	text = read_file(path);
+	ck_assert_str_eq(text,
+	    "# the users\n"
+	    "alice $6$old$a\n"
+	    "\n"
+	    "bob $y$new$B\n"
+	    "# trailing comment\n"
+	    "carol $y$c$c\n");
+	free(text);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+
+	ck_assert_int_eq(sasl_passwd_update(path, "dave", "$y$d$d", &err), 0);
+	ck_assert_int_eq(sasl_passwd_update(path, "alice", NULL, &err), 0);
+	text = read_file(path);
+	ck_assert_str_eq(text,
+	    "# the users\n"
+	    "\n"
+	    "bob $y$new$B\n"
+	    "# trailing comment\n"
+	    "carol $y$c$c\n"
+	    "dave $y$d$d\n");
+	free(text);
+
+	/* Removing a user who is not there changes nothing. */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(sasl_passwd_update(path, "alice", NULL, &err), 1);
+	{
+		struct stat again;
+
+		ck_assert_int_eq(stat(path, &again), 0);
+		ck_assert_uint_eq(again.st_ino, st.st_ino);
+	}
+	free(path);
+	remove_tmpdir();
+}
+END_TEST
+
+START_TEST(passwd_update_edge_cases)
+{
+	char *err = NULL, *path, *text;
+	struct stat st;
+
+	make_tmpdir();
+	/* A new file is private. */
+	path = xasprintf("%s/new", tmpdir);
+	ck_assert_int_eq(sasl_passwd_update(path, "eve", "$y$e$e", &err), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	text = read_file(path);
+	ck_assert_str_eq(text, "eve $y$e$e\n");
+	free(text);
+	free(path);
+
+	/* No newline at the end; duplicates go with the entry. */
+	path = write_file("nonl", "bob $y$1$1\nx y\nbob $y$2$2", 0600);
+	ck_assert_int_eq(sasl_passwd_update(path, "bob", "$y$3$3", &err), 0);
+	text = read_file(path);
+	ck_assert_str_eq(text, "bob $y$3$3\nx y\n");
+	free(text);
+	ck_assert_int_eq(sasl_passwd_update(path, "x", NULL, &err), 0);
+	text = read_file(path);
+	ck_assert_str_eq(text, "bob $y$3$3\n");
+	free(text);
+
+	/* Names and hashes a table cannot hold. */
+	ck_assert_int_eq(sasl_passwd_update(path, "a b", "$y$1$1", &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "invalid user name"));
+	free(err);
+	ck_assert_int_eq(sasl_passwd_update(path, "#x", "$y$1$1", &err), -1);
+	free(err);
+	ck_assert_int_eq(sasl_passwd_update(path, "", "$y$1$1", &err), -1);
+	free(err);
+	ck_assert_int_eq(sasl_passwd_update(path, "x", "$y$ 1", &err), -1);
+	free(err);
+	ck_assert_int_eq(sasl_passwd_update("/nonexistent/dir/users", "x",
+	    "$y$1$1", &err), -1);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	free(path);
+	remove_tmpdir();
+}
+END_TEST
+
+static Suite *
+auth_suite(void)
+{
+	Suite *s = suite_create("smtpd_auth");
+	TCase *tc = tcase_create("decoders");
+
+	tcase_add_test(tc, base64_valid);
+	tcase_add_test(tc, base64_invalid);
+	tcase_add_test(tc, base64_round_trip);
+	tcase_add_test(tc, plain_without_authzid);
+	tcase_add_test(tc, plain_with_authzid);
+	tcase_add_test(tc, plain_malformed);
+	tcase_add_test(tc, plain_lengths);
+	tcase_add_test(tc, login_responses);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("passwords");
+	/* bcrypt and yescrypt take a while under the sanitizers. */
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, password_methods);
+	tcase_add_test(tc, password_unusable_hashes_still_cost_a_crypt);
+	tcase_add_test(tc, sasl_check_against_table);
+	tcase_add_test(tc, sasl_table_reopened_when_it_changes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_add_test(tc, security_options);
+	tcase_add_test(tc, configuration_errors);
+	tcase_add_test(tc, sender_login_mismatch);
+	tcase_add_test(tc, sender_login_mismatch_variants);
+	tcase_add_test(tc, permit_tls_clientcerts_by_fingerprint);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("passwd");
+	tcase_add_test(tc, passwd_update_keeps_the_rest);
+	tcase_add_test(tc, passwd_update_edge_cases);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(auth_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1183 @@
+/* check_tls_policy: the client's per-destination TLS policy. The table
+ * lookup order (domain, .parent, verbatim [host]:port), the parsing of
+ * Postfix policy entries and their errors, fingerprints against what the
+ * openssl command prints, certificate name matching, and the verdict of
+ * each level on real handshakes (a client and a server SSL object over a
+ * BIO pair) with certificates from a test CA, from a wrong CA, with the
+ * right and the wrong names. Certificates are made with the openssl
+ * command in a temporary directory at start-up. */
+#include "config.h"
+
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/util.h"
+
+static char tmpdir[] = "/tmp/check_tls_policy.XXXXXX";
+static char *logpath;
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static char *
+run_output(const char *cmd)
+{
+	char *line = xasprintf("cd '%s' && (%s) 2>/dev/null", tmpdir, cmd);
+	FILE *fp = popen(line, "r");
+	struct strbuf sb;
+	char buf[4096];
+	size_t n;
+
+	if (fp == NULL) {
+		fprintf(stderr, "check_tls_policy: cannot run %s\n", cmd);
+		exit(EXIT_FAILURE);
+	}
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "");
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		strbuf_append(&sb, buf, n);
+	if (pclose(fp) != 0) {
+		fprintf(stderr, "check_tls_policy: failed: %s\n", cmd);
+		exit(EXIT_FAILURE);
+	}
+	free(line);
+	return strbuf_steal(&sb);
+}
+
+static void
+run(const char *cmd)
+{
+	free(run_output(cmd));
+}
+
+#define EC	"-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+#define LEAF	"-addext basicConstraints=CA:FALSE " \
+		"-addext extendedKeyUsage=serverAuth"
+#define CA_EXT	"-addext basicConstraints=critical,CA:TRUE " \
+		"-addext keyUsage=critical,keyCertSign,cRLSign"
+
+static void
+make_certs(void)
+{
+	run("openssl req -x509 -days 2 " EC " " CA_EXT " -keyout ca.key "
+	    "-out ca.crt -subj '/CN=Policy Test CA'");
+	run("openssl req -x509 -days 2 " EC " " CA_EXT " -keyout wrong.key "
+	    "-out wrong.crt -subj '/CN=Wrong CA'");
+	/* An intermediate CA under the test CA. */
+	run("openssl req -x509 -days 2 " EC " " CA_EXT " -CA ca.crt "
+	    "-CAkey ca.key -keyout inter.key -out inter.crt "
+	    "-subj '/CN=Policy Intermediate CA'");
+	/* Leaves: the right names, only a CommonName, a partial wildcard,
+	 * from the wrong CA, self-signed, under the intermediate. */
+	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
+	    "-CAkey ca.key -keyout good.key -out good.crt "
+	    "-subj /CN=cn.example.com -addext subjectAltName=DNS:mx.example."
+	    "com,DNS:*.wild.example.com,IP:127.0.0.1");
+	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
+	    "-CAkey ca.key -keyout cnonly.key -out cnonly.crt "
+	    "-subj /CN=cnonly.example.com");
+	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
+	    "-CAkey ca.key -keyout partial.key -out partial.crt "
+	    "-subj /CN=partial -addext subjectAltName=DNS:f*.part.example."
+	    "com");
+	run("openssl req -x509 -days 2 " EC " " LEAF " -CA wrong.crt "
+	    "-CAkey wrong.key -keyout bad.key -out bad.crt "
+	    "-subj /CN=mx.example.com "
+	    "-addext subjectAltName=DNS:mx.example.com");
+	run("openssl req -x509 -days 2 " EC " " LEAF " -keyout self.key "
+	    "-out self.crt -subj /CN=mx.example.com "
+	    "-addext subjectAltName=DNS:mx.example.com");
+	run("openssl req -x509 -days 2 " EC " " LEAF " -CA inter.crt "
+	    "-CAkey inter.key -keyout deep.key -out deep.crt "
+	    "-subj /CN=deep.example.com "
+	    "-addext subjectAltName=DNS:deep.example.com");
+	run("cat deep.crt inter.crt > deep_chain.crt");
+	run("openssl pkey -in good.key -pubout -out good.pub");
+}
+
+static void
+setup_all(void)
+{
+	char *err = NULL;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		exit(EXIT_FAILURE);
+	}
+	make_certs();
+	logpath = xasprintf("%s/maillog", tmpdir);
+	if (log_open(logpath, 0, "mail", &err) != 0) {
+		fprintf(stderr, "log_open: %s\n", err);
+		exit(EXIT_FAILURE);
+	}
+}
+
+static void
+teardown_all(void)
+{
+	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+
+	log_close();
+	if (system(cmd) != 0)
+		fprintf(stderr, "check_tls_policy: cannot remove %s\n", tmpdir);
+	free(cmd);
+	free(logpath);
+}
+
+static char *
+path(const char *name)
+{
+	return xasprintf("%s/%s", tmpdir, name);
+}
+
+/* The log so far is forgotten: each test looks at its own lines. */
+static void
+log_reset(void)
+{
+	FILE *fp = fopen(logpath, "w");
+
+	if (fp)
+		fclose(fp);
+}
+
+static int
+log_has(const char *needle)
+{
+	char *text = run_output("cat maillog");
+	int found = strstr(text, needle) != NULL;
+
+	if (!found)
+		fprintf(stderr, "log has no \"%s\":\n%s\n", needle, text);
+	free(text);
+	return found;
+}
+
+static struct conf *
+load(const char *main_cf)
+{
+	char *err = NULL;
+	struct conf *conf = conf_load_strings(main_cf, "main.cf", NULL, NULL,
+	    &err);
+
+	ck_assert_msg(conf != NULL, "%s", err);
+	return conf;
+}
+
+static X509 *
+read_cert(const char *name)
+{
+	char *file = path(name);
+	FILE *fp = fopen(file, "r");
+	X509 *cert;
+
+	ck_assert_ptr_nonnull(fp);
+	cert = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	free(file);
+	ck_assert_ptr_nonnull(cert);
+	return cert;
+}
+
+/* ---- levels ------------------------------------------------------------- */
+
+START_TEST(level_names)
+{
+	static const char *const names[] = { "none", "may", "encrypt",
+	    "fingerprint", "dane", "dane-only", "verify", "secure" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int level = tls_client_level_parse(names[i]);
+
+		ck_assert_int_ge(level, 0);
+		ck_assert_str_eq(tls_client_level_name(level), names[i]);
+	}
+	ck_assert_int_eq(tls_client_level_parse(" Secure "), TLS_LEV_SECURE);
+	ck_assert_int_eq(tls_client_level_parse("DANE-ONLY"),
+	    TLS_LEV_DANE_ONLY);
+	ck_assert_int_eq(tls_client_level_parse("must"), -1);
+	ck_assert_int_eq(tls_client_level_parse(""), -1);
+	/* Postfix's order of strength. */
+	ck_assert_int_lt(TLS_LEV_ENCRYPT, TLS_LEV_FPRINT);
+	ck_assert_int_lt(TLS_LEV_FPRINT, TLS_LEV_VERIFY);
+	ck_assert_int_lt(TLS_LEV_VERIFY, TLS_LEV_SECURE);
+}
+END_TEST
+
+/* ---- the table ---------------------------------------------------------- */
+
+static struct tls_policy_maps *
+maps_for(struct conf **conf, const char *table_text, const char *extra)
+{
+	char *file = path("tls_policy"), *cf, *err = NULL;
+	FILE *fp = fopen(file, "w");
+	struct tls_policy_maps *maps;
+
+	ck_assert_ptr_nonnull(fp);
+	fputs(table_text, fp);
+	fclose(fp);
+	cf = xasprintf("smtp_tls_policy_maps = texthash:%s\n"
+	    "smtp_tls_security_level = may\n%s", file, extra ? extra : "");
+	*conf = load(cf);
+	maps = tls_policy_maps_open(*conf, &err);
+	ck_assert_msg(maps != NULL, "%s", err);
+	free(cf);
+	free(file);
+	return maps;
+}
+
+START_TEST(lookup_order)
+{
+	static const struct {
+		const char *nexthop;
+		int level;
+	} cases[] = {
+		{ "example.com", TLS_LEV_ENCRYPT },	/* exact beats .parent */
+		{ "EXAMPLE.com", TLS_LEV_ENCRYPT },	/* keys are folded */
+		{ "mx.example.com", TLS_LEV_VERIFY },	/* .example.com */
+		{ "a.b.example.com", TLS_LEV_VERIFY },	/* two levels up */
+		{ "b.example.org", TLS_LEV_SECURE },	/* .org */
+		{ "example.net", TLS_LEV_MAY },		/* main.cf */
+		{ "[mx.example.com]:2525", TLS_LEV_FPRINT },	/* verbatim */
+		/* Only verbatim for these: no ".example.com" for them. */
+		{ "[mx.example.com]", TLS_LEV_MAY },
+		{ "[other.example.com]:2525", TLS_LEV_MAY },
+		{ "example.com:587", TLS_LEV_NONE },
+		{ "mx.example.com:587", TLS_LEV_MAY },
+	};
+	struct conf *conf;
+	struct tls_policy_maps *maps = maps_for(&conf,
+	    "# Postfix syntax: comments, continuation lines\n"
+	    "example.com      encrypt\n"
+	    ".example.com     verify\n"
+	    ".org             secure\n"
+	    "example.com:587  none\n"
+	    "[mx.example.com]:2525 fingerprint\n"
+	    "    match=AB:CD:EF\n", NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_policy *p = tls_policy_lookup(maps,
+		    cases[i].nexthop);
+
+		ck_assert_msg(p->error == NULL, "%s: %s", cases[i].nexthop,
+		    p->error);
+		ck_assert_msg(p->level == cases[i].level, "%s: level %s",
+		    cases[i].nexthop, tls_client_level_name(p->level));
+		tls_policy_free(p);
+	}
+	tls_policy_maps_close(maps);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(lookup_nexthop_name)
+{
+	static const struct {
+		const char *nexthop, *name;
+	} cases[] = {
+		{ "example.com", "example.com" },
+		{ "[mx.example.com]:2525", "mx.example.com" },
+		{ "[mx.example.com]", "mx.example.com" },
+		{ "example.com:587", "example.com" },
+		{ "[ipv6:2001:db8::1]:25", "2001:db8::1" },
+	};
+	struct conf *conf = load("smtp_tls_security_level = secure\n");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_policy *p = tls_policy_main(conf, TLS_LEV_SECURE,
+		    cases[i].nexthop);
+
+		ck_assert_str_eq(p->nexthop_name, cases[i].name);
+		tls_policy_free(p);
+	}
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(lookup_errors)
+{
+	struct conf *conf = load("smtp_tls_policy_maps = hash:/nonexistent/"
+	    "tls_policy\n");
+	char *err = NULL;
+
+	ck_assert_ptr_null(tls_policy_maps_open(conf, &err));
+	ck_assert_msg(strstr(err, "main.cf:1: smtp_tls_policy_maps: ") ==
+	    err, "%s", err);
+	free(err);
+	conf_free(conf);
+	conf = load("smtp_tls_security_level = mandatory\n");
+	ck_assert_ptr_null(tls_policy_maps_open(conf, &err));
+	ck_assert_msg(strstr(err, "unknown level \"mandatory\"") != NULL,
+	    "%s", err);
+	free(err);
+	conf_free(conf);
+}
+END_TEST
+
+/* A bad entry names the table and the key, and defers: it never falls
+ * back to the main.cf level. */
+START_TEST(lookup_bad_entry)
+{
+	struct conf *conf;
+	struct tls_policy_maps *maps;
+	struct tls_policy *p;
+	char *where;
+
+	log_reset();
+	maps = maps_for(&conf, "example.com verify bogus=1\n"
+	    "example.org superdupersecure\n", NULL);
+	p = tls_policy_lookup(maps, "example.com");
+	ck_assert_ptr_nonnull(p->error);
+	ck_assert_str_eq(p->error, "client TLS configuration problem");
+	where = xasprintf("warning: texthash:%s/tls_policy, next-hop "
+	    "destination \"example.com\": invalid attribute name: "
+	    "\"bogus\"", tmpdir);
+	ck_assert(log_has(where));
+	free(where);
+	tls_policy_free(p);
+	p = tls_policy_lookup(maps, "example.org");
+	ck_assert_ptr_nonnull(p->error);
+	ck_assert(log_has("next-hop destination \"example.org\": "
+	    "invalid security level \"superdupersecure\""));
+	tls_policy_free(p);
+	/* "example.org" is not ".example.org": main.cf for its children */
+	p = tls_policy_lookup(maps, "sub.example.org");
+	ck_assert_ptr_null(p->error);
+	ck_assert_int_eq(p->level, TLS_LEV_MAY);
+	tls_policy_free(p);
+	tls_policy_maps_close(maps);
+	conf_free(conf);
+}
+END_TEST
+
+/* ---- entries ------------------------------------------------------------ */
+
+static struct tls_policy *
+parse(struct conf *conf, const char *entry)
+{
+	return tls_policy_parse(conf, "example.com", entry, "test");
+}
+
+START_TEST(parse_valid)
+{
+	struct conf *conf = load("smtp_tls_fingerprint_cert_match = "
+	    "11:22:33\n");
+	struct tls_policy *p;
+
+	p = parse(conf, "verify match=hostname:nexthop ciphers=high "
+	    "protocols=>=TLSv1.2");
+	ck_assert_ptr_null(p->error);
+	ck_assert_int_eq(p->level, TLS_LEV_VERIFY);
+	ck_assert_uint_eq(p->n_match, 2);
+	ck_assert_str_eq(p->match[0], "hostname");
+	ck_assert_str_eq(p->match[1], "nexthop");
+	ck_assert_str_eq(p->grade, "high");
+	ck_assert_int_eq(p->min_version, TLS1_2_VERSION);
+	tls_policy_free(p);
+
+	/* Defaults from main.cf: the match strategies of each level. */
+	p = parse(conf, "secure");
+	ck_assert_ptr_null(p->error);
+	ck_assert_uint_eq(p->n_match, 2);
+	ck_assert_str_eq(p->match[0], "nexthop");
+	ck_assert_str_eq(p->match[1], "dot-nexthop");
+	tls_policy_free(p);
+	p = parse(conf, "verify");
+	ck_assert_uint_eq(p->n_match, 1);
+	ck_assert_str_eq(p->match[0], "hostname");
+	tls_policy_free(p);
+
+	/* Several match attributes add up; ':' separates in each. */
+	p = parse(conf, "secure match=.example.net:example.net, "
+	    "match=mx.example.org");
+	ck_assert_ptr_null(p->error);
+	ck_assert_uint_eq(p->n_match, 3);
+	ck_assert_str_eq(p->match[0], ".example.net");
+	ck_assert_str_eq(p->match[2], "mx.example.org");
+	tls_policy_free(p);
+
+	/* Fingerprints: '|' inside one match, several matches, any case,
+	 * colons optional; main.cf's list when there is none. */
+	p = parse(conf, "fingerprint match=ab:cd:ef|0102 match=A0:B0");
+	ck_assert_ptr_null(p->error);
+	ck_assert_uint_eq(p->n_match, 3);
+	ck_assert_str_eq(p->match[0], "AB:CD:EF");
+	ck_assert_str_eq(p->match[1], "01:02");
+	ck_assert_str_eq(p->match[2], "A0:B0");
+	ck_assert_str_eq(p->digest, "sha256");
+	tls_policy_free(p);
+	p = parse(conf, "fingerprint");
+	ck_assert_uint_eq(p->n_match, 1);
+	ck_assert_str_eq(p->match[0], "11:22:33");
+	tls_policy_free(p);
+
+	/* Level none ignores its attributes, with a warning. */
+	log_reset();
+	p = parse(conf, "none ciphers=high");
+	ck_assert_ptr_null(p->error);
+	ck_assert_int_eq(p->level, TLS_LEV_NONE);
+	ck_assert(log_has("test: ignoring attribute \"ciphers=high\" with "
+	    "TLS disabled"));
+	tls_policy_free(p);
+
+	p = parse(conf, "verify servername=hostname connection_reuse=yes "
+	    "connection_reuse=NO");
+	ck_assert_ptr_null(p->error);
+	ck_assert_str_eq(p->servername, "hostname");
+	ck_assert_int_eq(p->conn_reuse, 0);
+	tls_policy_free(p);
+	p = parse(conf, "MAY, protocols=!SSLv2:!SSLv3, ciphers=medium, "
+	    "exclude=3DES");
+	ck_assert_ptr_null(p->error);
+	ck_assert_int_eq(p->level, TLS_LEV_MAY);
+	ck_assert_int_eq(p->conn_reuse, -1);
+	tls_policy_free(p);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(parse_invalid)
+{
+	static const struct {
+		const char *entry, *log;
+	} cases[] = {
+		{ "", "invalid empty policy" },
+		{ "must", "invalid security level \"must\"" },
+		{ "verify bogus=1", "invalid attribute name: \"bogus\"" },
+		{ "verify match", "malformed attribute/value pair \"match\": "
+		    "missing '=' after attribute name" },
+		{ "verify =x", "missing attribute name" },
+		{ "may match=example.com",
+		    "attribute \"match\" invalid at security level \"may\"" },
+		{ "encrypt match=x",
+		    "attribute \"match\" invalid at security level "
+		    "\"encrypt\"" },
+		{ "fingerprint tafile=/x",
+		    "attribute \"tafile\" invalid at security level "
+		    "\"fingerprint\"" },
+		{ "verify match=", "attribute \"match\" has empty value" },
+		{ "encrypt ciphers=high ciphers=medium",
+		    "attribute \"ciphers\" is specified multiple times" },
+		{ "encrypt ciphers=", "attribute \"ciphers\" has empty value" },
+		{ "encrypt ciphers=bogus", "ciphers \"bogus\": invalid "
+		    "cipher grade" },
+		{ "encrypt protocols=TLSv9", "unknown TLS protocol" },
+		{ "verify servername=bad/name",
+		    "\"servername=bad/name\" specifies an invalid hostname" },
+		{ "verify connection_reuse=maybe",
+		    "attribute \"connection_reuse\" has bad value: "
+		    "\"maybe\"" },
+		{ "fingerprint", "nexthop domain example.com: configured at "
+		    "fingerprint security level, but with no fingerprints "
+		    "to match." },
+		{ "fingerprint match=zz:top", "malformed fingerprint value: "
+		    "zz:top" },
+		{ "dane", "TLS security level \"dane\" is not supported" },
+		{ "dane-only",
+		    "TLS security level \"dane-only\" is not supported" },
+		{ "verify tafile=/nonexistent/ta.pem",
+		    "trust anchor file /nonexistent/ta.pem" },
+	};
+	struct conf *conf = load(NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_policy *p;
+
+		log_reset();
+		p = parse(conf, cases[i].entry);
+		ck_assert_msg(p->error != NULL, "\"%s\" accepted",
+		    cases[i].entry);
+		ck_assert_msg(log_has(cases[i].log), "\"%s\"",
+		    cases[i].entry);
+		tls_policy_free(p);
+	}
+	conf_free(conf);
+}
+END_TEST
+
+/* Postfix's set_cipher_grade(): which lists apply at which level. */
+START_TEST(parse_ciphers_protocols)
+{
+	struct conf *conf = load("smtp_tls_exclude_ciphers = RC4\n"
+	    "smtp_tls_mandatory_exclude_ciphers = 3DES\n"
+	    "smtp_tls_protocols = >=TLSv1.1\n"
+	    "smtp_tls_mandatory_protocols = >=TLSv1.2\n"
+	    "smtp_tls_ciphers = medium\n"
+	    "smtp_tls_mandatory_ciphers = high\n");
+	struct tls_policy *p;
+
+	p = tls_policy_main(conf, TLS_LEV_MAY, "example.com");
+	ck_assert_str_eq(p->protocols, ">=TLSv1.1");
+	ck_assert_str_eq(p->grade, "medium");
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "RC4"));
+	ck_assert_ptr_null(strstr(p->exclusions, "3DES"));
+	ck_assert_ptr_null(strstr(p->exclusions, "NULL"));
+	tls_policy_free(p);
+	p = tls_policy_main(conf, TLS_LEV_ENCRYPT, "example.com");
+	ck_assert_str_eq(p->protocols, ">=TLSv1.2");
+	ck_assert_str_eq(p->grade, "high");
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "RC4"));
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "3DES"));
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "eNULL"));
+	ck_assert_ptr_nonnull(strstr(p->cipher_list, ":!eNULL"));
+	tls_policy_free(p);
+	p = tls_policy_main(conf, TLS_LEV_VERIFY, "example.com");
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "aNULL"));
+	ck_assert_int_eq(p->min_version, TLS1_2_VERSION);
+	tls_policy_free(p);
+	/* "exclude" replaces both main.cf lists. */
+	p = parse(conf, "secure exclude=CAMELLIA protocols=TLSv1.3 "
+	    "ciphers=medium");
+	ck_assert_ptr_null(p->error);
+	ck_assert_ptr_null(strstr(p->exclusions, "RC4"));
+	ck_assert_ptr_null(strstr(p->exclusions, "3DES"));
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "CAMELLIA"));
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "aNULL"));
+	ck_assert_str_eq(p->grade, "medium");
+	ck_assert_int_eq(p->min_version, TLS1_3_VERSION);
+	tls_policy_free(p);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(cache_keys)
+{
+	struct conf *conf = load(NULL);
+	static const char *const entries[] = { "may", "encrypt", "verify",
+	    "secure", "verify ciphers=high", "verify match=nexthop",
+	    "fingerprint match=AA:BB", "fingerprint match=AA:BC",
+	    "secure servername=hostname", "encrypt protocols=TLSv1.3" };
+	size_t n = sizeof(entries) / sizeof(entries[0]);
+	struct tls_policy *p[sizeof(entries) / sizeof(entries[0])];
+
+	for (size_t i = 0; i < n; i++) {
+		p[i] = parse(conf, entries[i]);
+		ck_assert_msg(p[i]->error == NULL, "%s", entries[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			ck_assert_msg(strcmp(tls_policy_cache_key(p[i]),
+			    tls_policy_cache_key(p[j])) != 0,
+			    "\"%s\" and \"%s\": %s", entries[i], entries[j],
+			    tls_policy_cache_key(p[i]));
+	for (size_t i = 0; i < n; i++) {
+		struct tls_policy *again = parse(conf, entries[i]);
+
+		ck_assert_str_eq(tls_policy_cache_key(again),
+		    tls_policy_cache_key(p[i]));
+		tls_policy_free(again);
+		tls_policy_free(p[i]);
+	}
+	conf_free(conf);
+}
+END_TEST
+
+/* ---- fingerprints ------------------------------------------------------- */
+
+/* "sha256 Fingerprint=AB:..." or "(stdin)= ab:..." -> "AB:...". */
+static char *
+openssl_fingerprint(const char *cmd)
+{
+	char *out = run_output(cmd), *p = strrchr(out, '='), *fp;
+
+	ck_assert_msg(p != NULL, "%s: %s", cmd, out);
+	fp = tls_fprint_normalize(str_trim(p + 1));
+	ck_assert_msg(fp != NULL, "%s: %s", cmd, out);
+	free(out);
+	return fp;
+}
+
+START_TEST(fingerprints)
+{
+	static const char *const digests[] = { "md5", "sha1", "sha256",
+	    "sha512" };
+	X509 *cert = read_cert("good.crt");
+
+	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+		char *cmd, *want, *got;
+
+		cmd = xasprintf("openssl x509 -in good.crt -noout "
+		    "-fingerprint -%s", digests[i]);
+		want = openssl_fingerprint(cmd);
+		got = tls_fprint_cert(cert, digests[i]);
+		ck_assert_msg(got != NULL && strcmp(got, want) == 0,
+		    "%s: %s != %s", digests[i], got, want);
+		free(cmd);
+		free(want);
+		free(got);
+		/* TLS_README's recipe for the public key fingerprint. */
+		cmd = xasprintf("openssl x509 -in good.crt -noout -pubkey | "
+		    "openssl pkey -pubin -outform DER | openssl dgst -%s -c",
+		    digests[i]);
+		want = openssl_fingerprint(cmd);
+		got = tls_fprint_pkey(cert, digests[i]);
+		ck_assert_msg(got != NULL && strcmp(got, want) == 0,
+		    "pkey %s: %s != %s", digests[i], got, want);
+		free(cmd);
+		free(want);
+		free(got);
+	}
+	ck_assert_ptr_null(tls_fprint_cert(cert, "nosuchdigest"));
+	ck_assert(tls_fprint_digest_ok("sha512"));
+	ck_assert(!tls_fprint_digest_ok("nosuchdigest"));
+	ck_assert(!tls_fprint_digest_ok(""));
+	X509_free(cert);
+}
+END_TEST
+
+START_TEST(fingerprint_normalize)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "ab:cd:EF", "AB:CD:EF" },
+		{ "abcdef", "AB:CD:EF" },
+		{ "ab:cdef", "AB:CD:EF" },
+		{ "", NULL },
+		{ "ab:", NULL },
+		{ ":ab", NULL },
+		{ "ab::cd", NULL },
+		{ "abc", NULL },
+		{ "a:bc", NULL },
+		{ "zz", NULL },
+		{ "ab cd", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = tls_fprint_normalize(cases[i].in);
+
+		if (cases[i].out == NULL)
+			ck_assert_msg(got == NULL, "\"%s\": %s", cases[i].in,
+			    got);
+		else
+			ck_assert_msg(got && strcmp(got, cases[i].out) == 0,
+			    "\"%s\": %s", cases[i].in, got);
+		free(got);
+	}
+}
+END_TEST
+
+/* ---- names -------------------------------------------------------------- */
+
+START_TEST(name_matching)
+{
+	static const struct {
+		const char *cert, *pattern, *hostname, *nexthop;
+		int match;
+	} cases[] = {
+		/* hostname: the MX host name */
+		{ "good.crt", "hostname", "mx.example.com", "", 1 },
+		{ "good.crt", "hostname", "MX.Example.COM", "", 1 },
+		{ "good.crt", "hostname", "mx.example.org", "", 0 },
+		/* the CommonName does not count beside DNS names */
+		{ "good.crt", "hostname", "cn.example.com", "", 0 },
+		{ "good.crt", "hostname", "", "mx.example.com", 0 },
+		/* nexthop: the next hop itself; dot-nexthop: below it */
+		{ "good.crt", "nexthop", "x", "example.com", 0 },
+		{ "good.crt", "nexthop", "x", "mx.example.com", 1 },
+		{ "good.crt", "dot-nexthop", "x", "example.com", 1 },
+		{ "good.crt", "dot-nexthop", "x", "mx.example.com", 0 },
+		{ "good.crt", "dot-nexthop", "x", "xample.com", 0 },
+		/* literal names; a leading dot means any subdomain */
+		{ "good.crt", "mx.example.com", "", "", 1 },
+		{ "good.crt", "example.com", "", "", 0 },
+		{ "good.crt", ".example.com", "", "", 1 },
+		{ "good.crt", ".mx.example.com", "", "", 0 },
+		{ "good.crt", "NEXTHOP", "", "mx.example.com", 1 },
+		/* RFC 6125 wildcards: the whole left-most label only */
+		{ "good.crt", "hostname", "a.wild.example.com", "", 1 },
+		{ "good.crt", "hostname", "b.a.wild.example.com", "", 0 },
+		{ "good.crt", "hostname", "wild.example.com", "", 0 },
+		{ "good.crt", "dot-nexthop", "", "wild.example.com", 1 },
+		{ "partial.crt", "hostname", "foo.part.example.com", "", 0 },
+		/* no DNS names: the CommonName */
+		{ "cnonly.crt", "hostname", "cnonly.example.com", "", 1 },
+		{ "cnonly.crt", "hostname", "CNONLY.example.com", "", 1 },
+		{ "cnonly.crt", "nexthop", "", "example.com", 0 },
+		{ "cnonly.crt", "dot-nexthop", "", "example.com", 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		X509 *cert = read_cert(cases[i].cert);
+		char *pattern = xstrdup(cases[i].pattern), *matched = NULL;
+		int got = tls_verify_name(cert, &pattern, 1,
+		    cases[i].hostname, cases[i].nexthop, &matched);
+
+		ck_assert_msg(got == cases[i].match, "%zu: %s %s %s/%s: %d",
+		    i, cases[i].cert, cases[i].pattern, cases[i].hostname,
+		    cases[i].nexthop, got);
+		ck_assert(got ? matched != NULL : matched == NULL);
+		free(matched);
+		free(pattern);
+		X509_free(cert);
+	}
+}
+END_TEST
+
+START_TEST(name_matching_lists)
+{
+	X509 *cert = read_cert("good.crt");
+	char *secure[] = { "nexthop", "dot-nexthop" };
+	char *verify[] = { "hostname", "nexthop" };
+	char *matched = NULL;
+
+	ck_assert(tls_verify_name(cert, secure, 2, "evil.test",
+	    "example.com", &matched));
+	ck_assert_str_eq(matched, "mx.example.com");
+	free(matched);
+	/* secure ignores the (forgeable) MX host name */
+	ck_assert(!tls_verify_name(cert, secure, 2, "mx.example.com",
+	    "example.org", NULL));
+	ck_assert(tls_verify_name(cert, verify, 2, "mx.example.com",
+	    "example.org", NULL));
+	X509_free(cert);
+}
+END_TEST
+
+/* ---- handshakes: the verdict of each level ------------------------------ */
+
+static int
+step(SSL *ssl, int *done)
+{
+	int r;
+
+	if (*done)
+		return 0;
+	if ((r = SSL_do_handshake(ssl)) == 1) {
+		*done = 1;
+		return 0;
+	}
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+struct peer_result {
+	int handshake;		/* 1 when it completed */
+	int check;		/* tls_client_check_peer() */
+	char *reason;
+};
+
+/* One handshake of our client (policy from entry, main.cf from cf)
+ * with a server presenting chain/key; then the level's check, for
+ * server name hostname and next hop nexthop. */
+static void
+handshake(const char *cf, const char *entry, const char *chain,
+    const char *key, const char *hostname, const char *nexthop,
+    struct peer_result *res)
+{
+	struct conf *conf = load(cf);
+	struct tls_policy *policy;
+	SSL_CTX *cctx, *sctx;
+	SSL *client, *server;
+	BIO *cbio, *sbio;
+	char *err = NULL, *chain_path = path(chain), *key_path = path(key);
+	int cdone = 0, sdone = 0;
+
+	memset(res, 0, sizeof(*res));
+	cctx = tls_client_ctx_new(conf, &err);
+	ck_assert_msg(cctx != NULL, "%s", err);
+	policy = tls_policy_parse(conf, nexthop, entry, "test");
+	ck_assert_msg(policy->error == NULL, "%s", entry);
+	sctx = SSL_CTX_new(TLS_server_method());
+	ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(sctx,
+	    chain_path), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(sctx, key_path,
+	    SSL_FILETYPE_PEM), 1);
+	client = SSL_new(cctx);
+	server = SSL_new(sctx);
+	ck_assert_int_eq(tls_client_ssl_setup(client, policy, NULL, &err), 0);
+	ck_assert_int_eq(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
+	SSL_set_bio(server, sbio, sbio);
+	SSL_set_bio(client, cbio, cbio);
+	SSL_set_accept_state(server);
+	SSL_set_connect_state(client);
+	for (int i = 0; i < 20 && !(cdone && sdone); i++)
+		if (step(client, &cdone) < 0 || step(server, &sdone) < 0)
+			break;
+	res->handshake = cdone && sdone;
+	if (res->handshake)
+		res->check = tls_client_check_peer(client, policy, hostname,
+		    "mx.example.com[127.0.0.1]:25", 1, &res->reason);
+	SSL_free(client);
+	SSL_free(server);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+	tls_policy_free(policy);
+	conf_free(conf);
+	free(chain_path);
+	free(key_path);
+	ERR_clear_error();
+}
+
+static char *
+ca_conf(const char *extra)
+{
+	return xasprintf("smtp_tls_CAfile = %s/ca.crt\n%s", tmpdir,
+	    extra ? extra : "");
+}
+
+/* Each cell: level, server certificate, names; delivered or not, the
+ * reason, the verdict word. */
+START_TEST(level_table)
+{
+	char *fp_good = NULL, *pk_bad = NULL;
+	X509 *cert;
+	struct {
+		const char *entry, *chain, *key, *hostname, *nexthop;
+		const char *reason;	/* NULL: the check passes */
+		const char *verdict;
+	} cases[] = {
+		{ "may", "good.crt", "good.key", "mx.example.com",
+		    "example.com", NULL, "Trusted" },
+		{ "may", "bad.crt", "bad.key", "mx.example.com",
+		    "example.com", NULL, "Untrusted" },
+		{ "encrypt", "bad.crt", "bad.key", "mx.example.com",
+		    "example.com", NULL, "Untrusted" },
+		{ "encrypt", "good.crt", "good.key", "wrong.example",
+		    "wrong.example", NULL, "Trusted" },
+		/* verify: trusted chain and the MX host name */
+		{ "verify", "good.crt", "good.key", "mx.example.com",
+		    "example.com", NULL, "Verified" },
+		{ "verify", "good.crt", "good.key", "mx.example.org",
+		    "example.org", "Server certificate not verified",
+		    "Trusted" },
+		{ "verify", "bad.crt", "bad.key", "mx.example.com",
+		    "example.com", "Server certificate not trusted",
+		    "Untrusted" },
+		{ "verify", "self.crt", "self.key", "mx.example.com",
+		    "example.com", "Server certificate not trusted",
+		    "Untrusted" },
+		/* secure: the next hop, not the MX host */
+		{ "secure", "good.crt", "good.key", "evil.example",
+		    "example.com", NULL, "Verified" },
+		{ "secure", "good.crt", "good.key", "mx.example.com",
+		    "example.org", "Server certificate not verified",
+		    "Trusted" },
+		{ "secure", "bad.crt", "bad.key", "mx.example.com",
+		    "example.com", "Server certificate not trusted",
+		    "Untrusted" },
+		{ "secure match=mx.example.com", "good.crt", "good.key",
+		    "x", "example.org", NULL, "Verified" },
+		/* a chain through an intermediate the server sends */
+		{ "verify", "deep_chain.crt", "deep.key", "deep.example.com",
+		    "example.com", NULL, "Verified" },
+		/* fingerprints: CA and name do not matter */
+		{ NULL, "good.crt", "good.key", "evil.example",
+		    "example.org", NULL, "Verified" },
+		{ NULL, "bad.crt", "bad.key", "evil.example",
+		    "example.org", NULL, "Verified" },
+		{ "fingerprint match=00:11:22:33", "good.crt", "good.key",
+		    "mx.example.com", "example.com",
+		    "Server certificate not verified", "Trusted" },
+	};
+
+	cert = read_cert("good.crt");
+	fp_good = tls_fprint_cert(cert, "sha256");
+	X509_free(cert);
+	cert = read_cert("bad.crt");
+	pk_bad = tls_fprint_pkey(cert, "sha256");
+	X509_free(cert);
+	cases[13].entry = xasprintf("fingerprint match=%s", fp_good);
+	/* lower case, without colons, beside another one */
+	cases[14].entry = xasprintf("fingerprint match=0102|%s", pk_bad);
+	for (char *p = (char *)cases[14].entry; *p; p++)
+		if (*p != ':')
+			*p = (char)tolower((unsigned char)*p);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct peer_result res;
+		char *cf = ca_conf(NULL), *line;
+
+		log_reset();
+		handshake(cf, cases[i].entry, cases[i].chain, cases[i].key,
+		    cases[i].hostname, cases[i].nexthop, &res);
+		ck_assert_msg(res.handshake, "%zu: no handshake", i);
+		if (cases[i].reason == NULL)
+			ck_assert_msg(res.check == 0, "%zu %s %s: %s", i,
+			    cases[i].entry, cases[i].chain, res.reason);
+		else
+			ck_assert_msg(res.check == -1 && res.reason &&
+			    strcmp(res.reason, cases[i].reason) == 0,
+			    "%zu %s %s: %s", i, cases[i].entry,
+			    cases[i].chain, res.reason);
+		line = xasprintf("%s TLS connection established to "
+		    "mx.example.com[127.0.0.1]:25: TLSv1.3 with cipher ",
+		    cases[i].verdict);
+		ck_assert_msg(log_has(line), "%zu", i);
+		free(line);
+		free(res.reason);
+		free(cf);
+	}
+	free((char *)cases[13].entry);
+	free((char *)cases[14].entry);
+	free(fp_good);
+	free(pk_bad);
+}
+END_TEST
+
+/* Why a chain is not trusted, in Postfix's words. */
+START_TEST(verify_error_logs)
+{
+	struct peer_result res;
+	char *cf = ca_conf(NULL);
+
+	log_reset();
+	handshake(cf, "verify", "bad.crt", "bad.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert(log_has("certificate verification failed for "
+	    "mx.example.com[127.0.0.1]:25: untrusted issuer /CN=Wrong CA"));
+	free(res.reason);
+	log_reset();
+	handshake(cf, "secure", "self.crt", "self.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert(log_has("certificate verification failed for "
+	    "mx.example.com[127.0.0.1]:25: self-signed certificate"));
+	free(res.reason);
+	/* At may the chain is not our business: nothing logged at level 1. */
+	log_reset();
+	handshake(cf, "may", "bad.crt", "bad.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert_int_eq(res.check, 0);
+	{
+		char *text = run_output("cat maillog");
+
+		ck_assert_ptr_null(strstr(text, "verification failed"));
+		free(text);
+	}
+	free(res.reason);
+	free(cf);
+}
+END_TEST
+
+/* tafile: its anchors replace CAfile, and need not be roots. */
+START_TEST(trust_anchors)
+{
+	struct peer_result res;
+	char *cf = ca_conf(NULL), *entry;
+
+	/* The intermediate alone vouches for deep.example.com ... */
+	entry = xasprintf("verify tafile=%s/inter.crt", tmpdir);
+	handshake(cf, entry, "deep_chain.crt", "deep.key",
+	    "deep.example.com", "example.com", &res);
+	ck_assert_msg(res.check == 0, "%s", res.reason);
+	free(res.reason);
+	/* ... but not for a leaf of the root beside it, which CAfile
+	 * would have trusted. */
+	handshake(cf, entry, "good.crt", "good.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert_int_eq(res.check, -1);
+	ck_assert_str_eq(res.reason, "Server certificate not trusted");
+	free(res.reason);
+	free(entry);
+	/* The wrong CA as an anchor trusts its own leaves. */
+	entry = xasprintf("secure tafile=%s/wrong.crt", tmpdir);
+	handshake(cf, entry, "bad.crt", "bad.key", "x", "mx.example.com",
+	    &res);
+	ck_assert_msg(res.check == 0, "%s", res.reason);
+	free(res.reason);
+	free(entry);
+	/* main.cf's smtp_tls_trust_anchor_file when no tafile is given */
+	free(cf);
+	cf = xasprintf("smtp_tls_CAfile = %s/ca.crt\n"
+	    "smtp_tls_trust_anchor_file = %s/wrong.crt\n", tmpdir, tmpdir);
+	handshake(cf, "verify", "good.crt", "good.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert_int_eq(res.check, -1);
+	free(res.reason);
+	handshake(cf, "verify", "bad.crt", "bad.key", "mx.example.com",
+	    "example.com", &res);
+	ck_assert_int_eq(res.check, 0);
+	free(res.reason);
+	free(cf);
+	/* A public key is not a certificate: refused, not ignored. */
+	{
+		struct conf *conf = load(NULL);
+		struct tls_policy *p;
+
+		entry = xasprintf("verify tafile=%s/good.pub", tmpdir);
+		log_reset();
+		p = parse(conf, entry);
+		ck_assert_ptr_nonnull(p->error);
+		ck_assert(log_has("is not supported (only certificates)"));
+		tls_policy_free(p);
+		free(entry);
+		conf_free(conf);
+	}
+}
+END_TEST
+
+/* ---- start-up checks ---------------------------------------------------- */
+
+START_TEST(client_ctx)
+{
+	static const struct {
+		const char *cf, *err;
+	} bad[] = {
+		{ "smtp_tls_security_level = mandatory",
+		    "main.cf:1: smtp_tls_security_level: unknown level" },
+		{ "smtp_tls_fingerprint_digest = sha3-999",
+		    "main.cf:1: smtp_tls_fingerprint_digest: unknown digest" },
+		{ "smtp_tls_trust_anchor_file = /nonexistent/ta.pem",
+		    "main.cf:1: smtp_tls_trust_anchor_file "
+		    "/nonexistent/ta.pem: " },
+	};
+	static const char *const good[] = { "smtp_tls_security_level = "
+	    "verify", "smtp_tls_security_level = secure",
+	    "smtp_tls_security_level = fingerprint\n"
+	    "smtp_tls_fingerprint_cert_match = AA:BB",
+	    "smtp_tls_fingerprint_digest = md5",
+	    "tls_append_default_CA = yes" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct conf *conf = load(bad[i].cf);
+		char *err = NULL;
+
+		ck_assert_ptr_null(tls_client_ctx_new(conf, &err));
+		ck_assert_msg(err && strncmp(err, bad[i].err,
+		    strlen(bad[i].err)) == 0, "%s: %s", bad[i].cf, err);
+		free(err);
+		/* the supervisor's check says the same */
+		ck_assert_int_eq(tls_client_check_conf(conf, &err), -1);
+		ck_assert_msg(err && strncmp(err, bad[i].err,
+		    strlen(bad[i].err)) == 0, "%s: %s", bad[i].cf, err);
+		free(err);
+		conf_free(conf);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *cf = ca_conf(good[i]), *err = NULL;
+		struct conf *conf = load(cf);
+		SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+
+		ck_assert_msg(ctx != NULL, "%s: %s", good[i], err);
+		ck_assert_int_eq(tls_client_check_conf(conf, &err), 0);
+		SSL_CTX_free(ctx);
+		conf_free(conf);
+		free(cf);
+	}
+}
+END_TEST
+
+static int
+store_size(const char *cf)
+{
+	struct conf *conf = load(cf);
+	char *err = NULL;
+	SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+	int n;
+
+	ck_assert_msg(ctx != NULL, "%s", err);
+	n = sk_X509_OBJECT_num(X509_STORE_get0_objects(
+	    SSL_CTX_get_cert_store(ctx)));
+	SSL_CTX_free(ctx);
+	conf_free(conf);
+	return n;
+}
+
+/* tls_append_default_CA: the system's CAs beside smtp_tls_CAfile. */
+START_TEST(append_default_ca)
+{
+	char *no = ca_conf(NULL), *yes = ca_conf("tls_append_default_CA = "
+	    "yes\n");
+
+	ck_assert_msg(access(X509_get_default_cert_file(), R_OK) == 0,
+	    "the system CA file %s is missing (Debian package "
+	    "ca-certificates)", X509_get_default_cert_file());
+	ck_assert_int_eq(store_size(no), 1);
+	ck_assert_int_gt(store_size(yes), 10);
+	free(no);
+	free(yes);
+}
+END_TEST
+
+/* dane is known, never done, never downgraded: a warning at start-up,
+ * and every destination at that level is deferred. */
+START_TEST(dane_deferred)
+{
+	struct conf *conf = load("smtp_tls_security_level = dane\n");
+	struct tls_policy_maps *maps;
+	struct tls_policy *p;
+	char *err = NULL;
+	SSL_CTX *ctx;
+
+	log_reset();
+	ck_assert_int_eq(tls_client_check_conf(conf, &err), 0);
+	{
+		char *text = run_output("cat maillog");
+
+		ck_assert_str_eq(text, "");
+		free(text);
+	}
+	ctx = tls_client_ctx_new(conf, &err);
+	ck_assert_msg(ctx != NULL, "%s", err);
+	ck_assert(log_has("smtp_tls_security_level = dane: tlsrelay has no "
+	    "DANE support"));
+	SSL_CTX_free(ctx);
+	maps = tls_policy_maps_open(conf, &err);
+	ck_assert_ptr_nonnull(maps);
+	p = tls_policy_lookup(maps, "example.com");
+	ck_assert_ptr_nonnull(p->error);
+	tls_policy_free(p);
+	tls_policy_maps_close(maps);
+	conf_free(conf);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("tls_policy");
+	TCase *tc = tcase_create("policy");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, level_names);
+	tcase_add_test(tc, lookup_order);
+	tcase_add_test(tc, lookup_nexthop_name);
+	tcase_add_test(tc, lookup_errors);
+	tcase_add_test(tc, lookup_bad_entry);
+	tcase_add_test(tc, parse_valid);
+	tcase_add_test(tc, parse_invalid);
+	tcase_add_test(tc, parse_ciphers_protocols);
+	tcase_add_test(tc, cache_keys);
+	tcase_add_test(tc, fingerprints);
+	tcase_add_test(tc, fingerprint_normalize);
+	tcase_add_test(tc, name_matching);
+	tcase_add_test(tc, name_matching_lists);
+	tcase_add_test(tc, level_table);
+	tcase_add_test(tc, verify_error_logs);
+	tcase_add_test(tc, trust_anchors);
+	tcase_add_test(tc, client_ctx);
+	tcase_add_test(tc, append_default_ca);
+	tcase_add_test(tc, dane_deferred);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	setup_all();
+	sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	teardown_all();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
