@@ -24,8 +24,10 @@ enum tls_level {
  * smtpd_enforce_tls when the level itself is not set. Returns -1 on an
  * unknown value. */
 int tls_smtpd_level(const struct conf *conf);
-const char *tls_level_name(enum tls_level level);
-/* "none", "may", "encrypt" -> level; -1 if unknown. */
+/* Every level name Postfix knows (none ... secure), case-insensitive;
+ * -1 if unknown. Which levels a side accepts is up to tls_smtpd_level and
+ * tls_smtp_level. */
+const char *tls_level_name(int level);
 int tls_level_parse(const char *name);
 
 /* Parses a protocol list in either Postfix syntax: exclusions
@@ -123,9 +125,6 @@ void tls_scache_maintenance(struct event_base *base,
  * empty. Returns -1 on an unknown value. Quiet: tls_client_ctx_new warns
  * about the obsolete names once. */
 int tls_smtp_level(const struct conf *conf);
-/* The client's level names, case-insensitive; -1 if unknown. */
-int tls_client_level_parse(const char *name);
-const char *tls_client_level_name(int level);
 
 /* The client SSL_CTX from the smtp_tls_* parameters: the CA file and
  * directory (tls_append_default_CA adds the system's CAs to them), a

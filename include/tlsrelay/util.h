@@ -44,6 +44,14 @@ void strlist_free(char **list);
  * or -1 with errno set. */
 int write_all(int fd, const void *data, size_t len);
 
+/* Reads the whole file at path into a NUL-terminated buffer (caller
+ * frees); *len, when not NULL, gets its length. NULL with *err set on
+ * failure, errno kept from open(2) (callers test ENOENT). */
+char *file_read(const char *path, size_t *len, char **err);
+/* Same for a text file: a NUL byte inside is an error, since it would
+ * silently cut every line-based parser short. */
+char *file_read_text(const char *path, char **err);
+
 /* Removes leading and trailing white space in place; returns s+skip. */
 char *str_trim(char *s);
 /* Lower-cases s in place (ASCII); returns s. */

@@ -258,39 +258,6 @@ conf_load_strings(const char *main_cf, const char *main_name,
 	return load(NULL, main_cf, main_name, master_cf, master_name, err);
 }
 
-/* Reads a whole configuration file; NUL bytes would silently cut it. */
-static char *
-read_file(const char *path, char **err)
-{
-	FILE *fp = fopen(path, "r");
-	struct strbuf sb;
-	char buf[8192];
-	size_t n;
-
-	if (fp == NULL) {
-		*err = xasprintf("open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-		if (memchr(buf, '\0', n)) {
-			*err = xasprintf("%s: file contains a NUL byte", path);
-			fclose(fp);
-			strbuf_free(&sb);
-			return NULL;
-		}
-		strbuf_append(&sb, buf, n);
-	}
-	if (ferror(fp)) {
-		*err = xasprintf("read %s: %s", path, strerror(errno));
-		fclose(fp);
-		strbuf_free(&sb);
-		return NULL;
-	}
-	fclose(fp);
-	return strbuf_steal(&sb);
-}
-
 struct conf *
 conf_load(const char *confdir, char **err)
 {
@@ -300,8 +267,8 @@ conf_load(const char *confdir, char **err)
 	struct conf *conf = NULL;
 
 	*err = NULL;
-	if ((main_cf = read_file(main_path, err)) != NULL &&
-	    (master_cf = read_file(master_path, err)) != NULL)
+	if ((main_cf = file_read_text(main_path, err)) != NULL &&
+	    (master_cf = file_read_text(master_path, err)) != NULL)
 		conf = load(confdir, main_cf, main_path, master_cf,
 		    master_path, err);
 	free(main_cf);

@@ -150,7 +150,7 @@ table_build(const char *spec, int flags, char **err)
 			    type);
 		goto out;
 	}
-	if ((text = table_read_file(source, &len, err)) == NULL)
+	if ((text = file_read(source, &len, err)) == NULL)
 		goto out;
 	if (stat(source, &st) < 0) {
 		*err = xasprintf("stat %s: %s", source, strerror(errno));

@@ -299,7 +299,7 @@ table_cidr_open(struct table *t, const char *name, char **err)
 	if (name[0] == '{')
 		return open_inline_rules(t, name, err);
 	table_watch(t, name);
-	if ((text = table_read_file(name, &len, err)) == NULL)
+	if ((text = file_read(name, &len, err)) == NULL)
 		return -1;
 	ret = table_cidr_open_text(t, name, text, len, err);
 	free(text);

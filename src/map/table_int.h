@@ -71,8 +71,6 @@ typedef int (*table_line_fn)(void *ctx, char *line, int lineno, char **err);
  * logical line, trailing white space is removed. Errors: "label:N: ...". */
 int table_text_lines(const char *label, const char *text, size_t len,
     table_line_fn fn, void *ctx, char **err);
-/* Reads a whole file into memory (NUL-terminated; *len excludes it). */
-char *table_read_file(const char *path, size_t *len, char **err);
 /* Splits a logical line into key and value (leading white space of the
  * value skipped). Returns 0, or -1 when either is missing. */
 int table_split_entry(char *line, char **key, char **value);

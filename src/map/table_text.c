@@ -22,35 +22,6 @@ is_blank(char c)
 	return c != '\0' && strchr(BLANKS, c) != NULL;
 }
 
-char *
-table_read_file(const char *path, size_t *len, char **err)
-{
-	struct strbuf sb;
-	char buf[8192];
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*err = xasprintf("open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	strbuf_init(&sb);
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			*err = xasprintf("read %s: %s", path, strerror(errno));
-			strbuf_free(&sb);
-			close(fd);
-			return NULL;
-		}
-		strbuf_append(&sb, buf, (size_t)n);
-	}
-	close(fd);
-	*len = sb.len;
-	return strbuf_steal(&sb);
-}
-
 /* Hands the logical line collected so far to fn. */
 static int
 flush_line(struct strbuf *logical, int lineno, table_line_fn fn, void *ctx,

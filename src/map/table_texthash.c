@@ -58,7 +58,7 @@ table_texthash_open(struct table *t, const char *name, char **err)
 
 	/* Stat before reading: a change during the read shows as changed. */
 	table_watch(t, name);
-	if ((text = table_read_file(name, &len, err)) == NULL)
+	if ((text = file_read(name, &len, err)) == NULL)
 		return -1;
 	ret = table_texthash_open_text(t, name, text, len, err);
 	free(text);

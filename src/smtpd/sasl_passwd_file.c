@@ -32,40 +32,20 @@ sasl_username_valid(const char *name)
 	return 1;
 }
 
+/* The file's text; "" with *missing = 1 when it does not exist yet. */
 static char *
-read_text(const char *path, int *missing, char **err)
+read_text_or_empty(const char *path, int *missing, char **err)
 {
-	struct strbuf sb;
-	char buf[8192];
-	size_t n;
-	FILE *fp;
+	char *text;
 
 	*missing = 0;
-	strbuf_init(&sb);
-	if ((fp = fopen(path, "r")) == NULL) {
-		if (errno == ENOENT) {
-			*missing = 1;
-			return strbuf_steal(&sb);
-		}
-		*err = xasprintf("open %s: %s", path, strerror(errno));
-		strbuf_free(&sb);
-		return NULL;
+	if ((text = file_read_text(path, err)) == NULL && errno == ENOENT) {
+		free(*err);
+		*err = NULL;
+		*missing = 1;
+		return xstrdup("");
 	}
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	if (ferror(fp)) {
-		*err = xasprintf("read %s: %s", path, strerror(errno));
-		fclose(fp);
-		strbuf_free(&sb);
-		return NULL;
-	}
-	fclose(fp);
-	if (memchr(sb.data, '\0', sb.len) != NULL) {
-		*err = xasprintf("%s: not a text file (NUL byte)", path);
-		strbuf_free(&sb);
-		return NULL;
-	}
-	return strbuf_steal(&sb);
+	return text;
 }
 
 /* 1 when the key of entry line (starting at line, len bytes) is user. */
@@ -228,7 +208,7 @@ sasl_passwd_update(const char *path, const char *user, const char *hash,
 		goto out;
 	}
 	name = str_lower(xstrdup(user));
-	if ((text = read_text(path, &missing, err)) == NULL)
+	if ((text = read_text_or_empty(path, &missing, err)) == NULL)
 		goto out;
 	if (!missing && stat(path, &st) < 0) {
 		*err = xasprintf("stat %s: %s", path, strerror(errno));

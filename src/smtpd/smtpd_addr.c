@@ -162,10 +162,11 @@ valid_mailbox(const char *box, size_t len, int *has_8bit)
 	return 1;
 }
 
-/* Finds the end of an address without angle brackets: the first white
- * space outside a quoted string. */
+/* Scans an address for its end, skipping quoted strings: the '>' that
+ * closes a path opened just before p (bracketed), or else the first white
+ * space. Returns NULL when a bracketed path has no '>'. */
 static const char *
-bare_path_end(const char *p)
+path_end(const char *p, int bracketed)
 {
 	int in_quote = 0;
 
@@ -177,33 +178,11 @@ bare_path_end(const char *p)
 				in_quote = 0;
 		} else if (*p == '"') {
 			in_quote = 1;
-		} else if (is_space((unsigned char)*p)) {
-			break;
-		}
-	}
-	return p;
-}
-
-/* Finds the '>' that closes a path opened at p (just after '<'), skipping
- * quoted strings; NULL when there is none. */
-static const char *
-bracket_path_end(const char *p)
-{
-	int in_quote = 0;
-
-	for (; *p; p++) {
-		if (in_quote) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '"')
-				in_quote = 0;
-		} else if (*p == '"') {
-			in_quote = 1;
-		} else if (*p == '>') {
+		} else if (bracketed ? *p == '>' : is_space((unsigned char)*p)) {
 			return p;
 		}
 	}
-	return NULL;
+	return bracketed ? NULL : p;
 }
 
 /* Parses "KEYWORD:<path> params". On PATH_OK *addr is malloc'd ("" for
@@ -227,7 +206,7 @@ parse_path(const char *arg, const char *keyword, char **addr,
 
 	if (*p == '<') {
 		start = p + 1;
-		end = bracket_path_end(start);
+		end = path_end(start, 1);
 		if (end == NULL)
 			return PATH_BAD;
 		*params = end + 1;
@@ -235,7 +214,7 @@ parse_path(const char *arg, const char *keyword, char **addr,
 			return PATH_BAD;	/* "<a@b>junk" */
 	} else {
 		start = p;
-		end = bare_path_end(start);
+		end = path_end(start, 0);
 		*params = end;
 	}
 	len = (size_t)(end - start);

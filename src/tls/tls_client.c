@@ -34,7 +34,7 @@ tls_smtp_level(const struct conf *conf)
 	const char *level = conf_str(conf, "smtp_tls_security_level");
 
 	if (!is_empty(level))
-		return tls_client_level_parse(level);
+		return tls_level_parse(level);
 	if (conf_bool(conf, "smtp_enforce_tls"))
 		return TLS_LEV_ENCRYPT;
 	if (conf_bool(conf, "smtp_use_tls"))
@@ -230,7 +230,7 @@ check_policy_settings(const struct conf *conf, int level, int quiet,
 		msg_warn("%s: smtp_tls_security_level = %s: tlsrelay has no "
 		    "DANE support; mail for destinations at this level is "
 		    "deferred", tls_param_origin(conf,
-		    "smtp_tls_security_level"), tls_client_level_name(level));
+		    "smtp_tls_security_level"), tls_level_name(level));
 	if (level == TLS_LEV_FPRINT &&
 	    is_empty(conf_str(conf, "smtp_tls_fingerprint_cert_match")))
 		msg_warn("%s: smtp_tls_security_level = fingerprint, but "

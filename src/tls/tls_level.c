@@ -12,18 +12,24 @@
 #include "tlsrelay/util.h"
 #include "tls_private.h"
 
+/* Every level Postfix names; the server accepts only the first three. */
 static const char *const level_names[] = {
 	[TLS_LEV_NONE] = "none",
 	[TLS_LEV_MAY] = "may",
 	[TLS_LEV_ENCRYPT] = "encrypt",
+	[TLS_LEV_FPRINT] = "fingerprint",
+	[TLS_LEV_DANE] = "dane",
+	[TLS_LEV_DANE_ONLY] = "dane-only",
+	[TLS_LEV_VERIFY] = "verify",
+	[TLS_LEV_SECURE] = "secure",
 };
 
 #define N_LEVELS (sizeof(level_names) / sizeof(level_names[0]))
 
 const char *
-tls_level_name(enum tls_level level)
+tls_level_name(int level)
 {
-	if ((size_t)level >= N_LEVELS)
+	if (level < 0 || (size_t)level >= N_LEVELS)
 		return "unknown";
 	return level_names[level];
 }
@@ -49,36 +55,29 @@ tls_level_parse(const char *name)
 	return level;
 }
 
-/* Client-side levels that Postfix's server accepts as "encrypt". */
-static int
-is_verification_level(const char *name)
-{
-	static const char *const names[] = { "fingerprint", "verify",
-	    "secure" };
-	char *copy = xstrdup(name), *word = str_trim(copy);
-	int found = 0;
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(word, names[i]) == 0)
-			found = 1;
-	free(copy);
-	return found;
-}
-
 int
 tls_smtpd_level(const struct conf *conf)
 {
 	const char *level = conf_str(conf, "smtpd_tls_security_level");
 
 	if (level != NULL && level[strspn(level, LIST_SEPARATORS)] != '\0') {
-		if (is_verification_level(level)) {
+		switch (tls_level_parse(level)) {
+		case TLS_LEV_NONE:
+		case TLS_LEV_MAY:
+		case TLS_LEV_ENCRYPT:
+			return tls_level_parse(level);
+		case TLS_LEV_FPRINT:
+		case TLS_LEV_VERIFY:
+		case TLS_LEV_SECURE:
+			/* Client levels Postfix's server takes as encrypt. */
 			msg_warn("%s: unsupported TLS security level \"%s\" "
 			    "for the SMTP server: using \"encrypt\"",
 			    tls_param_origin(conf,
 			    "smtpd_tls_security_level"), level);
 			return TLS_LEV_ENCRYPT;
+		default:
+			return -1;
 		}
-		return tls_level_parse(level);
 	}
 	if (conf_bool(conf, "smtpd_enforce_tls"))
 		return TLS_LEV_ENCRYPT;

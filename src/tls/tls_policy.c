@@ -34,44 +34,6 @@
 /* Postfix's reason text for every policy problem (MARK_INVALID). */
 #define POLICY_PROBLEM	"client TLS configuration problem"
 
-static const char *const level_names[] = {
-	[TLS_LEV_NONE] = "none",
-	[TLS_LEV_MAY] = "may",
-	[TLS_LEV_ENCRYPT] = "encrypt",
-	[TLS_LEV_FPRINT] = "fingerprint",
-	[TLS_LEV_DANE] = "dane",
-	[TLS_LEV_DANE_ONLY] = "dane-only",
-	[TLS_LEV_VERIFY] = "verify",
-	[TLS_LEV_SECURE] = "secure",
-};
-
-#define N_LEVELS (sizeof(level_names) / sizeof(level_names[0]))
-
-int
-tls_client_level_parse(const char *name)
-{
-	char *copy, *word;
-	int level = -1;
-
-	if (name == NULL)
-		return -1;
-	copy = xstrdup(name);
-	word = str_trim(copy);
-	for (size_t i = 0; i < N_LEVELS; i++)
-		if (strcasecmp(word, level_names[i]) == 0)
-			level = (int)i;
-	free(copy);
-	return level;
-}
-
-const char *
-tls_client_level_name(int level)
-{
-	if (level < 0 || (size_t)level >= N_LEVELS)
-		return "unknown";
-	return level_names[level];
-}
-
 /* ---- building one policy ------------------------------------------------ */
 
 /* What a table entry sets; NULL / -1: main.cf decides. */
@@ -262,7 +224,7 @@ make_cache_key(const struct tls_policy *p)
 
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "");
-	key_add(&sb, "level", tls_client_level_name(p->level));
+	key_add(&sb, "level", tls_level_name(p->level));
 	if (p->level >= TLS_LEV_MAY) {
 		key_add(&sb, "protocols", p->protocols);
 		key_add(&sb, "ciphers", p->cipher_list);
@@ -294,7 +256,7 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		msg_warn("%s: TLS security level \"%s\" is not supported: "
 		    "tlsrelay has no DANE support; mail is deferred, never "
 		    "sent with less protection", where,
-		    tls_client_level_name(p->level));
+		    tls_level_name(p->level));
 		return policy_invalid(p);
 	}
 	if (p->level == TLS_LEV_NONE) {
@@ -386,7 +348,7 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		if (p->n_match == 0) {
 			msg_warn("%s: no certificate match strategy or name "
 			    "for level %s", where,
-			    tls_client_level_name(p->level));
+			    tls_level_name(p->level));
 			return policy_invalid(p);
 		}
 		if (a->n_tafiles == 0)
@@ -507,7 +469,7 @@ parse_attribute(struct attrs *a, int level, char *token, const char *where)
 		    level != TLS_LEV_SECURE) {
 			msg_warn("%s: attribute \"%s\" invalid at security "
 			    "level \"%s\"", where, name,
-			    tls_client_level_name(level));
+			    tls_level_name(level));
 			return -1;
 		}
 		list_add(&a->match, &a->n_match, value);
@@ -517,7 +479,7 @@ parse_attribute(struct attrs *a, int level, char *token, const char *where)
 		if (level != TLS_LEV_VERIFY && level != TLS_LEV_SECURE) {
 			msg_warn("%s: attribute \"%s\" invalid at security "
 			    "level \"%s\"", where, name,
-			    tls_client_level_name(level));
+			    tls_level_name(level));
 			return -1;
 		}
 		if (*value == '\0') {
@@ -562,7 +524,7 @@ tls_policy_parse(const struct conf *conf, const char *nexthop,
 		return policy_invalid(policy_alloc(conf, TLS_LEV_NONE,
 		    nexthop));
 	}
-	if ((level = tls_client_level_parse(tokens[0])) < 0) {
+	if ((level = tls_level_parse(tokens[0])) < 0) {
 		msg_warn("%s: invalid security level \"%s\"", where,
 		    tokens[0]);
 		strlist_free(tokens);

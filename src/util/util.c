@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,4 +238,51 @@ write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+char *
+file_read(const char *path, size_t *len, char **err)
+{
+	struct strbuf sb;
+	char buf[8192];
+	ssize_t n;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		saved = errno;
+		*err = xasprintf("open %s: %s", path, strerror(errno));
+		errno = saved;
+		return NULL;
+	}
+	strbuf_init(&sb);
+	strbuf_append(&sb, "", 0);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			*err = xasprintf("read %s: %s", path, strerror(errno));
+			strbuf_free(&sb);
+			close(fd);
+			return NULL;
+		}
+		strbuf_append(&sb, buf, (size_t)n);
+	}
+	close(fd);
+	if (len)
+		*len = sb.len;
+	return strbuf_steal(&sb);
+}
+
+char *
+file_read_text(const char *path, char **err)
+{
+	size_t len;
+	char *text = file_read(path, &len, err);
+
+	if (text != NULL && memchr(text, '\0', len) != NULL) {
+		*err = xasprintf("%s: not a text file (NUL byte)", path);
+		free(text);
+		return NULL;
+	}
+	return text;
 }

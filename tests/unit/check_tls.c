@@ -512,7 +512,8 @@ START_TEST(test_levels)
 	ck_assert_int_eq(tls_level_parse("none"), TLS_LEV_NONE);
 	ck_assert_int_eq(tls_level_parse("MAY"), TLS_LEV_MAY);
 	ck_assert_int_eq(tls_level_parse(" encrypt "), TLS_LEV_ENCRYPT);
-	ck_assert_int_eq(tls_level_parse("dane"), -1);
+	ck_assert_int_eq(tls_level_parse("dane"), TLS_LEV_DANE);
+	ck_assert_int_eq(tls_level_parse("bogus"), -1);
 	ck_assert_int_eq(tls_level_parse(""), -1);
 	ck_assert_str_eq(tls_level_name(TLS_LEV_MAY), "may");
 	ck_assert_str_eq(tls_level_name(TLS_LEV_ENCRYPT), "encrypt");
@@ -523,6 +524,11 @@ START_TEST(test_levels)
 	    TLS_LEV_ENCRYPT);
 	ck_assert_int_eq(level_of("smtpd_use_tls = yes\n"
 	    "smtpd_enforce_tls = yes\n"), TLS_LEV_ENCRYPT);
+	/* The server takes none, may and encrypt; verification levels
+	 * mean encrypt (with a warning); DANE is a client level only. */
+	ck_assert_int_eq(level_of("smtpd_tls_security_level = verify\n"),
+	    TLS_LEV_ENCRYPT);
+	ck_assert_int_eq(level_of("smtpd_tls_security_level = dane\n"), -1);
 	/* The level, when set, wins over the obsolete parameters. */
 	ck_assert_int_eq(level_of("smtpd_enforce_tls = yes\n"
 	    "smtpd_tls_security_level = none\n"), TLS_LEV_NONE);

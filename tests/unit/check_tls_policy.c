@@ -198,16 +198,16 @@ START_TEST(level_names)
 	    "fingerprint", "dane", "dane-only", "verify", "secure" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		int level = tls_client_level_parse(names[i]);
+		int level = tls_level_parse(names[i]);
 
 		ck_assert_int_ge(level, 0);
-		ck_assert_str_eq(tls_client_level_name(level), names[i]);
+		ck_assert_str_eq(tls_level_name(level), names[i]);
 	}
-	ck_assert_int_eq(tls_client_level_parse(" Secure "), TLS_LEV_SECURE);
-	ck_assert_int_eq(tls_client_level_parse("DANE-ONLY"),
+	ck_assert_int_eq(tls_level_parse(" Secure "), TLS_LEV_SECURE);
+	ck_assert_int_eq(tls_level_parse("DANE-ONLY"),
 	    TLS_LEV_DANE_ONLY);
-	ck_assert_int_eq(tls_client_level_parse("must"), -1);
-	ck_assert_int_eq(tls_client_level_parse(""), -1);
+	ck_assert_int_eq(tls_level_parse("must"), -1);
+	ck_assert_int_eq(tls_level_parse(""), -1);
 	/* Postfix's order of strength. */
 	ck_assert_int_lt(TLS_LEV_ENCRYPT, TLS_LEV_FPRINT);
 	ck_assert_int_lt(TLS_LEV_FPRINT, TLS_LEV_VERIFY);
@@ -273,7 +273,7 @@ START_TEST(lookup_order)
 		ck_assert_msg(p->error == NULL, "%s: %s", cases[i].nexthop,
 		    p->error);
 		ck_assert_msg(p->level == cases[i].level, "%s: level %s",
-		    cases[i].nexthop, tls_client_level_name(p->level));
+		    cases[i].nexthop, tls_level_name(p->level));
 		tls_policy_free(p);
 	}
 	tls_policy_maps_close(maps);
