@@ -159,9 +159,7 @@ class Handler:
             "mail_options": envelope.mail_options,
             "rcpt_tos": envelope.rcpt_tos,
             "rcpt_options": envelope.rcpt_options,
-            "auth": (session.login_data.decode("utf-8", "replace")
-                     if isinstance(session.login_data, bytes)
-                     else session.login_data),
+            "auth": login_name(session),
             "size": len(envelope.original_content),
             "time": time.time(),
         }
@@ -243,6 +241,17 @@ class SinkSMTP(SMTP):
             self.rec.append("connections", "%d %s:%d %s:%d\n" % (
                 self.conn_number, peer[0], peer[1], local[0], local[1]))
         super().connection_made(transport)
+
+
+def login_name(session):
+    """The user the client logged in as, or None. aiosmtpd 1.4 warns
+    that login_data is deprecated, on every message: keep that quiet."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        data = session.login_data
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
 
 
 def tls_context(args):
