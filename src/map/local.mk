@@ -22,7 +22,7 @@ libtlsrelay_a_SOURCES += src/map/table.c src/map/table_build.c \
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_table
-tests_unit_check_table_SOURCES = tests/unit/check_table.c
+tests_unit_check_table_SOURCES = tests/unit/check_table.c tests/unit/testutil.c
 tests_unit_check_table_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_table_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_table

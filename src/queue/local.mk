@@ -13,19 +13,19 @@ EXTRA_DIST += src/queue/SPOOL-FORMAT.md
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_spool
-tests_unit_check_spool_SOURCES = tests/unit/check_spool.c
+tests_unit_check_spool_SOURCES = tests/unit/check_spool.c tests/unit/testutil.c
 tests_unit_check_spool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_spool_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_spool
 
 check_PROGRAMS += tests/unit/check_bounce
-tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c
+tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c tests/unit/testutil.c
 tests_unit_check_bounce_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_bounce_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_bounce
 
 check_PROGRAMS += tests/unit/check_queue_ops
-tests_unit_check_queue_ops_SOURCES = tests/unit/check_queue_ops.c
+tests_unit_check_queue_ops_SOURCES = tests/unit/check_queue_ops.c tests/unit/testutil.c
 tests_unit_check_queue_ops_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_queue_ops_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_queue_ops

@@ -15,20 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
 static char base_dir[64];
 static char queue_dir[128];
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup_queue(void)
@@ -45,7 +37,7 @@ setup_queue(void)
 static void
 teardown_queue(void)
 {
-	nftw(queue_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(queue_dir);
 }
 
 static size_t
@@ -767,6 +759,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(base_dir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,48 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/util.h"
 
-/* Log lines go to fd 2: point it at a file while a test listens. */
-static int saved_stderr = -1;
-static char capture_path[64];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	snprintf(capture_path, sizeof(capture_path), "/tmp/check_conf.XXXXXX");
-	fd = mkstemp(capture_path);
-	ck_assert_int_ge(fd, 0);
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-}
-
-static char *
-capture_end(void)
-{
-	struct strbuf sb;
-	char buf[4096];
-	ssize_t n;
-	int fd;
-
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	fd = open(capture_path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	strbuf_init(&sb);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		strbuf_append(&sb, buf, (size_t)n);
-	close(fd);
-	unlink(capture_path);
-	return strbuf_steal(&sb);
-}
 
 /* Loads main.cf text (no master.cf) and fails the test on an error. */
 static struct conf *
@@ -96,10 +59,10 @@ load_warnings(const char *main_cf, const char *master_cf)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings(main_cf, "main.cf", master_cf, "master.cf",
 	    &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_msg(conf != NULL, "unexpected error: %s", err);
 	conf_free(conf);
 	return log;
@@ -285,10 +248,10 @@ START_TEST(test_leading_white_space_dropped)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings("  mail_name = lost\n    more\nsyslog_name "
 	    "= kept\n", "main.cf", NULL, NULL, &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_str_eq(conf_str(conf, "mail_name"), "tlsrelay");
 	ck_assert_str_eq(conf_str(conf, "syslog_name"), "kept");
@@ -305,10 +268,10 @@ START_TEST(test_override_later_wins)
 	struct conf *conf;
 	const char *raw;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings("smtpd_timeout = 10s\nx = 1\n"
 	    "smtpd_timeout = 20s\n", "main.cf", NULL, NULL, &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 20);
 	ck_assert_str_eq(conf_origin(conf, "smtpd_timeout"), "main.cf:3");
@@ -608,7 +571,7 @@ START_TEST(test_postfix_names_ignored)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings(
 	    "compatibility_level = 3.6\n"
 	    "alias_maps = hash:/etc/aliases\n"
@@ -622,7 +585,7 @@ START_TEST(test_postfix_names_ignored)
 	    "main.cf",
 	    "submission inet n - n - - smtpd\n"
 	    "custom unix - - n - - smtp\n", "master.cf", &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
 	/* Only the name that is not Postfix's in any form is warned. */
 	ck_assert_str_eq(strstr(log, "warning: "),
@@ -647,10 +610,10 @@ START_TEST(test_obsolete_warned)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings("smtpd_use_tls = yes\nsmtpd_enforce_tls = "
 	    "no\n", "main.cf", NULL, NULL, &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:1: smtpd_use_tls "
 	    "is obsolete: use smtpd_tls_security_level instead\n"));
@@ -798,10 +761,10 @@ START_TEST(test_real_world_main_cf)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings(debian_main_cf, "/etc/tlsrelay/main.cf",
 	    NULL, NULL, &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_msg(conf != NULL, "error: %s", err);
 	ck_assert_str_eq(log, "");
 	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tlsrelay/conf.h"
 #include "tlsrelay/util.h"
 
@@ -16,44 +17,6 @@
 #define TEST_DATA_DIR "tests/unit/data"
 #endif
 
-static int saved_stderr = -1;
-static char capture_path[64];
-
-static void
-capture_begin(void)
-{
-	int fd;
-
-	snprintf(capture_path, sizeof(capture_path),
-	    "/tmp/check_master.XXXXXX");
-	fd = mkstemp(capture_path);
-	ck_assert_int_ge(fd, 0);
-	fflush(stderr);
-	saved_stderr = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
-}
-
-static char *
-capture_end(void)
-{
-	struct strbuf sb;
-	char buf[4096];
-	ssize_t n;
-	int fd;
-
-	fflush(stderr);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	fd = open(capture_path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	strbuf_init(&sb);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		strbuf_append(&sb, buf, (size_t)n);
-	close(fd);
-	unlink(capture_path);
-	return strbuf_steal(&sb);
-}
 
 static char *
 read_data(const char *name)
@@ -120,9 +83,9 @@ START_TEST(test_debian_stock)
 	char *err = NULL;
 	size_t n;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings("", "main.cf", master_cf, "master.cf", &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_msg(conf != NULL, "error: %s", err);
 	ck_assert_str_eq(log, "");
 	n = conf_services(conf, &list);
@@ -329,14 +292,14 @@ START_TEST(test_override_names_warned)
 	char *err = NULL, *log;
 	struct conf *conf;
 
-	capture_begin();
+	tu_capture_begin();
 	conf = conf_load_strings("mua_helo = permit\n", "main.cf",
 	    "smtp inet n - n - - smtpd\n"
 	    "  -o smtpd_helo_restrictions=$mua_helo\n"
 	    "  -o made_up_name=1\n"
 	    "  -o smtpd_reject_unlisted_recipient=no\n"
 	    "  -o smtpd_use_tls=yes\n", "master.cf", &err);
-	log = capture_end();
+	log = tu_capture_end();
 	ck_assert_msg(conf != NULL, "error: %s", err);
 	/* mua_helo is referenced: quiet. A Postfix name: quiet. */
 	ck_assert_ptr_null(strstr(log, "mua_helo"));

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
@@ -24,19 +25,10 @@
 static char base_dir[64];
 static char queue_dir[128];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 rm_tree(const char *path)
 {
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(path);
 }
 
 /* A fresh queue directory for each test. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
 #include "tlsrelay/util.h"
@@ -46,16 +47,6 @@
 static char basedir[64];
 static char tmpdir[96];
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
@@ -67,7 +58,7 @@ static void
 teardown(void)
 {
 	log_close();
-	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(tmpdir);
 }
 
 /* Writes len bytes to tmpdir/name; returns the path (caller frees). */
@@ -1406,6 +1397,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	nftw(basedir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_remove_tree(basedir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

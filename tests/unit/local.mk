@@ -1,0 +1,2 @@
+
+noinst_HEADERS += tests/unit/testutil.h
