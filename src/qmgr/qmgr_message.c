@@ -133,6 +133,17 @@ expired(const struct qmgr_message *m)
 	return (long long)time(NULL) - m->spool.arrival_sec >= lifetime;
 }
 
+/* What every DSN from this queue manager says about the relay. */
+static void
+bounce_info_init(const struct qmgr *q, struct bounce_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->myhostname = q->myhostname;
+	info->mail_name = conf_str(q->conf, "mail_name");
+	info->postmaster = "postmaster";
+	info->bounce_size_limit = conf_int(q->conf, "bounce_size_limit");
+}
+
 /* Returns what failed for good, as one DSN to the sender. */
 static void
 return_failures(struct qmgr_message *m)
@@ -159,11 +170,7 @@ return_failures(struct qmgr_message *m)
 		free(b);
 		return;
 	}
-	memset(&info, 0, sizeof(info));
-	info.myhostname = q->myhostname;
-	info.mail_name = conf_str(q->conf, "mail_name");
-	info.bounce_size_limit = conf_int(q->conf, "bounce_size_limit");
-	info.postmaster = "postmaster";
+	bounce_info_init(q, &info);
 	info.double_bounce_recipient = conf_str(q->conf,
 	    "2bounce_notice_recipient");
 	rc = bounce_create(q->queue_dir, m->path, &m->spool, b, n, &info,
@@ -225,12 +232,8 @@ maybe_warn_delay(struct qmgr_message *m)
 		    "delivery deferred";
 		n++;
 	}
-	memset(&info, 0, sizeof(info));
-	info.myhostname = q->myhostname;
-	info.mail_name = conf_str(q->conf, "mail_name");
-	info.postmaster = "postmaster";
+	bounce_info_init(q, &info);
 	info.delayed = 1;
-	info.bounce_size_limit = conf_int(q->conf, "bounce_size_limit");
 	info.queue_lifetime = q->max_lifetime;
 	rc = bounce_create(q->queue_dir, m->path, &m->spool, b, n, &info,
 	    new_id, &err);
