@@ -78,13 +78,40 @@ struct spool_message {
 /* Parses the queue file at path. Returns 0, or -1 with *err naming the
  * file and what is wrong (a queue file is untrusted input too). */
 int spool_read(const char *path, struct spool_message *msg, char **err);
+/* The same from an open file (read with pread; the fd stays open and its
+ * position is not used); path only names the file in *err. */
+int spool_read_fd(int fd, const char *path, struct spool_message *msg,
+    char **err);
 void spool_message_free(struct spool_message *msg);
 
 /* Records a recipient's new status (' ', 'D' or 'B') in place: one byte
  * at rcpt->status_offset (from spool_read), written with pwrite and made
- * durable with fdatasync. Returns 0, or -1 with *err set (caller frees). */
+ * durable with fdatasync. The envelope is parsed again first, so a stale
+ * offset fails instead of corrupting the file: for administration tools.
+ * Returns 0, or -1 with *err set (caller frees). */
 int spool_set_status(const char *path, const struct spool_recipient *rcpt,
     char status, char **err);
+/* The queue manager's way: fd is the file that spool_read_fd parsed,
+ * open for writing and held since, so the offset is known to be right;
+ * the two bytes at it are checked ('R' and a status) before one byte is
+ * written. No fsync: the page cache keeps the byte across a crash of the
+ * process; against power loss the caller hands fd to a spool_syncer.
+ * Returns 0, or -1 with *err set. */
+int spool_mark(int fd, const char *path, const struct spool_recipient *rcpt,
+    char status, char **err);
+
+/* Group commit of status marks (src/queue/spool_sync.c): a thread that
+ * fdatasyncs the files handed to it, each file once per batch, so the
+ * event loop never waits for the disk. A file whose last link is gone by
+ * then is skipped. Power-loss semantics: SPOOL-FORMAT.md. */
+struct spool_syncer;
+struct spool_syncer *spool_syncer_new(char **err);
+/* Queues fd (dup'ed: the caller keeps its own) for the next batch. */
+void spool_syncer_add(struct spool_syncer *syncer, int fd);
+/* Files synced so far (for tests and statistics). */
+unsigned long long spool_syncer_synced(struct spool_syncer *syncer);
+/* Syncs what is queued, stops the thread and frees it. */
+void spool_syncer_free(struct spool_syncer *syncer);
 
 /* ---- Outbound additions: qmgr notification, defer log, bounces, queue
  * listing and administration. Layout additions (spool_init creates them):

@@ -2,6 +2,8 @@ libtlsrelay_a_SOURCES += \
 	src/qmgr/qmgr_int.h \
 	src/qmgr/qmgr.c \
 	src/qmgr/qmgr_backoff.c \
+	src/qmgr/qmgr_intake.h \
+	src/qmgr/qmgr_intake.c \
 	src/qmgr/qmgr_log.c \
 	src/qmgr/qmgr_message.c \
 	src/qmgr/qmgr_route.c \
@@ -13,4 +15,13 @@ tests_unit_check_qmgr_route_SOURCES = tests/unit/check_qmgr_route.c
 tests_unit_check_qmgr_route_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_qmgr_route_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_qmgr_route
+endif
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_qmgr_intake
+tests_unit_check_qmgr_intake_SOURCES = tests/unit/check_qmgr_intake.c
+tests_unit_check_qmgr_intake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/qmgr
+tests_unit_check_qmgr_intake_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_qmgr_intake_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_qmgr_intake
 endif

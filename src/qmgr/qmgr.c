@@ -2,20 +2,25 @@
  * resolver, the smtp client pool, the notification FIFO and one timer.
  * Work arrives three ways: a notice from smtpd ("I<id>") for a new
  * message, `tlsrelay queue flush` ("F") or a queue operation ("R"), and
- * the timer, which rescans incoming/ (a lost notice delays, never loses)
- * and takes every deferred message whose retry time (its mtime) has
- * come. At start-up, messages left in active/ by a crash go back to
- * incoming/: their delivered recipients are marked in the file, so only
- * the rest are tried again. */
+ * the timer, which rescans incoming/ and takes every deferred message
+ * whose retry time (its mtime) has come. All of it enters the active set
+ * through the intake (qmgr_intake.c), bounded by
+ * qmgr_message_active_limit: what finds the set full is taken the moment
+ * room frees, and a notice that may have been lost costs a rescan then,
+ * never a wait for the timer. At start-up, messages left in active/ by a
+ * crash go back to incoming/: their delivered recipients are marked in
+ * the file, so only the rest are tried again. */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,8 +33,11 @@
 #include "tlsrelay/util.h"
 #include "qmgr_int.h"
 
-/* Messages in memory at once; the rest wait on disk for the next scan. */
-#define QMGR_ACTIVE_LIMIT 1000
+/* Notices remembered while the active set is full; more cost a rescan. */
+#define QMGR_INTAKE_CAP 100000
+/* The notification FIFO's size: about 35,000 notices (Linux's default
+ * for an unprivileged process's pipe-max-size). */
+#define QMGR_FIFO_SIZE (1024 * 1024)
 /* After SIGTERM, deliveries in flight get this long to finish; what is
  * left stays in active/ for the next queue manager. */
 #define QMGR_DRAIN_TIME 20
@@ -54,7 +62,31 @@ families_of(const struct conf *conf)
 	return f ? f : DNS_FAMILY_INET;
 }
 
-/* Calls fn for each queue file name in dir. */
+static size_t
+active_room(void *arg)
+{
+	(void)arg;
+	if (qmgr.draining || qmgr.n_active >= qmgr.active_limit)
+		return 0;
+	return qmgr.active_limit - qmgr.n_active;
+}
+
+static void
+activate(void *arg, const char *dir, const char *id)
+{
+	(void)arg;
+	qmgr_message_activate(&qmgr, dir, id);
+}
+
+static void rescan(void *arg);
+static void requeue_active(const char *id, const char *dir);
+
+static const struct qmgr_intake_ops intake_ops = {
+	active_room, activate, rescan,
+};
+
+/* Calls fn for each queue file name in dir, until the active set is full
+ * (then the intake owes a rescan when room frees). */
 static void
 for_each_file(const char *dir, void (*fn)(const char *id, const char *dir))
 {
@@ -70,6 +102,11 @@ for_each_file(const char *dir, void (*fn)(const char *id, const char *dir))
 	while ((de = readdir(d)) != NULL && !qmgr.stopping) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (fn != requeue_active && active_room(NULL) == 0) {
+			if (!qmgr.draining)
+				qmgr_intake_missed(qmgr.intake);
+			break;
+		}
 		fn(de->d_name, dir);
 	}
 	closedir(d);
@@ -91,8 +128,7 @@ requeue_active(const char *id, const char *dir)
 static void
 take_incoming(const char *id, const char *dir)
 {
-	if (!qmgr.draining && qmgr.n_active < QMGR_ACTIVE_LIMIT)
-		qmgr_message_activate(&qmgr, dir, id);
+	qmgr_message_activate(&qmgr, dir, id);
 }
 
 static int flush_all;
@@ -123,8 +159,6 @@ schedule_scan(void)
 
 	if (next_due != 0 && next_due - now < wait)
 		wait = next_due > now ? next_due - now : 0;
-	if (qmgr.n_active >= QMGR_ACTIVE_LIMIT && wait > 1)
-		wait = 1;
 	tv.tv_sec = (time_t)wait;
 	tv.tv_usec = 0;
 	evtimer_add(scan_timer, &tv);
@@ -139,6 +173,14 @@ scan_queue(int flush)
 	for_each_file("deferred", take_deferred);
 	flush_all = 0;
 	schedule_scan();
+}
+
+/* The intake's rescan: work on disk that no notice names. */
+static void
+rescan(void *arg)
+{
+	(void)arg;
+	scan_queue(0);
 }
 
 static void
@@ -177,11 +219,11 @@ notice(void *arg, char request, const char *id)
 	(void)arg;
 	switch (request) {
 	case 'I':
-		take_incoming(id, "incoming");
+		qmgr_intake_add(qmgr.intake, "incoming", id);
 		break;
 	case 'F':
 		if (*id)
-			take_incoming(id, "deferred");
+			qmgr_intake_add(qmgr.intake, "deferred", id);
 		else
 			scan_queue(1);
 		break;
@@ -195,14 +237,24 @@ notice(void *arg, char request, const char *id)
 
 static struct queue_notify_reader notify_reader;
 
+static int notify_fifo_size;
+
 static void
 notify_cb(evutil_socket_t fd, short what, void *arg)
 {
+	int queued = 0;
+
 	(void)what;
 	(void)arg;
+	/* A FIFO that was (nearly) full may have refused a notice: smtpd
+	 * drops it then, and the file waits in incoming/ for a scan. */
+	if (ioctl(fd, FIONREAD, &queued) == 0 && notify_fifo_size > 0 &&
+	    queued >= notify_fifo_size - QUEUE_NOTIFY_RECORD_MAX)
+		qmgr_intake_missed(qmgr.intake);
 	if (queue_notify_drain(fd, &notify_reader, notice, NULL) < 0)
 		msg_warn("read %s/public/qmgr: %s", qmgr.queue_dir,
 		    strerror(errno));
+	qmgr_intake_room_freed(qmgr.intake);
 }
 
 static struct event *drain_deadline;
@@ -294,6 +346,9 @@ qmgr_setup(const struct conf *conf, char **err)
 	qmgr.bounce_lifetime = conf_time(conf, "bounce_queue_lifetime");
 	qmgr.families = families_of(conf);
 	qmgr.mx_address_limit = (size_t)conf_int(conf, "smtp_mx_address_limit");
+	qmgr.active_limit = (size_t)conf_int(conf, "qmgr_message_active_limit");
+	if (qmgr.active_limit < 1)
+		qmgr.active_limit = 1;
 	if (qmgr.queue_run_delay < 1)
 		qmgr.queue_run_delay = 1;
 	if ((qmgr.base = event_base_new()) == NULL) {
@@ -315,6 +370,12 @@ qmgr_setup(const struct conf *conf, char **err)
 		return -1;
 	if ((notify_fd = queue_notify_listen(qmgr.queue_dir, err)) < 0)
 		return -1;
+	(void)fcntl(notify_fd, F_SETPIPE_SZ, QMGR_FIFO_SIZE);
+	notify_fifo_size = fcntl(notify_fd, F_GETPIPE_SZ);
+	if ((qmgr.syncer = spool_syncer_new(err)) == NULL)
+		return -1;
+	qmgr.intake = qmgr_intake_new(qmgr.base, QMGR_INTAKE_CAP, &intake_ops,
+	    NULL);
 	return 0;
 }
 
@@ -344,6 +405,8 @@ qmgr_run(const struct conf *conf)
 	smtp_pool_free(qmgr.pool);
 	dns_free(qmgr.dns);
 	qmgr_message_abandon_all(&qmgr);
+	qmgr_intake_free(qmgr.intake);
+	spool_syncer_free(qmgr.syncer);
 	qmgr_router_free(qmgr.router);
 	qmgr_self_free(qmgr.self);
 	tls_policy_maps_close(qmgr.tls_policies);

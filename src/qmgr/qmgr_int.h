@@ -8,6 +8,7 @@
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtp.h"
+#include "qmgr_intake.h"
 
 struct event_base;
 struct event;
@@ -27,6 +28,9 @@ struct qmgr {
 	long long max_lifetime, bounce_lifetime;
 	int families;
 	size_t mx_address_limit;
+	size_t active_limit;		/* qmgr_message_active_limit */
+	struct qmgr_intake *intake;	/* what enters the active set */
+	struct spool_syncer *syncer;	/* group commit of status marks */
 	struct qmgr_route fallback;	/* smtp_fallback_relay, first entry;
 					 * nexthop NULL when unset */
 	struct qmgr_self *self;		/* where our own smtpd listens */
@@ -71,6 +75,8 @@ struct qmgr_message {
 	struct qmgr_group *groups;
 	size_t groups_pending;
 	double entered;			/* when the qmgr took it */
+	int marks_unsynced;		/* status marks not yet handed to
+					 * the syncer */
 	struct qmgr_message *next, *prev;
 };
 

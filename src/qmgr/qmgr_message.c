@@ -4,7 +4,10 @@
  * file, or return what failed (DSN first, then the 'B' marks), or defer
  * the rest with backoff. Order of writes is what makes a crash harmless:
  * a 'D' mark follows the server's 250 at once, a 'B' mark follows a
- * committed DSN, and the file goes only when nothing is pending. */
+ * committed DSN, and the file goes only when nothing is pending. A mark
+ * is one pwrite into the file held open since it was parsed: the page
+ * cache keeps it across a crash of the process, and the syncer thread
+ * makes it durable against power loss without stopping the loop. */
 #include "config.h"
 
 #include <errno.h>
@@ -92,6 +95,7 @@ message_unlink(struct qmgr_message *m)
 	if (m->next)
 		m->next->prev = m->prev;
 	q->n_active--;
+	qmgr_intake_room_freed(q->intake);
 }
 
 static void
@@ -105,14 +109,14 @@ move_to(struct qmgr_message *m, const char *dir)
 	free(to);
 }
 
-/* Marks one recipient durably. A failure here is serious but not fatal
- * for the others: the recipient stays pending and may be tried again. */
+/* Marks one recipient. A failure here is serious but not fatal for the
+ * others: the recipient stays pending and may be tried again. */
 static int
 mark(struct qmgr_message *m, size_t index, char status)
 {
 	char *err = NULL;
 
-	if (spool_set_status(m->path, &m->spool.recipients[index], status,
+	if (spool_mark(m->fd, m->path, &m->spool.recipients[index], status,
 	    &err) < 0) {
 		msg_warn("%s: cannot record status of <%s>: %s", m->id,
 		    m->spool.recipients[index].address, err);
@@ -120,7 +124,18 @@ mark(struct qmgr_message *m, size_t index, char status)
 		return -1;
 	}
 	m->spool.recipients[index].status = status;
+	m->marks_unsynced = 1;
 	return 0;
+}
+
+/* Hands the marks of this message to the group commit. */
+static void
+sync_marks(struct qmgr_message *m)
+{
+	if (m->marks_unsynced) {
+		spool_syncer_add(m->q->syncer, m->fd);
+		m->marks_unsynced = 0;
+	}
 }
 
 static int
@@ -188,6 +203,9 @@ return_failures(struct qmgr_message *m)
 				m->results[i].outcome = SMTP_DEFER;
 		return;
 	}
+	/* The notice is ours to deliver: no need to wait for a scan. */
+	if (rc == BOUNCE_QUEUED || rc == BOUNCE_DOUBLE_NOTICE)
+		qmgr_intake_add(q->intake, "incoming", new_id);
 	if (rc == BOUNCE_QUEUED)
 		msg_info("%s: sender non-delivery notification: %s", m->id,
 		    new_id);
@@ -200,6 +218,7 @@ return_failures(struct qmgr_message *m)
 	for (size_t i = 0; i < m->spool.n_recipients; i++)
 		if (m->results[i].done && m->results[i].outcome == SMTP_BOUNCE)
 			mark(m, i, 'B');
+	sync_marks(m);
 }
 
 /* delay_warning_time: once per message, tell the sender that some
@@ -244,8 +263,10 @@ maybe_warn_delay(struct qmgr_message *m)
 		free(err);
 		return;
 	}
-	if (rc == BOUNCE_QUEUED)
+	if (rc == BOUNCE_QUEUED) {
+		qmgr_intake_add(q->intake, "incoming", new_id);
 		msg_info("%s: sender delay notification: %s", m->id, new_id);
+	}
 	if (fchmod(m->fd, (st.st_mode & 07777) | S_IXUSR) < 0)
 		msg_warn("%s: fchmod: %s", m->id, strerror(errno));
 }
@@ -356,6 +377,7 @@ job_done(void *arg, struct smtp_job *job)
 		if (r->outcome == SMTP_SENT)
 			mark(m, index, 'D');
 	}
+	sync_marks(m);
 	group_done(g);
 }
 
@@ -568,8 +590,8 @@ qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 	}
 	free(from);
 	m->entered = now_seconds();
-	if (spool_read(m->path, &m->spool, &err) < 0 ||
-	    (m->fd = open(m->path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((m->fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    spool_read_fd(m->fd, m->path, &m->spool, &err) < 0) {
 		msg_warn("%s: corrupt queue file, moved to corrupt/: %s", id,
 		    err ? err : strerror(errno));
 		free(err);

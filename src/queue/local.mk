@@ -3,6 +3,7 @@ libtlsrelay_a_SOURCES += src/queue/spool_init.c
 libtlsrelay_a_SOURCES += src/queue/spool_write.c
 libtlsrelay_a_SOURCES += src/queue/spool_read.c
 libtlsrelay_a_SOURCES += src/queue/spool_status.c
+libtlsrelay_a_SOURCES += src/queue/spool_sync.c
 libtlsrelay_a_SOURCES += src/queue/queue_notify.c
 libtlsrelay_a_SOURCES += src/queue/queue_ops.c
 libtlsrelay_a_SOURCES += src/queue/queue_list.c

@@ -39,7 +39,8 @@ reader_fill(struct record_reader *r)
 		r->start = 0;
 	}
 	do {
-		n = read(r->fd, r->buf + r->end, sizeof(r->buf) - r->end);
+		n = pread(r->fd, r->buf + r->end, sizeof(r->buf) - r->end,
+		    r->buf_offset + (off_t)r->end);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
@@ -158,6 +159,23 @@ set_once(char **field, const char *value, size_t len)
 int
 spool_read(const char *path, struct spool_message *msg, char **err)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int rc;
+
+	if (fd < 0) {
+		memset(msg, 0, sizeof(*msg));
+		*err = xasprintf("%s: open: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = spool_read_fd(fd, path, msg, err);
+	close(fd);
+	return rc;
+}
+
+int
+spool_read_fd(int fd, const char *path, struct spool_message *msg,
+    char **err)
+{
 	struct record_reader *r;
 	struct stat st;
 	const char *line;
@@ -168,9 +186,7 @@ spool_read(const char *path, struct spool_message *msg, char **err)
 	*err = NULL;
 	memset(msg, 0, sizeof(*msg));
 	r = xcalloc(1, sizeof(*r));
-	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (r->fd < 0)
-		FAIL("open: %s", strerror(errno));
+	r->fd = fd;
 	if (fstat(r->fd, &st) < 0)
 		FAIL("fstat: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
@@ -336,13 +352,10 @@ spool_read(const char *path, struct spool_message *msg, char **err)
 		msg->tls_info = xstrdup("");
 	msg->content_offset = reader_tell(r);
 	msg->content_length = st.st_size - msg->content_offset;
-	close(r->fd);
 	free(r);
 	return 0;
 
 fail:
-	if (r->fd >= 0)
-		close(r->fd);
 	free(r);
 	spool_message_free(msg);
 	return -1;

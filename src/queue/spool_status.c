@@ -39,6 +39,57 @@ is_status_byte(const char *path, off_t offset, const char *address,
 	return found;
 }
 
+static int
+valid_status(char status)
+{
+	return status == SPOOL_STATUS_PENDING ||
+	    status == SPOOL_STATUS_DELIVERED || status == SPOOL_STATUS_BOUNCED;
+}
+
+static int
+write_status(int fd, const char *path, off_t offset, char status,
+    char **err)
+{
+	ssize_t n;
+
+	do {
+		n = pwrite(fd, &status, 1, offset);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		*err = xasprintf("%s: write: %s", path,
+		    n < 0 ? strerror(errno) : "short write");
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_mark(int fd, const char *path, const struct spool_recipient *rcpt,
+    char status, char **err)
+{
+	char was[2];
+	ssize_t n;
+
+	*err = NULL;
+	if (!valid_status(status)) {
+		*err = xasprintf("%s: bad recipient status 0x%02x", path,
+		    (unsigned char)status);
+		return -1;
+	}
+	/* A cheap guard against a programming error: the offset came from
+	 * parsing this very file, so the record must be there. */
+	do {
+		n = pread(fd, was, 2, rcpt->status_offset - 1);
+	} while (n < 0 && errno == EINTR);
+	if (rcpt->status_offset < 1 || n != 2 || was[0] != SPOOL_REC_RCPT ||
+	    !valid_status(was[1])) {
+		*err = xasprintf("%s: offset %lld is not a recipient status of "
+		    "%s", path, (long long)rcpt->status_offset, rcpt->address);
+		return -1;
+	}
+	return write_status(fd, path, rcpt->status_offset, status, err);
+}
+
 /*
  * One byte written with pwrite is atomic with respect to a crash: the
  * file holds either the old status or the new one, never a torn record.
@@ -47,12 +98,10 @@ int
 spool_set_status(const char *path, const struct spool_recipient *rcpt,
     char status, char **err)
 {
-	ssize_t n;
 	int fd;
 
 	*err = NULL;
-	if (status != SPOOL_STATUS_PENDING && status != SPOOL_STATUS_DELIVERED &&
-	    status != SPOOL_STATUS_BOUNCED) {
+	if (!valid_status(status)) {
 		*err = xasprintf("%s: bad recipient status 0x%02x", path,
 		    (unsigned char)status);
 		return -1;
@@ -65,12 +114,7 @@ spool_set_status(const char *path, const struct spool_recipient *rcpt,
 		*err = xasprintf("%s: open: %s", path, strerror(errno));
 		return -1;
 	}
-	do {
-		n = pwrite(fd, &status, 1, rcpt->status_offset);
-	} while (n < 0 && errno == EINTR);
-	if (n != 1) {
-		*err = xasprintf("%s: write: %s", path,
-		    n < 0 ? strerror(errno) : "short write");
+	if (write_status(fd, path, rcpt->status_offset, status, err) < 0) {
 		close(fd);
 		return -1;
 	}

@@ -37,6 +37,9 @@ struct smtp_settings {
 	long long rset_timeout;
 	long long quit_timeout;
 	long long dest_concurrency;	/* per next hop */
+	long long initial_concurrency;	/* a new or revived next hop */
+	long long failed_cohort_limit;	/* 0: never declared dead */
+	long long dead_time;		/* how long a dead next hop rests */
 	long long process_limit;	/* all connections */
 	int cache_connections;	/* smtp_connection_cache_on_demand */
 	long long cache_time_limit;
@@ -158,6 +161,19 @@ struct smtp_conn {
 	struct smtp_sasl_session sasl;
 };
 
+/* Postfix's per-destination feedback: the concurrency window grows by
+ * 1/window with every session that works and shrinks by 1/window with
+ * every attempt that reached no usable server ("site failure"); after
+ * failed_cohort_limit windows' worth of site failures in a row the next
+ * hop is dead: its mail is deferred without connecting until dead_until. */
+struct smtp_dest_health {
+	double window;			/* concurrency, 1 .. the limit */
+	double failed_cohorts;
+	double dead_until;		/* 0: alive */
+	char *dead_reason;		/* the failure that killed it */
+	char dead_dsn[16];
+};
+
 struct smtp_dest {
 	TAILQ_ENTRY(smtp_dest) entry;
 	struct smtp_pool *pool;
@@ -167,6 +183,7 @@ struct smtp_dest {
 	TAILQ_HEAD(, smtp_conn) idle;
 	size_t n_conns;			/* counted connections */
 	size_t n_resetting;		/* will be free after RSET */
+	struct smtp_dest_health health;
 };
 
 struct smtp_pool {

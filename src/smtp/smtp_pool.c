@@ -1,11 +1,18 @@
 /* smtp_pool: jobs in, callbacks out. Jobs queue per next hop; each next
- * hop gets at most smtp_destination_concurrency_limit connections and all
- * of them together at most default_process_limit. A session that finished
- * a job is reset (RSET) and kept for the next job to the same next hop,
+ * hop gets at most smtp_destination_concurrency_limit connections (within
+ * its feedback window, see smtp_dest_health) and all of them together at
+ * most default_process_limit, handed out round-robin so that one busy or
+ * slow next hop cannot take every connection. A session that finished a
+ * job is reset (RSET) and kept for the next job to the same next hop,
  * for smtp_connection_cache_time_limit while idle and
- * smtp_connection_reuse_time_limit in all. */
+ * smtp_connection_reuse_time_limit in all; a burst for one next hop waits
+ * for those sessions before it opens new ones. A next hop that keeps
+ * failing is declared dead for a while, as Postfix does, and its mail is
+ * deferred without a connection attempt. */
 #include "config.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +50,11 @@ settings_load(struct smtp_settings *set, const struct conf *conf)
 	set->quit_timeout = conf_time(conf, "smtp_quit_timeout");
 	set->dest_concurrency = conf_int(conf,
 	    "smtp_destination_concurrency_limit");
+	set->initial_concurrency = conf_int(conf,
+	    "smtp_initial_destination_concurrency");
+	set->failed_cohort_limit = conf_int(conf,
+	    "smtp_destination_concurrency_failed_cohort_limit");
+	set->dead_time = conf_time(conf, "minimal_backoff_time");
 	set->process_limit = conf_int(conf, "default_process_limit");
 	set->cache_connections = conf_bool(conf,
 	    "smtp_connection_cache_on_demand");
@@ -111,9 +123,12 @@ smtp_run_set_rest(struct smtp_run *run, enum smtp_outcome outcome,
 		smtp_run_set(run, i, outcome, dsn, relay, reason);
 }
 
+static void dest_feedback(struct smtp_pool *pool, const struct smtp_run *run);
+
 void
 smtp_run_finish(struct smtp_pool *pool, struct smtp_run *run)
 {
+	dest_feedback(pool, run);
 	/* Every path sets every recipient; this is the safety net. */
 	smtp_run_set_rest(run, SMTP_DEFER, "4.3.0", NULL,
 	    "delivery status unknown");
@@ -142,17 +157,43 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- destinations -------------------------------------------------- */
 
+static long long
+concurrency_limit(const struct smtp_settings *set)
+{
+	return set->dest_concurrency > 0 ? set->dest_concurrency : LLONG_MAX;
+}
+
+static long long
+initial_window(const struct smtp_settings *set)
+{
+	long long w = set->initial_concurrency > 0 ?
+	    set->initial_concurrency : 1;
+
+	return w < concurrency_limit(set) ? w : concurrency_limit(set);
+}
+
 static struct smtp_dest *
-dest_get(struct smtp_pool *pool, const char *nexthop)
+dest_find(struct smtp_pool *pool, const char *nexthop)
 {
 	struct smtp_dest *dest;
 
 	TAILQ_FOREACH(dest, &pool->dests, entry)
 		if (strcmp(dest->nexthop, nexthop) == 0)
 			return dest;
+	return NULL;
+}
+
+static struct smtp_dest *
+dest_get(struct smtp_pool *pool, const char *nexthop)
+{
+	struct smtp_dest *dest = dest_find(pool, nexthop);
+
+	if (dest != NULL)
+		return dest;
 	dest = xcalloc(1, sizeof(*dest));
 	dest->pool = pool;
 	dest->nexthop = xstrdup(nexthop);
+	dest->health.window = (double)initial_window(&pool->set);
 	TAILQ_INIT(&dest->waiting);
 	TAILQ_INIT(&dest->idle);
 	TAILQ_INSERT_TAIL(&pool->dests, dest, entry);
@@ -163,6 +204,7 @@ static void
 dest_free(struct smtp_dest *dest)
 {
 	TAILQ_REMOVE(&dest->pool->dests, dest, entry);
+	free(dest->health.dead_reason);
 	free(dest->nexthop);
 	free(dest);
 }
@@ -232,50 +274,150 @@ dest_pop(struct smtp_dest *dest)
 	return run;
 }
 
+/* ---- the health of a next hop ---------------------------------------- */
+
+static int
+dest_is_dead(struct smtp_dest *dest, double now)
+{
+	struct smtp_dest_health *h = &dest->health;
+
+	if (h->dead_until == 0)
+		return 0;
+	if (now < h->dead_until)
+		return 1;
+	/* Rested: try again, carefully. */
+	h->dead_until = 0;
+	h->failed_cohorts = 0;
+	h->window = (double)initial_window(&dest->pool->set);
+	return 0;
+}
+
+/* Finishes a run without a connection: its next hop is dead. */
 static void
-dest_dispatch(struct smtp_dest *dest)
+defer_suspended(struct smtp_pool *pool, struct smtp_dest *dest,
+    struct smtp_run *run)
+{
+	char *why = xasprintf("delivery temporarily suspended: %s",
+	    dest->health.dead_reason);
+
+	smtp_run_set_rest(run, SMTP_DEFER, dest->health.dead_dsn, NULL, why);
+	free(why);
+	smtp_run_finish(pool, run);
+}
+
+static void
+dest_declare_dead(struct smtp_dest *dest, const struct smtp_run *run)
+{
+	struct smtp_pool *pool = dest->pool;
+	struct smtp_dest_health *h = &dest->health;
+	struct smtp_run *waiting;
+
+	h->dead_until = smtp_now() + (double)pool->set.dead_time;
+	free(h->dead_reason);
+	h->dead_reason = xstrdup(run->last_reason);
+	snprintf(h->dead_dsn, sizeof(h->dead_dsn), "%s", run->last_dsn);
+	while ((waiting = TAILQ_FIRST(&dest->waiting)) != NULL) {
+		TAILQ_REMOVE(&dest->waiting, waiting, entry);
+		dest->n_waiting--;
+		defer_suspended(pool, dest, waiting);
+	}
+}
+
+/* Postfix's feedback, from what one run found at its next hop. A run
+ * that reached no usable server (every address refused, timed out,
+ * greeted with 4xx/5xx or failed the TLS policy) is a site failure; one
+ * that got a session is a success, whatever the recipients' fate. */
+static void
+dest_feedback(struct smtp_pool *pool, const struct smtp_run *run)
+{
+	struct smtp_dest *dest;
+	struct smtp_dest_health *h;
+	double limit = (double)concurrency_limit(&pool->set);
+
+	if (pool->closing ||
+	    (dest = dest_find(pool, run->job->nexthop)) == NULL)
+		return;
+	h = &dest->health;
+	if (run->t_ready != 0) {
+		/* A server answers after all: alive again. */
+		h->dead_until = 0;
+		h->failed_cohorts = 0;
+		h->window += 1.0 / h->window;
+		if (h->window > limit)
+			h->window = limit;
+	} else if (run->last_reason != NULL && h->dead_until == 0) {
+		h->failed_cohorts += 1.0 / h->window;
+		h->window -= 1.0 / h->window;
+		if (h->window < 1)
+			h->window = 1;
+		if (pool->set.failed_cohort_limit > 0 && h->failed_cohorts >=
+		    (double)pool->set.failed_cohort_limit)
+			dest_declare_dead(dest, run);
+	}
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+/* Starts the first waiting run of dest, on a cached session or a new
+ * connection. Returns 1 when it started (or settled) one. */
+static int
+dest_start_one(struct smtp_dest *dest)
 {
 	struct smtp_pool *pool = dest->pool;
 	struct smtp_conn *conn;
 
-	while (dest->n_waiting > 0) {
-		if ((conn = TAILQ_FIRST(&dest->idle)) != NULL) {
-			idle_remove(conn);
-			if (!session_fits(conn, TAILQ_FIRST(&dest->waiting))) {
-				smtp_conn_quit(conn);
-				continue;
-			}
-			smtp_conn_take(conn, dest_pop(dest));
-			continue;
-		}
-		/* Sessions being reset will take these. */
-		if (dest->n_waiting <= dest->n_resetting)
-			break;
-		if (limit_reached(dest->n_conns,
-		    pool->set.dest_concurrency))
-			break;
-		if (limit_reached(pool->n_conns, pool->set.process_limit) &&
-		    !evict_idle(pool))
-			break;
-		open_connection(pool, dest, dest_pop(dest));
+	if (dest->n_waiting == 0)
+		return 0;
+	if (dest_is_dead(dest, smtp_now())) {
+		defer_suspended(pool, dest, dest_pop(dest));
+		return 1;
 	}
+	while ((conn = TAILQ_FIRST(&dest->idle)) != NULL) {
+		idle_remove(conn);
+		if (session_fits(conn, TAILQ_FIRST(&dest->waiting))) {
+			smtp_conn_take(conn, dest_pop(dest));
+			return 1;
+		}
+		smtp_conn_quit(conn);
+	}
+	/* Sessions being reset will take these. */
+	if (dest->n_waiting <= dest->n_resetting)
+		return 0;
+	if ((double)dest->n_conns >= dest->health.window)
+		return 0;
+	if (limit_reached(pool->n_conns, pool->set.process_limit) &&
+	    !evict_idle(pool))
+		return 0;
+	open_connection(pool, dest, dest_pop(dest));
+	return 1;
 }
 
+/* Round-robin: one run per next hop and round while anything moves, and
+ * the next dispatch starts one next hop further, so a next hop with a
+ * long queue takes no more than its share of free connections. */
 static void
 dispatch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_pool *pool = arg;
 	struct smtp_dest *dest, *next;
+	int progress;
 
 	(void)fd;
 	(void)what;
 	smtp_log_enter();
-	TAILQ_FOREACH(dest, &pool->dests, entry)
-		if (dest->n_waiting > 0)
-			dest_dispatch(dest);
+	do {
+		progress = 0;
+		TAILQ_FOREACH(dest, &pool->dests, entry)
+			progress |= dest_start_one(dest);
+	} while (progress);
+	if ((dest = TAILQ_FIRST(&pool->dests)) != NULL) {
+		TAILQ_REMOVE(&pool->dests, dest, entry);
+		TAILQ_INSERT_TAIL(&pool->dests, dest, entry);
+	}
 	for (dest = TAILQ_FIRST(&pool->dests); dest != NULL; dest = next) {
 		next = TAILQ_NEXT(dest, entry);
-		if (dest->n_waiting == 0 && dest->n_conns == 0)
+		if (dest->n_waiting == 0 && dest->n_conns == 0 &&
+		    !dest_is_dead(dest, smtp_now()))
 			dest_free(dest);
 	}
 	smtp_log_leave();
@@ -449,7 +591,7 @@ smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
 		dest = dest_get(pool, job->nexthop);
 		TAILQ_INSERT_TAIL(&dest->waiting, run, entry);
 		dest->n_waiting++;
-		dest_dispatch(dest);
+		schedule_dispatch(pool);
 	}
 	smtp_log_leave();
 }

@@ -1236,6 +1236,193 @@ START_TEST(reuse_time_limit)
 }
 END_TEST
 
+/* ---- scheduling: fairness and dead next hops ------------------------- */
+
+struct order {
+	struct client *c;
+	char seen[32];
+	size_t n;
+};
+
+static void
+job_ordered(void *arg, struct smtp_job *job)
+{
+	struct order *o = arg;
+
+	if (o->n + 1 < sizeof(o->seen))
+		o->seen[o->n++] = job->nexthop[0];
+	job_counted(o->c, job);
+}
+
+/* With one connection for everything and no cache, each job needs a
+ * connection of its own: they go to the two next hops in turn, not all
+ * of the first next hop's queue before the second's. */
+START_TEST(round_robin)
+{
+	struct client c;
+	struct tjob t[6];
+	struct order o = { .c = &c };
+
+	peer_clear();
+	client_start(&c, "default_process_limit = 1\n"
+	    "smtp_connection_cache_on_demand = no");
+	for (size_t i = 0; i < 6; i++) {
+		tjob_simple(&t[i], TLS_LEV_NONE);
+		t[i].job.nexthop = i < 3 ? "a.test" : "b.test";
+		tjob_rcpt(&t[i], i < 3 ? "x@a.test" : "y@b.test");
+		tjob_target(&t[i], t[i].job.nexthop, peer.port);
+	}
+	for (size_t i = 0; i < 6; i++)
+		smtp_pool_deliver(c.pool, &t[i].job, job_ordered, &o);
+	client_wait(&c, 6, 30);
+	o.seen[o.n] = '\0';
+	ck_assert_str_eq(o.seen, "ababab");
+	for (size_t i = 0; i < 6; i++) {
+		ck_assert_int_eq(t[i].rcpts[0].outcome, SMTP_SENT);
+		tjob_free(&t[i]);
+	}
+	client_stop(&c);
+}
+END_TEST
+
+/* A server that answers every connection with 421 and hangs up, and
+ * counts them, inside the test's own loop. */
+struct refuser {
+	int fd;
+	unsigned port;
+	struct event *ev;
+	int accepted;
+};
+
+static void
+refuser_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct refuser *r = arg;
+	static const char busy[] = "421 4.3.2 busy, go away\r\n";
+	int conn;
+
+	(void)what;
+	while ((conn = accept(fd, NULL, NULL)) >= 0) {
+		(void)write(conn, busy, sizeof(busy) - 1);
+		close(conn);
+		r->accepted++;
+	}
+}
+
+static void
+refuser_start(struct refuser *r, struct event_base *base)
+{
+	r->port = silent_port(&r->fd);
+	evutil_make_socket_nonblocking(r->fd);
+	r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST, refuser_cb, r);
+	event_add(r->ev, NULL);
+	r->accepted = 0;
+}
+
+static void
+refuser_stop(struct refuser *r)
+{
+	event_free(r->ev);
+	close(r->fd);
+}
+
+/* A next hop whose every server fails is declared dead after one
+ * window's worth of site failures (smtp_initial_destination_concurrency
+ * 5, failed cohort limit 1): the jobs still waiting, and new ones, are
+ * deferred without a connection, while another next hop delivers. */
+START_TEST(dead_destination)
+{
+	struct client c;
+	struct tjob t[21], good;
+	struct refuser r;
+	int suspended = 0;
+
+	peer_clear();
+	client_start(&c, NULL);
+	refuser_start(&r, c.base);
+	for (size_t i = 0; i < 20; i++) {
+		tjob_simple(&t[i], TLS_LEV_NONE);
+		t[i].job.nexthop = "dead.test";
+		tjob_rcpt(&t[i], "x@dead.test");
+		tjob_target(&t[i], "mx.dead.test", r.port);
+		smtp_pool_deliver(c.pool, &t[i].job, job_counted, &c);
+	}
+	tjob_simple(&good, TLS_LEV_NONE);
+	tjob_rcpt(&good, "y@peer.test");
+	tjob_target(&good, "peer.test", peer.port);
+	smtp_pool_deliver(c.pool, &good.job, job_counted, &c);
+	client_wait(&c, 21, 30);
+	ck_assert_int_eq(good.rcpts[0].outcome, SMTP_SENT);
+	ck_assert_int_le(r.accepted, 5);
+	ck_assert_int_ge(r.accepted, 1);
+	for (size_t i = 0; i < 20; i++) {
+		ck_assert_int_eq(t[i].rcpts[0].outcome, SMTP_DEFER);
+		if (strcmp(t[i].rcpts[0].reason, "delivery temporarily "
+		    "suspended: host mx.dead.test[127.0.0.1] refused to talk "
+		    "to me: 421 4.3.2 busy, go away") == 0) {
+			ck_assert_str_eq(t[i].rcpts[0].relay, "none");
+			suspended++;
+		}
+	}
+	ck_assert_int_eq(suspended, 20 - r.accepted);
+	ck_assert(log_has(&c, "to=<x@dead.test>, relay=none, delay="));
+	ck_assert(log_has(&c, "status=deferred (delivery temporarily "
+	    "suspended: host mx.dead.test[127.0.0.1] refused to talk to me: "
+	    "421 4.3.2 busy"));
+
+	/* Still dead: a new job does not connect. */
+	tjob_simple(&t[20], TLS_LEV_NONE);
+	t[20].job.nexthop = "dead.test";
+	tjob_rcpt(&t[20], "z@dead.test");
+	tjob_target(&t[20], "mx.dead.test", r.port);
+	{
+		int before = r.accepted;
+
+		smtp_pool_deliver(c.pool, &t[20].job, job_counted, &c);
+		client_wait(&c, 22, 30);
+		ck_assert_int_eq(r.accepted, before);
+	}
+	ck_assert_int_eq(t[20].rcpts[0].outcome, SMTP_DEFER);
+	ck_assert_ptr_nonnull(strstr(t[20].rcpts[0].reason,
+	    "delivery temporarily suspended"));
+	for (size_t i = 0; i < 21; i++)
+		tjob_free(&t[i]);
+	tjob_free(&good);
+	refuser_stop(&r);
+	client_stop(&c);
+}
+END_TEST
+
+/* With smtp_destination_concurrency_failed_cohort_limit = 0 a next hop
+ * is never declared dead: every job makes its own attempt. */
+START_TEST(dead_destination_off)
+{
+	struct client c;
+	struct tjob t[8];
+	struct refuser r;
+
+	client_start(&c, "smtp_destination_concurrency_failed_cohort_limit "
+	    "= 0");
+	refuser_start(&r, c.base);
+	for (size_t i = 0; i < 8; i++) {
+		tjob_simple(&t[i], TLS_LEV_NONE);
+		t[i].job.nexthop = "dead.test";
+		tjob_rcpt(&t[i], "x@dead.test");
+		tjob_target(&t[i], "mx.dead.test", r.port);
+		smtp_pool_deliver(c.pool, &t[i].job, job_counted, &c);
+	}
+	client_wait(&c, 8, 30);
+	ck_assert_int_eq(r.accepted, 8);
+	for (size_t i = 0; i < 8; i++) {
+		ck_assert_int_eq(t[i].rcpts[0].outcome, SMTP_DEFER);
+		ck_assert_ptr_null(strstr(t[i].rcpts[0].reason, "suspended"));
+		tjob_free(&t[i]);
+	}
+	refuser_stop(&r);
+	client_stop(&c);
+}
+END_TEST
+
 static void
 free_pool_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1775,6 +1962,9 @@ client_suite(void)
 	tcase_add_test(tc, concurrency_limit);
 	tcase_add_test(tc, concurrency_default_limit);
 	tcase_add_test(tc, process_limit);
+	tcase_add_test(tc, round_robin);
+	tcase_add_test(tc, dead_destination);
+	tcase_add_test(tc, dead_destination_off);
 	tcase_add_test(tc, reuse_time_limit);
 	tcase_add_test(tc, free_while_busy);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,179 @@
+/* spool_sync: group commit of recipient status marks. The queue manager
+ * writes a mark with one pwrite (spool_mark), which a crash of the
+ * process cannot undo, and hands the file here; a thread makes the marks
+ * durable against power loss with fdatasync, each file once per batch,
+ * while the event loop goes on. Everything that arrived while a batch
+ * was being synced forms the next one: the busier the queue, the more
+ * marks one fdatasync covers. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsrelay/log.h"
+#include "tlsrelay/queue.h"
+#include "tlsrelay/util.h"
+
+struct spool_syncer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int *fds;		/* queued: dup'ed descriptors */
+	size_t n, cap;
+	int stopping;
+	unsigned long long synced;
+};
+
+struct batch_entry {
+	dev_t dev;
+	ino_t ino;
+	nlink_t nlink;
+	int fd;
+};
+
+static int
+compare_file(const void *a, const void *b)
+{
+	const struct batch_entry *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* Syncs one batch: each file once, however many marks it got. */
+static unsigned long long
+sync_batch(const int *fds, size_t n)
+{
+	struct batch_entry *e = xcalloc(n ? n : 1, sizeof(*e));
+	unsigned long long synced = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		e[i].fd = fds[i];
+		if (fstat(fds[i], &st) == 0) {
+			e[i].dev = st.st_dev;
+			e[i].ino = st.st_ino;
+			e[i].nlink = st.st_nlink;
+		}
+	}
+	qsort(e, n, sizeof(*e), compare_file);
+	for (size_t i = 0; i < n; i++) {
+		int first = i == 0 || compare_file(&e[i - 1], &e[i]) != 0;
+
+		/* A removed file needs no durable marks. */
+		if (first && e[i].nlink > 0) {
+			if (fdatasync(e[i].fd) < 0)
+				msg_warn("fdatasync of a queue file: %s",
+				    strerror(errno));
+			synced++;
+		}
+		close(e[i].fd);
+	}
+	free(e);
+	return synced;
+}
+
+static void *
+syncer_main(void *arg)
+{
+	struct spool_syncer *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		int *batch;
+		size_t n;
+		unsigned long long synced;
+
+		while (s->n == 0 && !s->stopping)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->n == 0 && s->stopping)
+			break;
+		batch = s->fds;
+		n = s->n;
+		s->fds = NULL;
+		s->n = s->cap = 0;
+		pthread_mutex_unlock(&s->lock);
+		synced = sync_batch(batch, n);
+		free(batch);
+		pthread_mutex_lock(&s->lock);
+		s->synced += synced;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+struct spool_syncer *
+spool_syncer_new(char **err)
+{
+	struct spool_syncer *s = xcalloc(1, sizeof(*s));
+	int rc;
+
+	*err = NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	if ((rc = pthread_create(&s->thread, NULL, syncer_main, s)) != 0) {
+		*err = xasprintf("cannot start the queue file sync thread: %s",
+		    strerror(rc));
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+spool_syncer_add(struct spool_syncer *s, int fd)
+{
+	int copy = dup(fd);
+
+	if (copy < 0) {
+		/* Without a descriptor there is nothing to sync later:
+		 * sync now rather than lose the guarantee. */
+		msg_warn("dup of a queue file: %s; syncing at once",
+		    strerror(errno));
+		(void)fdatasync(fd);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->fds = xrealloc(s->fds, s->cap * sizeof(*s->fds));
+	}
+	s->fds[s->n++] = copy;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned long long
+spool_syncer_synced(struct spool_syncer *s)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->synced;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void
+spool_syncer_free(struct spool_syncer *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	free(s->fds);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
