@@ -2,7 +2,7 @@
  * a deferred message was not delivered, for `tlsrelay queue` and for the
  * bounce that a message gets when it expires. One line per recipient:
  * "<recipient>\t<dsn>\t<reason>\n". The file is always replaced whole
- * (ID.tmp, fsync, rename), so a reader sees the old or the new file. */
+ * (ID.tmp, rename), so a reader sees the old or the new file. */
 #include "config.h"
 
 #include <errno.h>
@@ -49,9 +49,10 @@ replace_file(const char *path, const char *data, size_t len, char **err)
 	step = "write";
 	if (write_all(fd, data, len) < 0)
 		goto fail;
-	step = "fsync";
-	if (fsync(fd) < 0)
-		goto fail;
+	/* No fsync: the file is information, not state, and the queue
+	 * manager must not wait for the disk at every deferral. After a
+	 * power loss it may be old or empty; readers say so, and the next
+	 * attempt writes it anew. */
 	step = "close";
 	if (close(fd) < 0) {
 		fd = -1;

@@ -38,3 +38,7 @@ EXTRA_DIST += tests/integration/test_tls_policy.py
 # --auth, a password table built by `tlsrelay map`.
 TESTS += tests/integration/test_smarthost.py
 EXTRA_DIST += tests/integration/test_smarthost.py
+# The delivery pipeline with default timers (issue 9): bounces at once,
+# backpressure at qmgr_message_active_limit, kill -9 under sustained load.
+TESTS += tests/integration/test_scheduling.py
+EXTRA_DIST += tests/integration/test_scheduling.py

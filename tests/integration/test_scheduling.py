@@ -1,0 +1,208 @@
+"""The delivery pipeline with the timers an administrator has: nothing
+waits for queue_run_delay (300 s) or the backoff (300 s). A bounce the
+queue manager writes goes out at once, mail that finds the active set full
+is taken the moment room frees, and a kill -9 in the middle of a sustained
+send loses nothing and sends nothing recorded as delivered twice. Peers:
+aiosmtpd sinks (peers/sink.py), routed by transport_maps to loopback."""
+
+import collections
+import os
+import re
+import smtplib
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from relaytest import (OutboundTestCase, inline_table, main,  # noqa: E402
+                       wait_for)
+
+SENDER = "sender@senders.test"
+GOOD = "good@example.test"
+BAD = "nobody@example.test"
+REJECT = "550 5.1.1 <%s>: Recipient address rejected: User unknown" % BAD
+
+# Postfix's defaults, spelled out: outbound_relay() shortens them for the
+# retry tests, and these tests are about not depending on them.
+DEFAULT_TIMERS = {
+    "queue_run_delay": "300s",
+    "minimal_backoff_time": "300s",
+    "maximal_backoff_time": "4000s",
+}
+
+
+class SchedulingTestCase(OutboundTestCase):
+
+    def relay_to(self, dest, senders=None, **main):
+        table = {"example.test": "smtp:" + dest.nexthop}
+        if senders is not None:
+            table["senders.test"] = "smtp:" + senders.nexthop
+        settings = dict(DEFAULT_TIMERS)
+        settings["transport_maps"] = inline_table(table)
+        settings.update(main)
+        return self.outbound_relay(main=settings)
+
+
+class BounceLatencyTest(SchedulingTestCase):
+
+    def test_dsn_for_a_550_arrives_within_seconds(self):
+        dest = self.sink(replies={"rcpt": {BAD: [REJECT]}})
+        senders = self.sink()
+        relay = self.relay_to(dest, senders)
+        _, data = self.outbound_message(subject="bounce me")
+        started = time.monotonic()
+        queue_id = self.submit(relay, SENDER, [BAD], data)
+        (dsn,) = senders.wait_messages(1, timeout=30,
+                                       diagnostics=relay.diagnostics)
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 10, "the DSN took %.1f s" % elapsed)
+        self.assertEqual(dsn.mail_from, "")
+        self.assertEqual(dsn.rcpt_tos, [SENDER])
+        line = relay.wait_log(r": %s: sender non-delivery notification: "
+                              r"([0-9A-F]+)$" % queue_id)[0]
+        bounce_id = line.rsplit(" ", 1)[1]
+        self.wait_removed(relay, queue_id)
+        self.wait_removed(relay, bounce_id)
+
+
+class ActiveLimitTest(SchedulingTestCase):
+
+    def test_500_messages_through_an_active_set_of_50(self):
+        total, limit = 500, 50
+        dest = self.sink(delay=0.05)
+        relay = self.relay_to(dest, qmgr_message_active_limit=str(limit))
+        active_dir = os.path.join(relay.queue_dir, "active")
+        peak = [0]
+        done = threading.Event()
+
+        def watch():
+            while not done.is_set():
+                try:
+                    peak[0] = max(peak[0], len(os.listdir(active_dir)))
+                except FileNotFoundError:
+                    pass
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        self.addCleanup(done.set)
+        sent = set()
+        started = time.monotonic()
+        c = self.client(relay)
+        c.ehlo()
+        for i in range(total):
+            message_id, data = self.outbound_message(subject="burst %d" % i,
+                                                     to=GOOD)
+            r = c.send_message(SENDER, [GOOD], data)
+            self.assertEqual(r.code, 250, r)
+            sent.add(message_id)
+        c.cmd("QUIT")
+        c.close()
+        # Far less than one queue_run_delay: no message waited for a scan.
+        msgs = dest.wait_messages(total, timeout=120,
+                                  diagnostics=relay.diagnostics)
+        elapsed = time.monotonic() - started
+        done.set()
+        watcher.join()
+        arrived = collections.Counter(m.message_id for m in msgs)
+        self.assertEqual(set(arrived), sent)
+        self.assertEqual(max(arrived.values()), 1)
+        self.assertLessEqual(peak[0], limit, "active/ held more than "
+                             "qmgr_message_active_limit")
+        self.assertGreaterEqual(peak[0], limit * 4 // 5, "the load never "
+                                "filled the active set: the test proves "
+                                "nothing (peak %d)" % peak[0])
+        self.assertLess(elapsed, 120)
+        wait_for("an empty queue", lambda: not any(
+            relay.queue_ids(sub) for sub in ("incoming", "active",
+                                             "deferred")), 20)
+
+
+class SustainedCrashTest(SchedulingTestCase):
+
+    def test_kill9_during_a_sustained_send_loses_nothing(self):
+        total, concurrency = 300, 4
+        dest = self.sink(delay=0.01)
+        relay = self.relay_to(dest, default_destination_concurrency_limit=str(
+            concurrency))
+        port = relay.port()
+        acked = []          # message-ids the relay answered 250 for
+        tried = []          # every message-id offered
+        errors = []
+
+        def send_all():
+            client = None
+            i = 0
+            deadline = time.monotonic() + 120
+            while i < total and time.monotonic() < deadline:
+                message_id, data = self.outbound_message(
+                    subject="sustained %d" % i, to=GOOD)
+                tried.append(message_id)
+                try:
+                    if client is None:
+                        client = smtplib.SMTP("127.0.0.1", port, timeout=10)
+                        client.ehlo("client.test")
+                    client.sendmail(SENDER, [GOOD], data)
+                    acked.append(message_id)
+                    i += 1
+                except (smtplib.SMTPException, OSError):
+                    # The relay died under us: this one may or may not
+                    # have been queued. Offer the rest once it is back.
+                    client = None
+                    i += 1
+                    time.sleep(0.1)
+            if i < total:
+                errors.append("sender gave up at message %d" % i)
+            if client is not None:
+                try:
+                    client.quit()
+                except (smtplib.SMTPException, OSError):
+                    pass
+
+        sender = threading.Thread(target=send_all, daemon=True)
+        sender.start()
+        dest.wait_messages(80, timeout=60, diagnostics=relay.diagnostics)
+        relay.kill9()
+        at_kill = len(dest.messages())
+        relay.start()
+        sender.join(150)
+        self.assertFalse(sender.is_alive(), "the sender hung")
+        self.assertEqual(errors, [])
+        self.assertLess(at_kill, len(acked), "everything was delivered "
+                        "before the kill: the test proves nothing")
+
+        def all_acked_arrived():
+            got = {m.message_id for m in dest.messages()}
+            return set(acked) <= got
+        wait_for("every acknowledged message at the sink", all_acked_arrived,
+                 120, relay.diagnostics)
+        wait_for("an empty queue", lambda: not any(
+            relay.queue_ids(sub) for sub in ("incoming", "active",
+                                             "deferred")), 60,
+                 relay.diagnostics)
+        copies = collections.defaultdict(list)
+        for m in dest.messages():
+            copies[m.message_id].append(m)
+        self.assertLessEqual(set(copies), set(tried))
+        for message_id, ms in copies.items():
+            if len(ms) == 1:
+                continue
+            # The only duplicate SMTP allows: the sink's 250 was on the
+            # wire when the relay died, so it never learnt of it. A copy
+            # after which the relay went on (it read the 250, and recorded
+            # the delivery) must never come again.
+            self.assertEqual(len(ms), 2, "%s arrived %d times" %
+                             (message_id, len(ms)))
+            self.assertFalse(ms[0].confirmed, "%s delivered again after "
+                             "the relay had seen its 250" % message_id)
+        dups = [k for k, v in copies.items() if len(v) > 1]
+        self.assertLessEqual(len(dups), concurrency, "more duplicates than "
+                             "deliveries in flight: %s" % dups)
+        self.assertTrue(re.search(r"tlsrelay/smtp\[\d+\]: [0-9A-F]+: to=<%s>"
+                                  % re.escape(GOOD), relay.maillog()))
+
+
+if __name__ == "__main__":
+    main()
