@@ -185,8 +185,12 @@ spool_read_fd(int fd, const char *path, struct spool_message *msg,
 
 	*err = NULL;
 	memset(msg, 0, sizeof(*msg));
-	r = xcalloc(1, sizeof(*r));
+	/* Not zeroed: the 16 KiB buffer is filled before it is read. */
+	r = xmalloc(sizeof(*r));
 	r->fd = fd;
+	r->buf_offset = 0;
+	r->start = r->end = 0;
+	r->eof = 0;
 	if (fstat(r->fd, &st) < 0)
 		FAIL("fstat: %s", strerror(errno));
 	if (!S_ISREG(st.st_mode))
