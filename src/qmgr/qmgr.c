@@ -169,8 +169,10 @@ scan_queue(int flush)
 {
 	flush_all = flush;
 	next_due = 0;
-	for_each_file("incoming", take_incoming);
+	/* Deferred mail whose time has come first: new mail has its
+	 * notices, and a scan is deferred mail's only way in. */
 	for_each_file("deferred", take_deferred);
+	for_each_file("incoming", take_incoming);
 	flush_all = 0;
 	schedule_scan();
 }

@@ -71,8 +71,12 @@ class ActiveLimitTest(SchedulingTestCase):
 
     def test_500_messages_through_an_active_set_of_50(self):
         total, limit = 500, 50
-        dest = self.sink(delay=0.05)
-        relay = self.relay_to(dest, qmgr_message_active_limit=str(limit))
+        # A slow far end (at most 10 connections, half a second per
+        # message) so that mail arrives faster than it leaves, even
+        # under AddressSanitizer: the active set must fill up.
+        dest = self.sink(delay=0.5)
+        relay = self.relay_to(dest, qmgr_message_active_limit=str(limit),
+                              default_destination_concurrency_limit="10")
         active_dir = os.path.join(relay.queue_dir, "active")
         peak = [0]
         done = threading.Event()
