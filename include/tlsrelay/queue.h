@@ -1,7 +1,8 @@
 /* queue: the spool. A message becomes durable in three steps: written to
  * queue_directory/tmp/ID, fsync'ed, renamed into incoming/ and the directory
- * fsync'ed. Only then may smtpd say 250. The file format is documented in
- * src/queue/SPOOL-FORMAT.md and versioned by its first line. */
+ * fsync'ed (once for a batch of messages). Only then may smtpd say 250. The
+ * file format is documented in src/queue/SPOOL-FORMAT.md and versioned by
+ * its first line. */
 #ifndef TLSRELAY_QUEUE_H
 #define TLSRELAY_QUEUE_H
 
