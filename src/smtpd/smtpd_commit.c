@@ -6,8 +6,6 @@
  * loop watches, and each session then sends its answer. */
 #include "config.h"
 
-#include <stdlib.h>
-
 #include <event2/event.h>
 
 #include "tlsrelay/log.h"
