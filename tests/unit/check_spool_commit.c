@@ -1,5 +1,6 @@
 /* Tests for group commit (src/queue): spool_commit_batch and the commit
- * thread of spool_committer.c, on real queue directories. */
+ * thread of spool_committer.c, on real queue directories, with fsync(2)
+ * counted and made to fail where a test asks. */
 #include "config.h"
 
 #include <check.h>
@@ -9,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -19,6 +22,39 @@
  * outcome; each gets two fresh queue directories. */
 static char base_dir[64];
 static char queue_a[128], queue_b[128];
+
+/* The spool's fsync(2) comes here (this definition wins over libc's when
+ * the library is linked in): fsyncs of directories are counted, and those
+ * of one directory fail with EIO on demand. */
+static int dir_syncs;
+static int fail_dir;
+static struct stat fail_st;
+
+int
+fsync(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		dir_syncs++;
+		if (fail_dir && st.st_dev == fail_st.st_dev &&
+		    st.st_ino == fail_st.st_ino) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static void
+fail_fsync_of(const char *queue)
+{
+	char *path = xasprintf("%s/incoming", queue);
+
+	ck_assert_int_eq(stat(path, &fail_st), 0);
+	fail_dir = 1;
+	free(path);
+}
 
 static void
 setup_queues(void)
@@ -33,6 +69,8 @@ setup_queues(void)
 	    "spool_init: %s", err);
 	ck_assert_msg(spool_init(queue_b, (uid_t)-1, (gid_t)-1, &err) == 0,
 	    "spool_init: %s", err);
+	dir_syncs = 0;
+	fail_dir = 0;
 }
 
 static void
@@ -127,6 +165,8 @@ START_TEST(test_batch_commits_all)
 	ck_assert_uint_eq(spool_commit_batch(w, 3, errs), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_ptr_null(errs[i]);
+	/* One fsync per incoming/ directory, not per message. */
+	ck_assert_int_eq(dir_syncs, 2);
 	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
 	ck_assert_int_eq(count_files(queue_b, "incoming"), 1);
 	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
@@ -160,6 +200,34 @@ START_TEST(test_batch_one_fails)
 	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
 	ck_assert_int_eq(count_files(queue_b, "tmp"), 0);
 	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
+}
+END_TEST
+
+/* A failed fsync of incoming/ fails, and takes back, every message of
+ * the batch renamed into it; another queue's message stays. */
+START_TEST(test_batch_directory_fsync_fails)
+{
+	struct spool_writer *w[3];
+	char ids[3][QUEUE_ID_MAX], *errs[3], *content;
+
+	w[0] = new_message(queue_a, "one", ids[0]);
+	w[1] = new_message(queue_b, "other queue", ids[1]);
+	w[2] = new_message(queue_a, "three", ids[2]);
+	fail_fsync_of(queue_a);
+	ck_assert_uint_eq(spool_commit_batch(w, 3, errs), 2);
+	ck_assert_ptr_nonnull(errs[0]);
+	ck_assert_str_eq(errs[0], "queue file directory fsync error: "
+	    "Input/output error");
+	ck_assert_ptr_null(errs[1]);
+	ck_assert_ptr_nonnull(errs[2]);
+	ck_assert_str_eq(errs[2], errs[0]);
+	free(errs[0]);
+	free(errs[2]);
+	ck_assert_int_eq(count_files(queue_a, "incoming"), 0);
+	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
+	content = incoming_content(queue_b, ids[1]);
+	ck_assert_str_eq(content, "Subject: other queue\r\n");
+	free(content);
 }
 END_TEST
 
@@ -216,6 +284,8 @@ START_TEST(test_committer_batch)
 	ck_assert_ptr_null(out[2].err);
 	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
 	ck_assert_int_eq(count_files(queue_b, "tmp"), 0);
+	/* queue_b had nothing renamed: only queue_a's incoming/ synced. */
+	ck_assert_int_eq(dir_syncs, 1);
 	free(out[1].err);
 	spool_committer_free(c);
 }
@@ -291,6 +361,7 @@ spool_commit_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_batch_commits_all);
 	tcase_add_test(tc, test_batch_one_fails);
+	tcase_add_test(tc, test_batch_directory_fsync_fails);
 	tcase_add_test(tc, test_committer_batch);
 	tcase_add_test(tc, test_committer_submit_from_callback);
 	tcase_add_test(tc, test_committer_free_commits_queued);
