@@ -1,7 +1,8 @@
 /* queue: the spool. A message becomes durable in three steps: written to
  * queue_directory/tmp/ID, fsync'ed, renamed into incoming/ and the directory
- * fsync'ed. Only then may smtpd say 250. The file format is documented in
- * src/queue/SPOOL-FORMAT.md and versioned by its first line. */
+ * fsync'ed (once for a batch of messages). Only then may smtpd say 250. The
+ * file format is documented in src/queue/SPOOL-FORMAT.md and versioned by
+ * its first line. */
 #ifndef TLSRELAY_QUEUE_H
 #define TLSRELAY_QUEUE_H
 
@@ -51,8 +52,47 @@ int spool_write(struct spool_writer *writer, const char *data, size_t len);
  * Returns 0 when the message is durable, else -1 with *err set and the
  * tmp file removed. */
 int spool_commit(struct spool_writer *writer, char **err);
+/* Group commit: spool_commit for n writers, with one fsync of incoming/
+ * for all of them (each file is still fsync'ed and renamed in turn).
+ * errs[i] gets NULL when writers[i] is durable, else its error (caller
+ * frees); a failed directory fsync fails, and removes, every message
+ * renamed into that directory. Frees the writers. Returns how many
+ * failed. Safe to call from any thread; it logs nothing. */
+size_t spool_commit_batch(struct spool_writer **writers, size_t n,
+    char **errs);
 /* Removes the tmp file and frees the writer. */
 void spool_abort(struct spool_writer *writer);
+
+/* The commit thread (src/queue/spool_committer.c) lets an event loop have
+ * messages committed without waiting for the disk itself. The loop
+ * submits finished writers and kicks: all that was submitted since the
+ * last kick goes to the thread, which commits everything it was handed
+ * as one spool_commit_batch (what arrives while it works makes up its
+ * next batch). The loop watches spool_committer_fd and, when it is
+ * readable, calls spool_committer_collect, which runs each finished
+ * commit's callback in the loop's thread. Only that one thread may call
+ * these functions. */
+struct spool_committer;
+
+/* err is NULL when the message is durable, else why it is not (freed
+ * when the callback returns). */
+typedef void (*spool_commit_cb)(void *arg, const char *err);
+
+/* Starts the thread. Returns NULL with *err set (caller frees). */
+struct spool_committer *spool_committer_new(char **err);
+/* Queues writer (the committer owns it now) for the next batch; done
+ * runs from spool_committer_collect once the commit is over. */
+void spool_committer_submit(struct spool_committer *committer,
+    struct spool_writer *writer, spool_commit_cb done, void *arg);
+/* Hands everything submitted since the last kick over to the thread. */
+void spool_committer_kick(struct spool_committer *committer);
+/* Readable when finished commits wait to be collected. */
+int spool_committer_fd(const struct spool_committer *committer);
+/* Runs the callback of every finished commit. */
+void spool_committer_collect(struct spool_committer *committer);
+/* Commits whatever is still queued, stops the thread and frees the
+ * committer; callbacks not collected by then never run. */
+void spool_committer_free(struct spool_committer *committer);
 
 /* Reading a queue file back (the queue manager, `tlsrelay queue`, tests). */
 struct spool_recipient {

@@ -1,6 +1,7 @@
 libtlsrelay_a_SOURCES += src/queue/queue_id.c
 libtlsrelay_a_SOURCES += src/queue/spool_init.c
 libtlsrelay_a_SOURCES += src/queue/spool_write.c
+libtlsrelay_a_SOURCES += src/queue/spool_committer.c
 libtlsrelay_a_SOURCES += src/queue/spool_read.c
 libtlsrelay_a_SOURCES += src/queue/spool_status.c
 libtlsrelay_a_SOURCES += src/queue/spool_sync.c
@@ -18,6 +19,12 @@ tests_unit_check_spool_SOURCES = tests/unit/check_spool.c tests/unit/testutil.c
 tests_unit_check_spool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_spool_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 TESTS += tests/unit/check_spool
+
+check_PROGRAMS += tests/unit/check_spool_commit
+tests_unit_check_spool_commit_SOURCES = tests/unit/check_spool_commit.c tests/unit/testutil.c
+tests_unit_check_spool_commit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_spool_commit_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_spool_commit
 
 check_PROGRAMS += tests/unit/check_bounce
 tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c tests/unit/testutil.c

@@ -229,46 +229,83 @@ fsync_dir(const char *path)
 	return close(fd);
 }
 
-/* Undoes a failed commit: the message must not stay in the queue, since
- * the client is told to try again. */
-static int
-commit_fail(struct spool_writer *w, int fd, const char *step, int error,
-    char **err)
+/* A failed commit takes the file back: the client is told to try again,
+ * so a message that stayed in the queue would be delivered twice. */
+static char *
+commit_error(const char *path, const char *step, int error)
 {
-	if (fd >= 0)
+	unlink(path);
+	return xasprintf("queue file %s error: %s", step, strerror(error));
+}
+
+/* The first half of a commit: flush, fsync, close, rename into incoming/.
+ * Returns NULL, or the error with the tmp file removed. */
+static char *
+commit_file(struct spool_writer *w)
+{
+	int flushed = writer_flush(w);
+	int fd = w->fd;
+
+	w->fd = -1;
+	if (flushed < 0) {
 		close(fd);
-	unlink(w->tmp_path);
-	*err = xasprintf("queue file %s error: %s", step, strerror(error));
-	writer_free(w);
-	return -1;
+		return commit_error(w->tmp_path, "write", w->error);
+	}
+	if (fsync(fd) < 0) {
+		int saved = errno;
+
+		close(fd);
+		return commit_error(w->tmp_path, "fsync", saved);
+	}
+	/* NFS and some FUSE file systems report write errors only here. */
+	if (close(fd) < 0)
+		return commit_error(w->tmp_path, "close", errno);
+	if (rename(w->tmp_path, w->incoming_path) < 0)
+		return commit_error(w->tmp_path, "rename", errno);
+	return NULL;
+}
+
+/* The errno of the directory fsync that covers writers[i]: each incoming/
+ * directory of the batch is synced once, for the first writer in it. */
+static int
+sync_dir_of(struct spool_writer **writers, char **errs, int *dir_error,
+    size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (errs[j] == NULL &&
+		    strcmp(writers[j]->incoming_dir, writers[i]->incoming_dir) == 0)
+			return dir_error[j];
+	return fsync_dir(writers[i]->incoming_dir) < 0 ? errno : 0;
+}
+
+size_t
+spool_commit_batch(struct spool_writer **writers, size_t n, char **errs)
+{
+	int *dir_error = xcalloc(n ? n : 1, sizeof(*dir_error));
+	size_t failed = 0;
+
+	for (size_t i = 0; i < n; i++)
+		errs[i] = commit_file(writers[i]);
+	/* One fsync of incoming/ makes every rename of the batch durable. */
+	for (size_t i = 0; i < n; i++)
+		if (errs[i] == NULL)
+			dir_error[i] = sync_dir_of(writers, errs, dir_error, i);
+	for (size_t i = 0; i < n; i++) {
+		if (errs[i] == NULL && dir_error[i] != 0)
+			errs[i] = commit_error(writers[i]->incoming_path,
+			    "directory fsync", dir_error[i]);
+		if (errs[i] != NULL)
+			failed++;
+		writer_free(writers[i]);
+	}
+	free(dir_error);
+	return failed;
 }
 
 int
 spool_commit(struct spool_writer *w, char **err)
 {
-	int fd = w->fd;
-
-	*err = NULL;
-	if (writer_flush(w) < 0)
-		return commit_fail(w, fd, "write", w->error, err);
-	w->fd = -1;
-	if (fsync(fd) < 0)
-		return commit_fail(w, fd, "fsync", errno, err);
-	/* NFS and some FUSE file systems report write errors only here. */
-	if (close(fd) < 0)
-		return commit_fail(w, -1, "close", errno, err);
-	if (rename(w->tmp_path, w->incoming_path) < 0)
-		return commit_fail(w, -1, "rename", errno, err);
-	if (fsync_dir(w->incoming_dir) < 0) {
-		int saved = errno;
-
-		/* Not durable, so take it back: the retry would otherwise
-		 * deliver the message twice. */
-		unlink(w->incoming_path);
-		return commit_fail(w, -1, "directory fsync", saved, err);
-	}
-	writer_free(w);
-	return 0;
+	return spool_commit_batch(&w, 1, err) == 0 ? 0 : -1;
 }
 
 void

@@ -4,6 +4,7 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_int.h \
 	src/smtpd/smtpd_session.h \
 	src/smtpd/smtpd_commands.c \
+	src/smtpd/smtpd_commit.c \
 	src/smtpd/smtpd_auth.c \
 	src/smtpd/smtpd_policy.c \
 	src/smtpd/smtpd_tables.c \

@@ -391,18 +391,25 @@ cmd_data(struct smtpd_session *s, const char *arg)
 	return -1;	/* counted when the message is answered */
 }
 
-/* The final dot has arrived: make the message durable, then answer. */
+/* The answer to the final dot: counts DATA, ends the transaction. */
+static void
+data_answer(struct smtpd_session *s, const char *reply, int ok)
+{
+	session_count(s, CNT_DATA, ok);
+	session_reset_transaction(s);
+	session_reply(s, "%s", reply);
+}
+
+/* The final dot has arrived: the commit thread makes the message durable
+ * and the answer waits for it (session_data_committed), unless the
+ * message cannot be queued at all. */
 static void
 data_finish(struct smtpd_session *s)
 {
-	const struct smtpd_policy *p = s->policy;
-	char id[QUEUE_ID_MAX];
-	char *err = NULL;
+	const char *id = spool_id(s->spool);
 	char reply[SMTPD_REPLY_MAX];
-	int ok = 0;
 
 	s->state = SS_COMMAND;
-	snprintf(id, sizeof(id), "%s", spool_id(s->spool));
 	if (s->data_too_big) {
 		snprintf(reply, sizeof(reply), "552 5.3.4 Message size exceeds "
 		    "fixed limit");
@@ -420,28 +427,33 @@ data_finish(struct smtpd_session *s)
 	} else {
 		struct spool_writer *w = s->spool;
 
+		snprintf(s->queue_id, sizeof(s->queue_id), "%s", id);
 		s->spool = NULL;
-		if (spool_commit(w, &err) < 0) {
-			msg_warn("%s: %s", id, err);
-			snprintf(reply, sizeof(reply), "%s",
-			    strstr(err, strerror(ENOSPC)) ?
-			    "452 4.3.1 Insufficient system storage" :
-			    "451 4.3.0 Error: queue file write error");
-			free(err);
-		} else {
-			msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu", id,
-			    s->sender, s->data_size, s->n_recipients);
-			/* Best effort: the qmgr also scans incoming/. */
-			(void)queue_notify(p->queue_directory, QUEUE_NOTIFY_NEW,
-			    id);
-			snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued "
-			    "as %s", id);
-			ok = 1;
-		}
+		session_commit(s, w);
+		return;
 	}
-	session_count(s, CNT_DATA, ok);
-	session_reset_transaction(s);
-	session_reply(s, "%s", reply);
+	data_answer(s, reply, 0);
+}
+
+void
+session_data_committed(struct smtpd_session *s, const char *err)
+{
+	const char *id = s->queue_id;
+	char reply[SMTPD_REPLY_MAX];
+
+	if (err != NULL) {
+		msg_warn("%s: %s", id, err);
+		data_answer(s, strstr(err, strerror(ENOSPC)) ?
+		    "452 4.3.1 Insufficient system storage" :
+		    "451 4.3.0 Error: queue file write error", 0);
+		return;
+	}
+	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu", id, s->sender,
+	    s->data_size, s->n_recipients);
+	/* Best effort: the qmgr also scans incoming/. */
+	(void)queue_notify(s->policy->queue_directory, QUEUE_NOTIFY_NEW, id);
+	snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s", id);
+	data_answer(s, reply, 1);
 }
 
 size_t

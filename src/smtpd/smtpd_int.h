@@ -91,4 +91,10 @@ void smtpd_session_start(struct event_base *base, int fd,
  * finishes its message first. */
 void smtpd_sessions_shutdown(void);
 
+/* smtpd_commit.c: the worker's commit thread, started with the loop
+ * (msg_fatal when it cannot start) and stopped after it, when every
+ * session, and so every commit, is over. */
+void smtpd_commit_start(struct event_base *base);
+void smtpd_commit_stop(void);
+
 #endif

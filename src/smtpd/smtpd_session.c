@@ -4,7 +4,8 @@
  * socket, after throwing away every byte the client sent behind the
  * STARTTLS line (CVE-2011-0411). A session is freed in exactly one place,
  * session_free(), reached from an event callback, never from a command
- * handler, so handlers may always touch the session they were given. */
+ * handler, so handlers may always touch the session they were given; and
+ * never while the commit thread has its message (SS_COMMIT). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -226,6 +227,13 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		session_process_input(s);
 		return;
 	}
+	if (s->state == SS_COMMIT) {
+		/* The commit thread still has the message: its outcome is
+		 * logged (and answered, if the client still listens) before
+		 * this is dealt with, in commit_done. */
+		s->commit_events |= what;
+		return;
+	}
 	if (s->state == SS_CLOSING) {
 		session_free(s);
 		return;
@@ -258,6 +266,35 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 	    s->state == SS_HANDSHAKE ? "STARTTLS" : s->last_command, s->name,
 	    s->addr);
 	session_free(s);
+}
+
+/* The commit thread is done with this session's message. */
+static void
+commit_done(void *arg, const char *err)
+{
+	struct smtpd_session *s = arg;
+	short missed = s->commit_events;
+
+	s->state = SS_COMMAND;
+	s->commit_events = 0;
+	session_data_committed(s, err);
+	if (missed != 0) {
+		session_event_cb(s->bev, missed, s);
+		return;
+	}
+	/* Commands pipelined behind the dot are waiting in the input. */
+	bufferevent_enable(s->bev, EV_READ);
+	session_process_input(s);
+}
+
+void
+session_commit(struct smtpd_session *s, struct spool_writer *w)
+{
+	/* Stop reading: the client's next command is answered after the
+	 * dot, and the read timeout starts again when reading does. */
+	s->state = SS_COMMIT;
+	bufferevent_disable(s->bev, EV_READ);
+	smtpd_commit(w, commit_done, s);
 }
 
 static void
@@ -557,6 +594,7 @@ smtpd_sessions_shutdown(void)
 			session_free(s);
 			break;
 		case SS_DATA:	/* finishes its message, then 421 */
+		case SS_COMMIT:
 		case SS_CLOSING:
 			break;
 		}

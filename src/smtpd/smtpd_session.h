@@ -22,6 +22,8 @@ enum session_state {
 	SS_HANDSHAKE,		/* TLS handshake in progress */
 	SS_COMMAND,		/* reading command lines */
 	SS_DATA,		/* reading message content */
+	SS_COMMIT,		/* final dot read, the commit thread has the
+				 * message: not reading, not freed */
 	SS_STARTTLS_FLUSH,	/* 220 sent, waiting for it to leave */
 	SS_PAUSED,		/* error sleep: not reading */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
@@ -84,6 +86,8 @@ struct smtpd_session {
 
 	/* DATA. */
 	struct spool_writer *spool;
+	char queue_id[QUEUE_ID_MAX];	/* of the message being committed */
+	short commit_events;		/* bufferevent events during SS_COMMIT */
 	struct smtpd_data_reader reader;
 	struct strbuf content;
 	int data_too_big;
@@ -98,6 +102,9 @@ void session_reply(struct smtpd_session *s, const char *fmt, ...)
     PRINTFLIKE(2, 3);
 void session_close_after_reply(struct smtpd_session *s);
 void session_start_tls(struct smtpd_session *s);
+/* Hands the finished queue file to the commit thread; the session reads
+ * nothing more until session_data_committed has answered. */
+void session_commit(struct smtpd_session *s, struct spool_writer *w);
 void session_reset_transaction(struct smtpd_session *s);
 
 /* smtpd_commands.c */
@@ -106,6 +113,9 @@ void session_command(struct smtpd_session *s, char *line);
 /* Consumes content bytes in DATA state; returns the bytes used. */
 size_t session_data(struct smtpd_session *s, const char *in, size_t len);
 void session_count(struct smtpd_session *s, enum session_counter c, int ok);
+/* The commit is over (err NULL: the message is durable): the answer to
+ * the final dot. */
+void session_data_committed(struct smtpd_session *s, const char *err);
 void session_log_disconnect(struct smtpd_session *s);
 
 /* smtpd_auth.c */
@@ -118,6 +128,11 @@ int smtpd_auth_command(struct smtpd_session *s, const char *arg);
 void smtpd_auth_response(struct smtpd_session *s, const char *line);
 /* Forgets the login (STARTTLS, end of session). */
 void smtpd_auth_reset(struct smtpd_session *s);
+
+/* smtpd_commit.c: commits w in the worker's commit thread, together
+ * with every other message handed over in this pass of the event loop;
+ * done(arg, err) runs from the loop once the commit is over. */
+void smtpd_commit(struct spool_writer *w, spool_commit_cb done, void *arg);
 
 /* smtpd_received.c: the Received header for the queue file. */
 char *smtpd_received_header(const struct smtpd_session *s,

@@ -1,6 +1,7 @@
 /* smtpd_worker: one process, one libevent loop, every listener of the
  * generation it was started for. SIGTERM: stop accepting, end idle
- * sessions with 421, let a message in flight finish, exit. SIGUSR1
+ * sessions with 421, let a message in flight finish (and its commit in
+ * the worker's commit thread, smtpd_commit.c), exit. SIGUSR1
  * (the supervisor's "retire" after SIGHUP): stop accepting and let every
  * session end by itself. */
 #include "config.h"
@@ -122,6 +123,7 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	/* Expired TLS sessions and ticket keys leave the shared store. */
 	if (n_listeners > 0)
 		tls_scache_maintenance(worker.base, listeners[0].conf);
+	smtpd_commit_start(worker.base);
 	sigterm = evsignal_new(worker.base, SIGTERM, signal_cb, NULL);
 	sigusr1 = evsignal_new(worker.base, SIGUSR1, signal_cb, NULL);
 	evsignal_add(sigterm, NULL);
@@ -131,6 +133,9 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 
 	if (!worker.stopping)
 		stop_accepting();
+	/* The loop ends with the last session, and a session waits for
+	 * its commit: none is in flight now. */
+	smtpd_commit_stop();
 	event_free(sigterm);
 	event_free(sigusr1);
 	event_base_free(worker.base);

@@ -4,6 +4,7 @@ TESTS += \
 	tests/integration/test_starttls.py \
 	tests/integration/test_smtp.py \
 	tests/integration/test_spool.py \
+	tests/integration/test_commit.py \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
 	tests/integration/test_auth.py
@@ -12,6 +13,7 @@ EXTRA_DIST += \
 	tests/integration/test_starttls.py \
 	tests/integration/test_smtp.py \
 	tests/integration/test_spool.py \
+	tests/integration/test_commit.py \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
 	tests/integration/test_auth.py
