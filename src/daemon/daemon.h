@@ -9,6 +9,7 @@
 
 struct conf;
 struct master_service;
+struct tls_client;
 
 /* listen.c: the bound sockets, kept across reloads so that a SIGHUP does
  * not need to bind again (we may no longer be able to). */
@@ -55,6 +56,7 @@ struct generation {
 	size_t n_listeners;
 	int n_workers;
 	int run_qmgr;			/* master.cf has a qmgr service */
+	struct tls_client *client_tls;	/* the qmgr's, read as root */
 	int live_workers;		/* processes still running */
 	struct generation *next;	/* retired generations */
 };

@@ -1,7 +1,9 @@
 /* generation: one reading of main.cf and master.cf turned into what the
  * workers run: per service its conf, policy and TLS context, and the bound
- * sockets. Everything that can be wrong with the configuration is found
- * here, before a worker starts, so a bad reload changes nothing. */
+ * sockets; for the queue manager the client's keys and CAs. Every private
+ * key is read here, in the supervisor and as root, before any child drops
+ * its privileges. Everything that can be wrong with the configuration is
+ * found here, before a child starts, so a bad reload changes nothing. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -108,7 +110,8 @@ generation_new(const char *confdir, char **err)
 		generation_free(gen);
 		return NULL;
 	}
-	if (gen->run_qmgr && qmgr_check_conf(gen->conf, &xerr) < 0) {
+	if (gen->run_qmgr && (qmgr_check_conf(gen->conf, &xerr) < 0 ||
+	    (gen->client_tls = tls_client_new(gen->conf, &xerr)) == NULL)) {
 		*err = xasprintf("queue manager: %s", xerr);
 		free(xerr);
 		generation_free(gen);
@@ -137,6 +140,7 @@ generation_free(struct generation *gen)
 	}
 	free(gen->services);
 	free(gen->listeners);
+	tls_client_free(gen->client_tls);
 	conf_free(gen->conf);
 	free(gen);
 }

@@ -1,5 +1,6 @@
-/* supervisor: the tlsrelayd parent. It reads the configuration, binds the
- * listeners, forks the smtpd workers and then only waits for signals:
+/* supervisor: the tlsrelayd parent. It reads the configuration and every
+ * private key, binds the listeners, forks the smtpd workers and the queue
+ * manager and then only waits for signals:
  *   SIGCHLD  a worker ended: restart it if it was not asked to stop;
  *   SIGHUP   read the configuration and certificates again; on success new
  *            workers take over and the old ones finish their sessions;
@@ -142,8 +143,9 @@ start_qmgr(void)
 		log_after_fork("qmgr");
 		/* The queue manager never accepts connections. */
 		listen_close_all();
+		/* Its keys were read by the supervisor, as root. */
 		run_user_drop(&run_user);
-		exit(qmgr_run(current->conf));
+		exit(qmgr_run(current->conf, current->client_tls));
 	}
 	qmgr_pid = pid;
 	qmgr_started = time(NULL);

@@ -38,3 +38,8 @@ EXTRA_DIST += tests/integration/test_tls_policy.py
 # --auth, a password table built by `tlsrelay map`.
 TESTS += tests/integration/test_smarthost.py
 EXTRA_DIST += tests/integration/test_smarthost.py
+# Keys read as root before the privilege drop, throttled restarts, the
+# warning without a queue manager (issue 9): the sink asking for a client
+# certificate, s_client, a queue manager that cannot open its FIFO.
+TESTS += tests/integration/test_keys.py
+EXTRA_DIST += tests/integration/test_keys.py

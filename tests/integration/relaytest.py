@@ -1045,11 +1045,12 @@ def strip_received(content):
 
 
 class Sink:
-    """peers/sink.py in its own process, recording into directory."""
+    """peers/sink.py in its own process, recording into directory.
+    client_ca: ask the relay for a client certificate of that CA."""
 
     def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
                  certs=None, tls=True, broken_tls=False, delay=0,
-                 replies=None, size=0):
+                 replies=None, size=0, client_ca=None):
         require_tools(PYTHON)
         self.case = case
         self.dir = directory
@@ -1065,6 +1066,8 @@ class Sink:
             args += ["--tls-cert", certs.rsa, "--tls-key", certs.rsa_key]
         if broken_tls:
             args.append("--tls-broken")
+        if client_ca:
+            args += ["--tls-client-ca", client_ca]
         if delay:
             args += ["--delay", str(delay)]
         if size:
