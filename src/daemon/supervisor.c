@@ -1,7 +1,9 @@
 /* supervisor: the tlsrelayd parent. It reads the configuration and every
  * private key, binds the listeners, forks the smtpd workers and the queue
  * manager and then only waits for signals:
- *   SIGCHLD  a worker ended: restart it if it was not asked to stop;
+ *   SIGCHLD  a child ended: restart it if it was not asked to stop, after
+ *            a pause when it keeps ending soon after its start
+ *            (throttle.c);
  *   SIGHUP   read the configuration and certificates again; on success new
  *            workers take over and the old ones finish their sessions;
  *   SIGTERM  (or SIGINT) workers stop accepting, finish, and we exit.
@@ -46,14 +48,14 @@ static struct anvil *anvil;
 static struct run_user run_user;
 static sigset_t saved_mask;
 static int restart_pending;
-static time_t restart_at;
+static struct throttle smtpd_throttle;
 
 /* The queue manager: at most one, and a new one only after the old one
  * has exited, so no message in active/ is worked on twice. */
 static pid_t qmgr_pid;
 static time_t qmgr_started;
 static int qmgr_wanted;		/* start one when none runs */
-static time_t qmgr_start_at;
+static struct throttle qmgr_throttle;
 
 static int
 open_log(const struct conf *conf, int foreground, char **err)
@@ -106,7 +108,7 @@ start_worker(struct generation *gen)
 	if (pid < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		restart_pending = 1;
-		restart_at = time(NULL) + 1;
+		throttle_fork_failed(&smtpd_throttle, time(NULL));
 		return;
 	}
 	if (pid == 0) {
@@ -135,7 +137,7 @@ start_qmgr(void)
 	if (pid < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		qmgr_wanted = 1;
-		qmgr_start_at = time(NULL) + 1;
+		throttle_fork_failed(&qmgr_throttle, time(NULL));
 		return;
 	}
 	if (pid == 0) {
@@ -207,8 +209,8 @@ reap_children(int stopping)
 			if (!qmgr_wanted) {
 				log_exit("qmgr", pid, status);
 				qmgr_wanted = 1;
-				qmgr_start_at = time(NULL) - qmgr_started < 2 ?
-				    time(NULL) + 1 : time(NULL);
+				throttle_child_ended(&qmgr_throttle,
+				    qmgr_started, time(NULL));
 			}
 			continue;
 		}
@@ -229,14 +231,19 @@ reap_children(int stopping)
 		if (stopping || procs[slot].retiring)
 			continue;
 		log_exit("smtpd", pid, status);
-		/* A worker that dies at once would die again: pace it. */
 		restart_pending = 1;
-		restart_at = time(NULL) - procs[slot].started < 2 ?
-		    time(NULL) + 1 : time(NULL);
-		if (restart_at > time(NULL))
-			msg_warn("process smtpd pid %ld died too soon; "
-			    "restarting in 1 second", (long)pid);
+		throttle_child_ended(&smtpd_throttle, procs[slot].started,
+		    time(NULL));
 	}
+}
+
+static void
+reset_throttles(void)
+{
+	long long pause = conf_time(current->conf, "service_throttle_time");
+
+	throttle_reset(&smtpd_throttle, "smtpd", pause);
+	throttle_reset(&qmgr_throttle, "qmgr", pause);
 }
 
 static void
@@ -275,10 +282,11 @@ reload(const char *confdir, int foreground)
 		release_generation(current);
 	current = gen;
 	listen_close_unused();
+	/* A new configuration deserves a fresh start. */
+	reset_throttles();
 	start_missing_workers();
 	/* The new queue manager starts when the old one has gone. */
 	qmgr_wanted = 1;
-	qmgr_start_at = time(NULL);
 	if (qmgr_pid != 0)
 		kill(qmgr_pid, SIGTERM);
 }
@@ -375,6 +383,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
+	reset_throttles();
 	start_missing_workers();
 	start_qmgr();
 
@@ -386,9 +395,11 @@ supervisor_run(const char *confdir_arg, int foreground)
 			reap_children(0);
 		else if (sig == SIGHUP)
 			reload(confdir, foreground);
-		if (restart_pending && time(NULL) >= restart_at)
+		if (restart_pending && throttle_ready(&smtpd_throttle,
+		    time(NULL)))
 			start_missing_workers();
-		if (qmgr_wanted && qmgr_pid == 0 && time(NULL) >= qmgr_start_at)
+		if (qmgr_wanted && qmgr_pid == 0 &&
+		    throttle_ready(&qmgr_throttle, time(NULL)))
 			start_qmgr();
 	}
 	stop_all(sig);

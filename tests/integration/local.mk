@@ -43,3 +43,5 @@ EXTRA_DIST += tests/integration/test_smarthost.py
 # certificate, s_client, a queue manager that cannot open its FIFO.
 TESTS += tests/integration/test_keys.py
 EXTRA_DIST += tests/integration/test_keys.py
+TESTS += tests/integration/test_supervisor.py
+EXTRA_DIST += tests/integration/test_supervisor.py

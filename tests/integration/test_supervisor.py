@@ -1,0 +1,100 @@
+"""The supervisor and its children (issue 9): a queue manager that fails
+at every start is restarted after a pause that doubles (1, 2, 4, 8 ...
+seconds, up to service_throttle_time, its default of 60 s here), with
+Postfix's "bad command startup -- throttling" line once per pause, never
+once a second for ever.
+
+What makes it fail is something only the unprivileged queue manager
+trips over: its FIFO, public/qmgr, made root's with mode 0600 while the
+daemon runs (the supervisor, root, sets it right only at start and on
+reload)."""
+
+import os
+import re
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from relaytest import (NO_DNS, QMGR_LINE, SANITIZER_MARKS,  # noqa: E402
+                       RelayTestCase, children_of, main, wait_for)
+
+
+def holder_of(relay, path):
+    """The child of the supervisor that has path open, or None."""
+    for pid in children_of(relay.pid):
+        fddir = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(fddir)
+        except FileNotFoundError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(fddir, fd)) == path:
+                    return pid
+            except OSError:
+                pass
+    return None
+
+
+class ThrottleTest(RelayTestCase):
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.fail("test_supervisor needs root: the daemon drops "
+                      "privileges only when started as root")
+
+    def test_qmgr_failing_at_start_is_throttled(self):
+        relay = self.relay(services={"smtp": {}}, extra_master=QMGR_LINE,
+                           main={"tlsrelay_dns_servers": NO_DNS})
+        fifo = os.path.join(relay.queue_dir, "public", "qmgr")
+        qmgr = wait_for("the queue manager", lambda: holder_of(relay, fifo),
+                        10, relay.diagnostics)
+        saved = os.stat(fifo)
+        os.chown(fifo, 0, 0)
+        os.chmod(fifo, 0o600)
+        # The running one goes; each one after it fails at start.
+        os.kill(qmgr, signal.SIGTERM)
+        start = time.monotonic()
+        relay.wait_log(r"warning: qmgr: bad command startup -- throttling "
+                       r"for 8 seconds$", timeout=40)
+        elapsed = time.monotonic() - start
+        log = relay.maillog()
+        failures = re.findall(r"tlsrelay/qmgr\[\d+\]: fatal: queue manager: "
+                              r"open %s: Permission denied$" %
+                              re.escape(fifo), log, re.M)
+        pauses = re.findall(r"tlsrelay/master\[\d+\]: warning: qmgr: bad "
+                            r"command startup -- throttling for (\d+) "
+                            r"seconds?$", log, re.M)
+        self.assertEqual(pauses, ["1", "2", "4", "8"], log)
+        self.assertEqual(len(failures), 3, log)
+        # 1 + 2 + 4 seconds of pauses (the supervisor's clock counts
+        # whole seconds): three starts in at least six seconds.
+        self.assertGreaterEqual(elapsed, 6, log)
+        self.assertLess(len(failures) / elapsed, 0.5, log)
+
+        # The 8-second pause is kept: with the FIFO set right at once,
+        # the next queue manager still comes only when it is over.
+        os.chown(fifo, saved.st_uid, saved.st_gid)
+        os.chmod(fifo, saved.st_mode & 0o7777)
+        repaired = time.monotonic()
+        wait_for("a queue manager holding %s" % fifo,
+                 lambda: holder_of(relay, fifo), 20, relay.diagnostics)
+        self.assertGreaterEqual(time.monotonic() - repaired, 6,
+                                relay.maillog())
+        self.assertEqual(len(re.findall(r"fatal: queue manager",
+                                        relay.maillog())), 3)
+
+        # Those failures were the point: stop without the harness's
+        # check for them, and check the rest by hand.
+        relay.stop(check=False)
+        self.assertEqual(relay.proc.returncode, 0, relay.diagnostics())
+        self.assertFalse(any(mark in relay.stderr()
+                             for mark in SANITIZER_MARKS), relay.stderr())
+
+
+if __name__ == "__main__":
+    main()
