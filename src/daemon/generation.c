@@ -68,7 +68,7 @@ struct generation *
 generation_new(const char *confdir, char **err)
 {
 	struct generation *gen = xcalloc(1, sizeof(*gen));
-	const struct master_service *const *svcs;
+	const struct master_service *const *svcs, *qmgr;
 	size_t n, ignored = 0;
 	long long workers;
 	struct strbuf skipped;
@@ -80,14 +80,14 @@ generation_new(const char *confdir, char **err)
 	}
 	listen_mark_unused();
 	strbuf_init(&skipped);
+	/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
+	 * outbound delivery; without it mail stays queued. */
+	qmgr = conf_service_by_command(gen->conf, "qmgr");
+	gen->run_qmgr = qmgr != NULL;
 	n = conf_services(gen->conf, &svcs);
 	for (size_t i = 0; i < n; i++) {
-		/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
-		 * outbound delivery; without it mail stays queued. */
-		if (strcmp(svcs[i]->command, "qmgr") == 0) {
-			gen->run_qmgr = 1;
+		if (svcs[i] == qmgr)
 			continue;
-		}
 		if (strcmp(svcs[i]->type, "inet") != 0 ||
 		    strcmp(svcs[i]->command, "smtpd") != 0) {
 			strbuf_printf(&skipped, "%s%s/%s", ignored++ ? ", " : "",

@@ -237,6 +237,17 @@ reap_children(int stopping)
 	}
 }
 
+/* Into the log, at start and on reload: nobody would guess that mail is
+ * taken with a 250 and then left in the queue. */
+static void
+warn_without_qmgr(const char *confdir)
+{
+	if (!current->run_qmgr)
+		msg_warn("%s/master.cf: no queue manager service (Postfix's "
+		    "\"qmgr unix n - n 300 1 qmgr\"): mail will be accepted "
+		    "and not delivered", confdir);
+}
+
 static void
 reset_throttles(void)
 {
@@ -281,6 +292,7 @@ reload(const char *confdir, int foreground)
 	if (current->live_workers == 0)
 		release_generation(current);
 	current = gen;
+	warn_without_qmgr(confdir);
 	listen_close_unused();
 	/* A new configuration deserves a fresh start. */
 	reset_throttles();
@@ -383,6 +395,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
+	warn_without_qmgr(confdir);
 	reset_throttles();
 	start_missing_workers();
 	start_qmgr();

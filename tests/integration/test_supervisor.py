@@ -1,13 +1,16 @@
-"""The supervisor and its children (issue 9): a queue manager that fails
-at every start is restarted after a pause that doubles (1, 2, 4, 8 ...
-seconds, up to service_throttle_time, its default of 60 s here), with
-Postfix's "bad command startup -- throttling" line once per pause, never
-once a second for ever.
+"""The supervisor and its children (issue 9).
 
-What makes it fail is something only the unprivileged queue manager
-trips over: its FIFO, public/qmgr, made root's with mode 0600 while the
-daemon runs (the supervisor, root, sets it right only at start and on
-reload)."""
+A queue manager that fails at every start is restarted after a pause
+that doubles (1, 2, 4, 8 ... seconds, up to service_throttle_time, its
+default of 60 s here), with Postfix's "bad command startup --
+throttling" line once per pause, never once a second for ever. What makes
+it fail is something only the unprivileged queue manager trips over: its
+FIFO, public/qmgr, made root's with mode 0600 while the daemon runs (the
+supervisor, root, sets it right only at start and on reload).
+
+A master.cf without the queue manager line accepts mail and never
+delivers it: the daemon says so when it starts and on reload, and
+`tlsrelay queue` says so with every listing."""
 
 import os
 import re
@@ -19,7 +22,12 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (NO_DNS, QMGR_LINE, SANITIZER_MARKS,  # noqa: E402
-                       RelayTestCase, children_of, main, wait_for)
+                       OutboundTestCase, RelayTestCase, children_of, main,
+                       wait_for)
+
+NO_QMGR = (r"warning: \S+/master\.cf: no queue manager service \(Postfix's "
+           r"\"qmgr unix n - n 300 1 qmgr\"\): mail will be accepted and "
+           r"not delivered")
 
 
 def holder_of(relay, path):
@@ -94,6 +102,35 @@ class ThrottleTest(RelayTestCase):
         self.assertEqual(relay.proc.returncode, 0, relay.diagnostics())
         self.assertFalse(any(mark in relay.stderr()
                              for mark in SANITIZER_MARKS), relay.stderr())
+
+
+class NoQmgrTest(OutboundTestCase):
+
+    def test_without_qmgr_line_warns(self):
+        relay = self.relay(services={"smtp": {}})
+        relay.wait_log(r"tlsrelay/master\[\d+\]: " + NO_QMGR)
+        queue_id = self.submit(relay, "sender@senders.test",
+                               ["rcpt@example.test"], self.message())
+        self.assertEqual(self.where(relay, queue_id), "incoming")
+        status, out = self.tlsrelay("queue", "-c", relay.dir)
+        self.assertEqual(status, 0, out)
+        self.assertRegex(out, r"(?m)^tlsrelay: " + NO_QMGR + "$")
+        self.assertIn(queue_id, out)
+        # Every reading of the configuration says it again.
+        relay.signal(signal.SIGHUP)
+        relay.wait_log(NO_QMGR, count=2)
+
+    def test_with_qmgr_line_no_warning(self):
+        relay = self.relay(services={"smtp": {}}, extra_master=QMGR_LINE,
+                           main={"tlsrelay_dns_servers": NO_DNS})
+        # The supervisor starts the queue manager after it would have
+        # warned: wait for that.
+        fifo = os.path.join(relay.queue_dir, "public", "qmgr")
+        wait_for("the queue manager", lambda: holder_of(relay, fifo), 10,
+                 relay.diagnostics)
+        status, out = self.tlsrelay("queue", "-c", relay.dir)
+        self.assertEqual((status, out), (0, "Mail queue is empty\n"))
+        self.assertNotRegex(relay.maillog(), NO_QMGR)
 
 
 if __name__ == "__main__":
