@@ -12,7 +12,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,16 +61,12 @@ warn_obsolete(const struct conf *conf)
 			    tls_param_origin(conf, names[i]), names[i]);
 }
 
-/* Protocol bounds and cipher string of one level. */
-struct level_settings {
-	int min_version, max_version;
-	long disable_ops;
-	char *ciphers;
-};
-
+/* The protocols and the cipher grade and exclusions of one level, as
+ * Postfix combines them, parsed to find a mistake and name its
+ * parameter. Whether OpenSSL takes the cipher list is found when a
+ * context is built from it (build_main_contexts). */
 static int
-level_settings(const struct conf *conf, int mandatory,
-    struct level_settings *ls, char **err)
+check_level(const struct conf *conf, int mandatory, char **err)
 {
 	const char *proto_param = mandatory ? "smtp_tls_mandatory_protocols" :
 	    "smtp_tls_protocols";
@@ -79,11 +74,12 @@ level_settings(const struct conf *conf, int mandatory,
 	    "smtp_tls_ciphers";
 	const char *spec = conf_str(conf, proto_param);
 	const char *excl = conf_str(conf, "smtp_tls_exclude_ciphers");
-	char *exclusions, *reason = NULL;
+	char *exclusions, *ciphers, *reason = NULL;
+	int min_version, max_version;
+	long disable_ops;
 
-	memset(ls, 0, sizeof(*ls));
-	if (tls_parse_protocols(spec ? spec : "", &ls->min_version,
-	    &ls->max_version, &ls->disable_ops, &reason) != 0) {
+	if (tls_parse_protocols(spec ? spec : "", &min_version, &max_version,
+	    &disable_ops, &reason) != 0) {
 		*err = xasprintf("%s: %s: %s",
 		    tls_param_origin(conf, proto_param), proto_param, reason);
 		free(reason);
@@ -92,15 +88,16 @@ level_settings(const struct conf *conf, int mandatory,
 	/* As Postfix: the mandatory exclusions add to the general ones. */
 	exclusions = xasprintf("%s %s", excl ? excl : "", mandatory ?
 	    conf_str(conf, "smtp_tls_mandatory_exclude_ciphers") : "");
-	ls->ciphers = tls_cipher_string(conf, conf_str(conf, grade_param),
+	ciphers = tls_cipher_string(conf, conf_str(conf, grade_param),
 	    exclusions, &reason);
 	free(exclusions);
-	if (ls->ciphers == NULL) {
+	if (ciphers == NULL) {
 		*err = xasprintf("%s: %s: %s",
 		    tls_param_origin(conf, grade_param), grade_param, reason);
 		free(reason);
 		return -1;
 	}
+	free(ciphers);
 	return 0;
 }
 
@@ -190,7 +187,6 @@ check_policy_settings(const struct conf *conf, int level, char **err)
 static int
 check_settings(const struct conf *conf, char **err)
 {
-	struct level_settings ls;
 	int level;
 
 	*err = NULL;
@@ -207,11 +203,9 @@ check_settings(const struct conf *conf, char **err)
 		return -1;
 	/* Both levels are checked now, whatever the default: a policy may
 	 * ask for either, and a typo must stop the start, not a delivery. */
-	for (int mandatory = 0; mandatory < 2; mandatory++) {
-		if (level_settings(conf, mandatory, &ls, err) != 0)
+	for (int mandatory = 0; mandatory < 2; mandatory++)
+		if (check_level(conf, mandatory, err) != 0)
 			return -1;
-		free(ls.ciphers);
-	}
 	return 0;
 }
 
@@ -234,12 +228,13 @@ build_main_contexts(struct tls_client *client, const struct conf *conf,
 		struct tls_policy *policy = tls_policy_main(conf,
 		    levels[i].level, NULL);
 		char *reason = NULL;
-		int status = 0;
+		int by_settings, status = 0;
 
-		if (policy->error == NULL &&
-		    tls_client_ctx_get(client, policy, &reason) == NULL) {
-			*err = xasprintf("%s: %s: %s", tls_param_origin(conf,
-			    levels[i].param), levels[i].param, reason);
+		if (policy->error == NULL && tls_client_ctx_get(client,
+		    policy, &reason, &by_settings) == NULL) {
+			*err = by_settings ? xasprintf("%s: %s: %s",
+			    tls_param_origin(conf, levels[i].param),
+			    levels[i].param, reason) : xstrdup(reason);
 			free(reason);
 			status = -1;
 		}

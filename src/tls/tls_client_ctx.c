@@ -25,8 +25,9 @@
 
 struct client_ctx {
 	char *key;		/* the settings, see settings_key() */
-	SSL_CTX *ctx;		/* NULL: OpenSSL refused them */
+	SSL_CTX *ctx;		/* NULL: it could not be built */
 	char *error;		/* then: why */
+	int by_settings;	/* the settings were refused, not a key */
 };
 
 /* Everything of a policy that goes into its context: policies with the
@@ -39,12 +40,16 @@ settings_key(const struct tls_policy *p)
 	    p->cipher_list ? p->cipher_list : "");
 }
 
+/* *by_settings: whether a failure is the policy's protocols or ciphers
+ * (else *reason names the key file and parameter at fault, or says what
+ * else went wrong). */
 static SSL_CTX *
 ctx_build(const struct tls_client *client, const struct tls_policy *p,
-    char **reason)
+    char **reason, int *by_settings)
 {
 	SSL_CTX *ctx;
 
+	*by_settings = 0;
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		*reason = tls_openssl_reason("cannot create a TLS client "
@@ -58,11 +63,14 @@ ctx_build(const struct tls_client *client, const struct tls_policy *p,
 	    (p->max_version != 0 &&
 	    !SSL_CTX_set_max_proto_version(ctx, p->max_version))) {
 		*reason = tls_openssl_reason("unsupported protocol version");
+		*by_settings = 1;
 		goto fail;
 	}
 	if (p->cipher_list != NULL &&
-	    tls_set_cipher_list(ctx, p->cipher_list, reason) != 0)
+	    tls_set_cipher_list(ctx, p->cipher_list, reason) != 0) {
+		*by_settings = 1;
 		goto fail;
+	}
 	SSL_CTX_set1_cert_store(ctx, client->cas);
 	/* The chain is checked (for the log's verdict, and for levels
 	 * verify and secure) but never stops the handshake. */
@@ -99,20 +107,22 @@ ctx_entry(struct tls_client *client, const struct tls_policy *p,
 	e = &client->ctxs[client->n_ctxs++];
 	e->key = key;
 	e->error = NULL;
-	e->ctx = ctx_build(client, p, &e->error);
+	e->ctx = ctx_build(client, p, &e->error, &e->by_settings);
 	*built = 1;
 	return e;
 }
 
 SSL_CTX *
 tls_client_ctx_get(struct tls_client *client, const struct tls_policy *p,
-    char **reason)
+    char **reason, int *by_settings)
 {
 	int built;
 	struct client_ctx *e = ctx_entry(client, p, &built);
 
-	if (e->ctx == NULL)
+	if (e->ctx == NULL) {
 		*reason = xstrdup(e->error);
+		*by_settings = e->by_settings;
+	}
 	return e->ctx;
 }
 

@@ -21,10 +21,12 @@ struct tls_client {
 };
 
 /* tls_client_ctx.c: the context for policy's settings, built the first
- * time and kept (a failure too). NULL with *reason (caller frees) when
- * OpenSSL refuses the settings. */
+ * time and kept (a failure too). NULL with *reason (caller frees) when it
+ * cannot be built: *by_settings is 1 when OpenSSL refused the policy's
+ * protocols or ciphers, 0 when something else failed (a client key the
+ * context will not take: *reason names its file and parameter). */
 SSL_CTX *tls_client_ctx_get(struct tls_client *client,
-    const struct tls_policy *policy, char **reason);
+    const struct tls_policy *policy, char **reason, int *by_settings);
 void tls_client_ctxs_free(struct tls_client *client);
 
 /* Installs the verify callback on a client context: it records the

@@ -1720,6 +1720,22 @@ START_TEST(ctx_client_cert)
 	free(err);
 	conf_free(conf);
 	free(cf);
+	/* Two ECDSA pairs: the second one is refused by the context, and
+	 * the error names it, not the ciphers. */
+	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
+	    "smtp_tls_key_file = %s/client.key\n"
+	    "smtp_tls_eccert_file = %s/peer.crt\n"
+	    "smtp_tls_eckey_file = %s/peer.key\n", tmpdir, tmpdir, tmpdir,
+	    tmpdir);
+	conf = load(cf);
+	ck_assert_ptr_null(tls_client_new(conf, &err));
+	free(cf);
+	cf = xasprintf("main.cf:4: smtp_tls_eckey_file %s/peer.key: a "
+	    "certificate with the same key type is already loaded", tmpdir);
+	ck_assert_str_eq(err, cf);
+	free(err);
+	conf_free(conf);
+	free(cf);
 	/* A chain file: key, then certificate. */
 	run("cat client.key client.crt > client_chain.pem");
 	cf = xasprintf("smtp_tls_chain_files = %s/client_chain.pem\n",
