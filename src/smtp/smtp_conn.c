@@ -384,8 +384,9 @@ smtp_conn_open(struct smtp_conn *conn, struct smtp_run *run)
 	set_policy(conn, run->job);
 	if (conn->policy->error != NULL || (conn->tls_level >= TLS_LEV_MAY &&
 	    conn->ssl_ctx == NULL)) {
-		/* Already logged with the table and key: defer, never
-		 * deliver with less protection than was asked for. */
+		/* Already logged, with the table and key or when its
+		 * context was refused: defer, never deliver with less
+		 * protection than was asked for. */
 		smtp_run_set_rest(run, SMTP_DEFER, "4.7.5", NULL,
 		    conn->policy->error ? conn->policy->error :
 		    TLS_POLICY_PROBLEM);

@@ -174,7 +174,7 @@ struct smtp_pool {
 	struct event_base *base;
 	const struct conf *conf;
 	struct smtp_settings set;
-	struct tls_client *tls;		/* the supervisor's; not ours */
+	struct tls_client *tls;		/* the caller's, not freed here */
 	TAILQ_HEAD(, smtp_dest) dests;
 	TAILQ_HEAD(, smtp_conn) conns;		/* all of them */
 	TAILQ_HEAD(, smtp_run) done;		/* callbacks to make */

@@ -90,7 +90,8 @@ setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 
 	strbuf_init(&exclusions);
 	strbuf_puts(&exclusions, "");
-	for (size_t i = 0; status == 0 && i < 3 && steps[i] != NULL; i++) {
+	for (size_t i = 0; status == 0 && i < sizeof(steps) / sizeof(steps[0]) &&
+	    steps[i] != NULL; i++) {
 		char *ciphers;
 
 		if (i > 0)
