@@ -28,6 +28,7 @@
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 
@@ -91,6 +92,20 @@ prepare_directories(const struct conf *conf, char **err)
 	    run_user.drop ? run_user.gid : (gid_t)-1, err);
 }
 
+/* In an smtpd worker, which talks to any client on the network: the
+ * client's keys are the queue manager's, so the worker does not keep
+ * them (OpenSSL clears a private key as it frees it). */
+static void
+forget_client_keys(void)
+{
+	tls_client_free(current->client_tls);
+	current->client_tls = NULL;
+	for (struct generation *gen = retired; gen != NULL; gen = gen->next) {
+		tls_client_free(gen->client_tls);
+		gen->client_tls = NULL;
+	}
+}
+
 static void
 start_worker(struct generation *gen)
 {
@@ -114,6 +129,7 @@ start_worker(struct generation *gen)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("smtpd");
+		forget_client_keys();
 		run_user_drop(&run_user);
 		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
 		    slot));

@@ -233,7 +233,7 @@ read_key_file(const char *file, char **reason)
 			key = decode_key(name, header, der, len, reason);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(der);
+		OPENSSL_clear_free(der, (size_t)len);
 	}
 	BIO_free(bio);
 	return key;
@@ -382,7 +382,8 @@ read_chain_file(struct tls_certkeys *keys, const struct conf *conf,
 		    der, len, &reason);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(der);
+		/* It may be a private key: leave no copy behind. */
+		OPENSSL_clear_free(der, (size_t)len);
 		if (status != 0)
 			break;
 	}

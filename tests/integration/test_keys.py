@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (MAIL_OWNER, NO_DNS, QMGR_LINE,  # noqa: E402
                        OutboundTestCase, SClient, inline_table, main,
-                       proc_status, to_lines)
+                       proc_status, to_lines, wait_for)
 
 SENDER = "sender@senders.test"
 RCPT = "rcpt@example.test"
@@ -70,12 +70,13 @@ class ClientKeyTest(OutboundTestCase):
         self.wait_removed(relay, queue_id)
         return queue_id, got
 
-    def assert_presented_client_cert(self, got, relay, queue_id):
+    def assert_presented_client_cert(self, got, relay, queue_id,
+                                     cert=None, cn="client.test"):
         self.assertIsNotNone(got.client_cert,
                              "the sink got no client certificate")
-        self.assertEqual(got.client_cert["subject_cn"], "client.test")
+        self.assertEqual(got.client_cert["subject_cn"], cn)
         self.assertEqual(got.client_cert["sha256"],
-                         der_sha256(self.certs.client))
+                         der_sha256(cert or self.certs.client))
         self.assertIsNotNone(got.tls)
         # Delivered by a queue manager that runs as mail_owner, which
         # could not have opened the key itself.
@@ -170,6 +171,31 @@ class ClientKeyTest(OutboundTestCase):
         # The running generation, key and all, still delivers.
         queue_id, got = self.deliver(relay, sink, 2)
         self.assert_presented_client_cert(got, relay, queue_id)
+
+    def test_reload_reads_new_client_key(self):
+        """SIGHUP: the supervisor reads the new key as root, and the new
+        queue manager presents it (its TLS contexts are built anew)."""
+        sink = self.sink(client_ca=self.certs.ca)
+        relay = self.relay_to(sink, smtp_tls_cert_file=self.certs.client,
+                              smtp_tls_key_file=self.certs.client_key)
+        self.deliver(relay, sink, 1)
+        key, crt = self.certs.new_client_cert("renewed", "renewed.test")
+        self.assert_root_only(key)
+        relay.main["smtp_tls_cert_file"] = crt
+        relay.main["smtp_tls_key_file"] = key
+        relay.write_config()
+        old = wait_for("the queue manager", relay.qmgr_pid, 10,
+                       relay.diagnostics)
+        relay.signal(signal.SIGHUP)
+        # The old queue manager takes nothing new once told to go; wait
+        # for its successor all the same.
+        wait_for("a new queue manager",
+                 lambda: relay.qmgr_pid() not in (None, old), 30,
+                 relay.diagnostics)
+        queue_id, got = self.deliver(relay, sink, 2)
+        self.assert_presented_client_cert(got, relay, queue_id, crt,
+                                          "renewed.test")
+        self.assertNotIn("reload failed", relay.maillog())
 
 
 class ServerKeyTest(OutboundTestCase):

@@ -22,29 +22,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (NO_DNS, QMGR_LINE, SANITIZER_MARKS,  # noqa: E402
-                       OutboundTestCase, RelayTestCase, children_of, main,
-                       wait_for)
+                       OutboundTestCase, RelayTestCase, main, wait_for)
 
 NO_QMGR = (r"warning: \S+/master\.cf: no queue manager service \(Postfix's "
            r"\"qmgr unix n - n 300 1 qmgr\"\): mail will be accepted and "
            r"not delivered")
-
-
-def holder_of(relay, path):
-    """The child of the supervisor that has path open, or None."""
-    for pid in children_of(relay.pid):
-        fddir = "/proc/%d/fd" % pid
-        try:
-            fds = os.listdir(fddir)
-        except FileNotFoundError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(os.path.join(fddir, fd)) == path:
-                    return pid
-            except OSError:
-                pass
-    return None
 
 
 class ThrottleTest(RelayTestCase):
@@ -59,8 +41,8 @@ class ThrottleTest(RelayTestCase):
         relay = self.relay(services={"smtp": {}}, extra_master=QMGR_LINE,
                            main={"tlsrelay_dns_servers": NO_DNS})
         fifo = os.path.join(relay.queue_dir, "public", "qmgr")
-        qmgr = wait_for("the queue manager", lambda: holder_of(relay, fifo),
-                        10, relay.diagnostics)
+        qmgr = wait_for("the queue manager", relay.qmgr_pid, 10,
+                        relay.diagnostics)
         saved = os.stat(fifo)
         os.chown(fifo, 0, 0)
         os.chmod(fifo, 0o600)
@@ -89,8 +71,8 @@ class ThrottleTest(RelayTestCase):
         os.chown(fifo, saved.st_uid, saved.st_gid)
         os.chmod(fifo, saved.st_mode & 0o7777)
         repaired = time.monotonic()
-        wait_for("a queue manager holding %s" % fifo,
-                 lambda: holder_of(relay, fifo), 20, relay.diagnostics)
+        wait_for("a queue manager holding %s" % fifo, relay.qmgr_pid, 20,
+                 relay.diagnostics)
         self.assertGreaterEqual(time.monotonic() - repaired, 6,
                                 relay.maillog())
         self.assertEqual(len(re.findall(r"fatal: queue manager",
@@ -125,9 +107,7 @@ class NoQmgrTest(OutboundTestCase):
                            main={"tlsrelay_dns_servers": NO_DNS})
         # The supervisor starts the queue manager after it would have
         # warned: wait for that.
-        fifo = os.path.join(relay.queue_dir, "public", "qmgr")
-        wait_for("the queue manager", lambda: holder_of(relay, fifo), 10,
-                 relay.diagnostics)
+        wait_for("the queue manager", relay.qmgr_pid, 10, relay.diagnostics)
         status, out = self.tlsrelay("queue", "-c", relay.dir)
         self.assertEqual((status, out), (0, "Mail queue is empty\n"))
         self.assertNotRegex(relay.maillog(), NO_QMGR)
