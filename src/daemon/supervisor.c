@@ -93,8 +93,9 @@ prepare_directories(const struct conf *conf, char **err)
 }
 
 /* In an smtpd worker, which talks to any client on the network: the
- * client's keys are the queue manager's, so the worker does not keep
- * them (OpenSSL clears a private key as it frees it). */
+ * client's keys are the queue manager's, so the worker frees them
+ * (OpenSSL clears a private key as it frees it; what OpenSSL's parsing
+ * left in freed memory stays, as for every key the supervisor reads). */
 static void
 forget_client_keys(void)
 {
