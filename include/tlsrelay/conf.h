@@ -98,6 +98,10 @@ const char *conf_dir(const struct conf *conf);
 /* The master.cf services, in file order. */
 size_t conf_services(const struct conf *conf,
     const struct master_service *const **services);
+/* The first master.cf service whose command is command ("qmgr"), or
+ * NULL. */
+const struct master_service *conf_service_by_command(
+    const struct conf *conf, const char *command);
 
 /* Parameter catalogue, for `tlsrelay conf` and the documentation test. */
 enum conf_status conf_param_status(const char *name);

@@ -12,12 +12,16 @@
 
 struct conf;
 struct table;
+struct tls_client;
 
-/* Runs the queue manager until SIGTERM. Returns the exit status. */
-int qmgr_run(const struct conf *conf);
+/* Runs the queue manager until SIGTERM. tls: the client's TLS state
+ * (tls.h: tls_client_new), built before privileges were dropped. Returns
+ * the exit status. */
+int qmgr_run(const struct conf *conf, struct tls_client *tls);
 /* Checks what qmgr_run would refuse (tables, next hops, DNS servers), so
  * that a bad configuration stops start-up or a reload instead of a queue
- * manager that dies at once. Returns 0, or -1 with *err set. */
+ * manager that dies at once; the TLS client's settings and files are
+ * checked by tls_client_new. Returns 0, or -1 with *err set. */
 int qmgr_check_conf(const struct conf *conf, char **err);
 
 /* ---- routing (src/qmgr/qmgr_route.c) ---- */

@@ -16,6 +16,7 @@
 
 struct event_base;
 struct conf;
+struct tls_client;
 struct tls_policy;
 
 /* ---- reply parsing (src/smtp/smtp_reply.c): untrusted bytes ---- */
@@ -99,10 +100,11 @@ typedef void (*smtp_job_done_cb)(void *arg, struct smtp_job *job);
 
 struct smtp_pool;
 
-/* The client's settings (smtp_* parameters) and SSL_CTX come from conf,
- * which must outlive the pool. Returns NULL with *err set. */
+/* The client's settings (smtp_* parameters) come from conf, its TLS
+ * contexts from tls (tls.h: tls_client_new, built before privileges were
+ * dropped); both must outlive the pool. Returns NULL with *err set. */
 struct smtp_pool *smtp_pool_new(struct event_base *base,
-    const struct conf *conf, char **err);
+    const struct conf *conf, struct tls_client *tls, char **err);
 /* Closes idle connections; jobs still running are deferred. */
 void smtp_pool_free(struct smtp_pool *pool);
 /* Queues the job. The pool may hold it back while the destination is at

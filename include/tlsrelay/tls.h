@@ -43,7 +43,9 @@ int tls_parse_protocols(const char *spec, int *min_version, int *max_version,
  * "medium", "null"; "export" and "low" are treated as "medium", as in
  * Postfix 3.6+) from tls_high_cipherlist / tls_medium_cipherlist /
  * tls_null_cipherlist, with the exclusions list appended as !NAME items.
- * Returns a malloc'd string, or NULL with *err set. */
+ * Returns a malloc'd string, or NULL with *err set (unknown grade, empty
+ * list, an operator in an exclusion). No OpenSSL work: whether the string
+ * selects any cipher is found when a context takes it. */
 char *tls_cipher_string(const struct conf *conf, const char *grade,
     const char *exclusions, char **err);
 
@@ -126,20 +128,33 @@ void tls_scache_maintenance(struct event_base *base,
  * about the obsolete names once. */
 int tls_smtp_level(const struct conf *conf);
 
-/* The client SSL_CTX from the smtp_tls_* parameters: the CA file and
- * directory (tls_append_default_CA adds the system's CAs to them), a
- * verify callback that records why a chain is not trusted (the chain
- * never stops a handshake: the level decides afterwards), a client
- * certificate only when one is configured (smtp_tls_chain_files, else
- * the cert/key and eccert/eckey pairs). The level, the protocols and
- * ciphers of both levels, smtp_tls_fingerprint_digest and the main.cf
- * policy are checked here too. Returns NULL with *err = "ORIGIN:
- * parameter: reason" (caller frees). */
-SSL_CTX *tls_client_ctx_new(const struct conf *conf, char **err);
-/* What tls_client_ctx_new would refuse, checked without a warning and
- * without keeping anything: for the supervisor's start-up check. Returns
- * 0, or -1 with *err set. */
-int tls_client_check_conf(const struct conf *conf, char **err);
+/* What every outbound connection shares, read once and as root: the
+ * supervisor builds it with each reading of the configuration, before
+ * any process drops its privileges, and the queue manager inherits it.
+ * The client certificates and keys (smtp_tls_chain_files, else the
+ * cert/key and eccert/eckey pairs; sent only when configured), the CA
+ * file and directory (tls_append_default_CA adds the system's CAs), the
+ * session cache (smtp_tls_session_cache_database). The level, the
+ * protocols and ciphers of both levels, smtp_tls_fingerprint_digest and
+ * the main.cf policy are checked too, and obsolete parameters and a DANE
+ * level draw a warning. Returns NULL with *err = "ORIGIN: parameter
+ * [FILE]: reason" (caller frees), e.g. "main.cf:7: smtp_tls_key_file
+ * /etc/tls/key.pem: cannot open: No such file or directory". */
+struct tls_client;
+struct tls_policy;
+struct tls_client *tls_client_new(const struct conf *conf, char **err);
+void tls_client_free(struct tls_client *client);
+/* The SSL_CTX for a connection under policy (level may and up): one per
+ * distinct set of protocols and ciphers, built the first time a policy
+ * with that set asks for it and kept by the client until
+ * tls_client_free. NULL when OpenSSL refuses the policy's settings (no
+ * cipher matches, say), after a warning that is logged once: defer the
+ * destination with TLS_POLICY_PROBLEM. */
+SSL_CTX *tls_client_ctx(struct tls_client *client,
+    const struct tls_policy *policy);
+
+/* Postfix's reason text for a destination whose TLS policy is unusable. */
+#define TLS_POLICY_PROBLEM	"client TLS configuration problem"
 
 /* The TLS policy of one destination: its smtp_tls_policy_maps entry,
  * main.cf for the rest. Immutable once built; the owner frees it. */
@@ -198,9 +213,9 @@ void tls_policy_maps_close(struct tls_policy_maps *maps);
 struct tls_policy *tls_policy_lookup(struct tls_policy_maps *maps,
     const char *nexthop);
 
-/* Per connection: the policy's protocols and ciphers, servername as SNI
- * when not NULL, trust anchors, the state the verify callback fills.
- * Returns 0, or -1 with *err set. */
+/* Per connection (ssl made from tls_client_ctx()): servername as SNI
+ * when not NULL, the policy's trust anchors, the state the verify
+ * callback fills. Returns 0, or -1 with *err set. */
 int tls_client_ssl_setup(SSL *ssl, const struct tls_policy *policy,
     const char *servername, char **err);
 

@@ -10,7 +10,9 @@
  * Changes are made in the queue directory itself (rename, unlink, mtime),
  * then the queue manager is told through public/qmgr; if it is not
  * running it sees them when it starts. Exit status 1 when a named message
- * was not acted on. Only root and mail_owner may run it. */
+ * was not acted on. Only root and mail_owner may run it. Without a queue
+ * manager line in master.cf every command says, on stderr, that nothing
+ * is delivered. */
 #include "config.h"
 
 #include <errno.h>
@@ -63,6 +65,18 @@ check_user(const struct conf *conf)
 	fprintf(stderr, "tlsrelay: fatal: queue: permission denied: run as "
 	    "root or as mail_owner (%s)\n", owner);
 	return -1;
+}
+
+/* The daemon logs the same when it starts: mail is taken with a 250 and
+ * then left in the queue. */
+static void
+warn_without_qmgr(const struct conf *conf)
+{
+	if (conf_service_by_command(conf, "qmgr") == NULL)
+		fprintf(stderr, "tlsrelay: warning: %s/master.cf: no queue "
+		    "manager service (Postfix's \"qmgr unix n - n 300 1 "
+		    "qmgr\"): mail will be accepted and not delivered\n",
+		    conf_dir(conf));
 }
 
 /* Tells the qmgr; a qmgr that is not running is worth a note only. */
@@ -169,6 +183,7 @@ cmd_queue(int argc, char **argv)
 		conf_free(conf);
 		return 1;
 	}
+	warn_without_qmgr(conf);
 	queue_dir = conf_str(conf, "queue_directory");
 	if (argc == 0) {
 		if (queue_list(queue_dir, stdout, &err) < 0) {

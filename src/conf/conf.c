@@ -375,6 +375,18 @@ conf_services(const struct conf *conf,
 	return conf->services->count;
 }
 
+const struct master_service *
+conf_service_by_command(const struct conf *conf, const char *command)
+{
+	const struct master_service *const *services;
+	size_t n = conf_services(conf, &services);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(services[i]->command, command) == 0)
+			return services[i];
+	return NULL;
+}
+
 const char *
 conf_set_name(const struct conf *conf, size_t index, const char **raw_value)
 {

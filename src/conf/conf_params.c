@@ -65,6 +65,7 @@ static const struct conf_param_def params[] = {
 	{ "relay_clientcerts", CONF_STR, "", 0 },
 	{ "relay_domains", CONF_STR, "", 0 },
 	{ "relayhost", CONF_STR, "", 0 },
+	{ "service_throttle_time", CONF_TIME, "60s", 's' },
 	{ "smtp_connect_timeout", CONF_TIME, "30s", 's' },
 	{ "smtp_connection_cache_on_demand", CONF_BOOL, "yes", 0 },
 	{ "smtp_connection_cache_time_limit", CONF_TIME, "2s", 's' },

@@ -4,11 +4,13 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "tlsrelay/smtpd.h"
 
 struct conf;
 struct master_service;
+struct tls_client;
 
 /* listen.c: the bound sockets, kept across reloads so that a SIGHUP does
  * not need to bind again (we may no longer be able to). */
@@ -40,6 +42,27 @@ int run_user_lookup(const struct conf *conf, struct run_user *user,
 /* In a child, for good: supplementary groups, gid, uid. */
 void run_user_drop(const struct run_user *user);
 
+/* throttle.c: the pause before a child that ended by itself is started
+ * again (Postfix's service_throttle_time), one per service. */
+struct throttle {
+	const char *service;	/* "smtpd", "qmgr": for the log */
+	long long max_pause;	/* service_throttle_time, seconds */
+	long long pause;	/* the last pause; 0: none */
+	time_t until;		/* no start before */
+};
+
+/* At start-up and on reload: no pause pending. */
+void throttle_reset(struct throttle *t, const char *service,
+    long long max_pause);
+/* A child of the service that started at started ended without being
+ * asked to: sets the time the next one may start, with a log line when
+ * that means a pause. */
+void throttle_child_ended(struct throttle *t, time_t started, time_t now);
+/* fork() failed: try again in a second. */
+void throttle_fork_failed(struct throttle *t, time_t now);
+/* 1 when a child of the service may be started now. */
+int throttle_ready(const struct throttle *t, time_t now);
+
 /* generation.c: everything built from one reading of the configuration. */
 struct service {
 	struct conf *conf;		/* main.cf with the -o overrides */
@@ -55,6 +78,7 @@ struct generation {
 	size_t n_listeners;
 	int n_workers;
 	int run_qmgr;			/* master.cf has a qmgr service */
+	struct tls_client *client_tls;	/* the qmgr's, read as root */
 	int live_workers;		/* processes still running */
 	struct generation *next;	/* retired generations */
 };

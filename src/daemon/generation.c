@@ -1,7 +1,9 @@
 /* generation: one reading of main.cf and master.cf turned into what the
  * workers run: per service its conf, policy and TLS context, and the bound
- * sockets. Everything that can be wrong with the configuration is found
- * here, before a worker starts, so a bad reload changes nothing. */
+ * sockets; for the queue manager the client's keys and CAs. Every private
+ * key is read here, in the supervisor and as root, before any child drops
+ * its privileges. Everything that can be wrong with the configuration is
+ * found here, before a child starts, so a bad reload changes nothing. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -66,7 +68,7 @@ struct generation *
 generation_new(const char *confdir, char **err)
 {
 	struct generation *gen = xcalloc(1, sizeof(*gen));
-	const struct master_service *const *svcs;
+	const struct master_service *const *svcs, *qmgr;
 	size_t n, ignored = 0;
 	long long workers;
 	struct strbuf skipped;
@@ -78,14 +80,14 @@ generation_new(const char *confdir, char **err)
 	}
 	listen_mark_unused();
 	strbuf_init(&skipped);
+	/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
+	 * outbound delivery; without it mail stays queued. */
+	qmgr = conf_service_by_command(gen->conf, "qmgr");
+	gen->run_qmgr = qmgr != NULL;
 	n = conf_services(gen->conf, &svcs);
 	for (size_t i = 0; i < n; i++) {
-		/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
-		 * outbound delivery; without it mail stays queued. */
-		if (strcmp(svcs[i]->command, "qmgr") == 0) {
-			gen->run_qmgr = 1;
+		if (svcs[i] == qmgr)
 			continue;
-		}
 		if (strcmp(svcs[i]->type, "inet") != 0 ||
 		    strcmp(svcs[i]->command, "smtpd") != 0) {
 			strbuf_printf(&skipped, "%s%s/%s", ignored++ ? ", " : "",
@@ -108,7 +110,8 @@ generation_new(const char *confdir, char **err)
 		generation_free(gen);
 		return NULL;
 	}
-	if (gen->run_qmgr && qmgr_check_conf(gen->conf, &xerr) < 0) {
+	if (gen->run_qmgr && (qmgr_check_conf(gen->conf, &xerr) < 0 ||
+	    (gen->client_tls = tls_client_new(gen->conf, &xerr)) == NULL)) {
 		*err = xasprintf("queue manager: %s", xerr);
 		free(xerr);
 		generation_free(gen);
@@ -137,6 +140,7 @@ generation_free(struct generation *gen)
 	}
 	free(gen->services);
 	free(gen->listeners);
+	tls_client_free(gen->client_tls);
 	conf_free(gen->conf);
 	free(gen);
 }

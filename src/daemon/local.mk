@@ -5,5 +5,17 @@ tlsrelayd_SOURCES = \
 	src/daemon/listen.c \
 	src/daemon/main.c \
 	src/daemon/privileges.c \
-	src/daemon/supervisor.c
+	src/daemon/supervisor.c \
+	src/daemon/throttle.c
 tlsrelayd_LDADD = $(LIBTLSRELAY)
+
+# The restart pause, without a daemon: time is passed in.
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_throttle
+tests_unit_check_throttle_SOURCES = tests/unit/check_throttle.c \
+	src/daemon/throttle.c tests/unit/testutil.c
+tests_unit_check_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/daemon
+tests_unit_check_throttle_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_throttle_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+TESTS += tests/unit/check_throttle
+endif

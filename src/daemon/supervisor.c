@@ -1,6 +1,9 @@
-/* supervisor: the tlsrelayd parent. It reads the configuration, binds the
- * listeners, forks the smtpd workers and then only waits for signals:
- *   SIGCHLD  a worker ended: restart it if it was not asked to stop;
+/* supervisor: the tlsrelayd parent. It reads the configuration and every
+ * private key, binds the listeners, forks the smtpd workers and the queue
+ * manager and then only waits for signals:
+ *   SIGCHLD  a child ended: restart it if it was not asked to stop, after
+ *            a pause when it keeps ending soon after its start
+ *            (throttle.c);
  *   SIGHUP   read the configuration and certificates again; on success new
  *            workers take over and the old ones finish their sessions;
  *   SIGTERM  (or SIGINT) workers stop accepting, finish, and we exit.
@@ -25,6 +28,7 @@
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 
@@ -45,14 +49,14 @@ static struct anvil *anvil;
 static struct run_user run_user;
 static sigset_t saved_mask;
 static int restart_pending;
-static time_t restart_at;
+static struct throttle smtpd_throttle;
 
 /* The queue manager: at most one, and a new one only after the old one
  * has exited, so no message in active/ is worked on twice. */
 static pid_t qmgr_pid;
 static time_t qmgr_started;
 static int qmgr_wanted;		/* start one when none runs */
-static time_t qmgr_start_at;
+static struct throttle qmgr_throttle;
 
 static int
 open_log(const struct conf *conf, int foreground, char **err)
@@ -88,6 +92,21 @@ prepare_directories(const struct conf *conf, char **err)
 	    run_user.drop ? run_user.gid : (gid_t)-1, err);
 }
 
+/* In an smtpd worker, which talks to any client on the network: the
+ * client's keys are the queue manager's, so the worker frees them
+ * (OpenSSL clears a private key as it frees it; what OpenSSL's parsing
+ * left in freed memory stays, as for every key the supervisor reads). */
+static void
+forget_client_keys(void)
+{
+	tls_client_free(current->client_tls);
+	current->client_tls = NULL;
+	for (struct generation *gen = retired; gen != NULL; gen = gen->next) {
+		tls_client_free(gen->client_tls);
+		gen->client_tls = NULL;
+	}
+}
+
 static void
 start_worker(struct generation *gen)
 {
@@ -105,12 +124,13 @@ start_worker(struct generation *gen)
 	if (pid < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		restart_pending = 1;
-		restart_at = time(NULL) + 1;
+		throttle_fork_failed(&smtpd_throttle, time(NULL));
 		return;
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("smtpd");
+		forget_client_keys();
 		run_user_drop(&run_user);
 		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
 		    slot));
@@ -134,7 +154,7 @@ start_qmgr(void)
 	if (pid < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		qmgr_wanted = 1;
-		qmgr_start_at = time(NULL) + 1;
+		throttle_fork_failed(&qmgr_throttle, time(NULL));
 		return;
 	}
 	if (pid == 0) {
@@ -142,8 +162,9 @@ start_qmgr(void)
 		log_after_fork("qmgr");
 		/* The queue manager never accepts connections. */
 		listen_close_all();
+		/* Its keys were read by the supervisor, as root. */
 		run_user_drop(&run_user);
-		exit(qmgr_run(current->conf));
+		exit(qmgr_run(current->conf, current->client_tls));
 	}
 	qmgr_pid = pid;
 	qmgr_started = time(NULL);
@@ -205,8 +226,8 @@ reap_children(int stopping)
 			if (!qmgr_wanted) {
 				log_exit("qmgr", pid, status);
 				qmgr_wanted = 1;
-				qmgr_start_at = time(NULL) - qmgr_started < 2 ?
-				    time(NULL) + 1 : time(NULL);
+				throttle_child_ended(&qmgr_throttle,
+				    qmgr_started, time(NULL));
 			}
 			continue;
 		}
@@ -227,14 +248,30 @@ reap_children(int stopping)
 		if (stopping || procs[slot].retiring)
 			continue;
 		log_exit("smtpd", pid, status);
-		/* A worker that dies at once would die again: pace it. */
 		restart_pending = 1;
-		restart_at = time(NULL) - procs[slot].started < 2 ?
-		    time(NULL) + 1 : time(NULL);
-		if (restart_at > time(NULL))
-			msg_warn("process smtpd pid %ld died too soon; "
-			    "restarting in 1 second", (long)pid);
+		throttle_child_ended(&smtpd_throttle, procs[slot].started,
+		    time(NULL));
 	}
+}
+
+/* Into the log, at start and on reload: nobody would guess that mail is
+ * taken with a 250 and then left in the queue. */
+static void
+warn_without_qmgr(const char *confdir)
+{
+	if (!current->run_qmgr)
+		msg_warn("%s/master.cf: no queue manager service (Postfix's "
+		    "\"qmgr unix n - n 300 1 qmgr\"): mail will be accepted "
+		    "and not delivered", confdir);
+}
+
+static void
+reset_throttles(void)
+{
+	long long pause = conf_time(current->conf, "service_throttle_time");
+
+	throttle_reset(&smtpd_throttle, "smtpd", pause);
+	throttle_reset(&qmgr_throttle, "qmgr", pause);
 }
 
 static void
@@ -272,11 +309,13 @@ reload(const char *confdir, int foreground)
 	if (current->live_workers == 0)
 		release_generation(current);
 	current = gen;
+	warn_without_qmgr(confdir);
 	listen_close_unused();
+	/* A new configuration deserves a fresh start. */
+	reset_throttles();
 	start_missing_workers();
 	/* The new queue manager starts when the old one has gone. */
 	qmgr_wanted = 1;
-	qmgr_start_at = time(NULL);
 	if (qmgr_pid != 0)
 		kill(qmgr_pid, SIGTERM);
 }
@@ -373,6 +412,8 @@ supervisor_run(const char *confdir_arg, int foreground)
 
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
+	warn_without_qmgr(confdir);
+	reset_throttles();
 	start_missing_workers();
 	start_qmgr();
 
@@ -384,9 +425,11 @@ supervisor_run(const char *confdir_arg, int foreground)
 			reap_children(0);
 		else if (sig == SIGHUP)
 			reload(confdir, foreground);
-		if (restart_pending && time(NULL) >= restart_at)
+		if (restart_pending && throttle_ready(&smtpd_throttle,
+		    time(NULL)))
 			start_missing_workers();
-		if (qmgr_wanted && qmgr_pid == 0 && time(NULL) >= qmgr_start_at)
+		if (qmgr_wanted && qmgr_pid == 0 &&
+		    throttle_ready(&qmgr_throttle, time(NULL)))
 			start_qmgr();
 	}
 	stop_all(sig);

@@ -317,8 +317,7 @@ qmgr_check_conf(const struct conf *conf, char **err)
 	if ((router = qmgr_router_new(conf, err)) == NULL)
 		return -1;
 	qmgr_router_free(router);
-	if (tls_client_check_conf(conf, err) < 0 ||
-	    (policies = tls_policy_maps_open(conf, err)) == NULL)
+	if ((policies = tls_policy_maps_open(conf, err)) == NULL)
 		return -1;
 	tls_policy_maps_close(policies);
 	if ((csv = dns_servers_csv(conf_str(conf, "tlsrelay_dns_servers"),
@@ -333,7 +332,7 @@ qmgr_check_conf(const struct conf *conf, char **err)
 }
 
 static int
-qmgr_setup(const struct conf *conf, char **err)
+qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 {
 	const char *level = conf_str(conf, "smtp_dns_support_level");
 
@@ -361,7 +360,7 @@ qmgr_setup(const struct conf *conf, char **err)
 	    "tlsrelay_dns_servers"), strcasecmp(level, "disabled") != 0,
 	    err)) == NULL)
 		return -1;
-	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, err)) == NULL)
+	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, tls, err)) == NULL)
 		return -1;
 	if ((qmgr.router = qmgr_router_new(conf, err)) == NULL)
 		return -1;
@@ -382,13 +381,13 @@ qmgr_setup(const struct conf *conf, char **err)
 }
 
 int
-qmgr_run(const struct conf *conf)
+qmgr_run(const struct conf *conf, struct tls_client *tls)
 {
 	struct event *sigterm;
 	char *err = NULL;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (qmgr_setup(conf, &err) < 0)
+	if (qmgr_setup(conf, tls, &err) < 0)
 		msg_fatal("queue manager: %s", err);
 	notify_event = event_new(qmgr.base, notify_fd, EV_READ | EV_PERSIST,
 	    notify_cb, NULL);

@@ -368,6 +368,11 @@ set_policy(struct smtp_conn *conn, const struct smtp_job *job)
 	}
 	conn->tls_level = conn->policy->level;
 	conn->tls_reuse = conn->policy->conn_reuse;
+	/* The context of the policy's settings, built once and kept:
+	 * nothing of OpenSSL's is redone per connection. */
+	conn->ssl_ctx = NULL;
+	if (conn->policy->error == NULL && conn->tls_level >= TLS_LEV_MAY)
+		conn->ssl_ctx = tls_client_ctx(conn->pool->tls, conn->policy);
 }
 
 void
@@ -377,11 +382,14 @@ smtp_conn_open(struct smtp_conn *conn, struct smtp_run *run)
 	conn->reused = 0;
 	run->t_conn = smtp_now();
 	set_policy(conn, run->job);
-	if (conn->policy->error != NULL) {
-		/* Already logged with the table and key: defer, never
-		 * deliver with less protection than was asked for. */
+	if (conn->policy->error != NULL || (conn->tls_level >= TLS_LEV_MAY &&
+	    conn->ssl_ctx == NULL)) {
+		/* Already logged, with the table and key or when its
+		 * context was refused: defer, never deliver with less
+		 * protection than was asked for. */
 		smtp_run_set_rest(run, SMTP_DEFER, "4.7.5", NULL,
-		    conn->policy->error);
+		    conn->policy->error ? conn->policy->error :
+		    TLS_POLICY_PROBLEM);
 		smtp_run_finish(conn->pool, run);
 		conn->run = NULL;
 		smtp_conn_close(conn);
@@ -455,7 +463,7 @@ tls_start(struct smtp_conn *conn)
 	char *sni, *err = NULL;
 	SSL *ssl;
 
-	if ((ssl = SSL_new(pool->ssl_ctx)) == NULL) {
+	if ((ssl = SSL_new(conn->ssl_ctx)) == NULL) {
 		tls_log_errors("SSL_new");
 		tls_failed(conn);
 		return;

@@ -137,6 +137,7 @@ struct smtp_conn {
 	 * tls_key says which for later runs (NULL for a bare level). */
 	const struct tls_policy *policy;
 	struct tls_policy *own_policy;
+	SSL_CTX *ssl_ctx;		/* the policy's (tls_client_ctx) */
 	char *tls_key;
 	int tls_level;
 	int tls_reuse;			/* connection_reuse=, -1 unset */
@@ -190,7 +191,7 @@ struct smtp_pool {
 	struct event_base *base;
 	const struct conf *conf;
 	struct smtp_settings set;
-	SSL_CTX *ssl_ctx;
+	struct tls_client *tls;		/* the caller's, not freed here */
 	TAILQ_HEAD(, smtp_dest) dests;
 	TAILQ_HEAD(, smtp_conn) conns;		/* all of them */
 	TAILQ_HEAD(, smtp_run) done;		/* callbacks to make */

@@ -539,24 +539,18 @@ smtp_pool_conn_closed(struct smtp_conn *conn)
 /* ---- the interface -------------------------------------------------- */
 
 struct smtp_pool *
-smtp_pool_new(struct event_base *base, const struct conf *conf, char **err)
+smtp_pool_new(struct event_base *base, const struct conf *conf,
+    struct tls_client *tls, char **err)
 {
 	struct smtp_pool *pool;
-	SSL_CTX *ctx;
 
 	*err = NULL;
-	smtp_log_enter();
-	ctx = tls_client_ctx_new(conf, err);
-	smtp_log_leave();
-	if (ctx == NULL)
-		return NULL;
 	pool = xcalloc(1, sizeof(*pool));
 	pool->base = base;
 	pool->conf = conf;
-	pool->ssl_ctx = ctx;
+	pool->tls = tls;
 	pool->sasl = smtp_sasl_new(conf, err);
 	if (pool->sasl == NULL && *err != NULL) {
-		SSL_CTX_free(ctx);
 		free(pool);
 		return NULL;
 	}
@@ -642,7 +636,6 @@ smtp_pool_free(struct smtp_pool *pool)
 	event_free(pool->done_ev);
 	event_free(pool->dispatch_ev);
 	event_free(pool->reap_ev);
-	SSL_CTX_free(pool->ssl_ctx);
 	smtp_sasl_free(pool->sasl);
 	free(pool->set.helo_name);
 	free(pool->iobuf);

@@ -1,6 +1,11 @@
-/* tls_certs: the server's private keys and certificate chains. Every key
- * type goes into the same SSL_CTX (RSA and ECDSA side by side), and
- * OpenSSL picks the one that suits the client's signature algorithms. */
+/* tls_certs: private keys and certificate chains, for both sides. They
+ * are read into memory once, as root, before any process drops its
+ * privileges (a key is often readable by root only, as Let's Encrypt
+ * ships privkey.pem), and installed from there into as many SSL_CTXs as
+ * need them: the server's one per service, the client's one per TLS
+ * policy. Every key type goes into the same SSL_CTX (RSA and ECDSA side
+ * by side), and OpenSSL picks the one that suits the peer's signature
+ * algorithms. */
 #include "config.h"
 
 #include <errno.h>
@@ -24,6 +29,12 @@ struct certkey {
 	EVP_PKEY *key;
 	X509 *cert;
 	STACK_OF(X509) *chain;
+	char *where;		/* "main.cf:3: smtpd_tls_key_file FILE" */
+};
+
+struct tls_certkeys {
+	struct certkey *list;
+	size_t n;
 };
 
 static void
@@ -32,9 +43,8 @@ certkey_clear(struct certkey *ck)
 	EVP_PKEY_free(ck->key);
 	X509_free(ck->cert);
 	sk_X509_pop_free(ck->chain, X509_free);
-	ck->key = NULL;
-	ck->cert = NULL;
-	ck->chain = NULL;
+	free(ck->where);
+	memset(ck, 0, sizeof(*ck));
 }
 
 /* A daemon must never prompt on a terminal for a pass phrase. */
@@ -111,20 +121,24 @@ install_reason(void)
 	return xstrdup(text ? text : "cannot use the key and certificate");
 }
 
-/* Hands one key/certificate/chain set to ctx (which takes its own
- * references) and empties ck. */
+/* Takes ck (a key with its certificate) into keys, emptying ck; where
+ * names the file for later errors. The key must belong to the
+ * certificate: found now, not when a context is built from it. */
 static int
-certkey_install(SSL_CTX *ctx, struct certkey *ck, char **reason)
+certkeys_add(struct tls_certkeys *keys, struct certkey *ck,
+    const char *where, char **reason)
 {
-	int ok;
-
 	ERR_clear_error();
-	ok = SSL_CTX_use_cert_and_key(ctx, ck->cert, ck->key, ck->chain, 0)
-	    == 1 && SSL_CTX_check_private_key(ctx) == 1;
-	certkey_clear(ck);
-	if (!ok)
+	if (X509_check_private_key(ck->cert, ck->key) != 1) {
 		*reason = install_reason();
-	return ok ? 0 : -1;
+		certkey_clear(ck);
+		return -1;
+	}
+	keys->list = xrealloc(keys->list, (keys->n + 1) * sizeof(*keys->list));
+	ck->where = xstrdup(where);
+	keys->list[keys->n++] = *ck;
+	memset(ck, 0, sizeof(*ck));
+	return 0;
 }
 
 static void
@@ -219,22 +233,40 @@ read_key_file(const char *file, char **reason)
 			key = decode_key(name, header, der, len, reason);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(der);
+		OPENSSL_clear_free(der, (size_t)len);
 	}
 	BIO_free(bio);
 	return key;
 }
 
+/* Sets *err = "WHERE: reason" for a key and file named by where. */
+static int
+where_error(char **err, const char *where, char *reason)
+{
+	*err = xasprintf("%s: %s", where, reason);
+	free(reason);
+	return -1;
+}
+
+/* "ORIGIN: PARAM FILE", the prefix of every error about that file. */
+static char *
+file_where(const struct conf *conf, const char *param, const char *file)
+{
+	return xasprintf("%s: %s %s", tls_param_origin(conf, param), param,
+	    file);
+}
+
 /* A legacy pair: cert_param names the certificate (and chain), key_param
  * its key; key_param empty means the key is in the certificate file. */
 static int
-load_pair(SSL_CTX *ctx, const struct conf *conf, const char *cert_param,
-    const char *key_param, char **err)
+read_pair(struct tls_certkeys *keys, const struct conf *conf,
+    const char *cert_param, const char *key_param, char **err)
 {
 	const char *cert_file = conf_str(conf, cert_param);
 	const char *key_file = conf_str(conf, key_param);
-	struct certkey ck = { NULL, NULL, NULL };
-	char *reason = NULL;
+	struct certkey ck = { NULL, NULL, NULL, NULL };
+	char *reason = NULL, *where;
+	int status;
 
 	if (key_file == NULL || *key_file == '\0') {
 		key_file = cert_file;
@@ -250,9 +282,11 @@ load_pair(SSL_CTX *ctx, const struct conf *conf, const char *cert_param,
 	}
 	/* A mismatch is reported against the key: the parameter that pairs
 	 * the two files. */
-	if (certkey_install(ctx, &ck, &reason) != 0)
-		return tls_file_error(err, conf, key_param, key_file, reason);
-	return 0;
+	where = file_where(conf, key_param, key_file);
+	status = certkeys_add(keys, &ck, where, &reason) == 0 ? 0 :
+	    where_error(err, where, reason);
+	free(where);
+	return status;
 }
 
 static int
@@ -264,12 +298,12 @@ is_parameters(const char *pem_name)
 	    strcmp(pem_name + len - suffix, "PARAMETERS") == 0;
 }
 
-/* Adds one PEM object of a chain file to ck, installing ck first when a
- * new key starts. Returns 0, or -1 with *reason set. */
+/* Adds one PEM object of a chain file to ck, taking ck into keys first
+ * when a new key starts. Returns 0, or -1 with *reason set. */
 static int
-chain_file_object(SSL_CTX *ctx, struct certkey *ck, int *loaded,
-    const char *name, const char *header, const unsigned char *der,
-    long len, char **reason)
+chain_file_object(struct tls_certkeys *keys, struct certkey *ck,
+    const char *where, const char *name, const char *header,
+    const unsigned char *der, long len, char **reason)
 {
 	X509 *x = NULL;
 
@@ -279,11 +313,9 @@ chain_file_object(SSL_CTX *ctx, struct certkey *ck, int *loaded,
 			    "its certificate");
 			return -1;
 		}
-		if (ck->key != NULL) {
-			if (certkey_install(ctx, ck, reason) != 0)
-				return -1;
-			(*loaded)++;
-		}
+		if (ck->key != NULL && certkeys_add(keys, ck, where,
+		    reason) != 0)
+			return -1;
 		ck->key = decode_key(name, header, der, len, reason);
 		return ck->key ? 0 : -1;
 	}
@@ -317,17 +349,21 @@ chain_file_object(SSL_CTX *ctx, struct certkey *ck, int *loaded,
 	return 0;
 }
 
-/* One smtpd_tls_chain_files entry: key, its certificate, its chain, and
- * possibly more such sets. Returns the number of sets, or -1. */
+/* One <side>_tls_chain_files entry: key, its certificate, its chain, and
+ * possibly more such sets. Returns 0, or -1 with *err set. */
 static int
-load_chain_file(SSL_CTX *ctx, const char *file, char **reason)
+read_chain_file(struct tls_certkeys *keys, const struct conf *conf,
+    const char *param, const char *file, char **err)
 {
-	BIO *bio = tls_open_pem(file, reason);
-	struct certkey ck = { NULL, NULL, NULL };
-	int loaded = 0, status = 0;
+	struct certkey ck = { NULL, NULL, NULL, NULL };
+	size_t before = keys->n;
+	char *reason = NULL, *where;
+	int status = 0;
+	BIO *bio;
 
-	if (bio == NULL)
-		return -1;
+	if ((bio = tls_open_pem(file, &reason)) == NULL)
+		return tls_file_error(err, conf, param, file, reason);
+	where = file_where(conf, param, file);
 	ERR_clear_error();
 	for (;;) {
 		char *name = NULL, *header = NULL;
@@ -336,79 +372,117 @@ load_chain_file(SSL_CTX *ctx, const char *file, char **reason)
 
 		if (!PEM_read_bio(bio, &name, &header, &der, &len)) {
 			if (!pem_at_end()) {
-				*reason = tls_openssl_reason("cannot read "
+				reason = tls_openssl_reason("cannot read "
 				    "PEM data");
 				status = -1;
 			}
 			break;
 		}
-		status = chain_file_object(ctx, &ck, &loaded, name, header,
-		    der, len, reason);
+		status = chain_file_object(keys, &ck, where, name, header,
+		    der, len, &reason);
 		OPENSSL_free(name);
 		OPENSSL_free(header);
-		OPENSSL_free(der);
+		/* It may be a private key: leave no copy behind. */
+		OPENSSL_clear_free(der, (size_t)len);
 		if (status != 0)
 			break;
 	}
 	BIO_free(bio);
 	if (status == 0 && ck.key != NULL && ck.cert == NULL) {
-		*reason = xstrdup("private key not followed by its "
+		reason = xstrdup("private key not followed by its "
 		    "certificate");
 		status = -1;
 	}
-	if (status == 0 && ck.key != NULL) {
-		if ((status = certkey_install(ctx, &ck, reason)) == 0)
-			loaded++;
-	}
+	if (status == 0 && ck.key != NULL)
+		status = certkeys_add(keys, &ck, where, &reason);
 	certkey_clear(&ck);
-	if (status == 0 && loaded == 0) {
-		*reason = xstrdup("no private key and certificate found");
+	if (status == 0 && keys->n == before) {
+		reason = xstrdup("no private key and certificate found");
 		status = -1;
 	}
-	return status == 0 ? loaded : -1;
+	if (status != 0)
+		where_error(err, where, reason);
+	free(where);
+	return status;
 }
 
-int
-tls_server_load_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
+static int
+is_set(const char *value)
 {
-	const char *chain_files = conf_str(conf, "smtpd_tls_chain_files");
-	const char *value;
-	int loaded = 0;
+	return value != NULL && value[strspn(value, LIST_SEPARATORS)] != '\0';
+}
+
+struct tls_certkeys *
+tls_certkeys_read(const struct conf *conf, const char *side, char **err)
+{
+	struct tls_certkeys *keys = xcalloc(1, sizeof(*keys));
+	char *chain_param = xasprintf("%s_tls_chain_files", side);
+	char *cert_param = xasprintf("%s_tls_cert_file", side);
+	char *key_param = xasprintf("%s_tls_key_file", side);
+	char *eccert_param = xasprintf("%s_tls_eccert_file", side);
+	char *eckey_param = xasprintf("%s_tls_eckey_file", side);
+	const char *chain_files = conf_str(conf, chain_param);
+	int status = 0;
 
 	*err = NULL;
 	/* As Postfix: the chain files replace the legacy parameters. */
-	if (chain_files != NULL &&
-	    chain_files[strspn(chain_files, LIST_SEPARATORS)] != '\0') {
+	if (is_set(chain_files)) {
 		char **files = strlist_split(chain_files, LIST_SEPARATORS,
 		    NULL);
 
-		for (size_t i = 0; files[i] != NULL; i++) {
-			char *reason = NULL;
-			int n = load_chain_file(ctx, files[i], &reason);
-
-			if (n < 0) {
-				tls_file_error(err, conf,
-				    "smtpd_tls_chain_files", files[i], reason);
-				break;
-			}
-			loaded += n;
-		}
+		for (size_t i = 0; status == 0 && files[i] != NULL; i++)
+			status = read_chain_file(keys, conf, chain_param,
+			    files[i], err);
 		strlist_free(files);
-		return *err ? -1 : loaded;
+	} else {
+		if (is_set(conf_str(conf, cert_param)))
+			status = read_pair(keys, conf, cert_param, key_param,
+			    err);
+		if (status == 0 && is_set(conf_str(conf, eccert_param)))
+			status = read_pair(keys, conf, eccert_param,
+			    eckey_param, err);
 	}
-	value = conf_str(conf, "smtpd_tls_cert_file");
-	if (value != NULL && *value != '\0') {
-		if (load_pair(ctx, conf, "smtpd_tls_cert_file",
-		    "smtpd_tls_key_file", err) != 0)
-			return -1;
-		loaded++;
+	free(chain_param);
+	free(cert_param);
+	free(key_param);
+	free(eccert_param);
+	free(eckey_param);
+	if (status != 0) {
+		tls_certkeys_free(keys);
+		return NULL;
 	}
-	value = conf_str(conf, "smtpd_tls_eccert_file");
-	if (value != NULL && *value != '\0') {
-		if (load_pair(ctx, conf, "smtpd_tls_eccert_file",
-		    "smtpd_tls_eckey_file", err) != 0)
-			return -1;
-		loaded++;
+	return keys;
+}
+
+size_t
+tls_certkeys_count(const struct tls_certkeys *keys)
+{
+	return keys ? keys->n : 0;
+}
+
+int
+tls_certkeys_install(SSL_CTX *ctx, const struct tls_certkeys *keys,
+    char **err)
+{
+	for (size_t i = 0; keys != NULL && i < keys->n; i++) {
+		const struct certkey *ck = &keys->list[i];
+
+		/* The context takes references of its own. */
+		ERR_clear_error();
+		if (SSL_CTX_use_cert_and_key(ctx, ck->cert, ck->key,
+		    ck->chain, 0) != 1)
+			return where_error(err, ck->where, install_reason());
 	}
-	return loaded;
+	return 0;
+}
+
+void
+tls_certkeys_free(struct tls_certkeys *keys)
+{
+	if (keys == NULL)
+		return;
+	for (size_t i = 0; i < keys->n; i++)
+		certkey_clear(&keys->list[i]);
+	free(keys->list);
+	free(keys);
 }

@@ -1,5 +1,8 @@
 /* tls_ciphers: Postfix's cipher grades ("high", "medium", "null") and
- * exclusion lists turned into an OpenSSL cipher string. */
+ * exclusion lists turned into an OpenSSL cipher string. Whether that
+ * string selects any cipher only OpenSSL knows, and only when a context
+ * takes it: that is checked where the contexts are built, never in a
+ * context made just for the check. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "tls_private.h"
 
 struct grade {
 	const char *name;
@@ -36,20 +40,17 @@ grade_list_param(const char *grade)
 	return NULL;
 }
 
-/* 1 when OpenSSL finds at least one cipher for TLS 1.2 and older in
- * spec: SSL_CTX_set_cipher_list fails on an empty selection. */
-static int
-cipher_string_matches(const char *spec)
+int
+tls_set_cipher_list(SSL_CTX *ctx, const char *ciphers, char **reason)
 {
-	SSL_CTX *scratch = SSL_CTX_new(TLS_method());
-	int ok;
-
-	if (scratch == NULL)
-		return 0;
-	ok = SSL_CTX_set_cipher_list(scratch, spec) == 1;
-	SSL_CTX_free(scratch);
-	ERR_clear_error();
-	return ok;
+	/* SSL_CTX_set_cipher_list fails when nothing for TLS 1.2 and older
+	 * is selected; TLS 1.3 has its own list. */
+	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
+		ERR_clear_error();
+		*reason = xasprintf("no cipher matches \"%s\"", ciphers);
+		return -1;
+	}
+	return 0;
 }
 
 char *
@@ -90,8 +91,6 @@ tls_cipher_string(const struct conf *conf, const char *grade,
 		strbuf_printf(&sb, ":!%s", words[i]);
 	}
 	strlist_free(words);
-	if (*err == NULL && !cipher_string_matches(sb.data))
-		*err = xasprintf("no cipher matches \"%s\"", sb.data);
 	if (*err == NULL)
 		result = strbuf_steal(&sb);
 	strbuf_free(&sb);

@@ -1,14 +1,17 @@
-/* tls_client: the SMTP client's side of TLS. One SSL_CTX for the whole
- * client pool (CA list, client certificate when configured, the verify
- * callback), and per connection the protocols, ciphers, SNI name and
- * trust anchors of the destination's policy (tls_policy.c); the server
- * certificate is judged after the handshake (tls_verify.c). The main.cf
- * level comes from smtp_tls_security_level, or from the obsolete
- * smtp_use_tls / smtp_enforce_tls when it is empty. */
+/* tls_client: the SMTP client's side of TLS. What every connection
+ * shares is read once, as root, before the queue manager drops its
+ * privileges (struct tls_client, built by the supervisor with each
+ * reading of the configuration): the client certificates and keys, the CA
+ * store, the session cache. From that, one SSL_CTX per distinct set of
+ * the protocols and ciphers a destination's policy asks for
+ * (tls_client_ctx.c); per connection only the SNI name, the verify state
+ * and the policy's trust anchors; the server certificate is judged after
+ * the handshake (tls_verify.c). The main.cf level comes from
+ * smtp_tls_security_level, or from the obsolete smtp_use_tls /
+ * smtp_enforce_tls when it is empty. */
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +24,7 @@
 #include "tlsrelay/util.h"
 #include "tls_client_int.h"
 #include "tls_private.h"
+#include "tls_scache.h"
 
 static int
 is_empty(const char *value)
@@ -57,16 +61,12 @@ warn_obsolete(const struct conf *conf)
 			    tls_param_origin(conf, names[i]), names[i]);
 }
 
-/* Protocol bounds and cipher string of one level. */
-struct level_settings {
-	int min_version, max_version;
-	long disable_ops;
-	char *ciphers;
-};
-
+/* The protocols and the cipher grade and exclusions of one level, as
+ * Postfix combines them, parsed to find a mistake and name its
+ * parameter. Whether OpenSSL takes the cipher list is found when a
+ * context is built from it (build_main_contexts). */
 static int
-level_settings(const struct conf *conf, int mandatory,
-    struct level_settings *ls, char **err)
+check_level(const struct conf *conf, int mandatory, char **err)
 {
 	const char *proto_param = mandatory ? "smtp_tls_mandatory_protocols" :
 	    "smtp_tls_protocols";
@@ -74,11 +74,12 @@ level_settings(const struct conf *conf, int mandatory,
 	    "smtp_tls_ciphers";
 	const char *spec = conf_str(conf, proto_param);
 	const char *excl = conf_str(conf, "smtp_tls_exclude_ciphers");
-	char *exclusions, *reason = NULL;
+	char *exclusions, *ciphers, *reason = NULL;
+	int min_version, max_version;
+	long disable_ops;
 
-	memset(ls, 0, sizeof(*ls));
-	if (tls_parse_protocols(spec ? spec : "", &ls->min_version,
-	    &ls->max_version, &ls->disable_ops, &reason) != 0) {
+	if (tls_parse_protocols(spec ? spec : "", &min_version, &max_version,
+	    &disable_ops, &reason) != 0) {
 		*err = xasprintf("%s: %s: %s",
 		    tls_param_origin(conf, proto_param), proto_param, reason);
 		free(reason);
@@ -87,93 +88,36 @@ level_settings(const struct conf *conf, int mandatory,
 	/* As Postfix: the mandatory exclusions add to the general ones. */
 	exclusions = xasprintf("%s %s", excl ? excl : "", mandatory ?
 	    conf_str(conf, "smtp_tls_mandatory_exclude_ciphers") : "");
-	ls->ciphers = tls_cipher_string(conf, conf_str(conf, grade_param),
+	ciphers = tls_cipher_string(conf, conf_str(conf, grade_param),
 	    exclusions, &reason);
 	free(exclusions);
-	if (ls->ciphers == NULL) {
+	if (ciphers == NULL) {
 		*err = xasprintf("%s: %s: %s",
 		    tls_param_origin(conf, grade_param), grade_param, reason);
 		free(reason);
 		return -1;
 	}
+	free(ciphers);
 	return 0;
 }
 
-/* One certificate (with its chain) and its key; both may be one file. */
+/* smtp_tls_CAfile and smtp_tls_CApath into one store that every
+ * context shares (a CApath directory is read when a chain is verified). */
 static int
-load_pair(SSL_CTX *ctx, const struct conf *conf, const char *cert_param,
-    const char *key_param, char **err)
-{
-	const char *cert_file = conf_str(conf, cert_param);
-	const char *key_file = conf_str(conf, key_param);
-
-	if (is_empty(key_file)) {
-		key_file = cert_file;
-		key_param = cert_param;
-	}
-	ERR_clear_error();
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
-		return tls_file_error(err, conf, cert_param, cert_file,
-		    tls_openssl_reason("cannot load the certificate"));
-	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
-		return tls_file_error(err, conf, key_param, key_file,
-		    tls_openssl_reason("cannot load the private key"));
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		return tls_file_error(err, conf, key_param, key_file,
-		    xstrdup("private key does not match the certificate"));
-	return 0;
-}
-
-/* A client certificate is sent only when one is configured: most
- * servers do not ask, and an unasked-for identity is a privacy leak. */
-static int
-load_client_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
-{
-	const char *chain_files = conf_str(conf, "smtp_tls_chain_files");
-
-	if (!is_empty(chain_files)) {
-		char **files = strlist_split(chain_files, LIST_SEPARATORS,
-		    NULL);
-		int status = 0;
-
-		/* Each file: a key, then its certificate and chain. */
-		for (size_t i = 0; status == 0 && files[i] != NULL; i++) {
-			ERR_clear_error();
-			if (SSL_CTX_use_PrivateKey_file(ctx, files[i],
-			    SSL_FILETYPE_PEM) != 1 ||
-			    SSL_CTX_use_certificate_chain_file(ctx,
-			    files[i]) != 1 ||
-			    SSL_CTX_check_private_key(ctx) != 1)
-				status = tls_file_error(err, conf,
-				    "smtp_tls_chain_files", files[i],
-				    tls_openssl_reason("cannot load the key "
-				    "and certificate"));
-		}
-		strlist_free(files);
-		return status;
-	}
-	if (!is_empty(conf_str(conf, "smtp_tls_cert_file")) &&
-	    load_pair(ctx, conf, "smtp_tls_cert_file", "smtp_tls_key_file",
-	    err) != 0)
-		return -1;
-	if (!is_empty(conf_str(conf, "smtp_tls_eccert_file")) &&
-	    load_pair(ctx, conf, "smtp_tls_eccert_file",
-	    "smtp_tls_eckey_file", err) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-load_ca(SSL_CTX *ctx, const struct conf *conf, char **err)
+load_cas(struct tls_client *client, const struct conf *conf, char **err)
 {
 	const char *file = conf_str(conf, "smtp_tls_CAfile");
 	const char *path = conf_str(conf, "smtp_tls_CApath");
 
+	ERR_clear_error();
+	if ((client->cas = X509_STORE_new()) == NULL) {
+		*err = tls_openssl_reason("cannot create a certificate store");
+		return -1;
+	}
 	if (is_empty(file) && is_empty(path))
 		return 0;
-	ERR_clear_error();
-	if (SSL_CTX_load_verify_locations(ctx, is_empty(file) ? NULL : file,
-	    is_empty(path) ? NULL : path) != 1) {
+	if (X509_STORE_load_locations(client->cas, is_empty(file) ? NULL :
+	    file, is_empty(path) ? NULL : path) != 1) {
 		const char *param = is_empty(file) ? "smtp_tls_CApath" :
 		    "smtp_tls_CAfile";
 
@@ -183,7 +127,7 @@ load_ca(SSL_CTX *ctx, const struct conf *conf, char **err)
 	/* As Postfix: the system's CAs only in addition to configured
 	 * ones, and only when asked (they are many, and not ours). */
 	if (conf_bool(conf, "tls_append_default_CA") &&
-	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+	    X509_STORE_set_default_paths(client->cas) != 1) {
 		char *reason = tls_openssl_reason("unknown error");
 
 		*err = xasprintf("%s: tls_append_default_CA: cannot load the "
@@ -198,8 +142,7 @@ load_ca(SSL_CTX *ctx, const struct conf *conf, char **err)
 /* The settings a policy draws on, checked once at start-up: a mistake
  * here must stop the daemon, not defer every message. */
 static int
-check_policy_settings(const struct conf *conf, int level, int quiet,
-    char **err)
+check_policy_settings(const struct conf *conf, int level, char **err)
 {
 	const char *digest = conf_str(conf, "smtp_tls_fingerprint_digest");
 	char **files;
@@ -224,7 +167,7 @@ check_policy_settings(const struct conf *conf, int level, int quiet,
 		BIO_free(bio);
 	}
 	strlist_free(files);
-	if (status != 0 || quiet)
+	if (status != 0)
 		return status;
 	if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
 		msg_warn("%s: smtp_tls_security_level = %s: tlsrelay has no "
@@ -240,12 +183,10 @@ check_policy_settings(const struct conf *conf, int level, int quiet,
 	return 0;
 }
 
-/* The settings, before any file is read; quiet: no warnings (the
- * supervisor's check, tls_client_check_conf). */
+/* The settings, before any file is read. */
 static int
-check_settings(const struct conf *conf, int quiet, char **err)
+check_settings(const struct conf *conf, char **err)
 {
-	struct level_settings ls;
 	int level;
 
 	*err = NULL;
@@ -257,72 +198,82 @@ check_settings(const struct conf *conf, int quiet, char **err)
 		    conf_str(conf, "smtp_tls_security_level"));
 		return -1;
 	}
-	if (!quiet)
-		warn_obsolete(conf);
-	if (check_policy_settings(conf, level, quiet, err) != 0)
+	warn_obsolete(conf);
+	if (check_policy_settings(conf, level, err) != 0)
 		return -1;
 	/* Both levels are checked now, whatever the default: a policy may
 	 * ask for either, and a typo must stop the start, not a delivery. */
-	for (int mandatory = 0; mandatory < 2; mandatory++) {
-		if (level_settings(conf, mandatory, &ls, err) != 0)
+	for (int mandatory = 0; mandatory < 2; mandatory++)
+		if (check_level(conf, mandatory, err) != 0)
 			return -1;
-		free(ls.ciphers);
+	return 0;
+}
+
+/* The contexts of main.cf's opportunistic and mandatory settings, built
+ * now: whether OpenSSL takes the cipher lists is known only then, and
+ * most mail goes out under one of them. */
+static int
+build_main_contexts(struct tls_client *client, const struct conf *conf,
+    char **err)
+{
+	static const struct {
+		int level;
+		const char *param;
+	} levels[] = {
+		{ TLS_LEV_MAY, "smtp_tls_ciphers" },
+		{ TLS_LEV_ENCRYPT, "smtp_tls_mandatory_ciphers" },
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		struct tls_policy *policy = tls_policy_main(conf,
+		    levels[i].level, NULL);
+		char *reason = NULL;
+		int by_settings, status = 0;
+
+		if (policy->error == NULL && tls_client_ctx_get(client,
+		    policy, &reason, &by_settings) == NULL) {
+			*err = by_settings ? xasprintf("%s: %s: %s",
+			    tls_param_origin(conf, levels[i].param),
+			    levels[i].param, reason) : xstrdup(reason);
+			free(reason);
+			status = -1;
+		}
+		tls_policy_free(policy);
+		if (status != 0)
+			return -1;
 	}
 	return 0;
 }
 
-int
-tls_client_check_conf(const struct conf *conf, char **err)
+struct tls_client *
+tls_client_new(const struct conf *conf, char **err)
 {
-	SSL_CTX *ctx;
-	int status;
+	struct tls_client *client;
 
-	if (check_settings(conf, 1, err) != 0)
-		return -1;
-	/* The files too, in a context of its own that is thrown away. */
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		*err = tls_openssl_reason("cannot create a TLS client context");
-		return -1;
-	}
-	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
-	status = load_ca(ctx, conf, err) != 0 ||
-	    load_client_certs(ctx, conf, err) != 0 ? -1 : 0;
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return status;
-}
-
-SSL_CTX *
-tls_client_ctx_new(const struct conf *conf, char **err)
-{
-	SSL_CTX *ctx;
-
-	if (check_settings(conf, 0, err) != 0)
+	if (check_settings(conf, err) != 0)
 		return NULL;
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		char *reason = tls_openssl_reason("out of memory");
-
-		*err = xasprintf("cannot create a TLS client context: %s",
-		    reason);
-		free(reason);
-		return NULL;
-	}
-	SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
-	/* The chain is checked (for the log's verdict, and for levels
-	 * verify and secure) but never stops the handshake. */
-	tls_client_verify_init(ctx);
-	if (load_ca(ctx, conf, err) != 0 ||
-	    load_client_certs(ctx, conf, err) != 0 ||
-	    tls_client_cache_setup(ctx, conf, err) != 0) {
-		SSL_CTX_free(ctx);
+	client = xcalloc(1, sizeof(*client));
+	if ((client->keys = tls_certkeys_read(conf, "smtp", err)) == NULL ||
+	    load_cas(client, conf, err) != 0 ||
+	    tls_client_cache_new(conf, &client->cache, err) != 0 ||
+	    build_main_contexts(client, conf, err) != 0) {
+		tls_client_free(client);
 		ERR_clear_error();
 		return NULL;
 	}
-	return ctx;
+	return client;
+}
+
+void
+tls_client_free(struct tls_client *client)
+{
+	if (client == NULL)
+		return;
+	tls_client_ctxs_free(client);
+	tls_scache_ctx_release(client->cache);
+	X509_STORE_free(client->cas);
+	tls_certkeys_free(client->keys);
+	free(client);
 }
 
 static int
@@ -380,23 +331,14 @@ int
 tls_client_ssl_setup(SSL *ssl, const struct tls_policy *policy,
     const char *servername, char **err)
 {
-	int ok;
-
 	*err = NULL;
 	ERR_clear_error();
-	ok = (policy->min_version == 0 ||
-	    SSL_set_min_proto_version(ssl, policy->min_version)) &&
-	    (policy->max_version == 0 ||
-	    SSL_set_max_proto_version(ssl, policy->max_version)) &&
-	    SSL_set_cipher_list(ssl, policy->cipher_list) == 1 &&
-	    (servername == NULL || *servername == '\0' ||
-	    SSL_set_tlsext_host_name(ssl, servername) == 1) &&
-	    tls_client_verify_setup(ssl, policy) == 0;
-	if (!ok) {
+	if ((servername != NULL && *servername != '\0' &&
+	    SSL_set_tlsext_host_name(ssl, servername) != 1) ||
+	    tls_client_verify_setup(ssl, policy) != 0) {
 		*err = tls_openssl_reason("cannot set up the TLS connection");
 		return -1;
 	}
-	SSL_set_options(ssl, (uint64_t)policy->disable_ops);
 	return 0;
 }
 

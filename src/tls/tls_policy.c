@@ -31,9 +31,6 @@
 #include "tlsrelay/util.h"
 #include "tls_private.h"
 
-/* Postfix's reason text for every policy problem (MARK_INVALID). */
-#define POLICY_PROBLEM	"client TLS configuration problem"
-
 /* ---- building one policy ------------------------------------------------ */
 
 /* What a table entry sets; NULL / -1: main.cf decides. */
@@ -138,7 +135,7 @@ static struct tls_policy *
 policy_invalid(struct tls_policy *p)
 {
 	free(p->error);
-	p->error = xstrdup(POLICY_PROBLEM);
+	p->error = xstrdup(TLS_POLICY_PROBLEM);
 	return p;
 }
 

@@ -22,12 +22,27 @@ char *tls_openssl_reason(const char *fallback);
  * saying why not, e.g. "cannot open: No such file or directory". */
 BIO *tls_open_pem(const char *file, char **reason);
 
-/* Loads the server's keys and certificates into ctx: smtpd_tls_chain_files
- * when set, else the smtpd_tls_cert_file/key_file and
- * smtpd_tls_eccert_file/eckey_file pairs. Returns the number of
- * key/certificate pairs loaded (0 when nothing is configured), or -1 with
- * *err = "ORIGIN: PARAM FILE: reason". */
-int tls_server_load_certs(SSL_CTX *ctx, const struct conf *conf, char **err);
+/* Private keys with their certificates and chains, read into memory
+ * from one side's parameters (side "smtpd" or "smtp"):
+ * <side>_tls_chain_files when set, else the <side>_tls_cert_file /
+ * key_file and <side>_tls_eccert_file / eckey_file pairs. Read once, as
+ * root; installed into any number of contexts. Returns the keys (none
+ * when nothing is configured), or NULL with *err = "ORIGIN: PARAM FILE:
+ * reason". */
+struct tls_certkeys;
+struct tls_certkeys *tls_certkeys_read(const struct conf *conf,
+    const char *side, char **err);
+size_t tls_certkeys_count(const struct tls_certkeys *keys);
+/* Installs every key into ctx, which takes references of its own.
+ * Returns 0, or -1 with *err = "ORIGIN: PARAM FILE: reason". */
+int tls_certkeys_install(SSL_CTX *ctx, const struct tls_certkeys *keys,
+    char **err);
+void tls_certkeys_free(struct tls_certkeys *keys);
+
+/* Sets the OpenSSL cipher string (tls_cipher_string) on ctx. Returns 0,
+ * or -1 with *reason = "no cipher matches \"...\"" when it selects no
+ * cipher. */
+int tls_set_cipher_list(SSL_CTX *ctx, const char *ciphers, char **reason);
 
 /* Client certificate requests (smtpd_tls_ask_ccert, smtpd_tls_req_ccert),
  * the CA file and directory that verify them, the verification depth.
@@ -51,9 +66,14 @@ int tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf,
     char **err);
 /* 1 when the server resumed ssl from a session ticket. */
 int tls_server_ticketed(const SSL *ssl);
-/* The client's session cache (smtp_tls_session_cache_database). Returns
- * 0, or -1 with *err set. */
-int tls_client_cache_setup(SSL_CTX *ctx, const struct conf *conf,
-    char **err);
+/* The client's session cache (smtp_tls_session_cache_database), shared
+ * by all its contexts: *cache is NULL when there is none (no database,
+ * or a timeout of 0). Returns 0, or -1 with *err set. */
+struct tls_scache_ctx;
+int tls_client_cache_new(const struct conf *conf,
+    struct tls_scache_ctx **cache, char **err);
+/* Makes ctx use cache (NULL: no session cache), with a reference of its
+ * own. Returns 0 or -1. */
+int tls_client_cache_attach(SSL_CTX *ctx, struct tls_scache_ctx *cache);
 
 #endif

@@ -29,11 +29,15 @@
 static int ctx_index = -1;
 static int ticketed_index = -1;
 
-static void
-sctx_free(struct tls_scache_ctx *sctx)
+void
+tls_scache_ctx_release(struct tls_scache_ctx *sctx)
 {
 	if (sctx == NULL)
 		return;
+	if (sctx->more_refs > 0) {
+		sctx->more_refs--;
+		return;
+	}
 	scache_free(sctx->cache);
 	tls_ticket_keys_free(sctx->tickets);
 	free(sctx->trust);
@@ -49,7 +53,7 @@ ctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	sctx_free(ptr);
+	tls_scache_ctx_release(ptr);
 }
 
 static void
@@ -75,12 +79,19 @@ int
 tls_scache_ctx_attach(SSL_CTX *ctx, struct tls_scache_ctx *sctx)
 {
 	indexes();
-	sctx_free(SSL_CTX_get_ex_data(ctx, ctx_index));
+	tls_scache_ctx_release(SSL_CTX_get_ex_data(ctx, ctx_index));
 	if (ctx_index < 0 || !SSL_CTX_set_ex_data(ctx, ctx_index, sctx)) {
-		sctx_free(sctx);
+		tls_scache_ctx_release(sctx);
 		return -1;
 	}
 	return 0;
+}
+
+struct tls_scache_ctx *
+tls_scache_ctx_ref(struct tls_scache_ctx *sctx)
+{
+	sctx->more_refs++;
+	return sctx;
 }
 
 void

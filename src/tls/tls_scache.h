@@ -12,9 +12,12 @@
 struct conf;
 struct tls_ticket_keys;
 
-/* What one SSL_CTX knows about caching; owned by the SSL_CTX (freed
- * with it), built before fork() without touching the disk. */
+/* What an SSL_CTX knows about caching; owned by the SSL_CTX (freed
+ * with it), built before fork() without touching the disk. The client's
+ * is shared by its contexts (one per TLS policy), each holding a
+ * reference. */
 struct tls_scache_ctx {
+	int more_refs;			/* owners besides the first */
 	struct scache *cache;		/* sessions; NULL: no database */
 	long long timeout;		/* seconds a session lives */
 	int loglevel;			/* client: smtp_tls_loglevel */
@@ -25,8 +28,13 @@ struct tls_scache_ctx {
 };
 
 struct tls_scache_ctx *tls_scache_ctx_get(const SSL_CTX *ctx);
-/* Hands sctx to ctx. Returns 0, or -1 (sctx freed). */
+/* Hands sctx (one reference to it) to ctx. Returns 0, or -1 (that
+ * reference dropped). */
 int tls_scache_ctx_attach(SSL_CTX *ctx, struct tls_scache_ctx *sctx);
+/* Another reference, for another context; returns sctx. */
+struct tls_scache_ctx *tls_scache_ctx_ref(struct tls_scache_ctx *sctx);
+/* Drops one reference; the last one frees sctx. NULL is a no-op. */
+void tls_scache_ctx_release(struct tls_scache_ctx *sctx);
 
 /* The database named by param (smtpd_ or smtp_tls_session_cache_database)
  * in the environment at data_directory; *cache = NULL when the parameter

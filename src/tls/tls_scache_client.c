@@ -103,13 +103,15 @@ new_session_cb(SSL *ssl, SSL_SESSION *session)
 }
 
 int
-tls_client_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
+tls_client_cache_new(const struct conf *conf, struct tls_scache_ctx **cache,
+    char **err)
 {
 	const char *timeout_param = "smtp_tls_session_cache_timeout";
 	long long timeout = conf_time(conf, timeout_param);
 	struct tls_scache_ctx *sctx;
 
 	*err = NULL;
+	*cache = NULL;
 	if (timeout > MAX_TIMEOUT) {
 		*err = xasprintf("%s: %s: at most %lld seconds (100 days)",
 		    tls_param_origin(conf, timeout_param), timeout_param,
@@ -125,9 +127,7 @@ tls_client_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 		return -1;
 	}
 	if (sctx->cache == NULL || timeout <= 0) {
-		scache_free(sctx->cache);
-		free(sctx);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		tls_scache_ctx_release(sctx);
 		return 0;
 	}
 	/* A session remembers the verdict on the server's chain: one made
@@ -139,10 +139,24 @@ tls_client_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 	if (slot_index < 0)
 		slot_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    slot_free);
-	if (slot_index < 0 || tls_scache_ctx_attach(ctx, sctx) < 0) {
+	if (slot_index < 0) {
+		tls_scache_ctx_release(sctx);
 		*err = xstrdup("cannot set up the TLS session cache");
 		return -1;
 	}
+	*cache = sctx;
+	return 0;
+}
+
+int
+tls_client_cache_attach(SSL_CTX *ctx, struct tls_scache_ctx *cache)
+{
+	if (cache == NULL) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		return 0;
+	}
+	if (tls_scache_ctx_attach(ctx, tls_scache_ctx_ref(cache)) < 0)
+		return -1;
 	/* Only the shared store: an in-memory copy per process would hide
 	 * what the other processes learned. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |

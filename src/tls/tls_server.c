@@ -69,59 +69,62 @@ setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	return 0;
 }
 
-/* The grade alone, then with each exclusion list added in turn, so that
- * an error names the parameter at fault. */
+/* The grade alone, then with each exclusion list added in turn, each
+ * set on the context itself, so that an error names the parameter at
+ * fault; the last one set is the full list. */
 static int
 setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
     char **err)
 {
 	const char *grade_param = mandatory ? "smtpd_tls_mandatory_ciphers" :
 	    "smtpd_tls_ciphers";
-	const char *exclude_params[] = {
+	const char *steps[] = {
+		grade_param,
 		"smtpd_tls_exclude_ciphers",
 		mandatory ? "smtpd_tls_mandatory_exclude_ciphers" : NULL,
 	};
-	const char *grade = conf_str(conf, grade_param), *blame = grade_param;
+	const char *grade = conf_str(conf, grade_param);
 	struct strbuf exclusions;
-	char *ciphers, *reason = NULL;
+	char *reason = NULL;
+	int status = 0;
 
 	strbuf_init(&exclusions);
 	strbuf_puts(&exclusions, "");
-	ciphers = tls_cipher_string(conf, grade, "", &reason);
-	for (size_t i = 0; ciphers != NULL && i < 2 && exclude_params[i]; i++) {
-		const char *value = conf_str(conf, exclude_params[i]);
+	for (size_t i = 0; status == 0 && i < sizeof(steps) / sizeof(steps[0]) &&
+	    steps[i] != NULL; i++) {
+		char *ciphers;
 
-		strbuf_printf(&exclusions, " %s", value ? value : "");
-		free(ciphers);
-		blame = exclude_params[i];
+		if (i > 0)
+			strbuf_printf(&exclusions, " %s",
+			    conf_str(conf, steps[i]));
 		ciphers = tls_cipher_string(conf, grade, exclusions.data,
 		    &reason);
+		if (ciphers == NULL ||
+		    tls_set_cipher_list(ctx, ciphers, &reason) != 0) {
+			*err = xasprintf("%s: %s: %s",
+			    tls_param_origin(conf, steps[i]), steps[i],
+			    reason);
+			free(reason);
+			status = -1;
+		}
+		free(ciphers);
 	}
 	strbuf_free(&exclusions);
-	if (ciphers == NULL) {
-		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, blame),
-		    blame, reason);
-		free(reason);
-		return -1;
-	}
-	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
-		reason = tls_openssl_reason("no cipher matches");
-		*err = xasprintf("%s: %s: %s",
-		    tls_param_origin(conf, grade_param), grade_param, reason);
-		free(reason);
-		free(ciphers);
-		return -1;
-	}
-	free(ciphers);
-	return 0;
+	return status;
 }
 
 static int
 setup_certs(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
-	int loaded = tls_server_load_certs(ctx, conf, err);
+	struct tls_certkeys *keys = tls_certkeys_read(conf, "smtpd", err);
+	size_t loaded = tls_certkeys_count(keys);
+	int status;
 
-	if (loaded < 0)
+	if (keys == NULL)
+		return -1;
+	status = tls_certkeys_install(ctx, keys, err);
+	tls_certkeys_free(keys);
+	if (status != 0)
 		return -1;
 	/*
 	 * Postfix turns TLS off with a warning when level may has no

@@ -44,3 +44,10 @@ EXTRA_DIST += tests/integration/test_smarthost.py
 # backpressure at qmgr_message_active_limit, kill -9 under sustained load.
 TESTS += tests/integration/test_scheduling.py
 EXTRA_DIST += tests/integration/test_scheduling.py
+# Keys read as root before the privilege drop, throttled restarts, the
+# warning without a queue manager (issue 9): the sink asking for a client
+# certificate, s_client, a queue manager that cannot open its FIFO.
+TESTS += tests/integration/test_keys.py
+EXTRA_DIST += tests/integration/test_keys.py
+TESTS += tests/integration/test_supervisor.py
+EXTRA_DIST += tests/integration/test_supervisor.py

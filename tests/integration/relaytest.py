@@ -255,6 +255,11 @@ class Certs:
         return self._signed(name, self.SERVER_NAME, alg, "serverAuth",
                             "DNS:relay.test,IP:127.0.0.1")
 
+    def new_client_cert(self, name, cn):
+        """Another client certificate from the same CA: (key, crt)."""
+        return self._signed(name, cn, ("EC", "ec_paramgen_curve:P-256"),
+                            "clientAuth", "DNS:" + cn)
+
     def pem(self, path):
         with open(path) as f:
             return f.read().strip()
@@ -422,6 +427,24 @@ class Relay:
 
     def workers(self):
         return children_of(self.proc.pid)
+
+    def qmgr_pid(self):
+        """The queue manager: the child that holds public/qmgr open (no
+        other process keeps it open), or None."""
+        fifo = os.path.join(self.queue_dir, "public", "qmgr")
+        for pid in self.workers():
+            fddir = "/proc/%d/fd" % pid
+            try:
+                fds = os.listdir(fddir)
+            except FileNotFoundError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(os.path.join(fddir, fd)) == fifo:
+                        return pid
+                except OSError:
+                    pass
+        return None
 
     def wait_workers(self, count, timeout=10):
         """The worker PIDs, once at least count of them run."""
@@ -1045,11 +1068,12 @@ def strip_received(content):
 
 
 class Sink:
-    """peers/sink.py in its own process, recording into directory."""
+    """peers/sink.py in its own process, recording into directory.
+    client_ca: ask the relay for a client certificate of that CA."""
 
     def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
                  certs=None, tls=True, broken_tls=False, delay=0,
-                 replies=None, size=0):
+                 replies=None, size=0, client_ca=None):
         require_tools(PYTHON)
         self.case = case
         self.dir = directory
@@ -1065,6 +1089,8 @@ class Sink:
             args += ["--tls-cert", certs.rsa, "--tls-key", certs.rsa_key]
         if broken_tls:
             args.append("--tls-broken")
+        if client_ca:
+            args += ["--tls-client-ca", client_ca]
         if delay:
             args += ["--delay", str(delay)]
         if size:

@@ -910,14 +910,24 @@ END_TEST
 
 /* ---- our client ---------------------------------------------------------- */
 
+/* The context of our client's main.cf policy at level may, kept alive
+ * by a reference of its own after the client is gone. */
 static SSL_CTX *
 our_client(const char *extra)
 {
 	struct conf *conf = conf_from(extra);
 	char *err = NULL;
-	SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+	struct tls_client *tls = tls_client_new(conf, &err);
+	struct tls_policy *policy;
+	SSL_CTX *ctx;
 
-	ck_assert_msg(ctx != NULL, "tls_client_ctx_new: %s", err ? err : "?");
+	ck_assert_msg(tls != NULL, "tls_client_new: %s", err ? err : "?");
+	policy = tls_policy_main(conf, TLS_LEV_MAY, "scache.test");
+	ctx = tls_client_ctx(tls, policy);
+	ck_assert_ptr_nonnull(ctx);
+	SSL_CTX_up_ref(ctx);
+	tls_policy_free(policy);
+	tls_client_free(tls);
 	conf_free(conf);
 	return ctx;
 }

@@ -354,6 +354,7 @@ suite_down(void)
 struct client {
 	struct event_base *base;
 	struct conf *conf;
+	struct tls_client *tls;
 	struct smtp_pool *pool;
 	char *logpath;
 	int want, got;
@@ -376,7 +377,9 @@ client_start(struct client *c, const char *extra)
 	ck_assert_msg(c->conf != NULL, "conf: %s", err);
 	free(main_cf);
 	c->base = event_base_new();
-	c->pool = smtp_pool_new(c->base, c->conf, &err);
+	c->tls = tls_client_new(c->conf, &err);
+	ck_assert_msg(c->tls != NULL, "tls_client_new: %s", err);
+	c->pool = smtp_pool_new(c->base, c->conf, c->tls, &err);
 	ck_assert_msg(c->pool != NULL, "smtp_pool_new: %s", err);
 }
 
@@ -385,6 +388,7 @@ client_stop(struct client *c)
 {
 	smtp_pool_free(c->pool);
 	event_base_free(c->base);
+	tls_client_free(c->tls);
 	conf_free(c->conf);
 	log_close();
 	free(c->logpath);
@@ -1849,9 +1853,9 @@ START_TEST(ctx_errors)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conf *conf = load(cases[i].cf);
 		char *err = NULL;
-		SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+		struct tls_client *tls = tls_client_new(conf, &err);
 
-		ck_assert_msg(ctx == NULL, "\"%s\" accepted", cases[i].cf);
+		ck_assert_msg(tls == NULL, "\"%s\" accepted", cases[i].cf);
 		ck_assert_msg(err != NULL && strncmp(err, cases[i].err,
 		    strlen(cases[i].err)) == 0, "\"%s\": %s", cases[i].cf,
 		    err ? err : "(null)");
@@ -1861,18 +1865,61 @@ START_TEST(ctx_errors)
 }
 END_TEST
 
+/* The context a connection at level may would use. */
+static SSL_CTX *
+may_ctx(struct tls_client *tls, const struct conf *conf)
+{
+	struct tls_policy *policy = tls_policy_main(conf, TLS_LEV_MAY,
+	    "example.com");
+	SSL_CTX *ctx = tls_client_ctx(tls, policy);
+
+	tls_policy_free(policy);
+	ck_assert_ptr_nonnull(ctx);
+	return ctx;
+}
+
 START_TEST(ctx_client_cert)
 {
 	char *cf, *err = NULL;
 	struct conf *conf;
-	SSL_CTX *ctx;
+	struct tls_client *tls;
 
 	/* The key does not match: refused at start-up. */
 	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
 	    "smtp_tls_key_file = %s/peer.key\n", tmpdir, tmpdir);
 	conf = load(cf);
-	ck_assert_ptr_null(tls_client_ctx_new(conf, &err));
-	ck_assert_msg(strstr(err, "smtp_tls_key_file") != NULL, "%s", err);
+	ck_assert_ptr_null(tls_client_new(conf, &err));
+	ck_assert_msg(strstr(err, "smtp_tls_key_file") != NULL &&
+	    strstr(err, "private key does not match the certificate") !=
+	    NULL, "%s", err);
+	free(err);
+	conf_free(conf);
+	free(cf);
+	/* A missing key names the file and the parameter. */
+	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
+	    "smtp_tls_key_file = %s/missing.key\n", tmpdir, tmpdir);
+	conf = load(cf);
+	ck_assert_ptr_null(tls_client_new(conf, &err));
+	free(cf);
+	cf = xasprintf("main.cf:2: smtp_tls_key_file %s/missing.key: cannot "
+	    "open: No such file or directory", tmpdir);
+	ck_assert_str_eq(err, cf);
+	free(err);
+	conf_free(conf);
+	free(cf);
+	/* Two ECDSA pairs: the second one is refused by the context, and
+	 * the error names it, not the ciphers. */
+	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
+	    "smtp_tls_key_file = %s/client.key\n"
+	    "smtp_tls_eccert_file = %s/peer.crt\n"
+	    "smtp_tls_eckey_file = %s/peer.key\n", tmpdir, tmpdir, tmpdir,
+	    tmpdir);
+	conf = load(cf);
+	ck_assert_ptr_null(tls_client_new(conf, &err));
+	free(cf);
+	cf = xasprintf("main.cf:4: smtp_tls_eckey_file %s/peer.key: a "
+	    "certificate with the same key type is already loaded", tmpdir);
+	ck_assert_str_eq(err, cf);
 	free(err);
 	conf_free(conf);
 	free(cf);
@@ -1881,18 +1928,18 @@ START_TEST(ctx_client_cert)
 	cf = xasprintf("smtp_tls_chain_files = %s/client_chain.pem\n",
 	    tmpdir);
 	conf = load(cf);
-	ctx = tls_client_ctx_new(conf, &err);
-	ck_assert_msg(ctx != NULL, "%s", err);
-	ck_assert_ptr_nonnull(SSL_CTX_get0_certificate(ctx));
-	SSL_CTX_free(ctx);
+	tls = tls_client_new(conf, &err);
+	ck_assert_msg(tls != NULL, "%s", err);
+	ck_assert_ptr_nonnull(SSL_CTX_get0_certificate(may_ctx(tls, conf)));
+	tls_client_free(tls);
 	conf_free(conf);
 	free(cf);
 	/* Nothing configured: no certificate. */
 	conf = load("");
-	ctx = tls_client_ctx_new(conf, &err);
-	ck_assert_ptr_nonnull(ctx);
-	ck_assert_ptr_null(SSL_CTX_get0_certificate(ctx));
-	SSL_CTX_free(ctx);
+	tls = tls_client_new(conf, &err);
+	ck_assert_ptr_nonnull(tls);
+	ck_assert_ptr_null(SSL_CTX_get0_certificate(may_ctx(tls, conf)));
+	tls_client_free(tls);
 	conf_free(conf);
 }
 END_TEST
@@ -1901,8 +1948,8 @@ START_TEST(obsolete_warning)
 {
 	struct client c;
 	struct conf *conf;
+	struct tls_client *tls;
 	char *err = NULL;
-	SSL_CTX *ctx;
 
 	/* client_start opens the log; its pool says nothing of this. */
 	client_start(&c, NULL);
@@ -1910,11 +1957,11 @@ START_TEST(obsolete_warning)
 	conf = load("\nsmtp_use_tls = yes");
 	ck_assert_int_eq(tls_smtp_level(conf), TLS_LEV_MAY);
 	ck_assert(!log_has(&c, "obsolete"));
-	ctx = tls_client_ctx_new(conf, &err);
-	ck_assert_ptr_nonnull(ctx);
+	tls = tls_client_new(conf, &err);
+	ck_assert_ptr_nonnull(tls);
 	ck_assert(log_has(&c, "warning: main.cf:2: smtp_use_tls is obsolete: "
 	    "use smtp_tls_security_level instead"));
-	SSL_CTX_free(ctx);
+	tls_client_free(tls);
 	conf_free(conf);
 	client_stop(&c);
 }

@@ -783,6 +783,7 @@ handshake(const char *cf, const char *entry, const char *chain,
 {
 	struct conf *conf = load(cf);
 	struct tls_policy *policy;
+	struct tls_client *tls;
 	SSL_CTX *cctx, *sctx;
 	SSL *client, *server;
 	BIO *cbio, *sbio;
@@ -790,10 +791,12 @@ handshake(const char *cf, const char *entry, const char *chain,
 	int cdone = 0, sdone = 0;
 
 	memset(res, 0, sizeof(*res));
-	cctx = tls_client_ctx_new(conf, &err);
-	ck_assert_msg(cctx != NULL, "%s", err);
+	tls = tls_client_new(conf, &err);
+	ck_assert_msg(tls != NULL, "%s", err);
 	policy = tls_policy_parse(conf, nexthop, entry, "test");
 	ck_assert_msg(policy->error == NULL, "%s", entry);
+	cctx = tls_client_ctx(tls, policy);
+	ck_assert_ptr_nonnull(cctx);
 	sctx = SSL_CTX_new(TLS_server_method());
 	ck_assert_int_eq(SSL_CTX_use_certificate_chain_file(sctx,
 	    chain_path), 1);
@@ -816,7 +819,7 @@ handshake(const char *cf, const char *entry, const char *chain,
 		    "mx.example.com[127.0.0.1]:25", 1, &res->reason);
 	SSL_free(client);
 	SSL_free(server);
-	SSL_CTX_free(cctx);
+	tls_client_free(tls);
 	SSL_CTX_free(sctx);
 	tls_policy_free(policy);
 	conf_free(conf);
@@ -1047,12 +1050,7 @@ START_TEST(client_ctx)
 		struct conf *conf = load(bad[i].cf);
 		char *err = NULL;
 
-		ck_assert_ptr_null(tls_client_ctx_new(conf, &err));
-		ck_assert_msg(err && strncmp(err, bad[i].err,
-		    strlen(bad[i].err)) == 0, "%s: %s", bad[i].cf, err);
-		free(err);
-		/* the supervisor's check says the same */
-		ck_assert_int_eq(tls_client_check_conf(conf, &err), -1);
+		ck_assert_ptr_null(tls_client_new(conf, &err));
 		ck_assert_msg(err && strncmp(err, bad[i].err,
 		    strlen(bad[i].err)) == 0, "%s: %s", bad[i].cf, err);
 		free(err);
@@ -1061,29 +1059,35 @@ START_TEST(client_ctx)
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char *cf = ca_conf(good[i]), *err = NULL;
 		struct conf *conf = load(cf);
-		SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+		struct tls_client *tls = tls_client_new(conf, &err);
 
-		ck_assert_msg(ctx != NULL, "%s: %s", good[i], err);
-		ck_assert_int_eq(tls_client_check_conf(conf, &err), 0);
-		SSL_CTX_free(ctx);
+		ck_assert_msg(tls != NULL, "%s: %s", good[i], err);
+		tls_client_free(tls);
 		conf_free(conf);
 		free(cf);
 	}
 }
 END_TEST
 
+/* The CAs a connection's context trusts. */
 static int
 store_size(const char *cf)
 {
 	struct conf *conf = load(cf);
 	char *err = NULL;
-	SSL_CTX *ctx = tls_client_ctx_new(conf, &err);
+	struct tls_client *tls = tls_client_new(conf, &err);
+	struct tls_policy *policy;
+	SSL_CTX *ctx;
 	int n;
 
-	ck_assert_msg(ctx != NULL, "%s", err);
+	ck_assert_msg(tls != NULL, "%s", err);
+	policy = tls_policy_main(conf, TLS_LEV_VERIFY, "example.com");
+	ctx = tls_client_ctx(tls, policy);
+	ck_assert_ptr_nonnull(ctx);
 	n = sk_X509_OBJECT_num(X509_STORE_get0_objects(
 	    SSL_CTX_get_cert_store(ctx)));
-	SSL_CTX_free(ctx);
+	tls_policy_free(policy);
+	tls_client_free(tls);
 	conf_free(conf);
 	return n;
 }
@@ -1104,6 +1108,97 @@ START_TEST(append_default_ca)
 }
 END_TEST
 
+static int
+log_count(const char *needle)
+{
+	char *text = run_output("cat maillog");
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* One SSL_CTX per distinct policy settings: equal policies get the same
+ * context, different ones their own; every context carries the client
+ * certificate and the CAs; settings OpenSSL refuses are refused once. */
+START_TEST(client_ctx_per_policy)
+{
+	char *extra = xasprintf("smtp_tls_cert_file = %s/good.crt\n"
+	    "smtp_tls_key_file = %s/good.key\n", tmpdir, tmpdir);
+	char *cf = ca_conf(extra), *err = NULL;
+	struct conf *conf = load(cf);
+	struct tls_client *tls = tls_client_new(conf, &err);
+	struct tls_policy *may_a, *may_b, *high, *tls13, *verify_host,
+	    *verify_next, *none_left;
+	SSL_CTX *ctx;
+
+	ck_assert_msg(tls != NULL, "%s", err);
+	/* The same settings: one context, whatever the next hop. */
+	may_a = tls_policy_main(conf, TLS_LEV_MAY, "a.example");
+	may_b = tls_policy_parse(conf, "b.example", "may", "test");
+	ctx = tls_client_ctx(tls, may_a);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_ptr_eq(tls_client_ctx(tls, may_b), ctx);
+	ck_assert_ptr_eq(tls_client_ctx(tls, may_a), ctx);
+	/* Names to match are checked after the handshake: not the
+	 * context's business (the session cache keys still differ). */
+	verify_host = tls_policy_parse(conf, "example.com",
+	    "verify match=hostname", "test");
+	verify_next = tls_policy_parse(conf, "example.com",
+	    "verify match=nexthop", "test");
+	ck_assert_str_ne(tls_policy_cache_key(verify_host),
+	    tls_policy_cache_key(verify_next));
+	ck_assert_ptr_nonnull(tls_client_ctx(tls, verify_host));
+	ck_assert_ptr_eq(tls_client_ctx(tls, verify_host),
+	    tls_client_ctx(tls, verify_next));
+	/* Other ciphers, other protocols, another level's exclusions:
+	 * contexts of their own, with those settings. */
+	high = tls_policy_parse(conf, "example.com", "may ciphers=high",
+	    "test");
+	tls13 = tls_policy_parse(conf, "example.com",
+	    "encrypt protocols=TLSv1.3", "test");
+	ck_assert_ptr_nonnull(tls_client_ctx(tls, high));
+	ck_assert_ptr_nonnull(tls_client_ctx(tls, tls13));
+	ck_assert_ptr_ne(tls_client_ctx(tls, high), ctx);
+	ck_assert_ptr_ne(tls_client_ctx(tls, tls13), ctx);
+	ck_assert_ptr_ne(tls_client_ctx(tls, tls13),
+	    tls_client_ctx(tls, high));
+	ck_assert_ptr_ne(tls_client_ctx(tls, verify_host), ctx);
+	ck_assert_int_eq(SSL_CTX_get_min_proto_version(tls_client_ctx(tls,
+	    tls13)), TLS1_3_VERSION);
+	ck_assert_int_lt(SSL_CTX_get_min_proto_version(ctx), TLS1_3_VERSION);
+	/* Each has the client certificate and the CA. */
+	ck_assert_ptr_nonnull(SSL_CTX_get0_certificate(ctx));
+	ck_assert_ptr_nonnull(SSL_CTX_get0_certificate(tls_client_ctx(tls,
+	    tls13)));
+	ck_assert_int_eq(sk_X509_OBJECT_num(X509_STORE_get0_objects(
+	    SSL_CTX_get_cert_store(tls_client_ctx(tls, high)))), 1);
+	/* A cipher list with nothing left: no context, one warning. */
+	log_reset();
+	none_left = tls_policy_parse(conf, "example.com", "may exclude=ALL",
+	    "test");
+	ck_assert_ptr_null(none_left->error);
+	ck_assert_ptr_null(tls_client_ctx(tls, none_left));
+	ck_assert_ptr_null(tls_client_ctx(tls, none_left));
+	ck_assert_int_eq(log_count("TLS policy for next-hop destination "
+	    "\"example.com\": protocols"), 1);
+	ck_assert(log_has("no cipher matches"));
+	tls_policy_free(may_a);
+	tls_policy_free(may_b);
+	tls_policy_free(verify_host);
+	tls_policy_free(verify_next);
+	tls_policy_free(high);
+	tls_policy_free(tls13);
+	tls_policy_free(none_left);
+	tls_client_free(tls);
+	conf_free(conf);
+	free(cf);
+	free(extra);
+}
+END_TEST
+
 /* dane is known, never done, never downgraded: a warning at start-up,
  * and every destination at that level is deferred. */
 START_TEST(dane_deferred)
@@ -1111,22 +1206,15 @@ START_TEST(dane_deferred)
 	struct conf *conf = load("smtp_tls_security_level = dane\n");
 	struct tls_policy_maps *maps;
 	struct tls_policy *p;
+	struct tls_client *tls;
 	char *err = NULL;
-	SSL_CTX *ctx;
 
 	log_reset();
-	ck_assert_int_eq(tls_client_check_conf(conf, &err), 0);
-	{
-		char *text = run_output("cat maillog");
-
-		ck_assert_str_eq(text, "");
-		free(text);
-	}
-	ctx = tls_client_ctx_new(conf, &err);
-	ck_assert_msg(ctx != NULL, "%s", err);
+	tls = tls_client_new(conf, &err);
+	ck_assert_msg(tls != NULL, "%s", err);
 	ck_assert(log_has("smtp_tls_security_level = dane: tlsrelay has no "
 	    "DANE support"));
-	SSL_CTX_free(ctx);
+	tls_client_free(tls);
 	maps = tls_policy_maps_open(conf, &err);
 	ck_assert_ptr_nonnull(maps);
 	p = tls_policy_lookup(maps, "example.com");
@@ -1161,6 +1249,7 @@ suite(void)
 	tcase_add_test(tc, verify_error_logs);
 	tcase_add_test(tc, trust_anchors);
 	tcase_add_test(tc, client_ctx);
+	tcase_add_test(tc, client_ctx_per_policy);
 	tcase_add_test(tc, append_default_ca);
 	tcase_add_test(tc, dane_deferred);
 	suite_add_tcase(s, tc);

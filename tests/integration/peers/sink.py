@@ -6,6 +6,7 @@ built on aiosmtpd (Debian's python3-aiosmtpd: run with /usr/bin/python3).
 
     sink.py --listen 127.0.0.1:2526 [--listen 127.0.0.2:2526 ...]
             [--dir DIR] [--tls-cert CRT --tls-key KEY] [--tls-broken]
+            [--tls-client-ca CA]
             [--delay SECONDS] [--size BYTES] [--hostname NAME] [--print]
             [--auth USER:PASSWORD ...] [--auth-mechs "PLAIN LOGIN"]
             [--auth-plaintext] [--auth-required]
@@ -26,7 +27,11 @@ replies; each list is used in order and its last entry repeats:
      "data": ["250 2.0.0 Ok"]}
 Recipients not named get "250 2.1.5 Ok".
 
---tls-cert/--tls-key offer STARTTLS. --tls-broken offers STARTTLS with a
+--tls-cert/--tls-key offer STARTTLS. --tls-client-ca asks the client
+for a certificate (optional, but one that does not verify against CA
+fails the handshake); a message's .json records the one presented as
+"client_cert": {"subject_cn", "sha256" (hex of the DER)} or null.
+--tls-broken offers STARTTLS with a
 context that only speaks TLS 1.0 at security level 0, which a current
 OpenSSL client refuses: every handshake fails. --delay waits that long
 before answering the end of DATA (a slow server, for the kill -9 test).
@@ -47,6 +52,7 @@ address listens. SIGTERM or SIGINT stops it.
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -141,11 +147,13 @@ class Handler:
             return reply
         rec.messages = number
         tls = None
+        client_cert = None
         if session.ssl is not None:
             sslobj = session.ssl.get("ssl_object")
             cipher = session.ssl.get("cipher")
             tls = {"version": sslobj.version() if sslobj else None,
                    "cipher": cipher[0] if cipher else None}
+            client_cert = peer_certificate(sslobj)
         meta = {
             "number": number,
             "conn": server.conn_number,
@@ -153,6 +161,7 @@ class Handler:
             "helo": session.host_name,
             "esmtp": session.extended_smtp,
             "tls": tls,
+            "client_cert": client_cert,
             # aiosmtpd keeps the null sender as "<>".
             "mail_from": "" if envelope.mail_from == "<>" else
                          envelope.mail_from,
@@ -254,9 +263,23 @@ def login_name(session):
     return data
 
 
+def peer_certificate(sslobj):
+    """The client's certificate: subject CN and SHA-256 of the DER, or
+    None when it sent none."""
+    der = sslobj.getpeercert(binary_form=True) if sslobj else None
+    if not der:
+        return None
+    subject = dict(rdn[0] for rdn in sslobj.getpeercert().get("subject", ()))
+    return {"subject_cn": subject.get("commonName"),
+            "sha256": hashlib.sha256(der).hexdigest()}
+
+
 def tls_context(args):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        ctx.load_verify_locations(args.tls_client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     if args.tls_broken:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -316,6 +339,7 @@ def main():
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--tls-broken", action="store_true")
+    p.add_argument("--tls-client-ca")
     p.add_argument("--delay", type=float, default=0)
     p.add_argument("--size", type=int, default=2 ** 25)
     p.add_argument("--hostname", default="sink.test")
@@ -329,6 +353,8 @@ def main():
         p.error("--tls-cert and --tls-key go together")
     if args.tls_broken and not args.tls_cert:
         p.error("--tls-broken needs --tls-cert and --tls-key")
+    if args.tls_client_ca and not args.tls_cert:
+        p.error("--tls-client-ca needs --tls-cert and --tls-key")
     if any(":" not in a for a in args.auth or ()):
         p.error("--auth takes USER:PASSWORD")
     if (args.auth_plaintext or args.auth_required) and not args.auth:
