@@ -11,6 +11,7 @@ programs come from $TLSRELAYD / $TLSRELAY (set by `make check`), else from
 the top of the build tree relative to this file.
 """
 
+import collections
 import email.utils
 import json
 import os
@@ -1440,6 +1441,29 @@ class OutboundTestCase(RelayTestCase):
         c.cmd("QUIT")
         c.close()
         return queue_id
+
+    def copies_after_crash(self, sink, in_flight):
+        """{message-id: [SinkMessage]} of what sink received across a
+        crash of the relay, checked for the only duplicates SMTP allows
+        (RFC 1047): a second copy of a message whose 250 from the sink was
+        on the wire when the relay died, so the relay never learnt of it,
+        at most one per delivery in flight. A copy after which the relay
+        went on to another command was known delivered (and recorded)
+        and must never come again."""
+        copies = collections.defaultdict(list)
+        for m in sink.messages():
+            copies[m.message_id].append(m)
+        for message_id, ms in copies.items():
+            if len(ms) == 1:
+                continue
+            self.assertEqual(len(ms), 2, "%s arrived %d times" %
+                             (message_id, len(ms)))
+            self.assertFalse(ms[0].confirmed, "%s delivered again after "
+                             "the relay had seen its 250" % message_id)
+        dups = [k for k, v in copies.items() if len(v) > 1]
+        self.assertLessEqual(len(dups), in_flight, "more duplicates than "
+                             "deliveries in flight: %s" % dups)
+        return copies
 
     def where(self, relay, queue_id):
         """The queue directory holding queue_id, or None."""
