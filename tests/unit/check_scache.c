@@ -828,10 +828,14 @@ START_TEST(test_one_ticket_per_handshake)
 END_TEST
 
 /* The key that sealed a ticket encrypts for one timeout and decrypts for
- * another; after both, the ticket is refused. */
+ * another; after both, the ticket is refused. A ticket is only good for
+ * one timeout too, so the key is made (by a first handshake) well before
+ * the session that is resumed: every wait below leaves a second or more
+ * either side, however slow the machine (slowness only moves "now" later,
+ * and the checks that must not be late have the larger margins). */
 START_TEST(test_ticket_key_rotation)
 {
-	const char *conf_text = "smtpd_tls_session_cache_timeout = 2s\n";
+	const char *conf_text = "smtpd_tls_session_cache_timeout = 6s\n";
 	SSL_CTX *a = server_ctx(conf_text);
 	SSL_CTX *client = plain_client(TLS1_3_VERSION, 1);
 	SSL_SESSION *first;
@@ -839,14 +843,22 @@ START_TEST(test_ticket_key_rotation)
 	struct scache_stats st;
 	struct pair p;
 
+	/* t = 0: the first key. */
+	connect_pair(a, client, NULL, &p);
+	pair_free(&p);
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	/* t = 3: a ticket sealed by it. */
+	sleep(3);
 	connect_pair(a, client, NULL, &p);
 	pair_free(&p);
 	first = kept;
 	kept = NULL;
 	ck_assert_ptr_nonnull(first);
-	/* Past the first key's encrypting time: a new key seals, the old
-	 * one still opens (and asks for a fresh ticket). */
-	sleep(2);
+	/* t = 7: past the first key's encrypting time (6 s), a new key
+	 * seals; the old one still opens the 4 s old ticket (and asks for a
+	 * fresh ticket). */
+	sleep(4);
 	connect_pair(a, client, first, &p);
 	ck_assert_int_eq(SSL_session_reused(p.server), 1);
 	pair_free(&p);
@@ -854,8 +866,9 @@ START_TEST(test_ticket_key_rotation)
 	keys = store(SCACHE_TICKET_KEYS);
 	ck_assert_int_eq(scache_stats(keys, time(NULL), &st), 0);
 	ck_assert_uint_eq(st.entries, 2);
-	/* Past its decrypting time the first ticket is worthless... */
-	sleep(3);
+	/* t = 13: past its decrypting time (12 s) the first ticket is
+	 * worthless... */
+	sleep(6);
 	connect_pair(a, client, first, &p);
 	ck_assert(p.ok);
 	ck_assert_int_eq(SSL_session_reused(p.server), 0);
