@@ -674,6 +674,10 @@ def parse_args():
     p.add_argument("--keep", action="store_true",
                    help="keep the relays' directories and logs")
     args = p.parse_args()
+    # What the user chose, for the results file (not the helpers' paths).
+    args.argv = [a for a in sys.argv[1:] if a not in (
+        args.loadgen, args.sink, args.results_dir, "--loadgen", "--sink",
+        "--results-dir")]
     args.workloads = [w for w in args.workloads.split(",") if w]
     for w in args.workloads:
         if w not in BY_NAME:
@@ -716,6 +720,7 @@ def main():
         "%d runs, medians; %d concurrent sessions; relays and the ceiling "
         "alternate within each run; queues under %s" % (
             args.runs, args.sessions, args.queue_base),
+        "Options: %s" % (" ".join(args.argv) or "(defaults)"),
     ]
     for line in header:
         say(line)
