@@ -200,7 +200,7 @@ close_session(struct session *s, const char *why)
 	active--;
 	if (cfg.idle)
 		return;
-	if (shared->next < cfg.messages)
+	if (__atomic_load_n(&shared->next, __ATOMIC_RELAXED) < cfg.messages)
 		open_session(slot);
 	else if (active == 0)
 		event_base_loopexit(base, NULL);

@@ -68,7 +68,6 @@ struct sink {
 };
 
 struct session {
-	struct sink *sink;
 	struct bufferevent *bev;
 	evutil_socket_t fd;
 	enum phase phase;
@@ -405,7 +404,6 @@ accepted(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	s->sink = &sink;
 	s->fd = fd;
 	s->phase = COMMANDS;
 	sink.sessions++;
