@@ -1,3 +1,5 @@
-# Benchmarks: never part of `make check`; run by hand (see each script).
+# Benchmarks: never part of `make check`; run by hand (see bench/README.md).
+EXTRA_DIST += bench/README.md bench/compare bench/compare.py \
+	bench/benchlib.py bench/loadgen.c bench/sink.c
 EXTRA_DIST += bench/resumption.sh bench/resumption.py bench/resumption_load.c
-EXTRA_DIST += bench/throughput.sh bench/throughput.py bench/throughput_load.c
+EXTRA_DIST += bench/throughput.sh bench/throughput.py

@@ -3,53 +3,21 @@
 tlsrelayd (several workers, the shared session cache) and, in the same
 run, a private Postfix instance with its session cache. Driven by
 bench/resumption.sh; uses the integration tests' harness (relaytest.py)
-for the daemon, the certificates and Postfix. Never part of make check.
+for the daemon and the certificates, bench/benchlib.py for Postfix. Never
+part of make check.
 """
 
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import shutil
 
-sys.dont_write_bytecode = True
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-
-import relaytest  # noqa: E402
+import benchlib
+from benchlib import relaytest
 
 MODES = [("1.2", "full"), ("1.2", "id"), ("1.2", "ticket"),
          ("1.3", "full"), ("1.3", "ticket")]
-
-
-class Case:
-    """What relaytest wants of a unittest.TestCase."""
-    failureException = RuntimeError
-
-    def __init__(self):
-        self.cleanups = []
-
-    def addCleanup(self, fn, *args):
-        self.cleanups.append((fn, args))
-
-    def cleanup_some(self, which):
-        """Runs (now) the cleanups of bound methods which(fn) picks."""
-        keep = []
-        for fn, args in reversed(self.cleanups):
-            if which(fn):
-                fn(*args)
-            else:
-                keep.append((fn, args))
-        self.cleanups = list(reversed(keep))
-
-    def cleanup(self):
-        while self.cleanups:
-            fn, args = self.cleanups.pop()
-            try:
-                fn(*args)
-            except Exception as e:  # keep stopping the rest
-                print("cleanup: %s" % e, file=sys.stderr)
 
 
 def load(tool, port, version, mode, procs, seconds):
@@ -75,31 +43,16 @@ def run_modes(name, tool, port, args):
     return results
 
 
-# Postfix's own session cache and tickets, written into its main.cf
-# before it starts (a reload under load is not worth the wait).
-POSTFIX_CACHE = (
-    "smtpd_tls_session_cache_database = "
-    "btree:${data_directory}/smtpd_scache\n"
-    "smtpd_tls_loglevel = 0\n"
-    "smtpd_client_connection_count_limit = 0\n"
-    "smtpd_client_connection_rate_limit = 0\n")
-
-
 def measure_postfix(case, tmp, certs, args):
-    real_run_tool = relaytest.run_tool
-
-    def run_tool(cmd, *a, **kw):
-        if cmd[:1] == ["postfix"] and cmd[-1] == "start":
-            with open(os.path.join(cmd[2], "main.cf"), "a") as f:
-                f.write(POSTFIX_CACHE)
-        return real_run_tool(cmd, *a, **kw)
-
-    relaytest.run_tool = run_tool
+    """A private Postfix with its own session cache (and tickets)."""
+    pf = benchlib.Postfix(case, os.path.join(tmp, "pf"), certs,
+                          "[127.0.0.1]:1", main={
+                              "smtpd_tls_session_cache_database":
+                                  "btree:${data_directory}/smtpd_scache"})
     try:
-        pf = relaytest.PostfixPeer(case, os.path.join(tmp, "pf"), certs)
+        return run_modes("postfix", args.load, pf.port, args)
     finally:
-        relaytest.run_tool = real_run_tool
-    return run_modes("postfix", args.load, pf.port, args)
+        pf.stop()       # its processes must not share the CPU with ours
 
 
 def main():
@@ -113,7 +66,7 @@ def main():
     p.add_argument("--no-postfix", action="store_true")
     args = p.parse_args()
 
-    case = Case()
+    case = benchlib.Case()
     tmp = tempfile.mkdtemp(prefix="tlsrelay-bench-")
     os.chmod(tmp, 0o755)
     case.addCleanup(shutil.rmtree, tmp, True)
@@ -125,8 +78,6 @@ def main():
                 table["postfix"] = measure_postfix(case, tmp, certs, args)
             except Exception as e:  # report tlsrelayd anyway
                 print("postfix: not measured: %s" % e, flush=True)
-            case.cleanup_some(lambda fn: getattr(fn, "__self__", None)
-                              .__class__.__name__ == "PostfixPeer")
         relay = relaytest.Relay(case, os.path.join(tmp, "relay"), certs,
                                 services={"smtp": {}}, main={
             "tlsrelay_smtpd_workers": str(args.workers),

@@ -2,116 +2,33 @@
 """throughput.py: tlsrelayd and a private Postfix instance relaying the
 same load, measured in one run: acceptance rate, end-to-end rate to a
 sink, peak memory and CPU time of each relay's processes. Driven by
-bench/throughput.sh; uses the integration tests' harness (relaytest.py)
-for the daemon and the certificates. Never part of make check.
+bench/throughput.sh; the relays and the process accounting are
+bench/benchlib.py's (a tuned Postfix, see bench/README.md). Never part of
+make check.
 
 Each (relay, mode) gets a fresh relay instance and a fresh smtp-sink on
 127.0.0.1; the relay's relayhost is the sink, nothing resolves anything.
-Modes: plain (smtp-source, Postfix's load generator), tls (throughput_load
+Modes: plain (smtp-source, Postfix's load generator), tls (bench/loadgen
 with STARTTLS and a full handshake per message), tls-resumed (the same,
 offering the newest resumable session of the client's previous ones).
 """
 
 import argparse
 import os
-import pwd
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 
-sys.dont_write_bytecode = True
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-
-import relaytest  # noqa: E402
+import benchlib
+from benchlib import SENDER, RCPT, relaytest
 
 MODES = ("plain", "tls", "tls-resumed")
-SENDER = "sender@bench.test"
-RCPT = "rcpt@bench.test"
-PAGE = os.sysconf("SC_PAGE_SIZE")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-class Case:
-    """What relaytest wants of a unittest.TestCase."""
-    failureException = RuntimeError
-
-    def __init__(self):
-        self.cleanups = []
-
-    def addCleanup(self, fn, *args):
-        self.cleanups.append((fn, args))
-
-    def cleanup(self):
-        while self.cleanups:
-            fn, args = self.cleanups.pop()
-            try:
-                fn(*args)
-            except Exception as e:  # keep stopping the rest
-                print("cleanup: %s" % e, file=sys.stderr)
-
-
-# ------------------------------------------------------ process accounting
-
-def read_stat(pid):
-    """(ppid, state, utime+stime+cutime+cstime ticks) or None."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            text = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    return (int(fields[1]), fields[0],
-            sum(int(v) for v in fields[11:15]))
-
-
-def tree(root):
-    """{pid: stat} of root and all its descendants, zombies included (a
-    zombie's CPU time is not yet in its parent's cutime)."""
-    stats = {}
-    for pid in relaytest.all_pids():
-        st = read_stat(pid)
-        if st:
-            stats[pid] = st
-    members, todo = {}, [root]
-    children = {}
-    for pid, st in stats.items():
-        children.setdefault(st[0], []).append(pid)
-    while todo:
-        pid = todo.pop()
-        if pid in stats and pid not in members:
-            members[pid] = stats[pid]
-            todo.extend(children.get(pid, ()))
-    return members
-
-
-def cpu_ticks(root):
-    """CPU time of the tree: each live process's own time plus what it
-    reaped (cutime/cstime), so processes that exited still count."""
-    return sum(st[2] for st in tree(root).values())
-
-
-def memory(pids):
-    """(sum of RSS, sum of PSS) in bytes."""
-    rss = pss = 0
-    for pid in pids:
-        try:
-            with open("/proc/%d/statm" % pid) as f:
-                rss += int(f.read().split()[1]) * PAGE
-            with open("/proc/%d/smaps_rollup" % pid) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
-                        break
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            pass
-    return rss, pss
-
+# ------------------------------------------------------ disk and memory
 
 def disk_of(path):
     """The /proc/diskstats name of the disk under path (a partition's
@@ -164,8 +81,8 @@ class Sampler(threading.Thread):
         self.done = threading.Event()
 
     def sample(self):
-        pids = [p for p, st in tree(self.root).items() if st[1] != "Z"]
-        rss, pss = memory(pids)
+        pids = benchlib.live_pids(self.root)
+        rss, pss = benchlib.memory(pids)
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
         self.peak_procs = max(self.peak_procs, len(pids))
@@ -225,149 +142,7 @@ class SmtpSink:
             self.out.close()
 
 
-# ------------------------------------------------------------- relays
-
-class TlsrelaydUnderTest:
-    name = "tlsrelayd"
-
-    def __init__(self, case, directory, certs, sink, workers):
-        main = {
-            "mynetworks": "127.0.0.0/8",
-            "relayhost": sink.nexthop,
-            "tlsrelay_dns_servers": relaytest.NO_DNS,
-            "inet_protocols": "ipv4",
-            "myhostname": "relay.bench.test",
-            "myorigin": "bench.test",
-            "tlsrelay_smtpd_workers": str(workers) if workers else None,
-        }
-        self.relay = relaytest.Relay(case, directory, certs, main=main,
-                                     services={"smtp": {}},
-                                     extra_master=relaytest.QMGR_LINE)
-        self.relay.start()
-        want = (workers or os.cpu_count()) + 1      # workers + qmgr
-        self.relay.wait_workers(want)
-        self.port = self.relay.port()
-        self.root = self.relay.pid
-        self.queue_dir = self.relay.queue_dir
-
-    def stop(self):
-        self.relay.stop()
-
-    def log(self):
-        return self.relay.diagnostics()
-
-
-class PostfixUnderTest:
-    """A private Postfix (postfix -c DIR start) relaying everything to the
-    sink: relayhost in brackets, no DNS, nothing local, bounces to the
-    sink as well (every address is relayed there)."""
-    name = "postfix"
-
-    def __init__(self, case, directory, certs, sink, base):
-        relaytest.require_tools("postfix")
-        self.case = case
-        # Its services are unix sockets under queue_directory: a short path.
-        self.dir = tempfile.mkdtemp(prefix="tput-pf-", dir=base)
-        case.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.dirname(directory), exist_ok=True)
-        os.symlink(self.dir, directory)
-        self.conf_dir = os.path.join(self.dir, "conf")
-        self.queue_dir = os.path.join(self.dir, "queue")
-        data_dir = os.path.join(self.dir, "data")
-        self.maillog_path = os.path.join(self.dir, "maillog")
-        for d in (self.dir, self.conf_dir, self.queue_dir, data_dir):
-            os.makedirs(d, exist_ok=True)
-            os.chmod(d, 0o755)
-        pw = pwd.getpwnam("postfix")
-        os.chown(data_dir, pw.pw_uid, pw.pw_gid)
-        self.port = relaytest.free_port()
-        main_cf = {
-            "compatibility_level": "3.6",
-            "queue_directory": self.queue_dir,
-            "data_directory": data_dir,
-            "maillog_file": self.maillog_path,
-            "maillog_file_prefixes": self.dir,
-            "myhostname": "postfix.bench.test",
-            "mydomain": "bench.test",
-            "myorigin": "bench.test",
-            "mydestination": "",
-            "inet_interfaces": "127.0.0.1",
-            "inet_protocols": "ipv4",
-            "mynetworks": "127.0.0.0/8",
-            "smtpd_peername_lookup": "no",
-            "smtp_dns_support_level": "disabled",
-            "relayhost": sink.nexthop,
-            "transport_maps": "inline:{ bench.test=smtp:%s }" % sink.nexthop,
-            "smtpd_tls_security_level": "may",
-            "smtpd_tls_cert_file": certs.rsa,
-            "smtpd_tls_key_file": certs.rsa_key,
-            "alias_maps": "",
-            "alias_database": "",
-            "local_recipient_maps": "",
-            "biff": "no",
-        }
-        with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
-            f.write("".join("%s = %s\n" % kv for kv in main_cf.items()))
-        with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:
-            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port +
-                    relaytest.POSTFIX_MASTER)
-        self.root = None
-        case.addCleanup(self.stop)
-        status, out = relaytest.run_tool(["postfix", "-c", self.conf_dir,
-                                          "start"])
-        if status != 0:
-            raise RuntimeError("postfix start failed (%d):\n%s%s" % (
-                status, out, self.log()))
-        self.root = relaytest.wait_for("the Postfix master pid",
-                                       self._read_pid,
-                                       relaytest.START_TIMEOUT, self.log)
-        relaytest.wait_for("Postfix smtpd on port %d" % self.port,
-                           lambda: self.port in relaytest.listening_ports(),
-                           relaytest.START_TIMEOUT, self.log)
-
-    def _read_pid(self):
-        try:
-            with open(os.path.join(self.queue_dir, "pid",
-                                   "master.pid")) as f:
-                return int(f.read().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            return None
-
-    def log(self):
-        try:
-            with open(self.maillog_path, "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
-        except FileNotFoundError:
-            return ""
-
-    def stop(self):
-        if self.root is None:
-            return
-        relaytest.run_tool(["postfix", "-c", self.conf_dir, "stop"])
-        # postfix stop returns before the master has exited.
-        deadline = time.monotonic() + relaytest.STOP_TIMEOUT
-        while True:
-            st = relaytest.proc_stat(self.root)
-            if st is None or st[0] == "Z":
-                break
-            if time.monotonic() > deadline:
-                os.kill(self.root, signal.SIGKILL)
-                break
-            time.sleep(0.05)
-        self.root = None
-
-
 # ------------------------------------------------------------- one run
-
-def kill_group(proc):
-    """Stops a load generator and the processes it forked, by PID."""
-    for pid in [proc.pid] + relaytest.group_members(proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
-
 
 def load_command(args, mode, port):
     if mode == "plain":
@@ -389,7 +164,7 @@ def measure(relay, sink, args, mode, deadline):
     sampler = Sampler(relay.root)
     disk = disk_of(relay.queue_dir)
     disk0 = disk_ops(disk)
-    cpu0 = cpu_ticks(relay.root)
+    cpu0 = benchlib.cpu_seconds(relay.root)
     sampler.start()
     with open(out_path, "wb") as out:
         start = time.monotonic()
@@ -403,14 +178,14 @@ def measure(relay, sink, args, mode, deadline):
             pass
         finally:
             if proc.poll() is None:     # timed out, or interrupted
-                kill_group(proc)
+                benchlib.kill_tree(proc)
         accepted = time.monotonic() - start
     received = sink.count()
     while received < n and time.monotonic() < deadline:
         time.sleep(0.01)
         received = sink.count()
     end_to_end = time.monotonic() - start
-    cpu1 = cpu_ticks(relay.root)
+    cpu1 = benchlib.cpu_seconds(relay.root)
     disk1 = disk_ops(disk)
     sampler.stop()
     with open(out_path, "rb") as f:
@@ -420,7 +195,7 @@ def measure(relay, sink, args, mode, deadline):
         "e2e_s": end_to_end, "e2e_rate": received / end_to_end,
         "received": received, "load_status": proc.returncode,
         "rss": sampler.peak_rss, "pss": sampler.peak_pss,
-        "procs": sampler.peak_procs, "cpu": (cpu1 - cpu0) / TICK,
+        "procs": sampler.peak_procs, "cpu": cpu1 - cpu0,
         "resumed": None, "disk_writes": None, "disk_flushes": None,
     }
     if disk0 and disk1:
@@ -442,11 +217,11 @@ def run_one(case, certs, args, name, mode, deadline):
     sink = SmtpSink(case, args.tmp)
     directory = os.path.join(args.tmp, "%s-%s" % (name, mode))
     if name == "postfix":
-        relay = PostfixUnderTest(case, directory, certs, sink,
-                                 args.queue_base)
+        relay = benchlib.Postfix(case, directory, certs, sink.nexthop,
+                                 base=args.queue_base)
     else:
-        relay = TlsrelaydUnderTest(case, directory, certs, sink,
-                                   args.workers)
+        relay = benchlib.Tlsrelayd(case, directory, certs, sink.nexthop,
+                                   workers=args.workers)
     try:
         time.sleep(0.5)     # let start-up settle before the CPU baseline
         res = measure(relay, sink, args, mode, deadline)
@@ -526,7 +301,7 @@ def print_table(results, args):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--load", required=True, help="throughput_load binary")
+    p.add_argument("--load", required=True, help="loadgen binary")
     p.add_argument("--messages", "-n", type=int, default=2000)
     p.add_argument("--concurrency", "-c", type=int, default=20)
     p.add_argument("--size", type=int, default=10240,
@@ -552,7 +327,7 @@ def main():
     relaytest.require_tools("smtp-source", "smtp-sink")
 
     started = time.monotonic()
-    case = Case()
+    case = benchlib.Case()
     args.tmp = tempfile.mkdtemp(prefix="tput-", dir=args.queue_base)
     os.chmod(args.tmp, 0o755)
     case.addCleanup(shutil.rmtree, args.tmp, True)

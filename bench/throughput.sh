@@ -6,9 +6,10 @@
 # generator is done), end-to-end rate (until the sink has all N), peak
 # RSS and PSS summed over the relay's processes (sampled every 100 ms)
 # and their CPU time; then a table with the ratios tlsrelayd/postfix.
-# Plaintext load: smtp-source; STARTTLS load: bench/throughput_load.c
-# (smtp-source has no TLS). Needs root (the daemon drops to the tlsrelay
-# user), the postfix package, and a build of tlsrelayd.
+# Plaintext load: smtp-source; STARTTLS load: bench/loadgen.c
+# (smtp-source has no TLS). bench/compare is the fuller comparison.
+# Needs root (the daemon drops to the tlsrelay user), the postfix
+# package, and a build of tlsrelayd.
 #
 #	bench/throughput.sh [BUILD_DIR] [-n MESSAGES] [-c CONNECTIONS]
 #	    [--size BYTES] [--workers N] [--modes plain,tls,tls-resumed]
@@ -26,8 +27,8 @@ fi
 [ -x "$build/tlsrelayd" ] || { echo "no tlsrelayd in $build" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/throughput-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-cc -O2 -Wall -o "$tmp/throughput_load" "$top/bench/throughput_load.c" \
-	-lssl -lcrypto
+cc -O2 -Wall -o "$tmp/loadgen" "$top/bench/loadgen.c" \
+	-levent -levent_openssl -lssl -lcrypto
 TLSRELAYD=$build/tlsrelayd TLSRELAY=$build/tlsrelay \
 	/usr/bin/python3 "$top/bench/throughput.py" \
-	--load "$tmp/throughput_load" "$@"
+	--load "$tmp/loadgen" "$@"
