@@ -146,8 +146,13 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 	if (*err != NULL)
 		return NULL;
 
-	w = xcalloc(1, sizeof(*w));
+	/* Not zeroed: the 64 KiB buffer is written before it is read. */
+	w = xmalloc(sizeof(*w));
+	w->id[0] = '\0';
+	w->tmp_path = w->incoming_path = w->incoming_dir = NULL;
 	w->fd = -1;
+	w->error = 0;
+	w->buf_len = 0;
 	/* O_EXCL never reuses a name; a clash (clock stepped back onto a
 	 * recycled pid) just takes the next ID. */
 	for (tries = 0; tries < 10; tries++) {
