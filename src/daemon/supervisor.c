@@ -388,6 +388,17 @@ supervisor_run(const char *confdir_arg, int foreground)
 	char *err = NULL;
 	int sig = 0;
 
+	/* Blocked from the start, taken by the loop below: the listeners
+	 * are bound long before it runs, and a SIGTERM sent the moment they
+	 * answer must stop us in order, not kill us. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, &saved_mask);
+	signal(SIGPIPE, SIG_IGN);
+
 	/* We chdir("/") when detaching and re-read the directory on SIGHUP. */
 	if (realpath(confdir_arg, confdir) == NULL)
 		msg_fatal("%s: %s", confdir_arg, strerror(errno));
@@ -401,14 +412,6 @@ supervisor_run(const char *confdir_arg, int foreground)
 	if (!foreground)
 		daemonize();
 	anvil = anvil_create(MAX_PROCS);
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, &saved_mask);
-	signal(SIGPIPE, SIG_IGN);
 
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
