@@ -170,6 +170,17 @@ def proc_status(pid):
     return out
 
 
+def wait_dropped(pid, uid, timeout=10):
+    """The /proc status of pid once it runs as uid (real, effective,
+    saved and filesystem): a worker is forked as root and drops before it
+    serves anything, so for a moment after the fork it is still root."""
+    wait_for("pid %d to run as uid %d" % (pid, uid),
+             lambda: proc_status(pid).get("Uid", "").split() ==
+             [str(uid)] * 4, timeout,
+             lambda: "Uid %s" % proc_status(pid).get("Uid"))
+    return proc_status(pid)
+
+
 def proc_socket_inodes(pid):
     inodes = set()
     fddir = "/proc/%d/fd" % pid

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (MAIL_OWNER, NO_DNS, QMGR_LINE,  # noqa: E402
                        OutboundTestCase, SClient, inline_table, main,
-                       proc_status, to_lines, wait_for)
+                       proc_status, to_lines, wait_dropped, wait_for)
 
 SENDER = "sender@senders.test"
 RCPT = "rcpt@example.test"
@@ -213,8 +213,7 @@ class ServerKeyTest(OutboundTestCase):
         })
         owner = pwd.getpwnam(MAIL_OWNER)
         for pid in relay.wait_workers(2):
-            self.assertEqual(proc_status(pid)["Uid"].split(),
-                             [str(owner.pw_uid)] * 4)
+            wait_dropped(pid, owner.pw_uid)
         served = SClient(relay.port("other"))
         self.assertTrue(served.established, served.output)
         self.assertEqual(served.cert.strip(), self.certs.pem(crt))

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (MAIL_OWNER, HarnessError, RelayTestCase,  # noqa: E402
                        listening_inodes, main, port_is_free, proc_socket_inodes,
-                       proc_status, queued_id)
+                       queued_id, wait_dropped)
 
 
 def privileged_port():
@@ -38,9 +38,7 @@ class PrivilegeTest(RelayTestCase):
         })
         workers = relay.wait_workers(2)
         for pid in workers:
-            st = proc_status(pid)
-            self.assertEqual(st["Uid"].split(), [str(owner.pw_uid)] * 4,
-                             "worker %d: Uid %s" % (pid, st["Uid"]))
+            st = wait_dropped(pid, owner.pw_uid)
             self.assertEqual(st["Gid"].split(), [str(owner.pw_gid)] * 4,
                              "worker %d: Gid %s" % (pid, st["Gid"]))
             self.assertNotIn("0", st["Groups"].split(),
