@@ -79,16 +79,14 @@ activate(void *arg, const char *dir, const char *id)
 }
 
 static void rescan(void *arg);
-static void requeue_active(const char *id, const char *dir);
 
 static const struct qmgr_intake_ops intake_ops = {
 	active_room, activate, rescan,
 };
 
-/* Calls fn for each queue file name in dir, until the active set is full
- * (then the intake owes a rescan when room frees). */
+/* Calls fn for each queue file name in dir, until fn says stop (1). */
 static void
-for_each_file(const char *dir, void (*fn)(const char *id, const char *dir))
+for_each_file(const char *dir, int (*fn)(const char *id, const char *dir))
 {
 	char *path = xasprintf("%s/%s", qmgr.queue_dir, dir);
 	DIR *d = opendir(path);
@@ -102,18 +100,14 @@ for_each_file(const char *dir, void (*fn)(const char *id, const char *dir))
 	while ((de = readdir(d)) != NULL && !qmgr.stopping) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (fn != requeue_active && active_room(NULL) == 0) {
-			if (!qmgr.draining)
-				qmgr_intake_missed(qmgr.intake);
+		if (fn(de->d_name, dir))
 			break;
-		}
-		fn(de->d_name, dir);
 	}
 	closedir(d);
 	free(path);
 }
 
-static void
+static int
 requeue_active(const char *id, const char *dir)
 {
 	char *from = xasprintf("%s/%s/%s", qmgr.queue_dir, dir, id);
@@ -123,31 +117,42 @@ requeue_active(const char *id, const char *dir)
 		msg_warn("rename %s: %s", from, strerror(errno));
 	free(from);
 	free(to);
+	return 0;
 }
 
-static void
+/* Takes dir/id into the active set; stops the scan when the set is full
+ * (the intake then owes a rescan when room frees). */
+static int
 take_incoming(const char *id, const char *dir)
 {
+	if (active_room(NULL) == 0) {
+		if (!qmgr.draining)
+			qmgr_intake_missed(qmgr.intake);
+		return 1;
+	}
 	qmgr_message_activate(&qmgr, dir, id);
+	return 0;
 }
 
 static int flush_all;
 static time_t next_due;
 
-static void
+static int
 take_deferred(const char *id, const char *dir)
 {
 	char *path = xasprintf("%s/%s/%s", qmgr.queue_dir, dir, id);
 	struct stat st;
 	time_t now = time(NULL);
+	int stop = 0;
 
 	if (stat(path, &st) == 0) {
 		if (flush_all || st.st_mtime <= now)
-			take_incoming(id, dir);
+			stop = take_incoming(id, dir);
 		else if (next_due == 0 || st.st_mtime < next_due)
 			next_due = st.st_mtime;
 	}
 	free(path);
+	return stop;
 }
 
 static void
