@@ -1,15 +1,36 @@
 #!/bin/sh
-# Installs what tlsrelay needs to build and test on Debian 12, and creates
-# the unprivileged user the daemon drops to. Run as root. Idempotent: when
-# everything is there it does nothing and prints nothing. swaks is listed
-# with libnet-ssleay-perl, which its -tls needs but only recommends;
-# strace shows in one outbound test that no DNS query leaves loopback.
+# Installs what tlsrelay needs on Debian 12 and creates the unprivileged
+# user the daemon drops to. Run as root. Idempotent: when everything is
+# there it does nothing and prints nothing.
+#
+#   setup-debian.sh          what building and running the relay needs
+#                            (scripts/dev-run.sh): the libraries, Check
+#                            (configure requires it), openssl for the dev
+#                            certificate, python3-aiosmtpd for the dev sink
+#   setup-debian.sh --test   that, and the peers the tests talk to
+#                            (scripts/test.sh)
+#
+# Only --test installs Postfix, as a test peer: on a machine whose MTA is
+# exim4, installing postfix replaces it, so running the relay must not.
+# swaks is listed with libnet-ssleay-perl, which its -tls needs but only
+# recommends; strace shows in one outbound test that no DNS query leaves
+# loopback; clang builds the fuzzers.
 set -eu
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
 	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev check
-	openssl swaks libnet-ssleay-perl python3 python3-aiosmtpd
-	dnsmasq-base postfix strace clang libclang-rt-14-dev"
+	openssl python3 python3-aiosmtpd"
+TEST_PACKAGES="swaks libnet-ssleay-perl dnsmasq-base postfix strace
+	clang libclang-rt-14-dev"
+
+case "${1-}" in
+--test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
+"") ;;
+*)
+	echo "usage: setup-debian.sh [--test]" >&2
+	exit 2
+	;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup-debian.sh: run me as root" >&2

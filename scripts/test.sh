@@ -9,7 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-scripts/setup-debian.sh
+scripts/setup-debian.sh --test
 autoreconf -fi >/dev/null 2>autoreconf.log || { cat autoreconf.log >&2; exit 1; }
 rm -f autoreconf.log
 

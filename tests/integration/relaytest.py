@@ -54,7 +54,7 @@ def require_tools(*names):
     for name in names:
         if shutil.which(name) is None:
             raise HarnessError(
-                "required tool %r not found: run scripts/setup-debian.sh" % name)
+                "required tool %r not found: run scripts/setup-debian.sh --test" % name)
 
 
 def require_program(path):

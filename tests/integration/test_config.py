@@ -29,7 +29,7 @@ def read_postfix_file(name):
             return f.read()
     except FileNotFoundError:
         raise HarnessError("%s missing: the Debian package postfix provides "
-                           "it (scripts/setup-debian.sh)" % path)
+                           "it (scripts/setup-debian.sh --test)" % path)
 
 
 def warnings(text):

@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import signal
 import ssl
@@ -253,14 +254,20 @@ class SinkSMTP(SMTP):
 
 
 def login_name(session):
-    """The user the client logged in as, or None. aiosmtpd 1.4 warns
-    that login_data is deprecated, on every message: keep that quiet."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        data = session.login_data
+    """The user the client logged in as, or None: the login of the
+    authenticator's auth_data (Session.login_data is deprecated)."""
+    data = getattr(session.auth_data, "login", None)
     if isinstance(data, bytes):
         return data.decode("utf-8", "replace")
     return data
+
+
+class QuietLoginData(logging.Filter):
+    """aiosmtpd 1.4 itself sets the deprecated Session.login_data after
+    every successful AUTH and logs a warning each time: drop that line."""
+
+    def filter(self, record):
+        return "login_data is deprecated" not in record.getMessage()
 
 
 def peer_certificate(sslobj):
@@ -290,6 +297,7 @@ def tls_context(args):
 
 
 async def serve(args):
+    logging.getLogger("mail.log").addFilter(QuietLoginData())
     loop = asyncio.get_running_loop()
     rec = Recorder(args.dir, args.print, args.delay)
     ctx = tls_context(args) if args.tls_cert else None
