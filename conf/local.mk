@@ -15,3 +15,14 @@ conf/main.cf.sample: $(srcdir)/conf/main.cf
 conf/master.cf.sample: $(srcdir)/conf/master.cf
 	$(AM_V_GEN)$(MKDIR_P) conf && rm -f $@ && \
 	    cp $(srcdir)/conf/master.cf $@
+
+# fail2ban: the filter and the jails (both jails off until enabled), in
+# fail2ban's own directory (configure --with-fail2ban-dir).
+EXTRA_DIST += conf/fail2ban/filter.d/tlsrelay.conf \
+	conf/fail2ban/jail.d/tlsrelay.conf
+if INSTALL_FAIL2BAN
+fail2banfilterdir = $(fail2bandir)/filter.d
+dist_fail2banfilter_DATA = conf/fail2ban/filter.d/tlsrelay.conf
+fail2banjaildir = $(fail2bandir)/jail.d
+dist_fail2banjail_DATA = conf/fail2ban/jail.d/tlsrelay.conf
+endif

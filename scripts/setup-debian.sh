@@ -14,14 +14,16 @@
 # exim4, installing postfix replaces it, so running the relay must not.
 # swaks is listed with libnet-ssleay-perl, which its -tls needs but only
 # recommends; strace shows in one outbound test that no DNS query leaves
-# loopback; clang builds the fuzzers.
+# loopback; clang builds the fuzzers; the tests run fail2ban-regex and
+# pflogsumm over logs they made (the fail2ban service is not started: see
+# policy-rc.d below).
 set -eu
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
 	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev check
 	openssl python3 python3-aiosmtpd"
 TEST_PACKAGES="swaks libnet-ssleay-perl dnsmasq-base postfix strace
-	clang libclang-rt-14-dev"
+	clang libclang-rt-14-dev fail2ban pflogsumm"
 
 case "${1-}" in
 --test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
@@ -54,8 +56,21 @@ if [ -n "$missing" ]; then
 	echo "postfix postfix/main_mailer_type select No configuration" |
 	    debconf-set-selections
 	apt-get update -qq
+	# Packages with a service (postfix, fail2ban) must not start it:
+	# invoke-rc.d asks policy-rc.d, and 101 means "not now".
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	if [ -n "$policy" ]; then
+		rm -f "$policy"
+		trap - EXIT
+	fi
 fi
 
 # mail_owner: the daemon drops to this user after binding its ports.

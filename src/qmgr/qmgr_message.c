@@ -623,6 +623,10 @@ qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 		g->n++;
 		n_pending++;
 	}
+	/* Postfix's qmgr line: log tools (pflogsumm) take the sender and the
+	 * size from it, each time the message enters the active queue. */
+	msg_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", m->id,
+	    m->spool.sender, (long long)m->spool.content_length, n_pending);
 	if (n_pending == 0) {
 		m->groups_pending = 1;
 		message_finish(m);

@@ -3,6 +3,8 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_cmd.c \
 	src/smtpd/smtpd_addr.c \
 	src/smtpd/smtpd_data.c \
+	src/smtpd/smtpd_header.c \
+	src/smtpd/smtpd_header.h \
 	src/smtpd/anvil.c
 
 if HAVE_CHECK
@@ -20,6 +22,12 @@ tests_unit_check_smtpd_cmd_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 tests_unit_check_smtpd_data_SOURCES = tests/unit/check_smtpd_data.c
 tests_unit_check_smtpd_data_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_smtpd_data_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+check_PROGRAMS += tests/unit/check_smtpd_header
+TESTS += tests/unit/check_smtpd_header
+tests_unit_check_smtpd_header_SOURCES = tests/unit/check_smtpd_header.c
+tests_unit_check_smtpd_header_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/smtpd
+tests_unit_check_smtpd_header_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_smtpd_header_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
 tests_unit_check_anvil_SOURCES = tests/unit/check_anvil.c
 tests_unit_check_anvil_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_check_anvil_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)

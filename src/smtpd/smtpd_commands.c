@@ -384,6 +384,7 @@ cmd_data(struct smtpd_session *s, const char *arg)
 	else
 		msg_info("%s: client=%s[%s]", spool_id(s->spool), s->name,
 		    s->addr);
+	smtpd_header_init(&s->header);
 	smtpd_data_init(&s->reader, s->bare_lf_reject ? BARE_LF_REJECT :
 	    BARE_LF_NORMALIZE);
 	s->state = SS_DATA;
@@ -438,7 +439,7 @@ data_finish(struct smtpd_session *s)
 void
 session_data_committed(struct smtpd_session *s, const char *err)
 {
-	const char *id = s->queue_id;
+	const char *id = s->queue_id, *message_id;
 	char reply[SMTPD_REPLY_MAX];
 
 	if (err != NULL) {
@@ -448,8 +449,10 @@ session_data_committed(struct smtpd_session *s, const char *err)
 		    "451 4.3.0 Error: queue file write error", 0);
 		return;
 	}
-	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu", id, s->sender,
-	    s->data_size, s->n_recipients);
+	/* Postfix's cleanup line; the queue manager logs from=, size= and
+	 * nrcpt= when it takes the message, as Postfix's qmgr does. */
+	message_id = smtpd_header_message_id(&s->header);
+	msg_info("%s: message-id=%s", id, *message_id ? message_id : "<>");
 	/* Best effort: the qmgr also scans incoming/. */
 	(void)queue_notify(s->policy->queue_directory, QUEUE_NOTIFY_NEW, id);
 	snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s", id);
@@ -466,6 +469,7 @@ session_data(struct smtpd_session *s, const char *in, size_t len)
 	r = smtpd_data_feed(&s->reader, in, len, &s->content, &consumed);
 	if (s->content.len > 0) {
 		s->data_size += s->content.len;
+		smtpd_header_feed(&s->header, s->content.data, s->content.len);
 		if (p->message_size_limit > 0 &&
 		    s->data_size > (unsigned long long)p->message_size_limit)
 			s->data_too_big = 1;

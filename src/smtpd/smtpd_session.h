@@ -13,6 +13,7 @@
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "smtpd_header.h"
 #include "smtpd_int.h"
 
 struct bufferevent;
@@ -89,6 +90,7 @@ struct smtpd_session {
 	char queue_id[QUEUE_ID_MAX];	/* of the message being committed */
 	short commit_events;		/* bufferevent events during SS_COMMIT */
 	struct smtpd_data_reader reader;
+	struct smtpd_header_scan header;	/* for the message-id= line */
 	struct strbuf content;
 	int data_too_big;
 	int data_write_errno;

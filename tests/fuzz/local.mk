@@ -61,3 +61,11 @@ EXTRA_DIST += tests/fuzz/corpus-sasl.sh
 tests_fuzz_fuzz_sasl_SOURCES = tests/fuzz/fuzz_sasl.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_sasl_LDADD = $(LIBTLSRELAY)
+
+# The Message-ID scan of the header (src/smtpd/smtpd_header.c).
+check_PROGRAMS += tests/fuzz/fuzz_smtpd_header
+TESTS += tests/fuzz/corpus-smtpd_header.sh
+EXTRA_DIST += tests/fuzz/corpus-smtpd_header.sh
+tests_fuzz_fuzz_smtpd_header_SOURCES = tests/fuzz/fuzz_smtpd_header.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtpd_header_LDADD = $(LIBTLSRELAY)

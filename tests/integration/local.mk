@@ -51,3 +51,6 @@ TESTS += tests/integration/test_keys.py
 EXTRA_DIST += tests/integration/test_keys.py
 TESTS += tests/integration/test_supervisor.py
 EXTRA_DIST += tests/integration/test_supervisor.py
+# Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
+TESTS += tests/integration/test_logtools.py
+EXTRA_DIST += tests/integration/test_logtools.py
