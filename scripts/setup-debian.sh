@@ -78,3 +78,10 @@ if ! getent passwd tlsrelay >/dev/null; then
 	echo "setup-debian.sh: creating system user tlsrelay"
 	useradd --system --no-create-home --shell /usr/sbin/nologin tlsrelay
 fi
+
+# setgid_group: tlsrelay-sendmail runs set-group-ID to it, to leave mail
+# in the maildrop directory.
+if ! getent group tlsdrop >/dev/null; then
+	echo "setup-debian.sh: creating system group tlsdrop"
+	groupadd --system tlsdrop
+fi

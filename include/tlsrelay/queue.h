@@ -17,6 +17,12 @@
  * queue_dir (mode 0700) and, when uid is not -1, gives them to uid:gid.
  * Returns 0, or -1 with *err set (caller frees). */
 int spool_init(const char *queue_dir, uid_t uid, gid_t gid, char **err);
+/* The set-group-ID side (after spool_init, as root): maildrop/ (mode
+ * 1730, uid:drop_gid), where tlsrelay-sendmail leaves local mail, and
+ * public/ with the qmgr FIFO given to drop_gid, so that it can wake the
+ * queue manager. Returns 0, or -1 with *err set. */
+int spool_init_maildrop(const char *queue_dir, uid_t uid, gid_t drop_gid,
+    char **err);
 
 /* A new queue ID, unique on this host across processes and restarts:
  * 28 upper-case hex digits, [0-9A-F] only: microsecond time (14), pid (8)
@@ -168,6 +174,7 @@ int queue_id_valid(const char *id, size_t len);
 #define QUEUE_NOTIFY_NEW	'I'	/* id: a new message in incoming/ */
 #define QUEUE_NOTIFY_FLUSH	'F'	/* id, or "" for every deferred one */
 #define QUEUE_NOTIFY_RESCAN	'R'	/* id "": scan all queue directories */
+#define QUEUE_NOTIFY_PICKUP	'P'	/* id "": new files in maildrop/ */
 #define QUEUE_NOTIFY_RECORD_MAX	(1 + QUEUE_ID_MAX)	/* with the LF */
 
 /* Writes one record to queue_dir/public/qmgr without blocking. Returns 0,

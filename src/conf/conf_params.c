@@ -66,6 +66,7 @@ static const struct conf_param_def params[] = {
 	{ "relay_domains", CONF_STR, "", 0 },
 	{ "relayhost", CONF_STR, "", 0 },
 	{ "service_throttle_time", CONF_TIME, "60s", 's' },
+	{ "setgid_group", CONF_STR, "tlsdrop", 0 },
 	{ "smtp_connect_timeout", CONF_TIME, "30s", 's' },
 	{ "smtp_connection_cache_on_demand", CONF_BOOL, "yes", 0 },
 	{ "smtp_connection_cache_time_limit", CONF_TIME, "2s", 's' },

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -80,6 +81,31 @@ make_dir(const char *path, mode_t mode, char **err)
 	return 0;
 }
 
+/* maildrop/ for tlsrelay-sendmail, given to setgid_group. Without that
+ * group only root can submit: the daemon says so and goes on. */
+static int
+prepare_maildrop(const struct conf *conf, const char *queue, char **err)
+{
+	const char *group = conf_str(conf, "setgid_group");
+	struct group *gr;
+
+	if (!run_user.drop)
+		return spool_init_maildrop(queue, (uid_t)-1, (gid_t)-1, err);
+	if ((gr = getgrnam(group)) == NULL) {
+		msg_warn("setgid_group %s: no such group: only root can submit "
+		    "mail with tlsrelay-sendmail (create it with 'groupadd "
+		    "--system %s')", group, group);
+		return spool_init_maildrop(queue, run_user.uid, run_user.gid,
+		    err);
+	}
+	if (gr->gr_gid == run_user.gid) {
+		*err = xasprintf("setgid_group %s and mail_owner %s must not "
+		    "share a group ID", group, run_user.name);
+		return -1;
+	}
+	return spool_init_maildrop(queue, run_user.uid, gr->gr_gid, err);
+}
+
 static int
 prepare_directories(const struct conf *conf, char **err)
 {
@@ -88,8 +114,10 @@ prepare_directories(const struct conf *conf, char **err)
 	if (make_dir(queue, 0755, err) < 0 ||
 	    make_dir(conf_str(conf, "data_directory"), 0700, err) < 0)
 		return -1;
-	return spool_init(queue, run_user.drop ? run_user.uid : (uid_t)-1,
-	    run_user.drop ? run_user.gid : (gid_t)-1, err);
+	if (spool_init(queue, run_user.drop ? run_user.uid : (uid_t)-1,
+	    run_user.drop ? run_user.gid : (gid_t)-1, err) < 0)
+		return -1;
+	return prepare_maildrop(conf, queue, err);
 }
 
 /* In an smtpd worker, which talks to any client on the network: the

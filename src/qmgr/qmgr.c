@@ -29,6 +29,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/maildrop.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "qmgr_int.h"
@@ -208,6 +209,40 @@ scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 	scan_queue(0);
 }
 
+/* Local mail (src/maildrop/pickup.c): maildrop/ is read at start, on
+ * the sendmail command's notice, and every QMGR_PICKUP_POLL seconds for
+ * a notice that could not be sent (as Postfix's pickup polls). */
+#define QMGR_PICKUP_POLL	60
+
+static struct pickup_config pickup_cfg;
+static struct event *pickup_timer;
+
+static void
+picked_up(void *arg, const char *id)
+{
+	(void)arg;
+	qmgr_intake_add(qmgr.intake, "incoming", id);
+}
+
+static void
+pickup_now(void)
+{
+	if (!qmgr.draining)
+		(void)pickup_scan(&pickup_cfg, picked_up, NULL);
+}
+
+static void
+pickup_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval poll = { .tv_sec = QMGR_PICKUP_POLL, .tv_usec = 0 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	pickup_now();
+	evtimer_add(pickup_timer, &poll);
+}
+
 static void
 drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -236,6 +271,9 @@ notice(void *arg, char request, const char *id)
 		break;
 	case 'R':
 		scan_queue(0);
+		break;
+	case 'P':
+		pickup_now();
 		break;
 	default:
 		msg_warn("unknown queue manager request '%c'", request);
@@ -403,6 +441,12 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 
 	for_each_file("active", requeue_active);
 	scan_queue(0);
+	pickup_cfg.queue_dir = qmgr.queue_dir;
+	pickup_cfg.myhostname = qmgr.myhostname;
+	pickup_cfg.myorigin = conf_str(conf, "myorigin");
+	pickup_cfg.message_size_limit = conf_size(conf, "message_size_limit");
+	pickup_timer = evtimer_new(qmgr.base, pickup_timer_cb, NULL);
+	pickup_timer_cb(-1, 0, NULL);
 	event_base_dispatch(qmgr.base);
 
 	/* Deliveries still running are abandoned: their files stay in
@@ -419,6 +463,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	qmgr_route_clear(&qmgr.fallback);
 	event_free(notify_event);
 	event_free(scan_timer);
+	event_free(pickup_timer);
 	if (drain_deadline)
 		event_free(drain_deadline);
 	event_free(sigterm);

@@ -19,8 +19,8 @@
 
 #define QUEUE_FIFO	"public/qmgr"
 
-/* The id a request may carry: 'I' needs one, 'F' may have one, 'R' has
- * none. */
+/* The id a request may carry: 'I' needs one, 'F' may have one, 'R' and
+ * 'P' have none. */
 static int
 valid_request(char request, const char *id, size_t len)
 {
@@ -30,6 +30,7 @@ valid_request(char request, const char *id, size_t len)
 	case QUEUE_NOTIFY_FLUSH:
 		return len == 0 || queue_id_valid(id, len);
 	case QUEUE_NOTIFY_RESCAN:
+	case QUEUE_NOTIFY_PICKUP:
 		return len == 0;
 	default:
 		return 0;

@@ -138,3 +138,22 @@ spool_init(const char *queue_dir, uid_t uid, gid_t gid, char **err)
 	}
 	return spool_mkfifo(queue_dir, uid, gid, err);
 }
+
+int
+spool_init_maildrop(const char *queue_dir, uid_t uid, gid_t drop_gid,
+    char **err)
+{
+	char *maildrop = xasprintf("%s/maildrop", queue_dir);
+	char *public = xasprintf("%s/public", queue_dir);
+	int rc;
+
+	*err = NULL;
+	rc = spool_mkdir(maildrop, 01730, 0, uid, drop_gid, err);
+	if (rc == 0)
+		rc = spool_mkdir(public, 0710, 0, uid, drop_gid, err);
+	if (rc == 0)
+		rc = spool_mkfifo(queue_dir, uid, drop_gid, err);
+	free(maildrop);
+	free(public);
+	return rc;
+}

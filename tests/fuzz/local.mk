@@ -69,3 +69,12 @@ EXTRA_DIST += tests/fuzz/corpus-smtpd_header.sh
 tests_fuzz_fuzz_smtpd_header_SOURCES = tests/fuzz/fuzz_smtpd_header.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_smtpd_header_LDADD = $(LIBTLSRELAY)
+
+# Local submission: the maildrop file, address lists, local mail
+# (src/maildrop/).
+check_PROGRAMS += tests/fuzz/fuzz_maildrop
+TESTS += tests/fuzz/corpus-maildrop.sh
+EXTRA_DIST += tests/fuzz/corpus-maildrop.sh
+tests_fuzz_fuzz_maildrop_SOURCES = tests/fuzz/fuzz_maildrop.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_maildrop_LDADD = $(LIBTLSRELAY)

@@ -54,3 +54,6 @@ EXTRA_DIST += tests/integration/test_supervisor.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py
+# Drop-in (issue 11): tlsrelay-sendmail, the maildrop and the pickup.
+TESTS += tests/integration/test_sendmail.py
+EXTRA_DIST += tests/integration/test_sendmail.py
