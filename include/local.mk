@@ -2,9 +2,12 @@ noinst_HEADERS += \
 	include/tlsrelay/conf.h \
 	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
+	include/tlsrelay/maildrop.h \
+	include/tlsrelay/pidfile.h \
 	include/tlsrelay/map.h \
 	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \
+	include/tlsrelay/scache.h \
 	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \
 	include/tlsrelay/tls.h \

@@ -295,6 +295,10 @@ int bounce_create(const char *queue_dir, const char *orig_path,
  * pending recipients with their last reason, then "-- N Kbytes in M
  * Requests." or "Mail queue is empty". Returns 0, or -1 with *err. */
 int queue_list(const char *queue_dir, FILE *out, char **err);
+/* The same as JSON lines, one object per message, with postqueue -j's
+ * fields: queue_name, queue_id, arrival_time, message_size,
+ * forced_expire, sender, recipients (address, delay_reason). */
+int queue_list_json(const char *queue_dir, FILE *out, char **err);
 
 /* Administration (src/queue/queue_ops.c). */
 enum queue_op {
@@ -302,6 +306,8 @@ enum queue_op {
 	QUEUE_OP_RELEASE,	/* hold/ -> deferred/, mtime = now */
 	QUEUE_OP_DELETE,	/* remove the queue file and defer/ID */
 	QUEUE_OP_FLUSH,		/* deferred/: mtime = now (retry at once) */
+	QUEUE_OP_REQUEUE,	/* deferred/ hold/ -> incoming/: routed anew
+				 * with the current configuration */
 };
 
 #define QUEUE_OP_DONE		0

@@ -8,5 +8,8 @@ int cmd_conf(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
 
 #endif

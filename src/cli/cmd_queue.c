@@ -1,11 +1,13 @@
 /* tlsrelay queue: look at and act on the mail queue, like mailq(1) and
  * postsuper(1) together.
  *
- *	tlsrelay queue [-c confdir]			list, like mailq
+ *	tlsrelay queue [-c confdir] [-j]		list, like mailq
+ *							(-j: postqueue -j)
  *	tlsrelay queue [-c confdir] flush [ID ...]	retry now
  *	tlsrelay queue [-c confdir] hold ID ... | ALL
  *	tlsrelay queue [-c confdir] release ID ... | ALL
  *	tlsrelay queue [-c confdir] delete ID ... | ALL
+ *	tlsrelay queue [-c confdir] requeue ID ... | ALL	(postsuper -r)
  *
  * Changes are made in the queue directory itself (rename, unlink, mtime),
  * then the queue manager is told through public/qmgr; if it is not
@@ -37,15 +39,16 @@ static const struct {
 	{ "hold", QUEUE_OP_HOLD, "Placed on hold" },
 	{ "release", QUEUE_OP_RELEASE, "Released from hold" },
 	{ "delete", QUEUE_OP_DELETE, "Deleted" },
+	{ "requeue", QUEUE_OP_REQUEUE, "Requeued" },
 };
 
 static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: tlsrelay queue [-c confdir]\n"
+	    "usage: tlsrelay queue [-c confdir] [-j]\n"
 	    "       tlsrelay queue [-c confdir] flush [ID ...]\n"
-	    "       tlsrelay queue [-c confdir] hold|release|delete "
+	    "       tlsrelay queue [-c confdir] hold|release|delete|requeue "
 	    "ID ... | ALL\n");
 	return 2;
 }
@@ -160,12 +163,15 @@ cmd_queue(int argc, char **argv)
 	const char *confdir = SYSCONFDIR, *queue_dir;
 	struct conf *conf;
 	char *err = NULL;
-	int ch, rc;
+	int ch, rc, json = 0;
 
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:j")) != -1) {
 		switch (ch) {
 		case 'c':
 			confdir = optarg;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		default:
 			return usage();
@@ -186,7 +192,8 @@ cmd_queue(int argc, char **argv)
 	warn_without_qmgr(conf);
 	queue_dir = conf_str(conf, "queue_directory");
 	if (argc == 0) {
-		if (queue_list(queue_dir, stdout, &err) < 0) {
+		if ((json ? queue_list_json(queue_dir, stdout, &err) :
+		    queue_list(queue_dir, stdout, &err)) < 0) {
 			fprintf(stderr, "tlsrelay: fatal: %s\n", err);
 			free(err);
 			rc = 1;

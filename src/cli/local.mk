@@ -5,3 +5,4 @@ tlsrelay_SOURCES += src/cli/cmd_queue.c
 tlsrelay_SOURCES += src/cli/cmd_map.c
 tlsrelay_SOURCES += src/cli/cmd_passwd.c
 tlsrelay_SOURCES += src/cli/cmd_cache.c
+tlsrelay_SOURCES += src/cli/cmd_control.c

@@ -1,7 +1,9 @@
 /* tlsrelay: the administrator's command, one verb per job:
  *	tlsrelay conf [-c confdir] [-n | -d] [-x] [name ...]
  *	tlsrelay map [-c confdir] [-f] [-q key] [type:]file ...
- *	tlsrelay queue [-c confdir] [flush|delete|hold|release id ...|ALL]
+ *	tlsrelay queue [-c confdir] [-j] [flush|delete|hold|release|requeue
+ *	    id ...|ALL]
+ *	tlsrelay status|reload|stop [-c confdir]
  * Each verb is one row of the table below. */
 #include "config.h"
 
@@ -24,7 +26,12 @@ static const struct verb verbs[] = {
 	{ "map", cmd_map, "compile or query a lookup table (like postmap)" },
 	{ "passwd", cmd_passwd, "add, change or remove an SMTP AUTH login" },
 	{ "queue", cmd_queue, "list the mail queue; flush, hold, release, "
-	    "delete" },
+	    "delete, requeue" },
+	{ "reload", cmd_reload, "make the running daemon read its "
+	    "configuration again" },
+	{ "status", cmd_status, "say whether the daemon runs, and its PID" },
+	{ "stop", cmd_stop, "stop the running daemon and wait until it has "
+	    "gone" },
 };
 
 static int

@@ -26,6 +26,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/pidfile.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
@@ -55,6 +56,18 @@ static struct throttle smtpd_throttle;
 /* The queue manager: at most one, and a new one only after the old one
  * has exited, so no message in active/ is worked on twice. */
 static pid_t qmgr_pid;
+/* queue_directory/pid/master.pid, locked while we run (pidfile.h). */
+static int pid_fd = -1;
+
+/* In a child: the lock is the supervisor's alone, so that a child that
+ * outlives it does not keep a new daemon from starting. */
+static void
+close_pid_file(void)
+{
+	if (pid_fd >= 0)
+		close(pid_fd);
+	pid_fd = -1;
+}
 static time_t qmgr_started;
 static int qmgr_wanted;		/* start one when none runs */
 static struct throttle qmgr_throttle;
@@ -158,6 +171,7 @@ start_worker(struct generation *gen)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("smtpd");
+		close_pid_file();
 		forget_client_keys();
 		run_user_drop(&run_user);
 		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
@@ -188,6 +202,7 @@ start_qmgr(void)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("qmgr");
+		close_pid_file();
 		/* The queue manager never accepts connections. */
 		listen_close_all();
 		/* Its keys were read by the supervisor, as root. */
@@ -435,10 +450,16 @@ supervisor_run(const char *confdir_arg, int foreground)
 	if (run_user_lookup(current->conf, &run_user, &err) < 0 ||
 	    prepare_directories(current->conf, &err) < 0)
 		msg_fatal("%s", err);
+	/* Before detaching, so that a second daemon says why it stops. */
+	if ((pid_fd = pidfile_lock(conf_str(current->conf, "queue_directory"),
+	    &err)) < 0)
+		msg_fatal("%s", err);
 	if (open_log(current->conf, foreground, &err) < 0)
 		msg_fatal("%s", err);
 	if (!foreground)
 		daemonize();
+	if (pidfile_write(pid_fd, getpid(), &err) < 0)
+		msg_fatal("%s", err);
 	anvil = anvil_create(MAX_PROCS);
 
 	msg_info("daemon started -- version %s, configuration %s",

@@ -116,11 +116,14 @@ print_message(FILE *out, const char *queue_dir, const struct spool_message
 	defer_log_free(&log);
 }
 
-int
-queue_list(const char *queue_dir, FILE *out, char **err)
+/* Calls show for every message in the listed directories, in order;
+ * returns how many, or -1 with *err when a directory cannot be read. */
+static long
+each_message(const char *queue_dir, FILE *out,
+    void (*show)(FILE *, const char *, const struct spool_message *,
+    const char *dir_name, char mark, struct list_totals *),
+    struct list_totals *totals, char **err)
 {
-	struct list_totals totals = { 0, 0 };
-
 	*err = NULL;
 	for (size_t d = 0; d < sizeof(list_dirs) / sizeof(list_dirs[0]); d++) {
 		char *dir = xasprintf("%s/%s", queue_dir, list_dirs[d].name);
@@ -137,12 +140,11 @@ queue_list(const char *queue_dir, FILE *out, char **err)
 			char *read_err = NULL;
 
 			if (spool_read(path, &msg, &read_err) == 0) {
-				print_header_once(out, &totals);
-				print_message(out, queue_dir, &msg,
-				    list_dirs[d].mark);
-				totals.bytes +=
+				show(out, queue_dir, &msg, list_dirs[d].name,
+				    list_dirs[d].mark, totals);
+				totals->bytes +=
 				    (unsigned long long)msg.content_length;
-				totals.messages++;
+				totals->messages++;
 				spool_message_free(&msg);
 			} else {
 				/* Moved on by the qmgr: not an error. */
@@ -156,6 +158,25 @@ queue_list(const char *queue_dir, FILE *out, char **err)
 		free(ids);
 		free(dir);
 	}
+	return (long)totals->messages;
+}
+
+static void
+show_text(FILE *out, const char *queue_dir, const struct spool_message *msg,
+    const char *dir_name, char mark, struct list_totals *totals)
+{
+	(void)dir_name;
+	print_header_once(out, totals);
+	print_message(out, queue_dir, msg, mark);
+}
+
+int
+queue_list(const char *queue_dir, FILE *out, char **err)
+{
+	struct list_totals totals = { 0, 0 };
+
+	if (each_message(queue_dir, out, show_text, &totals, err) < 0)
+		return -1;
 	if (totals.messages == 0)
 		fprintf(out, "Mail queue is empty\n");
 	else
@@ -163,4 +184,74 @@ queue_list(const char *queue_dir, FILE *out, char **err)
 		    (totals.bytes + 1023) / 1024, totals.messages,
 		    totals.messages == 1 ? "" : "s");
 	return 0;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped;
+ * other bytes as they are (addresses are ASCII, reasons nearly so). */
+static void
+json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void
+show_json(FILE *out, const char *queue_dir, const struct spool_message *msg,
+    const char *dir_name, char mark, struct list_totals *totals)
+{
+	struct defer_log log;
+	char *err = NULL;
+	int first = 1;
+
+	(void)mark;
+	(void)totals;
+	if (defer_log_read(queue_dir, msg->id, &log, &err) < 0) {
+		msg_warn("%s", err);
+		free(err);
+	}
+	fputs("{\"queue_name\": ", out);
+	json_string(out, dir_name);
+	fputs(", \"queue_id\": ", out);
+	json_string(out, msg->id);
+	fprintf(out, ", \"arrival_time\": %lld, \"message_size\": %lld, "
+	    "\"forced_expire\": false, \"sender\": ", msg->arrival_sec,
+	    (long long)msg->content_length);
+	json_string(out, msg->sender);
+	fputs(", \"recipients\": [", out);
+	for (size_t i = 0; i < msg->n_recipients; i++) {
+		const struct spool_recipient *r = &msg->recipients[i];
+		const struct defer_entry *e;
+
+		if (r->status != ' ')
+			continue;
+		fputs(first ? "{\"address\": " : ", {\"address\": ", out);
+		first = 0;
+		json_string(out, r->address);
+		if ((e = defer_log_find(&log, r->address)) != NULL) {
+			fputs(", \"delay_reason\": ", out);
+			json_string(out, e->reason);
+		}
+		fputc('}', out);
+	}
+	fputs("]}\n", out);
+	defer_log_free(&log);
+}
+
+int
+queue_list_json(const char *queue_dir, FILE *out, char **err)
+{
+	struct list_totals totals = { 0, 0 };
+
+	return each_message(queue_dir, out, show_json, &totals, err) < 0 ?
+	    -1 : 0;
 }

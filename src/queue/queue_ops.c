@@ -1,11 +1,14 @@
 /* queue_ops: what an administrator does to queued messages by ID: hold,
- * release, delete, flush. Each is a rename, an unlink or a new mtime, so
+ * release, delete, flush, requeue. Each is a rename, an unlink or a new mtime, so
  * it is atomic on its own; the qmgr learns of it from a notice or its next
  * scan. The qmgr may move the same file at the same time, so a file that
  * vanishes under us is looked up again rather than reported missing.
  *
  * The mtime of a file in deferred/ is the time of its next attempt (as in
- * Postfix): release and flush set it to now so it is retried at once. */
+ * Postfix): release and flush set it to now so it is retried at once.
+ * Requeue (postsuper -r) puts a message back into incoming/, where the
+ * queue manager takes it as new mail and routes it with the current
+ * configuration. */
 #include "config.h"
 
 #include <dirent.h>
@@ -152,6 +155,18 @@ apply_in(const char *queue_dir, enum queue_op op, const char *id,
 		rc = rc == 0 ? QUEUE_OP_DONE : errno == ENOENT ? -2 : -1;
 		free(path);
 		return rc;
+	case QUEUE_OP_REQUEUE:
+		if (strcmp(where, "incoming") == 0)
+			return QUEUE_OP_DONE;	/* taken anew anyway */
+		if (strcmp(where, "active") == 0) {
+			*err = xasprintf("%s: is being delivered; try again "
+			    "later", id);
+			return QUEUE_OP_NOT_APPLICABLE;
+		}
+		if (strcmp(where, "corrupt") == 0)
+			goto corrupt;
+		rc = move_message(queue_dir, id, where, "incoming", 1, err);
+		return rc == 1 ? -2 : rc;
 	}
 	*err = xasprintf("bad queue operation %d", (int)op);
 	return -1;
@@ -192,6 +207,7 @@ op_sources(enum queue_op op, size_t *n)
 		"incoming", "active", "deferred", "hold",
 	};
 	static const char *const flush_src[] = { "deferred" };
+	static const char *const requeue_src[] = { "deferred", "hold" };
 
 	switch (op) {
 	case QUEUE_OP_HOLD:
@@ -206,6 +222,9 @@ op_sources(enum queue_op op, size_t *n)
 	case QUEUE_OP_FLUSH:
 		*n = 1;
 		return flush_src;
+	case QUEUE_OP_REQUEUE:
+		*n = 2;
+		return requeue_src;
 	}
 	*n = 0;
 	return NULL;

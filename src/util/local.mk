@@ -1,1 +1,2 @@
 libtlsrelay_a_SOURCES += src/util/util.c
+libtlsrelay_a_SOURCES += src/util/pidfile.c

@@ -57,3 +57,6 @@ EXTRA_DIST += tests/integration/test_logtools.py
 # Drop-in (issue 11): tlsrelay-sendmail, the maildrop and the pickup.
 TESTS += tests/integration/test_sendmail.py
 EXTRA_DIST += tests/integration/test_sendmail.py
+# Operations (issue 11): status, reload, stop, queue -j, requeue.
+TESTS += tests/integration/test_control.py
+EXTRA_DIST += tests/integration/test_control.py
