@@ -28,6 +28,12 @@ void msg_error(const char *fmt, ...) PRINTFLIKE(1, 2);
 _Noreturn void msg_fatal(const char *fmt, ...) PRINTFLIKE(1, 2);
 _Noreturn void msg_panic(const char *fmt, ...) PRINTFLIKE(1, 2);
 
+/* A configuration warning that every context built from the same lines
+ * would repeat (one per master.cf service): each text once, until
+ * msg_warn_once_reset() (the supervisor's reload). */
+void msg_warn_once(const char *fmt, ...) PRINTFLIKE(1, 2);
+void msg_warn_once_reset(void);
+
 /* Verbose logging for debugging (-v), off by default. */
 extern int msg_verbose;
 void msg_debug(const char *fmt, ...) PRINTFLIKE(1, 2);

@@ -325,6 +325,8 @@ reload(const char *confdir, int foreground)
 
 	msg_info("reload -- version %s, configuration %s", PACKAGE_VERSION,
 	    confdir);
+	/* A problem the new configuration still has is said again. */
+	msg_warn_once_reset();
 	if ((gen = generation_new(confdir, &err)) == NULL) {
 		msg_error("reload failed, keeping the running configuration: "
 		    "%s", err);

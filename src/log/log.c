@@ -188,6 +188,38 @@ DEFINE_MSG(msg_info, LOG_INFO, "")
 DEFINE_MSG(msg_warn, LOG_WARNING, "warning: ")
 DEFINE_MSG(msg_error, LOG_ERR, "error: ")
 
+/* The texts msg_warn_once has logged, as FNV-1a hashes: a bounded set,
+ * so a flood of distinct warnings is still logged rather than kept. */
+#define WARN_ONCE_MAX 256
+static unsigned long long warned[WARN_ONCE_MAX];
+static size_t n_warned;
+
+void
+msg_warn_once(const char *fmt, ...)
+{
+	char text[4096];
+	unsigned long long h = 1469598103934665603ULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	for (const char *p = text; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (size_t i = 0; i < n_warned; i++)
+		if (warned[i] == h)
+			return;
+	if (n_warned < WARN_ONCE_MAX)
+		warned[n_warned++] = h;
+	msg_warn("%s", text);
+}
+
+void
+msg_warn_once_reset(void)
+{
+	n_warned = 0;
+}
+
 void
 msg_debug(const char *fmt, ...)
 {

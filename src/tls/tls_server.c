@@ -69,6 +69,29 @@ setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	return 0;
 }
 
+/* OpenSSL 3 refuses SSLv3, TLSv1 and TLSv1.1 at any security level but
+ * 0 (their signatures use SHA-1 and MD5): a protocol list with nothing
+ * newer would fail every STARTTLS. That is an error at start, naming the
+ * parameter, not a surprise for the first client. */
+static int
+check_protocols_usable(SSL_CTX *ctx, const struct conf *conf, int mandatory,
+    char **err)
+{
+	const char *param = mandatory ? "smtpd_tls_mandatory_protocols" :
+	    "smtpd_tls_protocols";
+	long max = SSL_CTX_get_max_proto_version(ctx);
+	int level = SSL_CTX_get_security_level(ctx);
+
+	if (max == 0 || max >= TLS1_2_VERSION || level == 0)
+		return 0;
+	*err = xasprintf("%s: %s = %s: OpenSSL 3 refuses every protocol "
+	    "older than TLSv1.2 at security level %d, so no TLS session could "
+	    "be established: enable TLSv1.2 and TLSv1.3 (e.g. \"%s = "
+	    ">=TLSv1.2\")", tls_param_origin(conf, param), param,
+	    conf_str(conf, param), level, param);
+	return -1;
+}
+
 /* The grade alone, then with each exclusion list added in turn, each
  * set on the context itself, so that an error names the parameter at
  * fault; the last one set is the full list. */
@@ -192,6 +215,7 @@ tls_server_ctx_new(const struct conf *conf, char **err)
 
 	if (setup_protocols(ctx, conf, mandatory, err) != 0 ||
 	    setup_ciphers(ctx, conf, mandatory, err) != 0 ||
+	    check_protocols_usable(ctx, conf, mandatory, err) != 0 ||
 	    setup_certs(ctx, conf, err) != 0 ||
 	    tls_server_setup_verify(ctx, conf, mandatory, err) != 0 ||
 	    tls_server_setup_kex(ctx, conf, err) != 0 ||

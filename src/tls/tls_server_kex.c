@@ -44,12 +44,26 @@ load_dh_file(SSL_CTX *ctx, const struct conf *conf, const char *file,
 		return tls_file_error(err, conf, param, file,
 		    xstrdup("not DH parameters"));
 	}
-	/* On success the context owns dh. */
+	/* Too small for OpenSSL's security level (1024 bits, as the name
+	 * of the parameter once advised): Postfix goes on, and so do we,
+	 * with the built-in groups, saying what to do. */
 	if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+		int bits = EVP_PKEY_get_bits(dh);
+		char *why = tls_openssl_reason("cannot use the DH "
+		    "parameters");
+
 		EVP_PKEY_free(dh);
-		return tls_file_error(err, conf, param, file,
-		    tls_openssl_reason("cannot use the DH parameters"));
+		if (strstr(why, "too small") == NULL)
+			return tls_file_error(err, conf, param, file, why);
+		msg_warn_once("%s: %s %s: %s (%d bits): using the built-in FFDHE "
+		    "groups instead; make a 2048-bit file with 'openssl "
+		    "dhparam -out %s 2048', or remove the line",
+		    tls_param_origin(conf, param), param, file, why, bits,
+		    file);
+		free(why);
+		SSL_CTX_set_dh_auto(ctx, 1);
 	}
+	/* On success the context owns dh. */
 	return 0;
 }
 

@@ -86,9 +86,16 @@ load_ca_path(SSL_CTX *ctx, const struct conf *conf, const char *dir,
 	const char *param = "smtpd_tls_CApath";
 	struct stat st;
 
-	if (stat(dir, &st) != 0)
-		return tls_file_error(err, conf, param, dir,
-		    xstrdup(strerror(errno)));
+	/* Postfix warns about a CA directory that is not there and goes on
+	 * without it (tutorials write "smtpd_tls_CApath = no"). */
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT)
+			return tls_file_error(err, conf, param, dir,
+			    xstrdup(strerror(errno)));
+		msg_warn_once("%s: %s %s: no such directory: no CA directory "
+		    "is used", tls_param_origin(conf, param), param, dir);
+		return 0;
+	}
 	if (!S_ISDIR(st.st_mode))
 		return tls_file_error(err, conf, param, dir,
 		    xstrdup("not a directory"));

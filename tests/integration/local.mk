@@ -60,3 +60,6 @@ EXTRA_DIST += tests/integration/test_sendmail.py
 # Operations (issue 11): status, reload, stop, queue -j, requeue.
 TESTS += tests/integration/test_control.py
 EXTRA_DIST += tests/integration/test_control.py
+# Drop-in (issue 11): how-to lines that Postfix starts with.
+TESTS += tests/integration/test_dropin.py
+EXTRA_DIST += tests/integration/test_dropin.py
