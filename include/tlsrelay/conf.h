@@ -1,12 +1,16 @@
 /* conf: main.cf and master.cf with Postfix's syntax and meanings.
  *
- * Every parameter tlsrelay implements is declared once, with its type and
- * default, in src/conf/conf_params.c. Postfix parameters that tlsrelay does
- * not implement are accepted quietly (and listed as ignored); names that no
+ * Every parameter tlsrelay implements is declared once, with its type,
+ * default, bounds or allowed values, in include/tlsrelay/conf_params.def,
+ * and read through its compile-time identifier P_<name>: a misspelt name
+ * does not compile, and with -Wextra (-Wenum-conversion) neither does a
+ * getter of the wrong type. Postfix parameters that tlsrelay does not
+ * implement are accepted quietly (and listed as ignored); names that no
  * MTA knows draw a warning naming file:line. */
 #ifndef TLSRELAY_CONF_H
 #define TLSRELAY_CONF_H
 
+#include <limits.h>
 #include <stddef.h>
 
 enum conf_type {
@@ -25,12 +29,100 @@ enum conf_status {
 	CONF_UNKNOWN,		/* nobody's parameter (user-defined or a typo) */
 };
 
+/* When the use of an obsolete parameter is warned about. */
+enum conf_warn_when {
+	CONF_WARN_LOAD = 1,	/* as main.cf / master.cf are read */
+	CONF_WARN_USE,		/* by its user: conf_warn_obsolete() */
+};
+
 struct conf_param_def {
 	const char *name;
 	enum conf_type type;
 	const char *defval;	/* may contain $name references */
 	char time_unit;		/* CONF_TIME: default unit, 's', 'h' or 'd' */
+	long long min, max;	/* CONF_INT, CONF_TIME, CONF_SIZE */
+	const char *allowed;	/* enumerations: the words allowed */
+	const char *noun;	/* enumerations: "level", "value" */
+	const char *obsoleted_by;	/* obsolete: the parameter to use */
+	const char *obsolete_value;	/* ... and what "yes" means there */
+	enum conf_warn_when obsolete_warn;
 };
+
+#define CONF_NO_MAX	LLONG_MAX
+#define CONF_DAYS(n)	((n) * 86400LL)
+
+/* Compile-time identifiers: one index per parameter, in table order, and
+ * one enumeration per type whose members P_<name> carry that index. */
+#define PARAM_STR(n, d)			CONF_IDX_##n,
+#define PARAM_BOOL(n, d)		CONF_IDX_##n,
+#define PARAM_INT(n, d, lo, hi)		CONF_IDX_##n,
+#define PARAM_SIZE(n, d, lo, hi)	CONF_IDX_##n,
+#define PARAM_TIME(n, d, u, lo, hi)	CONF_IDX_##n,
+#define PARAM_ENUM(n, d, noun, words)	CONF_IDX_##n,
+#define PARAM_OBSOLETE(n, to, v, w)	CONF_IDX_##n,
+enum conf_param_index {
+#include "tlsrelay/conf_params.def"
+	CONF_N_PARAMS
+};
+#undef PARAM_STR
+#undef PARAM_BOOL
+#undef PARAM_INT
+#undef PARAM_SIZE
+#undef PARAM_TIME
+#undef PARAM_ENUM
+#undef PARAM_OBSOLETE
+
+#define PARAM_STR(n, d)			P_##n = CONF_IDX_##n,
+#define PARAM_BOOL(n, d)
+#define PARAM_INT(n, d, lo, hi)
+#define PARAM_SIZE(n, d, lo, hi)
+#define PARAM_TIME(n, d, u, lo, hi)
+#define PARAM_ENUM(n, d, noun, words)	P_##n = CONF_IDX_##n,
+#define PARAM_OBSOLETE(n, to, v, w)
+enum conf_str_param {
+#include "tlsrelay/conf_params.def"
+};
+#undef PARAM_STR
+#undef PARAM_ENUM
+#define PARAM_STR(n, d)
+#define PARAM_ENUM(n, d, noun, words)
+#undef PARAM_BOOL
+#undef PARAM_OBSOLETE
+#define PARAM_BOOL(n, d)		P_##n = CONF_IDX_##n,
+#define PARAM_OBSOLETE(n, to, v, w)	P_##n = CONF_IDX_##n,
+enum conf_bool_param {
+#include "tlsrelay/conf_params.def"
+};
+#undef PARAM_BOOL
+#undef PARAM_OBSOLETE
+#define PARAM_BOOL(n, d)
+#define PARAM_OBSOLETE(n, to, v, w)
+#undef PARAM_INT
+#define PARAM_INT(n, d, lo, hi)		P_##n = CONF_IDX_##n,
+enum conf_int_param {
+#include "tlsrelay/conf_params.def"
+};
+#undef PARAM_INT
+#define PARAM_INT(n, d, lo, hi)
+#undef PARAM_TIME
+#define PARAM_TIME(n, d, u, lo, hi)	P_##n = CONF_IDX_##n,
+enum conf_time_param {
+#include "tlsrelay/conf_params.def"
+};
+#undef PARAM_TIME
+#define PARAM_TIME(n, d, u, lo, hi)
+#undef PARAM_SIZE
+#define PARAM_SIZE(n, d, lo, hi)	P_##n = CONF_IDX_##n,
+enum conf_size_param {
+#include "tlsrelay/conf_params.def"
+};
+#undef PARAM_STR
+#undef PARAM_BOOL
+#undef PARAM_INT
+#undef PARAM_SIZE
+#undef PARAM_TIME
+#undef PARAM_ENUM
+#undef PARAM_OBSOLETE
 
 /* One master.cf -o name=value. */
 struct conf_override {
@@ -67,7 +159,9 @@ struct conf;
  * frees). Warnings (unknown names, obsolete parameters) go to msg_warn. */
 struct conf *conf_load(const char *confdir, char **err);
 /* Same from strings (unit tests); either may be NULL for "empty file". The
- * file names only label messages. */
+ * file names only label messages. Syntax and types are checked, but not
+ * the declared bounds and allowed values, so a test can hand a subsystem
+ * a value that conf_load refuses and prove its conf_check_param guard. */
 struct conf *conf_load_strings(const char *main_cf, const char *main_name,
     const char *master_cf, const char *master_name, char **err);
 void conf_free(struct conf *conf);
@@ -78,21 +172,44 @@ void conf_free(struct conf *conf);
 struct conf *conf_for_service(const struct conf *conf,
     const struct master_service *service, char **err);
 
-/* Values, fully $-expanded. conf_str returns NULL for a name that is
- * neither set nor has a default. The typed getters panic on a name that is
- * not a declared parameter of that type (a programming error: values were
- * validated by conf_load). Times are in seconds. */
-const char *conf_str(const struct conf *conf, const char *name);
-int conf_bool(const struct conf *conf, const char *name);
-long long conf_int(const struct conf *conf, const char *name);
-long long conf_time(const struct conf *conf, const char *name);
-long long conf_size(const struct conf *conf, const char *name);
+/* Values, fully $-expanded and checked by the loader. Times are in
+ * seconds. */
+const char *conf_str(const struct conf *conf, enum conf_str_param param);
+int conf_bool(const struct conf *conf, enum conf_bool_param param);
+long long conf_int(const struct conf *conf, enum conf_int_param param);
+long long conf_time(const struct conf *conf, enum conf_time_param param);
+long long conf_size(const struct conf *conf, enum conf_size_param param);
 
+/* What follows takes any parameter's identifier P_<name>. */
+const char *conf_param_name(int param);
+/* The expanded text of any parameter ("yes", "300s" as written). */
+const char *conf_text(const struct conf *conf, int param);
 /* Where a parameter's value was set: "/etc/tlsrelay/main.cf:12" or
  * "/etc/tlsrelay/master.cf:30"; NULL when it has its default value. */
-const char *conf_origin(const struct conf *conf, const char *name);
+const char *conf_origin(const struct conf *conf, int param);
 /* 1 when the parameter is set explicitly (main.cf or -o), 0 otherwise. */
-int conf_is_set(const struct conf *conf, const char *name);
+int conf_is_set(const struct conf *conf, int param);
+/* The declared bounds or allowed values of param against its value: 0, or
+ * -1 with *err = "FILE:LINE: name: why" (conf_load has checked them
+ * already; conf_load_strings does not, see there). */
+int conf_check_param(const struct conf *conf, int param, char **err);
+
+/* An obsolete parameter's meaning: when param is empty, the value the
+ * first obsolete parameter mapped onto it and set to yes stands for
+ * ("may" for smtp_use_tls = yes), with *from (unless NULL) its
+ * identifier; NULL, *from untouched, when none is. */
+const char *conf_obsolete_value(const struct conf *conf, int param,
+    int *from);
+/* Warns about each obsolete parameter mapped onto param that is set, as
+ * the declaration says (CONF_WARN_USE): "X is obsolete: use Y instead". */
+void conf_warn_obsolete(const struct conf *conf, int param);
+
+/* By name, for what is not a compile-time identifier: `tlsrelay conf`
+ * prints any name, user-defined ones included; NULL when the name is
+ * neither set nor has a default. */
+const char *conf_lookup(const struct conf *conf, const char *name);
+/* Where name was set ("main.cf:3"), NULL when it was not. */
+const char *conf_lookup_origin(const struct conf *conf, const char *name);
 const char *conf_dir(const struct conf *conf);
 
 /* The master.cf services, in file order. */
