@@ -194,8 +194,8 @@ int conf_is_set(const struct conf *conf, int param);
  * already; conf_load_strings does not, see there). */
 int conf_check_param(const struct conf *conf, int param, char **err);
 
-/* An obsolete parameter's meaning: when param is empty, the value the
- * first obsolete parameter mapped onto it and set to yes stands for
+/* What the obsolete parameters mapped onto param say, for when param
+ * itself is empty: the value the first of them set to yes stands for
  * ("may" for smtp_use_tls = yes), with *from (unless NULL) its
  * identifier; NULL, *from untouched, when none is. */
 const char *conf_obsolete_value(const struct conf *conf, int param,
@@ -223,6 +223,8 @@ const struct master_service *conf_service_by_command(
 /* Parameter catalogue, for `tlsrelay conf` and the documentation test. */
 enum conf_status conf_param_status(const char *name);
 const struct conf_param_def *conf_param_lookup(const char *name);
+/* The declaration of an identifier P_<name>; panics on anything else. */
+const struct conf_param_def *conf_param_at(int param);
 /* All implemented parameters in name order; *count gets their number. */
 const struct conf_param_def *conf_param_table(size_t *count);
 /* Like conf_param_status, but for this configuration: a Postfix

@@ -18,8 +18,6 @@ int conf_is_postfix_name(const char *name);
 
 /* conf_params.c */
 size_t conf_param_index(const struct conf_param_def *def);
-/* The declaration of an identifier P_<name>; panics on anything else. */
-const struct conf_param_def *conf_param_at(int param);
 /* The default of a parameter whose default is computed at run time
  * (myhostname), or NULL when the table's defval applies. mydomain is
  * derived from the expanded myhostname by the caller. Caller frees. */

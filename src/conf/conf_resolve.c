@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
@@ -97,18 +98,21 @@ computed_value(struct resolver *r, struct slot *slot, char **err)
 	const char *text;
 
 	if (strcmp(slot->name, "mynetworks") == 0) {
-		if (lookup(r, "mynetworks_style", &text, err) < 0)
+		const char *style = "mynetworks_style";
+		const struct slot *from = slot_for(r->conf, style);
+
+		if (lookup(r, style, &text, err) < 0)
 			return -1;
-		if (text && (strcmp(text, "subnet") == 0 ||
-		    strcmp(text, "class") == 0))
-			slot->value = cidr_subnet_networks();
-		else if (text == NULL || strcmp(text, "host") == 0)
-			slot->value = cidr_host_networks();
-		else {
-			*err = xasprintf("bad mynetworks_style value: %s "
-			    "(use host, subnet or class)", text);
+		/* Its declaration knows the styles; the message names it. */
+		if (conf_check_value(conf_param_lookup(style), from->origin ?
+		    from->origin : r->conf->main_name, text, 0, err) < 0) {
+			r->located = 1;
 			return -1;
 		}
+		if (strcasecmp(text, "host") == 0)
+			slot->value = cidr_host_networks();
+		else
+			slot->value = cidr_subnet_networks();
 		return 0;
 	}
 	if (lookup(r, "myhostname", &text, err) < 0)

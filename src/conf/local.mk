@@ -11,7 +11,10 @@ libtlsrelay_a_SOURCES += \
 	src/conf/conf_resolve.c \
 	src/conf/conf_value.c
 
-EXTRA_DIST += tests/unit/data/master.cf.dist
+EXTRA_DIST += tests/unit/data/master.cf.dist tests/unit/build_misspelt.sh
+
+# A misspelt or mistyped parameter read must not compile.
+TESTS += tests/unit/build_misspelt.sh
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_conf tests/unit/check_master

@@ -680,6 +680,206 @@ START_TEST(test_unknown_name_getter_panics)
 }
 END_TEST
 
+/* Declarations: bounds, allowed words, obsolete names */
+
+/* Writes main.cf and master.cf into a new directory; caller removes it
+ * with tu_remove_tree and frees. */
+static char *
+write_confdir(const char *main_cf, const char *master_cf)
+{
+	char *dir = xstrdup("/tmp/check_conf_decl.XXXXXX");
+	const char *texts[] = { main_cf, master_cf };
+	const char *names[] = { "main.cf", "master.cf" };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (size_t i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		FILE *fp = fopen(path, "w");
+
+		ck_assert_ptr_nonnull(fp);
+		fputs(texts[i], fp);
+		fclose(fp);
+		free(path);
+	}
+	return dir;
+}
+
+/* conf_load of main_cf must fail with "DIR/FILE:rest". */
+static void
+assert_load_refuses(const char *main_cf, const char *master_cf,
+    const char *file, const char *rest)
+{
+	char *dir = write_confdir(main_cf, master_cf), *err = NULL, *want;
+	struct conf *conf = conf_load(dir, &err);
+
+	ck_assert_msg(conf == NULL, "loaded: %s", main_cf);
+	want = xasprintf("%s/%s:%s", dir, file, rest);
+	ck_assert_str_eq(err, want);
+	free(want);
+	free(err);
+	tu_remove_tree(dir);
+	free(dir);
+}
+
+static void
+assert_load_accepts(const char *main_cf)
+{
+	char *dir = write_confdir(main_cf, "smtp inet n - n - - smtpd\n");
+	char *err = NULL;
+	struct conf *conf = conf_load(dir, &err);
+
+	ck_assert_msg(conf != NULL, "%s: %s", main_cf, err);
+	conf_free(conf);
+	tu_remove_tree(dir);
+	free(dir);
+}
+
+START_TEST(test_declared_bounds)
+{
+	const struct conf_param_def *def =
+	    conf_param_at(P_smtp_tls_session_cache_timeout);
+	struct conf *conf;
+	char *err = NULL;
+
+	ck_assert_int_eq(def->min, 0);
+	ck_assert_int_eq(def->max, 100LL * 86400);
+	assert_load_refuses("smtp_tls_session_cache_timeout = 101d\n",
+	    "", "main.cf", "1: smtp_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+	assert_load_refuses("\nsmtpd_tls_session_cache_timeout = 8640001\n",
+	    "", "main.cf", "2: smtpd_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+	assert_load_accepts("smtp_tls_session_cache_timeout = 100d\n"
+	    "smtpd_tls_session_cache_timeout = 0\n");
+	/* The bound applies after expansion. */
+	assert_load_refuses("t = 15w\nsmtp_tls_session_cache_timeout = $t\n",
+	    "", "main.cf", "2: smtp_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+
+	/* From strings the loader leaves it to the subsystem's guard. */
+	conf = load_ok("smtpd_tls_session_cache_timeout = 101d\n");
+	ck_assert_int_eq(conf_check_param(conf,
+	    P_smtpd_tls_session_cache_timeout, &err), -1);
+	ck_assert_str_eq(err, "main.cf:1: smtpd_tls_session_cache_timeout: "
+	    "at most 8640000 seconds (100 days)");
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(conf_check_param(conf,
+	    P_smtp_tls_session_cache_timeout, &err), 0);
+	ck_assert_ptr_null(err);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_declared_words)
+{
+	const struct conf_param_def *def =
+	    conf_param_at(P_smtpd_tls_security_level);
+
+	ck_assert_int_eq(def->type, CONF_STR);
+	ck_assert_str_eq(def->noun, "level");
+	assert_load_refuses("smtpd_tls_security_level = maybe\n", "",
+	    "main.cf", "1: smtpd_tls_security_level: unknown level \"maybe\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+	/* A client-only level is refused for the server... */
+	assert_load_refuses("smtpd_tls_security_level = dane\n", "",
+	    "main.cf", "1: smtpd_tls_security_level: unknown level \"dane\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+	/* ...and taken by the client. */
+	assert_load_accepts("smtp_tls_security_level = dane-only\n");
+	/* Any case, surrounding space, empty when the default is. */
+	assert_load_accepts("smtpd_tls_security_level = ENCRYPT\n"
+	    "smtp_tls_security_level =\n"
+	    "mynetworks_style = subnet\n");
+	assert_load_refuses("x = 1\nmynetworks_style = everyone\n", "",
+	    "main.cf", "2: mynetworks_style: unknown value \"everyone\" "
+	    "(expected host, subnet or class)");
+	/* Empty is not a word when the default is one. */
+	assert_load_refuses("smtpd_forbid_bare_newline =\n", "", "main.cf",
+	    "1: smtpd_forbid_bare_newline: unknown value \"\" (expected "
+	    "normalize, reject, yes or no)");
+	/* A master.cf -o is checked as well, naming its line. */
+	assert_load_refuses("", "smtp inet n - n - - smtpd\n"
+	    "  -o smtpd_tls_security_level=sometimes\n", "master.cf",
+	    "2: smtpd_tls_security_level: unknown level \"sometimes\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+}
+END_TEST
+
+START_TEST(test_obsoleted_by)
+{
+	const struct conf_param_def *def = conf_param_at(P_smtp_use_tls);
+	struct conf *conf;
+	int from = -1;
+	char *log;
+
+	ck_assert_str_eq(def->obsoleted_by, "smtp_tls_security_level");
+	ck_assert_str_eq(def->obsolete_value, "may");
+	ck_assert_int_eq(def->type, CONF_BOOL);
+	ck_assert_str_eq(conf_param_at(P_smtpd_enforce_tls)->obsoleted_by,
+	    "smtpd_tls_security_level");
+	ck_assert_ptr_null(conf_param_at(P_smtpd_tls_wrappermode)->
+	    obsoleted_by);
+
+	/* Nothing set: no meaning, from untouched. */
+	conf = load_ok("");
+	ck_assert_ptr_null(conf_obsolete_value(conf,
+	    P_smtp_tls_security_level, &from));
+	ck_assert_int_eq(from, -1);
+	conf_free(conf);
+
+	conf = load_ok("smtp_use_tls = yes\n");
+	ck_assert_str_eq(conf_obsolete_value(conf, P_smtp_tls_security_level,
+	    &from), "may");
+	ck_assert_int_eq(from, P_smtp_use_tls);
+	ck_assert_ptr_null(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, NULL));
+	/* The client's names are warned about by their user, not at load. */
+	tu_capture_begin();
+	conf_warn_obsolete(conf, P_smtp_tls_security_level);
+	conf_warn_obsolete(conf, P_smtpd_tls_security_level);
+	log = tu_capture_end();
+	ck_assert_str_eq(log, "tlsrelay: warning: main.cf:1: smtp_use_tls is "
+	    "obsolete: use smtp_tls_security_level instead\n");
+	free(log);
+	conf_free(conf);
+
+	/* enforce comes first in the declarations, so it wins. */
+	conf = load_ok("smtpd_use_tls = yes\nsmtpd_enforce_tls = yes\n");
+	ck_assert_str_eq(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, &from), "encrypt");
+	ck_assert_int_eq(from, P_smtpd_enforce_tls);
+	conf_free(conf);
+	conf = load_ok("smtpd_use_tls = yes\nsmtpd_enforce_tls = no\n");
+	ck_assert_str_eq(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, &from), "may");
+	ck_assert_int_eq(from, P_smtpd_use_tls);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_identifiers)
+{
+	const struct conf_param_def *table;
+	size_t n;
+
+	table = conf_param_table(&n);
+	ck_assert_uint_eq(n, CONF_N_PARAMS);
+	ck_assert_str_eq(conf_param_name(P_minimal_backoff_time),
+	    "minimal_backoff_time");
+	ck_assert_ptr_eq(conf_param_at(P_transport_maps),
+	    conf_param_lookup("transport_maps"));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_eq(conf_param_at((int)i), &table[i]);
+		/* Every default is within its own bounds. */
+		if (table[i].type != CONF_STR && table[i].type != CONF_BOOL)
+			ck_assert_int_le(table[i].min, table[i].max);
+	}
+	/* Defaults pass the declared checks, from a real directory too. */
+	assert_load_accepts("");
+}
+END_TEST
+
 /* A real main.cf: Debian's stock file plus the TLS lines every tutorial
  * has. It must load without a single warning. */
 static const char debian_main_cf[] =
@@ -880,6 +1080,13 @@ conf_suite(void)
 	tcase_add_test(tc, test_postfix_names_ignored);
 	tcase_add_test(tc, test_obsolete_warned);
 	tcase_add_test(tc, test_param_catalogue);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("declarations");
+	tcase_add_test(tc, test_declared_bounds);
+	tcase_add_test(tc, test_declared_words);
+	tcase_add_test(tc, test_obsoleted_by);
+	tcase_add_test(tc, test_identifiers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
