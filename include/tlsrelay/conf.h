@@ -51,78 +51,93 @@ struct conf_param_def {
 #define CONF_NO_MAX	LLONG_MAX
 #define CONF_DAYS(n)	((n) * 86400LL)
 
-/* Compile-time identifiers: one index per parameter, in table order, and
- * one enumeration per type whose members P_<name> carry that index. */
-#define PARAM_STR(n, d)			CONF_IDX_##n,
-#define PARAM_BOOL(n, d)		CONF_IDX_##n,
-#define PARAM_INT(n, d, lo, hi)		CONF_IDX_##n,
-#define PARAM_SIZE(n, d, lo, hi)	CONF_IDX_##n,
-#define PARAM_TIME(n, d, u, lo, hi)	CONF_IDX_##n,
-#define PARAM_ENUM(n, d, noun, words)	CONF_IDX_##n,
-#define PARAM_OBSOLETE(n, to, v, w)	CONF_IDX_##n,
+/* Compile-time identifiers: conf_params.def included once for the index
+ * of every parameter (table order), then once per type for an enumeration
+ * whose members P_<name> carry the index: each PARAM_<kind> passes its
+ * name to the macro of its type, which names it (CONF_ID_) in the type's
+ * own enumeration and drops it (CONF_NO_ID_) in the others. */
+#define PARAM_STR(n, ...)	CONF_STR_ID_(n)
+#define PARAM_ENUM(n, ...)	CONF_STR_ID_(n)
+#define PARAM_BOOL(n, ...)	CONF_BOOL_ID_(n)
+#define PARAM_OBSOLETE(n, ...)	CONF_BOOL_ID_(n)
+#define PARAM_INT(n, ...)	CONF_INT_ID_(n)
+#define PARAM_TIME(n, ...)	CONF_TIME_ID_(n)
+#define PARAM_SIZE(n, ...)	CONF_SIZE_ID_(n)
+#define CONF_ID_(n)		P_##n = CONF_IDX_##n,
+#define CONF_NO_ID_(n)
+#define CONF_INDEX_(n)		CONF_IDX_##n,
+
+#define CONF_STR_ID_	CONF_INDEX_
+#define CONF_BOOL_ID_	CONF_INDEX_
+#define CONF_INT_ID_	CONF_INDEX_
+#define CONF_TIME_ID_	CONF_INDEX_
+#define CONF_SIZE_ID_	CONF_INDEX_
 enum conf_param_index {
 #include "tlsrelay/conf_params.def"
 	CONF_N_PARAMS
 };
-#undef PARAM_STR
-#undef PARAM_BOOL
-#undef PARAM_INT
-#undef PARAM_SIZE
-#undef PARAM_TIME
-#undef PARAM_ENUM
-#undef PARAM_OBSOLETE
+#undef CONF_STR_ID_
+#undef CONF_BOOL_ID_
+#undef CONF_INT_ID_
+#undef CONF_TIME_ID_
+#undef CONF_SIZE_ID_
 
-#define PARAM_STR(n, d)			P_##n = CONF_IDX_##n,
-#define PARAM_BOOL(n, d)
-#define PARAM_INT(n, d, lo, hi)
-#define PARAM_SIZE(n, d, lo, hi)
-#define PARAM_TIME(n, d, u, lo, hi)
-#define PARAM_ENUM(n, d, noun, words)	P_##n = CONF_IDX_##n,
-#define PARAM_OBSOLETE(n, to, v, w)
+#define CONF_STR_ID_	CONF_ID_
+#define CONF_BOOL_ID_	CONF_NO_ID_
+#define CONF_INT_ID_	CONF_NO_ID_
+#define CONF_TIME_ID_	CONF_NO_ID_
+#define CONF_SIZE_ID_	CONF_NO_ID_
 enum conf_str_param {
 #include "tlsrelay/conf_params.def"
 };
-#undef PARAM_STR
-#undef PARAM_ENUM
-#define PARAM_STR(n, d)
-#define PARAM_ENUM(n, d, noun, words)
-#undef PARAM_BOOL
-#undef PARAM_OBSOLETE
-#define PARAM_BOOL(n, d)		P_##n = CONF_IDX_##n,
-#define PARAM_OBSOLETE(n, to, v, w)	P_##n = CONF_IDX_##n,
+#undef CONF_STR_ID_
+#undef CONF_BOOL_ID_
+
+#define CONF_STR_ID_	CONF_NO_ID_
+#define CONF_BOOL_ID_	CONF_ID_
 enum conf_bool_param {
 #include "tlsrelay/conf_params.def"
 };
-#undef PARAM_BOOL
-#undef PARAM_OBSOLETE
-#define PARAM_BOOL(n, d)
-#define PARAM_OBSOLETE(n, to, v, w)
-#undef PARAM_INT
-#define PARAM_INT(n, d, lo, hi)		P_##n = CONF_IDX_##n,
+#undef CONF_BOOL_ID_
+#undef CONF_INT_ID_
+
+#define CONF_BOOL_ID_	CONF_NO_ID_
+#define CONF_INT_ID_	CONF_ID_
 enum conf_int_param {
 #include "tlsrelay/conf_params.def"
 };
-#undef PARAM_INT
-#define PARAM_INT(n, d, lo, hi)
-#undef PARAM_TIME
-#define PARAM_TIME(n, d, u, lo, hi)	P_##n = CONF_IDX_##n,
+#undef CONF_INT_ID_
+#undef CONF_TIME_ID_
+
+#define CONF_INT_ID_	CONF_NO_ID_
+#define CONF_TIME_ID_	CONF_ID_
 enum conf_time_param {
 #include "tlsrelay/conf_params.def"
 };
-#undef PARAM_TIME
-#define PARAM_TIME(n, d, u, lo, hi)
-#undef PARAM_SIZE
-#define PARAM_SIZE(n, d, lo, hi)	P_##n = CONF_IDX_##n,
+#undef CONF_TIME_ID_
+#undef CONF_SIZE_ID_
+
+#define CONF_TIME_ID_	CONF_NO_ID_
+#define CONF_SIZE_ID_	CONF_ID_
 enum conf_size_param {
 #include "tlsrelay/conf_params.def"
 };
+
+#undef CONF_STR_ID_
+#undef CONF_BOOL_ID_
+#undef CONF_INT_ID_
+#undef CONF_TIME_ID_
+#undef CONF_SIZE_ID_
+#undef CONF_ID_
+#undef CONF_NO_ID_
+#undef CONF_INDEX_
 #undef PARAM_STR
-#undef PARAM_BOOL
-#undef PARAM_INT
-#undef PARAM_SIZE
-#undef PARAM_TIME
 #undef PARAM_ENUM
+#undef PARAM_BOOL
 #undef PARAM_OBSOLETE
+#undef PARAM_INT
+#undef PARAM_TIME
+#undef PARAM_SIZE
 
 /* One master.cf -o name=value. */
 struct conf_override {
