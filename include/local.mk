@@ -1,5 +1,6 @@
 noinst_HEADERS += \
 	include/tlsrelay/conf.h \
+	include/tlsrelay/conf_params.def \
 	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
 	include/tlsrelay/maildrop.h \

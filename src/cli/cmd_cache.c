@@ -102,14 +102,16 @@ show(const char *label, const char *what, const char *home,
 }
 
 static int
-show_param(const struct conf *conf, const char *label, const char *param,
-    const char *timeout_param, int verbose)
+show_param(const struct conf *conf, const char *label, int param_id,
+    int timeout_param_id, int verbose)
 {
+	const char *timeout_param = conf_param_name(timeout_param_id);
+	const char *param = conf_param_name(param_id);
 	enum scache_type type;
 	char *path, *warning, *err;
 	int rc;
 
-	if (scache_parse_spec(conf_str(conf, param), &type, &path, &warning,
+	if (scache_parse_spec(conf_str(conf, param_id), &type, &path, &warning,
 	    &err) < 0) {
 		fprintf(stderr, "tlsrelay: warning: %s: %s\n", param, err);
 		free(err);
@@ -120,9 +122,9 @@ show_param(const struct conf *conf, const char *label, const char *param,
 		printf("%-7s no cache (%s is empty)\n", label, param);
 		return 0;
 	}
-	if (conf_time(conf, timeout_param) <= 0)
+	if (conf_time(conf, timeout_param_id) <= 0)
 		printf("%-7s (off: %s is 0)\n", label, timeout_param);
-	rc = show(label, "sessions", conf_str(conf, "data_directory"), type,
+	rc = show(label, "sessions", conf_str(conf, P_data_directory), type,
 	    path, verbose);
 	free(path);
 	return rc;
@@ -155,11 +157,11 @@ cmd_cache(int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	home = conf_str(conf, "data_directory");
-	rc |= show_param(conf, "smtpd", "smtpd_tls_session_cache_database",
-	    "smtpd_tls_session_cache_timeout", verbose);
-	rc |= show_param(conf, "smtp", "smtp_tls_session_cache_database",
-	    "smtp_tls_session_cache_timeout", verbose);
+	home = conf_str(conf, P_data_directory);
+	rc |= show_param(conf, "smtpd", P_smtpd_tls_session_cache_database,
+	    P_smtpd_tls_session_cache_timeout, verbose);
+	rc |= show_param(conf, "smtp", P_smtp_tls_session_cache_database,
+	    P_smtp_tls_session_cache_timeout, verbose);
 	keys = xasprintf("%s/%s", home, SCACHE_TICKET_KEYS);
 	rc |= show("tickets", "keys", home, SCACHE_BTREE, keys, 0);
 	free(keys);

@@ -60,13 +60,13 @@ value_of(const struct conf *conf, const struct options *opt,
 	const char *raw;
 
 	if (opt->expand)
-		return conf_str(conf, name);
+		return conf_lookup(conf, name);
 	if ((raw = set_raw_value(conf, name)) != NULL)
 		return raw;
 	if (def && def->defval)
 		return def->defval;
 	/* Computed defaults (myhostname, mydomain) have no template. */
-	return conf_str(conf, name);
+	return conf_lookup(conf, name);
 }
 
 static int
@@ -124,7 +124,7 @@ print_names(const struct conf *conf, const struct options *opt, int argc,
 
 	for (int i = 0; i < argc; i++) {
 		const char *name = argv[i];
-		int is_set = conf_is_set(conf, name);
+		int is_set = conf_lookup_origin(conf, name) != NULL;
 
 		if (conf_param_lookup(name) == NULL && !is_set) {
 			if (conf_param_status(name) == CONF_IGNORED)

@@ -64,7 +64,7 @@ control(int argc, char **argv, const char *verb, int sig)
 
 	if (conf == NULL)
 		return 2;
-	queue_dir = conf_str(conf, "queue_directory");
+	queue_dir = conf_str(conf, P_queue_directory);
 	pid = pidfile_running(queue_dir);
 	if (pid == 0) {
 		fprintf(stderr, "tlsrelay: the mail system is not running\n");

@@ -48,7 +48,7 @@ static char *
 password_table(const struct conf *conf, char **type, const char **file)
 {
 	char **words = strlist_split(conf_str(conf,
-	    "tlsrelay_smtpd_sasl_user_maps"), LIST_SEPARATORS, NULL);
+	    P_tlsrelay_smtpd_sasl_user_maps), LIST_SEPARATORS, NULL);
 	char *spec = words[0] ? xstrdup(words[0]) : NULL, *colon;
 
 	strlist_free(words);
@@ -152,7 +152,7 @@ new_password(void)
 static void
 share_with_mail_owner(const struct conf *conf, const char *file)
 {
-	struct passwd *pw = getpwnam(conf_str(conf, "mail_owner"));
+	struct passwd *pw = getpwnam(conf_str(conf, P_mail_owner));
 
 	if (geteuid() != 0 || pw == NULL)
 		return;

@@ -57,7 +57,7 @@ usage(void)
 static int
 check_user(const struct conf *conf)
 {
-	const char *owner = conf_str(conf, "mail_owner");
+	const char *owner = conf_str(conf, P_mail_owner);
 	struct passwd *pw;
 
 	if (getuid() == 0)
@@ -190,7 +190,7 @@ cmd_queue(int argc, char **argv)
 		return 1;
 	}
 	warn_without_qmgr(conf);
-	queue_dir = conf_str(conf, "queue_directory");
+	queue_dir = conf_str(conf, P_queue_directory);
 	if (argc == 0) {
 		if ((json ? queue_list_json(queue_dir, stdout, &err) :
 		    queue_list(queue_dir, stdout, &err)) < 0) {

@@ -295,7 +295,7 @@ main(int argc, char **argv)
 
 	if ((conf = conf_load(o.confdir, &err)) == NULL)
 		fatal(EX_CONFIG, "%s", err);
-	queue_dir = conf_str(conf, "queue_directory");
+	queue_dir = conf_str(conf, P_queue_directory);
 
 	memset(&env, 0, sizeof(env));
 	caller_identity(&env, &o);
@@ -306,10 +306,10 @@ main(int argc, char **argv)
 		addr_list_each(argv[i], strlen(argv[i]), add_rcpt, &r);
 
 	strbuf_init(&msg);
-	read_message(&o, conf_size(conf, "message_size_limit"), &msg);
+	read_message(&o, conf_size(conf, P_message_size_limit), &msg);
 	if (o.extract)
 		local_message_recipients(msg.data, msg.len,
-		    conf_str(conf, "myorigin"), &env);
+		    conf_str(conf, P_myorigin), &env);
 	if (env.n_rcpts == 0)
 		fatal(EX_USAGE, o.extract ?
 		    "No recipient addresses found in message header" :
@@ -324,7 +324,7 @@ main(int argc, char **argv)
 		if (strstr(err, strerror(EACCES)) != NULL)
 			fatal(EX_NOPERM, "%s: %s must be set-group-ID %s "
 			    "(make install sets it), or run by root", err,
-			    PROG, conf_str(conf, "setgid_group"));
+			    PROG, conf_str(conf, P_setgid_group));
 		fatal(EX_TEMPFAIL, "%s", err);
 	}
 	if (maildrop_write(w, msg.data, msg.len) < 0) {

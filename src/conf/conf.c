@@ -181,6 +181,7 @@ service_view(const struct conf *conf, const struct master_service *svc,
 {
 	struct conf *copy = conf_alloc(conf->dir, conf->main_name);
 
+	copy->check_declared = conf->check_declared;
 	for (size_t i = 0; i < conf->n_set; i++) {
 		const struct slot *slot = &conf->set[i];
 		struct slot *dup = conf_set(copy, slot->name, slot->raw,
@@ -218,9 +219,12 @@ conf_for_service(const struct conf *conf,
 
 static struct conf *
 load(const char *dir, const char *main_cf, const char *main_name,
-    const char *master_cf, const char *master_name, char **err)
+    const char *master_cf, const char *master_name, int check_declared,
+    char **err)
 {
 	struct conf *conf = conf_alloc(dir, main_name ? main_name : "main.cf");
+
+	conf->check_declared = check_declared;
 
 	*err = NULL;
 	if (parse_main(conf, main_cf, err) < 0)
@@ -255,7 +259,8 @@ struct conf *
 conf_load_strings(const char *main_cf, const char *main_name,
     const char *master_cf, const char *master_name, char **err)
 {
-	return load(NULL, main_cf, main_name, master_cf, master_name, err);
+	return load(NULL, main_cf, main_name, master_cf, master_name, 0,
+	    err);
 }
 
 struct conf *
@@ -270,7 +275,7 @@ conf_load(const char *confdir, char **err)
 	if ((main_cf = file_read_text(main_path, err)) != NULL &&
 	    (master_cf = file_read_text(master_path, err)) != NULL)
 		conf = load(confdir, main_cf, main_path, master_cf,
-		    master_path, err);
+		    master_path, 1, err);
 	free(main_cf);
 	free(master_cf);
 	free(main_path);
@@ -278,21 +283,58 @@ conf_load(const char *confdir, char **err)
 	return conf;
 }
 
-/* Getters. */
+/* Getters. The type of each identifier is checked at compile time; an
+ * index out of the table is a programming error. */
 
-static const struct conf_param_def *
-typed_def(const char *name, enum conf_type type, const char *getter)
+static size_t
+typed_index(int param, enum conf_type type, const char *getter)
 {
-	const struct conf_param_def *def = conf_param_lookup(name);
+	const struct conf_param_def *def = conf_param_at(param);
 
-	if (def == NULL || def->type != type)
+	if (def->type != type)
 		msg_panic("%s: %s is not a parameter of that type", getter,
-		    name);
-	return def;
+		    def->name);
+	return (size_t)param;
 }
 
 const char *
-conf_str(const struct conf *conf, const char *name)
+conf_str(const struct conf *conf, enum conf_str_param param)
+{
+	return conf->values[typed_index(param, CONF_STR, "conf_str")];
+}
+
+int
+conf_bool(const struct conf *conf, enum conf_bool_param param)
+{
+	return (int)conf->numbers[typed_index(param, CONF_BOOL, "conf_bool")];
+}
+
+long long
+conf_int(const struct conf *conf, enum conf_int_param param)
+{
+	return conf->numbers[typed_index(param, CONF_INT, "conf_int")];
+}
+
+long long
+conf_time(const struct conf *conf, enum conf_time_param param)
+{
+	return conf->numbers[typed_index(param, CONF_TIME, "conf_time")];
+}
+
+long long
+conf_size(const struct conf *conf, enum conf_size_param param)
+{
+	return conf->numbers[typed_index(param, CONF_SIZE, "conf_size")];
+}
+
+const char *
+conf_text(const struct conf *conf, int param)
+{
+	return conf->values[conf_param_index(conf_param_at(param))];
+}
+
+const char *
+conf_lookup(const struct conf *conf, const char *name)
 {
 	const struct conf_param_def *def = conf_param_lookup(name);
 	const struct slot *slot;
@@ -307,54 +349,35 @@ conf_str(const struct conf *conf, const char *name)
 	return NULL;
 }
 
-int
-conf_bool(const struct conf *conf, const char *name)
-{
-	const struct conf_param_def *def = typed_def(name, CONF_BOOL,
-	    "conf_bool");
-
-	return (int)conf->numbers[conf_param_index(def)];
-}
-
-long long
-conf_int(const struct conf *conf, const char *name)
-{
-	const struct conf_param_def *def = typed_def(name, CONF_INT,
-	    "conf_int");
-
-	return conf->numbers[conf_param_index(def)];
-}
-
-long long
-conf_time(const struct conf *conf, const char *name)
-{
-	const struct conf_param_def *def = typed_def(name, CONF_TIME,
-	    "conf_time");
-
-	return conf->numbers[conf_param_index(def)];
-}
-
-long long
-conf_size(const struct conf *conf, const char *name)
-{
-	const struct conf_param_def *def = typed_def(name, CONF_SIZE,
-	    "conf_size");
-
-	return conf->numbers[conf_param_index(def)];
-}
-
 const char *
-conf_origin(const struct conf *conf, const char *name)
+conf_lookup_origin(const struct conf *conf, const char *name)
 {
 	const struct slot *slot = conf_find_set(conf, name);
 
 	return slot ? slot->origin : NULL;
 }
 
-int
-conf_is_set(const struct conf *conf, const char *name)
+const char *
+conf_origin(const struct conf *conf, int param)
 {
-	return conf_find_set(conf, name) != NULL;
+	return conf_lookup_origin(conf, conf_param_name(param));
+}
+
+int
+conf_is_set(const struct conf *conf, int param)
+{
+	return conf_find_set(conf, conf_param_name(param)) != NULL;
+}
+
+int
+conf_check_param(const struct conf *conf, int param, char **err)
+{
+	const struct conf_param_def *def = conf_param_at(param);
+	const char *where = conf_origin(conf, param);
+	size_t i = conf_param_index(def);
+
+	return conf_check_value(def, where ? where : conf->main_name,
+	    conf->values[i], conf->numbers[i], err);
 }
 
 const char *
@@ -412,7 +435,7 @@ lookup_resolved(void *arg, const char *name, const char **value, char **err)
 	const struct conf *conf = arg;
 
 	(void)err;
-	*value = conf_str(conf, name);
+	*value = conf_lookup(conf, name);
 	return 0;
 }
 

@@ -93,6 +93,7 @@ struct conf {
 	const char **values;	/* per parameter: its slot's value */
 	long long *numbers;	/* per parameter: bool/int/time/size value */
 	struct conf_services *services;
+	int check_declared;	/* apply conf_check_value (conf_load) */
 };
 
 struct conf *conf_alloc(const char *dir, const char *main_name);
@@ -101,9 +102,18 @@ struct slot *conf_set(struct conf *conf, const char *name, const char *raw,
     const char *origin, int from_master);
 struct slot *conf_find_set(const struct conf *conf, const char *name);
 
-/* conf_resolve.c: expands every slot, checks typed values, fills values
- * and numbers. warn_main / warn_master: whether to repeat warnings about
- * names set in main.cf / by -o (a service's view is built more than
+/* conf_check.c: the declared bounds and allowed values of one parameter's
+ * value; where names "FILE:LINE" (or a default). */
+int conf_check_value(const struct conf_param_def *def, const char *where,
+    const char *value, long long number, char **err);
+
+/* conf_obsolete.c: "WHERE: NAME is obsolete: use NEW instead". */
+void conf_obsolete_warning(const char *where, const char *name);
+
+/* conf_resolve.c: expands every slot, checks typed values (and, when
+ * conf->check_declared, their declared bounds and allowed values), fills
+ * values and numbers. warn_main / warn_master: whether to repeat warnings
+ * about names set in main.cf / by -o (a service's view is built more than
  * once). Returns -1 with *err = "FILE:LINE: message". */
 int conf_resolve(struct conf *conf, int warn_main, int warn_master,
     char **err);

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
@@ -97,18 +98,21 @@ computed_value(struct resolver *r, struct slot *slot, char **err)
 	const char *text;
 
 	if (strcmp(slot->name, "mynetworks") == 0) {
-		if (lookup(r, "mynetworks_style", &text, err) < 0)
+		const char *style = "mynetworks_style";
+		const struct slot *from = slot_for(r->conf, style);
+
+		if (lookup(r, style, &text, err) < 0)
 			return -1;
-		if (text && (strcmp(text, "subnet") == 0 ||
-		    strcmp(text, "class") == 0))
-			slot->value = cidr_subnet_networks();
-		else if (text == NULL || strcmp(text, "host") == 0)
-			slot->value = cidr_host_networks();
-		else {
-			*err = xasprintf("bad mynetworks_style value: %s "
-			    "(use host, subnet or class)", text);
+		/* Its declaration knows the styles; the message names it. */
+		if (conf_check_value(conf_param_lookup(style), from->origin ?
+		    from->origin : r->conf->main_name, text, 0, err) < 0) {
+			r->located = 1;
 			return -1;
 		}
+		if (strcasecmp(text, "host") == 0)
+			slot->value = cidr_host_networks();
+		else
+			slot->value = cidr_subnet_networks();
 		return 0;
 	}
 	if (lookup(r, "myhostname", &text, err) < 0)
@@ -230,6 +234,10 @@ conf_resolve(struct conf *conf, int warn_main, int warn_master, char **err)
 		if (check_typed(conf, &table[i], slot, &conf->numbers[i],
 		    err) < 0)
 			return -1;
+		if (conf->check_declared && conf_check_value(&table[i],
+		    slot->origin ? slot->origin : conf->main_name,
+		    slot->value, conf->numbers[i], err) < 0)
+			return -1;
 	}
 	/* Then everything else, leniently. */
 	r.strict = 0;
@@ -322,11 +330,13 @@ warn_overrides(const struct conf *conf)
 			const struct conf_override *ov = &svc->overrides[j];
 			enum conf_status status = conf_param_status(ov->name);
 
-			if (status == CONF_OBSOLETE)
-				msg_warn("%s:%d: %s is obsolete: use "
-				    "smtpd_tls_security_level instead",
-				    svc->file, ov->line, ov->name);
-			else if (status == CONF_UNKNOWN &&
+			if (status == CONF_OBSOLETE) {
+				char *where = xasprintf("%s:%d", svc->file,
+				    ov->line);
+
+				conf_obsolete_warning(where, ov->name);
+				free(where);
+			} else if (status == CONF_UNKNOWN &&
 			    !is_service_param(conf, ov->name) &&
 			    !is_referenced(conf, ov->name))
 				msg_warn("%s:%d: unused parameter: %s=%s",
@@ -357,9 +367,7 @@ conf_warn_names(struct conf *conf)
 		    is_service_param(conf, slot->name))
 			slot->status = CONF_IGNORED;
 		if (slot->status == CONF_OBSOLETE)
-			msg_warn("%s: %s is obsolete: use "
-			    "smtpd_tls_security_level instead", slot->origin,
-			    slot->name);
+			conf_obsolete_warning(slot->origin, slot->name);
 		else if (slot->status == CONF_UNKNOWN && !slot->referenced)
 			msg_warn("%s: unused parameter: %s=%s", slot->origin,
 			    slot->name, slot->raw);

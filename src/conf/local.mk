@@ -1,15 +1,20 @@
 libtlsrelay_a_SOURCES += \
 	src/conf/conf.c \
+	src/conf/conf_check.c \
 	src/conf/conf_expand.c \
 	src/conf/conf_int.h \
 	src/conf/conf_lex.c \
 	src/conf/conf_master.c \
+	src/conf/conf_obsolete.c \
 	src/conf/conf_params.c \
 	src/conf/conf_postfix_names.c \
 	src/conf/conf_resolve.c \
 	src/conf/conf_value.c
 
-EXTRA_DIST += tests/unit/data/master.cf.dist
+EXTRA_DIST += tests/unit/data/master.cf.dist tests/unit/build_misspelt.sh
+
+# A misspelt or mistyped parameter read must not compile.
+TESTS += tests/unit/build_misspelt.sh
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_conf tests/unit/check_master

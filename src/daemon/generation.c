@@ -117,7 +117,7 @@ generation_new(const char *confdir, char **err)
 		generation_free(gen);
 		return NULL;
 	}
-	workers = conf_int(gen->conf, "tlsrelay_smtpd_workers");
+	workers = conf_int(gen->conf, P_tlsrelay_smtpd_workers);
 	if (workers <= 0)
 		workers = sysconf(_SC_NPROCESSORS_ONLN);
 	if (workers <= 0)

@@ -107,7 +107,7 @@ socket_for(const struct addrinfo *ai, int **fds, size_t *n_fds, char **err)
 static int
 family_allowed(const struct conf *conf, int family)
 {
-	const char *p = conf_str(conf, "inet_protocols");
+	const char *p = conf_str(conf, P_inet_protocols);
 
 	if (strcasecmp(p, "all") == 0)
 		return 1;
@@ -147,7 +147,7 @@ resolve_and_bind(const struct conf *conf, const char *host, const char *port,
 	if (bound == 0) {
 		*err = xasprintf("%s: no usable address for %s (inet_protocols "
 		    "= %s)", where, host ? host : "*",
-		    conf_str(conf, "inet_protocols"));
+		    conf_str(conf, P_inet_protocols));
 		return -1;
 	}
 	return 0;
@@ -165,7 +165,7 @@ listen_service(const struct conf *conf, const struct master_service *svc,
 		    svc->port, where, fds, n_fds, err);
 	} else {
 		/* No address in the service name: inet_interfaces says. */
-		const char *ifs = conf_str(conf, "inet_interfaces");
+		const char *ifs = conf_str(conf, P_inet_interfaces);
 		char **list;
 
 		if (strcasecmp(ifs, "all") == 0)

@@ -19,7 +19,7 @@
 int
 run_user_lookup(const struct conf *conf, struct run_user *user, char **err)
 {
-	const char *name = conf_str(conf, "mail_owner");
+	const char *name = conf_str(conf, P_mail_owner);
 	struct passwd *pw;
 
 	memset(user, 0, sizeof(*user));

@@ -75,9 +75,9 @@ static struct throttle qmgr_throttle;
 static int
 open_log(const struct conf *conf, int foreground, char **err)
 {
-	log_set_service(conf_str(conf, "syslog_name"), "master");
-	return log_open(conf_str(conf, "maillog_file"), foreground,
-	    conf_str(conf, "syslog_facility"), err);
+	log_set_service(conf_str(conf, P_syslog_name), "master");
+	return log_open(conf_str(conf, P_maillog_file), foreground,
+	    conf_str(conf, P_syslog_facility), err);
 }
 
 static int
@@ -99,7 +99,7 @@ make_dir(const char *path, mode_t mode, char **err)
 static int
 prepare_maildrop(const struct conf *conf, const char *queue, char **err)
 {
-	const char *group = conf_str(conf, "setgid_group");
+	const char *group = conf_str(conf, P_setgid_group);
 	struct group *gr;
 
 	if (!run_user.drop)
@@ -122,10 +122,10 @@ prepare_maildrop(const struct conf *conf, const char *queue, char **err)
 static int
 prepare_directories(const struct conf *conf, char **err)
 {
-	const char *queue = conf_str(conf, "queue_directory");
+	const char *queue = conf_str(conf, P_queue_directory);
 
 	if (make_dir(queue, 0755, err) < 0 ||
-	    make_dir(conf_str(conf, "data_directory"), 0700, err) < 0)
+	    make_dir(conf_str(conf, P_data_directory), 0700, err) < 0)
 		return -1;
 	if (spool_init(queue, run_user.drop ? run_user.uid : (uid_t)-1,
 	    run_user.drop ? run_user.gid : (gid_t)-1, err) < 0)
@@ -311,7 +311,7 @@ warn_without_qmgr(const char *confdir)
 static void
 reset_throttles(void)
 {
-	long long pause = conf_time(current->conf, "service_throttle_time");
+	long long pause = conf_time(current->conf, P_service_throttle_time);
 
 	throttle_reset(&smtpd_throttle, "smtpd", pause);
 	throttle_reset(&qmgr_throttle, "qmgr", pause);
@@ -453,7 +453,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 	    prepare_directories(current->conf, &err) < 0)
 		msg_fatal("%s", err);
 	/* Before detaching, so that a second daemon says why it stops. */
-	if ((pid_fd = pidfile_lock(conf_str(current->conf, "queue_directory"),
+	if ((pid_fd = pidfile_lock(conf_str(current->conf, P_queue_directory),
 	    &err)) < 0)
 		msg_fatal("%s", err);
 	if (open_log(current->conf, foreground, &err) < 0)

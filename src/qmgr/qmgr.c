@@ -51,7 +51,7 @@ static int notify_fd = -1;
 static int
 families_of(const struct conf *conf)
 {
-	const char *p = conf_str(conf, "inet_protocols");
+	const char *p = conf_str(conf, P_inet_protocols);
 	int f = 0;
 
 	if (strcasecmp(p, "all") == 0)
@@ -328,7 +328,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 fallback_setup(const struct conf *conf, char **err)
 {
-	char **list = strlist_split(conf_str(conf, "smtp_fallback_relay"),
+	char **list = strlist_split(conf_str(conf, P_smtp_fallback_relay),
 	    LIST_SEPARATORS, NULL);
 	unsigned short port = 25;
 	int rc = 0;
@@ -336,7 +336,7 @@ fallback_setup(const struct conf *conf, char **err)
 	if (list[0] != NULL) {
 		/* Forms without a port use smtp_tcp_port, as for MX hosts;
 		 * the router has already checked that it is valid. */
-		(void)qmgr_parse_port(conf_str(conf, "smtp_tcp_port"), &port);
+		(void)qmgr_parse_port(conf_str(conf, P_smtp_tcp_port), &port);
 		if (list[1] != NULL)
 			msg_warn("smtp_fallback_relay: only the first next hop "
 			    "is used: %s", list[0]);
@@ -363,7 +363,7 @@ qmgr_check_conf(const struct conf *conf, char **err)
 	if ((policies = tls_policy_maps_open(conf, err)) == NULL)
 		return -1;
 	tls_policy_maps_close(policies);
-	if ((csv = dns_servers_csv(conf_str(conf, "tlsrelay_dns_servers"),
+	if ((csv = dns_servers_csv(conf_str(conf, P_tlsrelay_dns_servers),
 	    err)) == NULL)
 		return -1;
 	free(csv);
@@ -377,20 +377,22 @@ qmgr_check_conf(const struct conf *conf, char **err)
 static int
 qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 {
-	const char *level = conf_str(conf, "smtp_dns_support_level");
+	const char *level = conf_str(conf, P_smtp_dns_support_level);
 
 	memset(&qmgr, 0, sizeof(qmgr));
 	qmgr.conf = conf;
-	qmgr.queue_dir = conf_str(conf, "queue_directory");
-	qmgr.myhostname = conf_str(conf, "myhostname");
-	qmgr.min_backoff = conf_time(conf, "minimal_backoff_time");
-	qmgr.max_backoff = conf_time(conf, "maximal_backoff_time");
-	qmgr.queue_run_delay = conf_time(conf, "queue_run_delay");
-	qmgr.max_lifetime = conf_time(conf, "maximal_queue_lifetime");
-	qmgr.bounce_lifetime = conf_time(conf, "bounce_queue_lifetime");
+	qmgr.queue_dir = conf_str(conf, P_queue_directory);
+	qmgr.myhostname = conf_str(conf, P_myhostname);
+	qmgr.min_backoff = conf_time(conf, P_minimal_backoff_time);
+	qmgr.max_backoff = conf_time(conf, P_maximal_backoff_time);
+	qmgr.queue_run_delay = conf_time(conf, P_queue_run_delay);
+	qmgr.max_lifetime = conf_time(conf, P_maximal_queue_lifetime);
+	qmgr.bounce_lifetime = conf_time(conf, P_bounce_queue_lifetime);
 	qmgr.families = families_of(conf);
-	qmgr.mx_address_limit = (size_t)conf_int(conf, "smtp_mx_address_limit");
-	qmgr.active_limit = (size_t)conf_int(conf, "qmgr_message_active_limit");
+	qmgr.mx_address_limit = (size_t)conf_int(conf,
+	    P_smtp_mx_address_limit);
+	qmgr.active_limit = (size_t)conf_int(conf,
+	    P_qmgr_message_active_limit);
 	if (qmgr.active_limit < 1)
 		qmgr.active_limit = 1;
 	if (qmgr.queue_run_delay < 1)
@@ -400,7 +402,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 		return -1;
 	}
 	if ((qmgr.dns = dns_new(qmgr.base, conf_str(conf,
-	    "tlsrelay_dns_servers"), strcasecmp(level, "disabled") != 0,
+	    P_tlsrelay_dns_servers), strcasecmp(level, "disabled") != 0,
 	    err)) == NULL)
 		return -1;
 	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, tls, err)) == NULL)
@@ -443,8 +445,8 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	scan_queue(0);
 	pickup_cfg.queue_dir = qmgr.queue_dir;
 	pickup_cfg.myhostname = qmgr.myhostname;
-	pickup_cfg.myorigin = conf_str(conf, "myorigin");
-	pickup_cfg.message_size_limit = conf_size(conf, "message_size_limit");
+	pickup_cfg.myorigin = conf_str(conf, P_myorigin);
+	pickup_cfg.message_size_limit = conf_size(conf, P_message_size_limit);
 	pickup_timer = evtimer_new(qmgr.base, pickup_timer_cb, NULL);
 	pickup_timer_cb(-1, 0, NULL);
 	event_base_dispatch(qmgr.base);

@@ -154,9 +154,9 @@ bounce_info_init(const struct qmgr *q, struct bounce_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->myhostname = q->myhostname;
-	info->mail_name = conf_str(q->conf, "mail_name");
+	info->mail_name = conf_str(q->conf, P_mail_name);
 	info->postmaster = "postmaster";
-	info->bounce_size_limit = conf_int(q->conf, "bounce_size_limit");
+	info->bounce_size_limit = conf_int(q->conf, P_bounce_size_limit);
 }
 
 /* Returns what failed for good, as one DSN to the sender. */
@@ -187,7 +187,7 @@ return_failures(struct qmgr_message *m)
 	}
 	bounce_info_init(q, &info);
 	info.double_bounce_recipient = conf_str(q->conf,
-	    "2bounce_notice_recipient");
+	    P_2bounce_notice_recipient);
 	rc = bounce_create(q->queue_dir, m->path, &m->spool, b, n, &info,
 	    new_id, &err);
 	free(b);
@@ -228,7 +228,7 @@ static void
 maybe_warn_delay(struct qmgr_message *m)
 {
 	const struct qmgr *q = m->q;
-	long long after = conf_time(q->conf, "delay_warning_time");
+	long long after = conf_time(q->conf, P_delay_warning_time);
 	struct bounce_rcpt *b;
 	struct bounce_info info;
 	struct stat st;

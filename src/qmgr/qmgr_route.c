@@ -97,13 +97,13 @@ qmgr_router_new(const struct conf *conf, char **err)
 	struct qmgr_router *r = xcalloc(1, sizeof(*r));
 	char *terr = NULL;
 
-	if (qmgr_parse_port(conf_str(conf, "smtp_tcp_port"), &r->port) < 0) {
+	if (qmgr_parse_port(conf_str(conf, P_smtp_tcp_port), &r->port) < 0) {
 		*err = xasprintf("smtp_tcp_port: bad port: %s",
-		    conf_str(conf, "smtp_tcp_port"));
+		    conf_str(conf, P_smtp_tcp_port));
 		free(r);
 		return NULL;
 	}
-	r->relayhost = xstrdup(conf_str(conf, "relayhost"));
+	r->relayhost = xstrdup(conf_str(conf, P_relayhost));
 	if (*r->relayhost) {
 		struct qmgr_route probe;
 
@@ -115,7 +115,7 @@ qmgr_router_new(const struct conf *conf, char **err)
 		}
 		qmgr_route_clear(&probe);
 	}
-	r->transport = table_list_open(conf_str(conf, "transport_maps"), 0,
+	r->transport = table_list_open(conf_str(conf, P_transport_maps), 0,
 	    &terr);
 	if (r->transport == NULL) {
 		*err = xasprintf("transport_maps: %s", terr);

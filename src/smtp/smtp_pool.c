@@ -38,34 +38,34 @@ smtp_now(void)
 static void
 settings_load(struct smtp_settings *set, const struct conf *conf)
 {
-	set->connect_timeout = conf_time(conf, "smtp_connect_timeout");
-	set->helo_timeout = conf_time(conf, "smtp_helo_timeout");
-	set->starttls_timeout = conf_time(conf, "smtp_starttls_timeout");
-	set->mail_timeout = conf_time(conf, "smtp_mail_timeout");
-	set->rcpt_timeout = conf_time(conf, "smtp_rcpt_timeout");
-	set->data_init_timeout = conf_time(conf, "smtp_data_init_timeout");
-	set->data_xfer_timeout = conf_time(conf, "smtp_data_xfer_timeout");
-	set->data_done_timeout = conf_time(conf, "smtp_data_done_timeout");
-	set->rset_timeout = conf_time(conf, "smtp_rset_timeout");
-	set->quit_timeout = conf_time(conf, "smtp_quit_timeout");
+	set->connect_timeout = conf_time(conf, P_smtp_connect_timeout);
+	set->helo_timeout = conf_time(conf, P_smtp_helo_timeout);
+	set->starttls_timeout = conf_time(conf, P_smtp_starttls_timeout);
+	set->mail_timeout = conf_time(conf, P_smtp_mail_timeout);
+	set->rcpt_timeout = conf_time(conf, P_smtp_rcpt_timeout);
+	set->data_init_timeout = conf_time(conf, P_smtp_data_init_timeout);
+	set->data_xfer_timeout = conf_time(conf, P_smtp_data_xfer_timeout);
+	set->data_done_timeout = conf_time(conf, P_smtp_data_done_timeout);
+	set->rset_timeout = conf_time(conf, P_smtp_rset_timeout);
+	set->quit_timeout = conf_time(conf, P_smtp_quit_timeout);
 	set->dest_concurrency = conf_int(conf,
-	    "smtp_destination_concurrency_limit");
+	    P_smtp_destination_concurrency_limit);
 	set->initial_concurrency = conf_int(conf,
-	    "smtp_initial_destination_concurrency");
+	    P_smtp_initial_destination_concurrency);
 	set->failed_cohort_limit = conf_int(conf,
-	    "smtp_destination_concurrency_failed_cohort_limit");
-	set->dead_time = conf_time(conf, "minimal_backoff_time");
-	set->process_limit = conf_int(conf, "default_process_limit");
+	    P_smtp_destination_concurrency_failed_cohort_limit);
+	set->dead_time = conf_time(conf, P_minimal_backoff_time);
+	set->process_limit = conf_int(conf, P_default_process_limit);
 	set->cache_connections = conf_bool(conf,
-	    "smtp_connection_cache_on_demand");
+	    P_smtp_connection_cache_on_demand);
 	set->cache_time_limit = conf_time(conf,
-	    "smtp_connection_cache_time_limit");
+	    P_smtp_connection_cache_time_limit);
 	set->reuse_time_limit = conf_time(conf,
-	    "smtp_connection_reuse_time_limit");
-	set->tls_loglevel = (int)conf_int(conf, "smtp_tls_loglevel");
+	    P_smtp_connection_reuse_time_limit);
+	set->tls_loglevel = (int)conf_int(conf, P_smtp_tls_loglevel);
 	set->note_starttls_offer = conf_bool(conf,
-	    "smtp_tls_note_starttls_offer");
-	set->helo_name = xstrdup(conf_str(conf, "smtp_helo_name"));
+	    P_smtp_tls_note_starttls_offer);
+	set->helo_name = xstrdup(conf_str(conf, P_smtp_helo_name));
 }
 
 /* ---- runs ---------------------------------------------------------- */

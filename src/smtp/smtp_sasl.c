@@ -125,9 +125,9 @@ smtp_sasl_new(const struct conf *conf, char **err)
 	const char *maps;
 
 	*err = NULL;
-	if (!conf_bool(conf, "smtp_sasl_auth_enable"))
+	if (!conf_bool(conf, P_smtp_sasl_auth_enable))
 		return NULL;
-	maps = conf_str(conf, PASSWORD_MAPS);
+	maps = conf_str(conf, P_smtp_sasl_password_maps);
 	if (*maps == '\0') {
 		*err = xstrdup("smtp_sasl_auth_enable = yes needs a password "
 		    "table in " PASSWORD_MAPS);
@@ -136,15 +136,15 @@ smtp_sasl_new(const struct conf *conf, char **err)
 	sasl = xcalloc(1, sizeof(*sasl));
 	sasl->maps_spec = xstrdup(maps);
 	if (smtp_sasl_parse_options("smtp_sasl_security_options",
-	    conf_str(conf, "smtp_sasl_security_options"), &sasl->opts,
+	    conf_str(conf, P_smtp_sasl_security_options), &sasl->opts,
 	    err) < 0 ||
 	    smtp_sasl_parse_options("smtp_sasl_tls_security_options",
-	    conf_str(conf, "smtp_sasl_tls_security_options"), &sasl->tls_opts,
+	    conf_str(conf, P_smtp_sasl_tls_security_options), &sasl->tls_opts,
 	    err) < 0 ||
 	    smtp_sasl_parse_options("smtp_sasl_tls_verified_security_options",
-	    conf_str(conf, "smtp_sasl_tls_verified_security_options"),
+	    conf_str(conf, P_smtp_sasl_tls_verified_security_options),
 	    &sasl->verified_opts, err) < 0 ||
-	    parse_filter(sasl, conf_str(conf, "smtp_sasl_mechanism_filter"),
+	    parse_filter(sasl, conf_str(conf, P_smtp_sasl_mechanism_filter),
 	    err) < 0)
 		goto fail;
 	if ((sasl->passwords = table_list_open(maps, 0, err)) == NULL) {

@@ -68,7 +68,7 @@ struct smtpd_policy {
  * changes (see there). Open returns NULL with *err naming the parameter;
  * an empty value gives an empty table. */
 struct smtpd_table *smtpd_table_open(const struct conf *conf,
-    const char *param, char **err);
+    int param_id, char **err);
 const char *smtpd_table_lookup(struct smtpd_table *t, const char *key,
     int *error);
 int smtpd_table_empty(const struct smtpd_table *t);

@@ -66,11 +66,12 @@ struct restriction_list {
 };
 
 static struct restriction_list *
-restriction_list_parse(const struct conf *conf, const char *param,
+restriction_list_parse(const struct conf *conf, int param_id,
     const char *what, int about_client, char **err)
 {
+	const char *param = conf_param_name(param_id);
 	struct restriction_list *list = xcalloc(1, sizeof(*list));
-	char **words = strlist_split(conf_str(conf, param), LIST_SEPARATORS,
+	char **words = strlist_split(conf_str(conf, param_id), LIST_SEPARATORS,
 	    &list->n);
 
 	list->items = xcalloc(list->n, sizeof(*list->items));
@@ -84,7 +85,7 @@ restriction_list_parse(const struct conf *conf, const char *param,
 			if (strcasecmp(words[i], restriction_names[k].name) == 0)
 				break;
 		if (k == nnames) {
-			const char *origin = conf_origin(conf, param);
+			const char *origin = conf_origin(conf, param_id);
 
 			*err = xasprintf("%s: %s: unknown or unsupported "
 			    "restriction: %s", origin ? origin : "default",
@@ -113,13 +114,15 @@ restriction_list_free(struct restriction_list *list)
 }
 
 static struct cidr_list *
-parse_networks(const struct conf *conf, const char *param, char **err)
+parse_networks(const struct conf *conf, int param_id, char **err)
 {
+	const char *param = conf_param_name(param_id);
 	char *cerr = NULL;
-	struct cidr_list *list = cidr_list_parse(conf_str(conf, param), &cerr);
+	struct cidr_list *list = cidr_list_parse(conf_str(conf, param_id),
+	    &cerr);
 
 	if (list == NULL) {
-		const char *origin = conf_origin(conf, param);
+		const char *origin = conf_origin(conf, param_id);
 
 		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
 		    param, cerr);
@@ -132,7 +135,7 @@ static int
 relay_domains_subdomains(const struct conf *conf)
 {
 	char **words = strlist_split(conf_str(conf,
-	    "parent_domain_matches_subdomains"), LIST_SEPARATORS, NULL);
+	    P_parent_domain_matches_subdomains), LIST_SEPARATORS, NULL);
 	int found = 0;
 
 	for (char **w = words; *w; w++)
@@ -146,7 +149,7 @@ static int
 parse_bare_lf_mode(const struct conf *conf, enum bare_lf_mode *mode,
     char **err)
 {
-	const char *v = conf_str(conf, "smtpd_forbid_bare_newline");
+	const char *v = conf_str(conf, P_smtpd_forbid_bare_newline);
 
 	if (strcasecmp(v, "reject") == 0)
 		*mode = BARE_LF_REJECT;
@@ -155,7 +158,7 @@ parse_bare_lf_mode(const struct conf *conf, enum bare_lf_mode *mode,
 		*mode = BARE_LF_NORMALIZE;
 	else {
 		const char *origin = conf_origin(conf,
-		    "smtpd_forbid_bare_newline");
+		    P_smtpd_forbid_bare_newline);
 
 		*err = xasprintf("%s: smtpd_forbid_bare_newline: bad value "
 		    "\"%s\": use normalize or reject",
@@ -166,10 +169,11 @@ parse_bare_lf_mode(const struct conf *conf, enum bare_lf_mode *mode,
 }
 
 static int
-param_error(char **err, const struct conf *conf, const char *param,
+param_error(char **err, const struct conf *conf, int param_id,
     const char *what)
 {
-	const char *origin = conf_origin(conf, param);
+	const char *param = conf_param_name(param_id);
+	const char *origin = conf_origin(conf, param_id);
 
 	*err = xasprintf("%s: %s: %s", origin ? origin : "default", param,
 	    what);
@@ -186,46 +190,46 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 		p->sender_restrictions, p->relay_restrictions,
 		p->recipient_restrictions,
 	};
-	const char *digest = conf_str(conf, "smtpd_tls_fingerprint_digest");
+	const char *digest = conf_str(conf, P_smtpd_tls_fingerprint_digest);
 	char *xerr = NULL;
 	int ret;
 
-	p->sasl_enabled = conf_bool(conf, "smtpd_sasl_auth_enable");
+	p->sasl_enabled = conf_bool(conf, P_smtpd_sasl_auth_enable);
 	/* Postfix: mandatory TLS implies AUTH only after STARTTLS. */
-	p->tls_auth_only = conf_bool(conf, "smtpd_tls_auth_only") ||
+	p->tls_auth_only = conf_bool(conf, P_smtpd_tls_auth_only) ||
 	    p->tls_level >= TLS_LEV_ENCRYPT;
 	p->sasl_authenticated_header = conf_bool(conf,
-	    "smtpd_sasl_authenticated_header");
+	    P_smtpd_sasl_authenticated_header);
 	p->auth_failure_limit = conf_int(conf,
-	    "tlsrelay_smtpd_auth_failure_limit");
+	    P_tlsrelay_smtpd_auth_failure_limit);
 	p->fingerprint_digest = digest;
 	if (!tls_fprint_digest_ok(digest)) {
 		char *what = xasprintf("unknown digest \"%s\" (use sha256, "
 		    "sha1 or md5)", digest);
 
-		param_error(err, conf, "smtpd_tls_fingerprint_digest", what);
+		param_error(err, conf, P_smtpd_tls_fingerprint_digest, what);
 		free(what);
 		return -1;
 	}
 	if (smtpd_sasl_mechanisms(conf_str(conf,
-	    "smtpd_sasl_security_options"), &p->sasl_mechs, &xerr) < 0) {
-		ret = param_error(err, conf, "smtpd_sasl_security_options",
+	    P_smtpd_sasl_security_options), &p->sasl_mechs, &xerr) < 0) {
+		ret = param_error(err, conf, P_smtpd_sasl_security_options,
 		    xerr);
 		free(xerr);
 		return ret;
 	}
 	if (smtpd_sasl_mechanisms(conf_str(conf,
-	    "smtpd_sasl_tls_security_options"), &p->sasl_tls_mechs,
+	    P_smtpd_sasl_tls_security_options), &p->sasl_tls_mechs,
 	    &xerr) < 0) {
-		ret = param_error(err, conf, "smtpd_sasl_tls_security_options",
+		ret = param_error(err, conf, P_smtpd_sasl_tls_security_options,
 		    xerr);
 		free(xerr);
 		return ret;
 	}
 	if ((p->relay_clientcerts = smtpd_table_open(conf,
-	    "relay_clientcerts", err)) == NULL ||
+	    P_relay_clientcerts, err)) == NULL ||
 	    (p->sender_login_maps = smtpd_table_open(conf,
-	    "smtpd_sender_login_maps", err)) == NULL)
+	    P_smtpd_sender_login_maps, err)) == NULL)
 		return -1;
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		if (lists[i]->login_maps == NULL ||
@@ -238,10 +242,10 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 	if (!p->sasl_enabled)
 		return 0;
 	if ((p->sasl_users = smtpd_table_open(conf,
-	    "tlsrelay_smtpd_sasl_user_maps", err)) == NULL)
+	    P_tlsrelay_smtpd_sasl_user_maps, err)) == NULL)
 		return -1;
 	if (smtpd_table_empty(p->sasl_users))
-		return param_error(err, conf, "tlsrelay_smtpd_sasl_user_maps",
+		return param_error(err, conf, P_tlsrelay_smtpd_sasl_user_maps,
 		    "smtpd_sasl_auth_enable = yes needs a password table "
 		    "(see tlsrelay passwd)");
 	/* Made once here, before the workers fork. */
@@ -256,61 +260,61 @@ smtpd_policy_new(const struct conf *conf, char **err)
 	char *xerr = NULL;
 
 	p->conf = conf;
-	p->myhostname = conf_str(conf, "myhostname");
-	p->banner = xstrdup(conf_str(conf, "smtpd_banner"));
-	p->queue_directory = conf_str(conf, "queue_directory");
+	p->myhostname = conf_str(conf, P_myhostname);
+	p->banner = xstrdup(conf_str(conf, P_smtpd_banner));
+	p->queue_directory = conf_str(conf, P_queue_directory);
 	p->tls_level = tls_smtpd_level(conf);
 	if (p->tls_level < 0) {
 		const char *origin = conf_origin(conf,
-		    "smtpd_tls_security_level");
+		    P_smtpd_tls_security_level);
 
 		*err = xasprintf("%s: smtpd_tls_security_level: unknown level "
 		    "\"%s\" (use none, may or encrypt)",
 		    origin ? origin : "default",
-		    conf_str(conf, "smtpd_tls_security_level"));
+		    conf_str(conf, P_smtpd_tls_security_level));
 		goto fail;
 	}
-	p->wrappermode = conf_bool(conf, "smtpd_tls_wrappermode");
-	p->tls_loglevel = (int)conf_int(conf, "smtpd_tls_loglevel");
-	p->tls_received_header = conf_bool(conf, "smtpd_tls_received_header");
-	p->helo_required = conf_bool(conf, "smtpd_helo_required");
-	p->vrfy_disabled = conf_bool(conf, "disable_vrfy_command");
-	p->message_size_limit = conf_size(conf, "message_size_limit");
-	p->queue_minfree = conf_size(conf, "queue_minfree");
+	p->wrappermode = conf_bool(conf, P_smtpd_tls_wrappermode);
+	p->tls_loglevel = (int)conf_int(conf, P_smtpd_tls_loglevel);
+	p->tls_received_header = conf_bool(conf, P_smtpd_tls_received_header);
+	p->helo_required = conf_bool(conf, P_smtpd_helo_required);
+	p->vrfy_disabled = conf_bool(conf, P_disable_vrfy_command);
+	p->message_size_limit = conf_size(conf, P_message_size_limit);
+	p->queue_minfree = conf_size(conf, P_queue_minfree);
 	/* Longer command lines are cut, as in Postfix; RFC 5321 4.5.3.1.4
 	 * lets no server cut below 512. */
-	p->line_limit = (size_t)conf_int(conf, "line_length_limit");
+	p->line_limit = (size_t)conf_int(conf, P_line_length_limit);
 	if (p->line_limit < 512)
 		p->line_limit = 512;
-	p->recipient_limit = conf_int(conf, "smtpd_recipient_limit");
-	p->timeout = conf_time(conf, "smtpd_timeout");
-	p->starttls_timeout = conf_time(conf, "smtpd_starttls_timeout");
-	p->hard_error_limit = conf_int(conf, "smtpd_hard_error_limit");
-	p->soft_error_limit = conf_int(conf, "smtpd_soft_error_limit");
-	p->error_sleep_time = conf_time(conf, "smtpd_error_sleep_time");
+	p->recipient_limit = conf_int(conf, P_smtpd_recipient_limit);
+	p->timeout = conf_time(conf, P_smtpd_timeout);
+	p->starttls_timeout = conf_time(conf, P_smtpd_starttls_timeout);
+	p->hard_error_limit = conf_int(conf, P_smtpd_hard_error_limit);
+	p->soft_error_limit = conf_int(conf, P_smtpd_soft_error_limit);
+	p->error_sleep_time = conf_time(conf, P_smtpd_error_sleep_time);
 	p->conn_count_limit = conf_int(conf,
-	    "smtpd_client_connection_count_limit");
+	    P_smtpd_client_connection_count_limit);
 	if (parse_bare_lf_mode(conf, &p->bare_lf_mode, err) < 0)
 		goto fail;
-	if ((p->mynetworks = parse_networks(conf, "mynetworks", err)) == NULL
+	if ((p->mynetworks = parse_networks(conf, P_mynetworks, err)) == NULL
 	    || (p->bare_lf_exclusions = parse_networks(conf,
-	    "smtpd_forbid_bare_newline_exclusions", err)) == NULL
+	    P_smtpd_forbid_bare_newline_exclusions, err)) == NULL
 	    || (p->event_limit_exceptions = parse_networks(conf,
-	    "smtpd_client_event_limit_exceptions", err)) == NULL)
+	    P_smtpd_client_event_limit_exceptions, err)) == NULL)
 		goto fail;
-	p->relay_domains = domain_list_parse(conf_str(conf, "relay_domains"),
+	p->relay_domains = domain_list_parse(conf_str(conf, P_relay_domains),
 	    relay_domains_subdomains(conf));
 
 	if ((p->client_restrictions = restriction_list_parse(conf,
-	    "smtpd_client_restrictions", "Client host", 1, err)) == NULL
+	    P_smtpd_client_restrictions, "Client host", 1, err)) == NULL
 	    || (p->helo_restrictions = restriction_list_parse(conf,
-	    "smtpd_helo_restrictions", "Helo command", 0, err)) == NULL
+	    P_smtpd_helo_restrictions, "Helo command", 0, err)) == NULL
 	    || (p->sender_restrictions = restriction_list_parse(conf,
-	    "smtpd_sender_restrictions", "Sender address", 0, err)) == NULL
+	    P_smtpd_sender_restrictions, "Sender address", 0, err)) == NULL
 	    || (p->relay_restrictions = restriction_list_parse(conf,
-	    "smtpd_relay_restrictions", "Recipient address", 0, err)) == NULL
+	    P_smtpd_relay_restrictions, "Recipient address", 0, err)) == NULL
 	    || (p->recipient_restrictions = restriction_list_parse(conf,
-	    "smtpd_recipient_restrictions", "Recipient address", 0, err))
+	    P_smtpd_recipient_restrictions, "Recipient address", 0, err))
 	    == NULL)
 		goto fail;
 

@@ -69,7 +69,7 @@ smtpd_received_header(const struct smtpd_session *s, const char *queue_id)
 		strbuf_printf(&sb, "\t(Authenticated sender: %s)\r\n",
 		    s->sasl_username);
 	strbuf_printf(&sb, "\tby %s (%s) with %s id %s", s->policy->myhostname,
-	    conf_str(s->policy->conf, "mail_name"), proto, queue_id);
+	    conf_str(s->policy->conf, P_mail_name), proto, queue_id);
 	rfc5322_date(date, sizeof(date));
 	if (s->n_recipients == 1)
 		strbuf_printf(&sb, "\r\n\tfor <%s>; %s\r\n", s->recipients[0],

@@ -38,14 +38,16 @@ close_at_exit(void)
 }
 
 struct smtpd_table *
-smtpd_table_open(const struct conf *conf, const char *param, char **err)
+smtpd_table_open(const struct conf *conf, int param_id, char **err)
 {
+	const char *param = conf_param_name(param_id);
 	struct smtpd_table *t;
 	struct table_list *list;
 	char *terr = NULL;
 
-	if ((list = table_list_open(conf_str(conf, param), 0, &terr)) == NULL) {
-		const char *origin = conf_origin(conf, param);
+	if ((list = table_list_open(conf_str(conf, param_id), 0,
+	    &terr)) == NULL) {
+		const char *origin = conf_origin(conf, param_id);
 
 		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
 		    param, terr);
@@ -54,7 +56,7 @@ smtpd_table_open(const struct conf *conf, const char *param, char **err)
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->param = xstrdup(param);
-	t->value = xstrdup(conf_str(conf, param));
+	t->value = xstrdup(conf_str(conf, param_id));
 	t->list = list;
 	if (open_tables == NULL) {
 		static int registered;

@@ -250,9 +250,11 @@ where_error(char **err, const char *where, char *reason)
 
 /* "ORIGIN: PARAM FILE", the prefix of every error about that file. */
 static char *
-file_where(const struct conf *conf, const char *param, const char *file)
+file_where(const struct conf *conf, int param_id, const char *file)
 {
-	return xasprintf("%s: %s %s", tls_param_origin(conf, param), param,
+	const char *param = conf_param_name(param_id);
+
+	return xasprintf("%s: %s %s", tls_param_origin(conf, param_id), param,
 	    file);
 }
 
@@ -260,29 +262,31 @@ file_where(const struct conf *conf, const char *param, const char *file)
  * its key; key_param empty means the key is in the certificate file. */
 static int
 read_pair(struct tls_certkeys *keys, const struct conf *conf,
-    const char *cert_param, const char *key_param, char **err)
+    int cert_param_id, int key_param_id, char **err)
 {
-	const char *cert_file = conf_str(conf, cert_param);
-	const char *key_file = conf_str(conf, key_param);
+	const char *cert_file = conf_str(conf, cert_param_id);
+	const char *key_file = conf_str(conf, key_param_id);
 	struct certkey ck = { NULL, NULL, NULL, NULL };
 	char *reason = NULL, *where;
 	int status;
 
 	if (key_file == NULL || *key_file == '\0') {
 		key_file = cert_file;
-		key_param = cert_param;
+		key_param_id = cert_param_id;
 	}
 	if (read_cert_file(cert_file, &ck, &reason) != 0) {
 		certkey_clear(&ck);
-		return tls_file_error(err, conf, cert_param, cert_file, reason);
+		return tls_file_error(err, conf, cert_param_id, cert_file,
+		    reason);
 	}
 	if ((ck.key = read_key_file(key_file, &reason)) == NULL) {
 		certkey_clear(&ck);
-		return tls_file_error(err, conf, key_param, key_file, reason);
+		return tls_file_error(err, conf, key_param_id, key_file,
+		    reason);
 	}
 	/* A mismatch is reported against the key: the parameter that pairs
 	 * the two files. */
-	where = file_where(conf, key_param, key_file);
+	where = file_where(conf, key_param_id, key_file);
 	status = certkeys_add(keys, &ck, where, &reason) == 0 ? 0 :
 	    where_error(err, where, reason);
 	free(where);
@@ -353,7 +357,7 @@ chain_file_object(struct tls_certkeys *keys, struct certkey *ck,
  * possibly more such sets. Returns 0, or -1 with *err set. */
 static int
 read_chain_file(struct tls_certkeys *keys, const struct conf *conf,
-    const char *param, const char *file, char **err)
+    int param_id, const char *file, char **err)
 {
 	struct certkey ck = { NULL, NULL, NULL, NULL };
 	size_t before = keys->n;
@@ -362,8 +366,8 @@ read_chain_file(struct tls_certkeys *keys, const struct conf *conf,
 	BIO *bio;
 
 	if ((bio = tls_open_pem(file, &reason)) == NULL)
-		return tls_file_error(err, conf, param, file, reason);
-	where = file_where(conf, param, file);
+		return tls_file_error(err, conf, param_id, file, reason);
+	where = file_where(conf, param_id, file);
 	ERR_clear_error();
 	for (;;) {
 		char *name = NULL, *header = NULL;
@@ -416,11 +420,16 @@ struct tls_certkeys *
 tls_certkeys_read(const struct conf *conf, const char *side, char **err)
 {
 	struct tls_certkeys *keys = xcalloc(1, sizeof(*keys));
-	char *chain_param = xasprintf("%s_tls_chain_files", side);
-	char *cert_param = xasprintf("%s_tls_cert_file", side);
-	char *key_param = xasprintf("%s_tls_key_file", side);
-	char *eccert_param = xasprintf("%s_tls_eccert_file", side);
-	char *eckey_param = xasprintf("%s_tls_eckey_file", side);
+	int server = strcmp(side, "smtpd") == 0;
+	int chain_param = server ? P_smtpd_tls_chain_files :
+	    P_smtp_tls_chain_files;
+	int cert_param = server ? P_smtpd_tls_cert_file :
+	    P_smtp_tls_cert_file;
+	int key_param = server ? P_smtpd_tls_key_file : P_smtp_tls_key_file;
+	int eccert_param = server ? P_smtpd_tls_eccert_file :
+	    P_smtp_tls_eccert_file;
+	int eckey_param = server ? P_smtpd_tls_eckey_file :
+	    P_smtp_tls_eckey_file;
 	const char *chain_files = conf_str(conf, chain_param);
 	int status = 0;
 
@@ -442,11 +451,6 @@ tls_certkeys_read(const struct conf *conf, const char *side, char **err)
 			status = read_pair(keys, conf, eccert_param,
 			    eckey_param, err);
 	}
-	free(chain_param);
-	free(cert_param);
-	free(key_param);
-	free(eccert_param);
-	free(eckey_param);
 	if (status != 0) {
 		tls_certkeys_free(keys);
 		return NULL;

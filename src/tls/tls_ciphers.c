@@ -19,25 +19,25 @@
 
 struct grade {
 	const char *name;
-	const char *list_param;
+	int list_param;
 };
 
 /* Postfix 3.6 and later treat "low" and "export" as "medium". */
 static const struct grade grades[] = {
-	{ "high", "tls_high_cipherlist" },
-	{ "medium", "tls_medium_cipherlist" },
-	{ "low", "tls_medium_cipherlist" },
-	{ "export", "tls_medium_cipherlist" },
-	{ "null", "tls_null_cipherlist" },
+	{ "high", P_tls_high_cipherlist },
+	{ "medium", P_tls_medium_cipherlist },
+	{ "low", P_tls_medium_cipherlist },
+	{ "export", P_tls_medium_cipherlist },
+	{ "null", P_tls_null_cipherlist },
 };
 
-static const char *
+static int
 grade_list_param(const char *grade)
 {
 	for (size_t i = 0; i < sizeof(grades) / sizeof(grades[0]); i++)
 		if (strcasecmp(grade, grades[i].name) == 0)
 			return grades[i].list_param;
-	return NULL;
+	return -1;
 }
 
 int
@@ -57,7 +57,8 @@ char *
 tls_cipher_string(const struct conf *conf, const char *grade,
     const char *exclusions, char **err)
 {
-	const char *param, *base;
+	const char *base;
+	int param;
 	char **words, *copy, *name, *result = NULL;
 	struct strbuf sb;
 
@@ -65,15 +66,15 @@ tls_cipher_string(const struct conf *conf, const char *grade,
 	copy = xstrdup(grade ? grade : "");
 	name = str_trim(copy);
 	param = grade_list_param(name);
-	if (param == NULL)
+	if (param < 0)
 		*err = xasprintf("invalid cipher grade \"%s\": "
 		    "expected high, medium or null", name);
 	free(copy);
-	if (param == NULL)
+	if (param < 0)
 		return NULL;
 	base = conf_str(conf, param);
 	if (base == NULL || *base == '\0') {
-		*err = xasprintf("%s is empty", param);
+		*err = xasprintf("%s is empty", conf_param_name(param));
 		return NULL;
 	}
 

@@ -35,15 +35,12 @@ is_empty(const char *value)
 int
 tls_smtp_level(const struct conf *conf)
 {
-	const char *level = conf_str(conf, "smtp_tls_security_level");
+	const char *level = conf_str(conf, P_smtp_tls_security_level);
 
 	if (!is_empty(level))
 		return tls_level_parse(level);
-	if (conf_bool(conf, "smtp_enforce_tls"))
-		return TLS_LEV_ENCRYPT;
-	if (conf_bool(conf, "smtp_use_tls"))
-		return TLS_LEV_MAY;
-	return TLS_LEV_NONE;
+	level = conf_obsolete_value(conf, P_smtp_tls_security_level, NULL);
+	return level ? tls_level_parse(level) : TLS_LEV_NONE;
 }
 
 /* Once, when the client is set up: tls_smtp_level itself stays quiet
@@ -51,14 +48,7 @@ tls_smtp_level(const struct conf *conf)
 static void
 warn_obsolete(const struct conf *conf)
 {
-	static const char *const names[] = { "smtp_use_tls",
-	    "smtp_enforce_tls" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (conf_is_set(conf, names[i]))
-			msg_warn("%s: %s is obsolete: use "
-			    "smtp_tls_security_level instead",
-			    tls_param_origin(conf, names[i]), names[i]);
+	conf_warn_obsolete(conf, P_smtp_tls_security_level);
 }
 
 /* The protocols and the cipher grade and exclusions of one level, as
@@ -68,12 +58,12 @@ warn_obsolete(const struct conf *conf)
 static int
 check_level(const struct conf *conf, int mandatory, char **err)
 {
-	const char *proto_param = mandatory ? "smtp_tls_mandatory_protocols" :
-	    "smtp_tls_protocols";
-	const char *grade_param = mandatory ? "smtp_tls_mandatory_ciphers" :
-	    "smtp_tls_ciphers";
+	int proto_param = mandatory ? P_smtp_tls_mandatory_protocols :
+	    P_smtp_tls_protocols;
+	int grade_param = mandatory ? P_smtp_tls_mandatory_ciphers :
+	    P_smtp_tls_ciphers;
 	const char *spec = conf_str(conf, proto_param);
-	const char *excl = conf_str(conf, "smtp_tls_exclude_ciphers");
+	const char *excl = conf_str(conf, P_smtp_tls_exclude_ciphers);
 	char *exclusions, *ciphers, *reason = NULL;
 	int min_version, max_version;
 	long disable_ops;
@@ -81,19 +71,21 @@ check_level(const struct conf *conf, int mandatory, char **err)
 	if (tls_parse_protocols(spec ? spec : "", &min_version, &max_version,
 	    &disable_ops, &reason) != 0) {
 		*err = xasprintf("%s: %s: %s",
-		    tls_param_origin(conf, proto_param), proto_param, reason);
+		    tls_param_origin(conf, proto_param),
+		    conf_param_name(proto_param), reason);
 		free(reason);
 		return -1;
 	}
 	/* As Postfix: the mandatory exclusions add to the general ones. */
 	exclusions = xasprintf("%s %s", excl ? excl : "", mandatory ?
-	    conf_str(conf, "smtp_tls_mandatory_exclude_ciphers") : "");
+	    conf_str(conf, P_smtp_tls_mandatory_exclude_ciphers) : "");
 	ciphers = tls_cipher_string(conf, conf_str(conf, grade_param),
 	    exclusions, &reason);
 	free(exclusions);
 	if (ciphers == NULL) {
 		*err = xasprintf("%s: %s: %s",
-		    tls_param_origin(conf, grade_param), grade_param, reason);
+		    tls_param_origin(conf, grade_param),
+		    conf_param_name(grade_param), reason);
 		free(reason);
 		return -1;
 	}
@@ -106,8 +98,8 @@ check_level(const struct conf *conf, int mandatory, char **err)
 static int
 load_cas(struct tls_client *client, const struct conf *conf, char **err)
 {
-	const char *file = conf_str(conf, "smtp_tls_CAfile");
-	const char *path = conf_str(conf, "smtp_tls_CApath");
+	const char *file = conf_str(conf, P_smtp_tls_CAfile);
+	const char *path = conf_str(conf, P_smtp_tls_CApath);
 
 	ERR_clear_error();
 	if ((client->cas = X509_STORE_new()) == NULL) {
@@ -118,21 +110,21 @@ load_cas(struct tls_client *client, const struct conf *conf, char **err)
 		return 0;
 	if (X509_STORE_load_locations(client->cas, is_empty(file) ? NULL :
 	    file, is_empty(path) ? NULL : path) != 1) {
-		const char *param = is_empty(file) ? "smtp_tls_CApath" :
-		    "smtp_tls_CAfile";
+		int param = is_empty(file) ? P_smtp_tls_CApath :
+		    P_smtp_tls_CAfile;
 
 		return tls_file_error(err, conf, param, conf_str(conf, param),
 		    tls_openssl_reason("cannot load the CA certificates"));
 	}
 	/* As Postfix: the system's CAs only in addition to configured
 	 * ones, and only when asked (they are many, and not ours). */
-	if (conf_bool(conf, "tls_append_default_CA") &&
+	if (conf_bool(conf, P_tls_append_default_CA) &&
 	    X509_STORE_set_default_paths(client->cas) != 1) {
 		char *reason = tls_openssl_reason("unknown error");
 
 		*err = xasprintf("%s: tls_append_default_CA: cannot load the "
 		    "system's CA certificates: %s", tls_param_origin(conf,
-		    "tls_append_default_CA"), reason);
+		    P_tls_append_default_CA), reason);
 		free(reason);
 		return -1;
 	}
@@ -144,18 +136,18 @@ load_cas(struct tls_client *client, const struct conf *conf, char **err)
 static int
 check_policy_settings(const struct conf *conf, int level, char **err)
 {
-	const char *digest = conf_str(conf, "smtp_tls_fingerprint_digest");
+	const char *digest = conf_str(conf, P_smtp_tls_fingerprint_digest);
 	char **files;
 	int status = 0;
 
 	if (!tls_fprint_digest_ok(digest)) {
 		*err = xasprintf("%s: smtp_tls_fingerprint_digest: unknown "
 		    "digest \"%s\" (expected md5, sha1, sha256 or sha512)",
-		    tls_param_origin(conf, "smtp_tls_fingerprint_digest"),
+		    tls_param_origin(conf, P_smtp_tls_fingerprint_digest),
 		    digest);
 		return -1;
 	}
-	files = strlist_split(conf_str(conf, "smtp_tls_trust_anchor_file"),
+	files = strlist_split(conf_str(conf, P_smtp_tls_trust_anchor_file),
 	    LIST_SEPARATORS, NULL);
 	for (size_t i = 0; status == 0 && files[i] != NULL; i++) {
 		char *reason = NULL;
@@ -163,7 +155,7 @@ check_policy_settings(const struct conf *conf, int level, char **err)
 
 		if (bio == NULL)
 			status = tls_file_error(err, conf,
-			    "smtp_tls_trust_anchor_file", files[i], reason);
+			    P_smtp_tls_trust_anchor_file, files[i], reason);
 		BIO_free(bio);
 	}
 	strlist_free(files);
@@ -173,13 +165,13 @@ check_policy_settings(const struct conf *conf, int level, char **err)
 		msg_warn("%s: smtp_tls_security_level = %s: tlsrelay has no "
 		    "DANE support; mail for destinations at this level is "
 		    "deferred", tls_param_origin(conf,
-		    "smtp_tls_security_level"), tls_level_name(level));
+		    P_smtp_tls_security_level), tls_level_name(level));
 	if (level == TLS_LEV_FPRINT &&
-	    is_empty(conf_str(conf, "smtp_tls_fingerprint_cert_match")))
+	    is_empty(conf_str(conf, P_smtp_tls_fingerprint_cert_match)))
 		msg_warn("%s: smtp_tls_security_level = fingerprint, but "
 		    "smtp_tls_fingerprint_cert_match is empty: mail is "
 		    "deferred unless smtp_tls_policy_maps gives fingerprints",
-		    tls_param_origin(conf, "smtp_tls_security_level"));
+		    tls_param_origin(conf, P_smtp_tls_security_level));
 	return 0;
 }
 
@@ -194,8 +186,8 @@ check_settings(const struct conf *conf, char **err)
 		*err = xasprintf("%s: smtp_tls_security_level: unknown level "
 		    "\"%s\" (expected none, may, encrypt, fingerprint, "
 		    "verify or secure)",
-		    tls_param_origin(conf, "smtp_tls_security_level"),
-		    conf_str(conf, "smtp_tls_security_level"));
+		    tls_param_origin(conf, P_smtp_tls_security_level),
+		    conf_str(conf, P_smtp_tls_security_level));
 		return -1;
 	}
 	warn_obsolete(conf);
@@ -218,10 +210,10 @@ build_main_contexts(struct tls_client *client, const struct conf *conf,
 {
 	static const struct {
 		int level;
-		const char *param;
+		int param;
 	} levels[] = {
-		{ TLS_LEV_MAY, "smtp_tls_ciphers" },
-		{ TLS_LEV_ENCRYPT, "smtp_tls_mandatory_ciphers" },
+		{ TLS_LEV_MAY, P_smtp_tls_ciphers },
+		{ TLS_LEV_ENCRYPT, P_smtp_tls_mandatory_ciphers },
 	};
 
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
@@ -234,7 +226,8 @@ build_main_contexts(struct tls_client *client, const struct conf *conf,
 		    policy, &reason, &by_settings) == NULL) {
 			*err = by_settings ? xasprintf("%s: %s: %s",
 			    tls_param_origin(conf, levels[i].param),
-			    levels[i].param, reason) : xstrdup(reason);
+			    conf_param_name(levels[i].param), reason) :
+			    xstrdup(reason);
 			free(reason);
 			status = -1;
 		}
@@ -323,7 +316,7 @@ char *
 tls_client_servername(const struct conf *conf, const char *mx_host,
     const char *nexthop)
 {
-	return tls_client_sni(conf_str(conf, "smtp_tls_servername"), mx_host,
+	return tls_client_sni(conf_str(conf, P_smtp_tls_servername), mx_host,
 	    nexthop);
 }
 

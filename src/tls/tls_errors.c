@@ -14,18 +14,20 @@
 #include "tls_private.h"
 
 const char *
-tls_param_origin(const struct conf *conf, const char *name)
+tls_param_origin(const struct conf *conf, int name_id)
 {
-	const char *origin = conf_origin(conf, name);
+	const char *origin = conf_origin(conf, name_id);
 
 	return origin ? origin : "default";
 }
 
 int
-tls_file_error(char **err, const struct conf *conf, const char *param,
+tls_file_error(char **err, const struct conf *conf, int param_id,
     const char *file, char *reason)
 {
-	*err = xasprintf("%s: %s %s: %s", tls_param_origin(conf, param),
+	const char *param = conf_param_name(param_id);
+
+	*err = xasprintf("%s: %s %s: %s", tls_param_origin(conf, param_id),
 	    param, file, reason);
 	free(reason);
 	return -1;

@@ -58,7 +58,7 @@ tls_level_parse(const char *name)
 int
 tls_smtpd_level(const struct conf *conf)
 {
-	const char *level = conf_str(conf, "smtpd_tls_security_level");
+	const char *level = conf_str(conf, P_smtpd_tls_security_level);
 
 	if (level != NULL && level[strspn(level, LIST_SEPARATORS)] != '\0') {
 		switch (tls_level_parse(level)) {
@@ -73,15 +73,12 @@ tls_smtpd_level(const struct conf *conf)
 			msg_warn("%s: unsupported TLS security level \"%s\" "
 			    "for the SMTP server: using \"encrypt\"",
 			    tls_param_origin(conf,
-			    "smtpd_tls_security_level"), level);
+			    P_smtpd_tls_security_level), level);
 			return TLS_LEV_ENCRYPT;
 		default:
 			return -1;
 		}
 	}
-	if (conf_bool(conf, "smtpd_enforce_tls"))
-		return TLS_LEV_ENCRYPT;
-	if (conf_bool(conf, "smtpd_use_tls"))
-		return TLS_LEV_MAY;
-	return TLS_LEV_NONE;
+	level = conf_obsolete_value(conf, P_smtpd_tls_security_level, NULL);
+	return level ? tls_level_parse(level) : TLS_LEV_NONE;
 }

@@ -103,7 +103,7 @@ policy_alloc(const struct conf *conf, int level, const char *nexthop)
 
 	p->level = level;
 	p->nexthop_name = nexthop_name(nexthop);
-	p->digest = xstrdup(conf_str(conf, "smtp_tls_fingerprint_digest"));
+	p->digest = xstrdup(conf_str(conf, P_smtp_tls_fingerprint_digest));
 	p->conn_reuse = -1;
 	return p;
 }
@@ -261,10 +261,10 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		return p;
 	}
 	p->protocols = xstrdup(a->protocols ? a->protocols : conf_str(conf,
-	    mandatory ? "smtp_tls_mandatory_protocols" :
-	    "smtp_tls_protocols"));
+	    mandatory ? P_smtp_tls_mandatory_protocols :
+	    P_smtp_tls_protocols));
 	p->grade = xstrdup(a->grade ? a->grade : conf_str(conf, mandatory ?
-	    "smtp_tls_mandatory_ciphers" : "smtp_tls_ciphers"));
+	    P_smtp_tls_mandatory_ciphers : P_smtp_tls_ciphers));
 	/* Postfix's set_cipher_grade(): an "exclude" attribute replaces
 	 * both main.cf lists; anonymous ciphers go where a certificate is
 	 * checked, null ciphers where encryption is mandatory. */
@@ -274,9 +274,9 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		strbuf_puts(&excl, a->exclusions);
 	else
 		strbuf_printf(&excl, "%s %s",
-		    conf_str(conf, "smtp_tls_exclude_ciphers"),
+		    conf_str(conf, P_smtp_tls_exclude_ciphers),
 		    mandatory ? conf_str(conf,
-		    "smtp_tls_mandatory_exclude_ciphers") : "");
+		    P_smtp_tls_mandatory_exclude_ciphers) : "");
 	if (p->level == TLS_LEV_ENCRYPT)
 		strbuf_puts(&excl, " eNULL");
 	else if (p->level > TLS_LEV_ENCRYPT)
@@ -296,7 +296,7 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		return policy_invalid(p);
 	}
 	p->servername = xstrdup(a->servername ? a->servername :
-	    conf_str(conf, "smtp_tls_servername"));
+	    conf_str(conf, P_smtp_tls_servername));
 	p->conn_reuse = a->conn_reuse;
 
 	if (p->level == TLS_LEV_FPRINT) {
@@ -309,7 +309,7 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 				list_add_split(&values, &n, a->match[i], "|");
 		} else
 			list_add_split(&values, &n, conf_str(conf,
-			    "smtp_tls_fingerprint_cert_match"),
+			    P_smtp_tls_fingerprint_cert_match),
 			    LIST_SEPARATORS);
 		for (size_t i = 0; i < n; i++) {
 			char *fp = tls_fprint_normalize(values[i]);
@@ -339,8 +339,8 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		} else
 			list_add_split(&p->match, &p->n_match, conf_str(conf,
 			    p->level == TLS_LEV_VERIFY ?
-			    "smtp_tls_verify_cert_match" :
-			    "smtp_tls_secure_cert_match"),
+			    P_smtp_tls_verify_cert_match :
+			    P_smtp_tls_secure_cert_match),
 			    LIST_SEPARATORS ":");
 		if (p->n_match == 0) {
 			msg_warn("%s: no certificate match strategy or name "
@@ -350,7 +350,7 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 		}
 		if (a->n_tafiles == 0)
 			list_add_split(&a->tafiles, &a->n_tafiles,
-			    conf_str(conf, "smtp_tls_trust_anchor_file"),
+			    conf_str(conf, P_smtp_tls_trust_anchor_file),
 			    LIST_SEPARATORS);
 		if (a->n_tafiles > 0) {
 			struct strbuf names;
@@ -386,8 +386,8 @@ tls_policy_main(const struct conf *conf, int level, const char *nexthop)
 	if (level < 0) {
 		p = policy_alloc(conf, TLS_LEV_NONE, nexthop);
 		msg_warn("%s: smtp_tls_security_level: unknown level \"%s\"",
-		    tls_param_origin(conf, "smtp_tls_security_level"),
-		    conf_str(conf, "smtp_tls_security_level"));
+		    tls_param_origin(conf, P_smtp_tls_security_level),
+		    conf_str(conf, P_smtp_tls_security_level));
 		return policy_invalid(p);
 	}
 	p = policy_alloc(conf, level, nexthop);
@@ -565,7 +565,7 @@ struct tls_policy_maps {
 struct tls_policy_maps *
 tls_policy_maps_open(const struct conf *conf, char **err)
 {
-	const char *spec = conf_str(conf, "smtp_tls_policy_maps");
+	const char *spec = conf_str(conf, P_smtp_tls_policy_maps);
 	struct tls_policy_maps *maps;
 	char *terr = NULL;
 
@@ -577,15 +577,15 @@ tls_policy_maps_open(const struct conf *conf, char **err)
 	if (maps->level < 0) {
 		*err = xasprintf("%s: smtp_tls_security_level: unknown level "
 		    "\"%s\"", tls_param_origin(conf,
-		    "smtp_tls_security_level"),
-		    conf_str(conf, "smtp_tls_security_level"));
+		    P_smtp_tls_security_level),
+		    conf_str(conf, P_smtp_tls_security_level));
 		tls_policy_maps_close(maps);
 		return NULL;
 	}
 	if (maps->spec[strspn(maps->spec, LIST_SEPARATORS)] != '\0' &&
 	    (maps->tables = table_list_open(maps->spec, 0, &terr)) == NULL) {
 		*err = xasprintf("%s: smtp_tls_policy_maps: %s",
-		    tls_param_origin(conf, "smtp_tls_policy_maps"), terr);
+		    tls_param_origin(conf, P_smtp_tls_policy_maps), terr);
 		free(terr);
 		tls_policy_maps_close(maps);
 		return NULL;

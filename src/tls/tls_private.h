@@ -8,10 +8,10 @@ struct conf;
 
 /* Where a parameter was set, for error messages: "main.cf:12", or
  * "default" when it has its default value. */
-const char *tls_param_origin(const struct conf *conf, const char *name);
+const char *tls_param_origin(const struct conf *conf, int name_id);
 
 /* Sets *err = "ORIGIN: PARAM FILE: reason", frees reason, returns -1. */
-int tls_file_error(char **err, const struct conf *conf, const char *param,
+int tls_file_error(char **err, const struct conf *conf, int param_id,
     const char *file, char *reason);
 
 /* The reason of the most recent OpenSSL error in the queue, or fallback

@@ -110,28 +110,30 @@ tls_server_ticketed(const SSL *ssl)
 }
 
 int
-tls_scache_open(const struct conf *conf, const char *param,
+tls_scache_open(const struct conf *conf, int param_id,
     struct scache **cache, char **err)
 {
+	const char *param = conf_param_name(param_id);
 	enum scache_type type;
 	char *path, *warning, *reason;
 
 	*cache = NULL;
-	if (scache_parse_spec(conf_str(conf, param), &type, &path, &warning,
+	if (scache_parse_spec(conf_str(conf, param_id), &type, &path, &warning,
 	    &reason) < 0) {
-		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, param),
+		*err = xasprintf("%s: %s: %s", tls_param_origin(conf,
+		    param_id),
 		    param, reason);
 		free(reason);
 		return -1;
 	}
 	if (warning != NULL) {
-		msg_warn("%s: %s: %s", tls_param_origin(conf, param), param,
+		msg_warn("%s: %s: %s", tls_param_origin(conf, param_id), param,
 		    warning);
 		free(warning);
 	}
 	if (type == SCACHE_NONE)
 		return 0;
-	*cache = scache_new(conf_str(conf, "data_directory"), type, path, 0);
+	*cache = scache_new(conf_str(conf, P_data_directory), type, path, 0);
 	free(path);
 	return 0;
 }
@@ -327,18 +329,18 @@ void
 tls_scache_maintenance(struct event_base *base, const struct conf *conf)
 {
 	long long server_timeout, client_timeout;
-	const char *cipher = conf_str(conf, "tls_session_ticket_cipher");
+	const char *cipher = conf_str(conf, P_tls_session_ticket_cipher);
 	char *err = NULL;
 
 	maintenance_free();
 	maint = xcalloc(1, sizeof(*maint));
 	maint->base = base;
-	server_timeout = conf_time(conf, "smtpd_tls_session_cache_timeout");
-	client_timeout = conf_time(conf, "smtp_tls_session_cache_timeout");
+	server_timeout = conf_time(conf, P_smtpd_tls_session_cache_timeout);
+	client_timeout = conf_time(conf, P_smtp_tls_session_cache_timeout);
 	if ((server_timeout > 0 && tls_scache_open(conf,
-	    "smtpd_tls_session_cache_database", &maint->server, &err) < 0) ||
+	    P_smtpd_tls_session_cache_database, &maint->server, &err) < 0) ||
 	    (client_timeout > 0 && tls_scache_open(conf,
-	    "smtp_tls_session_cache_database", &maint->client, &err) < 0)) {
+	    P_smtp_tls_session_cache_database, &maint->client, &err) < 0)) {
 		/* tls_server_ctx_new said so at start-up already. */
 		free(err);
 		err = NULL;
@@ -346,7 +348,7 @@ tls_scache_maintenance(struct event_base *base, const struct conf *conf)
 	if (server_timeout > 0 && cipher != NULL &&
 	    cipher[strspn(cipher, LIST_SEPARATORS)] != '\0')
 		maint->tickets = tls_ticket_keys_new(conf_str(conf,
-		    "data_directory"), cipher, server_timeout, &err);
+		    P_data_directory), cipher, server_timeout, &err);
 	free(err);
 	if (maint->server == NULL && maint->client == NULL &&
 	    maint->tickets == NULL) {
@@ -365,7 +367,7 @@ tls_scache_maintenance(struct event_base *base, const struct conf *conf)
 	if (maint->interval > 300)
 		maint->interval = 300;
 	maint->stamp = xasprintf("%s/scache.purge",
-	    conf_str(conf, "data_directory"));
+	    conf_str(conf, P_data_directory));
 	atexit(maintenance_free);
 	maintenance_arm();
 }

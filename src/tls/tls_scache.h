@@ -39,7 +39,7 @@ void tls_scache_ctx_release(struct tls_scache_ctx *sctx);
 /* The database named by param (smtpd_ or smtp_tls_session_cache_database)
  * in the environment at data_directory; *cache = NULL when the parameter
  * is empty. Returns 0, or -1 with *err = "ORIGIN: param: reason". */
-int tls_scache_open(const struct conf *conf, const char *param,
+int tls_scache_open(const struct conf *conf, int param_id,
     struct scache **cache, char **err);
 
 /* Sessions to and from bytes (DER). NULL on failure. */

@@ -22,8 +22,6 @@
 #include "tls_private.h"
 #include "tls_scache.h"
 
-#define MAX_TIMEOUT	(100LL * 86400)
-
 /* What a connection's SSL carries for us. */
 struct client_slot {
 	char *key;		/* where its sessions are filed */
@@ -106,22 +104,18 @@ int
 tls_client_cache_new(const struct conf *conf, struct tls_scache_ctx **cache,
     char **err)
 {
-	const char *timeout_param = "smtp_tls_session_cache_timeout";
+	int timeout_param = P_smtp_tls_session_cache_timeout;
 	long long timeout = conf_time(conf, timeout_param);
 	struct tls_scache_ctx *sctx;
 
 	*err = NULL;
 	*cache = NULL;
-	if (timeout > MAX_TIMEOUT) {
-		*err = xasprintf("%s: %s: at most %lld seconds (100 days)",
-		    tls_param_origin(conf, timeout_param), timeout_param,
-		    MAX_TIMEOUT);
+	if (conf_check_param(conf, timeout_param, err) < 0)
 		return -1;
-	}
 	sctx = xcalloc(1, sizeof(*sctx));
 	sctx->timeout = timeout;
-	sctx->loglevel = (int)conf_int(conf, "smtp_tls_loglevel");
-	if (tls_scache_open(conf, "smtp_tls_session_cache_database",
+	sctx->loglevel = (int)conf_int(conf, P_smtp_tls_loglevel);
+	if (tls_scache_open(conf, P_smtp_tls_session_cache_database,
 	    &sctx->cache, err) < 0) {
 		free(sctx);
 		return -1;
@@ -133,9 +127,9 @@ tls_client_cache_new(const struct conf *conf, struct tls_scache_ctx **cache,
 	/* A session remembers the verdict on the server's chain: one made
 	 * while other CAs were trusted must not vouch for it now. */
 	sctx->trust = xasprintf("%s|%s|%s",
-	    conf_str(conf, "smtp_tls_CAfile"), conf_str(conf,
-	    "smtp_tls_CApath"), conf_param_lookup("tls_append_default_CA") ?
-	    conf_str(conf, "tls_append_default_CA") : "");
+	    conf_str(conf, P_smtp_tls_CAfile), conf_str(conf,
+	    P_smtp_tls_CApath), conf_text(conf,
+	    P_tls_append_default_CA));
 	if (slot_index < 0)
 		slot_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
 		    slot_free);

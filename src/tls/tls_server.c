@@ -26,24 +26,25 @@ is_empty(const char *value)
 }
 
 /* The parameter that turned TLS on, for messages about the whole set-up. */
-static const char *
+static int
 level_param(const struct conf *conf)
 {
-	if (conf_bool(conf, "smtpd_tls_wrappermode"))
-		return "smtpd_tls_wrappermode";
-	if (!is_empty(conf_str(conf, "smtpd_tls_security_level")))
-		return "smtpd_tls_security_level";
-	if (conf_bool(conf, "smtpd_enforce_tls"))
-		return "smtpd_enforce_tls";
-	return "smtpd_use_tls";
+	int obsolete = P_smtpd_use_tls;
+
+	if (conf_bool(conf, P_smtpd_tls_wrappermode))
+		return P_smtpd_tls_wrappermode;
+	if (!is_empty(conf_str(conf, P_smtpd_tls_security_level)))
+		return P_smtpd_tls_security_level;
+	(void)conf_obsolete_value(conf, P_smtpd_tls_security_level, &obsolete);
+	return obsolete;
 }
 
 static int
 setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
     char **err)
 {
-	const char *param = mandatory ? "smtpd_tls_mandatory_protocols" :
-	    "smtpd_tls_protocols";
+	int param = mandatory ? P_smtpd_tls_mandatory_protocols :
+	    P_smtpd_tls_protocols;
 	const char *spec = conf_str(conf, param);
 	int min_version, max_version;
 	long disable_ops;
@@ -52,7 +53,7 @@ setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	if (tls_parse_protocols(spec ? spec : "", &min_version, &max_version,
 	    &disable_ops, &reason) != 0) {
 		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, param),
-		    param, reason);
+		    conf_param_name(param), reason);
 		free(reason);
 		return -1;
 	}
@@ -61,7 +62,7 @@ setup_protocols(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	    (max_version && !SSL_CTX_set_max_proto_version(ctx, max_version))) {
 		reason = tls_openssl_reason("unsupported protocol version");
 		*err = xasprintf("%s: %s: %s", tls_param_origin(conf, param),
-		    param, reason);
+		    conf_param_name(param), reason);
 		free(reason);
 		return -1;
 	}
@@ -77,8 +78,8 @@ static int
 check_protocols_usable(SSL_CTX *ctx, const struct conf *conf, int mandatory,
     char **err)
 {
-	const char *param = mandatory ? "smtpd_tls_mandatory_protocols" :
-	    "smtpd_tls_protocols";
+	int param = mandatory ? P_smtpd_tls_mandatory_protocols :
+	    P_smtpd_tls_protocols;
 	long max = SSL_CTX_get_max_proto_version(ctx);
 	int level = SSL_CTX_get_security_level(ctx);
 
@@ -87,8 +88,9 @@ check_protocols_usable(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	*err = xasprintf("%s: %s = %s: OpenSSL 3 refuses every protocol "
 	    "older than TLSv1.2 at security level %d, so no TLS session could "
 	    "be established: enable TLSv1.2 and TLSv1.3 (e.g. \"%s = "
-	    ">=TLSv1.2\")", tls_param_origin(conf, param), param,
-	    conf_str(conf, param), level, param);
+	    ">=TLSv1.2\")", tls_param_origin(conf, param),
+	    conf_param_name(param), conf_str(conf, param), level,
+	    conf_param_name(param));
 	return -1;
 }
 
@@ -99,12 +101,12 @@ static int
 setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
     char **err)
 {
-	const char *grade_param = mandatory ? "smtpd_tls_mandatory_ciphers" :
-	    "smtpd_tls_ciphers";
-	const char *steps[] = {
+	int grade_param = mandatory ? P_smtpd_tls_mandatory_ciphers :
+	    P_smtpd_tls_ciphers;
+	const int steps[] = {
 		grade_param,
-		"smtpd_tls_exclude_ciphers",
-		mandatory ? "smtpd_tls_mandatory_exclude_ciphers" : NULL,
+		P_smtpd_tls_exclude_ciphers,
+		mandatory ? P_smtpd_tls_mandatory_exclude_ciphers : -1,
 	};
 	const char *grade = conf_str(conf, grade_param);
 	struct strbuf exclusions;
@@ -114,7 +116,7 @@ setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 	strbuf_init(&exclusions);
 	strbuf_puts(&exclusions, "");
 	for (size_t i = 0; status == 0 && i < sizeof(steps) / sizeof(steps[0]) &&
-	    steps[i] != NULL; i++) {
+	    steps[i] >= 0; i++) {
 		char *ciphers;
 
 		if (i > 0)
@@ -125,8 +127,8 @@ setup_ciphers(SSL_CTX *ctx, const struct conf *conf, int mandatory,
 		if (ciphers == NULL ||
 		    tls_set_cipher_list(ctx, ciphers, &reason) != 0) {
 			*err = xasprintf("%s: %s: %s",
-			    tls_param_origin(conf, steps[i]), steps[i],
-			    reason);
+			    tls_param_origin(conf, steps[i]),
+			    conf_param_name(steps[i]), reason);
 			free(reason);
 			status = -1;
 		}
@@ -177,13 +179,13 @@ tls_server_ctx_new(const struct conf *conf, char **err)
 	 * byte, so TLS is mandatory there and smtpd_tls_security_level is
 	 * ignored; the mandatory_ settings apply.
 	 */
-	if (conf_bool(conf, "smtpd_tls_wrappermode"))
+	if (conf_bool(conf, P_smtpd_tls_wrappermode))
 		level = TLS_LEV_ENCRYPT;
 	if (level < 0) {
 		*err = xasprintf("%s: smtpd_tls_security_level: unknown level "
 		    "\"%s\" (expected none, may or encrypt)",
-		    tls_param_origin(conf, "smtpd_tls_security_level"),
-		    conf_str(conf, "smtpd_tls_security_level"));
+		    tls_param_origin(conf, P_smtpd_tls_security_level),
+		    conf_str(conf, P_smtpd_tls_security_level));
 		return NULL;
 	}
 	if (level == TLS_LEV_NONE)
@@ -203,7 +205,7 @@ tls_server_ctx_new(const struct conf *conf, char **err)
 	}
 	/* SSL_OP_ALL: OpenSSL's interoperability work-arounds, as Postfix. */
 	options = SSL_OP_ALL | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
-	if (conf_bool(conf, "tls_preempt_cipherlist"))
+	if (conf_bool(conf, P_tls_preempt_cipherlist))
 		options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
 	SSL_CTX_set_options(ctx, options);
 	/* An idle session holds no read or write buffer (about 34 KiB each

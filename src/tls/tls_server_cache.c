@@ -25,9 +25,6 @@
 #include "tls_private.h"
 #include "tls_scache.h"
 
-/* Postfix's upper bound for the timeout (100 days). */
-#define MAX_TIMEOUT	(100LL * 86400)
-
 static int
 is_empty(const char *value)
 {
@@ -41,14 +38,14 @@ is_empty(const char *value)
 static int
 set_session_context(SSL_CTX *ctx, const struct conf *conf, char tag[17])
 {
-	static const char *const params[] = {
-		"smtpd_tls_security_level", "smtpd_use_tls",
-		"smtpd_enforce_tls", "smtpd_tls_wrappermode",
-		"smtpd_tls_ask_ccert", "smtpd_tls_req_ccert",
-		"smtpd_tls_ccert_verifydepth", "smtpd_tls_CAfile",
-		"smtpd_tls_CApath", "smtpd_tls_cert_file",
-		"smtpd_tls_eccert_file", "smtpd_tls_chain_files",
-		"smtpd_tls_protocols", "smtpd_tls_mandatory_protocols",
+	static const int params[] = {
+		P_smtpd_tls_security_level, P_smtpd_use_tls,
+		P_smtpd_enforce_tls, P_smtpd_tls_wrappermode,
+		P_smtpd_tls_ask_ccert, P_smtpd_tls_req_ccert,
+		P_smtpd_tls_ccert_verifydepth, P_smtpd_tls_CAfile,
+		P_smtpd_tls_CApath, P_smtpd_tls_cert_file,
+		P_smtpd_tls_eccert_file, P_smtpd_tls_chain_files,
+		P_smtpd_tls_protocols, P_smtpd_tls_mandatory_protocols,
 	};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -57,11 +54,11 @@ set_session_context(SSL_CTX *ctx, const struct conf *conf, char tag[17])
 
 	ok = mdctx != NULL && EVP_DigestInit_ex(mdctx, EVP_sha256(), NULL);
 	for (size_t i = 0; ok && i < sizeof(params) / sizeof(params[0]); i++) {
-		const char *value = conf_str(conf, params[i]);
+		const char *name = conf_param_name(params[i]);
+		const char *value = conf_text(conf, params[i]);
 
 		/* Name, NUL, value, NUL: no two lists hash alike. */
-		ok = EVP_DigestUpdate(mdctx, params[i],
-		    strlen(params[i]) + 1) &&
+		ok = EVP_DigestUpdate(mdctx, name, strlen(name) + 1) &&
 		    EVP_DigestUpdate(mdctx, value ? value : "",
 		    strlen(value ? value : "") + 1);
 	}
@@ -143,33 +140,29 @@ cache_off(SSL_CTX *ctx)
 int
 tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
-	const char *cipher_param = "tls_session_ticket_cipher";
-	const char *timeout_param = "smtpd_tls_session_cache_timeout";
+	int cipher_param = P_tls_session_ticket_cipher;
+	int timeout_param = P_smtpd_tls_session_cache_timeout;
 	const char *cipher = conf_str(conf, cipher_param);
 	long long timeout = conf_time(conf, timeout_param);
 	struct tls_scache_ctx *sctx;
 	char *reason = NULL;
 
 	*err = NULL;
-	if (timeout > MAX_TIMEOUT) {
-		*err = xasprintf("%s: %s: at most %lld seconds (100 days)",
-		    tls_param_origin(conf, timeout_param), timeout_param,
-		    MAX_TIMEOUT);
+	if (conf_check_param(conf, timeout_param, err) < 0)
 		return -1;
-	}
 	sctx = xcalloc(1, sizeof(*sctx));
 	sctx->timeout = timeout;
-	if (tls_scache_open(conf, "smtpd_tls_session_cache_database",
+	if (tls_scache_open(conf, P_smtpd_tls_session_cache_database,
 	    &sctx->cache, err) < 0) {
 		free(sctx);
 		return -1;
 	}
 	/* Checked whatever the timeout, so a typo fails at start-up. */
 	if (!is_empty(cipher) && (sctx->tickets = tls_ticket_keys_new(
-	    conf_str(conf, "data_directory"), cipher, timeout, &reason)) ==
+	    conf_str(conf, P_data_directory), cipher, timeout, &reason)) ==
 	    NULL) {
 		*err = xasprintf("%s: %s: %s", tls_param_origin(conf,
-		    cipher_param), cipher_param, reason);
+		    cipher_param), conf_param_name(cipher_param), reason);
 		free(reason);
 		scache_free(sctx->cache);
 		free(sctx);

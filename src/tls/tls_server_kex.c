@@ -26,7 +26,7 @@ static int
 load_dh_file(SSL_CTX *ctx, const struct conf *conf, const char *file,
     char **err)
 {
-	const char *param = "smtpd_tls_dh1024_param_file";
+	int param = P_smtpd_tls_dh1024_param_file;
 	char *reason = NULL;
 	EVP_PKEY *dh;
 	BIO *bio;
@@ -58,8 +58,8 @@ load_dh_file(SSL_CTX *ctx, const struct conf *conf, const char *file,
 		msg_warn_once("%s: %s %s: %s (%d bits): using the built-in FFDHE "
 		    "groups instead; make a 2048-bit file with 'openssl "
 		    "dhparam -out %s 2048', or remove the line",
-		    tls_param_origin(conf, param), param, file, why, bits,
-		    file);
+		    tls_param_origin(conf, param), conf_param_name(param),
+		    file, why, bits, file);
 		free(why);
 		SSL_CTX_set_dh_auto(ctx, 1);
 	}
@@ -96,8 +96,8 @@ known_curves(SSL_CTX *ctx, const char *curves)
 static int
 setup_groups(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
-	const char *grade_param = "smtpd_tls_eecdh_grade";
-	const char *curves_param = "tls_eecdh_auto_curves";
+	int grade_param = P_smtpd_tls_eecdh_grade;
+	int curves_param = P_tls_eecdh_auto_curves;
 	const char *value = conf_str(conf, grade_param);
 	const char *curves = conf_str(conf, curves_param);
 	char *copy = xstrdup(value ? value : "");
@@ -112,7 +112,8 @@ setup_groups(SSL_CTX *ctx, const struct conf *conf, char **err)
 		if (groups == NULL) {
 			*err = xasprintf("%s: %s: no curve known to OpenSSL "
 			    "in \"%s\"", tls_param_origin(conf, curves_param),
-			    curves_param, curves ? curves : "");
+			    conf_param_name(curves_param),
+			    curves ? curves : "");
 			status = -1;
 		}
 	} else if (strcmp(grade, "none") == 0) {
@@ -120,14 +121,16 @@ setup_groups(SSL_CTX *ctx, const struct conf *conf, char **err)
 	} else {
 		*err = xasprintf("%s: %s: invalid value \"%s\" (expected "
 		    "auto, strong, ultra or none)",
-		    tls_param_origin(conf, grade_param), grade_param, grade);
+		    tls_param_origin(conf, grade_param),
+		    conf_param_name(grade_param), grade);
 		status = -1;
 	}
 	if (status == 0 && SSL_CTX_set1_groups_list(ctx, groups) != 1) {
 		char *reason = tls_openssl_reason("unusable group list");
 
 		*err = xasprintf("%s: %s: %s: %s",
-		    tls_param_origin(conf, grade_param), grade_param, groups,
+		    tls_param_origin(conf, grade_param),
+		    conf_param_name(grade_param), groups,
 		    reason);
 		free(reason);
 		status = -1;
@@ -140,7 +143,7 @@ setup_groups(SSL_CTX *ctx, const struct conf *conf, char **err)
 int
 tls_server_setup_kex(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
-	const char *dh_file = conf_str(conf, "smtpd_tls_dh1024_param_file");
+	const char *dh_file = conf_str(conf, P_smtpd_tls_dh1024_param_file);
 
 	*err = NULL;
 	if (dh_file != NULL && *dh_file != '\0') {

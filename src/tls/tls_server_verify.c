@@ -58,7 +58,7 @@ static int
 load_ca_file(SSL_CTX *ctx, const struct conf *conf, const char *file,
     char **err)
 {
-	const char *param = "smtpd_tls_CAfile";
+	int param = P_smtpd_tls_CAfile;
 	STACK_OF(X509_NAME) *names;
 	char *reason = NULL;
 	BIO *probe;
@@ -83,7 +83,7 @@ static int
 load_ca_path(SSL_CTX *ctx, const struct conf *conf, const char *dir,
     char **err)
 {
-	const char *param = "smtpd_tls_CApath";
+	int param = P_smtpd_tls_CApath;
 	struct stat st;
 
 	/* Postfix warns about a CA directory that is not there and goes on
@@ -93,7 +93,8 @@ load_ca_path(SSL_CTX *ctx, const struct conf *conf, const char *dir,
 			return tls_file_error(err, conf, param, dir,
 			    xstrdup(strerror(errno)));
 		msg_warn_once("%s: %s %s: no such directory: no CA directory "
-		    "is used", tls_param_origin(conf, param), param, dir);
+		    "is used", tls_param_origin(conf, param),
+		    conf_param_name(param), dir);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -110,11 +111,11 @@ int
 tls_server_setup_verify(SSL_CTX *ctx, const struct conf *conf,
     int mandatory, char **err)
 {
-	const char *ca_file = conf_str(conf, "smtpd_tls_CAfile");
-	const char *ca_path = conf_str(conf, "smtpd_tls_CApath");
-	int ask = conf_bool(conf, "smtpd_tls_ask_ccert");
-	int require = conf_bool(conf, "smtpd_tls_req_ccert");
-	long long depth = conf_int(conf, "smtpd_tls_ccert_verifydepth");
+	const char *ca_file = conf_str(conf, P_smtpd_tls_CAfile);
+	const char *ca_path = conf_str(conf, P_smtpd_tls_CApath);
+	int ask = conf_bool(conf, P_smtpd_tls_ask_ccert);
+	int require = conf_bool(conf, P_smtpd_tls_req_ccert);
+	long long depth = conf_int(conf, P_smtpd_tls_ccert_verifydepth);
 	int mode = SSL_VERIFY_NONE;
 
 	*err = NULL;
@@ -128,7 +129,7 @@ tls_server_setup_verify(SSL_CTX *ctx, const struct conf *conf,
 	if (require && !mandatory) {
 		msg_warn("%s: smtpd_tls_req_ccert = yes has no effect unless "
 		    "TLS is mandatory (smtpd_tls_security_level = encrypt)",
-		    tls_param_origin(conf, "smtpd_tls_req_ccert"));
+		    tls_param_origin(conf, P_smtpd_tls_req_ccert));
 		require = 0;
 	}
 	if (require)

@@ -27,27 +27,29 @@ exercise(const struct conf *conf)
 
 	table = conf_param_table(&n);
 	for (size_t i = 0; i < n; i++) {
-		const char *value = conf_str(conf, table[i].name);
+		/* The table's order is the identifiers' order. */
+		int param = (int)i;
+		const char *value = conf_text(conf, param);
 
 		if (value == NULL)
 			abort();
 		switch (table[i].type) {
 		case CONF_BOOL:
-			(void)conf_bool(conf, table[i].name);
+			(void)conf_bool(conf, (enum conf_bool_param)param);
 			break;
 		case CONF_INT:
-			(void)conf_int(conf, table[i].name);
+			(void)conf_int(conf, (enum conf_int_param)param);
 			break;
 		case CONF_TIME:
-			(void)conf_time(conf, table[i].name);
+			(void)conf_time(conf, (enum conf_time_param)param);
 			break;
 		case CONF_SIZE:
-			(void)conf_size(conf, table[i].name);
+			(void)conf_size(conf, (enum conf_size_param)param);
 			break;
 		case CONF_STR:
 			break;
 		}
-		(void)conf_origin(conf, table[i].name);
+		(void)conf_origin(conf, param);
 	}
 	for (size_t i = 0; conf_set_name(conf, i, NULL) != NULL; i++)
 		;

@@ -153,13 +153,15 @@ maillog_file = %(log)s
         self.assertIn("ignored", ignored[0])
 
 
-class StartupErrorTest(RelayTestCase):
+class BrokenStartCase(RelayTestCase):
+    """Starts the daemon on a configuration it must refuse."""
 
     def start_broken(self, lines, remove=(), services=None):
         relay = self.relay(start=False, main={n: None for n in remove},
                            services=services)
         relay.raw_main, lineno = main_cf_text(relay, lines)
         relay.write_config()
+        self.broken_relay = relay
         status, out = relay.start_expect_failure()
         self.assertNotEqual(status, 0, out)
         self.assertFalse(set(relay.ports.values()) & listening_ports())
@@ -170,6 +172,9 @@ class StartupErrorTest(RelayTestCase):
                          isinstance(where, int) else where)
         for word in words:
             self.assertIn(word, out)
+
+
+class StartupErrorTest(BrokenStartCase):
 
     def test_syntax_error(self):
         out, line = self.start_broken(["this line has no equals sign"])
@@ -215,6 +220,83 @@ class StartupErrorTest(RelayTestCase):
             "smtp": {"smtpd_tls_wrappermode": "perhaps"}})
         # The entry starts on line 2, its -o is on line 3.
         self.assertNames(out, r"\bmaster\.cf:[23]\b", "smtpd_tls_wrappermode")
+
+
+class SameValidationTest(BrokenStartCase):
+    """`tlsrelay conf` refuses every value the daemon refuses, with the
+    same file:line: both run the declarations' checks as they load."""
+
+    # (parameter, bad value, what both must say)
+    ROWS = [
+        # bounds
+        ("smtp_tls_session_cache_timeout", "101d",
+         "smtp_tls_session_cache_timeout: at most 8640000 seconds "
+         "(100 days)"),
+        ("smtpd_tls_session_cache_timeout", "8640001s",
+         "smtpd_tls_session_cache_timeout: at most 8640000 seconds "
+         "(100 days)"),
+        # enumerations
+        ("smtpd_tls_security_level", "maybe",
+         'smtpd_tls_security_level: unknown level "maybe"'),
+        ("smtp_tls_security_level", "mandatory",
+         'smtp_tls_security_level: unknown level "mandatory"'),
+        ("smtpd_forbid_bare_newline", "sometimes",
+         'smtpd_forbid_bare_newline: unknown value "sometimes"'),
+        ("smtp_dns_support_level", "dnssec-only",
+         'smtp_dns_support_level: unknown value "dnssec-only"'),
+        ("mynetworks_style", "everyone",
+         'mynetworks_style: unknown value "everyone"'),
+        # types
+        ("smtpd_tls_received_header", "perhaps",
+         "bad boolean configuration: smtpd_tls_received_header = perhaps"),
+        ("smtpd_timeout", "5x", "invalid time value for smtpd_timeout: 5x"),
+        ("smtp_tls_session_cache_timeout", "-1s",
+         "invalid time value for smtp_tls_session_cache_timeout: -1s"),
+        ("smtpd_recipient_limit", "many",
+         "bad numerical configuration: smtpd_recipient_limit = many"),
+    ]
+
+    def test_conf_and_daemon_refuse_alike(self):
+        require_program(TLSRELAY)
+        for name, value, said in self.ROWS:
+            with self.subTest(parameter=name, value=value):
+                out, line = self.start_broken(["%s = %s" % (name, value)],
+                                              remove=(name,))
+                where = r"\bmain\.cf:%d: " % line
+                self.assertRegex(out, where + re.escape(said))
+                status, conf_out = run_tool(
+                    [TLSRELAY, "conf", "-c", self.broken_relay.dir])
+                self.assertEqual(status, 1, conf_out)
+                self.assertRegex(conf_out, r"tlsrelay: fatal: .*" + where +
+                                 re.escape(said))
+
+    def test_master_cf_override_refused_alike(self):
+        require_program(TLSRELAY)
+        out, _ = self.start_broken([], services={
+            "smtp": {"smtpd_tls_security_level": "maybe"}})
+        said = r'\bmaster\.cf:3: smtpd_tls_security_level: unknown level ' \
+            r'"maybe"'
+        self.assertRegex(out, said)
+        status, conf_out = run_tool(
+            [TLSRELAY, "conf", "-c", self.broken_relay.dir])
+        self.assertEqual(status, 1, conf_out)
+        self.assertRegex(conf_out, said)
+
+    def test_good_values_accepted_alike(self):
+        """The edges of the same rows load in both."""
+        require_program(TLSRELAY)
+        relay = self.relay(start=False, main={
+            "smtp_tls_session_cache_timeout": "100d",
+            "smtpd_tls_session_cache_timeout": "8640000s",
+            "smtpd_tls_security_level": "ENCRYPT",
+            "smtpd_forbid_bare_newline": "reject",
+            "mynetworks_style": "subnet"})
+        status, out = run_tool([TLSRELAY, "conf", "-c", relay.dir,
+                                "smtpd_tls_security_level"])
+        self.assertEqual((status, out),
+                         (0, "smtpd_tls_security_level = ENCRYPT\n"))
+        relay.start()
+        self.assertReply(self.client(relay).cmd("NOOP"), 250)
 
 
 class WarningTest(RelayTestCase):

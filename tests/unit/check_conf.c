@@ -81,12 +81,12 @@ START_TEST(test_expand_plain_forms)
 	    "e = $$foo $$\n"
 	    "f = [$nosuchname] [${nosuchname}] [$(nosuchname)]\n");
 
-	ck_assert_str_eq(conf_str(conf, "a"), "FOO");
-	ck_assert_str_eq(conf_str(conf, "b"), "FOO");
-	ck_assert_str_eq(conf_str(conf, "c"), "FOO");
-	ck_assert_str_eq(conf_str(conf, "d"), "xFOOyFOOzFOO.w");
-	ck_assert_str_eq(conf_str(conf, "e"), "$foo $");
-	ck_assert_str_eq(conf_str(conf, "f"), "[] [] []");
+	ck_assert_str_eq(conf_lookup(conf, "a"), "FOO");
+	ck_assert_str_eq(conf_lookup(conf, "b"), "FOO");
+	ck_assert_str_eq(conf_lookup(conf, "c"), "FOO");
+	ck_assert_str_eq(conf_lookup(conf, "d"), "xFOOyFOOzFOO.w");
+	ck_assert_str_eq(conf_lookup(conf, "e"), "$foo $");
+	ck_assert_str_eq(conf_lookup(conf, "f"), "[] [] []");
 	conf_free(conf);
 }
 END_TEST
@@ -107,17 +107,17 @@ START_TEST(test_expand_conditionals)
 	    "i = $(full?paren)\n"
 	    "j = ${full? spaced }\n");
 
-	ck_assert_str_eq(conf_str(conf, "a"), "set||");
-	ck_assert_str_eq(conf_str(conf, "b"), "|unset|unset");
-	ck_assert_str_eq(conf_str(conf, "c"), "one|two");
-	ck_assert_str_eq(conf_str(conf, "d"), "one|two");
-	ck_assert_str_eq(conf_str(conf, "e"), "braced|braced");
+	ck_assert_str_eq(conf_lookup(conf, "a"), "set||");
+	ck_assert_str_eq(conf_lookup(conf, "b"), "|unset|unset");
+	ck_assert_str_eq(conf_lookup(conf, "c"), "one|two");
+	ck_assert_str_eq(conf_lookup(conf, "d"), "one|two");
+	ck_assert_str_eq(conf_lookup(conf, "e"), "braced|braced");
 	/* Classic form: everything after '?' is the text, ':' included. */
-	ck_assert_str_eq(conf_str(conf, "f"), "a:b");
-	ck_assert_str_eq(conf_str(conf, "g"), "yes and nothing");
-	ck_assert_str_eq(conf_str(conf, "h"), "ok");
-	ck_assert_str_eq(conf_str(conf, "i"), "paren");
-	ck_assert_str_eq(conf_str(conf, "j"), " spaced ");
+	ck_assert_str_eq(conf_lookup(conf, "f"), "a:b");
+	ck_assert_str_eq(conf_lookup(conf, "g"), "yes and nothing");
+	ck_assert_str_eq(conf_lookup(conf, "h"), "ok");
+	ck_assert_str_eq(conf_lookup(conf, "i"), "paren");
+	ck_assert_str_eq(conf_lookup(conf, "j"), " spaced ");
 	conf_free(conf);
 }
 END_TEST
@@ -131,7 +131,7 @@ START_TEST(test_expand_recursive)
 	    "l1 = ${l2?[$l2]}\n"
 	    "smtpd_banner = $l1 ESMTP\n");
 
-	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_banner),
 	    "[<mx.example.org>] ESMTP");
 	conf_free(conf);
 }
@@ -233,12 +233,12 @@ START_TEST(test_continuation_and_comments)
 	    "myorigin   =    spaced out   \n"
 	    "crlf = value\r\n");
 
-	ck_assert_str_eq(conf_str(conf, "smtpd_banner"), "one  two\tthree");
-	ck_assert_str_eq(conf_str(conf, "mail_name"), "x # not a comment");
-	ck_assert_str_eq(conf_str(conf, "myorigin"), "spaced out");
-	ck_assert_str_eq(conf_str(conf, "crlf"), "value");
-	ck_assert_str_eq(conf_origin(conf, "smtpd_banner"), "main.cf:4");
-	ck_assert_str_eq(conf_origin(conf, "mail_name"), "main.cf:9");
+	ck_assert_str_eq(conf_str(conf, P_smtpd_banner), "one  two\tthree");
+	ck_assert_str_eq(conf_str(conf, P_mail_name), "x # not a comment");
+	ck_assert_str_eq(conf_str(conf, P_myorigin), "spaced out");
+	ck_assert_str_eq(conf_lookup(conf, "crlf"), "value");
+	ck_assert_str_eq(conf_origin(conf, P_smtpd_banner), "main.cf:4");
+	ck_assert_str_eq(conf_origin(conf, P_mail_name), "main.cf:9");
 	conf_free(conf);
 }
 END_TEST
@@ -253,8 +253,8 @@ START_TEST(test_leading_white_space_dropped)
 	    "= kept\n", "main.cf", NULL, NULL, &err);
 	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
-	ck_assert_str_eq(conf_str(conf, "mail_name"), "tlsrelay");
-	ck_assert_str_eq(conf_str(conf, "syslog_name"), "kept");
+	ck_assert_str_eq(conf_str(conf, P_mail_name), "tlsrelay");
+	ck_assert_str_eq(conf_str(conf, P_syslog_name), "kept");
 	ck_assert_ptr_nonnull(strstr(log, "main.cf:1: logical line must not "
 	    "start with white space"));
 	free(log);
@@ -273,8 +273,8 @@ START_TEST(test_override_later_wins)
 	    "smtpd_timeout = 20s\n", "main.cf", NULL, NULL, &err);
 	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
-	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 20);
-	ck_assert_str_eq(conf_origin(conf, "smtpd_timeout"), "main.cf:3");
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 20);
+	ck_assert_str_eq(conf_origin(conf, P_smtpd_timeout), "main.cf:3");
 	/* postconf's words: the later line, the earlier value. */
 	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:3: overriding "
 	    "earlier entry: smtpd_timeout=10s"));
@@ -338,8 +338,8 @@ START_TEST(test_typed_after_expansion)
 	    "smtpd_helo_required = maybe");
 	conf = load_ok("t = 2\nunit = m\nsmtpd_timeout = $t$unit\n"
 	    "on = yes\nsmtpd_helo_required = ${on?{yes}:{no}}\n");
-	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 120);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 1);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 120);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_helo_required), 1);
 	conf_free(conf);
 }
 END_TEST
@@ -357,16 +357,16 @@ START_TEST(test_typed_values)
 	    "message_size_limit = 0\n"
 	    "queue_minfree = 123456789012\n");
 
-	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 1);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_delay_reject"), 0);
-	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 120);
-	ck_assert_int_eq(conf_time(conf, "smtpd_error_sleep_time"), 7);
-	ck_assert_int_eq(conf_time(conf, "smtpd_tls_session_cache_timeout"),
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_helo_required), 1);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_delay_reject), 0);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 120);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_error_sleep_time), 7);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_tls_session_cache_timeout),
 	    3600);
-	ck_assert_int_eq(conf_time(conf, "smtpd_starttls_timeout"), 86400);
-	ck_assert_int_eq(conf_int(conf, "smtpd_recipient_limit"), 25);
-	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 0);
-	ck_assert(conf_size(conf, "queue_minfree") == 123456789012LL);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_starttls_timeout), 86400);
+	ck_assert_int_eq(conf_int(conf, P_smtpd_recipient_limit), 25);
+	ck_assert_int_eq(conf_size(conf, P_message_size_limit), 0);
+	ck_assert(conf_size(conf, P_queue_minfree) == 123456789012LL);
 	conf_free(conf);
 }
 END_TEST
@@ -418,54 +418,54 @@ START_TEST(test_defaults)
 	struct conf *conf = load_ok(NULL);
 	char *banner;
 
-	ck_assert_str_eq(conf_str(conf, "mail_name"), "tlsrelay");
-	ck_assert_str_eq(conf_str(conf, "mail_version"), PACKAGE_VERSION);
-	ck_assert_str_eq(conf_str(conf, "queue_directory"),
+	ck_assert_str_eq(conf_str(conf, P_mail_name), "tlsrelay");
+	ck_assert_str_eq(conf_str(conf, P_mail_version), PACKAGE_VERSION);
+	ck_assert_str_eq(conf_str(conf, P_queue_directory),
 	    LOCALSTATEDIR "/spool/tlsrelay");
-	ck_assert_str_eq(conf_str(conf, "data_directory"),
+	ck_assert_str_eq(conf_str(conf, P_data_directory),
 	    LOCALSTATEDIR "/lib/tlsrelay");
-	ck_assert_str_eq(conf_str(conf, "myorigin"),
-	    conf_str(conf, "myhostname"));
-	banner = xasprintf("%s ESMTP tlsrelay", conf_str(conf, "myhostname"));
-	ck_assert_str_eq(conf_str(conf, "smtpd_banner"), banner);
+	ck_assert_str_eq(conf_str(conf, P_myorigin),
+	    conf_str(conf, P_myhostname));
+	banner = xasprintf("%s ESMTP tlsrelay", conf_str(conf, P_myhostname));
+	ck_assert_str_eq(conf_str(conf, P_smtpd_banner), banner);
 	free(banner);
-	ck_assert_str_eq(conf_str(conf, "smtpd_relay_restrictions"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_relay_restrictions),
 	    "permit_mynetworks, permit_sasl_authenticated, "
 	    "defer_unauth_destination");
 	/* mynetworks_style = host: loopback first, then our addresses. */
-	ck_assert_ptr_nonnull(strstr(conf_str(conf, "mynetworks"),
+	ck_assert_ptr_nonnull(strstr(conf_str(conf, P_mynetworks),
 	    "127.0.0.0/8 [::1]/128"));
-	ck_assert_str_eq(conf_str(conf, "mynetworks_style"), "host");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_security_level"), "");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_protocols"), ">=TLSv1");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_ciphers"), "medium");
-	ck_assert_str_eq(conf_str(conf, "tls_medium_cipherlist"),
+	ck_assert_str_eq(conf_str(conf, P_mynetworks_style), "host");
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_security_level), "");
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_protocols), ">=TLSv1");
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_ciphers), "medium");
+	ck_assert_str_eq(conf_str(conf, P_tls_medium_cipherlist),
 	    "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH");
-	ck_assert_str_eq(conf_str(conf, "tls_eecdh_auto_curves"),
+	ck_assert_str_eq(conf_str(conf, P_tls_eecdh_auto_curves),
 	    "X25519 X448 prime256v1 secp521r1 secp384r1");
-	ck_assert_str_eq(conf_str(conf, "tls_session_ticket_cipher"),
+	ck_assert_str_eq(conf_str(conf, P_tls_session_ticket_cipher),
 	    "aes-256-cbc");
-	ck_assert_str_eq(conf_str(conf, "smtpd_forbid_bare_newline"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_forbid_bare_newline),
 	    "normalize");
-	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 300);
-	ck_assert_int_eq(conf_time(conf, "smtpd_error_sleep_time"), 1);
-	ck_assert_int_eq(conf_time(conf, "smtpd_tls_session_cache_timeout"),
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 300);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_error_sleep_time), 1);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_tls_session_cache_timeout),
 	    3600);
-	ck_assert_int_eq(conf_int(conf, "smtpd_recipient_limit"), 1000);
-	ck_assert_int_eq(conf_int(conf, "smtpd_hard_error_limit"), 20);
-	ck_assert_int_eq(conf_int(conf, "smtpd_soft_error_limit"), 10);
-	ck_assert_int_eq(conf_int(conf, "smtpd_client_connection_count_limit"),
+	ck_assert_int_eq(conf_int(conf, P_smtpd_recipient_limit), 1000);
+	ck_assert_int_eq(conf_int(conf, P_smtpd_hard_error_limit), 20);
+	ck_assert_int_eq(conf_int(conf, P_smtpd_soft_error_limit), 10);
+	ck_assert_int_eq(conf_int(conf, P_smtpd_client_connection_count_limit),
 	    50);
-	ck_assert_int_eq(conf_int(conf, "tlsrelay_smtpd_workers"), 0);
-	ck_assert_int_eq(conf_int(conf, "line_length_limit"), 2048);
-	ck_assert_int_eq(conf_int(conf, "smtpd_tls_ccert_verifydepth"), 9);
-	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 10240000);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_delay_reject"), 1);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_helo_required"), 0);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_use_tls"), 0);
-	ck_assert_ptr_null(conf_origin(conf, "smtpd_timeout"));
-	ck_assert_int_eq(conf_is_set(conf, "smtpd_timeout"), 0);
-	ck_assert_ptr_null(conf_str(conf, "no_such_parameter"));
+	ck_assert_int_eq(conf_int(conf, P_tlsrelay_smtpd_workers), 0);
+	ck_assert_int_eq(conf_int(conf, P_line_length_limit), 2048);
+	ck_assert_int_eq(conf_int(conf, P_smtpd_tls_ccert_verifydepth), 9);
+	ck_assert_int_eq(conf_size(conf, P_message_size_limit), 10240000);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_delay_reject), 1);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_helo_required), 0);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_use_tls), 0);
+	ck_assert_ptr_null(conf_origin(conf, P_smtpd_timeout));
+	ck_assert_int_eq(conf_is_set(conf, P_smtpd_timeout), 0);
+	ck_assert_ptr_null(conf_lookup(conf, "no_such_parameter"));
 	ck_assert_ptr_null(conf_set_name(conf, 0, NULL));
 	conf_free(conf);
 }
@@ -479,13 +479,14 @@ START_TEST(test_default_follows_reference)
 	    "smtpd_tls_eckey_file = /etc/ssl/ec.key\n"
 	    "mynetworks = 10.0.0.0/8\n");
 
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_key_file"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_key_file),
 	    "/etc/ssl/a.pem");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_eckey_file"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_eckey_file),
 	    "/etc/ssl/ec.key");
-	ck_assert_str_eq(conf_str(conf, "smtpd_forbid_bare_newline_exclusions"),
+	ck_assert_str_eq(conf_str(conf,
+	    P_smtpd_forbid_bare_newline_exclusions),
 	    "10.0.0.0/8");
-	ck_assert_ptr_null(conf_origin(conf, "smtpd_tls_key_file"));
+	ck_assert_ptr_null(conf_origin(conf, P_smtpd_tls_key_file));
 	conf_free(conf);
 }
 END_TEST
@@ -502,23 +503,23 @@ START_TEST(test_computed_defaults)
 	    xasprintf("%s.localdomain", host);
 	dot = strchr(expect_host, '.');
 	expect_domain = xstrdup(dot[1] ? dot + 1 : "localdomain");
-	ck_assert_str_eq(conf_str(conf, "myhostname"), expect_host);
-	ck_assert_str_eq(conf_str(conf, "mydomain"), expect_domain);
+	ck_assert_str_eq(conf_str(conf, P_myhostname), expect_host);
+	ck_assert_str_eq(conf_str(conf, P_mydomain), expect_domain);
 	free(expect_host);
 	free(expect_domain);
 	conf_free(conf);
 
 	/* mydomain follows a configured myhostname. */
 	conf = load_ok("myhostname = mx1.mail.example.org\n");
-	ck_assert_str_eq(conf_str(conf, "mydomain"), "mail.example.org");
-	ck_assert_str_eq(conf_str(conf, "myorigin"), "mx1.mail.example.org");
+	ck_assert_str_eq(conf_str(conf, P_mydomain), "mail.example.org");
+	ck_assert_str_eq(conf_str(conf, P_myorigin), "mx1.mail.example.org");
 	conf_free(conf);
 	conf = load_ok("name = relay\nmyhostname = $name\n");
-	ck_assert_str_eq(conf_str(conf, "myhostname"), "relay");
-	ck_assert_str_eq(conf_str(conf, "mydomain"), "localdomain");
+	ck_assert_str_eq(conf_str(conf, P_myhostname), "relay");
+	ck_assert_str_eq(conf_str(conf, P_mydomain), "localdomain");
 	conf_free(conf);
 	conf = load_ok("mydomain = example.net\n");
-	ck_assert_str_eq(conf_str(conf, "mydomain"), "example.net");
+	ck_assert_str_eq(conf_str(conf, P_mydomain), "example.net");
 	conf_free(conf);
 }
 END_TEST
@@ -528,12 +529,12 @@ START_TEST(test_origin)
 	struct conf *conf = load_ok("a = 1\n\n# x\nsmtpd_tls_cert_file = "
 	    "/x.pem\n");
 
-	ck_assert_str_eq(conf_origin(conf, "smtpd_tls_cert_file"),
+	ck_assert_str_eq(conf_origin(conf, P_smtpd_tls_cert_file),
 	    "main.cf:4");
-	ck_assert_str_eq(conf_origin(conf, "a"), "main.cf:1");
-	ck_assert_ptr_null(conf_origin(conf, "smtpd_tls_key_file"));
-	ck_assert_int_eq(conf_is_set(conf, "smtpd_tls_cert_file"), 1);
-	ck_assert_int_eq(conf_is_set(conf, "smtpd_tls_key_file"), 0);
+	ck_assert_str_eq(conf_lookup_origin(conf, "a"), "main.cf:1");
+	ck_assert_ptr_null(conf_origin(conf, P_smtpd_tls_key_file));
+	ck_assert_int_eq(conf_is_set(conf, P_smtpd_tls_cert_file), 1);
+	ck_assert_int_eq(conf_is_set(conf, P_smtpd_tls_key_file), 0);
 	conf_free(conf);
 }
 END_TEST
@@ -599,7 +600,7 @@ START_TEST(test_postfix_names_ignored)
 	ck_assert_int_eq(conf_name_status(conf, "smtpd_timeout"),
 	    CONF_IMPLEMENTED);
 	/* Set but not implemented: still readable. */
-	ck_assert_str_eq(conf_str(conf, "alias_maps"), "hash:/etc/aliases");
+	ck_assert_str_eq(conf_lookup(conf, "alias_maps"), "hash:/etc/aliases");
 	free(log);
 	conf_free(conf);
 }
@@ -620,8 +621,8 @@ START_TEST(test_obsolete_warned)
 	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:2: "
 	    "smtpd_enforce_tls is obsolete: use smtpd_tls_security_level "
 	    "instead\n"));
-	ck_assert_int_eq(conf_bool(conf, "smtpd_use_tls"), 1);
-	ck_assert_int_eq(conf_bool(conf, "smtpd_enforce_tls"), 0);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_use_tls), 1);
+	ck_assert_int_eq(conf_bool(conf, P_smtpd_enforce_tls), 0);
 	ck_assert_int_eq(conf_param_status("smtpd_use_tls"), CONF_OBSOLETE);
 	free(log);
 	conf_free(conf);
@@ -666,7 +667,8 @@ START_TEST(test_wrong_type_panics)
 {
 	struct conf *conf = load_ok(NULL);
 
-	(void)conf_bool(conf, "smtpd_banner");
+	/* The cast defeats the compile-time check on purpose. */
+	(void)conf_bool(conf, (enum conf_bool_param)P_smtpd_banner);
 }
 END_TEST
 
@@ -674,7 +676,207 @@ START_TEST(test_unknown_name_getter_panics)
 {
 	struct conf *conf = load_ok(NULL);
 
-	(void)conf_int(conf, "no_such_parameter");
+	(void)conf_int(conf, (enum conf_int_param)CONF_N_PARAMS);
+}
+END_TEST
+
+/* Declarations: bounds, allowed words, obsolete names */
+
+/* Writes main.cf and master.cf into a new directory; caller removes it
+ * with tu_remove_tree and frees. */
+static char *
+write_confdir(const char *main_cf, const char *master_cf)
+{
+	char *dir = xstrdup("/tmp/check_conf_decl.XXXXXX");
+	const char *texts[] = { main_cf, master_cf };
+	const char *names[] = { "main.cf", "master.cf" };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (size_t i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s", dir, names[i]);
+		FILE *fp = fopen(path, "w");
+
+		ck_assert_ptr_nonnull(fp);
+		fputs(texts[i], fp);
+		fclose(fp);
+		free(path);
+	}
+	return dir;
+}
+
+/* conf_load of main_cf must fail with "DIR/FILE:rest". */
+static void
+assert_load_refuses(const char *main_cf, const char *master_cf,
+    const char *file, const char *rest)
+{
+	char *dir = write_confdir(main_cf, master_cf), *err = NULL, *want;
+	struct conf *conf = conf_load(dir, &err);
+
+	ck_assert_msg(conf == NULL, "loaded: %s", main_cf);
+	want = xasprintf("%s/%s:%s", dir, file, rest);
+	ck_assert_str_eq(err, want);
+	free(want);
+	free(err);
+	tu_remove_tree(dir);
+	free(dir);
+}
+
+static void
+assert_load_accepts(const char *main_cf)
+{
+	char *dir = write_confdir(main_cf, "smtp inet n - n - - smtpd\n");
+	char *err = NULL;
+	struct conf *conf = conf_load(dir, &err);
+
+	ck_assert_msg(conf != NULL, "%s: %s", main_cf, err);
+	conf_free(conf);
+	tu_remove_tree(dir);
+	free(dir);
+}
+
+START_TEST(test_declared_bounds)
+{
+	const struct conf_param_def *def =
+	    conf_param_at(P_smtp_tls_session_cache_timeout);
+	struct conf *conf;
+	char *err = NULL;
+
+	ck_assert_int_eq(def->min, 0);
+	ck_assert_int_eq(def->max, 100LL * 86400);
+	assert_load_refuses("smtp_tls_session_cache_timeout = 101d\n",
+	    "", "main.cf", "1: smtp_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+	assert_load_refuses("\nsmtpd_tls_session_cache_timeout = 8640001\n",
+	    "", "main.cf", "2: smtpd_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+	assert_load_accepts("smtp_tls_session_cache_timeout = 100d\n"
+	    "smtpd_tls_session_cache_timeout = 0\n");
+	/* The bound applies after expansion. */
+	assert_load_refuses("t = 15w\nsmtp_tls_session_cache_timeout = $t\n",
+	    "", "main.cf", "2: smtp_tls_session_cache_timeout: at most "
+	    "8640000 seconds (100 days)");
+
+	/* From strings the loader leaves it to the subsystem's guard. */
+	conf = load_ok("smtpd_tls_session_cache_timeout = 101d\n");
+	ck_assert_int_eq(conf_check_param(conf,
+	    P_smtpd_tls_session_cache_timeout, &err), -1);
+	ck_assert_str_eq(err, "main.cf:1: smtpd_tls_session_cache_timeout: "
+	    "at most 8640000 seconds (100 days)");
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(conf_check_param(conf,
+	    P_smtp_tls_session_cache_timeout, &err), 0);
+	ck_assert_ptr_null(err);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_declared_words)
+{
+	const struct conf_param_def *def =
+	    conf_param_at(P_smtpd_tls_security_level);
+
+	ck_assert_int_eq(def->type, CONF_STR);
+	ck_assert_str_eq(def->noun, "level");
+	assert_load_refuses("smtpd_tls_security_level = maybe\n", "",
+	    "main.cf", "1: smtpd_tls_security_level: unknown level \"maybe\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+	/* A client-only level is refused for the server... */
+	assert_load_refuses("smtpd_tls_security_level = dane\n", "",
+	    "main.cf", "1: smtpd_tls_security_level: unknown level \"dane\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+	/* ...and taken by the client. */
+	assert_load_accepts("smtp_tls_security_level = dane-only\n");
+	/* Any case, surrounding space, empty when the default is. */
+	assert_load_accepts("smtpd_tls_security_level = ENCRYPT\n"
+	    "smtp_tls_security_level =\n"
+	    "mynetworks_style = subnet\n");
+	assert_load_refuses("x = 1\nmynetworks_style = everyone\n", "",
+	    "main.cf", "2: mynetworks_style: unknown value \"everyone\" "
+	    "(expected host, subnet or class)");
+	/* Empty is not a word when the default is one. */
+	assert_load_refuses("smtpd_forbid_bare_newline =\n", "", "main.cf",
+	    "1: smtpd_forbid_bare_newline: unknown value \"\" (expected "
+	    "normalize, reject, yes or no)");
+	/* A master.cf -o is checked as well, naming its line. */
+	assert_load_refuses("", "smtp inet n - n - - smtpd\n"
+	    "  -o smtpd_tls_security_level=sometimes\n", "master.cf",
+	    "2: smtpd_tls_security_level: unknown level \"sometimes\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)");
+}
+END_TEST
+
+START_TEST(test_obsoleted_by)
+{
+	const struct conf_param_def *def = conf_param_at(P_smtp_use_tls);
+	struct conf *conf;
+	int from = -1;
+	char *log;
+
+	ck_assert_str_eq(def->obsoleted_by, "smtp_tls_security_level");
+	ck_assert_str_eq(def->obsolete_value, "may");
+	ck_assert_int_eq(def->type, CONF_BOOL);
+	ck_assert_str_eq(conf_param_at(P_smtpd_enforce_tls)->obsoleted_by,
+	    "smtpd_tls_security_level");
+	ck_assert_ptr_null(conf_param_at(P_smtpd_tls_wrappermode)->
+	    obsoleted_by);
+
+	/* Nothing set: no meaning, from untouched. */
+	conf = load_ok("");
+	ck_assert_ptr_null(conf_obsolete_value(conf,
+	    P_smtp_tls_security_level, &from));
+	ck_assert_int_eq(from, -1);
+	conf_free(conf);
+
+	conf = load_ok("smtp_use_tls = yes\n");
+	ck_assert_str_eq(conf_obsolete_value(conf, P_smtp_tls_security_level,
+	    &from), "may");
+	ck_assert_int_eq(from, P_smtp_use_tls);
+	ck_assert_ptr_null(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, NULL));
+	/* The client's names are warned about by their user, not at load. */
+	tu_capture_begin();
+	conf_warn_obsolete(conf, P_smtp_tls_security_level);
+	conf_warn_obsolete(conf, P_smtpd_tls_security_level);
+	log = tu_capture_end();
+	ck_assert_str_eq(log, "tlsrelay: warning: main.cf:1: smtp_use_tls is "
+	    "obsolete: use smtp_tls_security_level instead\n");
+	free(log);
+	conf_free(conf);
+
+	/* enforce comes first in the declarations, so it wins. */
+	conf = load_ok("smtpd_use_tls = yes\nsmtpd_enforce_tls = yes\n");
+	ck_assert_str_eq(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, &from), "encrypt");
+	ck_assert_int_eq(from, P_smtpd_enforce_tls);
+	conf_free(conf);
+	conf = load_ok("smtpd_use_tls = yes\nsmtpd_enforce_tls = no\n");
+	ck_assert_str_eq(conf_obsolete_value(conf,
+	    P_smtpd_tls_security_level, &from), "may");
+	ck_assert_int_eq(from, P_smtpd_use_tls);
+	conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_identifiers)
+{
+	const struct conf_param_def *table;
+	size_t n;
+
+	table = conf_param_table(&n);
+	ck_assert_uint_eq(n, CONF_N_PARAMS);
+	ck_assert_str_eq(conf_param_name(P_minimal_backoff_time),
+	    "minimal_backoff_time");
+	ck_assert_ptr_eq(conf_param_at(P_transport_maps),
+	    conf_param_lookup("transport_maps"));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_eq(conf_param_at((int)i), &table[i]);
+		/* Every default is within its own bounds. */
+		if (table[i].type != CONF_STR && table[i].type != CONF_BOOL)
+			ck_assert_int_le(table[i].min, table[i].max);
+	}
+	/* Defaults pass the declared checks, from a real directory too. */
+	assert_load_accepts("");
 }
 END_TEST
 
@@ -767,21 +969,21 @@ START_TEST(test_real_world_main_cf)
 	log = tu_capture_end();
 	ck_assert_msg(conf != NULL, "error: %s", err);
 	ck_assert_str_eq(log, "");
-	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_banner),
 	    "mail.example.com ESMTP tlsrelay (Debian/GNU)");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_security_level"), "may");
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_session_cache_database"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_security_level), "may");
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_session_cache_database),
 	    "btree:" LOCALSTATEDIR "/lib/tlsrelay/smtpd_scache");
 	/* Continuation lines are joined as written. */
-	ck_assert_str_eq(conf_str(conf, "smtpd_recipient_restrictions"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_recipient_restrictions),
 	    "permit_mynetworks,    permit_sasl_authenticated,    "
 	    "reject_unauth_destination");
-	ck_assert_int_eq(conf_int(conf, "smtpd_tls_loglevel"), 1);
-	ck_assert_int_eq(conf_bool(conf, "tls_preempt_cipherlist"), 1);
-	ck_assert_int_eq(conf_size(conf, "message_size_limit"), 52428800);
-	ck_assert_str_eq(conf_origin(conf, "smtpd_tls_security_level"),
+	ck_assert_int_eq(conf_int(conf, P_smtpd_tls_loglevel), 1);
+	ck_assert_int_eq(conf_bool(conf, P_tls_preempt_cipherlist), 1);
+	ck_assert_int_eq(conf_size(conf, P_message_size_limit), 52428800);
+	ck_assert_str_eq(conf_origin(conf, P_smtpd_tls_security_level),
 	    "/etc/tlsrelay/main.cf:29");
-	ck_assert_str_eq(conf_str(conf, "mydomain"), "example.com");
+	ck_assert_str_eq(conf_str(conf, P_mydomain), "example.com");
 	free(log);
 	conf_free(conf);
 }
@@ -814,9 +1016,9 @@ START_TEST(test_load_directory)
 	fclose(fp);
 	conf = conf_load(dir, &err);
 	ck_assert_msg(conf != NULL, "error: %s", err);
-	ck_assert_str_eq(conf_str(conf, "mail_name"), "fromfile");
+	ck_assert_str_eq(conf_str(conf, P_mail_name), "fromfile");
 	origin = xasprintf("%s/main.cf:2", dir);
-	ck_assert_str_eq(conf_origin(conf, "mail_name"), origin);
+	ck_assert_str_eq(conf_origin(conf, P_mail_name), origin);
 	ck_assert_str_eq(conf_dir(conf), dir);
 	free(origin);
 	conf_free(conf);
@@ -878,6 +1080,13 @@ conf_suite(void)
 	tcase_add_test(tc, test_postfix_names_ignored);
 	tcase_add_test(tc, test_obsolete_warned);
 	tcase_add_test(tc, test_param_catalogue);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("declarations");
+	tcase_add_test(tc, test_declared_bounds);
+	tcase_add_test(tc, test_declared_words);
+	tcase_add_test(tc, test_obsoleted_by);
+	tcase_add_test(tc, test_identifiers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

@@ -340,31 +340,32 @@ START_TEST(test_for_service)
 	ck_assert_msg(view_smtp != NULL, "error: %s", err);
 
 	/* Overrides apply and derived values are re-expanded. */
-	ck_assert_str_eq(conf_str(view_sub, "smtpd_tls_security_level"),
+	ck_assert_str_eq(conf_str(view_sub, P_smtpd_tls_security_level),
 	    "encrypt");
-	ck_assert_str_eq(conf_str(view_sub, "smtpd_banner"),
+	ck_assert_str_eq(conf_str(view_sub, P_smtpd_banner),
 	    "mx.example.com ESMTP tls-encrypt");
-	ck_assert_str_eq(conf_str(view_sub, "smtpd_tls_key_file"),
+	ck_assert_str_eq(conf_str(view_sub, P_smtpd_tls_key_file),
 	    "/etc/ssl/sub.pem");
-	ck_assert_int_eq(conf_time(view_sub, "smtpd_timeout"), 120);
-	ck_assert_str_eq(conf_str(view_sub, "syslog_name"),
+	ck_assert_int_eq(conf_time(view_sub, P_smtpd_timeout), 120);
+	ck_assert_str_eq(conf_str(view_sub, P_syslog_name),
 	    "tlsrelay/submission");
-	ck_assert_str_eq(conf_origin(view_sub, "smtpd_tls_security_level"),
+	ck_assert_str_eq(conf_origin(view_sub, P_smtpd_tls_security_level),
 	    "master.cf:3");
-	ck_assert_str_eq(conf_origin(view_sub, "smtpd_timeout"), "master.cf:4");
-	ck_assert_str_eq(conf_origin(view_sub, "myhostname"), "main.cf:1");
-	ck_assert_ptr_null(conf_origin(view_sub, "mail_name"));
-	ck_assert_int_eq(conf_is_set(view_sub, "smtpd_tls_security_level"), 1);
+	ck_assert_str_eq(conf_origin(view_sub, P_smtpd_timeout),
+	    "master.cf:4");
+	ck_assert_str_eq(conf_origin(view_sub, P_myhostname), "main.cf:1");
+	ck_assert_ptr_null(conf_origin(view_sub, P_mail_name));
+	ck_assert_int_eq(conf_is_set(view_sub, P_smtpd_tls_security_level), 1);
 
 	/* A service without overrides, and the main view, are unchanged. */
-	ck_assert_str_eq(conf_str(view_smtp, "smtpd_banner"),
+	ck_assert_str_eq(conf_str(view_smtp, P_smtpd_banner),
 	    "mx.example.com ESMTP plain");
-	ck_assert_str_eq(conf_str(conf, "smtpd_banner"),
+	ck_assert_str_eq(conf_str(conf, P_smtpd_banner),
 	    "mx.example.com ESMTP plain");
-	ck_assert_int_eq(conf_time(conf, "smtpd_timeout"), 60);
-	ck_assert_str_eq(conf_origin(conf, "smtpd_timeout"), "main.cf:5");
-	ck_assert_int_eq(conf_is_set(conf, "smtpd_tls_security_level"), 0);
-	ck_assert_str_eq(conf_str(conf, "smtpd_tls_key_file"),
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 60);
+	ck_assert_str_eq(conf_origin(conf, P_smtpd_timeout), "main.cf:5");
+	ck_assert_int_eq(conf_is_set(conf, P_smtpd_tls_security_level), 0);
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_key_file),
 	    "/etc/ssl/rsa.pem");
 
 	/* The view shares the service list and outlives nothing. */
@@ -396,7 +397,7 @@ START_TEST(test_for_service_view_of_view)
 	conf_free(conf);
 	conf_free(view);
 	/* The last holder still sees the services. */
-	ck_assert_str_eq(conf_str(view2, "mail_name"), "A");
+	ck_assert_str_eq(conf_str(view2, P_mail_name), "A");
 	ck_assert_str_eq(a->name, "a");
 	conf_free(view2);
 }

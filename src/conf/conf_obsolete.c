@@ -1,0 +1,62 @@
+/* conf_obsolete: what an obsolete parameter stands for, from its
+ * declaration (PARAM_OBSOLETE in conf_params.def), and the warning that it
+ * is obsolete. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/util.h"
+
+#include "conf_int.h"
+
+static int
+maps_onto(const struct conf_param_def *def, const char *name)
+{
+	return def->obsoleted_by && strcmp(def->obsoleted_by, name) == 0;
+}
+
+const char *
+conf_obsolete_value(const struct conf *conf, int param, int *from)
+{
+	const char *name = conf_param_name(param);
+	const struct conf_param_def *table;
+	size_t n;
+
+	table = conf_param_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (maps_onto(&table[i], name) && conf->numbers[i]) {
+			if (from)
+				*from = (int)i;
+			return table[i].obsolete_value;
+		}
+	}
+	return NULL;
+}
+
+void
+conf_obsolete_warning(const char *where, const char *name)
+{
+	const struct conf_param_def *def = conf_param_lookup(name);
+
+	msg_warn("%s: %s is obsolete: use %s instead", where, name,
+	    def && def->obsoleted_by ? def->obsoleted_by : "?");
+}
+
+void
+conf_warn_obsolete(const struct conf *conf, int param)
+{
+	const char *name = conf_param_name(param);
+	const struct conf_param_def *table;
+	size_t n;
+
+	table = conf_param_table(&n);
+	for (size_t i = 0; i < n; i++)
+		if (maps_onto(&table[i], name) &&
+		    table[i].obsolete_warn == CONF_WARN_USE &&
+		    conf_is_set(conf, (int)i))
+			conf_obsolete_warning(conf_origin(conf, (int)i),
+			    table[i].name);
+}
