@@ -57,3 +57,7 @@ EXTRA_DIST += tests/integration/test_logtools.py
 # Drop-in (issue 11): tlsrelay-sendmail, the maildrop and the pickup.
 TESTS += tests/integration/test_sendmail.py
 EXTRA_DIST += tests/integration/test_sendmail.py
+# Tables followed while the daemon runs (issue 10): transport_maps rebuilt
+# or edited between two messages, two aiosmtpd sinks as the two routes.
+TESTS += tests/integration/test_tables.py
+EXTRA_DIST += tests/integration/test_tables.py
