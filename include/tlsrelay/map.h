@@ -62,6 +62,12 @@ struct table;
 /* The types table_open() knows, for messages and usage lines, separated
  * by spaces: "hash btree texthash inline cidr static". */
 const char *table_types(void);
+/* What the file behind a type is, for the tools that write tables
+ * (tlsrelay passwd): */
+#define TABLE_TYPE_SOURCE	0x01	/* NAME is a "key value" text file */
+#define TABLE_TYPE_BUILT	0x02	/* read from NAME.db, table_build() */
+/* The TABLE_TYPE_* bits of type: 0 for the others and unknown types. */
+int table_type_flags(const char *type);
 
 /* Opens "type:name". NULL with *err set (caller frees) on failure; an
  * unknown type's message lists table_types(). */

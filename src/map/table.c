@@ -52,13 +52,13 @@ table_watch(struct table *t, const char *path)
 /* The registry: every type table_open() knows, in the order messages
  * list them. A new type is one line here and one table_*.c. */
 static const struct table_type types[] = {
-	{ "hash", DB_HASH, table_db_open, NULL },
-	{ "btree", DB_BTREE, table_db_open, NULL },
-	{ "texthash", DB_UNKNOWN, table_texthash_open,
+	{ "hash", DB_HASH, 1, table_db_open, NULL },
+	{ "btree", DB_BTREE, 1, table_db_open, NULL },
+	{ "texthash", DB_UNKNOWN, 1, table_texthash_open,
 	    table_texthash_open_text },
-	{ "inline", DB_UNKNOWN, table_inline_open, NULL },
-	{ "cidr", DB_UNKNOWN, table_cidr_open, table_cidr_open_text },
-	{ "static", DB_UNKNOWN, table_static_open, NULL },
+	{ "inline", DB_UNKNOWN, 0, table_inline_open, NULL },
+	{ "cidr", DB_UNKNOWN, 0, table_cidr_open, table_cidr_open_text },
+	{ "static", DB_UNKNOWN, 0, table_static_open, NULL },
 };
 
 #define N_TYPES	(sizeof(types) / sizeof(types[0]))
@@ -85,6 +85,17 @@ table_types(void)
 			    "%s%s", i ? " " : "", types[i].name);
 	}
 	return list;
+}
+
+int
+table_type_flags(const char *type)
+{
+	const struct table_type *tt = table_type_find(type);
+
+	if (tt == NULL)
+		return 0;
+	return (tt->key_value_source ? TABLE_TYPE_SOURCE : 0) |
+	    (tt->db_type != DB_UNKNOWN ? TABLE_TYPE_BUILT : 0);
 }
 
 char *

@@ -22,6 +22,8 @@ struct table_ops {
 struct table_type {
 	const char *name;		/* "hash" */
 	DBTYPE db_type;			/* DB_HASH, DB_BTREE; else DB_UNKNOWN */
+	int key_value_source;		/* NAME, or NAME.db's source, is a
+					 * postmap "key value" file */
 	/* Fill t->ops and t->impl; name is the part after "type:". Return
 	 * 0, or -1 with *err set, leaving t so that table_close() frees
 	 * whatever was set up. */

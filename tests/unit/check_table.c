@@ -1249,6 +1249,15 @@ START_TEST(test_registry_lists_every_type)
 	}
 	ck_assert_uint_eq(n, sizeof(expect) / sizeof(expect[0]));
 	free(names);
+	/* What tlsrelay passwd may edit, and what it must build. */
+	ck_assert_int_eq(table_type_flags("hash"),
+	    TABLE_TYPE_SOURCE | TABLE_TYPE_BUILT);
+	ck_assert_int_eq(table_type_flags("btree"),
+	    TABLE_TYPE_SOURCE | TABLE_TYPE_BUILT);
+	ck_assert_int_eq(table_type_flags("texthash"), TABLE_TYPE_SOURCE);
+	ck_assert_int_eq(table_type_flags("cidr"), 0);
+	ck_assert_int_eq(table_type_flags("inline"), 0);
+	ck_assert_int_eq(table_type_flags("lmdb"), 0);
 }
 END_TEST
 
