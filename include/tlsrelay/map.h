@@ -59,7 +59,18 @@ struct table;
 
 #define TABLE_NO_FOLD	0x01	/* keep the case of keys (postmap -f) */
 
-/* Opens "type:name". NULL with *err set (caller frees) on failure. */
+/* The types table_open() knows, for messages and usage lines, separated
+ * by spaces: "hash btree texthash inline cidr static". */
+const char *table_types(void);
+/* What the file behind a type is, for the tools that write tables
+ * (tlsrelay passwd): */
+#define TABLE_TYPE_SOURCE	0x01	/* NAME is a "key value" text file */
+#define TABLE_TYPE_BUILT	0x02	/* read from NAME.db, table_build() */
+/* The TABLE_TYPE_* bits of type: 0 for the others and unknown types. */
+int table_type_flags(const char *type);
+
+/* Opens "type:name". NULL with *err set (caller frees) on failure; an
+ * unknown type's message lists table_types(). */
 struct table *table_open(const char *spec, int flags, char **err);
 /* The value for key, or NULL when there is none. *error (may be NULL) is
  * set to 1 when the lookup itself failed (I/O, corrupt database): the
@@ -87,12 +98,28 @@ int table_build(const char *spec, int flags, char **err);
 
 /* A parameter value naming several tables ("hash:/a, inline:{ x=y }"):
  * they are searched in order, the first that has the key answers. A
- * lookup error in one table stops the search (*error = 1). */
+ * lookup error in one table stops the search (*error = 1).
+ *
+ * A daemon holds its lists for its whole life and calls
+ * table_list_refresh() once per lookup round (a message's recipient, a
+ * session's command, a delivery), as a Postfix daemon restarts when a
+ * table changed: every table the daemon holds goes through it. */
 struct table_list;
 struct table_list *table_list_open(const char *value, int flags,
     char **err);
 const char *table_list_lookup(struct table_list *list, const char *key,
     int *error);
+/* Opens the whole list again when a file behind one of its tables was
+ * replaced or modified (table_changed()), and logs it as
+ *	LABEL: TABLE changed: opened again
+ * label names the list, usually its parameter. When the new version does
+ * not open (a syntax error, a file readable by root only), the old tables
+ * stay in use, with one warning
+ *	LABEL: TABLE changed but cannot be opened again (REASON); keeping
+ *	the old contents
+ * and no new attempt until a file changes again. Returns 1 re-opened,
+ * 0 unchanged, -1 changed but kept. The list pointer stays valid. */
+int table_list_refresh(struct table_list *list, const char *label);
 /* The table of the last successful lookup, for log lines; NULL if none. */
 const struct table *table_list_last(const struct table_list *list);
 size_t table_list_count(const struct table_list *list);

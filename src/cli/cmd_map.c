@@ -25,7 +25,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: tlsrelay map [-c confdir] [-f] [-q key] "
-	    "[type:]file ...\n");
+	    "[type:]file ...\ntable types: %s\n", table_types());
 	return 2;
 }
 

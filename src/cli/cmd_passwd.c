@@ -59,16 +59,17 @@ password_table(const struct conf *conf, char **type, const char **file)
 		return NULL;
 	}
 	colon = strchr(spec, ':');
+	*type = xstrndup(spec, colon ? (size_t)(colon - spec) : 0);
 	if (colon == NULL || colon[1] == '\0' || strchr(spec, '{') ||
-	    (strncmp(spec, "hash:", 5) != 0 && strncmp(spec, "btree:", 6) != 0
-	    && strncmp(spec, "texthash:", 9) != 0)) {
+	    !(table_type_flags(*type) & TABLE_TYPE_SOURCE)) {
 		fprintf(stderr, "tlsrelay: fatal: cannot update %s: only "
 		    "hash:, btree: and texthash: tables have a file to "
 		    "update\n", spec);
+		free(*type);
+		*type = NULL;
 		free(spec);
 		return NULL;
 	}
-	*type = xstrndup(spec, (size_t)(colon - spec));
 	*file = colon + 1;
 	return spec;
 }
@@ -200,7 +201,7 @@ update(const struct conf *conf, const char *user, int remove)
 	}
 	if (!existed)
 		share_with_mail_owner(conf, file);
-	if ((strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0) &&
+	if ((table_type_flags(type) & TABLE_TYPE_BUILT) &&
 	    table_build(spec, 0, &err) < 0) {
 		fatal(err, NULL);
 		goto out;

@@ -1,8 +1,10 @@
 /* table: the one lookup interface behind every "type:name" a parameter
- * names (Postfix's dict_*, OpenSMTPD's table_*). This file dispatches on
- * the type and folds keys; each type lives in its own table_*.c. */
+ * names (Postfix's dict_*, OpenSMTPD's table_*). This file holds the type
+ * registry, dispatches on the type and folds keys; each type lives in its
+ * own table_*.c. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,10 +28,11 @@ split_spec(const char *spec, const char **name)
 }
 
 static struct table *
-table_new(const char *spec, int flags)
+table_new(const struct table_type *type, const char *spec, int flags)
 {
 	struct table *t = xcalloc(1, sizeof(*t));
 
+	t->type = type;
 	t->spec = xstrdup(spec);
 	t->flags = flags;
 	t->fold = !(flags & TABLE_NO_FOLD);
@@ -46,13 +49,69 @@ table_watch(struct table *t, const char *path)
 		memset(&t->watch_st, 0, sizeof(t->watch_st));
 }
 
+/* The registry: every type table_open() knows, in the order messages
+ * list them. A new type is one line here and one table_*.c. */
+static const struct table_type types[] = {
+	{ "hash", DB_HASH, 1, table_db_open, NULL },
+	{ "btree", DB_BTREE, 1, table_db_open, NULL },
+	{ "texthash", DB_UNKNOWN, 1, table_texthash_open,
+	    table_texthash_open_text },
+	{ "inline", DB_UNKNOWN, 0, table_inline_open, NULL },
+	{ "cidr", DB_UNKNOWN, 0, table_cidr_open, table_cidr_open_text },
+	{ "static", DB_UNKNOWN, 0, table_static_open, NULL },
+};
+
+#define N_TYPES	(sizeof(types) / sizeof(types[0]))
+
+const struct table_type *
+table_type_find(const char *type)
+{
+	for (size_t i = 0; i < N_TYPES; i++)
+		if (strcmp(type, types[i].name) == 0)
+			return &types[i];
+	return NULL;
+}
+
+const char *
+table_types(void)
+{
+	static char list[128];
+
+	if (list[0] == '\0') {
+		size_t len = 0;
+
+		for (size_t i = 0; i < N_TYPES; i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			    "%s%s", i ? " " : "", types[i].name);
+	}
+	return list;
+}
+
+int
+table_type_flags(const char *type)
+{
+	const struct table_type *tt = table_type_find(type);
+
+	if (tt == NULL)
+		return 0;
+	return (tt->key_value_source ? TABLE_TYPE_SOURCE : 0) |
+	    (tt->db_type != DB_UNKNOWN ? TABLE_TYPE_BUILT : 0);
+}
+
+char *
+table_type_error(const char *type, const char *spec)
+{
+	return xasprintf("unsupported table type \"%s\" in \"%s\" "
+	    "(supported: %s)", type, spec, table_types());
+}
+
 struct table *
 table_open(const char *spec, int flags, char **err)
 {
+	const struct table_type *tt;
 	struct table *t;
 	const char *name;
 	char *type;
-	int ret;
 
 	*err = NULL;
 	if ((type = split_spec(spec, &name)) == NULL) {
@@ -60,63 +119,38 @@ table_open(const char *spec, int flags, char **err)
 		    "\"%s\"", spec);
 		return NULL;
 	}
-	t = table_new(spec, flags);
-	if (table_db_type(type) >= 0)
-		ret = table_db_open(t, type, name, err);
-	else if (strcmp(type, "texthash") == 0)
-		ret = table_texthash_open(t, name, err);
-	else if (strcmp(type, "inline") == 0)
-		ret = table_inline_open(t, name, err);
-	else if (strcmp(type, "static") == 0)
-		ret = table_static_open(t, name, err);
-	else if (strcmp(type, "cidr") == 0)
-		ret = table_cidr_open(t, name, err);
-	else {
-		*err = xasprintf("unsupported table type \"%s\" in \"%s\" "
-		    "(supported: hash btree texthash inline cidr static)",
-		    type, spec);
-		ret = -1;
+	tt = table_type_find(type);
+	if (tt == NULL) {
+		*err = table_type_error(type, spec);
+		free(type);
+		return NULL;
 	}
 	free(type);
-	if (ret < 0) {
+	t = table_new(tt, spec, flags);
+	if (tt->open(t, name, err) < 0) {
 		table_close(t);
 		return NULL;
 	}
 	return t;
 }
 
-int
-table_type_known(const char *type)
-{
-	static const char *const types[] = {
-		"hash", "btree", "texthash", "inline", "static", "cidr",
-	};
-
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcmp(type, types[i]) == 0)
-			return 1;
-	return 0;
-}
-
 struct table *
 table_open_text(const char *type, const char *label, const char *text,
     size_t len, int flags, char **err)
 {
-	char *spec = xasprintf("%s:%s", type, label);
-	struct table *t = table_new(spec, flags);
-	int ret;
+	const struct table_type *tt = table_type_find(type);
+	struct table *t;
+	char *spec;
 
-	free(spec);
 	*err = NULL;
-	if (strcmp(type, "texthash") == 0)
-		ret = table_texthash_open_text(t, label, text, len, err);
-	else if (strcmp(type, "cidr") == 0)
-		ret = table_cidr_open_text(t, label, text, len, err);
-	else {
+	if (tt == NULL || tt->open_text == NULL) {
 		*err = xasprintf("table type \"%s\" has no text source", type);
-		ret = -1;
+		return NULL;
 	}
-	if (ret < 0) {
+	spec = xasprintf("%s:%s", type, label);
+	t = table_new(tt, spec, flags);
+	free(spec);
+	if (tt->open_text(t, label, text, len, err) < 0) {
 		table_close(t);
 		return NULL;
 	}
@@ -164,8 +198,10 @@ table_changed(const struct table *t)
 
 	if (t->watch_path == NULL)
 		return 0;
+	/* A file gone is a state of its own (all zero), as in table_watch():
+	 * a change from it, and back, is a change. */
 	if (stat(t->watch_path, &st) < 0)
-		return 1;
+		memset(&st, 0, sizeof(st));
 	return st.st_dev != t->watch_st.st_dev ||
 	    st.st_ino != t->watch_st.st_ino ||
 	    st.st_size != t->watch_st.st_size ||

@@ -88,7 +88,7 @@ copy_owner_and_mode(int fd, const struct stat *source, const char *tmp,
 }
 
 static int
-write_database(const char *source, const char *tmp, int db_type,
+write_database(const char *source, const char *tmp, DBTYPE db_type,
     const char *text, size_t len, int flags, char **err)
 {
 	DB *db;
@@ -103,7 +103,7 @@ write_database(const char *source, const char *tmp, int db_type,
 	(void)db->set_cachesize(db, 0, CREATE_CACHE_SIZE, 0);
 	/* The file exists (mkstemp) and is empty: Berkeley DB creates its
 	 * database in it. */
-	ret = db->open(db, NULL, tmp, NULL, (DBTYPE)db_type, DB_CREATE, 0600);
+	ret = db->open(db, NULL, tmp, NULL, db_type, DB_CREATE, 0600);
 	if (ret != 0) {
 		*err = xasprintf("create database %s: %s", tmp,
 		    table_db_error(ret));
@@ -127,10 +127,12 @@ int
 table_build(const char *spec, int flags, char **err)
 {
 	const char *colon = strchr(spec, ':'), *source;
+	const struct table_type *tt;
 	char *type, *text = NULL, *db_path = NULL, *tmp = NULL;
 	struct stat st;
 	size_t len;
-	int db_type, fd = -1, ret = -1;
+	DBTYPE db_type;
+	int fd = -1, ret = -1;
 
 	*err = NULL;
 	if (colon == NULL || colon == spec || colon[1] == '\0') {
@@ -140,14 +142,13 @@ table_build(const char *spec, int flags, char **err)
 	}
 	type = xstrndup(spec, (size_t)(colon - spec));
 	source = colon + 1;
-	if ((db_type = table_db_type(type)) < 0) {
-		if (table_type_known(type))
-			*err = xasprintf("%s: tables of type %s are read as "
-			    "they are; only hash: and btree: are built", spec,
-			    type);
-		else
-			*err = xasprintf("%s: unsupported table type: %s", spec,
-			    type);
+	if ((tt = table_type_find(type)) == NULL) {
+		*err = table_type_error(type, spec);
+		goto out;
+	}
+	if ((db_type = tt->db_type) == DB_UNKNOWN) {
+		*err = xasprintf("%s: tables of type %s are read as they are; "
+		    "only hash: and btree: are built", spec, type);
 		goto out;
 	}
 	if ((text = file_read(source, &len, err)) == NULL)

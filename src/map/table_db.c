@@ -63,16 +63,6 @@ table_db_error(int code)
 	return text;
 }
 
-int
-table_db_type(const char *type)
-{
-	if (strcmp(type, "hash") == 0)
-		return DB_HASH;
-	if (strcmp(type, "btree") == 0)
-		return DB_BTREE;
-	return -1;
-}
-
 /* 0 found, DB_NOTFOUND, or another DB error. */
 static int
 get(struct db_table *dt, const char *key, size_t key_len, DBT *value)
@@ -156,8 +146,7 @@ warn_if_stale(const char *source, const char *db_path, const struct stat *db)
 }
 
 int
-table_db_open(struct table *t, const char *type, const char *name,
-    char **err)
+table_db_open(struct table *t, const char *name, char **err)
 {
 	struct db_table *dt;
 	char *db_path = xasprintf("%s.db", name);
@@ -178,7 +167,7 @@ table_db_open(struct table *t, const char *type, const char *name,
 	table_db_capture_errors(dt->db);
 	(void)dt->db->set_cachesize(dt->db, 0, READ_CACHE_SIZE, 0);
 	ret = dt->db->open(dt->db, NULL, db_path, NULL,
-	    (DBTYPE)table_db_type(type), DB_RDONLY, 0);
+	    t->type->db_type, DB_RDONLY, 0);
 	if (ret != 0) {
 		*err = xasprintf("open database %s: %s", db_path,
 		    table_db_error(ret));

@@ -17,7 +17,29 @@ struct table_ops {
 	void (*close)(struct table *t);
 };
 
+/* One entry of the type registry (table.c): the only place that knows
+ * which types exist. */
+struct table_type {
+	const char *name;		/* "hash" */
+	DBTYPE db_type;			/* DB_HASH, DB_BTREE; else DB_UNKNOWN */
+	int key_value_source;		/* NAME, or NAME.db's source, is a
+					 * postmap "key value" file */
+	/* Fill t->ops and t->impl; name is the part after "type:". Return
+	 * 0, or -1 with *err set, leaving t so that table_close() frees
+	 * whatever was set up. */
+	int (*open)(struct table *t, const char *name, char **err);
+	/* From text in memory (table_open_text); NULL: no text source. */
+	int (*open_text)(struct table *t, const char *label,
+	    const char *text, size_t len, char **err);
+};
+
+/* The registry entry of type, or NULL. */
+const struct table_type *table_type_find(const char *type);
+/* "unsupported table type "T" in "SPEC" (supported: hash btree ...)". */
+char *table_type_error(const char *type, const char *spec);
+
 struct table {
+	const struct table_type *type;
 	const struct table_ops *ops;
 	char *spec;		/* "hash:/etc/x", as given */
 	int flags;		/* TABLE_* */
@@ -28,11 +50,8 @@ struct table {
 	void *impl;		/* owned by the type; freed by ops->close */
 };
 
-/* Per-type openers: fill t->ops and t->impl; name is the part after
- * "type:". Return 0, or -1 with *err set, leaving t so that table_close()
- * frees whatever was set up. */
-int table_db_open(struct table *t, const char *type, const char *name,
-    char **err);
+/* Per-type openers, as struct table_type describes them. */
+int table_db_open(struct table *t, const char *name, char **err);
 int table_texthash_open(struct table *t, const char *name, char **err);
 int table_inline_open(struct table *t, const char *name, char **err);
 int table_static_open(struct table *t, const char *name, char **err);
@@ -43,15 +62,11 @@ int table_texthash_open_text(struct table *t, const char *label,
 int table_cidr_open_text(struct table *t, const char *label,
     const char *text, size_t len, char **err);
 
-/* 1 when type is one table_open() knows. */
-int table_type_known(const char *type);
 /* Records t->watch_path and its current stat for table_changed(). */
 void table_watch(struct table *t, const char *path);
 
 /* ---- Berkeley DB (table_db.c) ---- */
 
-/* DB_HASH for "hash", DB_BTREE for "btree", else -1. */
-int table_db_type(const char *type);
 /* Routes the messages of a DB handle to table_db_error() instead of
  * stderr. */
 void table_db_capture_errors(DB *db);

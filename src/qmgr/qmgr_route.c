@@ -213,6 +213,7 @@ qmgr_route(const struct qmgr_router *r, const char *recipient,
 	int rc;
 
 	memset(route, 0, sizeof(*route));
+	table_list_refresh(r->transport, "transport_maps");
 	rc = find_transport(r, recipient, domain, &value);
 	if (rc < 0) {
 		free(domain);

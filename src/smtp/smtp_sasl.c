@@ -183,29 +183,6 @@ smtp_sasl_options(const struct smtp_sasl *sasl, int tls_active,
 
 /* ---- passwords ----------------------------------------------------------- */
 
-/* A changed table is opened again, as a Postfix daemon restarts when its
- * tables change; one that no longer opens keeps the old contents. */
-static void
-passwords_refresh(struct smtp_sasl *sasl)
-{
-	struct table_list *fresh;
-	char *err = NULL;
-
-	if (!table_list_changed(sasl->passwords))
-		return;
-	if ((fresh = table_list_open(sasl->maps_spec, 0, &err)) == NULL) {
-		msg_warn(PASSWORD_MAPS ": %s changed but cannot be opened "
-		    "again (%s); keeping the old contents", sasl->maps_spec,
-		    err);
-		free(err);
-		return;
-	}
-	msg_info(PASSWORD_MAPS ": %s changed: opened again",
-	    sasl->maps_spec);
-	table_list_close(sasl->passwords);
-	sasl->passwords = fresh;
-}
-
 char *
 smtp_sasl_lookup(struct smtp_sasl *sasl, const char *host,
     const char *nexthop, int *error)
@@ -214,7 +191,7 @@ smtp_sasl_lookup(struct smtp_sasl *sasl, const char *host,
 	const char *value = NULL;
 
 	*error = 0;
-	passwords_refresh(sasl);
+	table_list_refresh(sasl->passwords, PASSWORD_MAPS);
 	/* Postfix's order (smtp_sender_dependent_authentication = no): the
 	 * server's name, then the next hop as written, e.g.
 	 * "[smtp.example.com]:587" or the recipient domain. */

@@ -2,9 +2,10 @@
  * smtpd_sender_login_maps, relay_clientcerts). They are opened when the
  * configuration is read, by the supervisor as root, so a table may be
  * readable by root alone. When a table file changes (`tlsrelay passwd`,
- * `tlsrelay map`), a worker re-opens it before the next lookup; if it
- * cannot (it runs as mail_owner), it keeps the old contents and says so
- * until a reload (SIGHUP) opens the new ones as root.
+ * `tlsrelay map`), a worker re-opens it before the next lookup
+ * (table_list_refresh); if it cannot (it runs as mail_owner), it keeps the
+ * old contents, says so once, and a reload (SIGHUP) opens the new ones as
+ * root.
  *
  * The workers and the qmgr inherit the tables with fork() and leave by
  * exit() without freeing the generation; Berkeley DB links its cache by
@@ -22,9 +23,7 @@
 
 struct smtpd_table {
 	char *param;
-	char *value;
 	struct table_list *list;
-	int stale_warned;	/* the new version could not be opened */
 	struct smtpd_table *next, *prev;	/* all open tables */
 };
 
@@ -56,7 +55,6 @@ smtpd_table_open(const struct conf *conf, int param_id, char **err)
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->param = xstrdup(param);
-	t->value = xstrdup(conf_str(conf, param_id));
 	t->list = list;
 	if (open_tables == NULL) {
 		static int registered;
@@ -70,33 +68,10 @@ smtpd_table_open(const struct conf *conf, int param_id, char **err)
 	return t;
 }
 
-static void
-reopen_if_changed(struct smtpd_table *t)
-{
-	struct table_list *fresh;
-	char *err = NULL;
-
-	if (!table_list_changed(t->list))
-		return;
-	if ((fresh = table_list_open(t->value, 0, &err)) == NULL) {
-		if (!t->stale_warned)
-			msg_warn("%s: table changed but cannot be re-opened "
-			    "(%s); still using the old contents until "
-			    "tlsrelayd is reloaded", t->param, err);
-		t->stale_warned = 1;
-		free(err);
-		return;
-	}
-	table_list_close(t->list);
-	t->list = fresh;
-	t->stale_warned = 0;
-	msg_info("%s: table changed, re-opened", t->param);
-}
-
 const char *
 smtpd_table_lookup(struct smtpd_table *t, const char *key, int *error)
 {
-	reopen_if_changed(t);
+	table_list_refresh(t->list, t->param);
 	return table_list_lookup(t->list, key, error);
 }
 
@@ -119,6 +94,5 @@ smtpd_table_free(struct smtpd_table *t)
 		t->next->prev = t->prev;
 	table_list_close(t->list);
 	free(t->param);
-	free(t->value);
 	free(t);
 }

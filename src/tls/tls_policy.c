@@ -604,29 +604,6 @@ tls_policy_maps_close(struct tls_policy_maps *maps)
 	free(maps);
 }
 
-/* A changed table is opened again, as a Postfix daemon restarts when
- * its tables change; a table that no longer opens keeps the old one. */
-static void
-maps_refresh(struct tls_policy_maps *maps)
-{
-	struct table_list *fresh;
-	char *err = NULL;
-
-	if (maps->tables == NULL || !table_list_changed(maps->tables))
-		return;
-	if ((fresh = table_list_open(maps->spec, 0, &err)) == NULL) {
-		msg_warn("smtp_tls_policy_maps: %s changed but cannot be "
-		    "opened again (%s); keeping the old contents", maps->spec,
-		    err);
-		free(err);
-		return;
-	}
-	msg_info("smtp_tls_policy_maps: %s changed: opened again",
-	    maps->spec);
-	table_list_close(maps->tables);
-	maps->tables = fresh;
-}
-
 /* Postfix looks up parent domains only for a next hop that is a plain
  * host name: no brackets, no port. */
 static int
@@ -645,7 +622,7 @@ tls_policy_lookup(struct tls_policy_maps *maps, const char *nexthop)
 
 	if (maps->tables == NULL)
 		return tls_policy_main(maps->conf, maps->level, nexthop);
-	maps_refresh(maps);
+	table_list_refresh(maps->tables, "smtp_tls_policy_maps");
 	for (;;) {
 		value = table_list_lookup(maps->tables, key, &error);
 		if (value != NULL || error || !is_domain(nexthop))

@@ -63,3 +63,7 @@ EXTRA_DIST += tests/integration/test_control.py
 # Drop-in (issue 11): how-to lines that Postfix starts with.
 TESTS += tests/integration/test_dropin.py
 EXTRA_DIST += tests/integration/test_dropin.py
+# Tables followed while the daemon runs (issue 10): transport_maps rebuilt
+# or edited between two messages, two aiosmtpd sinks as the two routes.
+TESTS += tests/integration/test_tables.py
+EXTRA_DIST += tests/integration/test_tables.py

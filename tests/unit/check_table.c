@@ -1221,6 +1221,205 @@ START_TEST(test_changed)
 }
 END_TEST
 
+/* ---- the type registry ---- */
+
+START_TEST(test_registry_lists_every_type)
+{
+	static const char *const expect[] = {
+		"hash", "btree", "texthash", "inline", "cidr", "static",
+	};
+	char *names = xstrdup(table_types()), *save = NULL, *name;
+	size_t n = 0;
+
+	ck_assert_str_eq(names, "hash btree texthash inline cidr static");
+	/* Every listed type opens, or fails for a reason of its own, never
+	 * as an unknown type. */
+	for (name = strtok_r(names, " ", &save); name != NULL;
+	    name = strtok_r(NULL, " ", &save), n++) {
+		char *spec = xasprintf("%s:/nonexistent/x", name), *err = NULL;
+		struct table *t = table_open(spec, 0, &err);
+
+		ck_assert_str_eq(name, expect[n]);
+		if (t == NULL)
+			ck_assert_msg(strstr(err, "unsupported") == NULL,
+			    "%s: %s", spec, err);
+		table_close(t);
+		free(err);
+		free(spec);
+	}
+	ck_assert_uint_eq(n, sizeof(expect) / sizeof(expect[0]));
+	free(names);
+	/* What tlsrelay passwd may edit, and what it must build. */
+	ck_assert_int_eq(table_type_flags("hash"),
+	    TABLE_TYPE_SOURCE | TABLE_TYPE_BUILT);
+	ck_assert_int_eq(table_type_flags("btree"),
+	    TABLE_TYPE_SOURCE | TABLE_TYPE_BUILT);
+	ck_assert_int_eq(table_type_flags("texthash"), TABLE_TYPE_SOURCE);
+	ck_assert_int_eq(table_type_flags("cidr"), 0);
+	ck_assert_int_eq(table_type_flags("inline"), 0);
+	ck_assert_int_eq(table_type_flags("lmdb"), 0);
+}
+END_TEST
+
+START_TEST(test_unknown_type_names_the_supported)
+{
+	char *expect = xasprintf("unsupported table type \"foo\" in "
+	    "\"foo:/etc/x\" (supported: %s)", table_types());
+	char *err = NULL;
+
+	open_fails("foo:/etc/x", expect);
+	build_fails("foo:/etc/x", expect);
+	/* Only types with a text source open from memory. */
+	ck_assert_ptr_null(table_open_text("inline", "label", "a b", 3, 0,
+	    &err));
+	ck_assert_str_eq(err, "table type \"inline\" has no text source");
+	free(err);
+	free(expect);
+}
+END_TEST
+
+/* ---- lists that open themselves again ---- */
+
+/* Rewrites path and gives it the modification time when, so that a
+ * change never hides in the granularity of the clock. */
+static void
+rewrite(const char *path, const char *text, time_t when)
+{
+	struct timespec ts[2] = { { when, 0 }, { when, 0 } };
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void
+list_lookup_is(struct table_list *list, const char *key, const char *expect)
+{
+	int error = -1;
+	const char *value = table_list_lookup(list, key, &error);
+
+	ck_assert_int_eq(error, 0);
+	if (expect == NULL)
+		ck_assert_ptr_null(value);
+	else {
+		ck_assert_msg(value != NULL, "key \"%s\" not found", key);
+		ck_assert_str_eq(value, expect);
+	}
+}
+
+static struct table_list *
+list_open_ok(const char *value)
+{
+	char *err = NULL;
+	struct table_list *list = table_list_open(value, 0, &err);
+
+	ck_assert_msg(list != NULL, "open %s: %s", value, err ? err : "?");
+	return list;
+}
+
+START_TEST(test_list_reopens_changed_file)
+{
+	time_t base = time(NULL) - 3600;
+	char *path = write_file("t", "a 1\n");
+	char *value = xasprintf("inline:{z=9}, texthash:%s", path);
+	char *expect = xasprintf("some_maps: texthash:%s changed: opened "
+	    "again", path);
+	struct table_list *list;
+	char *log;
+
+	rewrite(path, "a 1\n", base);
+	list = list_open_ok(value);
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 0);
+	list_lookup_is(list, "a", "1");
+	/* Same size, only the time differs. */
+	rewrite(path, "a 2\n", base + 1);
+	listen_begin();
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 1);
+	list_lookup_is(list, "a", "2");
+	list_lookup_is(list, "z", "9");
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 0);
+	log = listen_end();
+	assert_contains(log, expect);
+	free(log);
+	table_list_close(list);
+	free(expect);
+	free(value);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_list_keeps_old_table_when_new_is_broken)
+{
+	time_t base = time(NULL) - 3600;
+	char *path = write_file("t", "a 1\n");
+	char *value = xasprintf("texthash:%s", path);
+	char *expect = xasprintf("some_maps: texthash:%s changed but cannot "
+	    "be opened again (%s:2: expected format: key whitespace value); "
+	    "keeping the old contents", path, path);
+	struct table_list *list;
+	char *log;
+
+	rewrite(path, "a 1\n", base);
+	list = list_open_ok(value);
+	rewrite(path, "a 2\nbroken\n", base + 1);
+	listen_begin();
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), -1);
+	list_lookup_is(list, "a", "1");
+	/* One warning per change, not one per lookup. */
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 0);
+	list_lookup_is(list, "a", "1");
+	log = listen_end();
+	assert_contains(log, expect);
+	ck_assert_ptr_null(strstr(strstr(log, expect) + 1, expect));
+	free(log);
+	/* Mended: the next change is taken. */
+	rewrite(path, "a 3\n", base + 2);
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 1);
+	list_lookup_is(list, "a", "3");
+	table_list_close(list);
+	free(expect);
+	free(value);
+	free(path);
+}
+END_TEST
+
+/* A rebuilt .db is a new file (rename); a damaged one keeps the old. */
+START_TEST(test_list_reopens_rebuilt_db)
+{
+	char *path = write_file("t", "a 1\n");
+	char *spec = xasprintf("hash:%s", path);
+	char *db_path = xasprintf("%s.db", path);
+	struct table_list *list;
+	char *junk, *log;
+
+	build_ok(spec);
+	list = list_open_ok(spec);
+	list_lookup_is(list, "a", "1");
+	free(write_file("t", "a 2\nb 3\n"));
+	build_ok(spec);
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), 1);
+	list_lookup_is(list, "a", "2");
+	list_lookup_is(list, "b", "3");
+	junk = write_file("junk", "not a database\n");
+	ck_assert_int_eq(rename(junk, db_path), 0);
+	listen_begin();
+	ck_assert_int_eq(table_list_refresh(list, "some_maps"), -1);
+	log = listen_end();
+	list_lookup_is(list, "b", "3");
+	assert_contains(log, "some_maps: hash:");
+	assert_contains(log, db_path);
+	assert_contains(log, "keeping the old contents");
+	free(log);
+	table_list_close(list);
+	free(junk);
+	free(db_path);
+	free(spec);
+	free(path);
+}
+END_TEST
+
 /* ---- the command ---- */
 
 static const char *
@@ -1348,6 +1547,10 @@ table_suite(void)
 	tcase_add_test(tc, test_cidr_inline);
 	tcase_add_test(tc, test_table_list);
 	tcase_add_test(tc, test_changed);
+	tcase_add_test(tc, test_registry_lists_every_type);
+	tcase_add_test(tc, test_unknown_type_names_the_supported);
+	tcase_add_test(tc, test_list_reopens_changed_file);
+	tcase_add_test(tc, test_list_keeps_old_table_when_new_is_broken);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("db");
@@ -1363,6 +1566,7 @@ table_suite(void)
 	tcase_add_test(tc, test_stale_db_warning);
 	tcase_add_test(tc, test_db_lookup_error);
 	tcase_add_test(tc, test_table_list_stops_on_error);
+	tcase_add_test(tc, test_list_reopens_rebuilt_db);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("postmap");
