@@ -3,7 +3,11 @@
 #ifndef TLSRELAY_LOG_H
 #define TLSRELAY_LOG_H
 
-#include "tlsrelay/util.h"
+/* The lowest layer: it includes nothing of ours and uses nothing else of
+ * ours (util, above it, logs through it). */
+#ifndef PRINTFLIKE
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#endif
 
 /* Names the process in every line: "tlsrelay/<service>[pid]". */
 void log_set_service(const char *syslog_name, const char *service);

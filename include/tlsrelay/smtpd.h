@@ -59,9 +59,6 @@ const char *smtpd_parse_mail(const char *arg, char **addr,
  * 555 (no extension we offer defines any). */
 const char *smtpd_parse_rcpt(const char *arg, char **addr, char *replybuf,
     size_t replylen);
-/* The domain part of an address, lower-cased, malloc'd; "" when the
- * address has no @. "user@[127.0.0.1]" gives "[127.0.0.1]". */
-char *smtpd_addr_domain(const char *addr);
 
 /* ---- DATA reader (src/smtpd/smtpd_data.c) ---- */
 
@@ -244,7 +241,7 @@ struct smtpd_listener {
 	int fd;
 	char *name;		/* service name, for logging */
 	struct conf *conf;	/* owned by the generation */
-	void *ssl_ctx;		/* SSL_CTX *, or NULL when TLS is off */
+	struct ssl_ctx_st *ssl_ctx;	/* NULL when TLS is off */
 	struct smtpd_policy *policy;	/* owned by the generation */
 };
 

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#include "tlsrelay/log.h"	/* PRINTFLIKE, and msg_* for util's users */
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
@@ -56,5 +56,10 @@ char *file_read_text(const char *path, char **err);
 char *str_trim(char *s);
 /* Lower-cases s in place (ASCII); returns s. */
 char *str_lower(char *s);
+
+/* The domain part of an address, lower-cased, malloc'd; "" when the
+ * address has no @. "user@[127.0.0.1]" gives "[127.0.0.1]"
+ * (src/util/addr.c). */
+char *addr_domain(const char *addr);
 
 #endif

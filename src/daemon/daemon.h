@@ -67,7 +67,7 @@ int throttle_ready(const struct throttle *t, time_t now);
 struct service {
 	struct conf *conf;		/* main.cf with the -o overrides */
 	struct smtpd_policy *policy;
-	void *ssl_ctx;			/* SSL_CTX * or NULL */
+	struct ssl_ctx_st *ssl_ctx;	/* OpenSSL's SSL_CTX, or NULL */
 };
 
 struct generation {

@@ -67,6 +67,25 @@ facility_code(const char *name)
 	return -1;
 }
 
+/* An error text for the caller to free. xasprintf is util's, above us:
+ * it would log through us when memory runs out. */
+static char *log_error_text(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+static char *
+log_error_text(const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	return text;
+}
+
 int
 log_open(const char *maillog_file, int to_stderr, const char *facility,
     char **err)
@@ -91,7 +110,7 @@ log_open(const char *maillog_file, int to_stderr, const char *facility,
 			fd = open(maillog_file,
 			    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0) {
-			*err = xasprintf("open maillog_file %s: %s",
+			*err = log_error_text("open maillog_file %s: %s",
 			    maillog_file, strerror(errno));
 			log_dest = LOG_TO_STDERR;
 			return -1;
@@ -104,7 +123,7 @@ log_open(const char *maillog_file, int to_stderr, const char *facility,
 		int code = facility_code(facility ? facility : "mail");
 
 		if (code < 0) {
-			*err = xasprintf("unknown syslog_facility: %s",
+			*err = log_error_text("unknown syslog_facility: %s",
 			    facility);
 			return -1;
 		}

@@ -11,7 +11,6 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
 #include "tlsrelay/qmgr.h"
-#include "tlsrelay/smtpd.h"
 #include "tlsrelay/util.h"
 
 struct qmgr_router {
@@ -207,7 +206,7 @@ int
 qmgr_route(const struct qmgr_router *r, const char *recipient,
     struct qmgr_route *route)
 {
-	char *domain = smtpd_addr_domain(recipient);
+	char *domain = addr_domain(recipient);
 	const char *value = NULL;
 	char *transport, *nexthop;
 	int rc;

@@ -375,24 +375,3 @@ smtpd_parse_rcpt(const char *arg, char **addr, char *replybuf,
 	}
 	return NULL;
 }
-
-char *
-smtpd_addr_domain(const char *addr)
-{
-	const char *p, *at = NULL;
-	int in_quote = 0;
-
-	for (p = addr; *p; p++) {
-		if (in_quote) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '"')
-				in_quote = 0;
-		} else if (*p == '"') {
-			in_quote = 1;
-		} else if (*p == '@') {
-			at = p;
-		}
-	}
-	return str_lower(xstrdup(at ? at + 1 : ""));
-}

@@ -366,7 +366,7 @@ smtpd_policy_in_mynetworks(const struct smtpd_policy *p, const char *addr)
 static int
 authorized_destination(const struct smtpd_policy *p, const char *rcpt)
 {
-	char *domain = smtpd_addr_domain(rcpt);
+	char *domain = addr_domain(rcpt);
 	int ok = *domain != '\0' && *domain != '[' &&
 	    domain_list_match(p->relay_domains, domain);
 
@@ -443,7 +443,7 @@ sender_login_mismatch(const struct smtpd_policy *p,
 		return RESTRICT_DUNNO;
 	owners = smtpd_table_lookup(p->sender_login_maps, q->sender, &error);
 	if (owners == NULL && !error && strchr(q->sender, '@') != NULL) {
-		domain = smtpd_addr_domain(q->sender);
+		domain = addr_domain(q->sender);
 		key = xasprintf("@%s", domain);
 		owners = smtpd_table_lookup(p->sender_login_maps, key, &error);
 		free(key);

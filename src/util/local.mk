@@ -1,2 +1,3 @@
 libtlsrelay_a_SOURCES += src/util/util.c
 libtlsrelay_a_SOURCES += src/util/pidfile.c
+libtlsrelay_a_SOURCES += src/util/addr.c

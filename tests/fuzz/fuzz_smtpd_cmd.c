@@ -61,7 +61,7 @@ check_addr(const char *addr, int utf8_ok)
 	CHECK(!in_quote);
 	CHECK(ats <= 1);
 
-	domain = smtpd_addr_domain(addr);
+	domain = addr_domain(addr);
 	CHECK(strlen(domain) <= len);
 	CHECK(strcasecmp(domain, addr + len - strlen(domain)) == 0);
 	for (i = 0; domain[i]; i++)

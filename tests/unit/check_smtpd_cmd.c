@@ -452,7 +452,7 @@ END_TEST
 static void
 check_domain(const char *addr, const char *want)
 {
-	char *domain = smtpd_addr_domain(addr);
+	char *domain = addr_domain(addr);
 
 	ck_assert_str_eq(domain, want);
 	free(domain);
