@@ -299,6 +299,9 @@ int queue_list(const char *queue_dir, FILE *out, char **err);
  * fields: queue_name, queue_id, arrival_time, message_size,
  * forced_expire, sender, recipients (address, delay_reason). */
 int queue_list_json(const char *queue_dir, FILE *out, char **err);
+/* The listing from the queue manager (public/showq), for users who may
+ * not read the queue themselves: what mailq does through showq. */
+int queue_list_showq(const char *queue_dir, FILE *out, char **err);
 
 /* Administration (src/queue/queue_ops.c). */
 enum queue_op {

@@ -66,7 +66,8 @@ check_user(const struct conf *conf)
 	if (pw != NULL && pw->pw_uid == getuid())
 		return 0;
 	fprintf(stderr, "tlsrelay: fatal: queue: permission denied: run as "
-	    "root or as mail_owner (%s)\n", owner);
+	    "root or as mail_owner (%s); any user can list the queue with "
+	    "tlsrelay-sendmail -bp (mailq)\n", owner);
 	return -1;
 }
 

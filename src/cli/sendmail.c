@@ -2,7 +2,8 @@
  * every local program use, as Postfix's sendmail(1):
  *	tlsrelay-sendmail [-t] [-i | -oi] [-f sender] [-F name] [-C dir]
  *	    [recipient ...]
- *	tlsrelay-sendmail -bp		the queue, like mailq
+ *	tlsrelay-sendmail -bp		the queue, like mailq (also when
+ *					called as "mailq")
  *	tlsrelay-sendmail -q		deliver the deferred mail now
  * The message is read from standard input and left in the maildrop
  * directory (include/tlsrelay/maildrop.h), durably, whether the daemon
@@ -211,6 +212,33 @@ run_queue_command(const struct options *o)
 	fatal(EX_UNAVAILABLE, "cannot run %s: %s", tool, strerror(errno));
 }
 
+static const char *
+prog_name(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return slash ? slash + 1 : argv0;
+}
+
+/* mailq: root and mail_owner read the queue themselves; anyone else gets
+ * the listing from the queue manager (public/showq), reached through
+ * the group. */
+static int
+list_queue(const struct options *o, const struct conf *conf)
+{
+	struct passwd *pw = getpwnam(conf_str(conf, P_mail_owner));
+	char *err = NULL;
+
+	if (getuid() == 0 || (pw != NULL && pw->pw_uid == getuid()))
+		run_queue_command(o);
+	if (queue_list_showq(conf_str(conf, P_queue_directory), stdout,
+	    &err) < 0)
+		fatal(EX_UNAVAILABLE, "%s", err);
+	if (fflush(stdout) != 0)
+		fatal(EX_IOERR, "write error on standard output");
+	return 0;
+}
+
 struct rcpt_ctx {
 	struct maildrop_envelope *env;
 };
@@ -287,15 +315,19 @@ main(int argc, char **argv)
 
 	log_set_service("tlsrelay", "sendmail");
 	parse_options(argc, argv, &o);
+	if (strcmp(prog_name(argv[0]), "mailq") == 0)
+		o.mode = MODE_LIST;
 	drop_group_unless_trusted(&o);
 	if (o.mode == MODE_NOTHING)
 		return 0;
-	if (o.mode == MODE_LIST || o.mode == MODE_FLUSH)
+	if (o.mode == MODE_FLUSH)
 		run_queue_command(&o);
 
 	if ((conf = conf_load(o.confdir, &err)) == NULL)
 		fatal(EX_CONFIG, "%s", err);
 	queue_dir = conf_str(conf, P_queue_directory);
+	if (o.mode == MODE_LIST)
+		return list_queue(&o, conf);
 
 	memset(&env, 0, sizeof(env));
 	caller_identity(&env, &o);

@@ -7,7 +7,8 @@ libtlsrelay_a_SOURCES += \
 	src/qmgr/qmgr_log.c \
 	src/qmgr/qmgr_message.c \
 	src/qmgr/qmgr_route.c \
-	src/qmgr/qmgr_self.c
+	src/qmgr/qmgr_self.c \
+	src/qmgr/qmgr_showq.c
 
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_qmgr_route

@@ -420,6 +420,8 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 	notify_fifo_size = fcntl(notify_fd, F_GETPIPE_SZ);
 	if ((qmgr.syncer = spool_syncer_new(err)) == NULL)
 		return -1;
+	if (qmgr_showq_start(qmgr.base, qmgr.queue_dir, err) < 0)
+		return -1;
 	qmgr.intake = qmgr_intake_new(qmgr.base, QMGR_INTAKE_CAP, &intake_ops,
 	    NULL);
 	return 0;
@@ -466,6 +468,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	event_free(notify_event);
 	event_free(scan_timer);
 	event_free(pickup_timer);
+	qmgr_showq_stop();
 	if (drain_deadline)
 		event_free(drain_deadline);
 	event_free(sigterm);

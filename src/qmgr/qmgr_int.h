@@ -96,4 +96,9 @@ int qmgr_self_is_target(const struct qmgr_self *self,
 /* qmgr_log.c */
 void qmgr_log_result(const struct qmgr_message *m, size_t index);
 
+/* qmgr_showq.c: the queue listing on public/showq for mailq. */
+int qmgr_showq_start(struct event_base *base, const char *queue_dir,
+    char **err);
+void qmgr_showq_stop(void);
+
 #endif

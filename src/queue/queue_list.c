@@ -8,6 +8,9 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,4 +257,39 @@ queue_list_json(const char *queue_dir, FILE *out, char **err)
 
 	return each_message(queue_dir, out, show_json, &totals, err) < 0 ?
 	    -1 : 0;
+}
+
+int
+queue_list_showq(const char *queue_dir, FILE *out, char **err)
+{
+	struct sockaddr_un sun;
+	char buf[8192];
+	ssize_t n;
+	int fd;
+
+	*err = NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/public/showq", queue_dir) >= sizeof(sun.sun_path)) {
+		*err = xasprintf("%s/public/showq: path too long", queue_dir);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int saved = errno;
+
+		if (fd >= 0)
+			close(fd);
+		/* Postfix's words for a queue manager that is not there. */
+		*err = saved == ENOENT || saved == ECONNREFUSED ?
+		    xstrdup("Queue report unavailable - mail system is down") :
+		    xasprintf("connect %s: %s", sun.sun_path, strerror(saved));
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+			break;
+	close(fd);
+	return 0;
 }

@@ -24,7 +24,7 @@ from relaytest import (TLSRELAY, HarnessError, OutboundTestCase,  # noqa: E402
 SENDMAIL = os.path.join(os.path.dirname(TLSRELAY), "tlsrelay-sendmail")
 DROP_GROUP = "tlsdrop"
 USER = "nobody"                 # a caller who is not root
-EX_USAGE, EX_NOPERM = 64, 77
+EX_USAGE, EX_UNAVAILABLE, EX_NOPERM = 64, 69, 77
 
 
 class SendmailTest(OutboundTestCase):
@@ -236,6 +236,54 @@ class SendmailTest(OutboundTestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn(b"me@origin.test", res.stdout)
         self.assertIn(b"stuck@dest.test", res.stdout)
+
+    def test_mailq_for_every_user(self):
+        """Any user lists the queue through the set-group-ID command (the
+        queue manager's public/showq), also called as mailq; without the
+        group, or without a running queue manager, a clear error."""
+        relay = self.outbound_relay(main={
+            "relayhost": "[127.0.0.1]:1", "minimal_backoff_time": "300s",
+            "maximal_backoff_time": "4000s", "queue_run_delay": "300s"},
+            start=False)
+        self.start(relay)
+        status, _ = self.sendmail(relay, ["-f", "me@origin.test",
+                                          "waiting@dest.test"], b"x\n")
+        self.assertEqual(status, 0)
+        relay.wait_log(r"to=<waiting@dest\.test>, .*status=deferred",
+                       timeout=20)
+        binary = self.setgid_copy()
+        mailq = os.path.join(os.path.dirname(binary), "mailq")
+        os.symlink(binary, mailq)
+        for cmd in ([binary, "-C", relay.dir, "-bp"], [mailq, "-C",
+                                                       relay.dir]):
+            res = subprocess.run(["runuser", "-u", USER, "--"] + cmd,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, timeout=60)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn(b"me@origin.test", res.stdout)
+            self.assertIn(b"waiting@dest.test", res.stdout)
+            self.assertIn(b"Connection refused", res.stdout)
+            self.assertRegex(res.stdout, rb"-- \d+ Kbytes in 1 Request\.")
+        # Acting on the queue stays privileged.
+        res = subprocess.run(["runuser", "-u", USER, "--", TLSRELAY,
+                              "queue", "-c", relay.dir, "flush"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             timeout=60)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(b"permission denied", res.stderr)
+        # Without the group: public/ is closed to the user.
+        res = subprocess.run(["runuser", "-u", USER, "--", SENDMAIL, "-C",
+                              relay.dir, "-bp"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(res.returncode, EX_UNAVAILABLE, res.stderr)
+        self.assertIn(b"Permission denied", res.stderr)
+        relay.stop()
+        res = subprocess.run(["runuser", "-u", USER, "--", binary, "-C",
+                              relay.dir, "-bp"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(res.returncode, EX_UNAVAILABLE, res.stderr)
+        self.assertIn(b"Queue report unavailable - mail system is down",
+                      res.stderr)
 
 
 if __name__ == "__main__":
