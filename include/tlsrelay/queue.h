@@ -300,7 +300,8 @@ int queue_list(const char *queue_dir, FILE *out, char **err);
  * forced_expire, sender, recipients (address, delay_reason). */
 int queue_list_json(const char *queue_dir, FILE *out, char **err);
 /* The listing from the queue manager (public/showq), for users who may
- * not read the queue themselves: what mailq does through showq. */
+ * not read the queue themselves: what mailq does through showq. It
+ * changes the working directory (to public/). */
 int queue_list_showq(const char *queue_dir, FILE *out, char **err);
 
 /* Administration (src/queue/queue_ops.c). */

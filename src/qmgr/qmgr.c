@@ -377,6 +377,7 @@ qmgr_check_conf(const struct conf *conf, char **err)
 static int
 qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 {
+	char *showq_err = NULL;
 	const char *level = conf_str(conf, P_smtp_dns_support_level);
 
 	memset(&qmgr, 0, sizeof(qmgr));
@@ -420,8 +421,12 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 	notify_fifo_size = fcntl(notify_fd, F_GETPIPE_SZ);
 	if ((qmgr.syncer = spool_syncer_new(err)) == NULL)
 		return -1;
-	if (qmgr_showq_start(qmgr.base, qmgr.queue_dir, err) < 0)
-		return -1;
+	/* Without it only root and mail_owner can list the queue: worth a
+	 * warning, not a queue manager that does not deliver. */
+	if (qmgr_showq_start(qmgr.base, qmgr.queue_dir, &showq_err) < 0) {
+		msg_warn("mailq for users: %s", showq_err);
+		free(showq_err);
+	}
 	qmgr.intake = qmgr_intake_new(qmgr.base, QMGR_INTAKE_CAP, &intake_ops,
 	    NULL);
 	return 0;

@@ -68,28 +68,41 @@ accept_cb(evutil_socket_t listener, short what, void *arg)
 	close(fd);
 }
 
+/* A socket bound or connected by the relative name "showq" from inside
+ * public/: a queue_directory path may be longer than sun_path's 108
+ * bytes. */
 int
 qmgr_showq_start(struct event_base *base, const char *queue_dir,
     char **err)
 {
-	struct sockaddr_un sun;
-	int fd;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX,
+	    .sun_path = "showq" };
+	char *public = xasprintf("%s/public", queue_dir);
+	int fd, cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "%s/public/showq", queue_dir) >= sizeof(sun.sun_path)) {
-		*err = xasprintf("%s/public/showq: path too long", queue_dir);
-		return -1;
-	}
 	/* Children are reaped by the kernel; the queue manager has no
 	 * other use for SIGCHLD. */
 	signal(SIGCHLD, SIG_IGN);
-	(void)unlink(sun.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 16) < 0) {
-		*err = xasprintf("%s: %s", sun.sun_path, strerror(errno));
+	if (cwd < 0 || fd < 0 || chdir(public) < 0) {
+		*err = xasprintf("%s/showq: %s", public, strerror(errno));
+		goto out;
+	}
+	(void)unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, 0666) < 0 || listen(fd, 16) < 0)
+		*err = xasprintf("%s/showq: %s", public, strerror(errno));
+	else
+		rc = 0;
+	if (fchdir(cwd) < 0 && rc == 0) {
+		*err = xasprintf("fchdir: %s", strerror(errno));
+		rc = -1;
+	}
+out:
+	if (cwd >= 0)
+		close(cwd);
+	free(public);
+	if (rc < 0) {
 		if (fd >= 0)
 			close(fd);
 		return -1;

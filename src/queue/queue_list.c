@@ -262,31 +262,29 @@ queue_list_json(const char *queue_dir, FILE *out, char **err)
 int
 queue_list_showq(const char *queue_dir, FILE *out, char **err)
 {
-	struct sockaddr_un sun;
+	/* By its relative name from inside public/: see qmgr_showq.c. */
+	struct sockaddr_un sun = { .sun_family = AF_UNIX,
+	    .sun_path = "showq" };
+	char *public = xasprintf("%s/public", queue_dir);
 	char buf[8192];
 	ssize_t n;
-	int fd;
+	int fd, saved;
 
 	*err = NULL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "%s/public/showq", queue_dir) >= sizeof(sun.sun_path)) {
-		*err = xasprintf("%s/public/showq: path too long", queue_dir);
-		return -1;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int saved = errno;
-
+	if (fd < 0 || chdir(public) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		saved = errno;
 		if (fd >= 0)
 			close(fd);
 		/* Postfix's words for a queue manager that is not there. */
 		*err = saved == ENOENT || saved == ECONNREFUSED ?
 		    xstrdup("Queue report unavailable - mail system is down") :
-		    xasprintf("connect %s: %s", sun.sun_path, strerror(saved));
+		    xasprintf("%s/showq: %s", public, strerror(saved));
+		free(public);
 		return -1;
 	}
+	free(public);
 	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0 && fwrite(buf, 1, (size_t)n, out) != (size_t)n)
 			break;
