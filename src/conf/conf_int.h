@@ -108,7 +108,10 @@ int conf_check_value(const struct conf_param_def *def, const char *where,
     const char *value, long long number, char **err);
 
 /* conf_obsolete.c: "WHERE: NAME is obsolete: use NEW instead". */
-void conf_obsolete_warning(const char *where, const char *name);
+/* conf NULL: before values are resolved (the names warned at load have
+ * one meaning whatever else is set). */
+void conf_obsolete_warning(const struct conf *conf, const char *where,
+    const char *name);
 
 /* conf_resolve.c: expands every slot, checks typed values (and, when
  * conf->check_declared, their declared bounds and allowed values), fills

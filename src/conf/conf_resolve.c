@@ -334,7 +334,7 @@ warn_overrides(const struct conf *conf)
 				char *where = xasprintf("%s:%d", svc->file,
 				    ov->line);
 
-				conf_obsolete_warning(where, ov->name);
+				conf_obsolete_warning(NULL, where, ov->name);
 				free(where);
 			} else if (status == CONF_UNKNOWN &&
 			    !is_service_param(conf, ov->name) &&
@@ -367,7 +367,7 @@ conf_warn_names(struct conf *conf)
 		    is_service_param(conf, slot->name))
 			slot->status = CONF_IGNORED;
 		if (slot->status == CONF_OBSOLETE)
-			conf_obsolete_warning(slot->origin, slot->name);
+			conf_obsolete_warning(NULL, slot->origin, slot->name);
 		else if (slot->status == CONF_UNKNOWN && !slot->referenced)
 			msg_warn("%s: unused parameter: %s=%s", slot->origin,
 			    slot->name, slot->raw);

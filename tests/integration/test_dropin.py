@@ -3,7 +3,9 @@ tlsrelayd does with them: `smtpd_tls_CApath = no` (a warning, and no CA
 directory), a 1024-bit `smtpd_tls_dh1024_param_file` (a warning that says
 what to do, and the built-in FFDHE groups: DHE still works), and a
 protocol list that leaves OpenSSL 3 nothing to speak (an error at start
-naming main.cf:line, not a failed STARTTLS for every client)."""
+naming main.cf:line, not a failed STARTTLS for every client), and the
+obsolete smtp_enforce_tls with Postfix's meaning: verify, unless
+smtp_tls_enforce_peername = no."""
 
 import os
 import re
@@ -12,7 +14,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import RelayTestCase, SClient, main, openssl  # noqa: E402
+from relaytest import (OutboundTestCase, RelayTestCase, SClient,  # noqa
+                       main, openssl)
 
 # A DHE suite, so that the key exchange uses the DH parameters.
 DHE = ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"]
@@ -69,6 +72,48 @@ class DropInTest(RelayTestCase):
                                              "!TLSv1.1"})
         s = SClient(relay.port())
         self.assertTrue(s.established, s.output)
+
+
+class ObsoleteClientTest(OutboundTestCase):
+    """The sink's certificate is trusted (smtp_tls_CAfile) but names
+    relay.test, not the next hop 127.0.0.1: verify defers, encrypt
+    delivers."""
+
+    def relay_to(self, sink, **main):
+        settings = {"relayhost": sink.nexthop,
+                    "smtp_tls_CAfile": self.certs.ca,
+                    "smtp_enforce_tls": "yes",
+                    "minimal_backoff_time": "300s",
+                    "maximal_backoff_time": "4000s",
+                    "queue_run_delay": "300s"}
+        settings.update(main)
+        return self.outbound_relay(main=settings)
+
+    def test_enforce_tls_means_verify(self):
+        sink = self.sink()
+        relay = self.relay_to(sink)
+        queue_id = self.submit(relay, "sender@client.test",
+                               ["rcpt@dest.test"], self.message())
+        relay.wait_log(r": %s: to=<rcpt@dest\.test>, .*status=deferred "
+                       r"\(Server certificate not verified\)" % queue_id,
+                       timeout=20)
+        self.assertEqual(sink.messages(), [])
+        self.assertGreaterEqual(warnings(
+            relay, r"smtp_enforce_tls is obsolete: use "
+            r"smtp_tls_security_level = verify instead$"), 1)
+
+    def test_enforce_peername_no_means_encrypt(self):
+        sink = self.sink()
+        relay = self.relay_to(sink, smtp_tls_enforce_peername="no")
+        queue_id = self.submit(relay, "sender@client.test",
+                               ["rcpt@dest.test"], self.message())
+        relay.wait_log(r": %s: to=<rcpt@dest\.test>, .*status=sent" %
+                       queue_id, timeout=20)
+        [m] = sink.messages()
+        self.assertIsNotNone(m.tls)
+        self.assertGreaterEqual(warnings(
+            relay, r"smtp_enforce_tls is obsolete: use "
+            r"smtp_tls_security_level = encrypt instead$"), 1)
 
 
 if __name__ == "__main__":

@@ -616,11 +616,12 @@ START_TEST(test_obsolete_warned)
 	    "no\n", "main.cf", NULL, NULL, &err);
 	log = tu_capture_end();
 	ck_assert_ptr_nonnull(conf);
+	/* Each with its modern equivalent (issue 11). */
 	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:1: smtpd_use_tls "
-	    "is obsolete: use smtpd_tls_security_level instead\n"));
+	    "is obsolete: use smtpd_tls_security_level = may instead\n"));
 	ck_assert_ptr_nonnull(strstr(log, "warning: main.cf:2: "
 	    "smtpd_enforce_tls is obsolete: use smtpd_tls_security_level "
-	    "instead\n"));
+	    "= encrypt instead\n"));
 	ck_assert_int_eq(conf_bool(conf, P_smtpd_use_tls), 1);
 	ck_assert_int_eq(conf_bool(conf, P_smtpd_enforce_tls), 0);
 	ck_assert_int_eq(conf_param_status("smtpd_use_tls"), CONF_OBSOLETE);
@@ -840,7 +841,7 @@ START_TEST(test_obsoleted_by)
 	conf_warn_obsolete(conf, P_smtpd_tls_security_level);
 	log = tu_capture_end();
 	ck_assert_str_eq(log, "tlsrelay: warning: main.cf:1: smtp_use_tls is "
-	    "obsolete: use smtp_tls_security_level instead\n");
+	    "obsolete: use smtp_tls_security_level = may instead\n");
 	free(log);
 	conf_free(conf);
 

@@ -307,7 +307,7 @@ START_TEST(test_override_names_warned)
 	ck_assert_ptr_nonnull(strstr(log, "warning: master.cf:3: unused "
 	    "parameter: made_up_name=1\n"));
 	ck_assert_ptr_nonnull(strstr(log, "warning: master.cf:5: smtpd_use_tls "
-	    "is obsolete: use smtpd_tls_security_level instead\n"));
+	    "is obsolete: use smtpd_tls_security_level = may instead\n"));
 	free(log);
 	conf_free(conf);
 }

@@ -1768,9 +1768,13 @@ START_TEST(smtp_levels)
 		{ "smtp_tls_security_level = may", TLS_LEV_MAY },
 		{ "smtp_tls_security_level = ENCRYPT", TLS_LEV_ENCRYPT },
 		{ "smtp_use_tls = yes", TLS_LEV_MAY },
-		{ "smtp_enforce_tls = yes", TLS_LEV_ENCRYPT },
-		{ "smtp_use_tls = yes\nsmtp_enforce_tls = yes",
+		/* Postfix: enforce means verify, unless the peer name is
+		 * not enforced (issue 11). */
+		{ "smtp_enforce_tls = yes", TLS_LEV_VERIFY },
+		{ "smtp_enforce_tls = yes\nsmtp_tls_enforce_peername = no",
 		    TLS_LEV_ENCRYPT },
+		{ "smtp_use_tls = yes\nsmtp_enforce_tls = yes",
+		    TLS_LEV_VERIFY },
 		/* the level wins over the obsolete names */
 		{ "smtp_enforce_tls = yes\nsmtp_tls_security_level = none",
 		    TLS_LEV_NONE },
@@ -1960,7 +1964,7 @@ START_TEST(obsolete_warning)
 	tls = tls_client_new(conf, &err);
 	ck_assert_ptr_nonnull(tls);
 	ck_assert(log_has(&c, "warning: main.cf:2: smtp_use_tls is obsolete: "
-	    "use smtp_tls_security_level instead"));
+	    "use smtp_tls_security_level = may instead"));
 	tls_client_free(tls);
 	conf_free(conf);
 	client_stop(&c);
