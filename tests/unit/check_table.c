@@ -42,16 +42,14 @@
 #define BDB_PANIC_LEAKS_END()	do { } while (0)
 #endif
 
-/* Each test works in its own directory under one for the whole run, which
- * main() removes even when a test failed before its teardown. */
-static char basedir[64];
-static char tmpdir[96];
+/* Each test works in its own directory under the run's, which the Check
+ * main removes even when a test failed before its teardown. */
+static char tmpdir[160];
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test.XXXXXX", basedir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_make_dir(tmpdir, sizeof(tmpdir), "test");
 }
 
 static void
@@ -1587,20 +1585,4 @@ table_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(table_suite());
-	int failed;
-
-	snprintf(basedir, sizeof(basedir), "/tmp/check_table.XXXXXX");
-	if (mkdtemp(basedir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_remove_tree(basedir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(table_suite)
