@@ -1495,6 +1495,26 @@ class OutboundTestCase(RelayTestCase):
                  lambda: self.where(relay, queue_id) == sub, timeout,
                  relay.diagnostics)
 
+    def wait_queue_empty(self, relay, timeout=20):
+        """Waits until nothing is in incoming/, active/ or deferred/:
+        every message the relay holds has been delivered or returned."""
+        wait_for("an empty queue",
+                 lambda: not any(relay.queue_ids(sub) for sub in
+                                 ("incoming", "active", "deferred")),
+                 timeout, relay.diagnostics)
+
+    def wait_marker(self, relay, rcpt):
+        """The positive marker a negative check waits for: a message to
+        rcpt, submitted now, delivered and removed. The qmgr reads smtpd's
+        notices and the queue command's requests (flush, release) from one
+        FIFO, in order, so by then it has acted on every earlier one."""
+        _, data = self.outbound_message(subject="marker", to=rcpt)
+        queue_id = self.submit(relay, "sender@senders.test", [rcpt], data)
+        relay.wait_log(r": %s: to=<%s>, .*status=sent" %
+                       (queue_id, re.escape(rcpt)), timeout=20)
+        self.wait_removed(relay, queue_id)
+        return queue_id
+
     def tlsrelay(self, *args, timeout=30):
         """Runs the tlsrelay command: (exit status, output)."""
         require_program(TLSRELAY)
