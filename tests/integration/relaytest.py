@@ -141,23 +141,24 @@ def all_pids():
     return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 
 
-def group_members(pgrp):
-    """Live (non-zombie) processes in process group pgrp."""
+def _live_pids(field, value):
+    """Live (non-zombie) processes whose proc_stat()[field] is value."""
     pids = []
     for pid in all_pids():
         st = proc_stat(pid)
-        if st and st[2] == pgrp and st[0] != "Z":
+        if st and st[field] == value and st[0] != "Z":
             pids.append(pid)
     return pids
+
+
+def group_members(pgrp):
+    """Live processes in process group pgrp."""
+    return _live_pids(2, pgrp)
 
 
 def children_of(ppid):
-    pids = []
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st and st[1] == ppid and st[0] != "Z":
-            pids.append(pid)
-    return pids
+    """Live children of ppid."""
+    return _live_pids(1, ppid)
 
 
 def proc_status(pid):
@@ -685,6 +686,26 @@ class QueueFile:
         return self.get("X", "")
 
 
+TEXT_ALPHABET = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-"
+TO_TEXT_ALPHABET = bytes.maketrans(
+    bytes(range(256)),
+    bytes(TEXT_ALPHABET[i % len(TEXT_ALPHABET)] for i in range(256)))
+
+
+def text_lines(width, count, seed, dot_every):
+    """count pseudo-random CRLF lines of width characters, the same for the
+    same seed; every dot_every-th starts with a dot (dot-stuffing)."""
+    raw = random.Random(seed).randbytes(width * count).translate(
+        TO_TEXT_ALPHABET)
+    out = []
+    for i in range(count):
+        line = raw[i * width:(i + 1) * width]
+        if i % dot_every == 0:
+            line = b"." + line
+        out.append(line + b"\r\n")
+    return b"".join(out)
+
+
 def split_received(content):
     """Splits content after the Received: header the relay added: returns
     (header bytes incl. continuation lines, the rest)."""
@@ -1081,11 +1102,12 @@ def strip_received(content):
 
 class Sink:
     """peers/sink.py in its own process, recording into directory.
-    client_ca: ask the relay for a client certificate of that CA."""
+    client_ca: ask the relay for a client certificate of that CA;
+    extra_args: more options of sink.py (a subclass's)."""
 
     def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
                  certs=None, tls=True, broken_tls=False, delay=0,
-                 replies=None, size=0, client_ca=None):
+                 replies=None, size=0, client_ca=None, extra_args=()):
         require_tools(PYTHON)
         self.case = case
         self.dir = directory
@@ -1107,6 +1129,7 @@ class Sink:
             args += ["--delay", str(delay)]
         if size:
             args += ["--size", str(size)]
+        args += list(extra_args)
         self.log_path = os.path.join(directory, "sink.log")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
