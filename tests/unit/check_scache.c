@@ -507,46 +507,21 @@ struct pair {
 	int ok;
 };
 
-static int
-step(SSL *ssl, int *done)
-{
-	int r, e;
-
-	if (*done)
-		return 0;
-	if ((r = SSL_do_handshake(ssl)) == 1) {
-		*done = 1;
-		return 0;
-	}
-	e = SSL_get_error(ssl, r);
-	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
-}
-
 /* A handshake, then a byte each way so that the client reads the
  * tickets the server sent after it. */
 static void
 connect_pair(SSL_CTX *server, SSL_CTX *client, SSL_SESSION *offer,
     struct pair *p)
 {
-	BIO *cbio, *sbio;
-	int cdone = 0, sdone = 0;
 	char c;
 
 	memset(p, 0, sizeof(*p));
 	p->client = SSL_new(client);
 	p->server = SSL_new(server);
 	ck_assert(p->client && p->server);
-	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
-	SSL_set_bio(p->client, cbio, cbio);
-	SSL_set_bio(p->server, sbio, sbio);
-	SSL_set_connect_state(p->client);
-	SSL_set_accept_state(p->server);
 	if (offer != NULL)
 		ck_assert_int_eq(SSL_set_session(p->client, offer), 1);
-	for (int i = 0; i < 100 && !(cdone && sdone); i++)
-		if (step(p->client, &cdone) < 0 || step(p->server, &sdone) < 0)
-			break;
-	p->ok = cdone && sdone;
+	p->ok = tu_tls_handshake(p->client, p->server);
 	if (!p->ok)
 		return;
 	ck_assert_int_eq(SSL_write(p->server, "s", 1), 1);
@@ -932,25 +907,16 @@ deliver(SSL_CTX *server, SSL_CTX *client, const char *policy, int *offered,
     struct tls_info *info)
 {
 	struct pair p;
-	BIO *cbio, *sbio;
-	int cdone = 0, sdone = 0, reused;
+	int reused;
 	char c;
 
 	memset(&p, 0, sizeof(p));
 	p.client = SSL_new(client);
 	p.server = SSL_new(server);
-	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
-	SSL_set_bio(p.client, cbio, cbio);
-	SSL_set_bio(p.server, sbio, sbio);
-	SSL_set_connect_state(p.client);
-	SSL_set_accept_state(p.server);
 	*offered = tls_client_session_prepare(p.client, "scache.test",
 	    "mx.scache.test", "127.0.0.1", 25, policy);
-	for (int i = 0; i < 100 && !(cdone && sdone); i++)
-		if (step(p.client, &cdone) < 0 || step(p.server, &sdone) < 0)
-			break;
-	ck_assert(cdone && sdone);
-	p.ok = 1;
+	p.ok = tu_tls_handshake(p.client, p.server);
+	ck_assert(p.ok);
 	ck_assert_int_eq(SSL_write(p.server, "s", 1), 1);
 	ck_assert_int_eq(SSL_read(p.client, &c, 1), 1);
 	reused = SSL_session_reused(p.client);

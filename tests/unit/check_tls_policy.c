@@ -678,26 +678,6 @@ END_TEST
 
 /* ---- handshakes: the verdict of each level ------------------------------ */
 
-static int
-step(SSL *ssl, int *done)
-{
-	int r;
-
-	if (*done)
-		return 0;
-	if ((r = SSL_do_handshake(ssl)) == 1) {
-		*done = 1;
-		return 0;
-	}
-	switch (SSL_get_error(ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 struct peer_result {
 	int handshake;		/* 1 when it completed */
 	int check;		/* tls_client_check_peer() */
@@ -717,9 +697,7 @@ handshake(const char *cf, const char *entry, const char *chain,
 	struct tls_client *tls;
 	SSL_CTX *cctx, *sctx;
 	SSL *client, *server;
-	BIO *cbio, *sbio;
 	char *err = NULL, *chain_path = path(chain), *key_path = path(key);
-	int cdone = 0, sdone = 0;
 
 	memset(res, 0, sizeof(*res));
 	tls = tls_client_new(conf, &err);
@@ -736,15 +714,7 @@ handshake(const char *cf, const char *entry, const char *chain,
 	client = SSL_new(cctx);
 	server = SSL_new(sctx);
 	ck_assert_int_eq(tls_client_ssl_setup(client, policy, NULL, &err), 0);
-	ck_assert_int_eq(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-	SSL_set_bio(server, sbio, sbio);
-	SSL_set_bio(client, cbio, cbio);
-	SSL_set_accept_state(server);
-	SSL_set_connect_state(client);
-	for (int i = 0; i < 20 && !(cdone && sdone); i++)
-		if (step(client, &cdone) < 0 || step(server, &sdone) < 0)
-			break;
-	res->handshake = cdone && sdone;
+	res->handshake = tu_tls_handshake(client, server);
 	if (res->handshake)
 		res->check = tls_client_check_peer(client, policy, hostname,
 		    "mx.example.com[127.0.0.1]:25", 1, &res->reason);

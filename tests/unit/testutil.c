@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "tlsrelay/conf.h"
 #include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
@@ -173,6 +175,40 @@ tu_make_certs(const char *dir, const struct tu_cert *certs, size_t n)
 		    c->name, c->name, c->subject);
 		free(ca);
 	}
+}
+
+/* One step of a handshake: 0 to go on, -1 on failure. */
+static int
+handshake_step(SSL *ssl, int *done)
+{
+	int r, e;
+
+	if (*done)
+		return 0;
+	if ((r = SSL_do_handshake(ssl)) == 1) {
+		*done = 1;
+		return 0;
+	}
+	e = SSL_get_error(ssl, r);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+int
+tu_tls_handshake(SSL *client, SSL *server)
+{
+	BIO *cbio, *sbio;
+	int cdone = 0, sdone = 0;
+
+	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
+	SSL_set_bio(client, cbio, cbio);
+	SSL_set_bio(server, sbio, sbio);
+	SSL_set_connect_state(client);
+	SSL_set_accept_state(server);
+	for (int i = 0; i < 100 && !(cdone && sdone); i++)
+		if (handshake_step(client, &cdone) < 0 ||
+		    handshake_step(server, &sdone) < 0)
+			break;
+	return cdone && sdone;
 }
 
 /* ---- queues, configurations, policies ---------------------------------- */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include <check.h>
+#include <openssl/types.h>
 
 #include "tlsrelay/util.h"
 
@@ -81,6 +82,11 @@ struct tu_cert {
 
 /* Makes each certificate in order (an issuer before what it signs). */
 void tu_make_certs(const char *dir, const struct tu_cert *certs, size_t n);
+
+/* Connects client and server (SSL objects made and set up by the caller)
+ * over a BIO pair in memory and runs the handshake to its end: 1 when both
+ * sides finished it, 0 when either failed. */
+int tu_tls_handshake(SSL *client, SSL *server);
 
 /* ---- queues, configurations, policies ---------------------------------- */
 
