@@ -1,8 +1,9 @@
 /* The fixtures shared by the Check suites: the Check main, a temporary
- * directory per run, commands, certificates, queues, configurations and
- * policies loaded from text, stderr capture. Every helper fails the test
- * (or, outside a test, the whole run) when its set-up does not work, so a
- * suite never goes on with half a fixture. */
+ * directory per run, commands, certificates and in-memory TLS handshakes,
+ * queues, configurations and policies loaded from text, stderr capture.
+ * Every helper fails the test (or, outside a test, the whole run) when
+ * its set-up does not work, so a suite never goes on with half a
+ * fixture. */
 #ifndef TLSRELAY_TESTUTIL_H
 #define TLSRELAY_TESTUTIL_H
 
@@ -60,7 +61,7 @@ char *tu_run_output(const char *dir, const char *fmt, ...) PRINTFLIKE(2, 3);
 char *tu_read_file(const char *path, size_t *len);
 char *tu_slurp(const char *path, size_t *len);
 
-/* ---- certificates ------------------------------------------------------- */
+/* ---- certificates and handshakes ---------------------------------------- */
 
 /* One key and certificate made with the openssl command: NAME.key and
  * NAME.crt in the directory, valid for two days. */
@@ -88,7 +89,7 @@ void tu_make_certs(const char *dir, const struct tu_cert *certs, size_t n);
  * sides finished it, 0 when either failed. */
 int tu_tls_handshake(SSL *client, SSL *server);
 
-/* ---- queues, configurations, policies ---------------------------------- */
+/* ---- queues, configurations, policies ----------------------------------- */
 
 /* A fresh, initialised queue directory (made as by tu_make_dir). */
 void tu_make_queue(char *path, size_t size, const char *prefix);
