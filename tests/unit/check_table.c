@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,23 +77,6 @@ write_file(const char *name, const char *text)
 	return write_bytes(name, text, strlen(text));
 }
 
-static char *
-read_whole(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	struct strbuf sb;
-	char buf[4096];
-	size_t len;
-
-	strbuf_init(&sb);
-	if (fp != NULL) {
-		while ((len = fread(buf, 1, sizeof(buf), fp)) > 0)
-			strbuf_append(&sb, buf, len);
-		fclose(fp);
-	}
-	return strbuf_steal(&sb);
-}
-
 /* Warnings go to a log file while a test listens. */
 static char *log_path;
 
@@ -113,7 +95,7 @@ static char *
 listen_end(void)
 {
 	log_close();
-	return read_whole(log_path);
+	return tu_slurp(log_path, NULL);
 }
 
 static void
@@ -199,31 +181,17 @@ static int
 run(const char *cmd, char **out)
 {
 	char *full = xasprintf("%s 2>%s/stderr", cmd, tmpdir);
-	FILE *fp = popen(full, "r");
-	struct strbuf sb;
-	char buf[1024];
-	size_t n;
-	int status;
+	int status = tu_run_status(full, out);
 
-	ck_assert_ptr_nonnull(fp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	status = pclose(fp);
 	free(full);
-	if (out != NULL)
-		*out = strbuf_steal(&sb);
-	else
-		strbuf_free(&sb);
-	ck_assert_msg(WIFEXITED(status), "%s: no normal exit", cmd);
-	return WEXITSTATUS(status);
+	return status;
 }
 
 static char *
 run_stderr(void)
 {
 	char *path = xasprintf("%s/stderr", tmpdir);
-	char *text = read_whole(path);
+	char *text = tu_slurp(path, NULL);
 
 	free(path);
 	return text;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -103,34 +104,57 @@ tu_run(const char *dir, const char *fmt, ...)
 	free(cmd);
 }
 
+/* popen(line) to its end: stdout in *out (or dropped), the wait status. */
+static int
+read_command(const char *line, char **out)
+{
+	struct strbuf sb;
+	char buf[4096];
+	FILE *fp;
+	size_t n;
+	int status;
+
+	if ((fp = popen(line, "r")) == NULL)
+		return -1;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "");
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		strbuf_append(&sb, buf, n);
+	status = pclose(fp);
+	if (out != NULL)
+		*out = strbuf_steal(&sb);
+	else
+		strbuf_free(&sb);
+	return status;
+}
+
 char *
 tu_run_output(const char *dir, const char *fmt, ...)
 {
 	va_list ap;
-	char *cmd, *line, buf[4096];
-	struct strbuf sb;
-	FILE *fp;
-	size_t n;
+	char *cmd, *line, *out;
 
 	va_start(ap, fmt);
 	cmd = xvasprintf(fmt, ap);
 	va_end(ap);
 	line = xasprintf("cd '%s' && (%s) 2>/dev/null", dir, cmd);
-	if ((fp = popen(line, "r")) == NULL) {
-		fprintf(stderr, "cannot run: %s\n", line);
-		exit(EXIT_FAILURE);
-	}
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "");
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	if (pclose(fp) != 0) {
+	if (read_command(line, &out) != 0) {
 		fprintf(stderr, "failed: %s\n", line);
 		exit(EXIT_FAILURE);
 	}
 	free(line);
 	free(cmd);
-	return strbuf_steal(&sb);
+	return out;
+}
+
+int
+tu_run_status(const char *cmd, char **out)
+{
+	int status = read_command(cmd, out);
+
+	ck_assert_msg(status != -1, "cannot run %s", cmd);
+	ck_assert_msg(WIFEXITED(status), "%s: no normal exit", cmd);
+	return WEXITSTATUS(status);
 }
 
 char *

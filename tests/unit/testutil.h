@@ -54,6 +54,9 @@ int tu_remove_tree(const char *path);
 void tu_run(const char *dir, const char *fmt, ...) PRINTFLIKE(2, 3);
 /* Same, returning what the command wrote on stdout (caller frees). */
 char *tu_run_output(const char *dir, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* Runs the shell command cmd, which may fail on purpose: its exit status,
+ * what it wrote on stdout in *out (when out is not NULL; caller frees). */
+int tu_run_status(const char *cmd, char **out);
 
 /* The whole file, NUL-terminated (caller frees); *len (when not NULL) is
  * its length. tu_read_file fails the test when the file cannot be read,
