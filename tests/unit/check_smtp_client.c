@@ -814,28 +814,6 @@ START_TEST(pipelining_used)
 }
 END_TEST
 
-/* Pipelined, nobody accepted: the DATA reply is read and nothing is
- * sent. */
-START_TEST(pipelining_all_rejected)
-{
-	struct client c;
-	struct tjob t;
-
-	peer_clear();
-	client_start(&c, NULL);
-	tjob_simple(&t, TLS_LEV_NONE);
-	tjob_rcpt(&t, "r550-a@peer.test");
-	tjob_rcpt(&t, "r450-b@peer.test");
-	tjob_target(&t, "peer.test", peer.port);
-	deliver(&c, &t);
-	ck_assert_int_eq(t.rcpts[0].outcome, SMTP_BOUNCE);
-	ck_assert_int_eq(t.rcpts[1].outcome, SMTP_DEFER);
-	ck_assert_uint_eq(peer_messages(), 0);
-	tjob_free(&t);
-	client_stop(&c);
-}
-END_TEST
-
 START_TEST(connect_refused_then_next)
 {
 	struct client c;
@@ -1943,7 +1921,9 @@ client_suite(void)
 
 	tc = peer_case("pipelining", pipelining_up);
 	tcase_add_test(tc, pipelining_used);
-	tcase_add_test(tc, pipelining_all_rejected);
+	/* Pipelined, nobody accepted: the DATA reply is read and nothing
+	 * is sent. */
+	tcase_add_test(tc, all_rejected);
 	tcase_add_test(tc, connection_reuse);
 	tcase_add_test(tc, no_reuse_without_cache);
 	tcase_add_test(tc, concurrency_parallel);
