@@ -124,6 +124,18 @@ def listening_inodes(port):
     return inodes
 
 
+# ---------------------------------------------------------------- files
+
+def read_text(path):
+    """A log file's text so far ("" before it exists), bytes that are not
+    UTF-8 replaced."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 # ------------------------------------------------------------ processes
 
 def proc_stat(pid):
@@ -557,18 +569,10 @@ class Relay:
     # -- logs
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.stderr_path)
 
     def maillog(self):
-        try:
-            with open(self.maillog_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.maillog_path)
 
     def log_messages(self):
         """The text of each maillog line after "tlsrelay/smtpd[PID]: "."""
@@ -1161,11 +1165,7 @@ class Sink:
             self.log_file.close()
 
     def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)[-4000:]
 
     def set_replies(self, replies):
         tmp = os.path.join(self.dir, "replies.json.tmp")
@@ -1252,14 +1252,8 @@ class DnsServer:
         return "127.0.0.1:%d" % self.port
 
     def log(self):
-        out = ""
-        for path in (self.stderr_path, self.log_path):
-            try:
-                with open(path, "rb") as f:
-                    out += f.read().decode(errors="replace")[-3000:]
-            except FileNotFoundError:
-                pass
-        return out
+        return "".join(read_text(path)[-3000:]
+                       for path in (self.stderr_path, self.log_path))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -1385,11 +1379,7 @@ class PostfixPeer:
         return "[127.0.0.1]:%d" % self.port
 
     def maillog(self):
-        try:
-            with open(self.maillog_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.maillog_path)
 
     def queue(self):
         """postqueue -j: one dict per queued message."""
