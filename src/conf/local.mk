@@ -16,15 +16,13 @@ EXTRA_DIST += tests/unit/data/master.cf.dist tests/unit/build_misspelt.sh
 # A misspelt or mistyped parameter read must not compile.
 TESTS += tests/unit/build_misspelt.sh
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_conf tests/unit/check_master
-tests_unit_check_conf_SOURCES = tests/unit/check_conf.c tests/unit/testutil.c
-tests_unit_check_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_conf_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
-tests_unit_check_master_SOURCES = tests/unit/check_master.c tests/unit/testutil.c
+tests_unit_check_conf_SOURCES = tests/unit/check_conf.c
+tests_unit_check_conf_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_conf_LDADD = $(UNIT_LDADD)
+tests_unit_check_master_SOURCES = tests/unit/check_master.c
 tests_unit_check_master_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DTEST_DATA_DIR='"$(abs_top_srcdir)/tests/unit/data"'
-tests_unit_check_master_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_master_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_master_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_master_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_conf tests/unit/check_master
-endif

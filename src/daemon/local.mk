@@ -10,12 +10,10 @@ tlsrelayd_SOURCES = \
 tlsrelayd_LDADD = $(LIBTLSRELAY)
 
 # The restart pause, without a daemon: time is passed in.
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_throttle
 tests_unit_check_throttle_SOURCES = tests/unit/check_throttle.c \
-	src/daemon/throttle.c tests/unit/testutil.c
+	src/daemon/throttle.c
 tests_unit_check_throttle_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/daemon
-tests_unit_check_throttle_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_throttle_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_throttle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_throttle_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_throttle
-endif

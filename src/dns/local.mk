@@ -6,10 +6,8 @@ libtlsrelay_a_SOURCES += \
 	src/dns/dns_sort.c
 noinst_HEADERS += src/dns/dns_int.h
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_dns
 tests_unit_check_dns_SOURCES = tests/unit/check_dns.c
-tests_unit_check_dns_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_dns_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_dns_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_dns_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_dns
-endif

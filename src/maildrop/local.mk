@@ -11,13 +11,11 @@ sbin_PROGRAMS += tlsrelay-sendmail
 tlsrelay_sendmail_SOURCES = src/cli/sendmail.c
 tlsrelay_sendmail_LDADD = $(LIBTLSRELAY)
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_maildrop
 TESTS += tests/unit/check_maildrop
 tests_unit_check_maildrop_SOURCES = tests/unit/check_maildrop.c
-tests_unit_check_maildrop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_maildrop_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
-endif
+tests_unit_check_maildrop_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_maildrop_LDADD = $(UNIT_LDADD)
 
 # tlsrelay-sendmail is set-group-ID to setgid_group (default tlsdrop), as
 # Postfix's postdrop: only root can give it that, and only when the group

@@ -2,16 +2,14 @@ libtlsrelay_a_SOURCES += src/map/cidr.c
 libtlsrelay_a_SOURCES += src/map/domain_list.c
 libtlsrelay_a_SOURCES += src/map/host_networks.c
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_cidr tests/unit/check_domain_list
 tests_unit_check_cidr_SOURCES = tests/unit/check_cidr.c
-tests_unit_check_cidr_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_cidr_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_cidr_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_cidr_LDADD = $(UNIT_LDADD)
 tests_unit_check_domain_list_SOURCES = tests/unit/check_domain_list.c
-tests_unit_check_domain_list_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_domain_list_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_domain_list_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_domain_list_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_cidr tests/unit/check_domain_list
-endif
 
 # type:name tables (map.h "tables" section) and their unit test.
 libtlsrelay_a_SOURCES += src/map/table.c src/map/table_build.c \
@@ -20,10 +18,8 @@ libtlsrelay_a_SOURCES += src/map/table.c src/map/table_build.c \
 	src/map/table_texthash.c src/map/table_int.h \
 	src/map/cidr_int.h
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_table
-tests_unit_check_table_SOURCES = tests/unit/check_table.c tests/unit/testutil.c
-tests_unit_check_table_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_table_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_table_SOURCES = tests/unit/check_table.c
+tests_unit_check_table_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_table_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_table
-endif

@@ -10,19 +10,15 @@ libtlsrelay_a_SOURCES += \
 	src/qmgr/qmgr_self.c \
 	src/qmgr/qmgr_showq.c
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_qmgr_route
 tests_unit_check_qmgr_route_SOURCES = tests/unit/check_qmgr_route.c
-tests_unit_check_qmgr_route_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_qmgr_route_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_qmgr_route_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_qmgr_route_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_qmgr_route
-endif
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_qmgr_intake
 tests_unit_check_qmgr_intake_SOURCES = tests/unit/check_qmgr_intake.c
 tests_unit_check_qmgr_intake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/qmgr
-tests_unit_check_qmgr_intake_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_qmgr_intake_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_qmgr_intake_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_qmgr_intake_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_qmgr_intake
-endif

@@ -13,28 +13,26 @@ libtlsrelay_a_SOURCES += src/queue/bounce.c
 noinst_HEADERS += src/queue/spool_format.h
 EXTRA_DIST += src/queue/SPOOL-FORMAT.md
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_spool
-tests_unit_check_spool_SOURCES = tests/unit/check_spool.c tests/unit/testutil.c
-tests_unit_check_spool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_spool_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_spool_SOURCES = tests/unit/check_spool.c
+tests_unit_check_spool_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_spool_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_spool
 
 check_PROGRAMS += tests/unit/check_spool_commit
-tests_unit_check_spool_commit_SOURCES = tests/unit/check_spool_commit.c tests/unit/testutil.c
-tests_unit_check_spool_commit_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_spool_commit_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_spool_commit_SOURCES = tests/unit/check_spool_commit.c
+tests_unit_check_spool_commit_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_spool_commit_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_spool_commit
 
 check_PROGRAMS += tests/unit/check_bounce
-tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c tests/unit/testutil.c
-tests_unit_check_bounce_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_bounce_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c
+tests_unit_check_bounce_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_bounce_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_bounce
 
 check_PROGRAMS += tests/unit/check_queue_ops
-tests_unit_check_queue_ops_SOURCES = tests/unit/check_queue_ops.c tests/unit/testutil.c
-tests_unit_check_queue_ops_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_queue_ops_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_queue_ops_SOURCES = tests/unit/check_queue_ops.c
+tests_unit_check_queue_ops_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_queue_ops_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_queue_ops
-endif

@@ -6,12 +6,10 @@ libtlsrelay_a_SOURCES += \
 	src/scache/scache_spec.c
 noinst_HEADERS += src/scache/scache_int.h include/tlsrelay/scache.h
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_scache
 tests_unit_check_scache_SOURCES = tests/unit/check_scache.c
-tests_unit_check_scache_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_scache_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_scache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/tls \
 	-I$(top_srcdir)/src/scache
-tests_unit_check_scache_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_scache_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_scache
-endif

@@ -15,20 +15,16 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_session.c \
 	src/smtpd/smtpd_worker.c
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_smtpd_policy
 tests_unit_check_smtpd_policy_SOURCES = tests/unit/check_smtpd_policy.c
-tests_unit_check_smtpd_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_smtpd_policy_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_smtpd_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_policy_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_policy
-endif
 
 # SMTP AUTH: decoders, password hashes, the passwd file edit, the policy.
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_smtpd_auth
 tests_unit_check_smtpd_auth_SOURCES = tests/unit/check_smtpd_auth.c
-tests_unit_check_smtpd_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_smtpd_auth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_auth_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/smtpd
-tests_unit_check_smtpd_auth_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_smtpd_auth_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_auth
-endif

@@ -18,19 +18,15 @@ libtlsrelay_a_SOURCES += \
 	src/tls/tls_verify.c
 noinst_HEADERS += src/tls/tls_private.h src/tls/tls_client_int.h src/tls/tls_scache.h
 
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_tls
 tests_unit_check_tls_SOURCES = tests/unit/check_tls.c
-tests_unit_check_tls_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_tls_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_tls_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_tls_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_tls
-endif
 
 # Per-destination client TLS policy (issue 4).
-if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_tls_policy
 tests_unit_check_tls_policy_SOURCES = tests/unit/check_tls_policy.c
-tests_unit_check_tls_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_check_tls_policy_LDADD = $(LIBTLSRELAY) $(CHECK_LIBS)
+tests_unit_check_tls_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_tls_policy_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_tls_policy
-endif

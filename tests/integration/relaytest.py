@@ -124,6 +124,18 @@ def listening_inodes(port):
     return inodes
 
 
+# ---------------------------------------------------------------- files
+
+def read_text(path):
+    """A log file's text so far ("" before it exists), bytes that are not
+    UTF-8 replaced."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 # ------------------------------------------------------------ processes
 
 def proc_stat(pid):
@@ -141,23 +153,24 @@ def all_pids():
     return [int(n) for n in os.listdir("/proc") if n.isdigit()]
 
 
-def group_members(pgrp):
-    """Live (non-zombie) processes in process group pgrp."""
+def _live_pids(field, value):
+    """Live (non-zombie) processes whose proc_stat()[field] is value."""
     pids = []
     for pid in all_pids():
         st = proc_stat(pid)
-        if st and st[2] == pgrp and st[0] != "Z":
+        if st and st[field] == value and st[0] != "Z":
             pids.append(pid)
     return pids
+
+
+def group_members(pgrp):
+    """Live processes in process group pgrp."""
+    return _live_pids(2, pgrp)
 
 
 def children_of(ppid):
-    pids = []
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st and st[1] == ppid and st[0] != "Z":
-            pids.append(pid)
-    return pids
+    """Live children of ppid."""
+    return _live_pids(1, ppid)
 
 
 def proc_status(pid):
@@ -556,18 +569,10 @@ class Relay:
     # -- logs
 
     def stderr(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.stderr_path)
 
     def maillog(self):
-        try:
-            with open(self.maillog_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.maillog_path)
 
     def log_messages(self):
         """The text of each maillog line after "tlsrelay/smtpd[PID]: "."""
@@ -683,6 +688,26 @@ class QueueFile:
     @property
     def tls(self):
         return self.get("X", "")
+
+
+TEXT_ALPHABET = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-"
+TO_TEXT_ALPHABET = bytes.maketrans(
+    bytes(range(256)),
+    bytes(TEXT_ALPHABET[i % len(TEXT_ALPHABET)] for i in range(256)))
+
+
+def text_lines(width, count, seed, dot_every):
+    """count pseudo-random CRLF lines of width characters, the same for the
+    same seed; every dot_every-th starts with a dot (dot-stuffing)."""
+    raw = random.Random(seed).randbytes(width * count).translate(
+        TO_TEXT_ALPHABET)
+    out = []
+    for i in range(count):
+        line = raw[i * width:(i + 1) * width]
+        if i % dot_every == 0:
+            line = b"." + line
+        out.append(line + b"\r\n")
+    return b"".join(out)
 
 
 def split_received(content):
@@ -1081,11 +1106,12 @@ def strip_received(content):
 
 class Sink:
     """peers/sink.py in its own process, recording into directory.
-    client_ca: ask the relay for a client certificate of that CA."""
+    client_ca: ask the relay for a client certificate of that CA;
+    extra_args: more options of sink.py (a subclass's)."""
 
     def __init__(self, case, directory, port=None, hosts=("127.0.0.1",),
                  certs=None, tls=True, broken_tls=False, delay=0,
-                 replies=None, size=0, client_ca=None):
+                 replies=None, size=0, client_ca=None, extra_args=()):
         require_tools(PYTHON)
         self.case = case
         self.dir = directory
@@ -1107,6 +1133,7 @@ class Sink:
             args += ["--delay", str(delay)]
         if size:
             args += ["--size", str(size)]
+        args += list(extra_args)
         self.log_path = os.path.join(directory, "sink.log")
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -1138,11 +1165,7 @@ class Sink:
             self.log_file.close()
 
     def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")[-4000:]
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)[-4000:]
 
     def set_replies(self, replies):
         tmp = os.path.join(self.dir, "replies.json.tmp")
@@ -1229,14 +1252,8 @@ class DnsServer:
         return "127.0.0.1:%d" % self.port
 
     def log(self):
-        out = ""
-        for path in (self.stderr_path, self.log_path):
-            try:
-                with open(path, "rb") as f:
-                    out += f.read().decode(errors="replace")[-3000:]
-            except FileNotFoundError:
-                pass
-        return out
+        return "".join(read_text(path)[-3000:]
+                       for path in (self.stderr_path, self.log_path))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -1362,11 +1379,7 @@ class PostfixPeer:
         return "[127.0.0.1]:%d" % self.port
 
     def maillog(self):
-        try:
-            with open(self.maillog_path, "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.maillog_path)
 
     def queue(self):
         """postqueue -j: one dict per queued message."""
@@ -1494,6 +1507,26 @@ class OutboundTestCase(RelayTestCase):
         wait_for("%s in %s/" % (queue_id, sub),
                  lambda: self.where(relay, queue_id) == sub, timeout,
                  relay.diagnostics)
+
+    def wait_queue_empty(self, relay, timeout=20):
+        """Waits until nothing is in incoming/, active/ or deferred/:
+        every message the relay holds has been delivered or returned."""
+        wait_for("an empty queue",
+                 lambda: not any(relay.queue_ids(sub) for sub in
+                                 ("incoming", "active", "deferred")),
+                 timeout, relay.diagnostics)
+
+    def wait_marker(self, relay, rcpt):
+        """The positive marker a negative check waits for: a message to
+        rcpt, submitted now, delivered and removed. The qmgr reads smtpd's
+        notices and the queue command's requests (flush, release) from one
+        FIFO, in order, so by then it has acted on every earlier one."""
+        _, data = self.outbound_message(subject="marker", to=rcpt)
+        queue_id = self.submit(relay, "sender@senders.test", [rcpt], data)
+        relay.wait_log(r": %s: to=<%s>, .*status=sent" %
+                       (queue_id, re.escape(rcpt)), timeout=20)
+        self.wait_removed(relay, queue_id)
+        return queue_id
 
     def tlsrelay(self, *args, timeout=30):
         """Runs the tlsrelay command: (exit status, output)."""

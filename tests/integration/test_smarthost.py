@@ -10,16 +10,13 @@ saslauthd behind it; aiosmtpd is the real AUTH server here."""
 
 import os
 import re
-import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (PYTHON, SINK, START_TIMEOUT,  # noqa: E402
-                       HarnessError, OutboundTestCase, Sink, free_port_on,
-                       inline_table, main, require_tools, to_lines)
+from relaytest import (OutboundTestCase, Sink, free_port_on,  # noqa: E402
+                       inline_table, main, to_lines)
 
 SENDER = "sender@senders.test"
 RCPT = "rcpt@example.test"
@@ -33,39 +30,15 @@ class AuthSink(Sink):
     def __init__(self, case, directory, users, certs, port=None,
                  hosts=("127.0.0.1",), tls=True, mechs="PLAIN LOGIN",
                  plaintext=False, required=False):
-        # Sink's own start-up, with the --auth options added.
-        require_tools(PYTHON)
-        self.case = case
-        self.dir = directory
-        os.makedirs(directory, exist_ok=True)
-        self.hosts = tuple(hosts)
-        self.port = port or free_port_on(self.hosts)
-        args = [PYTHON, SINK, "--dir", directory, "--auth-mechs", mechs]
-        for host in self.hosts:
-            args += ["--listen", "%s:%d" % (host, self.port)]
-        if tls:
-            args += ["--tls-cert", certs.rsa, "--tls-key", certs.rsa_key]
+        args = ["--auth-mechs", mechs]
         for user, password in users.items():
             args += ["--auth", "%s:%s" % (user, password)]
         if plaintext:
             args.append("--auth-plaintext")
         if required:
             args.append("--auth-required")
-        self.log_path = os.path.join(directory, "sink.log")
-        self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=self.log_file,
-                                     stderr=self.log_file,
-                                     start_new_session=True)
-        case.addCleanup(self.stop)
-        ready = os.path.join(directory, "ready")
-        deadline = time.monotonic() + START_TIMEOUT
-        while not os.path.exists(ready):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise HarnessError("sink on port %d did not start:\n%s" %
-                                   (self.port, self.log()))
-            time.sleep(0.05)
+        super().__init__(case, directory, port=port, hosts=hosts,
+                         certs=certs, tls=tls, extra_args=args)
 
     def logins(self):
         """[(connection, mechanism, user, "ok" or "failed")]"""

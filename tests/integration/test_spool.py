@@ -14,28 +14,10 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (QueueFile, RawSMTP, RelayTestCase, main,  # noqa: E402
-                       queued_id, unfold)
+                       queued_id, text_lines, unfold)
 
 SENDER = "sender@client.test"
 RCPT = "rcpt@example.com"
-
-
-ALPHABET = b"abcdefghijklmnopqrstuvwxyz0123456789 .,-"
-TO_ALPHABET = bytes.maketrans(bytes(range(256)),
-                              bytes(ALPHABET[i % len(ALPHABET)]
-                                    for i in range(256)))
-
-
-def lines_of(width, count, seed):
-    """count pseudo-random text lines; every 17th starts with a dot."""
-    raw = random.Random(seed).randbytes(width * count).translate(TO_ALPHABET)
-    out = []
-    for i in range(count):
-        line = raw[i * width:(i + 1) * width]
-        if i % 17 == 0:
-            line = b"." + line
-        out.append(line + b"\r\n")
-    return b"".join(out)
 
 
 class ContentTest(RelayTestCase):
@@ -52,7 +34,8 @@ class ContentTest(RelayTestCase):
              " BODY=8BITMIME"),
             ("long lines", b"Subject: long\r\n\r\n" + b"y" * 10000 + b"\r\n" +
                            big_line + b"\r\n.\r\nafter\r\n", ""),
-            ("3 MB", b"Subject: big\r\n\r\n" + lines_of(76, 40000, 1), ""),
+            ("3 MB", b"Subject: big\r\n\r\n" +
+                     text_lines(76, 40000, 1, dot_every=17), ""),
             ("headers only", b"Subject: empty body\r\n\r\n", ""),
             ("empty", b"", ""),
         ]
@@ -195,7 +178,8 @@ class KillNineTest(RelayTestCase):
                     marker = "%d-%d-%d" % (state["round"], n, seq)
                     size = rng.choice((200, 5000, 60000, 400000))
                     data = (b"Subject: kill test\r\nX-Seq: " + marker.encode() +
-                            b"\r\n\r\n" + lines_of(70, size // 72, marker))
+                            b"\r\n\r\n" +
+                            text_lines(70, size // 72, marker, dot_every=17))
                     with state["lock"]:
                         state["sent"][marker] = data
                     queue_id = queued_id(c.send_message(SENDER, [RCPT], data))

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tlsrelay/smtpd.h"
+#include "testutil.h"
 
 #define TABLE_SLOTS 4096	/* as in anvil.c */
 
@@ -257,14 +258,4 @@ anvil_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(anvil_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(anvil_suite)

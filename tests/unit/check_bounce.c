@@ -19,31 +19,18 @@
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
-static char base_dir[64];
-static char queue_dir[128];
 
 static void
 setup_queue(void)
 {
-	char *err = NULL;
-
-	snprintf(queue_dir, sizeof(queue_dir), "%s/q.XXXXXX", base_dir);
-	ck_assert_ptr_nonnull(mkdtemp(queue_dir));
-	ck_assert_msg(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err) == 0,
-	    "spool_init: %s", err);
+	tu_queue_setup();
 	setenv("TZ", "UTC", 1);
-}
-
-static void
-teardown_queue(void)
-{
-	tu_remove_tree(queue_dir);
 }
 
 static size_t
 count_incoming(void)
 {
-	char *path = xasprintf("%s/incoming", queue_dir);
+	char *path = xasprintf("%s/incoming", tu_queue_dir);
 	DIR *dp = opendir(path);
 	struct dirent *de;
 	size_t n = 0;
@@ -62,25 +49,11 @@ static void
 make_orig(struct spool_message *msg, char **path, const char *sender,
     const char *const *rcpts, size_t n, const char *content, size_t len)
 {
-	struct spool_envelope env;
-	struct spool_writer *w;
-	char *err = NULL;
+	char id[QUEUE_ID_MAX], *err = NULL;
 
-	memset(&env, 0, sizeof(env));
-	env.sender = sender;
-	env.recipients = rcpts;
-	env.n_recipients = n;
-	env.client_name = "client.test";
-	env.client_addr = "127.0.0.1";
-	env.helo_name = "client.test";
-	env.protocol = "ESMTP";
-	env.tls_info = "";
-	env.arrival_sec = 1700000000;	/* Tue, 14 Nov 2023 22:13:20 */
-	w = spool_open(queue_dir, &env, &err);
-	ck_assert_msg(w != NULL, "%s", err);
-	*path = xasprintf("%s/incoming/%s", queue_dir, spool_id(w));
-	ck_assert_int_eq(spool_write(w, content, len), 0);
-	ck_assert_msg(spool_commit(w, &err) == 0, "%s", err);
+	tu_queue_message(tu_queue_dir, id, sender, rcpts, n,
+	    1700000000, content, len);	/* Tue, 14 Nov 2023 22:13:20 */
+	*path = xasprintf("%s/incoming/%s", tu_queue_dir, id);
 	ck_assert_msg(spool_read(*path, msg, &err) == 0, "%s", err);
 }
 
@@ -99,7 +72,7 @@ default_info(struct bounce_info *info)
 static char *
 read_dsn(const char *id, const char *want_rcpt, int want_8bit)
 {
-	char *path = xasprintf("%s/incoming/%s", queue_dir, id);
+	char *path = xasprintf("%s/incoming/%s", tu_queue_dir, id);
 	struct spool_message msg;
 	char *err = NULL, *content;
 	int fd;
@@ -381,7 +354,7 @@ START_TEST(test_failure_two_recipients)
 	make_orig(&orig, &path, "sender@x.test", rcpts, 2, orig_content,
 	    strlen(orig_content));
 	default_info(&info);
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 2,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 2,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	ck_assert_ptr_null(err);
 	ck_assert(queue_id_valid(new_id, strlen(new_id)));
@@ -495,7 +468,7 @@ START_TEST(test_headers_cut)
 	    strlen(content));
 	default_info(&info);
 	info.bounce_size_limit = 100;	/* three lines and part of a fourth */
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	dsn = read_dsn(new_id, "sender@x.test", 0);
 	mime_parse(&m, dsn);
@@ -519,7 +492,7 @@ START_TEST(test_headers_cut)
 
 	/* A limit beyond the headers: all of them, up to the empty line. */
 	info.bounce_size_limit = 50000;
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	dsn = read_dsn(new_id, "sender@x.test", 0);
 	mime_parse(&m, dsn);
@@ -533,7 +506,7 @@ START_TEST(test_headers_cut)
 
 	/* A limit of 0: the part is there, empty. */
 	info.bounce_size_limit = 0;
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	dsn = read_dsn(new_id, "sender@x.test", 0);
 	mime_parse(&m, dsn);
@@ -563,18 +536,18 @@ START_TEST(test_double_bounce)
 	    strlen(orig_content));
 	default_info(&info);
 	/* Default: logged and dropped by the caller; nothing queued. */
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_DOUBLE_DROPPED);
 	ck_assert_str_eq(new_id, "");
 	ck_assert_ptr_null(err);
 	info.double_bounce_recipient = "";
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_DOUBLE_DROPPED);
 	ck_assert_uint_eq(count_incoming(), 1);
 
 	/* With 2bounce_notice_recipient: a notice to that address. */
 	info.double_bounce_recipient = "admin@ops.test";
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_DOUBLE_NOTICE);
 	ck_assert_uint_eq(count_incoming(), 2);
 	dsn = read_dsn(new_id, "admin@ops.test", 0);
@@ -589,9 +562,9 @@ START_TEST(test_double_bounce)
 	free(dsn);
 
 	/* That notice failing too: dropped, whatever the setting. */
-	npath = xasprintf("%s/incoming/%s", queue_dir, new_id);
+	npath = xasprintf("%s/incoming/%s", tu_queue_dir, new_id);
 	ck_assert_int_eq(spool_read(npath, &notice, &err), 0);
-	ck_assert_int_eq(bounce_create(queue_dir, npath, &notice, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, npath, &notice, failed, 1,
 	    &info, new_id, &err), BOUNCE_DOUBLE_DROPPED);
 	ck_assert_uint_eq(count_incoming(), 2);
 	spool_message_free(&notice);
@@ -599,7 +572,7 @@ START_TEST(test_double_bounce)
 
 	/* No delay warnings for the null sender either. */
 	info.delayed = 1;
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), BOUNCE_DOUBLE_DROPPED);
 	ck_assert_uint_eq(count_incoming(), 2);
 	spool_message_free(&orig);
@@ -627,7 +600,7 @@ START_TEST(test_delay_warning)
 	default_info(&info);
 	info.delayed = 1;
 	info.queue_lifetime = 5 * 86400;
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, delayed, 2,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, delayed, 2,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	dsn = read_dsn(new_id, "sender@x.test", 0);
 	mime_parse(&m, dsn);
@@ -684,7 +657,7 @@ START_TEST(test_hostile_input)
 	make_orig(&orig, &path, "sender@x.test", rcpts, 1, content,
 	    strlen(content));
 	default_info(&info);
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 2,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 2,
 	    &info, new_id, &err), BOUNCE_QUEUED);
 	dsn = read_dsn(new_id, "sender@x.test", 1);
 	/* (mime_parse checks that every line is shorter than 1000.) */
@@ -711,13 +684,13 @@ START_TEST(test_hostile_input)
 	free(dsn);
 
 	/* No recipients is a caller bug, reported. */
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 0,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 0,
 	    &info, new_id, &err), -1);
 	ck_assert_ptr_nonnull(err);
 	free(err);
 	/* An original that vanished: an error, nothing queued. */
 	ck_assert_int_eq(unlink(path), 0);
-	ck_assert_int_eq(bounce_create(queue_dir, path, &orig, failed, 1,
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
 	    &info, new_id, &err), -1);
 	ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
 	free(err);
@@ -733,7 +706,7 @@ bounce_suite(void)
 	Suite *s = suite_create("bounce");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup_queue, teardown_queue);
+	tcase_add_checked_fixture(tc, setup_queue, tu_queue_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_failure_two_recipients);
 	tcase_add_test(tc, test_headers_cut);
@@ -744,21 +717,4 @@ bounce_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	snprintf(base_dir, sizeof(base_dir), "/tmp/check_bounce.XXXXXX");
-	if (mkdtemp(base_dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	sr = srunner_create(bounce_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_remove_tree(base_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(bounce_suite)

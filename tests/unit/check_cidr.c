@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tlsrelay/map.h"
+#include "testutil.h"
 
 static struct cidr_list *
 parse_ok(const char *spec)
@@ -333,14 +334,4 @@ cidr_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(cidr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(cidr_suite)

@@ -26,10 +26,11 @@
 #include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
 #define BOTH	(DNS_FAMILY_INET | DNS_FAMILY_INET6)
 
-static char tmpdir[] = "/tmp/check_dns.XXXXXX";
+static const char *tmpdir;	/* dnsmasq's pid and log files */
 static pid_t dnsmasq_pid = -1;
 static unsigned short dnsmasq_port;
 static char servers[64];	/* "127.0.0.1:PORT" */
@@ -156,6 +157,7 @@ start_dnsmasq(void)
 	size_t n = 0, i;
 	int fd, status;
 
+	tmpdir = tu_tmpdir();
 	/* Pick a free port; dnsmasq takes it over right after. */
 	if ((fd = bind_udp(0, &dnsmasq_port)) < 0) {
 		perror("check_dns: bind");
@@ -218,17 +220,11 @@ start_dnsmasq(void)
 static void
 stop_dnsmasq(void)
 {
-	char *cmd;
-
 	if (dnsmasq_pid > 0) {
 		kill(dnsmasq_pid, SIGTERM);
 		waitpid(dnsmasq_pid, NULL, 0);
 		dnsmasq_pid = -1;
 	}
-	cmd = xasprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "check_dns: cannot remove %s\n", tmpdir);
-	free(cmd);
 }
 
 /* ---- running one resolution -------------------------------------------- */
@@ -1037,21 +1033,4 @@ dns_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *runner;
-	int failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("check_dns: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	start_dnsmasq();
-	runner = srunner_create(dns_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	stop_dnsmasq();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN_WITH(dns_suite, start_dnsmasq, stop_dnsmasq)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "tlsrelay/map.h"
+#include "testutil.h"
 
 static int
 match(const char *spec, int subdomains, const char *domain)
@@ -133,14 +134,4 @@ domain_list_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(domain_list_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(domain_list_suite)

@@ -13,6 +13,7 @@
 
 #include "tlsrelay/maildrop.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
 /* ---- address lists */
 
@@ -80,14 +81,14 @@ END_TEST
 
 /* ---- the file */
 
-static char queue_dir[] = "/tmp/check_maildrop.XXXXXX";
+static char queue_dir[160];
 
 static void
 setup(void)
 {
 	char *d;
 
-	ck_assert_ptr_nonnull(mkdtemp(queue_dir));
+	tu_make_dir(queue_dir, sizeof(queue_dir), "q");
 	d = xasprintf("%s/%s", queue_dir, MAILDROP_DIR);
 	ck_assert_int_eq(mkdir(d, 0700), 0);
 	free(d);
@@ -96,11 +97,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char *cmd = xasprintf("rm -rf %s", queue_dir);
-
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
-	strcpy(queue_dir, "/tmp/check_maildrop.XXXXXX");
+	ck_assert_int_eq(tu_remove_tree(queue_dir), 0);
 }
 
 /* The only file in maildrop/, read whole. */
@@ -337,14 +334,4 @@ maildrop_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(maildrop_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(maildrop_suite)

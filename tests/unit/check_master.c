@@ -22,18 +22,10 @@ static char *
 read_data(const char *name)
 {
 	char *path = xasprintf("%s/%s", TEST_DATA_DIR, name);
-	struct strbuf sb;
-	char buf[4096];
-	size_t n;
-	FILE *fp = fopen(path, "r");
+	char *text = tu_read_file(path, NULL);
 
-	ck_assert_msg(fp != NULL, "cannot open %s", path);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
 	free(path);
-	return strbuf_steal(&sb);
+	return text;
 }
 
 static struct conf *
@@ -426,14 +418,4 @@ master_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(master_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(master_suite)

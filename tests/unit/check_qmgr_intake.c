@@ -14,6 +14,7 @@
 
 #include "tlsrelay/util.h"
 #include "qmgr_intake.h"
+#include "testutil.h"
 
 struct fake_qmgr {
 	size_t limit, active, draining;
@@ -184,22 +185,18 @@ START_TEST(draining)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+qmgr_intake_suite(void)
 {
 	Suite *s = suite_create("qmgr_intake");
 	TCase *tc = tcase_create("intake");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, backpressure);
 	tcase_add_test(tc, overflow_owes_rescan);
 	tcase_add_test(tc, missed_scan);
 	tcase_add_test(tc, draining);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
+
+CHECK_MAIN(qmgr_intake_suite)

@@ -7,6 +7,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/qmgr.h"
+#include "testutil.h"
 
 static struct conf *conf;
 static struct qmgr_router *router;
@@ -16,8 +17,7 @@ setup_router(const char *main_cf)
 {
 	char *err = NULL;
 
-	conf = conf_load_strings(main_cf, "main.cf", NULL, "master.cf", &err);
-	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "");
+	conf = tu_conf_load(main_cf);
 	router = qmgr_router_new(conf, &err);
 	ck_assert_msg(router != NULL, "router: %s", err ? err : "");
 }
@@ -152,13 +152,11 @@ START_TEST(backoff_is_age_clamped)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+qmgr_route_suite(void)
 {
 	Suite *s = suite_create("qmgr_route");
 	TCase *tc = tcase_create("route");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, default_is_mx_of_domain);
 	tcase_add_test(tc, smtp_tcp_port_applies);
@@ -169,9 +167,7 @@ main(void)
 	tcase_add_test(tc, parse_nexthop_errors);
 	tcase_add_test(tc, backoff_is_age_clamped);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }
+
+CHECK_MAIN(qmgr_route_suite)

@@ -18,56 +18,20 @@
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
-static char base_dir[64];
-static char queue_dir[128];
-
-static void
-setup_queue(void)
-{
-	char *err = NULL;
-
-	snprintf(queue_dir, sizeof(queue_dir), "%s/q.XXXXXX", base_dir);
-	ck_assert_ptr_nonnull(mkdtemp(queue_dir));
-	ck_assert_msg(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err) == 0,
-	    "spool_init: %s", err);
-}
-
-static void
-teardown_queue(void)
-{
-	tu_remove_tree(queue_dir);
-}
 
 /* Queues a message (in incoming/) and returns its ID in id. */
 static void
 make_message(char *id, const char *sender, const char *const *rcpts,
     size_t n, long long arrival, const char *content)
 {
-	struct spool_envelope env;
-	struct spool_writer *w;
-	char *err = NULL;
-
-	memset(&env, 0, sizeof(env));
-	env.sender = sender;
-	env.recipients = rcpts;
-	env.n_recipients = n;
-	env.client_name = "client.test";
-	env.client_addr = "127.0.0.1";
-	env.helo_name = "client.test";
-	env.protocol = "ESMTP";
-	env.tls_info = "";
-	env.arrival_sec = arrival;
-	w = spool_open(queue_dir, &env, &err);
-	ck_assert_msg(w != NULL, "spool_open: %s", err);
-	snprintf(id, QUEUE_ID_MAX, "%s", spool_id(w));
-	ck_assert_int_eq(spool_write(w, content, strlen(content)), 0);
-	ck_assert_msg(spool_commit(w, &err) == 0, "spool_commit: %s", err);
+	tu_queue_message(tu_queue_dir, id, sender, rcpts, n, arrival, content,
+	    strlen(content));
 }
 
 static char *
 qpath(const char *sub, const char *id)
 {
-	return xasprintf("%s/%s/%s", queue_dir, sub, id);
+	return xasprintf("%s/%s/%s", tu_queue_dir, sub, id);
 }
 
 static int
@@ -134,37 +98,37 @@ START_TEST(test_layout)
 	char *path, *err = NULL;
 	struct stat st;
 
-	path = xasprintf("%s/defer", queue_dir);
+	path = xasprintf("%s/defer", tu_queue_dir);
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	free(path);
-	path = xasprintf("%s/public", queue_dir);
+	path = xasprintf("%s/public", tu_queue_dir);
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 07777, 0710);
 	free(path);
-	path = xasprintf("%s/public/qmgr", queue_dir);
+	path = xasprintf("%s/public/qmgr", tu_queue_dir);
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert(S_ISFIFO(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 07777, 0620);
 
 	/* Again, with a wrong mode to repair and an owner. */
 	ck_assert_int_eq(chmod(path, 0666), 0);
-	ck_assert_int_eq(spool_init(queue_dir, getuid(), getgid(), &err), 0);
+	ck_assert_int_eq(spool_init(tu_queue_dir, getuid(), getgid(), &err), 0);
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0620);
 
 	/* Something else at public/qmgr is refused. */
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(symlink("/dev/null", path), 0);
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
 	    -1);
 	ck_assert_msg(strstr(err, "not a FIFO") != NULL, "%s", err);
 	free(err);
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_ge(creat(path, 0600), 0);
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
 	    -1);
 	ck_assert_msg(strstr(err, "not a FIFO") != NULL, "%s", err);
 	free(err);
@@ -182,23 +146,27 @@ START_TEST(test_notify_round_trip)
 	queue_id_new(id);
 	/* No reader yet: ENXIO, at once. */
 	errno = 0;
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_NEW, id), -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, id), -1);
 	ck_assert_int_eq(errno, ENXIO);
 
-	fd = queue_notify_listen(queue_dir, &err);
+	fd = queue_notify_listen(tu_queue_dir, &err);
 	ck_assert_msg(fd >= 0, "%s", err);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_NEW, id), 0);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_FLUSH, ""), 0);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_FLUSH, id), 0);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_RESCAN, ""), 0);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, id), 0);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_FLUSH, ""), 0);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_FLUSH, id), 0);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_RESCAN, ""),
+	    0);
 	/* Refused before anything is written. */
 	errno = 0;
-	ck_assert_int_eq(queue_notify(queue_dir, 'X', id), -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, 'X', id), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_NEW, ""), -1);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_NEW, "../x"), -1);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_NEW, "abc"), -1);
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_RESCAN, id), -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, ""), -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, "../x"),
+	    -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, "abc"),
+	    -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_RESCAN, id),
+	    -1);
 
 	memset(&got, 0, sizeof(got));
 	reader.len = 0;
@@ -218,7 +186,8 @@ START_TEST(test_notify_round_trip)
 
 	/* The reader is gone again: ENXIO, no SIGPIPE. */
 	errno = 0;
-	ck_assert_int_eq(queue_notify(queue_dir, QUEUE_NOTIFY_RESCAN, ""), -1);
+	ck_assert_int_eq(queue_notify(tu_queue_dir, QUEUE_NOTIFY_RESCAN, ""),
+	    -1);
 	ck_assert_int_eq(errno, ENXIO);
 }
 END_TEST
@@ -242,10 +211,10 @@ START_TEST(test_notify_full_fifo)
 	size_t written = 0, received = 0;
 	int fd, rc;
 
-	fd = queue_notify_listen(queue_dir, &err);
+	fd = queue_notify_listen(tu_queue_dir, &err);
 	ck_assert_msg(fd >= 0, "%s", err);
 	queue_id_new(id);
-	while ((rc = queue_notify(queue_dir, QUEUE_NOTIFY_NEW, id)) == 0) {
+	while ((rc = queue_notify(tu_queue_dir, QUEUE_NOTIFY_NEW, id)) == 0) {
 		written++;
 		ck_assert_uint_lt(written, 1000000);
 	}
@@ -313,22 +282,6 @@ END_TEST
 
 /* ---- defer log ---- */
 
-static char *
-read_file(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	struct strbuf sb;
-	char buf[512];
-	size_t n;
-
-	ck_assert_ptr_nonnull(fp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
-	return strbuf_steal(&sb);
-}
-
 START_TEST(test_defer_log_round_trip)
 {
 	const struct defer_entry first[] = {
@@ -345,18 +298,18 @@ START_TEST(test_defer_log_round_trip)
 	char id[QUEUE_ID_MAX], *err = NULL, *path, *text;
 
 	queue_id_new(id);
-	ck_assert_int_eq(defer_log_read(queue_dir, id, &log, &err), 0);
+	ck_assert_int_eq(defer_log_read(tu_queue_dir, id, &log, &err), 0);
 	ck_assert_uint_eq(log.n, 0);
-	ck_assert_int_eq(defer_log_write(queue_dir, id, first, 2, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, first, 2, &err), 0);
 	path = qpath("defer", id);
-	text = read_file(path);
+	text = tu_read_file(path, NULL);
 	ck_assert_str_eq(text,
 	    "a@x.test\t4.4.1\tconnect to mx.x.test[127.0.0.1]:25: "
 	    "Connection refused\n"
 	    "b b@x.test\t4.7.0\tmulti  line reason\n");
 	free(text);
 
-	ck_assert_int_eq(defer_log_read(queue_dir, id, &log, &err), 1);
+	ck_assert_int_eq(defer_log_read(tu_queue_dir, id, &log, &err), 1);
 	ck_assert_uint_eq(log.n, 2);
 	ck_assert_str_eq(log.entries[0].recipient, "a@x.test");
 	ck_assert_str_eq(log.entries[0].dsn, "4.4.1");
@@ -367,8 +320,9 @@ START_TEST(test_defer_log_round_trip)
 	defer_log_free(&log);
 
 	/* Update: b's reason replaced in place, c added, a kept. */
-	ck_assert_int_eq(defer_log_update(queue_dir, id, second, 2, &err), 0);
-	text = read_file(path);
+	ck_assert_int_eq(defer_log_update(tu_queue_dir, id, second, 2, &err),
+	    0);
+	text = tu_read_file(path, NULL);
 	ck_assert_str_eq(text,
 	    "a@x.test\t4.4.1\tconnect to mx.x.test[127.0.0.1]:25: "
 	    "Connection refused\n"
@@ -377,16 +331,16 @@ START_TEST(test_defer_log_round_trip)
 	free(text);
 
 	/* Remove; a second remove is fine. */
-	defer_log_remove(queue_dir, id);
+	defer_log_remove(tu_queue_dir, id);
 	ck_assert_int_eq(access(path, F_OK), -1);
-	defer_log_remove(queue_dir, id);
+	defer_log_remove(tu_queue_dir, id);
 	/* Writing no entries leaves no file. */
-	ck_assert_int_eq(defer_log_write(queue_dir, id, first, 1, &err), 0);
-	ck_assert_int_eq(defer_log_write(queue_dir, id, first, 0, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, first, 1, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, first, 0, &err), 0);
 	ck_assert_int_eq(access(path, F_OK), -1);
 
 	/* A bad ID never becomes a path. */
-	ck_assert_int_eq(defer_log_write(queue_dir, "../../etc/x", first, 1,
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, "../../etc/x", first, 1,
 	    &err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "bad queue ID"));
 	free(err);
@@ -408,11 +362,11 @@ START_TEST(test_defer_log_atomic)
 	queue_id_new(id);
 	path = qpath("defer", id);
 	tmp = xasprintf("%s.tmp", path);
-	ck_assert_int_eq(defer_log_write(queue_dir, id, old_e, 1, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, old_e, 1, &err), 0);
 	ck_assert_int_eq(stat(path, &before), 0);
 	fd = open(path, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(defer_log_write(queue_dir, id, new_e, 1, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, new_e, 1, &err), 0);
 	ck_assert_int_eq(stat(path, &after), 0);
 	ck_assert(before.st_ino != after.st_ino);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -425,10 +379,10 @@ START_TEST(test_defer_log_atomic)
 
 	/* ID.tmp cannot be created: the write fails, the file stays. */
 	ck_assert_int_eq(mkdir(tmp, 0700), 0);
-	ck_assert_int_eq(defer_log_write(queue_dir, id, old_e, 1, &err), -1);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, old_e, 1, &err), -1);
 	ck_assert_msg(strstr(err, "defer log open error") != NULL, "%s", err);
 	free(err);
-	text = read_file(path);
+	text = tu_read_file(path, NULL);
 	ck_assert_str_eq(text, "a@x.test\t4.0.0\tnew\n");
 	free(text);
 	ck_assert_int_eq(rmdir(tmp), 0);
@@ -490,16 +444,16 @@ START_TEST(test_hold_release_delete)
 	move_to("incoming", "active", c);
 
 	/* hold: from incoming and from deferred; twice is fine. */
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_HOLD, a, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, a, &err),
 	    QUEUE_OP_DONE);
 	ck_assert(exists_in("hold", a) && !exists_in("incoming", a));
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_HOLD, a, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, a, &err),
 	    QUEUE_OP_DONE);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_HOLD, b, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, b, &err),
 	    QUEUE_OP_DONE);
 	ck_assert(exists_in("hold", b) && !exists_in("deferred", b));
 	/* Not while the qmgr delivers it. */
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_HOLD, c, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, c, &err),
 	    QUEUE_OP_NOT_APPLICABLE);
 	ck_assert_ptr_nonnull(strstr(err, c));
 	ck_assert_ptr_nonnull(strstr(err, "being delivered"));
@@ -508,45 +462,45 @@ START_TEST(test_hold_release_delete)
 
 	/* release: to deferred with mtime now, from an old mtime. */
 	set_mtime("hold", a, past);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_RELEASE, a, &err),
-	    QUEUE_OP_DONE);
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_RELEASE, a,
+	    &err), QUEUE_OP_DONE);
 	ck_assert(exists_in("deferred", a) && !exists_in("hold", a));
 	ck_assert_int_ge(get_mtime("deferred", a), start);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_RELEASE, a, &err),
-	    QUEUE_OP_NOT_APPLICABLE);
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_RELEASE, a,
+	    &err), QUEUE_OP_NOT_APPLICABLE);
 	ck_assert_ptr_nonnull(strstr(err, "not on hold"));
 	free(err);
 
 	/* flush: a deferred message's next attempt is now. */
 	set_mtime("deferred", a, start + 3600);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_FLUSH, a, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_FLUSH, a, &err),
 	    QUEUE_OP_DONE);
 	ck_assert_int_le(get_mtime("deferred", a), time(NULL));
 	ck_assert_int_ge(get_mtime("deferred", a), start);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_FLUSH, b, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_FLUSH, b, &err),
 	    QUEUE_OP_NOT_APPLICABLE);
 	free(err);
 
 	/* Unknown and malformed IDs are named. */
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_DELETE,
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE,
 	    "0123456789ABCDEF", &err), QUEUE_OP_NOT_FOUND);
 	ck_assert_str_eq(err, "0123456789ABCDEF: no such message");
 	free(err);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_DELETE, "../a",
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, "../a",
 	    &err), QUEUE_OP_NOT_FOUND);
 	ck_assert_str_eq(err, "../a: not a queue ID");
 	free(err);
 
 	/* delete: the queue file and its defer file. */
-	ck_assert_int_eq(defer_log_write(queue_dir, a, reason, 1, &err), 0);
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_DELETE, a, &err),
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, a, reason, 1, &err), 0);
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, a, &err),
 	    QUEUE_OP_DONE);
 	ck_assert(!exists_in("deferred", a) && !exists_in("defer", a));
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_DELETE, a, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, a, &err),
 	    QUEUE_OP_NOT_FOUND);
 	free(err);
 	/* Deleting an active message is allowed (it is the admin's call). */
-	ck_assert_int_eq(queue_op_apply(queue_dir, QUEUE_OP_DELETE, c, &err),
+	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, c, &err),
 	    QUEUE_OP_DONE);
 	ck_assert(!exists_in("active", c));
 	ck_assert(exists_in("hold", b));
@@ -567,10 +521,10 @@ START_TEST(test_ops_all)
 	move_to("incoming", "active", ids[3]);
 	move_to("incoming", "hold", ids[4]);
 	/* Files that are not queue IDs are left alone. */
-	junk = xasprintf("%s/deferred/README", queue_dir);
+	junk = xasprintf("%s/deferred/README", tu_queue_dir);
 	ck_assert_int_ge(creat(junk, 0600), 0);
 
-	ck_assert_int_eq(queue_op_apply_all(queue_dir, QUEUE_OP_HOLD, &done,
+	ck_assert_int_eq(queue_op_apply_all(tu_queue_dir, QUEUE_OP_HOLD, &done,
 	    &err), 0);
 	ck_assert_uint_eq(done, 3);	/* ids 0, 1, 2; 4 was held already */
 	ck_assert(exists_in("hold", ids[0]) && exists_in("hold", ids[2]));
@@ -579,7 +533,7 @@ START_TEST(test_ops_all)
 	for (int i = 0; i < 5; i++)
 		if (i != 3)
 			set_mtime("hold", ids[i], start - 7200);
-	ck_assert_int_eq(queue_op_apply_all(queue_dir, QUEUE_OP_RELEASE,
+	ck_assert_int_eq(queue_op_apply_all(tu_queue_dir, QUEUE_OP_RELEASE,
 	    &done, &err), 0);
 	ck_assert_uint_eq(done, 4);
 	for (int i = 0; i < 5; i++)
@@ -588,8 +542,8 @@ START_TEST(test_ops_all)
 			ck_assert_int_ge(get_mtime("deferred", ids[i]), start);
 		}
 
-	ck_assert_int_eq(queue_op_apply_all(queue_dir, QUEUE_OP_DELETE, &done,
-	    &err), 0);
+	ck_assert_int_eq(queue_op_apply_all(tu_queue_dir, QUEUE_OP_DELETE,
+	    &done, &err), 0);
 	ck_assert_uint_eq(done, 5);
 	for (int i = 0; i < 5; i++)
 		ck_assert(!exists_in("deferred", ids[i]) &&
@@ -609,7 +563,7 @@ list_to_string(void)
 	FILE *fp = open_memstream(&text, &len);
 
 	ck_assert_ptr_nonnull(fp);
-	ck_assert_msg(queue_list(queue_dir, fp, &err) == 0, "%s", err);
+	ck_assert_msg(queue_list(tu_queue_dir, fp, &err) == 0, "%s", err);
 	fclose(fp);
 	return text;
 }
@@ -668,7 +622,7 @@ START_TEST(test_list_format)
 	    &err), 0);
 	spool_message_free(&msg);
 	free(path);
-	ck_assert_int_eq(defer_log_write(queue_dir, c, reasons, 3, &err), 0);
+	ck_assert_int_eq(defer_log_write(tu_queue_dir, c, reasons, 3, &err), 0);
 
 	expected = xasprintf(
 	    "-Queue ID-                    --Size-- ----Arrival Time---- "
@@ -706,7 +660,7 @@ queue_ops_suite(void)
 	Suite *s = suite_create("queue_ops");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, setup_queue, teardown_queue);
+	tcase_add_checked_fixture(tc, tu_queue_setup, tu_queue_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_notify_round_trip);
@@ -723,21 +677,4 @@ queue_ops_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	snprintf(base_dir, sizeof(base_dir), "/tmp/check_queue_ops.XXXXXX");
-	if (mkdtemp(base_dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	sr = srunner_create(queue_ops_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_remove_tree(base_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(queue_ops_suite)

@@ -29,54 +29,37 @@
 #include "tls_private.h"
 #include "tls_scache.h"
 #include "scache_int.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/check_scache.XXXXXX";
+static const char *tmpdir;
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static void
-run(const char *cmd)
-{
-	char *line = xasprintf("cd '%s' && (%s) >/dev/null 2>&1", tmpdir,
-	    cmd);
-
-	if (system(line) != 0) {
-		fprintf(stderr, "check_scache: failed: %s\n", line);
-		exit(EXIT_FAILURE);
-	}
-	free(line);
-}
+static const struct tu_cert certs[] = {
+	{ "ca", "/CN=Scache CA", NULL, "ec", TU_EXT_CA },
+	{ "server", "/CN=mx.scache.test", "ca", "ec", TU_EXT_LEAF },
+};
 
 static void
 make_certs(void)
 {
-	run("openssl req -x509 -days 2 -newkey ec -pkeyopt "
-	    "ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt "
-	    "-subj '/CN=Scache CA'");
-	run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	    "-keyout server.key -out server.csr -subj /CN=mx.scache.test");
-	run("openssl x509 -req -days 2 -in server.csr -CA ca.crt "
-	    "-CAkey ca.key -CAcreateserial -out server.crt");
+	tmpdir = tu_tmpdir();
+	tu_make_certs(tmpdir, certs, sizeof(certs) / sizeof(certs[0]));
 }
 
 /* A fresh data_directory per test (tests run in their own processes). */
-static char *datadir;
+static char datadir[160];
 
 static void
 setup(void)
 {
-	static int n;
-
-	datadir = xasprintf("%s/data%d.%ld", tmpdir, n++, (long)getpid());
-	ck_assert_int_eq(mkdir(datadir, 0700), 0);
+	tu_make_dir(datadir, sizeof(datadir), "data");
 }
 
 static void
 teardown(void)
 {
 	scache_shutdown();
-	free(datadir);
-	datadir = NULL;
 }
 
 static char *
@@ -524,46 +507,21 @@ struct pair {
 	int ok;
 };
 
-static int
-step(SSL *ssl, int *done)
-{
-	int r, e;
-
-	if (*done)
-		return 0;
-	if ((r = SSL_do_handshake(ssl)) == 1) {
-		*done = 1;
-		return 0;
-	}
-	e = SSL_get_error(ssl, r);
-	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
-}
-
 /* A handshake, then a byte each way so that the client reads the
  * tickets the server sent after it. */
 static void
 connect_pair(SSL_CTX *server, SSL_CTX *client, SSL_SESSION *offer,
     struct pair *p)
 {
-	BIO *cbio, *sbio;
-	int cdone = 0, sdone = 0;
 	char c;
 
 	memset(p, 0, sizeof(*p));
 	p->client = SSL_new(client);
 	p->server = SSL_new(server);
 	ck_assert(p->client && p->server);
-	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
-	SSL_set_bio(p->client, cbio, cbio);
-	SSL_set_bio(p->server, sbio, sbio);
-	SSL_set_connect_state(p->client);
-	SSL_set_accept_state(p->server);
 	if (offer != NULL)
 		ck_assert_int_eq(SSL_set_session(p->client, offer), 1);
-	for (int i = 0; i < 100 && !(cdone && sdone); i++)
-		if (step(p->client, &cdone) < 0 || step(p->server, &sdone) < 0)
-			break;
-	p->ok = cdone && sdone;
+	p->ok = tu_tls_handshake(p->client, p->server);
 	if (!p->ok)
 		return;
 	ck_assert_int_eq(SSL_write(p->server, "s", 1), 1);
@@ -605,11 +563,8 @@ conf_from(const char *extra)
 	    "smtp_tls_CAfile = %s/ca.crt\n"
 	    "smtp_tls_security_level = may\n"
 	    "%s", datadir, tmpdir, tmpdir, tmpdir, extra);
-	char *err = NULL;
-	struct conf *conf = conf_load_strings(text, "main.cf", NULL, NULL,
-	    &err);
+	struct conf *conf = tu_conf_load(text);
 
-	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "?");
 	free(text);
 	return conf;
 }
@@ -952,25 +907,16 @@ deliver(SSL_CTX *server, SSL_CTX *client, const char *policy, int *offered,
     struct tls_info *info)
 {
 	struct pair p;
-	BIO *cbio, *sbio;
-	int cdone = 0, sdone = 0, reused;
+	int reused;
 	char c;
 
 	memset(&p, 0, sizeof(p));
 	p.client = SSL_new(client);
 	p.server = SSL_new(server);
-	ck_assert_int_eq(BIO_new_bio_pair(&cbio, 0, &sbio, 0), 1);
-	SSL_set_bio(p.client, cbio, cbio);
-	SSL_set_bio(p.server, sbio, sbio);
-	SSL_set_connect_state(p.client);
-	SSL_set_accept_state(p.server);
 	*offered = tls_client_session_prepare(p.client, "scache.test",
 	    "mx.scache.test", "127.0.0.1", 25, policy);
-	for (int i = 0; i < 100 && !(cdone && sdone); i++)
-		if (step(p.client, &cdone) < 0 || step(p.server, &sdone) < 0)
-			break;
-	ck_assert(cdone && sdone);
-	p.ok = 1;
+	p.ok = tu_tls_handshake(p.client, p.server);
+	ck_assert(p.ok);
 	ck_assert_int_eq(SSL_write(p.server, "s", 1), 1);
 	ck_assert_int_eq(SSL_read(p.client, &c, 1), 1);
 	reused = SSL_session_reused(p.client);
@@ -1155,25 +1101,4 @@ scache_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *runner;
-	char *cmd;
-	int failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("check_scache: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	make_certs();
-	runner = srunner_create(scache_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	cmd = xasprintf("rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "check_scache: cannot remove %s\n", tmpdir);
-	free(cmd);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN_WITH(scache_suite, make_certs, NULL)

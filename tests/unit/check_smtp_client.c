@@ -33,50 +33,13 @@
 #include "tlsrelay/smtp.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
 #define PYTHON	"/usr/bin/python3"
 
-static char tmpdir[] = "/tmp/check_smtp_client.XXXXXX";
+static const char *tmpdir;
 
 /* ---- files and commands ------------------------------------------------- */
-
-static void
-run(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *line;
-
-	va_start(ap, fmt);
-	cmd = xvasprintf(fmt, ap);
-	va_end(ap);
-	line = xasprintf("cd '%s' && (%s) >/dev/null 2>&1", tmpdir, cmd);
-	if (system(line) != 0) {
-		fprintf(stderr, "check_smtp_client: failed: %s\n", cmd);
-		exit(EXIT_FAILURE);
-	}
-	free(line);
-	free(cmd);
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *fp = fopen(path, "rb");
-	struct strbuf sb;
-	char buf[65536];
-	size_t n;
-
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "");
-	if (fp != NULL) {
-		while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-			strbuf_append(&sb, buf, n);
-		fclose(fp);
-	}
-	if (lenp)
-		*lenp = sb.len;
-	return strbuf_steal(&sb);
-}
 
 static size_t
 count_lines(const char *text, const char *needle)
@@ -148,7 +111,7 @@ peer_start(const char *name, const char *args)
 		}
 		usleep(50000);
 	}
-	text = slurp(portfile, NULL);
+	text = tu_slurp(portfile, NULL);
 	peer.port = (unsigned)strtoul(text, NULL, 10);
 	if (peer.port == 0) {
 		fprintf(stderr, "check_smtp_client: the test server did not "
@@ -178,8 +141,8 @@ peer_stop(void)
 static void
 peer_clear(void)
 {
-	run("rm -f '%s'/msg-* '%s/connections' '%s/events'", peer.dir,
-	    peer.dir, peer.dir);
+	tu_run(tmpdir, "rm -f '%s'/msg-* '%s/connections' '%s/events'",
+	    peer.dir, peer.dir, peer.dir);
 }
 
 static char *
@@ -187,7 +150,7 @@ peer_file(const char *name)
 {
 	char *path = xasprintf("%s/%s", peer.dir, name), *text;
 
-	text = slurp(path, NULL);
+	text = tu_slurp(path, NULL);
 	free(path);
 	return text;
 }
@@ -222,7 +185,7 @@ peer_message(size_t n, const char *ext, size_t *len)
 	if (glob(pattern, 0, NULL, &g) == 0) {
 		qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), by_number);
 		if (n < g.gl_pathc)
-			text = slurp(g.gl_pathv[n], len);
+			text = tu_slurp(g.gl_pathv[n], len);
 		globfree(&g);
 	}
 	free(pattern);
@@ -324,29 +287,18 @@ peer_down(void)
 }
 
 /* Certificates for the peer (peer.test) and for the client. */
+static const struct tu_cert certs[] = {
+	{ "peer", "/CN=peer.test", NULL, "ec", NULL },
+	{ "client", "/CN=client.test", NULL, "ec", NULL },
+};
+
 static void
 suite_up(void)
 {
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-	run("openssl req -x509 -days 2 -newkey ec -pkeyopt "
-	    "ec_paramgen_curve:P-256 -nodes -keyout peer.key -out peer.crt "
-	    "-subj /CN=peer.test");
-	run("openssl req -x509 -days 2 -newkey ec -pkeyopt "
-	    "ec_paramgen_curve:P-256 -nodes -keyout client.key "
-	    "-out client.crt -subj /CN=client.test");
-}
-
-/* CHECK_SMTP_KEEP=1 keeps the logs and what the servers recorded. */
-static void
-suite_down(void)
-{
-	if (getenv("CHECK_SMTP_KEEP") != NULL)
-		fprintf(stderr, "check_smtp_client: kept %s\n", tmpdir);
-	else
-		run("rm -rf '%s'", tmpdir);
+	/* A peer that dies must not take this process with it. */
+	signal(SIGPIPE, SIG_IGN);
+	tmpdir = tu_tmpdir();
+	tu_make_certs(tmpdir, certs, sizeof(certs) / sizeof(certs[0]));
 }
 
 /* ---- the client side ---------------------------------------------------- */
@@ -397,7 +349,7 @@ client_stop(struct client *c)
 static char *
 client_log(const struct client *c)
 {
-	return slurp(c->logpath, NULL);
+	return tu_slurp(c->logpath, NULL);
 }
 
 static int
@@ -857,28 +809,6 @@ START_TEST(pipelining_used)
 	ck_assert_ptr_nonnull(strstr(json, "\"rcpt_tos\": [\"a@peer.test\", "
 	    "\"b@peer.test\"]"));
 	free(json);
-	tjob_free(&t);
-	client_stop(&c);
-}
-END_TEST
-
-/* Pipelined, nobody accepted: the DATA reply is read and nothing is
- * sent. */
-START_TEST(pipelining_all_rejected)
-{
-	struct client c;
-	struct tjob t;
-
-	peer_clear();
-	client_start(&c, NULL);
-	tjob_simple(&t, TLS_LEV_NONE);
-	tjob_rcpt(&t, "r550-a@peer.test");
-	tjob_rcpt(&t, "r450-b@peer.test");
-	tjob_target(&t, "peer.test", peer.port);
-	deliver(&c, &t);
-	ck_assert_int_eq(t.rcpts[0].outcome, SMTP_BOUNCE);
-	ck_assert_int_eq(t.rcpts[1].outcome, SMTP_DEFER);
-	ck_assert_uint_eq(peer_messages(), 0);
 	tjob_free(&t);
 	client_stop(&c);
 }
@@ -1747,17 +1677,6 @@ END_TEST
 
 /* ---- tls_client without a server ---------------------------------------- */
 
-static struct conf *
-load(const char *main_cf)
-{
-	char *err = NULL;
-	struct conf *conf = conf_load_strings(main_cf, "main.cf", NULL, NULL,
-	    &err);
-
-	ck_assert_msg(conf != NULL, "%s", err);
-	return conf;
-}
-
 START_TEST(smtp_levels)
 {
 	static const struct {
@@ -1782,7 +1701,7 @@ START_TEST(smtp_levels)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conf *conf = load(cases[i].cf);
+		struct conf *conf = tu_conf_load(cases[i].cf);
 
 		ck_assert_msg(tls_smtp_level(conf) == cases[i].level,
 		    "\"%s\": %d", cases[i].cf, tls_smtp_level(conf));
@@ -1815,7 +1734,7 @@ START_TEST(servernames)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conf *conf = load(cases[i].cf);
+		struct conf *conf = tu_conf_load(cases[i].cf);
 		char *sni = tls_client_servername(conf, cases[i].mx,
 		    cases[i].nexthop);
 
@@ -1855,7 +1774,7 @@ START_TEST(ctx_errors)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct conf *conf = load(cases[i].cf);
+		struct conf *conf = tu_conf_load(cases[i].cf);
 		char *err = NULL;
 		struct tls_client *tls = tls_client_new(conf, &err);
 
@@ -1891,7 +1810,7 @@ START_TEST(ctx_client_cert)
 	/* The key does not match: refused at start-up. */
 	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
 	    "smtp_tls_key_file = %s/peer.key\n", tmpdir, tmpdir);
-	conf = load(cf);
+	conf = tu_conf_load(cf);
 	ck_assert_ptr_null(tls_client_new(conf, &err));
 	ck_assert_msg(strstr(err, "smtp_tls_key_file") != NULL &&
 	    strstr(err, "private key does not match the certificate") !=
@@ -1902,7 +1821,7 @@ START_TEST(ctx_client_cert)
 	/* A missing key names the file and the parameter. */
 	cf = xasprintf("smtp_tls_cert_file = %s/client.crt\n"
 	    "smtp_tls_key_file = %s/missing.key\n", tmpdir, tmpdir);
-	conf = load(cf);
+	conf = tu_conf_load(cf);
 	ck_assert_ptr_null(tls_client_new(conf, &err));
 	free(cf);
 	cf = xasprintf("main.cf:2: smtp_tls_key_file %s/missing.key: cannot "
@@ -1918,7 +1837,7 @@ START_TEST(ctx_client_cert)
 	    "smtp_tls_eccert_file = %s/peer.crt\n"
 	    "smtp_tls_eckey_file = %s/peer.key\n", tmpdir, tmpdir, tmpdir,
 	    tmpdir);
-	conf = load(cf);
+	conf = tu_conf_load(cf);
 	ck_assert_ptr_null(tls_client_new(conf, &err));
 	free(cf);
 	cf = xasprintf("main.cf:4: smtp_tls_eckey_file %s/peer.key: a "
@@ -1928,10 +1847,10 @@ START_TEST(ctx_client_cert)
 	conf_free(conf);
 	free(cf);
 	/* A chain file: key, then certificate. */
-	run("cat client.key client.crt > client_chain.pem");
+	tu_run(tmpdir, "cat client.key client.crt > client_chain.pem");
 	cf = xasprintf("smtp_tls_chain_files = %s/client_chain.pem\n",
 	    tmpdir);
-	conf = load(cf);
+	conf = tu_conf_load(cf);
 	tls = tls_client_new(conf, &err);
 	ck_assert_msg(tls != NULL, "%s", err);
 	ck_assert_ptr_nonnull(SSL_CTX_get0_certificate(may_ctx(tls, conf)));
@@ -1939,7 +1858,7 @@ START_TEST(ctx_client_cert)
 	conf_free(conf);
 	free(cf);
 	/* Nothing configured: no certificate. */
-	conf = load("");
+	conf = tu_conf_load("");
 	tls = tls_client_new(conf, &err);
 	ck_assert_ptr_nonnull(tls);
 	ck_assert_ptr_null(SSL_CTX_get0_certificate(may_ctx(tls, conf)));
@@ -1958,7 +1877,7 @@ START_TEST(obsolete_warning)
 	/* client_start opens the log; its pool says nothing of this. */
 	client_start(&c, NULL);
 	ck_assert(!log_has(&c, "obsolete"));
-	conf = load("\nsmtp_use_tls = yes");
+	conf = tu_conf_load("\nsmtp_use_tls = yes");
 	ck_assert_int_eq(tls_smtp_level(conf), TLS_LEV_MAY);
 	ck_assert(!log_has(&c, "obsolete"));
 	tls = tls_client_new(conf, &err);
@@ -2006,7 +1925,9 @@ client_suite(void)
 
 	tc = peer_case("pipelining", pipelining_up);
 	tcase_add_test(tc, pipelining_used);
-	tcase_add_test(tc, pipelining_all_rejected);
+	/* Pipelined, nobody accepted: the DATA reply is read and nothing
+	 * is sent. */
+	tcase_add_test(tc, all_rejected);
 	tcase_add_test(tc, connection_reuse);
 	tcase_add_test(tc, no_reuse_without_cache);
 	tcase_add_test(tc, concurrency_parallel);
@@ -2060,19 +1981,4 @@ client_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	/* A peer that dies must not take this process with it. */
-	signal(SIGPIPE, SIG_IGN);
-	suite_up();
-	sr = srunner_create(client_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	suite_down();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN_WITH(client_suite, suite_up, NULL)

@@ -14,6 +14,7 @@
 #include "tlsrelay/smtp.h"
 #include "tlsrelay/util.h"
 #include "smtp_int.h"		/* the helpers under test */
+#include "testutil.h"
 
 /* Feeds lines until the parser stops asking for more. */
 static enum smtp_reply_status
@@ -384,14 +385,4 @@ reply_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(reply_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(reply_suite)

@@ -23,19 +23,9 @@
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "smtp_int.h"
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static struct conf *
-load(const char *main_cf)
-{
-	char *err = NULL;
-	struct conf *conf = conf_load_strings(main_cf, "main.cf", NULL, NULL,
-	    &err);
-
-	ck_assert_msg(conf != NULL, "%s", err);
-	return conf;
-}
 
 static struct smtp_sasl *
 sasl_from(struct conf *conf)
@@ -51,7 +41,7 @@ sasl_from(struct conf *conf)
 static char *
 sasl_error(const char *main_cf)
 {
-	struct conf *conf = load(main_cf);
+	struct conf *conf = tu_conf_load(main_cf);
 	char *err = NULL;
 	struct smtp_sasl *sasl = smtp_sasl_new(conf, &err);
 
@@ -284,13 +274,14 @@ START_TEST(test_settings)
 	char *err = NULL;
 
 	/* Off: no object, no error. */
-	conf = load("smtp_sasl_password_maps = inline:{ a=b:c }\n");
+	conf = tu_conf_load("smtp_sasl_password_maps = inline:{ a=b:c }\n");
 	ck_assert_ptr_null(smtp_sasl_new(conf, &err));
 	ck_assert_ptr_null(err);
 	conf_free(conf);
 
 	/* Postfix's defaults: the same options with and without TLS. */
-	conf = load(ENABLED "smtp_sasl_password_maps = inline:{ a=b:c }\n");
+	conf = tu_conf_load(ENABLED
+	    "smtp_sasl_password_maps = inline:{ a=b:c }\n");
 	sasl = sasl_from(conf);
 	ck_assert_uint_eq(smtp_sasl_options(sasl, 0, 0),
 	    SMTP_SASL_NOPLAINTEXT | SMTP_SASL_NOANONYMOUS);
@@ -302,7 +293,8 @@ START_TEST(test_settings)
 	conf_free(conf);
 
 	/* The recipe: TLS sessions (and, by default, verified ones) may. */
-	conf = load(ENABLED "smtp_sasl_password_maps = inline:{ a=b:c }\n"
+	conf = tu_conf_load(ENABLED
+	    "smtp_sasl_password_maps = inline:{ a=b:c }\n"
 	    "smtp_sasl_tls_security_options = noanonymous\n");
 	sasl = sasl_from(conf);
 	ck_assert_uint_eq(smtp_sasl_options(sasl, 0, 0),
@@ -315,7 +307,8 @@ START_TEST(test_settings)
 	conf_free(conf);
 
 	/* Only with a verified server certificate. */
-	conf = load(ENABLED "smtp_sasl_password_maps = inline:{ a=b:c }\n"
+	conf = tu_conf_load(ENABLED
+	    "smtp_sasl_password_maps = inline:{ a=b:c }\n"
 	    "smtp_sasl_tls_verified_security_options = noanonymous\n");
 	sasl = sasl_from(conf);
 	ck_assert_uint_eq(smtp_sasl_options(sasl, 1, 0),
@@ -355,7 +348,7 @@ choose(const char *filter, const char *offered_words, unsigned opts)
 	static char buf[32];
 	char *main_cf = xasprintf(ENABLED "smtp_sasl_password_maps = "
 	    "inline:{ a=b }\nsmtp_sasl_mechanism_filter = %s\n", filter);
-	struct conf *conf = load(main_cf);
+	struct conf *conf = tu_conf_load(main_cf);
 	struct smtp_sasl *sasl = sasl_from(conf);
 	size_t n;
 	char **offered = strlist_split(offered_words, " ", &n);
@@ -404,7 +397,7 @@ END_TEST
 
 START_TEST(test_filtered)
 {
-	struct conf *conf = load(ENABLED "smtp_sasl_password_maps = "
+	struct conf *conf = tu_conf_load(ENABLED "smtp_sasl_password_maps = "
 	    "inline:{ a=b }\nsmtp_sasl_mechanism_filter = !gssapi, login, "
 	    "cram-md5\n");
 	struct smtp_sasl *sasl = sasl_from(conf);
@@ -437,7 +430,7 @@ lookup(struct smtp_sasl *sasl, const char *host, const char *nexthop)
 
 START_TEST(test_lookup_order)
 {
-	struct conf *conf = load(ENABLED "smtp_sasl_password_maps = "
+	struct conf *conf = tu_conf_load(ENABLED "smtp_sasl_password_maps = "
 	    "inline:{ smtp.example.com=byhost:1, "
 	    "[smtp.example.com]:587=byhop:2, "
 	    "[submit.example.net]:587=hop-only:3, "
@@ -511,7 +504,7 @@ fixture_init(struct fixture *f, const char *main_cf, const char *ehlo_auth,
 	ck_assert_ptr_nonnull(f->base);
 	ck_assert_int_eq(bufferevent_pair_new(f->base, 0, f->pair), 0);
 	bufferevent_enable(f->pair[1], EV_READ);
-	f->conf = load(main_cf);
+	f->conf = tu_conf_load(main_cf);
 	f->pool.base = f->base;
 	f->pool.conf = f->conf;
 	f->pool.set.helo_timeout = 300;
@@ -898,14 +891,4 @@ smtp_sasl_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(smtp_sasl_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(smtp_sasl_suite)

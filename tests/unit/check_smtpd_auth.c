@@ -15,6 +15,7 @@
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"		/* the parsed policy */
+#include "testutil.h"
 
 /* ------------------------------------------------------------ base64 */
 
@@ -241,22 +242,19 @@ END_TEST
 
 /* ------------------------------------------------------------- policy */
 
-static char tmpdir[64];
+/* A directory of its own for each test that writes files. */
+static char tmpdir[160];
 
 static void
 make_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_smtpd_auth.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_make_dir(tmpdir, sizeof(tmpdir), "t");
 }
 
 static void
 remove_tmpdir(void)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	ck_assert_int_eq(tu_remove_tree(tmpdir), 0);
 }
 
 static char *
@@ -275,52 +273,19 @@ write_file(const char *name, const char *text, mode_t mode)
 static char *
 read_file(const char *path)
 {
-	struct strbuf sb;
-	char buf[4096];
-	size_t n;
-	FILE *fp = fopen(path, "r");
-
-	ck_assert_ptr_nonnull(fp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
-	return strbuf_steal(&sb);
+	return tu_read_file(path, NULL);
 }
 
-static struct conf *conf;
 static struct smtpd_policy *policy;
-
-static void
-load(const char *main_cf)
-{
-	char *err = NULL;
-
-	conf = conf_load_strings(main_cf, "main.cf", NULL, "master.cf", &err);
-	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "");
-	policy = smtpd_policy_new(conf, &err);
-	ck_assert_msg(policy != NULL, "policy: %s", err ? err : "");
-}
-
-static void
-unload(void)
-{
-	smtpd_policy_free(policy);
-	conf_free(conf);
-	policy = NULL;
-	conf = NULL;
-}
 
 /* smtpd_policy_new's error for main_cf, or NULL when it accepts it. */
 static char *
 policy_error(const char *main_cf)
 {
 	char *err = NULL;
-	struct conf *c = conf_load_strings(main_cf, "main.cf", NULL,
-	    "master.cf", &err);
+	struct conf *c = tu_conf_load(main_cf);
 	struct smtpd_policy *p;
 
-	ck_assert_msg(c != NULL, "conf: %s", err ? err : "");
 	p = smtpd_policy_new(c, &err);
 	smtpd_policy_free(p);
 	conf_free(c);
@@ -339,7 +304,7 @@ START_TEST(sasl_check_against_table)
 	users = write_file("users", text, 0600);
 	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
 	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
-	load(main_cf);
+	policy = tu_policy_load(main_cf);
 
 	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "s3cret"),
 	    SASL_AUTH_OK);
@@ -363,7 +328,7 @@ START_TEST(sasl_check_against_table)
 	    SASL_AUTH_FAIL);
 	ck_assert_uint_eq(sasl_password_check_count(), before + 4);
 
-	unload();
+	tu_policy_unload(policy);
 	free(main_cf);
 	free(users);
 	free(text);
@@ -380,14 +345,14 @@ START_TEST(sasl_table_reopened_when_it_changes)
 	users = write_file("users", "# nobody yet\n", 0600);
 	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
 	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
-	load(main_cf);
+	policy = tu_policy_load(main_cf);
 	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
 	    SASL_AUTH_FAIL);
 	hash = sasl_password_hash("pw", SASL_HASH_PREFIX, &err);
 	ck_assert_int_eq(sasl_passwd_update(users, "carol", hash, &err), 0);
 	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
 	    SASL_AUTH_OK);
-	unload();
+	tu_policy_unload(policy);
 	free(hash);
 	free(main_cf);
 	free(users);
@@ -399,28 +364,29 @@ START_TEST(security_options)
 {
 	char *err;
 
-	load("smtpd_sasl_security_options = noanonymous\n");
+	policy = tu_policy_load("smtpd_sasl_security_options = noanonymous\n");
 	ck_assert_uint_eq(policy->sasl_mechs,
 	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
 	ck_assert_uint_eq(policy->sasl_tls_mechs, policy->sasl_mechs);
 	ck_assert_int_eq(policy->tls_auth_only, 0);
 	ck_assert_int_eq(policy->auth_failure_limit, 3);
-	unload();
+	tu_policy_unload(policy);
 	/* Postfix's recipe: no plaintext mechanism without TLS. */
-	load("smtpd_sasl_security_options = noanonymous, noplaintext\n"
+	policy = tu_policy_load(
+	    "smtpd_sasl_security_options = noanonymous, noplaintext\n"
 	    "smtpd_sasl_tls_security_options = noanonymous\n");
 	ck_assert_uint_eq(policy->sasl_mechs, 0);
 	ck_assert_uint_eq(policy->sasl_tls_mechs,
 	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
-	unload();
+	tu_policy_unload(policy);
 	/* The TLS options follow the others by default. */
-	load("smtpd_sasl_security_options = nodictionary\n");
+	policy = tu_policy_load("smtpd_sasl_security_options = nodictionary\n");
 	ck_assert_uint_eq(policy->sasl_tls_mechs, 0);
-	unload();
+	tu_policy_unload(policy);
 	/* Mandatory TLS means AUTH only after STARTTLS, as in Postfix. */
-	load("smtpd_tls_security_level = encrypt\n");
+	policy = tu_policy_load("smtpd_tls_security_level = encrypt\n");
 	ck_assert_int_eq(policy->tls_auth_only, 1);
-	unload();
+	tu_policy_unload(policy);
 
 	err = policy_error("smtpd_sasl_security_options = noanonymous, "
 	    "nosuch\n");
@@ -491,7 +457,7 @@ START_TEST(sender_login_mismatch)
 {
 	char reply[512];
 
-	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	policy = tu_policy_load(LOGIN_MAPS "smtpd_sender_restrictions = "
 	    "reject_sender_login_mismatch\n");
 	ck_assert_int_eq(check_sender("bob@example.com", "bob", reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
@@ -521,7 +487,7 @@ START_TEST(sender_login_mismatch)
 	    RESTRICT_PERMIT);
 	ck_assert_int_eq(check_sender("x@elsewhere.test", NULL, reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -529,7 +495,7 @@ START_TEST(sender_login_mismatch_variants)
 {
 	char reply[512];
 
-	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	policy = tu_policy_load(LOGIN_MAPS "smtpd_sender_restrictions = "
 	    "reject_known_sender_login_mismatch\n");
 	ck_assert_int_eq(check_sender("x@elsewhere.test", "bob", reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
@@ -537,21 +503,21 @@ START_TEST(sender_login_mismatch_variants)
 	    sizeof(reply)), RESTRICT_REJECT);
 	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
-	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	tu_policy_unload(policy);
+	policy = tu_policy_load(LOGIN_MAPS "smtpd_sender_restrictions = "
 	    "reject_authenticated_sender_login_mismatch\n");
 	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
 	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
-	load(LOGIN_MAPS "smtpd_sender_restrictions = "
+	tu_policy_unload(policy);
+	policy = tu_policy_load(LOGIN_MAPS "smtpd_sender_restrictions = "
 	    "reject_unauthenticated_sender_login_mismatch\n");
 	ck_assert_int_eq(check_sender("bob@example.com", "carol", reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
 	ck_assert_int_eq(check_sender("bob@example.com", NULL, reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -575,7 +541,7 @@ START_TEST(permit_tls_clientcerts_by_fingerprint)
 {
 	char reply[512];
 
-	load("relay_clientcerts = inline:{ AB:CD:EF=laptop, "
+	policy = tu_policy_load("relay_clientcerts = inline:{ AB:CD:EF=laptop, "
 	    "01:02:03=renewed-key }\n"
 	    "smtpd_relay_restrictions = permit_tls_clientcerts, "
 	    "reject_unauth_destination\n");
@@ -593,13 +559,14 @@ START_TEST(permit_tls_clientcerts_by_fingerprint)
 	    "access denied");
 	ck_assert_int_eq(check_cert(NULL, NULL, reply, sizeof(reply)),
 	    RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 	/* Without relay_clientcerts nothing matches. */
-	load("smtpd_relay_restrictions = permit_tls_clientcerts, "
+	policy = tu_policy_load(
+	    "smtpd_relay_restrictions = permit_tls_clientcerts, "
 	    "reject_unauth_destination\n");
 	ck_assert_int_eq(check_cert("AB:CD:EF", "01:02:03", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -745,14 +712,4 @@ auth_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(auth_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(auth_suite)

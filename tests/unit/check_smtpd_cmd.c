@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tlsrelay/smtpd.h"
+#include "testutil.h"
 
 /* ---- command lines ---- */
 
@@ -504,14 +505,4 @@ smtpd_cmd_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(smtpd_cmd_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(smtpd_cmd_suite)

@@ -8,6 +8,7 @@
 
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
 struct run {
 	enum data_result result;
@@ -299,14 +300,4 @@ smtpd_data_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(smtpd_data_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(smtpd_data_suite)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "smtpd_header.h"
+#include "testutil.h"
 
 /* The value found in text, fed in pieces of chunk bytes (0: at once);
  * points into a static copy. */
@@ -144,14 +145,4 @@ smtpd_header_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(smtpd_header_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(smtpd_header_suite)

@@ -7,29 +7,9 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/smtpd.h"
+#include "testutil.h"
 
-static struct conf *conf;
 static struct smtpd_policy *policy;
-
-static void
-load(const char *main_cf)
-{
-	char *err = NULL;
-
-	conf = conf_load_strings(main_cf, "main.cf", NULL, "master.cf", &err);
-	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "");
-	policy = smtpd_policy_new(conf, &err);
-	ck_assert_msg(policy != NULL, "policy: %s", err ? err : "");
-}
-
-static void
-unload(void)
-{
-	smtpd_policy_free(policy);
-	conf_free(conf);
-	policy = NULL;
-	conf = NULL;
-}
 
 static enum restrict_result
 check(const char *client, const char *rcpt, char *reply, size_t len)
@@ -50,14 +30,15 @@ START_TEST(default_defers_unauthorized_relay)
 {
 	char reply[512];
 
-	load("mynetworks = 127.0.0.1/32\nmyhostname = relay.test\n");
+	policy = tu_policy_load(
+	    "mynetworks = 127.0.0.1/32\nmyhostname = relay.test\n");
 	ck_assert_int_eq(check("127.0.0.1", "x@elsewhere.test", reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
 	ck_assert_int_eq(check("127.0.0.2", "x@elsewhere.test", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
 	ck_assert_str_eq(reply, "454 4.7.1 <x@elsewhere.test>: Relay access "
 	    "denied");
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -65,7 +46,7 @@ START_TEST(reject_unauth_destination_554)
 {
 	char reply[512];
 
-	load("mynetworks = 127.0.0.1/32\n"
+	policy = tu_policy_load("mynetworks = 127.0.0.1/32\n"
 	    "smtpd_relay_restrictions = permit_mynetworks, "
 	    "reject_unauth_destination\n");
 	ck_assert_int_eq(check("127.0.0.2", "x@elsewhere.test", reply,
@@ -77,7 +58,7 @@ START_TEST(reject_unauth_destination_554)
 	    sizeof(reply)), RESTRICT_REJECT);
 	ck_assert_int_eq(check("127.0.0.2", "postmaster", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -85,7 +66,8 @@ START_TEST(relay_domains_and_subdomains)
 {
 	char reply[512];
 
-	load("mynetworks = 127.0.0.1/32\nrelay_domains = example.com\n"
+	policy = tu_policy_load(
+	    "mynetworks = 127.0.0.1/32\nrelay_domains = example.com\n"
 	    "smtpd_relay_restrictions = permit_mynetworks, "
 	    "reject_unauth_destination\n");
 	ck_assert_int_eq(check("127.0.0.2", "a@example.com", reply,
@@ -94,17 +76,18 @@ START_TEST(relay_domains_and_subdomains)
 	    sizeof(reply)), RESTRICT_PERMIT);
 	ck_assert_int_eq(check("127.0.0.2", "a@notexample.com", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 	/* Without relay_domains in parent_domain_matches_subdomains, only the
 	 * domain itself matches. */
-	load("mynetworks = 127.0.0.1/32\nrelay_domains = example.com\n"
+	policy = tu_policy_load(
+	    "mynetworks = 127.0.0.1/32\nrelay_domains = example.com\n"
 	    "parent_domain_matches_subdomains = mynetworks\n"
 	    "smtpd_relay_restrictions = reject_unauth_destination\n");
 	ck_assert_int_eq(check("127.0.0.2", "a@example.com", reply,
 	    sizeof(reply)), RESTRICT_PERMIT);
 	ck_assert_int_eq(check("127.0.0.2", "a@sub.example.com", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -112,7 +95,8 @@ START_TEST(recipient_restrictions_decide_when_relay_empty)
 {
 	char reply[512];
 
-	load("mynetworks = 127.0.0.1/32\nsmtpd_relay_restrictions =\n"
+	policy = tu_policy_load(
+	    "mynetworks = 127.0.0.1/32\nsmtpd_relay_restrictions =\n"
 	    "smtpd_recipient_restrictions = permit_mynetworks, "
 	    "reject_unauth_destination\n");
 	ck_assert_int_eq(check("127.0.0.1", "x@elsewhere.test", reply,
@@ -121,7 +105,7 @@ START_TEST(recipient_restrictions_decide_when_relay_empty)
 	    sizeof(reply)), RESTRICT_REJECT);
 	ck_assert_str_eq(reply, "554 5.7.1 <x@elsewhere.test>: Relay access "
 	    "denied");
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -129,12 +113,12 @@ START_TEST(permit_in_one_list_does_not_skip_the_next)
 {
 	char reply[512];
 
-	load("mynetworks = 127.0.0.1/32\n"
+	policy = tu_policy_load("mynetworks = 127.0.0.1/32\n"
 	    "smtpd_client_restrictions = permit\n"
 	    "smtpd_relay_restrictions = reject_unauth_destination\n");
 	ck_assert_int_eq(check("127.0.0.1", "x@elsewhere.test", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -142,13 +126,14 @@ START_TEST(client_reject_names_the_client)
 {
 	char reply[512];
 
-	load("smtpd_client_restrictions = permit_mynetworks, reject\n"
+	policy = tu_policy_load(
+	    "smtpd_client_restrictions = permit_mynetworks, reject\n"
 	    "mynetworks = 127.0.0.1/32\n");
 	ck_assert_int_eq(check("127.0.0.9", "x@elsewhere.test", reply,
 	    sizeof(reply)), RESTRICT_REJECT);
 	ck_assert_str_eq(reply, "554 5.7.1 <unknown[127.0.0.9]>: Client host "
 	    "rejected: Access denied");
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -185,11 +170,11 @@ END_TEST
 
 START_TEST(mynetworks_membership)
 {
-	load("mynetworks = 127.0.0.0/8 [::1]/128\n");
+	policy = tu_policy_load("mynetworks = 127.0.0.0/8 [::1]/128\n");
 	ck_assert(smtpd_policy_in_mynetworks(policy, "127.1.2.3"));
 	ck_assert(smtpd_policy_in_mynetworks(policy, "::1"));
 	ck_assert(!smtpd_policy_in_mynetworks(policy, "10.0.0.1"));
-	unload();
+	tu_policy_unload(policy);
 }
 END_TEST
 
@@ -212,14 +197,4 @@ policy_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(policy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(policy_suite)

@@ -20,53 +20,6 @@
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
-/* Every test works under base_dir, removed by main() whatever the
- * outcome (a failed check ends its forked test before any teardown). */
-static char base_dir[64];
-static char queue_dir[128];
-
-static void
-rm_tree(const char *path)
-{
-	tu_remove_tree(path);
-}
-
-/* A fresh queue directory for each test. */
-static void
-setup_queue(void)
-{
-	char *err = NULL;
-
-	snprintf(queue_dir, sizeof(queue_dir), "%s/q.XXXXXX", base_dir);
-	ck_assert_ptr_nonnull(mkdtemp(queue_dir));
-	ck_assert_msg(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err) == 0,
-	    "spool_init: %s", err);
-}
-
-static void
-teardown_queue(void)
-{
-	rm_tree(queue_dir);
-}
-
-/* Entries in queue_dir/sub, "." and ".." aside. */
-static int
-count_files(const char *sub)
-{
-	char *path = xasprintf("%s/%s", queue_dir, sub);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
-
-	ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	free(path);
-	return n;
-}
-
 static const char *const test_rcpts[] = {
 	"one@example.com", "two@example.net", "three@example.org",
 };
@@ -89,27 +42,10 @@ make_envelope(struct spool_envelope *env)
 	env->arrival_usec = 42;
 }
 
-/* Reads the whole file at path. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	struct stat st;
-	char *data;
-	int fd = open(path, O_RDONLY);
-
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	data = xmalloc((size_t)st.st_size + 1);
-	ck_assert_int_eq(read(fd, data, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*len = (size_t)st.st_size;
-	return data;
-}
-
 static char *
 incoming_path(const char *id)
 {
-	return xasprintf("%s/incoming/%s", queue_dir, id);
+	return xasprintf("%s/incoming/%s", tu_queue_dir, id);
 }
 
 /* Writes a message, commits it, returns its incoming path. */
@@ -120,7 +56,7 @@ spool_message(const struct spool_envelope *env, const char *content,
 	struct spool_writer *w;
 	char *err = NULL, *path;
 
-	w = spool_open(queue_dir, env, &err);
+	w = spool_open(tu_queue_dir, env, &err);
 	ck_assert_msg(w != NULL, "spool_open: %s", err);
 	ck_assert_int_eq(spool_write(w, content, len), 0);
 	path = incoming_path(spool_id(w));
@@ -133,7 +69,7 @@ static char *
 read_content(const char *path, const struct spool_message *msg)
 {
 	size_t len;
-	char *data = slurp(path, &len);
+	char *data = tu_read_file(path, &len);
 	char *content;
 
 	ck_assert_int_eq((off_t)len, msg->content_offset + msg->content_length);
@@ -154,25 +90,26 @@ START_TEST(test_init_dirs)
 	int fd;
 
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		path = xasprintf("%s/%s", queue_dir, subs[i]);
+		path = xasprintf("%s/%s", tu_queue_dir, subs[i]);
 		ck_assert_int_eq(lstat(path, &st), 0);
 		ck_assert(S_ISDIR(st.st_mode));
 		ck_assert_int_eq(st.st_mode & 07777, 0700);
 		free(path);
 	}
 	/* Again: existing directories are fine. */
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err), 0);
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	    0);
 	ck_assert_ptr_null(err);
 	/* Ownership is given when asked for. */
-	ck_assert_int_eq(spool_init(queue_dir, getuid(), getgid(), &err), 0);
+	ck_assert_int_eq(spool_init(tu_queue_dir, getuid(), getgid(), &err), 0);
 
 	/* A file where a directory belongs is an error. */
-	path = xasprintf("%s/hold", queue_dir);
+	path = xasprintf("%s/hold", tu_queue_dir);
 	ck_assert_int_eq(rmdir(path), 0);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
 	    -1);
 	ck_assert_ptr_nonnull(err);
 	ck_assert_msg(strstr(err, "not a directory") != NULL, "%s", err);
@@ -180,17 +117,17 @@ START_TEST(test_init_dirs)
 	/* So is a symlink. */
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(symlink("/tmp", path), 0);
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
 	    -1);
 	ck_assert_msg(strstr(err, "not a directory") != NULL, "%s", err);
 	free(err);
 	free(path);
 
 	/* A missing queue directory is created; a file is refused. */
-	path = xasprintf("%s/sub", queue_dir);
+	path = xasprintf("%s/sub", tu_queue_dir);
 	ck_assert_int_eq(spool_init(path, (uid_t)-1, (gid_t)-1, &err), 0);
 	free(path);
-	path = xasprintf("%s/sub/tmp/file", queue_dir);
+	path = xasprintf("%s/sub/tmp/file", tu_queue_dir);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	close(fd);
 	ck_assert_int_eq(spool_init(path, (uid_t)-1, (gid_t)-1, &err), -1);
@@ -274,8 +211,8 @@ START_TEST(test_round_trip)
 		content[i] = (char)(i * 7 + 3);
 	make_envelope(&env);
 	path = spool_message(&env, content, sizeof(content));
-	ck_assert_int_eq(count_files("tmp"), 0);
-	ck_assert_int_eq(count_files("incoming"), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 1);
 
 	ck_assert_msg(spool_read(path, &msg, &err) == 0, "spool_read: %s",
 	    err);
@@ -324,8 +261,8 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(msg.content_length, 0);
 	spool_message_free(&msg);
 	free(path);
-	ck_assert_int_eq(count_files("incoming"), 2);
-	ck_assert_int_eq(count_files("tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 2);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
 }
 END_TEST
 
@@ -347,7 +284,7 @@ START_TEST(test_large_odd_chunks)
 		content[i] = (char)(x >> 16);
 	}
 	make_envelope(&env);
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_msg(w != NULL, "spool_open: %s", err);
 	while (off < total) {
 		size_t n = chunks[k++ % (sizeof(chunks) / sizeof(chunks[0]))];
@@ -378,13 +315,13 @@ START_TEST(test_abort)
 	char *err = NULL;
 
 	make_envelope(&env);
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_ptr_nonnull(w);
-	ck_assert_int_eq(count_files("tmp"), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 1);
 	ck_assert_int_eq(spool_write(w, "Subject: x\r\n\r\nbody\r\n", 20), 0);
 	spool_abort(w);
-	ck_assert_int_eq(count_files("tmp"), 0);
-	ck_assert_int_eq(count_files("incoming"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 0);
 	spool_abort(NULL);
 }
 END_TEST
@@ -397,9 +334,9 @@ START_TEST(test_tmp_file_mode)
 	char *err = NULL, *path;
 
 	make_envelope(&env);
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_ptr_nonnull(w);
-	path = xasprintf("%s/tmp/%s", queue_dir, spool_id(w));
+	path = xasprintf("%s/tmp/%s", tu_queue_dir, spool_id(w));
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
 	free(path);
@@ -434,7 +371,7 @@ START_TEST(test_refuse_line_breaks)
 			case 5: env.protocol = bad_values[v]; break;
 			case 6: env.tls_info = bad_values[v]; break;
 			}
-			w = spool_open(queue_dir, &env, &err);
+			w = spool_open(tu_queue_dir, &env, &err);
 			ck_assert_msg(w == NULL, "field %d value %zu accepted",
 			    field, v);
 			ck_assert_ptr_nonnull(err);
@@ -447,28 +384,28 @@ START_TEST(test_refuse_line_breaks)
 	/* No sender, no recipients, bad time: refused as well. */
 	make_envelope(&env);
 	env.sender = NULL;
-	ck_assert_ptr_null(spool_open(queue_dir, &env, &err));
+	ck_assert_ptr_null(spool_open(tu_queue_dir, &env, &err));
 	free(err);
 	make_envelope(&env);
 	env.n_recipients = 0;
-	ck_assert_ptr_null(spool_open(queue_dir, &env, &err));
+	ck_assert_ptr_null(spool_open(tu_queue_dir, &env, &err));
 	free(err);
 	make_envelope(&env);
 	env.arrival_usec = 1000000;
-	ck_assert_ptr_null(spool_open(queue_dir, &env, &err));
+	ck_assert_ptr_null(spool_open(tu_queue_dir, &env, &err));
 	free(err);
 	make_envelope(&env);
 	env.arrival_sec = -1;
-	ck_assert_ptr_null(spool_open(queue_dir, &env, &err));
+	ck_assert_ptr_null(spool_open(tu_queue_dir, &env, &err));
 	free(err);
 	make_envelope(&env);
 	rcpts[0] = "";
 	env.recipients = rcpts;
 	env.n_recipients = 1;
-	ck_assert_ptr_null(spool_open(queue_dir, &env, &err));
+	ck_assert_ptr_null(spool_open(tu_queue_dir, &env, &err));
 	ck_assert_msg(strstr(err, "empty recipient") != NULL, "%s", err);
 	free(err);
-	ck_assert_int_eq(count_files("tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
 }
 END_TEST
 
@@ -476,7 +413,7 @@ START_TEST(test_open_error)
 {
 	struct spool_envelope env;
 	char *err = NULL;
-	char *missing = xasprintf("%s/nonexistent", queue_dir);
+	char *missing = xasprintf("%s/nonexistent", tu_queue_dir);
 
 	make_envelope(&env);
 	ck_assert_ptr_null(spool_open(missing, &env, &err));
@@ -568,7 +505,7 @@ static const struct {
 static char *
 write_case(const char *data, size_t len)
 {
-	char *path = xasprintf("%s/corrupt/case", queue_dir);
+	char *path = xasprintf("%s/corrupt/case", tu_queue_dir);
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
 
 	ck_assert_int_ge(fd, 0);
@@ -623,14 +560,14 @@ START_TEST(test_read_other_errors)
 	struct strbuf sb;
 	char *err = NULL, *path;
 
-	path = xasprintf("%s/corrupt/none", queue_dir);
+	path = xasprintf("%s/corrupt/none", tu_queue_dir);
 	ck_assert_int_eq(spool_read(path, &msg, &err), -1);
 	ck_assert_msg(strstr(err, "No such file or directory") != NULL, "%s",
 	    err);
 	free(err);
 	free(path);
 
-	ck_assert_int_eq(spool_read(queue_dir, &msg, &err), -1);
+	ck_assert_int_eq(spool_read(tu_queue_dir, &msg, &err), -1);
 	ck_assert_msg(strstr(err, "not a regular file") != NULL, "%s", err);
 	free(err);
 
@@ -667,7 +604,7 @@ START_TEST(test_read_other_errors)
 		memset(helo, 'h', 16385);
 		helo[16385] = '\0';
 		env.helo_name = helo;
-		w = spool_open(queue_dir, &env, &err);
+		w = spool_open(tu_queue_dir, &env, &err);
 		ck_assert_ptr_null(w);
 		ck_assert_msg(strstr(err, "helo name is longer than 16384 "
 		    "bytes") != NULL, "%s", err);
@@ -688,10 +625,10 @@ START_TEST(test_set_status)
 	make_envelope(&env);
 	path = spool_message(&env, "R pretend record\r\n", 18);
 	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
-	before = slurp(path, &len_before);
+	before = tu_read_file(path, &len_before);
 	ck_assert_msg(spool_set_status(path, &msg.recipients[1], 'D',
 	    &err) == 0, "%s", err);
-	after = slurp(path, &len_after);
+	after = tu_read_file(path, &len_after);
 	ck_assert_uint_eq(len_before, len_after);
 	for (size_t i = 0; i < len_before; i++) {
 		if (before[i] != after[i]) {
@@ -748,7 +685,7 @@ START_TEST(test_set_status)
 	ck_assert_msg(strstr(err, "is not a recipient status of "
 	    "two@example.net") != NULL, "%s", err);
 	free(err);
-	before = slurp(path, &len_before);
+	before = tu_read_file(path, &len_before);
 	ck_assert_uint_eq(len_before, len_after);
 	after[msg.recipients[1].status_offset] = ' ';
 	after[msg.recipients[2].status_offset] = 'B';
@@ -780,7 +717,7 @@ crash_child(int commit, char id[QUEUE_ID_MAX], size_t content_len)
 
 		memset(content, 'x', content_len);
 		make_envelope(&env);
-		w = spool_open(queue_dir, &env, &err);
+		w = spool_open(tu_queue_dir, &env, &err);
 		if (w == NULL || spool_write(w, content, content_len) < 0)
 			_exit(1);
 		memset(reply, 0, sizeof(reply));
@@ -819,10 +756,10 @@ START_TEST(test_crash_before_commit)
 	pid_t pid = crash_child(0, id, 300000);
 
 	kill_child(pid);
-	ck_assert_int_eq(count_files("incoming"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 0);
 	/* The half-written file stays in tmp/ for a cleanup pass; it is
 	 * never seen by the queue manager. */
-	ck_assert_int_eq(count_files("tmp"), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 1);
 }
 END_TEST
 
@@ -833,8 +770,8 @@ START_TEST(test_crash_after_commit)
 	pid_t pid = crash_child(1, id, 300000);
 
 	kill_child(pid);
-	ck_assert_int_eq(count_files("tmp"), 0);
-	ck_assert_int_eq(count_files("incoming"), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 1);
 	path = incoming_path(id);
 	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
 	ck_assert_str_eq(msg.id, id);
@@ -854,7 +791,7 @@ static const char *full_skip;
 static void
 setup_full(void)
 {
-	snprintf(full_dir, sizeof(full_dir), "%s/full.XXXXXX", base_dir);
+	snprintf(full_dir, sizeof(full_dir), "%s/full.XXXXXX", tu_tmpdir());
 	if (mkdtemp(full_dir) == NULL) {
 		full_skip = "mkdtemp failed";
 		return;
@@ -890,12 +827,12 @@ START_TEST(test_disk_full)
 		return;
 	}
 	ck_assert_msg(full_mounted, "could not mount a tmpfs");
-	snprintf(queue_dir, sizeof(queue_dir), "%s", full_dir);
-	ck_assert_msg(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err) == 0,
+	snprintf(tu_queue_dir, sizeof(tu_queue_dir), "%s", full_dir);
+	ck_assert_msg(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err) == 0,
 	    "spool_init: %s", err);
 	memset(chunk, 'y', sizeof(chunk));
 	make_envelope(&env);
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_msg(w != NULL, "spool_open: %s", err);
 	for (written = 0; written < 2 * 1024 * 1024; written += sizeof(chunk)) {
 		if (spool_write(w, chunk, sizeof(chunk)) < 0) {
@@ -915,15 +852,15 @@ START_TEST(test_disk_full)
 	ck_assert_str_eq(err, "queue file write error: No space left on "
 	    "device");
 	free(err);
-	ck_assert_int_eq(count_files("tmp"), 0);
-	ck_assert_int_eq(count_files("incoming"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 0);
 
 	/* The space is back: a small message goes through. */
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_msg(w != NULL, "spool_open: %s", err);
 	ck_assert_int_eq(spool_write(w, "hello\r\n", 7), 0);
 	ck_assert_msg(spool_commit(w, &err) == 0, "%s", err);
-	ck_assert_int_eq(count_files("incoming"), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "incoming"), 1);
 }
 END_TEST
 
@@ -942,8 +879,9 @@ START_TEST(test_disk_full_at_open)
 		return;
 	}
 	ck_assert_msg(full_mounted, "could not mount a tmpfs");
-	snprintf(queue_dir, sizeof(queue_dir), "%s", full_dir);
-	ck_assert_int_eq(spool_init(queue_dir, (uid_t)-1, (gid_t)-1, &err), 0);
+	snprintf(tu_queue_dir, sizeof(tu_queue_dir), "%s", full_dir);
+	ck_assert_int_eq(spool_init(tu_queue_dir, (uid_t)-1, (gid_t)-1, &err),
+	    0);
 	fill = xasprintf("%s/filler", full_dir);
 	fd = open(fill, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -952,12 +890,12 @@ START_TEST(test_disk_full_at_open)
 		;
 	close(fd);
 	make_envelope(&env);
-	w = spool_open(queue_dir, &env, &err);
+	w = spool_open(tu_queue_dir, &env, &err);
 	ck_assert_ptr_null(w);
 	ck_assert_msg(strstr(err, "No space left on device") != NULL, "%s",
 	    err);
 	free(err);
-	ck_assert_int_eq(count_files("tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
 	unlink(fill);
 	free(fill);
 }
@@ -970,7 +908,7 @@ spool_suite(void)
 	TCase *tc = tcase_create("core");
 	TCase *full = tcase_create("disk_full");
 
-	tcase_add_checked_fixture(tc, setup_queue, teardown_queue);
+	tcase_add_checked_fixture(tc, tu_queue_setup, tu_queue_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_init_dirs);
 	tcase_add_test(tc, test_queue_id);
@@ -995,21 +933,4 @@ spool_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	snprintf(base_dir, sizeof(base_dir), "/tmp/check_spool.XXXXXX");
-	if (mkdtemp(base_dir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(spool_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	rm_tree(base_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(spool_suite)

@@ -18,9 +18,7 @@
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
-/* Every test works under base_dir, removed by main() whatever the
- * outcome; each gets two fresh queue directories. */
-static char base_dir[64];
+/* Each test gets two fresh queue directories. */
 static char queue_a[128], queue_b[128];
 
 /* The spool's fsync(2) comes here (this definition wins over libc's when
@@ -59,16 +57,8 @@ fail_fsync_of(const char *queue)
 static void
 setup_queues(void)
 {
-	char *err = NULL;
-
-	snprintf(queue_a, sizeof(queue_a), "%s/a.XXXXXX", base_dir);
-	snprintf(queue_b, sizeof(queue_b), "%s/b.XXXXXX", base_dir);
-	ck_assert_ptr_nonnull(mkdtemp(queue_a));
-	ck_assert_ptr_nonnull(mkdtemp(queue_b));
-	ck_assert_msg(spool_init(queue_a, (uid_t)-1, (gid_t)-1, &err) == 0,
-	    "spool_init: %s", err);
-	ck_assert_msg(spool_init(queue_b, (uid_t)-1, (gid_t)-1, &err) == 0,
-	    "spool_init: %s", err);
+	tu_make_queue(queue_a, sizeof(queue_a), "a");
+	tu_make_queue(queue_b, sizeof(queue_b), "b");
 	dir_syncs = 0;
 	fail_dir = 0;
 }
@@ -78,24 +68,6 @@ teardown_queues(void)
 {
 	tu_remove_tree(queue_a);
 	tu_remove_tree(queue_b);
-}
-
-/* Entries in queue/sub, "." and ".." aside. */
-static int
-count_files(const char *queue, const char *sub)
-{
-	char *path = xasprintf("%s/%s", queue, sub);
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
-
-	ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	free(path);
-	return n;
 }
 
 static const char *const rcpts[] = { "rcpt@example.com" };
@@ -167,10 +139,10 @@ START_TEST(test_batch_commits_all)
 		ck_assert_ptr_null(errs[i]);
 	/* One fsync per incoming/ directory, not per message. */
 	ck_assert_int_eq(dir_syncs, 2);
-	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
-	ck_assert_int_eq(count_files(queue_b, "incoming"), 1);
-	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
-	ck_assert_int_eq(count_files(queue_b, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "incoming"), 2);
+	ck_assert_int_eq(tu_count_files(queue_b, "incoming"), 1);
+	ck_assert_int_eq(tu_count_files(queue_a, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_b, "tmp"), 0);
 	content = incoming_content(queue_a, ids[1]);
 	ck_assert_str_eq(content, "Subject: two\r\n");
 	free(content);
@@ -197,9 +169,9 @@ START_TEST(test_batch_one_fails)
 	    "directory");
 	ck_assert_ptr_null(errs[2]);
 	free(errs[1]);
-	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
-	ck_assert_int_eq(count_files(queue_b, "tmp"), 0);
-	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "incoming"), 2);
+	ck_assert_int_eq(tu_count_files(queue_b, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "tmp"), 0);
 }
 END_TEST
 
@@ -223,8 +195,8 @@ START_TEST(test_batch_directory_fsync_fails)
 	ck_assert_str_eq(errs[2], errs[0]);
 	free(errs[0]);
 	free(errs[2]);
-	ck_assert_int_eq(count_files(queue_a, "incoming"), 0);
-	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "incoming"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "tmp"), 0);
 	content = incoming_content(queue_b, ids[1]);
 	ck_assert_str_eq(content, "Subject: other queue\r\n");
 	free(content);
@@ -282,8 +254,8 @@ START_TEST(test_committer_batch)
 	ck_assert_str_eq(out[1].err, "queue file rename error: No such file "
 	    "or directory");
 	ck_assert_ptr_null(out[2].err);
-	ck_assert_int_eq(count_files(queue_a, "incoming"), 2);
-	ck_assert_int_eq(count_files(queue_b, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "incoming"), 2);
+	ck_assert_int_eq(tu_count_files(queue_b, "tmp"), 0);
 	/* queue_b had nothing renamed: only queue_a's incoming/ synced. */
 	ck_assert_int_eq(dir_syncs, 1);
 	free(out[1].err);
@@ -326,7 +298,7 @@ START_TEST(test_committer_submit_from_callback)
 	spool_committer_kick(ch.c);
 	while (ch.done < 4)
 		collect_once(ch.c);
-	ck_assert_int_eq(count_files(queue_a, "incoming"), 4);
+	ck_assert_int_eq(tu_count_files(queue_a, "incoming"), 4);
 	spool_committer_free(ch.c);
 }
 END_TEST
@@ -347,7 +319,7 @@ START_TEST(test_committer_free_commits_queued)
 	content = incoming_content(queue_a, id);
 	ck_assert_str_eq(content, "Subject: late\r\n");
 	free(content);
-	ck_assert_int_eq(count_files(queue_a, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(queue_a, "tmp"), 0);
 }
 END_TEST
 
@@ -369,21 +341,4 @@ spool_commit_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	snprintf(base_dir, sizeof(base_dir), "/tmp/check_spool_commit.XXXXXX");
-	if (mkdtemp(base_dir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(spool_commit_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_remove_tree(base_dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(spool_commit_suite)

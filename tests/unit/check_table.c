@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,16 +41,14 @@
 #define BDB_PANIC_LEAKS_END()	do { } while (0)
 #endif
 
-/* Each test works in its own directory under one for the whole run, which
- * main() removes even when a test failed before its teardown. */
-static char basedir[64];
-static char tmpdir[96];
+/* Each test works in its own directory under the run's, which the Check
+ * main removes even when a test failed before its teardown. */
+static char tmpdir[160];
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test.XXXXXX", basedir);
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_make_dir(tmpdir, sizeof(tmpdir), "test");
 }
 
 static void
@@ -80,23 +77,6 @@ write_file(const char *name, const char *text)
 	return write_bytes(name, text, strlen(text));
 }
 
-static char *
-read_whole(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	struct strbuf sb;
-	char buf[4096];
-	size_t len;
-
-	strbuf_init(&sb);
-	if (fp != NULL) {
-		while ((len = fread(buf, 1, sizeof(buf), fp)) > 0)
-			strbuf_append(&sb, buf, len);
-		fclose(fp);
-	}
-	return strbuf_steal(&sb);
-}
-
 /* Warnings go to a log file while a test listens. */
 static char *log_path;
 
@@ -115,7 +95,7 @@ static char *
 listen_end(void)
 {
 	log_close();
-	return read_whole(log_path);
+	return tu_slurp(log_path, NULL);
 }
 
 static void
@@ -201,31 +181,17 @@ static int
 run(const char *cmd, char **out)
 {
 	char *full = xasprintf("%s 2>%s/stderr", cmd, tmpdir);
-	FILE *fp = popen(full, "r");
-	struct strbuf sb;
-	char buf[1024];
-	size_t n;
-	int status;
+	int status = tu_run_status(full, out);
 
-	ck_assert_ptr_nonnull(fp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	status = pclose(fp);
 	free(full);
-	if (out != NULL)
-		*out = strbuf_steal(&sb);
-	else
-		strbuf_free(&sb);
-	ck_assert_msg(WIFEXITED(status), "%s: no normal exit", cmd);
-	return WEXITSTATUS(status);
+	return status;
 }
 
 static char *
 run_stderr(void)
 {
 	char *path = xasprintf("%s/stderr", tmpdir);
-	char *text = read_whole(path);
+	char *text = tu_slurp(path, NULL);
 
 	free(path);
 	return text;
@@ -1587,20 +1553,4 @@ table_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(table_suite());
-	int failed;
-
-	snprintf(basedir, sizeof(basedir), "/tmp/check_table.XXXXXX");
-	if (mkdtemp(basedir) == NULL) {
-		perror("mkdtemp");
-		return EXIT_FAILURE;
-	}
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_remove_tree(basedir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(table_suite)

@@ -126,22 +126,18 @@ START_TEST(reset_and_fork_failure)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+throttle_suite(void)
 {
 	Suite *s = suite_create("throttle");
 	TCase *tc = tcase_create("throttle");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, pause_doubles_up_to_the_limit);
 	tcase_add_test(tc, long_run_resets);
 	tcase_add_test(tc, siblings_during_a_pause);
 	tcase_add_test(tc, reset_and_fork_failure);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
+
+CHECK_MAIN(throttle_suite)

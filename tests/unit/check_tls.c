@@ -19,78 +19,49 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/check_tls.XXXXXX";
+static const char *tmpdir;
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static void
-run(const char *cmd)
-{
-	char *line = xasprintf("cd '%s' && (%s) >/dev/null 2>&1", tmpdir,
-	    cmd);
-
-	if (system(line) != 0) {
-		fprintf(stderr, "check_tls: failed: %s\n", line);
-		exit(EXIT_FAILURE);
-	}
-	free(line);
-}
-
-#define EC_KEY_OPTS "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-#define SELF_SIGNED "openssl req -x509 -days 2 "
+/* Server keys: RSA and ECDSA, a second RSA key to mismatch; a CA, a
+ * client and a server leaf it signed, a rogue client. */
+static const struct tu_cert certs[] = {
+	{ "rsa", "/CN=rsa.test", NULL, "rsa", NULL },
+	{ "rsa2", "/CN=rsa2.test", NULL, "rsa", NULL },
+	{ "ec", "/CN=ec.test", NULL, "ec", NULL },
+	{ "ca", "/CN=Test CA", NULL, "ec", TU_EXT_CA },
+	{ "client", "/CN=client.test", "ca", "ec", TU_EXT_CLIENT },
+	{ "leaf", "/CN=leaf.test", "ca", "ec", TU_EXT_LEAF },
+	{ "rogue", "/CN=rogue.test", NULL, "ec", NULL },
+};
 
 static void
 make_certs(void)
 {
-	/* Server keys: RSA and ECDSA, a second RSA key to mismatch. */
-	run(SELF_SIGNED "-newkey rsa:2048 -nodes -keyout rsa.key "
-	    "-out rsa.crt -subj /CN=rsa.test");
-	run(SELF_SIGNED "-newkey rsa:2048 -nodes -keyout rsa2.key "
-	    "-out rsa2.crt -subj /CN=rsa2.test");
-	run(SELF_SIGNED EC_KEY_OPTS " -keyout ec.key -out ec.crt "
-	    "-subj /CN=ec.test");
-	/* A CA, a client and a server leaf it signed, a rogue client. */
-	run(SELF_SIGNED EC_KEY_OPTS " -keyout ca.key -out ca.crt "
-	    "-subj '/CN=Test CA'");
-	run("openssl req " EC_KEY_OPTS " -keyout client.key -out client.csr "
-	    "-subj /CN=client.test");
-	run("openssl x509 -req -days 2 -in client.csr -CA ca.crt "
-	    "-CAkey ca.key -CAcreateserial -out client.crt");
-	run("openssl req " EC_KEY_OPTS " -keyout leaf.key -out leaf.csr "
-	    "-subj /CN=leaf.test");
-	run("openssl x509 -req -days 2 -in leaf.csr -CA ca.crt "
-	    "-CAkey ca.key -CAcreateserial -out leaf.crt");
-	run(SELF_SIGNED EC_KEY_OPTS " -keyout rogue.key -out rogue.crt "
-	    "-subj /CN=rogue.test");
+	tmpdir = tu_tmpdir();
+	tu_make_certs(tmpdir, certs, sizeof(certs) / sizeof(certs[0]));
 	/* Chain files: key first, then its chain; a traditional-format RSA
 	 * key ("RSA PRIVATE KEY"); a cert file holding its key after it. */
-	run("openssl rsa -traditional -in rsa.key -out rsa_trad.key");
-	run("cat rsa_trad.key rsa.crt > rsa_chain.pem");
-	run("cat ec.key ec.crt > ec_chain.pem");
-	run("cat leaf.key leaf.crt ca.crt > leaf_chain.pem");
-	run("cat rsa.key ec.key ec.crt > two_keys.pem");
-	run("cat rsa.crt rsa.key > rsa_both.pem");
-	run("openssl genpkey -genparam -algorithm DH "
+	tu_run(tmpdir, "openssl rsa -traditional -in rsa.key "
+	    "-out rsa_trad.key");
+	tu_run(tmpdir, "cat rsa_trad.key rsa.crt > rsa_chain.pem");
+	tu_run(tmpdir, "cat ec.key ec.crt > ec_chain.pem");
+	tu_run(tmpdir, "cat leaf.key leaf.crt ca.crt > leaf_chain.pem");
+	tu_run(tmpdir, "cat rsa.key ec.key ec.crt > two_keys.pem");
+	tu_run(tmpdir, "cat rsa.crt rsa.key > rsa_both.pem");
+	tu_run(tmpdir, "openssl genpkey -genparam -algorithm DH "
 	    "-pkeyopt group:ffdhe3072 -out dh3072.pem");
-	run("echo 'not a PEM file' > garbage.pem");
+	tu_run(tmpdir, "echo 'not a PEM file' > garbage.pem");
 	/* Keys nobody can use without a pass phrase. */
-	run("openssl pkey -in rsa.key -aes128 -passout pass:x "
+	tu_run(tmpdir, "openssl pkey -in rsa.key -aes128 -passout pass:x "
 	    "-out rsa_pkcs8_enc.key");
-	run("openssl rsa -traditional -in rsa.key -aes128 -passout pass:x "
-	    "-out rsa_trad_enc.key");
+	tu_run(tmpdir, "openssl rsa -traditional -in rsa.key -aes128 "
+	    "-passout pass:x -out rsa_trad_enc.key");
 	/* A hashed CA directory for smtpd_tls_CApath. */
-	run("mkdir capath && cp ca.crt capath/ && openssl rehash capath");
-}
-
-static void
-remove_certs(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	if (system(cmd) != 0)
-		fprintf(stderr, "check_tls: cannot remove %s\n", tmpdir);
-	free(cmd);
+	tu_run(tmpdir, "mkdir capath && cp ca.crt capath/ && "
+	    "openssl rehash capath");
 }
 
 /* text with every "@D@" replaced by the temporary directory. */
@@ -113,11 +84,9 @@ subst(const char *text)
 static struct conf *
 load(const char *main_cf)
 {
-	char *text = subst(main_cf), *err = NULL;
-	struct conf *conf = conf_load_strings(text, "main.cf", NULL, NULL,
-	    &err);
+	char *text = subst(main_cf);
+	struct conf *conf = tu_conf_load(text);
 
-	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "?");
 	free(text);
 	return conf;
 }
@@ -211,27 +180,6 @@ client_use_cert(SSL_CTX *ctx, const char *name)
 	free(key);
 }
 
-/* One step of a handshake: 0 to go on, -1 on failure. */
-static int
-handshake_step(SSL *ssl, int *done)
-{
-	int r;
-
-	if (*done)
-		return 0;
-	if ((r = SSL_do_handshake(ssl)) == 1) {
-		*done = 1;
-		return 0;
-	}
-	switch (SSL_get_error(ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 struct session {
 	SSL *server;
 	SSL *client;
@@ -241,28 +189,11 @@ struct session {
 static void
 handshake(SSL_CTX *server, SSL_CTX *client, struct session *s)
 {
-	BIO *server_bio, *client_bio;
-	int server_done = 0, client_done = 0;
-
 	s->server = SSL_new(server);
 	s->client = SSL_new(client);
 	ck_assert_ptr_nonnull(s->server);
 	ck_assert_ptr_nonnull(s->client);
-	ck_assert_int_eq(BIO_new_bio_pair(&server_bio, 0, &client_bio, 0), 1);
-	SSL_set_bio(s->server, server_bio, server_bio);
-	SSL_set_bio(s->client, client_bio, client_bio);
-	SSL_set_accept_state(s->server);
-	SSL_set_connect_state(s->client);
-	s->ok = 0;
-	for (int i = 0; i < 20; i++) {
-		if (handshake_step(s->client, &client_done) < 0 ||
-		    handshake_step(s->server, &server_done) < 0)
-			break;
-		if (client_done && server_done) {
-			s->ok = 1;
-			break;
-		}
-	}
+	s->ok = tu_tls_handshake(s->client, s->server);
 	ERR_clear_error();
 }
 
@@ -1017,22 +948,6 @@ START_TEST(test_hs_info)
 }
 END_TEST
 
-static char *
-read_log(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	struct strbuf sb;
-	char buf[512];
-	size_t n;
-
-	ck_assert_ptr_nonnull(fp);
-	strbuf_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	fclose(fp);
-	return strbuf_steal(&sb);
-}
-
 /* Sends the log to a fresh file of its own. */
 static char *
 log_to_file(const char *name)
@@ -1063,7 +978,7 @@ client_cert_session(SSL_CTX *server, const char *cert, struct tls_info *info)
 	tls_info_get(s.server, info);
 	tls_log_server_established(info, "client.example", "127.0.0.1", 1);
 	log_close();
-	text = read_log(path);
+	text = tu_read_file(path, NULL);
 	session_free(&s);
 	SSL_CTX_free(client);
 	free(path);
@@ -1141,7 +1056,7 @@ START_TEST(test_hs_loglevel)
 	tls_info_get(s.server, &info);
 	tls_log_server_established(&info, "mx.example", "192.0.2.1", 0);
 	log_close();
-	log = read_log(path);
+	log = tu_read_file(path, NULL);
 	ck_assert_contains(log, "Trusted TLS connection established from "
 	    "mx.example[192.0.2.1]: TLSv1.3 with cipher ");
 	ck_assert(strstr(log, "subject_CN") == NULL);
@@ -1361,7 +1276,7 @@ START_TEST(test_log_errors)
 	tls_log_errors("smtpd");
 	log_close();
 	ck_assert_int_eq(ERR_peek_error(), 0);
-	log = read_log(path);
+	log = tu_read_file(path, NULL);
 	ck_assert_contains(log, "warning: smtpd: TLS library problem: ");
 	ck_assert_contains(log, "no cipher match");
 	ck_assert_contains(log, "in test");
@@ -1419,21 +1334,4 @@ tls_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *runner;
-	int failed;
-
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("check_tls: mkdtemp");
-		return EXIT_FAILURE;
-	}
-	make_certs();
-	runner = srunner_create(tls_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	remove_certs();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN_WITH(tls_suite, make_certs, NULL)

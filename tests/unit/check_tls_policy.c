@@ -25,98 +25,43 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
+#include "testutil.h"
 
-static char tmpdir[] = "/tmp/check_tls_policy.XXXXXX";
+static const char *tmpdir;
 static char *logpath;
 
 /* ---- fixtures ----------------------------------------------------------- */
 
-static char *
-run_output(const char *cmd)
-{
-	char *line = xasprintf("cd '%s' && (%s) 2>/dev/null", tmpdir, cmd);
-	FILE *fp = popen(line, "r");
-	struct strbuf sb;
-	char buf[4096];
-	size_t n;
+#define SAN_GOOD "-addext subjectAltName=DNS:mx.example.com," \
+	"DNS:*.wild.example.com,IP:127.0.0.1"
+#define SAN_MX "-addext subjectAltName=DNS:mx.example.com"
 
-	if (fp == NULL) {
-		fprintf(stderr, "check_tls_policy: cannot run %s\n", cmd);
-		exit(EXIT_FAILURE);
-	}
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "");
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		strbuf_append(&sb, buf, n);
-	if (pclose(fp) != 0) {
-		fprintf(stderr, "check_tls_policy: failed: %s\n", cmd);
-		exit(EXIT_FAILURE);
-	}
-	free(line);
-	return strbuf_steal(&sb);
-}
-
-static void
-run(const char *cmd)
-{
-	free(run_output(cmd));
-}
-
-#define EC	"-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-#define LEAF	"-addext basicConstraints=CA:FALSE " \
-		"-addext extendedKeyUsage=serverAuth"
-#define CA_EXT	"-addext basicConstraints=critical,CA:TRUE " \
-		"-addext keyUsage=critical,keyCertSign,cRLSign"
-
-static void
-make_certs(void)
-{
-	run("openssl req -x509 -days 2 " EC " " CA_EXT " -keyout ca.key "
-	    "-out ca.crt -subj '/CN=Policy Test CA'");
-	run("openssl req -x509 -days 2 " EC " " CA_EXT " -keyout wrong.key "
-	    "-out wrong.crt -subj '/CN=Wrong CA'");
-	/* An intermediate CA under the test CA. */
-	run("openssl req -x509 -days 2 " EC " " CA_EXT " -CA ca.crt "
-	    "-CAkey ca.key -keyout inter.key -out inter.crt "
-	    "-subj '/CN=Policy Intermediate CA'");
-	/* Leaves: the right names, only a CommonName, a partial wildcard,
-	 * from the wrong CA, self-signed, under the intermediate. */
-	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
-	    "-CAkey ca.key -keyout good.key -out good.crt "
-	    "-subj /CN=cn.example.com -addext subjectAltName=DNS:mx.example."
-	    "com,DNS:*.wild.example.com,IP:127.0.0.1");
-	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
-	    "-CAkey ca.key -keyout cnonly.key -out cnonly.crt "
-	    "-subj /CN=cnonly.example.com");
-	run("openssl req -x509 -days 2 " EC " " LEAF " -CA ca.crt "
-	    "-CAkey ca.key -keyout partial.key -out partial.crt "
-	    "-subj /CN=partial -addext subjectAltName=DNS:f*.part.example."
-	    "com");
-	run("openssl req -x509 -days 2 " EC " " LEAF " -CA wrong.crt "
-	    "-CAkey wrong.key -keyout bad.key -out bad.crt "
-	    "-subj /CN=mx.example.com "
-	    "-addext subjectAltName=DNS:mx.example.com");
-	run("openssl req -x509 -days 2 " EC " " LEAF " -keyout self.key "
-	    "-out self.crt -subj /CN=mx.example.com "
-	    "-addext subjectAltName=DNS:mx.example.com");
-	run("openssl req -x509 -days 2 " EC " " LEAF " -CA inter.crt "
-	    "-CAkey inter.key -keyout deep.key -out deep.crt "
-	    "-subj /CN=deep.example.com "
-	    "-addext subjectAltName=DNS:deep.example.com");
-	run("cat deep.crt inter.crt > deep_chain.crt");
-	run("openssl pkey -in good.key -pubout -out good.pub");
-}
+/* Two CAs and an intermediate under the first; leaves with the right
+ * names, only a CommonName, a partial wildcard, from the wrong CA,
+ * self-signed, under the intermediate. */
+static const struct tu_cert certs[] = {
+	{ "ca", "/CN=Policy Test CA", NULL, "ec", TU_EXT_CA },
+	{ "wrong", "/CN=Wrong CA", NULL, "ec", TU_EXT_CA },
+	{ "inter", "/CN=Policy Intermediate CA", "ca", "ec", TU_EXT_CA },
+	{ "good", "/CN=cn.example.com", "ca", "ec", TU_EXT_LEAF " " SAN_GOOD },
+	{ "cnonly", "/CN=cnonly.example.com", "ca", "ec", TU_EXT_LEAF },
+	{ "partial", "/CN=partial", "ca", "ec",
+	    TU_EXT_LEAF " -addext subjectAltName=DNS:f*.part.example.com" },
+	{ "bad", "/CN=mx.example.com", "wrong", "ec", TU_EXT_LEAF " " SAN_MX },
+	{ "self", "/CN=mx.example.com", NULL, "ec", TU_EXT_LEAF " " SAN_MX },
+	{ "deep", "/CN=deep.example.com", "inter", "ec",
+	    TU_EXT_LEAF " -addext subjectAltName=DNS:deep.example.com" },
+};
 
 static void
 setup_all(void)
 {
 	char *err = NULL;
 
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(EXIT_FAILURE);
-	}
-	make_certs();
+	tmpdir = tu_tmpdir();
+	tu_make_certs(tmpdir, certs, sizeof(certs) / sizeof(certs[0]));
+	tu_run(tmpdir, "cat deep.crt inter.crt > deep_chain.crt");
+	tu_run(tmpdir, "openssl pkey -in good.key -pubout -out good.pub");
 	logpath = xasprintf("%s/maillog", tmpdir);
 	if (log_open(logpath, 0, "mail", &err) != 0) {
 		fprintf(stderr, "log_open: %s\n", err);
@@ -127,12 +72,7 @@ setup_all(void)
 static void
 teardown_all(void)
 {
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
 	log_close();
-	if (system(cmd) != 0)
-		fprintf(stderr, "check_tls_policy: cannot remove %s\n", tmpdir);
-	free(cmd);
 	free(logpath);
 }
 
@@ -155,7 +95,7 @@ log_reset(void)
 static int
 log_has(const char *needle)
 {
-	char *text = run_output("cat maillog");
+	char *text = tu_read_file(logpath, NULL);
 	int found = strstr(text, needle) != NULL;
 
 	if (!found)
@@ -164,16 +104,6 @@ log_has(const char *needle)
 	return found;
 }
 
-static struct conf *
-load(const char *main_cf)
-{
-	char *err = NULL;
-	struct conf *conf = conf_load_strings(main_cf, "main.cf", NULL, NULL,
-	    &err);
-
-	ck_assert_msg(conf != NULL, "%s", err);
-	return conf;
-}
 
 static X509 *
 read_cert(const char *name)
@@ -229,7 +159,7 @@ maps_for(struct conf **conf, const char *table_text, const char *extra)
 	fclose(fp);
 	cf = xasprintf("smtp_tls_policy_maps = texthash:%s\n"
 	    "smtp_tls_security_level = may\n%s", file, extra ? extra : "");
-	*conf = load(cf);
+	*conf = tu_conf_load(cf);
 	maps = tls_policy_maps_open(*conf, &err);
 	ck_assert_msg(maps != NULL, "%s", err);
 	free(cf);
@@ -292,7 +222,7 @@ START_TEST(lookup_nexthop_name)
 		{ "example.com:587", "example.com" },
 		{ "[ipv6:2001:db8::1]:25", "2001:db8::1" },
 	};
-	struct conf *conf = load("smtp_tls_security_level = secure\n");
+	struct conf *conf = tu_conf_load("smtp_tls_security_level = secure\n");
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tls_policy *p = tls_policy_main(conf, TLS_LEV_SECURE,
@@ -307,8 +237,8 @@ END_TEST
 
 START_TEST(lookup_errors)
 {
-	struct conf *conf = load("smtp_tls_policy_maps = hash:/nonexistent/"
-	    "tls_policy\n");
+	struct conf *conf = tu_conf_load("smtp_tls_policy_maps = "
+	    "hash:/nonexistent/tls_policy\n");
 	char *err = NULL;
 
 	ck_assert_ptr_null(tls_policy_maps_open(conf, &err));
@@ -316,7 +246,7 @@ START_TEST(lookup_errors)
 	    err, "%s", err);
 	free(err);
 	conf_free(conf);
-	conf = load("smtp_tls_security_level = mandatory\n");
+	conf = tu_conf_load("smtp_tls_security_level = mandatory\n");
 	ck_assert_ptr_null(tls_policy_maps_open(conf, &err));
 	ck_assert_msg(strstr(err, "unknown level \"mandatory\"") != NULL,
 	    "%s", err);
@@ -371,7 +301,7 @@ parse(struct conf *conf, const char *entry)
 
 START_TEST(parse_valid)
 {
-	struct conf *conf = load("smtp_tls_fingerprint_cert_match = "
+	struct conf *conf = tu_conf_load("smtp_tls_fingerprint_cert_match = "
 	    "11:22:33\n");
 	struct tls_policy *p;
 
@@ -489,7 +419,7 @@ START_TEST(parse_invalid)
 		{ "verify tafile=/nonexistent/ta.pem",
 		    "trust anchor file /nonexistent/ta.pem" },
 	};
-	struct conf *conf = load(NULL);
+	struct conf *conf = tu_conf_load(NULL);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct tls_policy *p;
@@ -509,7 +439,7 @@ END_TEST
 /* Postfix's set_cipher_grade(): which lists apply at which level. */
 START_TEST(parse_ciphers_protocols)
 {
-	struct conf *conf = load("smtp_tls_exclude_ciphers = RC4\n"
+	struct conf *conf = tu_conf_load("smtp_tls_exclude_ciphers = RC4\n"
 	    "smtp_tls_mandatory_exclude_ciphers = 3DES\n"
 	    "smtp_tls_protocols = >=TLSv1.1\n"
 	    "smtp_tls_mandatory_protocols = >=TLSv1.2\n"
@@ -553,7 +483,7 @@ END_TEST
 
 START_TEST(cache_keys)
 {
-	struct conf *conf = load(NULL);
+	struct conf *conf = tu_conf_load(NULL);
 	static const char *const entries[] = { "may", "encrypt", "verify",
 	    "secure", "verify ciphers=high", "verify match=nexthop",
 	    "fingerprint match=AA:BB", "fingerprint match=AA:BC",
@@ -589,7 +519,8 @@ END_TEST
 static char *
 openssl_fingerprint(const char *cmd)
 {
-	char *out = run_output(cmd), *p = strrchr(out, '='), *fp;
+	char *out = tu_run_output(tmpdir, "%s", cmd);
+	char *p = strrchr(out, '='), *fp;
 
 	ck_assert_msg(p != NULL, "%s: %s", cmd, out);
 	fp = tls_fprint_normalize(str_trim(p + 1));
@@ -747,26 +678,6 @@ END_TEST
 
 /* ---- handshakes: the verdict of each level ------------------------------ */
 
-static int
-step(SSL *ssl, int *done)
-{
-	int r;
-
-	if (*done)
-		return 0;
-	if ((r = SSL_do_handshake(ssl)) == 1) {
-		*done = 1;
-		return 0;
-	}
-	switch (SSL_get_error(ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 struct peer_result {
 	int handshake;		/* 1 when it completed */
 	int check;		/* tls_client_check_peer() */
@@ -781,14 +692,12 @@ handshake(const char *cf, const char *entry, const char *chain,
     const char *key, const char *hostname, const char *nexthop,
     struct peer_result *res)
 {
-	struct conf *conf = load(cf);
+	struct conf *conf = tu_conf_load(cf);
 	struct tls_policy *policy;
 	struct tls_client *tls;
 	SSL_CTX *cctx, *sctx;
 	SSL *client, *server;
-	BIO *cbio, *sbio;
 	char *err = NULL, *chain_path = path(chain), *key_path = path(key);
-	int cdone = 0, sdone = 0;
 
 	memset(res, 0, sizeof(*res));
 	tls = tls_client_new(conf, &err);
@@ -805,15 +714,7 @@ handshake(const char *cf, const char *entry, const char *chain,
 	client = SSL_new(cctx);
 	server = SSL_new(sctx);
 	ck_assert_int_eq(tls_client_ssl_setup(client, policy, NULL, &err), 0);
-	ck_assert_int_eq(BIO_new_bio_pair(&sbio, 0, &cbio, 0), 1);
-	SSL_set_bio(server, sbio, sbio);
-	SSL_set_bio(client, cbio, cbio);
-	SSL_set_accept_state(server);
-	SSL_set_connect_state(client);
-	for (int i = 0; i < 20 && !(cdone && sdone); i++)
-		if (step(client, &cdone) < 0 || step(server, &sdone) < 0)
-			break;
-	res->handshake = cdone && sdone;
+	res->handshake = tu_tls_handshake(client, server);
 	if (res->handshake)
 		res->check = tls_client_check_peer(client, policy, hostname,
 		    "mx.example.com[127.0.0.1]:25", 1, &res->reason);
@@ -957,7 +858,7 @@ START_TEST(verify_error_logs)
 	    "example.com", &res);
 	ck_assert_int_eq(res.check, 0);
 	{
-		char *text = run_output("cat maillog");
+		char *text = tu_read_file(logpath, NULL);
 
 		ck_assert_ptr_null(strstr(text, "verification failed"));
 		free(text);
@@ -1009,7 +910,7 @@ START_TEST(trust_anchors)
 	free(cf);
 	/* A public key is not a certificate: refused, not ignored. */
 	{
-		struct conf *conf = load(NULL);
+		struct conf *conf = tu_conf_load(NULL);
 		struct tls_policy *p;
 
 		entry = xasprintf("verify tafile=%s/good.pub", tmpdir);
@@ -1047,7 +948,7 @@ START_TEST(client_ctx)
 	    "tls_append_default_CA = yes" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct conf *conf = load(bad[i].cf);
+		struct conf *conf = tu_conf_load(bad[i].cf);
 		char *err = NULL;
 
 		ck_assert_ptr_null(tls_client_new(conf, &err));
@@ -1058,7 +959,7 @@ START_TEST(client_ctx)
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		char *cf = ca_conf(good[i]), *err = NULL;
-		struct conf *conf = load(cf);
+		struct conf *conf = tu_conf_load(cf);
 		struct tls_client *tls = tls_client_new(conf, &err);
 
 		ck_assert_msg(tls != NULL, "%s: %s", good[i], err);
@@ -1073,7 +974,7 @@ END_TEST
 static int
 store_size(const char *cf)
 {
-	struct conf *conf = load(cf);
+	struct conf *conf = tu_conf_load(cf);
 	char *err = NULL;
 	struct tls_client *tls = tls_client_new(conf, &err);
 	struct tls_policy *policy;
@@ -1111,7 +1012,7 @@ END_TEST
 static int
 log_count(const char *needle)
 {
-	char *text = run_output("cat maillog");
+	char *text = tu_read_file(logpath, NULL);
 	int n = 0;
 
 	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
@@ -1128,7 +1029,7 @@ START_TEST(client_ctx_per_policy)
 	char *extra = xasprintf("smtp_tls_cert_file = %s/good.crt\n"
 	    "smtp_tls_key_file = %s/good.key\n", tmpdir, tmpdir);
 	char *cf = ca_conf(extra), *err = NULL;
-	struct conf *conf = load(cf);
+	struct conf *conf = tu_conf_load(cf);
 	struct tls_client *tls = tls_client_new(conf, &err);
 	struct tls_policy *may_a, *may_b, *high, *tls13, *verify_host,
 	    *verify_next, *none_left;
@@ -1203,7 +1104,7 @@ END_TEST
  * and every destination at that level is deferred. */
 START_TEST(dane_deferred)
 {
-	struct conf *conf = load("smtp_tls_security_level = dane\n");
+	struct conf *conf = tu_conf_load("smtp_tls_security_level = dane\n");
 	struct tls_policy_maps *maps;
 	struct tls_policy *p;
 	struct tls_client *tls;
@@ -1256,17 +1157,4 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	setup_all();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	teardown_all();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN_WITH(suite, setup_all, teardown_all)
