@@ -77,6 +77,11 @@ struct table *table_open(const char *spec, int flags, char **err);
  * caller should defer, not treat it as "not found"; else to 0. The value
  * stays valid until the next lookup in t or table_close(t). */
 const char *table_lookup(struct table *t, const char *key, int *error);
+/* Calls fn for every key and value of t, in the table's order (postmap
+ * -s). Returns 0, or -1 with *err set: a type that cannot list its
+ * entries (cidr, static), or a read error. */
+typedef void (*table_each_fn)(void *arg, const char *key, const char *value);
+int table_each(struct table *t, table_each_fn fn, void *arg, char **err);
 void table_close(struct table *t);
 /* The spec as given to table_open ("hash:/etc/x"). */
 const char *table_name(const struct table *t);

@@ -2,11 +2,16 @@
  *
  *	tlsrelay map [-c confdir] [-f] [type:]file ...
  *	tlsrelay map [-c confdir] [-f] -q key type:name ...
+ *	tlsrelay map [-c confdir] [-f] -q - type:name ...
+ *	tlsrelay map [-c confdir] -s type:name
  *
  * Without -q: builds file.db from each file (type hash or btree; hash when
  * no type is given, as postmap's default_database_type), atomically. With
  * -q: prints the value of key from the first table that has it; exit 1
- * when none has. -f keeps the case of keys (postmap -f). Errors name
+ * when none has. With -q -, the keys are the lines of the standard input
+ * and each key found is printed with its value, "key<TAB>value" (exit 1
+ * when none was found). -s prints every entry of one table, "key<TAB>
+ * value", in the table's order. -f keeps the case of keys (postmap -f). Errors name
  * file:line and exit 1. */
 #include "config.h"
 
@@ -24,8 +29,8 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: tlsrelay map [-c confdir] [-f] [-q key] "
-	    "[type:]file ...\ntable types: %s\n", table_types());
+	fprintf(stderr, "usage: tlsrelay map [-c confdir] [-f] [-q key | -q - "
+	    "| -s] [type:]file ...\ntable types: %s\n", table_types());
 	return 2;
 }
 
@@ -72,6 +77,81 @@ query(const char *key, int argc, char **argv, int flags)
 	return 1;
 }
 
+/* -q -: every line of the standard input a key; Postfix's postmap. */
+static int
+query_stdin(int argc, char **argv, int flags)
+{
+	struct table **tables = xcalloc((size_t)argc, sizeof(*tables));
+	char *line = NULL, *err = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int found = 0, rc = 1;
+
+	for (int i = 0; i < argc; i++) {
+		char *spec = with_type(argv[i]);
+
+		tables[i] = table_open(spec, flags, &err);
+		free(spec);
+		if (tables[i] == NULL) {
+			fprintf(stderr, "tlsrelay: fatal: %s\n", err);
+			free(err);
+			goto out;
+		}
+	}
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		line[strcspn(line, "\r\n")] = '\0';
+		for (int i = 0; i < argc; i++) {
+			int failed = 0;
+			const char *value = table_lookup(tables[i], line,
+			    &failed);
+
+			if (failed) {
+				fprintf(stderr, "tlsrelay: fatal: table %s: "
+				    "lookup of \"%s\" failed\n",
+				    table_name(tables[i]), line);
+				goto out;
+			}
+			if (value != NULL) {
+				printf("%s\t%s\n", line, value);
+				found = 1;
+				break;
+			}
+		}
+	}
+	rc = found ? 0 : 1;
+out:
+	for (int i = 0; i < argc; i++)
+		table_close(tables[i]);
+	free(tables);
+	free(line);
+	return rc;
+}
+
+static void
+print_entry(void *arg, const char *key, const char *value)
+{
+	(void)arg;
+	printf("%s\t%s\n", key, value);
+}
+
+/* -s: postmap -s, for the first table named, as postmap. */
+static int
+list_entries(const char *arg, int flags)
+{
+	char *spec = with_type(arg), *err = NULL;
+	struct table *t = table_open(spec, flags, &err);
+	int rc = 0;
+
+	free(spec);
+	if (t == NULL || table_each(t, print_entry, NULL, &err) < 0) {
+		fprintf(stderr, "tlsrelay: fatal: %s\n", err);
+		free(err);
+		rc = 1;
+	}
+	table_close(t);
+	return rc;
+}
+
 static int
 build(int argc, char **argv, int flags)
 {
@@ -94,9 +174,9 @@ cmd_map(int argc, char **argv)
 {
 	const char *confdir = NULL, *key = NULL;
 	struct stat st;
-	int ch, flags = 0, rc;
+	int ch, flags = 0, rc, list = 0;
 
-	while ((ch = getopt(argc, argv, "c:fq:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fq:s")) != -1) {
 		switch (ch) {
 		case 'c':
 			confdir = optarg;
@@ -107,13 +187,16 @@ cmd_map(int argc, char **argv)
 		case 'q':
 			key = optarg;
 			break;
+		case 's':
+			list = 1;
+			break;
 		default:
 			return usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
+	if (argc == 0 || (list && key != NULL))
 		return usage();
 	/* No table setting lives in main.cf yet; a wrong -c is still an
 	 * error, as for the other verbs. */
@@ -122,8 +205,14 @@ cmd_map(int argc, char **argv)
 		    "directory\n", confdir);
 		return 1;
 	}
-	rc = key != NULL ? query(key, argc, argv, flags) :
-	    build(argc, argv, flags);
+	if (list)
+		rc = list_entries(argv[0], flags);
+	else if (key != NULL && strcmp(key, "-") == 0)
+		rc = query_stdin(argc, argv, flags);
+	else if (key != NULL)
+		rc = query(key, argc, argv, flags);
+	else
+		rc = build(argc, argv, flags);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "tlsrelay: fatal: write error on stdout\n");
 		rc = 1;

@@ -172,6 +172,17 @@ table_lookup(struct table *t, const char *key, int *error)
 	return t->ops->lookup(t, key, error);
 }
 
+int
+table_each(struct table *t, table_each_fn fn, void *arg, char **err)
+{
+	if (t->ops->each == NULL) {
+		*err = xasprintf("%s: table type %s does not support listing",
+		    t->spec, t->type->name);
+		return -1;
+	}
+	return t->ops->each(t, fn, arg, err);
+}
+
 void
 table_close(struct table *t)
 {

@@ -216,6 +216,7 @@ cidr_close(struct table *t)
 static const struct table_ops cidr_ops = {
 	cidr_lookup,
 	cidr_close,
+	NULL,		/* no listing, as Postfix */
 };
 
 int

@@ -129,9 +129,49 @@ db_close(struct table *t)
 	free(dt);
 }
 
+/* A cursor over the whole file. Keys and values are stored with or
+ * without their NUL (postmap writes one, older tools none): what is
+ * printed stops at the first NUL either way. */
+static int
+db_each(struct table *t, table_each_fn fn, void *arg, char **err)
+{
+	struct db_table *dt = t->impl;
+	struct strbuf key, value;
+	DBT k, v;
+	DBC *cursor;
+	int ret;
+
+	if ((ret = dt->db->cursor(dt->db, NULL, &cursor, 0)) != 0) {
+		*err = xasprintf("%s: %s", t->spec, table_db_error(ret));
+		return -1;
+	}
+	strbuf_init(&key);
+	strbuf_init(&value);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	while ((ret = cursor->get(cursor, &k, &v, DB_NEXT)) == 0) {
+		strbuf_reset(&key);
+		strbuf_append(&key, k.data, k.size);
+		strbuf_append(&key, "", 1);
+		strbuf_reset(&value);
+		strbuf_append(&value, v.data, v.size);
+		strbuf_append(&value, "", 1);
+		fn(arg, key.data, value.data);
+	}
+	cursor->close(cursor);
+	strbuf_free(&key);
+	strbuf_free(&value);
+	if (ret != DB_NOTFOUND) {
+		*err = xasprintf("%s: %s", t->spec, table_db_error(ret));
+		return -1;
+	}
+	return 0;
+}
+
 static const struct table_ops db_ops = {
 	db_lookup,
 	db_close,
+	db_each,
 };
 
 static void

@@ -137,3 +137,12 @@ table_ht_free(struct table_ht *ht)
 	free(ht->buckets);
 	free(ht);
 }
+
+void
+table_ht_each(const struct table_ht *ht, table_each_fn fn, void *arg)
+{
+	for (size_t i = 0; i < ht->n_buckets; i++)
+		for (const struct ht_entry *e = ht->buckets[i]; e != NULL;
+		    e = e->next)
+			fn(arg, e->key, e->value);
+}

@@ -25,9 +25,18 @@ inline_close(struct table *t)
 	table_ht_free(t->impl);
 }
 
+static int
+inline_each(struct table *t, table_each_fn fn, void *arg, char **err)
+{
+	(void)err;
+	table_ht_each(t->impl, fn, arg);
+	return 0;
+}
+
 static const struct table_ops inline_ops = {
 	inline_lookup,
 	inline_close,
+	inline_each,
 };
 
 static char *
@@ -129,6 +138,7 @@ static_close(struct table *t)
 static const struct table_ops static_ops = {
 	static_lookup,
 	static_close,
+	NULL,		/* no listing, as Postfix */
 };
 
 int

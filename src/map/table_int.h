@@ -15,6 +15,9 @@ struct table_ops {
 	/* key is already folded when the table folds keys. */
 	const char *(*lookup)(struct table *t, const char *key, int *error);
 	void (*close)(struct table *t);
+	/* Every entry, in the table's own order (postmap -s); NULL for
+	 * types that cannot list (cidr, static: Postfix's neither). */
+	int (*each)(struct table *t, table_each_fn fn, void *arg, char **err);
 };
 
 /* One entry of the type registry (table.c): the only place that knows
@@ -120,6 +123,7 @@ const char *table_ht_get(const struct table_ht *ht, const char *key);
 int table_ht_put(struct table_ht *ht, const char *key, const char *value,
     int replace);
 size_t table_ht_count(const struct table_ht *ht);
+void table_ht_each(const struct table_ht *ht, table_each_fn fn, void *arg);
 void table_ht_free(struct table_ht *ht);
 
 #endif

@@ -21,9 +21,18 @@ texthash_close(struct table *t)
 	table_ht_free(t->impl);
 }
 
+static int
+texthash_each(struct table *t, table_each_fn fn, void *arg, char **err)
+{
+	(void)err;
+	table_ht_each(t->impl, fn, arg);
+	return 0;
+}
+
 static const struct table_ops texthash_ops = {
 	texthash_lookup,
 	texthash_close,
+	texthash_each,
 };
 
 static int

@@ -4,7 +4,8 @@ message the new way without a restart, and a table that no longer opens
 keeps the old routes with one warning naming it. Two aiosmtpd sinks
 (peers/sink.py) are the two routes; the relay runs with the default queue
 timers, so nothing here waits on a queue scan: a new message is routed
-the moment it is queued."""
+the moment it is queued. And `tlsrelay map -s` and `-q -` as postmap's:
+every entry of a table, and the keys on the standard input."""
 
 import os
 import re
@@ -13,8 +14,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (NO_DNS, QMGR_LINE, OutboundTestCase,  # noqa: E402
-                       main)
+from relaytest import (NO_DNS, QMGR_LINE, TLSRELAY,  # noqa: E402
+                       OutboundTestCase, RelayTestCase, main, run_tool)
 
 SENDER = "sender@senders.test"
 RCPT = "user@moved.test"
@@ -107,6 +108,61 @@ class TransportMapsTest(OutboundTestCase):
         # Mended: the next message takes the new route.
         self.write_routes(self.new)
         self.deliver(relay, self.new)
+
+
+class MapCommandTest(RelayTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.tmpdir, "map-%s" % self._testMethodName)
+        with open(self.path, "w") as f:
+            f.write("# a comment\nalice@Example.TEST  one\n"
+                    "bob@example.test    two words\n")
+
+    def map(self, *args, input=None):
+        return run_tool([TLSRELAY, "map"] + list(args), input=input)
+
+    def entries(self, out):
+        return sorted(line.split("\t") for line in out.splitlines())
+
+    def test_list(self):
+        want = [["alice@example.test", "one"], ["bob@example.test",
+                                                "two words"]]
+        for kind in ("hash", "btree"):
+            status, out = self.map("%s:%s" % (kind, self.path))
+            self.assertEqual(status, 0, out)
+            status, out = self.map("-s", "%s:%s" % (kind, self.path))
+            self.assertEqual(status, 0, out)
+            self.assertEqual(self.entries(out), want, kind)
+        status, out = self.map("-s", "texthash:" + self.path)
+        self.assertEqual((status, self.entries(out)), (0, want))
+        status, out = self.map("-s", "inline:{ k1=v1, k2=v2 }")
+        self.assertEqual((status, self.entries(out)),
+                         (0, [["k1", "v1"], ["k2", "v2"]]))
+        cidr = self.path + ".cidr"
+        with open(cidr, "w") as f:
+            f.write("192.0.2.0/24 OK\n")
+        status, out = self.map("-s", "cidr:" + cidr)
+        self.assertEqual(status, 1, out)
+        self.assertIn("table type cidr does not support listing", out)
+        status, out = self.map("-s", "-q", "x", "texthash:" + self.path)
+        self.assertEqual(status, 2, out)
+
+    def test_keys_on_stdin(self):
+        other = self.path + ".other"
+        with open(other, "w") as f:
+            f.write("carol@example.test three\nbob@example.test shadowed\n")
+        status, out = self.map("-q", "-", "texthash:" + self.path,
+                               "texthash:" + other,
+                               input=b"BOB@example.test\nnobody\n"
+                                     b"carol@example.test\n")
+        self.assertEqual(status, 0, out)
+        # The first table that has a key answers, as postmap -q -.
+        self.assertEqual(out.splitlines(), ["BOB@example.test\ttwo words",
+                                            "carol@example.test\tthree"])
+        status, out = self.map("-q", "-", "texthash:" + self.path,
+                               input=b"nobody\n")
+        self.assertEqual((status, out), (1, ""))
 
 
 if __name__ == "__main__":
