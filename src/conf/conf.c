@@ -234,6 +234,8 @@ load(const char *dir, const char *main_cf, const char *main_name,
 	if (conf->services == NULL)
 		goto fail;
 	conf_warn_names(conf);
+	if (conf_check_unsupported(conf, err) < 0)
+		goto fail;
 	if (conf_resolve(conf, 1, 1, err) < 0)
 		goto fail;
 	/* Check every service's -o values now, so a bad one stops start-up

@@ -107,6 +107,10 @@ struct slot *conf_find_set(const struct conf *conf, const char *name);
 int conf_check_value(const struct conf_param_def *def, const char *where,
     const char *value, long long number, char **err);
 
+/* conf_unsupported.c: the Postfix names whose absence weakens checks:
+ * refused (-1, *err names file:line) or warned about once. */
+int conf_check_unsupported(const struct conf *conf, char **err);
+
 /* conf_obsolete.c: "WHERE: NAME is obsolete: use NEW instead". */
 /* conf NULL: before values are resolved (the names warned at load have
  * one meaning whatever else is set). */

@@ -6,6 +6,7 @@ libtlsrelay_a_SOURCES += \
 	src/conf/conf_lex.c \
 	src/conf/conf_master.c \
 	src/conf/conf_obsolete.c \
+	src/conf/conf_unsupported.c \
 	src/conf/conf_params.c \
 	src/conf/conf_postfix_names.c \
 	src/conf/conf_resolve.c \

@@ -5,7 +5,8 @@ what to do, and the built-in FFDHE groups: DHE still works), and a
 protocol list that leaves OpenSSL 3 nothing to speak (an error at start
 naming main.cf:line, not a failed STARTTLS for every client), and the
 obsolete smtp_enforce_tls with Postfix's meaning: verify, unless
-smtp_tls_enforce_peername = no."""
+smtp_tls_enforce_peername = no. Postfix names whose absence would weaken
+what is checked are refused or warned about, never ignored quietly."""
 
 import os
 import re
@@ -14,8 +15,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (OutboundTestCase, RelayTestCase, SClient,  # noqa
-                       main, openssl)
+from relaytest import (TLSRELAY, OutboundTestCase, RelayTestCase,  # noqa
+                       SClient, main, openssl, run_tool)
 
 # A DHE suite, so that the key exchange uses the DH parameters.
 DHE = ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"]
@@ -72,6 +73,59 @@ class DropInTest(RelayTestCase):
                                              "!TLSv1.1"})
         s = SClient(relay.port())
         self.assertTrue(s.established, s.output)
+
+
+class UnsupportedNamesTest(RelayTestCase):
+    """The man page's list: refused with main.cf:LINE (or master.cf:LINE
+    for an -o of a service tlsrelay runs), or warned about once."""
+
+    def test_refused(self):
+        for name, value in (("smtpd_milters", "inet:127.0.0.1:8891"),
+                            ("non_smtpd_milters", "$smtpd_milters"),
+                            ("smtpd_upstream_proxy_protocol", "haproxy"),
+                            ("smtpd_proxy_filter", "127.0.0.1:10025"),
+                            ("smtp_tls_per_site", "hash:/etc/tls_per_site"),
+                            ("smtp_tls_wrappermode", "yes")):
+            relay = self.relay(main={name: value}, start=False)
+            status, out = relay.start_expect_failure()
+            self.assertNotEqual(status, 0, name)
+            self.assertRegex(out, r"main\.cf:\d+: %s = %s: " % (
+                re.escape(name), re.escape(value)))
+            # tlsrelay conf says the same, and fails too.
+            status, out = self.tlsrelay_conf(relay)
+            self.assertEqual(status, 1, out)
+            self.assertIn("%s = %s: " % (name, value), out)
+
+    def test_master_override_refused(self):
+        services = {"smtp": {"smtpd_upstream_proxy_protocol": "haproxy"}}
+        relay = self.relay(services=services, start=False)
+        status, out = relay.start_expect_failure()
+        self.assertNotEqual(status, 0)
+        self.assertRegex(out, r"master\.cf:\d+: smtpd_upstream_proxy_protocol"
+                         r" = haproxy: the PROXY protocol is not implemented")
+
+    def test_warned_and_ignored_transport(self):
+        # A Postfix transport tlsrelay does not run keeps its -o quiet.
+        relay = self.relay(main={
+            "smtpd_data_restrictions": "reject_unauth_pipelining",
+            "smtpd_tls_dh512_param_file": "/etc/ssl/dh512.pem",
+            "smtp_tls_wrappermode": "no",
+        }, extra_master="smtps unix - - n - - smtp\n"
+           "  -o smtp_tls_wrappermode=yes\n")
+        self.assertEqual(warnings(relay, r"smtpd_data_restrictions = "
+                                  r"reject_unauth_pipelining: not "
+                                  r"implemented: these restrictions are not "
+                                  r"applied$"), 1)
+        self.assertEqual(warnings(relay, r"smtpd_tls_dh512_param_file = "
+                                  r"/etc/ssl/dh512\.pem: export ciphers are "
+                                  r"gone"), 1)
+        said = relay.maillog() + relay.stderr()
+        self.assertNotIn("smtp_tls_wrappermode", said)
+        s = SClient(relay.port())
+        self.assertTrue(s.established, s.output)
+
+    def tlsrelay_conf(self, relay):
+        return run_tool([TLSRELAY, "conf", "-c", relay.dir, "-n"])
 
 
 class ObsoleteClientTest(OutboundTestCase):
