@@ -1007,6 +1007,15 @@ PYTHON = "/usr/bin/python3"
 # manager and mail stays in incoming/.
 QMGR_LINE = "qmgr unix n - n 300 1 qmgr\n"
 
+# Postfix's default timers, spelled out: outbound_relay() shortens them
+# for the retry tests; a test whose behaviour must not depend on a timer
+# passes these back in.
+DEFAULT_TIMERS = {
+    "queue_run_delay": "300s",
+    "minimal_backoff_time": "300s",
+    "maximal_backoff_time": "4000s",
+}
+
 # Where nothing answers: a relay that must not resolve anything is
 # pointed here, so a stray query fails at once and never leaves loopback.
 NO_DNS = "127.0.0.1:1"

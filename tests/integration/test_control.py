@@ -12,14 +12,9 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (OutboundTestCase, main, proc_stat,  # noqa: E402
-                       wait_for)
+from relaytest import (DEFAULT_TIMERS, OutboundTestCase, main,  # noqa
+                       proc_stat, wait_for)
 
-DEFAULT_TIMERS = {
-    "minimal_backoff_time": "300s",
-    "maximal_backoff_time": "4000s",
-    "queue_run_delay": "300s",
-}
 
 
 class ControlTest(OutboundTestCase):

@@ -15,8 +15,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (TLSRELAY, OutboundTestCase, RelayTestCase,  # noqa
-                       SClient, main, openssl, run_tool)
+from relaytest import (DEFAULT_TIMERS, TLSRELAY, OutboundTestCase,  # noqa
+                       RelayTestCase, SClient, main, openssl, run_tool)
 
 # A DHE suite, so that the key exchange uses the DH parameters.
 DHE = ["-tls1_2", "-cipher", "DHE-RSA-AES128-GCM-SHA256"]
@@ -134,12 +134,9 @@ class ObsoleteClientTest(OutboundTestCase):
     delivers."""
 
     def relay_to(self, sink, **main):
-        settings = {"relayhost": sink.nexthop,
-                    "smtp_tls_CAfile": self.certs.ca,
-                    "smtp_enforce_tls": "yes",
-                    "minimal_backoff_time": "300s",
-                    "maximal_backoff_time": "4000s",
-                    "queue_run_delay": "300s"}
+        settings = dict(DEFAULT_TIMERS, relayhost=sink.nexthop,
+                        smtp_tls_CAfile=self.certs.ca,
+                        smtp_enforce_tls="yes")
         settings.update(main)
         return self.outbound_relay(main=settings)
 

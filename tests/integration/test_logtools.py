@@ -18,8 +18,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (TLSRELAY, OutboundTestCase, main,  # noqa: E402
-                       queued_id, require_program, require_tools, run_tool)
+from relaytest import (DEFAULT_TIMERS, TLSRELAY, OutboundTestCase,  # noqa
+                       main, require_program, require_tools, run_tool)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -47,14 +47,10 @@ class LogToolsTest(OutboundTestCase):
             BOUNCED: ["550 5.1.1 No such user"],
             DEFERRED: ["450 4.2.0 Try again later"]}})
         users = os.path.join(self.tmpdir, "users-%s" % self._testMethodName)
-        relay = self.outbound_relay(main={
-            "relayhost": sink.nexthop,
-            # Postfix's defaults: the deferred message waits 300 s.
-            "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "4000s",
-            "queue_run_delay": "300s",
-            "tlsrelay_smtpd_sasl_user_maps": "hash:" + users,
-        }, services={
+        # Postfix's timers: the deferred message waits 300 s.
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost=sink.nexthop,
+            tlsrelay_smtpd_sasl_user_maps="hash:" + users), services={
             "smtp": {},
             "submission": {"smtpd_tls_security_level": "encrypt",
                            "smtpd_sasl_auth_enable": "yes",

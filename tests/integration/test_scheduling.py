@@ -16,21 +16,14 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (OutboundTestCase, inline_table, main,  # noqa: E402
-                       wait_for)
+from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
+                       inline_table, main, wait_for)
 
 SENDER = "sender@senders.test"
 GOOD = "good@example.test"
 BAD = "nobody@example.test"
 REJECT = "550 5.1.1 <%s>: Recipient address rejected: User unknown" % BAD
 
-# Postfix's defaults, spelled out: outbound_relay() shortens them for the
-# retry tests, and these tests are about not depending on them.
-DEFAULT_TIMERS = {
-    "queue_run_delay": "300s",
-    "minimal_backoff_time": "300s",
-    "maximal_backoff_time": "4000s",
-}
 
 
 class SchedulingTestCase(OutboundTestCase):

@@ -9,7 +9,6 @@ at once; -bp. Postfix's default timers throughout."""
 
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +17,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (TLSRELAY, HarnessError, OutboundTestCase,  # noqa: E402
-                       main, require_program, wait_for)
+from relaytest import (DEFAULT_TIMERS, TLSRELAY, HarnessError,  # noqa
+                       OutboundTestCase, main, require_program, wait_for)
 
 SENDMAIL = os.path.join(os.path.dirname(TLSRELAY), "tlsrelay-sendmail")
 DROP_GROUP = "tlsdrop"
@@ -35,17 +34,25 @@ class SendmailTest(OutboundTestCase):
 
     def relay_and_sink(self, start=True):
         sink = self.sink()
-        relay = self.outbound_relay(main={
-            "relayhost": sink.nexthop,
-            "myorigin": "origin.test",
-            # Postfix's defaults: nothing here may wait for a timer.
-            "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "4000s",
-            "queue_run_delay": "300s",
-        }, start=False)
+        # Postfix's timers: nothing here may wait for one.
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost=sink.nexthop, myorigin="origin.test"),
+            start=False)
         if start:
             self.start(relay)
         return relay, sink
+
+    def stuck_relay(self):
+        """A started relay whose next hop refuses: mail stays deferred."""
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost="[127.0.0.1]:1"), start=False)
+        self.start(relay)
+        return relay
+
+    def run_as(self, user, cmd):
+        return subprocess.run(["runuser", "-u", user, "--"] + cmd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
 
     def start(self, relay):
         """Starts the daemon and waits for maildrop/: the listeners
@@ -221,11 +228,7 @@ class SendmailTest(OutboundTestCase):
         self.assertEqual(self.maildrop(relay), [])
 
     def test_bp_lists_the_queue(self):
-        relay = self.outbound_relay(main={
-            "relayhost": "[127.0.0.1]:1", "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "4000s", "queue_run_delay": "300s"},
-            start=False)
-        self.start(relay)
+        relay = self.stuck_relay()
         status, _ = self.sendmail(relay, ["-f", "me@origin.test",
                                           "stuck@dest.test"], b"x\n")
         self.assertEqual(status, 0)
@@ -241,11 +244,7 @@ class SendmailTest(OutboundTestCase):
         """Any user lists the queue through the set-group-ID command (the
         queue manager's public/showq), also called as mailq; without the
         group, or without a running queue manager, a clear error."""
-        relay = self.outbound_relay(main={
-            "relayhost": "[127.0.0.1]:1", "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "4000s", "queue_run_delay": "300s"},
-            start=False)
-        self.start(relay)
+        relay = self.stuck_relay()
         status, _ = self.sendmail(relay, ["-f", "me@origin.test",
                                           "waiting@dest.test"], b"x\n")
         self.assertEqual(status, 0)
@@ -256,31 +255,22 @@ class SendmailTest(OutboundTestCase):
         os.symlink(binary, mailq)
         for cmd in ([binary, "-C", relay.dir, "-bp"], [mailq, "-C",
                                                        relay.dir]):
-            res = subprocess.run(["runuser", "-u", USER, "--"] + cmd,
-                                 stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, timeout=60)
+            res = self.run_as(USER, cmd)
             self.assertEqual(res.returncode, 0, res.stderr)
             self.assertIn(b"me@origin.test", res.stdout)
             self.assertIn(b"waiting@dest.test", res.stdout)
             self.assertIn(b"Connection refused", res.stdout)
             self.assertRegex(res.stdout, rb"-- \d+ Kbytes in 1 Request\.")
         # Acting on the queue stays privileged.
-        res = subprocess.run(["runuser", "-u", USER, "--", TLSRELAY,
-                              "queue", "-c", relay.dir, "flush"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             timeout=60)
+        res = self.run_as(USER, [TLSRELAY, "queue", "-c", relay.dir, "flush"])
         self.assertEqual(res.returncode, 1)
         self.assertIn(b"permission denied", res.stderr)
         # Without the group: public/ is closed to the user.
-        res = subprocess.run(["runuser", "-u", USER, "--", SENDMAIL, "-C",
-                              relay.dir, "-bp"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=60)
+        res = self.run_as(USER, [SENDMAIL, "-C", relay.dir, "-bp"])
         self.assertEqual(res.returncode, EX_UNAVAILABLE, res.stderr)
         self.assertIn(b"Permission denied", res.stderr)
         relay.stop()
-        res = subprocess.run(["runuser", "-u", USER, "--", binary, "-C",
-                              relay.dir, "-bp"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, timeout=60)
+        res = self.run_as(USER, [binary, "-C", relay.dir, "-bp"])
         self.assertEqual(res.returncode, EX_UNAVAILABLE, res.stderr)
         self.assertIn(b"Queue report unavailable - mail system is down",
                       res.stderr)
