@@ -17,10 +17,10 @@
 
 #include <openssl/ssl.h>
 
+#include "tlsrelay/conn.h"
 #include "tlsrelay/smtp.h"
 #include "tlsrelay/util.h"
 
-struct bufferevent;
 struct evbuffer;
 struct event;
 
@@ -119,11 +119,10 @@ struct smtp_conn {
 	struct smtp_dest *dest;		/* NULL once detached */
 	struct smtp_run *run;		/* NULL when idle */
 	enum conn_state state;
-	int fd;				/* -1 when none */
+	int fd;				/* while connecting, else -1 */
 	struct event *connect_ev;	/* while connecting */
-	struct bufferevent *bev;
-	SSL *ssl;			/* owned by bev once TLS is on */
-	struct event *timer;
+	struct conn *io;		/* once connected: socket, TLS, the
+					 * reply timer (conn.h) */
 
 	/* The server of the current target. */
 	char *hostname;
