@@ -289,9 +289,11 @@ char *smtp_reply_reason(const char *label, const struct smtp_reply *reply,
 void smtp_reply_dsn(const struct smtp_reply *reply, char dsn[16]);
 enum smtp_outcome smtp_reply_outcome(const struct smtp_reply *reply);
 /* The client's lines are the smtp service's ("tlsrelay/smtp[PID]") even
- * inside the queue manager: every way into the pool from outside (calls
- * of the interface, libevent callbacks) enters, and leaves before the
- * queue manager is called back. Entries nest. */
+ * inside the queue manager. A connection's callbacks (and OpenSSL's info
+ * callback) run under the name given to conn_new(); every other way into
+ * the pool from outside (calls of the interface, the pool's own events,
+ * the connect event) enters, and leaves before the queue manager is
+ * called back. Entries nest. */
 void smtp_log_enter(void);
 void smtp_log_leave(void);
 void smtp_log_run(const struct smtp_run *run, double now);
