@@ -151,6 +151,32 @@ class InboundEndingTest(RelayTestCase):
         self.assertTrue(f.readline().startswith(b"220 "))
         return sock
 
+    def test_plaintext_after_starttls_is_discarded(self):
+        # CVE-2011-0411: a command pipelined behind STARTTLS is dropped
+        # unread; the session goes on over TLS.
+        relay = self.relay()
+        sock = socket.create_connection(("127.0.0.1", relay.port("smtp")),
+                                        timeout=10)
+        f = sock.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        sock.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        sock.sendall(b"STARTTLS\r\nNOOP\r\n")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        ctx = ssl.create_default_context(cafile=self.certs.ca)
+        tls = ctx.wrap_socket(sock, server_hostname="relay.test")
+        tls.sendall(b"EHLO client.test\r\n")
+        reply = tls.recv(4096)
+        self.assertTrue(reply.startswith(b"250-"), reply)
+        tls.sendall(b"QUIT\r\n")
+        relay.wait_log(r"disconnect from " + LOCAL + r" ehlo=2 starttls=1 "
+                       r"quit=1 commands=4")
+        tls.close()
+        self.assertRegex(relay.maillog(), r"tlsrelay/smtpd\[\d+\]: "
+                         r"warning: " + LOCAL + r" sent plaintext after "
+                         r"STARTTLS: 6 bytes discarded")
+
     def test_garbage_after_starttls_is_a_postfix_line(self):
         relay = self.relay()
         sock = self.starttls(relay)
