@@ -1,6 +1,7 @@
 /* check_conn: the connection layer over a socket pair: the line reader's
- * length limit and line endings, and the plaintext that STARTTLS throws
- * away unread before the handshake, with its log line. */
+ * length limit and line endings, the output a close still sends, and
+ * the plaintext that STARTTLS throws away unread before the handshake,
+ * with its log line. */
 #include "config.h"
 
 #include <check.h>
@@ -137,6 +138,27 @@ START_TEST(length_limit)
 }
 END_TEST
 
+START_TEST(close_flushes_output)
+{
+	char buf[64];
+	struct pair p;
+	ssize_t n, got = 0;
+
+	pair_open(&p);
+	conn_printf(p.conn, "221 2.0.0 %s\r\n", "Bye");
+	/* Nothing ran the loop: the close itself writes, then closes. */
+	conn_close(p.conn);
+	p.conn = NULL;
+	while ((n = recv(p.peer, buf + got, sizeof(buf) - 1 - (size_t)got,
+	    MSG_DONTWAIT)) > 0)
+		got += n;
+	ck_assert_int_eq(n, 0);		/* end of file after the reply */
+	buf[got] = '\0';
+	ck_assert_str_eq(buf, "221 2.0.0 Bye\r\n");
+	pair_close(&p);
+}
+END_TEST
+
 static int
 log_has(const char *path, const char *needle)
 {
@@ -202,6 +224,7 @@ conn_suite(void)
 
 	tcase_add_test(tc, lines_and_endings);
 	tcase_add_test(tc, length_limit);
+	tcase_add_test(tc, close_flushes_output);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("starttls");
 	tcase_add_test(tc, starttls_discards_plaintext);
