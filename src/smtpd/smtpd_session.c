@@ -101,7 +101,7 @@ static void
 tls_begin(struct smtpd_session *s)
 {
 	s->state = SS_HANDSHAKE;
-	if (conn_tls_new(s->conn, (SSL_CTX *)s->listener->ssl_ctx) == NULL ||
+	if (conn_tls_new(s->conn, s->listener->ssl_ctx) == NULL ||
 	    conn_starttls(s->conn, CONN_SERVER) < 0) {
 		/* Logged; the client hears nothing more. */
 		s->state = SS_CLOSING;
