@@ -1,6 +1,7 @@
 noinst_HEADERS += \
 	include/tlsrelay/conf.h \
 	include/tlsrelay/conf_params.def \
+	include/tlsrelay/conn.h \
 	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
 	include/tlsrelay/maildrop.h \

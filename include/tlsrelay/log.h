@@ -15,6 +15,16 @@ void log_set_service(const char *syslog_name, const char *service);
  * inside the queue manager) can log as its own service and switch back. */
 const char *log_service(void);
 
+/* The whole name a line carries, "syslog_name/service": what the work of
+ * one session saves, switches to (a master.cf service's -o
+ * syslog_name=postfix/submission) and puts back. */
+struct log_name {
+	char ident[64];
+	char service[64];
+};
+void log_name_get(struct log_name *name);
+void log_name_set(const struct log_name *name);
+
 /* Chooses the destination. maillog_file non-empty: append to that path
  * ("/dev/stdout" and "/dev/stderr" work); else if to_stderr: stderr; else
  * syslog with the given facility name ("mail", "local0", ...). Returns 0,

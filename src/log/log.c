@@ -49,6 +49,19 @@ log_service(void)
 	return service_name;
 }
 
+void
+log_name_get(struct log_name *name)
+{
+	snprintf(name->ident, sizeof(name->ident), "%s", syslog_ident);
+	snprintf(name->service, sizeof(name->service), "%s", service_name);
+}
+
+void
+log_name_set(const struct log_name *name)
+{
+	log_set_service(name->ident, name->service);
+}
+
 static int
 facility_code(const char *name)
 {

@@ -1,5 +1,4 @@
-# The smtp client pool. tls_client.c is the client side of src/tls; it is
-# listed here so that the finished tls fragment need not change.
+# The smtp client pool.
 libtlsrelay_a_SOURCES += \
 	src/smtp/smtp_body.c \
 	src/smtp/smtp_conn.c \
@@ -7,8 +6,7 @@ libtlsrelay_a_SOURCES += \
 	src/smtp/smtp_pool.c \
 	src/smtp/smtp_reply.c \
 	src/smtp/smtp_sasl.c \
-	src/smtp/smtp_xfer.c \
-	src/tls/tls_client.c
+	src/smtp/smtp_xfer.c
 noinst_HEADERS += src/smtp/smtp_int.h
 
 check_PROGRAMS += tests/unit/check_smtp_reply

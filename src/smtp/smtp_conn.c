@@ -23,13 +23,10 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
-
 #include "tlsrelay/conf.h"
+#include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "smtp_int.h"
@@ -44,26 +41,30 @@ enum broken_why {
 	BROKEN_GARBLED,
 };
 
-static void conn_read_cb(struct bufferevent *, void *);
-static void conn_write_cb(struct bufferevent *, void *);
-static void conn_event_cb(struct bufferevent *, short, void *);
-static void conn_timer_cb(evutil_socket_t, short, void *);
+static void io_read(struct conn *, void *);
+static void io_drained(struct conn *, void *);
+static void io_tls_done(struct conn *, void *);
+static void io_event(struct conn *, enum conn_event, void *);
 static void conn_try_target(struct smtp_conn *);
 static void conn_target_failed(struct smtp_conn *, const char *, int,
     char *);
 static void conn_broken(struct smtp_conn *, enum broken_why);
+
+/* The connection layer calls these under the log name "smtp". */
+static const struct conn_callbacks io_callbacks = {
+	.read = io_read,
+	.drained = io_drained,
+	.tls_done = io_tls_done,
+	.event = io_event,
+};
 
 /* ---- plumbing -------------------------------------------------------- */
 
 void
 smtp_conn_timeout(struct smtp_conn *conn, long long seconds)
 {
-	struct timeval tv = { .tv_sec = (time_t)seconds, .tv_usec = 0 };
-
-	if (seconds <= 0)
-		evtimer_del(conn->timer);
-	else
-		evtimer_add(conn->timer, &tv);
+	if (conn->io != NULL)
+		conn_set_deadline(conn->io, seconds);
 }
 
 void
@@ -71,7 +72,7 @@ smtp_conn_send(struct smtp_conn *conn, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (conn->bev == NULL)
+	if (conn->io == NULL)
 		return;
 	if (msg_verbose) {
 		char *line;
@@ -84,35 +85,28 @@ smtp_conn_send(struct smtp_conn *conn, const char *fmt, ...)
 		free(line);
 	}
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(conn->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(conn->io), fmt, ap);
 	va_end(ap);
 }
 
-static void
-attach(struct smtp_conn *conn, struct bufferevent *bev)
-{
-	conn->bev = bev;
-	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	    conn);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-}
-
 /* Drops the current session's socket, TLS and protocol state; the
- * connection object stays. */
+ * connection object stays. orderly: what is in the output (a QUIT) is
+ * sent and a TLS session gets its close_notify, else it is dropped. */
 static void
-session_reset(struct smtp_conn *conn)
+session_reset(struct smtp_conn *conn, int orderly)
 {
 	if (conn->connect_ev != NULL) {
 		event_free(conn->connect_ev);
 		conn->connect_ev = NULL;
 	}
-	if (conn->bev != NULL)
-		bufferevent_free(conn->bev);
-	/* A TLS bufferevent owns the socket and the SSL; a plain one not. */
-	if (conn->ssl == NULL && conn->fd >= 0)
+	if (conn->io != NULL) {
+		if (orderly)
+			conn_close(conn->io);
+		else
+			conn_abort(conn->io);
+	} else if (conn->fd >= 0)
 		close(conn->fd);
-	conn->bev = NULL;
-	conn->ssl = NULL;
+	conn->io = NULL;
 	conn->fd = -1;
 	conn->tls_active = 0;
 	conn->esmtp = conn->pipelining = conn->starttls = 0;
@@ -120,7 +114,6 @@ session_reset(struct smtp_conn *conn)
 	conn->size_limit = 0;
 	smtp_sasl_session_clear(&conn->sasl);
 	smtp_reply_clear(&conn->reply);
-	evtimer_del(conn->timer);
 }
 
 struct smtp_conn *
@@ -132,9 +125,6 @@ smtp_conn_new(struct smtp_pool *pool, struct smtp_dest *dest)
 	conn->dest = dest;
 	conn->fd = -1;
 	conn->state = CS_CONNECTING;
-	if ((conn->timer = evtimer_new(pool->base, conn_timer_cb, conn)) ==
-	    NULL)
-		msg_fatal("smtp_conn_new: cannot create a timer");
 	TAILQ_INSERT_TAIL(&pool->conns, conn, entry);
 	return conn;
 }
@@ -142,8 +132,7 @@ smtp_conn_new(struct smtp_pool *pool, struct smtp_dest *dest)
 void
 smtp_conn_free(struct smtp_conn *conn)
 {
-	session_reset(conn);
-	event_free(conn->timer);
+	session_reset(conn, 0);
 	tls_policy_free(conn->own_policy);
 	free(conn->tls_key);
 	free(conn->hostname);
@@ -164,12 +153,12 @@ smtp_conn_close(struct smtp_conn *conn)
 		smtp_run_finish(conn->pool, conn->run);
 		conn->run = NULL;
 	}
-	/* Idle plaintext sessions get a last-moment QUIT: nothing else is
-	 * in the output buffer. */
-	if (conn->state == CS_IDLE && conn->ssl == NULL && conn->fd >= 0)
-		(void)send(conn->fd, "QUIT\r\n", 6,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-	session_reset(conn);
+	/* An idle session gets a last-moment QUIT (nothing else is in the
+	 * output), and after QUIT a TLS session its close_notify. */
+	if (conn->state == CS_IDLE)
+		smtp_conn_send(conn, "QUIT\r\n");
+	session_reset(conn, conn->state == CS_IDLE ||
+	    conn->state == CS_QUIT);
 	conn->state = CS_CLOSED;
 	smtp_pool_conn_closed(conn);
 }
@@ -245,7 +234,9 @@ connected(struct smtp_conn *conn, evutil_socket_t fd, short what)
 		return;
 	}
 	conn->t_connected = smtp_now();
-	attach(conn, bufferevent_socket_new(conn->pool->base, fd, 0));
+	conn->io = conn_new(conn->pool->base, fd, conn->relay, "smtp",
+	    &io_callbacks, conn);
+	conn->fd = -1;
 	conn->state = CS_GREETING;
 	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
 }
@@ -299,7 +290,7 @@ conn_reconnect_plain(struct smtp_conn *conn)
 	    &conn->run->job->targets[conn->run->next_target];
 	char *reason = NULL;
 
-	session_reset(conn);
+	session_reset(conn, 0);
 	if (conn_connect(conn, t, &reason) != 0) {
 		conn_target_failed(conn, "4.4.1", 0, reason);
 		return;
@@ -352,7 +343,7 @@ conn_target_failed(struct smtp_conn *conn, const char *dsn, int talked,
 	 * before it are logged. */
 	if (run->next_target < run->job->n_targets)
 		msg_info("%s", reason);
-	session_reset(conn);
+	session_reset(conn, 0);
 	conn_try_target(conn);
 }
 
@@ -431,27 +422,15 @@ smtp_conn_take(struct smtp_conn *conn, struct smtp_run *run)
 
 /* ---- TLS -------------------------------------------------------------- */
 
+/* The handshake failed (the connection layer logged why), timed out, or
+ * could not begin. */
 static void
 tls_failed(struct smtp_conn *conn)
 {
-	unsigned long e;
-
-	if (conn->bev != NULL && conn->ssl != NULL) {
-		while ((e = bufferevent_get_openssl_error(conn->bev)) != 0) {
-			char text[256];
-
-			/* libevent queues bare errno values here too. */
-			if (ERR_GET_LIB(e) == 0)
-				continue;
-			ERR_error_string_n(e, text, sizeof(text));
-			msg_warn("%s: TLS library problem: %s", conn->relay,
-			    text);
-		}
-	}
-	tls_log_errors(conn->relay);
 	/* A stored session may be what the server choked on. */
-	if (conn->ssl != NULL && conn->state == CS_HANDSHAKE)
-		tls_client_session_forget(conn->ssl);
+	if (conn->io != NULL && conn_ssl(conn->io) != NULL &&
+	    conn->state == CS_HANDSHAKE)
+		tls_client_session_forget(conn_ssl(conn->io));
 	if (conn->tls_level < TLS_LEV_ENCRYPT) {
 		msg_info("%s: Cannot start TLS: handshake failure; "
 		    "trying again without TLS", conn->relay);
@@ -465,13 +444,10 @@ tls_failed(struct smtp_conn *conn)
 static void
 tls_start(struct smtp_conn *conn)
 {
-	struct smtp_pool *pool = conn->pool;
-	struct bufferevent *bev;
 	char *sni, *err = NULL;
 	SSL *ssl;
 
-	if ((ssl = SSL_new(conn->ssl_ctx)) == NULL) {
-		tls_log_errors("SSL_new");
+	if ((ssl = conn_tls_new(conn->io, conn->ssl_ctx)) == NULL) {
 		tls_failed(conn);
 		return;
 	}
@@ -481,7 +457,6 @@ tls_start(struct smtp_conn *conn)
 		msg_warn("%s: %s", conn->relay, err);
 		free(err);
 		free(sni);
-		SSL_free(ssl);
 		tls_failed(conn);
 		return;
 	}
@@ -490,22 +465,12 @@ tls_start(struct smtp_conn *conn)
 	(void)tls_client_session_prepare(ssl, conn->run->job->nexthop,
 	    conn->hostname, conn->addr, conn->port,
 	    tls_policy_cache_key(conn->policy));
-	/* The plain bufferevent goes; the socket stays. */
-	bufferevent_free(conn->bev);
-	conn->bev = NULL;
-	bev = bufferevent_openssl_socket_new(pool->base, conn->fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
+	conn->state = CS_HANDSHAKE;
+	if (conn_starttls(conn->io, CONN_CLIENT) < 0) {
 		tls_failed(conn);
 		return;
 	}
-	/* Servers often close after QUIT without close_notify. */
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	conn->ssl = ssl;
-	conn->state = CS_HANDSHAKE;
-	attach(conn, bev);
-	smtp_conn_timeout(conn, pool->set.starttls_timeout);
+	smtp_conn_timeout(conn, conn->pool->set.starttls_timeout);
 }
 
 static void
@@ -523,8 +488,13 @@ tls_established(struct smtp_conn *conn)
 
 	/* The level's checks; a failure is this server's, so the next
 	 * one is tried, as Postfix does. */
-	if (tls_client_check_peer(conn->ssl, conn->policy, conn->hostname,
-	    conn->relay, conn->pool->set.tls_loglevel, &reason) != 0) {
+	if (tls_client_check_peer(conn_ssl(conn->io), conn->policy,
+	    conn->hostname, conn->relay, conn->pool->set.tls_loglevel,
+	    &reason) != 0) {
+		/* As Postfix: QUIT over the TLS session, not a dropped
+		 * connection that the server logs as an error. */
+		smtp_conn_send(conn, "QUIT\r\n");
+		session_reset(conn, 1);
 		conn_target_failed(conn, "4.7.5", 1, reason);
 		return;
 	}
@@ -661,14 +631,8 @@ starttls_reply(struct smtp_conn *conn)
 	char *line;
 
 	if (conn->reply.code / 100 == 2) {
-		/* Anything behind the 220 was written by someone who is not
-		 * the TLS server we are about to meet (CVE-2011-0411). */
-		if (evbuffer_get_length(bufferevent_get_input(conn->bev))) {
-			msg_warn("%s: server sent data after STARTTLS reply",
-			    conn->relay);
-			tls_failed(conn);
-			return;
-		}
+		/* Anything behind the 220 is discarded, unread, by the
+		 * connection layer (CVE-2011-0411). */
 		tls_start(conn);
 		return;
 	}
@@ -775,77 +739,58 @@ conn_line(struct smtp_conn *conn, const char *line)
 }
 
 static void
-read_replies(struct smtp_conn *conn, struct bufferevent *bev)
+read_replies(struct smtp_conn *conn)
 {
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct conn *io = conn->io;
 
-	/* A handler may close the connection or swap the bufferevent for a
-	 * TLS one: the rest of this input is then not ours to read. */
-	while (conn->bev == bev && conn->state != CS_CLOSED) {
+	/* A handler may close the connection: the rest of this input is
+	 * then not ours to read. After STARTTLS the layer gives no more
+	 * plaintext lines. */
+	while (conn->io == io && conn->state != CS_CLOSED) {
 		size_t len;
-		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		int flags;
+		char *line = conn_read_line(io, LINE_HARD_MAX, &len, &flags);
 
-		if (line == NULL) {
-			if (evbuffer_get_length(in) > LINE_HARD_MAX)
-				conn_broken(conn, BROKEN_GARBLED);
+		if (line == NULL)
+			return;
+		if (flags & CONN_LINE_CUT) {
+			conn_broken(conn, BROKEN_GARBLED);
 			return;
 		}
 		conn_line(conn, line);
-		free(line);
 	}
 }
 
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+io_read(struct conn *io, void *arg)
 {
-	smtp_log_enter();
-	read_replies(arg, bev);
-	smtp_log_leave();
+	(void)io;
+	read_replies(arg);
 }
 
 static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+io_drained(struct conn *io, void *arg)
 {
 	struct smtp_conn *conn = arg;
 
-	(void)bev;
-	smtp_log_enter();
+	(void)io;
 	if (conn->state == CS_BODY)
 		smtp_xfer_writable(conn);
-	smtp_log_leave();
 }
 
 static void
-bev_event(struct smtp_conn *conn, short what)
-{
-	if (conn->state == CS_HANDSHAKE) {
-		if (what & BEV_EVENT_CONNECTED)
-			tls_established(conn);
-		else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-			tls_failed(conn);
-		return;
-	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		conn_broken(conn, BROKEN_LOST);
-}
-
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	(void)bev;
-	smtp_log_enter();
-	bev_event(arg, what);
-	smtp_log_leave();
-}
-
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+io_tls_done(struct conn *io, void *arg)
 {
 	struct smtp_conn *conn = arg;
 
-	(void)fd;
-	(void)what;
-	smtp_log_enter();
+	(void)io;
+	if (conn->state == CS_HANDSHAKE)
+		tls_established(conn);
+}
+
+static void
+io_timeout(struct smtp_conn *conn)
+{
 	switch (conn->state) {
 	case CS_HANDSHAKE:
 		msg_info("%s: TLS handshake timed out", conn->relay);
@@ -859,7 +804,28 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_broken(conn, BROKEN_TIMEOUT);
 		break;
 	}
-	smtp_log_leave();
+}
+
+static void
+io_event(struct conn *io, enum conn_event what, void *arg)
+{
+	struct smtp_conn *conn = arg;
+
+	(void)io;
+	switch (what) {
+	case CONN_TIMEOUT:
+		io_timeout(conn);
+		break;
+	case CONN_TLS_FAILED:
+		tls_failed(conn);
+		break;
+	default:
+		if (conn->state == CS_HANDSHAKE)
+			tls_failed(conn);
+		else
+			conn_broken(conn, BROKEN_LOST);
+		break;
+	}
 }
 
 /* ---- failures ------------------------------------------------------------ */

@@ -17,10 +17,10 @@
 
 #include <openssl/ssl.h>
 
+#include "tlsrelay/conn.h"
 #include "tlsrelay/smtp.h"
 #include "tlsrelay/util.h"
 
-struct bufferevent;
 struct evbuffer;
 struct event;
 
@@ -119,11 +119,10 @@ struct smtp_conn {
 	struct smtp_dest *dest;		/* NULL once detached */
 	struct smtp_run *run;		/* NULL when idle */
 	enum conn_state state;
-	int fd;				/* -1 when none */
+	int fd;				/* while connecting, else -1 */
 	struct event *connect_ev;	/* while connecting */
-	struct bufferevent *bev;
-	SSL *ssl;			/* owned by bev once TLS is on */
-	struct event *timer;
+	struct conn *io;		/* once connected: socket, TLS, the
+					 * reply timer (conn.h) */
 
 	/* The server of the current target. */
 	char *hostname;
@@ -290,9 +289,11 @@ char *smtp_reply_reason(const char *label, const struct smtp_reply *reply,
 void smtp_reply_dsn(const struct smtp_reply *reply, char dsn[16]);
 enum smtp_outcome smtp_reply_outcome(const struct smtp_reply *reply);
 /* The client's lines are the smtp service's ("tlsrelay/smtp[PID]") even
- * inside the queue manager: every way into the pool from outside (calls
- * of the interface, libevent callbacks) enters, and leaves before the
- * queue manager is called back. Entries nest. */
+ * inside the queue manager. A connection's callbacks (and OpenSSL's info
+ * callback) run under the name given to conn_new(); every other way into
+ * the pool from outside (calls of the interface, the pool's own events,
+ * the connect event) enters, and leaves before the queue manager is
+ * called back. Entries nest. */
 void smtp_log_enter(void);
 void smtp_log_leave(void);
 void smtp_log_run(const struct smtp_run *run, double now);

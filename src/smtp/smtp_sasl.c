@@ -387,12 +387,11 @@ send_secret(struct smtp_conn *conn, char *line)
 
 	if (strncmp(line, "AUTH ", 5) == 0)
 		shown = 5 + strcspn(line + 5, " ");
-	if (conn->bev != NULL) {
+	if (conn->io != NULL) {
 		msg_debug("> %s: %.*s%s%s", conn->label, (int)shown, line,
 		    shown > 0 && line[shown] != '\0' ? " " : "",
 		    line[shown] != '\0' ? "[credentials not shown]" : "");
-		evbuffer_add_printf(bufferevent_get_output(conn->bev),
-		    "%s\r\n", line);
+		conn_printf(conn->io, "%s\r\n", line);
 	}
 	OPENSSL_cleanse(line, strlen(line));
 	free(line);

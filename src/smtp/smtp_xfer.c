@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "tlsrelay/log.h"
@@ -124,14 +123,14 @@ body_start(struct smtp_conn *conn)
 	smtp_body_init(&conn->body, job->content_fd, job->content_offset,
 	    job->content_length);
 	conn->state = CS_BODY;
-	bufferevent_setwatermark(conn->bev, EV_WRITE, BODY_LOW, 0);
+	conn_set_write_low(conn->io, BODY_LOW);
 	smtp_xfer_writable(conn);
 }
 
 void
 smtp_xfer_writable(struct smtp_conn *conn)
 {
-	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	struct evbuffer *out = conn_output(conn->io);
 	size_t queued = evbuffer_get_length(out);
 	int status;
 
@@ -167,7 +166,7 @@ smtp_xfer_writable(struct smtp_conn *conn)
 	/* All of it is queued: the next write callback comes when the
 	 * buffer is empty. */
 	if (status == 1)
-		bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
+		conn_set_write_low(conn->io, 0);
 }
 
 /* Gives every recipient RCPT accepted the outcome of this reply. A reply

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "smtpd_session.h"
 
@@ -436,8 +437,22 @@ data_finish(struct smtpd_session *s)
 	data_answer(s, reply, 0);
 }
 
+static void data_committed(struct smtpd_session *s, const char *err);
+
 void
 session_data_committed(struct smtpd_session *s, const char *err)
+{
+	struct log_name saved;
+
+	/* From the commit thread's result, not a callback of the session's
+	 * connection: the session's log name by hand. */
+	conn_log_enter(s->conn, &saved);
+	data_committed(s, err);
+	conn_log_leave(&saved);
+}
+
+static void
+data_committed(struct smtpd_session *s, const char *err)
 {
 	const char *id = s->queue_id, *message_id;
 	char reply[SMTPD_REPLY_MAX];

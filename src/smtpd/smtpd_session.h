@@ -16,7 +16,7 @@
 #include "smtpd_header.h"
 #include "smtpd_int.h"
 
-struct bufferevent;
+struct conn;
 struct event;
 
 enum session_state {
@@ -25,7 +25,6 @@ enum session_state {
 	SS_DATA,		/* reading message content */
 	SS_COMMIT,		/* final dot read, the commit thread has the
 				 * message: not reading, not freed */
-	SS_STARTTLS_FLUSH,	/* 220 sent, waiting for it to leave */
 	SS_PAUSED,		/* error sleep: not reading */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
 };
@@ -40,8 +39,7 @@ enum session_counter {
 
 struct smtpd_session {
 	struct event_base *base;
-	struct bufferevent *bev;
-	int fd;
+	struct conn *conn;		/* socket, TLS, timers (conn.h) */
 	const struct smtpd_listener *listener;
 	const struct smtpd_policy *policy;
 	struct anvil *anvil;
@@ -55,15 +53,12 @@ struct smtpd_session {
 	const char *last_command;	/* for "timeout after X" */
 	int shutdown_requested;
 	int bare_lf_reject;		/* reject mode applies to this client */
-	int skip_rest;			/* discarding the rest of a cut line */
-	char *line;			/* line_length_limit + 1 bytes */
 	int line_cut;			/* the last line read was too long */
 
 	/* SMTP state. */
 	char *helo;
 	int esmtp;
 	int tls_active;
-	SSL *ssl;			/* owned by bev once TLS started */
 	struct tls_info tls;
 	long long errors;
 
@@ -88,7 +83,7 @@ struct smtpd_session {
 	/* DATA. */
 	struct spool_writer *spool;
 	char queue_id[QUEUE_ID_MAX];	/* of the message being committed */
-	short commit_events;		/* bufferevent events during SS_COMMIT */
+	int commit_event;		/* conn_event + 1 during SS_COMMIT */
 	struct smtpd_data_reader reader;
 	struct smtpd_header_scan header;	/* for the message-id= line */
 	struct strbuf content;

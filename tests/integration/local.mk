@@ -67,3 +67,8 @@ EXTRA_DIST += tests/integration/test_dropin.py
 # or edited between two messages, two aiosmtpd sinks as the two routes.
 TESTS += tests/integration/test_tables.py
 EXTRA_DIST += tests/integration/test_tables.py
+# The connection layer (issue 10): close_notify after 221 (s_client),
+# plaintext behind the 220 to STARTTLS and QUIT after a failed certificate
+# check (a Python STARTTLS peer), failed handshakes in Postfix's words.
+TESTS += tests/integration/test_conn.py
+EXTRA_DIST += tests/integration/test_conn.py

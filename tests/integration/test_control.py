@@ -69,6 +69,8 @@ class ControlTest(OutboundTestCase):
         for queue_id in ids:
             relay.wait_log(r": %s: to=<r\d@dest\.test>, .*status=deferred"
                            % queue_id, timeout=20)
+            # The to= line comes before the move to deferred/.
+            self.wait_in(relay, queue_id, "deferred")
         status, out = self.tlsrelay("queue", "-c", relay.dir, "-j")
         self.assertEqual(status, 0, out)
         entries = [json.loads(line) for line in out.splitlines()]

@@ -19,7 +19,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, TLSRELAY, OutboundTestCase,  # noqa
-                       main, require_program, require_tools, run_tool)
+                       main, queued_id, require_program, require_tools,
+                       run_tool)
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -223,6 +224,48 @@ class LogToolsTest(OutboundTestCase):
         self.assertRegex(out, r"(?m)^\s+3\s+hosts/domains$")
         self.assertRegex(out, r"Relay access denied \(total: %d\)" %
                          RELAY_REJECTS)
+
+    def test_service_syslog_name(self):
+        """master.cf -o syslog_name=tlsrelay/submission names every line
+        of that service's sessions, as in Postfix, and pflogsumm counts
+        them with the others."""
+        require_tools("pflogsumm")
+        sink = self.sink()
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost=sink.nexthop), services={
+            "smtp": {},
+            "submission": {"syslog_name": "tlsrelay/submission",
+                           "smtpd_tls_security_level": "encrypt"},
+        })
+        ids = [self.submit(relay, SENDER, ["a@dest.test"], self.message())]
+        c = self.client(relay, "submission")
+        c.ehlo()
+        c.starttls(self.tls())
+        c.ehlo()
+        ids.append(queued_id(c.send_message(SENDER, ["b@dest.test"],
+                                            self.message())))
+        c.cmd("QUIT")
+        c.close()
+        for queue_id in ids:
+            relay.wait_log(r": %s: removed$" % queue_id, timeout=20)
+        relay.wait_log(r"tlsrelay/submission/smtpd\[\d+\]: disconnect from ")
+        log = relay.maillog()
+        sub = r"tlsrelay/submission/smtpd\[\d+\]: "
+        self.assertRegex(log, sub + r"connect from unknown\[127\.0\.0\.1\]")
+        self.assertRegex(log, sub + r"Anonymous TLS connection established")
+        self.assertRegex(log, sub + re.escape(ids[1]) + r": client=")
+        self.assertRegex(log, sub + re.escape(ids[1]) + r": message-id=<")
+        # The other service's lines keep the global name.
+        self.assertRegex(log, r"tlsrelay/smtpd\[\d+\]: " +
+                         re.escape(ids[0]) + r": client=")
+        self.assertNotRegex(log, r"tlsrelay/submission/smtpd\[\d+\]: " +
+                            re.escape(ids[0]))
+        relay.stop()
+        status, out = run_tool(["pflogsumm", "--syslog-name=tlsrelay",
+                                relay.maillog_path], timeout=120)
+        self.assertEqual(status, 0, out)
+        self.assertRegex(out, r"(?m)^\s+2\s+received$")
+        self.assertRegex(out, r"(?m)^\s+2\s+delivered$")
 
 
 def plain(user, password):

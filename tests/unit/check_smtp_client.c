@@ -259,7 +259,7 @@ tls12_up(void)
 static void
 inject_up(void)
 {
-	peer_start("inject", "--inject");
+	peer_start("inject", "--inject --cert peer.crt --key peer.key");
 }
 
 static void
@@ -1637,16 +1637,18 @@ START_TEST(starttls_injection_may)
 	tjob_rcpt(&t, "inject@peer.test");
 	tjob_target(&t, "inject.test", peer.port);
 	deliver(&c, &t);
-	line = xasprintf("inject.test[127.0.0.1]:%u: server sent data after "
-	    "STARTTLS reply", peer.port);
-	ck_assert_msg(log_has(&c, line), "no \"%s\"", line);
-	/* Aborted, then plaintext as after any TLS failure at may: no
-	 * command was ever sent on the injected connection. */
-	ck_assert_int_eq(t.rcpts[0].outcome, SMTP_SENT);
-	ck_assert_uint_eq(peer_connections(), 2);
+	line = xasprintf("inject.test[127.0.0.1]:%u sent plaintext after 220 "
+	    "to STARTTLS: 20 bytes discarded", peer.port);
+	ck_assert_msg(log_has(&c, line), "no \"%s\" in:\n%s", line,
+	    client_log(&c));
+	/* Discarded unread, as Postfix does: the session goes on over TLS
+	 * on the same connection. */
+	ck_assert_msg(t.rcpts[0].outcome == SMTP_SENT, "%s",
+	    t.rcpts[0].reason);
+	ck_assert_uint_eq(peer_connections(), 1);
 	events = peer_file("events");
 	ck_assert_ptr_null(strstr(events, "1 plaintext"));
-	ck_assert_ptr_nonnull(strstr(events, "2 plaintext MAIL FROM"));
+	ck_assert_ptr_nonnull(strstr(events, "1 tls MAIL FROM"));
 	free(events);
 	free(line);
 	tjob_free(&t);
@@ -1665,11 +1667,10 @@ START_TEST(starttls_injection_encrypt)
 	tjob_rcpt(&t, "inject@peer.test");
 	tjob_target(&t, "inject.test", peer.port);
 	deliver(&c, &t);
-	ck_assert_int_eq(t.rcpts[0].outcome, SMTP_DEFER);
-	ck_assert_str_eq(t.rcpts[0].reason, "Cannot start TLS: handshake "
-	    "failure");
+	ck_assert_msg(t.rcpts[0].outcome == SMTP_SENT, "%s",
+	    t.rcpts[0].reason);
 	ck_assert_uint_eq(peer_connections(), 1);
-	ck_assert_uint_eq(peer_messages(), 0);
+	ck_assert_uint_eq(peer_messages(), 1);
 	tjob_free(&t);
 	client_stop(&c);
 }

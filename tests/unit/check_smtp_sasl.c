@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -471,7 +472,7 @@ END_TEST
 
 struct fixture {
 	struct event_base *base;
-	struct bufferevent *pair[2];
+	int peer;		/* the server's end of the socket pair */
 	struct conf *conf;
 	struct smtp_pool pool;
 	struct smtp_conn conn;
@@ -479,31 +480,26 @@ struct fixture {
 	struct smtp_run run;
 };
 
-static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-}
-
 /* A connection to mx.example[192.0.2.1]:587 for next hop
  * [mx.example]:587 whose EHLO offered ehlo_auth (an AUTH line, or NULL),
- * with the other end of its bufferevent kept to read what it sent. */
+ * with the other end of its socket kept to read what it sent. */
 static void
 fixture_init(struct fixture *f, const char *main_cf, const char *ehlo_auth,
     int tls_active, int tls_level)
 {
 	const char *lines[] = { "250-mx.example", ehlo_auth ? ehlo_auth :
 	    "250-PIPELINING", "250 8BITMIME", NULL };
+	static const struct conn_callbacks none;
 	struct smtp_reply r;
 	char *err = NULL;
+	int sv[2];
 
 	memset(f, 0, sizeof(*f));
 	f->base = event_base_new();
 	ck_assert_ptr_nonnull(f->base);
-	ck_assert_int_eq(bufferevent_pair_new(f->base, 0, f->pair), 0);
-	bufferevent_enable(f->pair[1], EV_READ);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	f->peer = sv[1];
 	f->conf = tu_conf_load(main_cf);
 	f->pool.base = f->base;
 	f->pool.conf = f->conf;
@@ -515,8 +511,8 @@ fixture_init(struct fixture *f, const char *main_cf, const char *ehlo_auth,
 	f->run.job = &f->job;
 	f->conn.pool = &f->pool;
 	f->conn.run = &f->run;
-	f->conn.bev = f->pair[0];
-	f->conn.timer = evtimer_new(f->base, timer_cb, NULL);
+	f->conn.io = conn_new(f->base, sv[0], "mx.example[192.0.2.1]:587",
+	    "smtp", &none, NULL);
 	f->conn.hostname = xstrdup("mx.example");
 	f->conn.label = xstrdup("mx.example[192.0.2.1]");
 	f->conn.relay = xstrdup("mx.example[192.0.2.1]:587");
@@ -536,9 +532,8 @@ fixture_free(struct fixture *f)
 	free(f->conn.hostname);
 	free(f->conn.label);
 	free(f->conn.relay);
-	event_free(f->conn.timer);
-	bufferevent_free(f->pair[0]);
-	bufferevent_free(f->pair[1]);
+	conn_abort(f->conn.io);
+	close(f->peer);
 	smtp_sasl_free(f->pool.sasl);
 	conf_free(f->conf);
 	event_base_free(f->base);
@@ -548,16 +543,15 @@ fixture_free(struct fixture *f)
 static char *
 sent(struct fixture *f)
 {
-	struct evbuffer *in = bufferevent_get_input(f->pair[1]);
-	size_t len;
-	char *out;
+	char buf[4096];
+	ssize_t n;
 
 	event_base_loop(f->base, EVLOOP_NONBLOCK);
-	len = evbuffer_get_length(in);
-	out = xmalloc(len + 1);
-	evbuffer_remove(in, out, len);
-	out[len] = '\0';
-	return out;
+	n = recv(f->peer, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	return xstrdup(buf);
 }
 
 static enum smtp_sasl_status

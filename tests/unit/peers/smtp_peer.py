@@ -19,7 +19,8 @@ Recipients choose their reply by local part prefix: r450-... gets
 
 --inject runs a scripted server instead: it offers STARTTLS and answers
 it with "220" and an extra reply line in the same write (a STARTTLS
-response injection). --drop-in-data runs the scripted server too, and
+response injection), then, given --cert and --key, does the TLS
+handshake and goes on over TLS. --drop-in-data runs the scripted server too, and
 it closes the connection right after its 354 reply to DATA.
 
 Run with /usr/bin/python3 (Debian's python3-aiosmtpd)."""
@@ -156,9 +157,12 @@ class PeerSMTP(SMTP):
 class Injector(asyncio.Protocol):
     """Offers STARTTLS, then answers it with extra bytes behind 220."""
 
-    def __init__(self, recorder, drop_in_data):
+    def __init__(self, recorder, drop_in_data, tls_ctx=None):
         self.rec = recorder
         self.drop_in_data = drop_in_data
+        self.tls_ctx = tls_ctx
+        self.tls = False
+        self.upgrading = False  # between STARTTLS and the TLS transport
         self.buf = b""
         self.data = None        # lines of a message while in DATA
 
@@ -169,6 +173,10 @@ class Injector(asyncio.Protocol):
 
     def data_received(self, data):
         self.buf += data
+        # Lines that come before start_tls returns are answered over the
+        # TLS transport it returns, not in plaintext on the old one.
+        if self.upgrading:
+            return
         while b"\r\n" in self.buf:
             line, self.buf = self.buf.split(b"\r\n", 1)
             verb = line.split(b" ")[0].upper()
@@ -180,7 +188,7 @@ class Injector(asyncio.Protocol):
                 self.rec.write("msg-%d.eml" % self.rec.n_msg,
                                b"".join(x + b"\r\n" for x in self.data))
                 self.rec.write("msg-%d.json" % self.rec.n_msg, json.dumps(
-                    {"conn": self.conn_id, "tls": False}).encode())
+                    {"conn": self.conn_id, "tls": self.tls}).encode())
                 self.data = None
                 self.transport.write(b"250 2.0.0 Ok: queued as I%d\r\n"
                                      % self.rec.n_msg)
@@ -197,15 +205,32 @@ class Injector(asyncio.Protocol):
                                      b"250-STARTTLS\r\n250 8BITMIME\r\n")
             elif verb == b"STARTTLS":
                 self.rec.append("events", "%d starttls" % self.conn_id)
+                if self.tls_ctx is not None:
+                    # Not one byte of the ClientHello as plaintext.
+                    self.transport.pause_reading()
                 self.transport.write(b"220 2.0.0 Ready to start TLS\r\n"
                                      b"250 2.0.0 injected\r\n")
+                if self.tls_ctx is not None:
+                    self.buf = b""
+                    self.upgrading = True
+                    asyncio.ensure_future(self.start_tls())
+                    return
             elif verb == b"QUIT":
                 self.transport.write(b"221 2.0.0 Bye\r\n")
                 self.transport.close()
             else:
-                self.rec.append("events", "%d plaintext %s" % (
-                    self.conn_id, line.decode("ascii", "replace")))
+                self.rec.append("events", "%d %s %s" % (
+                    self.conn_id, "tls" if self.tls else "plaintext",
+                    line.decode("ascii", "replace")))
                 self.transport.write(b"250 2.0.0 Ok\r\n")
+
+    async def start_tls(self):
+        loop = asyncio.get_running_loop()
+        self.transport = await loop.start_tls(self.transport, self,
+                                              self.tls_ctx, server_side=True)
+        self.tls = True
+        self.upgrading = False
+        self.data_received(b"")
 
 
 def tls_context(args, rec):
@@ -243,7 +268,8 @@ def main():
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if args.inject or args.drop_in_data:
-        factory = lambda: Injector(rec, args.drop_in_data)  # noqa: E731
+        ctx = tls_context(args, rec) if args.cert else None
+        factory = lambda: Injector(rec, args.drop_in_data, ctx)  # noqa: E731
     else:
         handler = Handler(rec, args.pipelining)
         ctx = tls_context(args, rec) if args.cert else None
