@@ -1,16 +1,21 @@
 noinst_HEADERS += \
+	include/tlsrelay/anvil.h \
 	include/tlsrelay/conf.h \
 	include/tlsrelay/conf_params.def \
 	include/tlsrelay/conn.h \
 	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
 	include/tlsrelay/maildrop.h \
-	include/tlsrelay/pidfile.h \
 	include/tlsrelay/map.h \
+	include/tlsrelay/pidfile.h \
 	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \
+	include/tlsrelay/sasl.h \
 	include/tlsrelay/scache.h \
 	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \
+	include/tlsrelay/smtpd_parse.h \
+	include/tlsrelay/smtpd_policy.h \
 	include/tlsrelay/tls.h \
+	include/tlsrelay/tls_client.h \
 	include/tlsrelay/util.h

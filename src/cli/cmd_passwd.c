@@ -22,7 +22,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/map.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/util.h"
 
 #include "cli.h"

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_policy.h"
 
 struct conf;
 struct master_service;

@@ -16,7 +16,9 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 

@@ -29,8 +29,10 @@
 #include "tlsrelay/pidfile.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
+#include "tlsrelay/anvil.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 

@@ -31,6 +31,7 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/maildrop.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "qmgr_int.h"
 

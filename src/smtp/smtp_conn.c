@@ -29,6 +29,7 @@
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "smtp_int.h"
 
 /* A reply line longer than this without CR LF is not SMTP. Lines up to

@@ -22,6 +22,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "smtp_int.h"
 
 #define SHUTDOWN_REASON	"delivery interrupted by mail system shutdown"

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "tlsrelay/log.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/anvil.h"
 #include "tlsrelay/util.h"
 
 #define ANVIL_SLOTS	4096		/* a power of two */

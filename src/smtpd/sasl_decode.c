@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/util.h"
 
 static const char b64_alphabet[] =

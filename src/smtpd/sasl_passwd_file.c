@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/util.h"
 
 int

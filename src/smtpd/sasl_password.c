@@ -15,7 +15,7 @@
 #include <openssl/rand.h>
 
 #include "tlsrelay/log.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/util.h"
 
 /* crypt_rn's work area is large (30 KB); the worker is single-threaded,

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
 #include "tlsrelay/util.h"
 
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */

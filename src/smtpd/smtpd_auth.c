@@ -12,7 +12,8 @@
 #include <strings.h>
 
 #include "tlsrelay/log.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
 #include "smtpd_session.h"
 

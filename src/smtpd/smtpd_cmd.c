@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
 
 /* Space and tab separate words; CR and LF can only be stray leftovers of a
  * line end, and count as white space so they never reach an argument's end. */

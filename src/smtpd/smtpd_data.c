@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
 #include "tlsrelay/util.h"
 
 enum data_state {

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "tlsrelay/anvil.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
+#include "tlsrelay/smtpd_policy.h"
 
 struct event_base;
 struct cidr_list;

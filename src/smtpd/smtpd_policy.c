@@ -11,7 +11,9 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"
 

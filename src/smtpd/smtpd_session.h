@@ -10,7 +10,10 @@
 #include <openssl/ssl.h>
 
 #include "tlsrelay/queue.h"
+#include "tlsrelay/anvil.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
 #include "smtpd_header.h"

@@ -21,6 +21,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "tls_client_int.h"
 #include "tls_private.h"

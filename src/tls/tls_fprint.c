@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 
 static char *

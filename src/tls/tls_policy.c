@@ -28,6 +28,7 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "tls_private.h"
 

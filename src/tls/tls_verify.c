@@ -25,6 +25,7 @@
 
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "tls_client_int.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
 #include "fuzz.h"
 
 #define CHECK(cond) do { if (!(cond)) { \

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
 #include "fuzz.h"
 
 #define CHECK(cond) do { if (!(cond)) { \

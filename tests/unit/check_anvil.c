@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/anvil.h"
 #include "testutil.h"
 
 #define TABLE_SLOTS 4096	/* as in anvil.c */

@@ -32,6 +32,7 @@
 #include "tlsrelay/log.h"
 #include "tlsrelay/smtp.h"
 #include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "testutil.h"
 

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "tlsrelay/conf.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/sasl.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"		/* the parsed policy */
 #include "testutil.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_parse.h"
 #include "testutil.h"
 
 /* ---- command lines ---- */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tlsrelay/conf.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "testutil.h"
 
 static struct smtpd_policy *policy;

@@ -17,7 +17,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/queue.h"
-#include "tlsrelay/smtpd.h"
+#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
 #include "testutil.h"
 
