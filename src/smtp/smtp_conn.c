@@ -245,9 +245,12 @@ connected(struct smtp_conn *conn, evutil_socket_t fd, short what)
 static void
 connected_cb(evutil_socket_t fd, short what, void *arg)
 {
-	smtp_log_enter();
-	connected(arg, fd, what);
-	smtp_log_leave();
+	struct smtp_conn *conn = arg;
+	struct log_name saved;
+
+	smtp_log_enter(&saved);
+	connected(conn, fd, what);
+	smtp_log_leave(&saved);
 }
 
 static int

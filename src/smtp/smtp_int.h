@@ -292,10 +292,11 @@ enum smtp_outcome smtp_reply_outcome(const struct smtp_reply *reply);
  * inside the queue manager. A connection's callbacks (and OpenSSL's info
  * callback) run under the name given to conn_new(); every other way into
  * the pool from outside (calls of the interface, the pool's own events,
- * the connect event) enters, and leaves before the queue manager is
- * called back. Entries nest. */
-void smtp_log_enter(void);
-void smtp_log_leave(void);
+ * the connect event) saves the name it found in a local and puts it back
+ * before the queue manager is called back: no global state, so entries
+ * nest by themselves. */
+void smtp_log_enter(struct log_name *saved);
+void smtp_log_leave(const struct log_name *saved);
 void smtp_log_run(const struct smtp_run *run, double now);
 
 /* ---- smtp_sasl.c: AUTH to servers that want a login ---- */

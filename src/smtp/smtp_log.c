@@ -12,23 +12,17 @@
 #include "tlsrelay/log.h"
 #include "smtp_int.h"
 
-static int log_depth;
-static char log_outer[64];
-
 void
-smtp_log_enter(void)
+smtp_log_enter(struct log_name *saved)
 {
-	if (log_depth++ == 0) {
-		snprintf(log_outer, sizeof(log_outer), "%s", log_service());
-		log_set_service(NULL, "smtp");
-	}
+	log_name_get(saved);
+	log_set_service(NULL, "smtp");
 }
 
 void
-smtp_log_leave(void)
+smtp_log_leave(const struct log_name *saved)
 {
-	if (--log_depth == 0)
-		log_set_service(NULL, log_outer);
+	log_name_set(saved);
 }
 
 char *

@@ -401,11 +401,12 @@ dispatch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_pool *pool = arg;
 	struct smtp_dest *dest, *next;
+	struct log_name saved;
 	int progress;
 
 	(void)fd;
 	(void)what;
-	smtp_log_enter();
+	smtp_log_enter(&saved);
 	do {
 		progress = 0;
 		TAILQ_FOREACH(dest, &pool->dests, entry)
@@ -421,7 +422,7 @@ dispatch_cb(evutil_socket_t fd, short what, void *arg)
 		    !dest_is_dead(dest, smtp_now()))
 			dest_free(dest);
 	}
-	smtp_log_leave();
+	smtp_log_leave(&saved);
 }
 
 static void
@@ -575,9 +576,10 @@ smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
 {
 	struct smtp_run *run = run_new(job, cb, arg);
 	struct smtp_dest *dest;
+	struct log_name saved;
 
 	pool->n_runs++;
-	smtp_log_enter();
+	smtp_log_enter(&saved);
 	if (pool->closing) {
 		smtp_run_set_rest(run, SMTP_DEFER, "4.3.0", NULL,
 		    SHUTDOWN_REASON);
@@ -588,7 +590,7 @@ smtp_pool_deliver(struct smtp_pool *pool, struct smtp_job *job,
 		dest->n_waiting++;
 		schedule_dispatch(pool);
 	}
-	smtp_log_leave();
+	smtp_log_leave(&saved);
 }
 
 size_t
@@ -603,10 +605,11 @@ smtp_pool_free(struct smtp_pool *pool)
 	struct smtp_dest *dest;
 	struct smtp_conn *conn;
 	struct smtp_run *run;
+	struct log_name saved;
 
 	if (pool == NULL)
 		return;
-	smtp_log_enter();
+	smtp_log_enter(&saved);
 	pool->closing = 1;
 	TAILQ_FOREACH(dest, &pool->dests, entry) {
 		while ((run = dest_pop(dest)) != NULL) {
@@ -624,7 +627,7 @@ smtp_pool_free(struct smtp_pool *pool)
 		}
 		smtp_conn_close(conn);
 	}
-	smtp_log_leave();
+	smtp_log_leave(&saved);
 	/* Jobs handed in by these callbacks are deferred at once, and
 	 * called back by the same loop. */
 	done_cb(-1, 0, pool);
