@@ -4,7 +4,6 @@ before leaving a server whose certificate failed the policy, Postfix's
 lines for failed handshakes, the client's TLS lines under its own name."""
 
 import os
-import re
 import socket
 import ssl
 import sys
@@ -139,7 +138,9 @@ class InboundEndingTest(RelayTestCase):
             self.assertNotIn("unexpected eof", s.output)
             self.assertEqual(s.status, 0, "try %d:\n%s" % (i + 1, s.output))
 
-    def starttls(self, relay):
+    def starttls(self, relay, behind=b""):
+        """A socket that has had 220 to STARTTLS (sent with behind in the
+        same write), before the handshake."""
         sock = socket.create_connection(("127.0.0.1", relay.port("smtp")),
                                         timeout=10)
         f = sock.makefile("rb")
@@ -147,7 +148,7 @@ class InboundEndingTest(RelayTestCase):
         sock.sendall(b"EHLO client.test\r\n")
         while not f.readline().startswith(b"250 "):
             pass
-        sock.sendall(b"STARTTLS\r\n")
+        sock.sendall(b"STARTTLS\r\n" + behind)
         self.assertTrue(f.readline().startswith(b"220 "))
         return sock
 
@@ -155,15 +156,7 @@ class InboundEndingTest(RelayTestCase):
         # CVE-2011-0411: a command pipelined behind STARTTLS is dropped
         # unread; the session goes on over TLS.
         relay = self.relay()
-        sock = socket.create_connection(("127.0.0.1", relay.port("smtp")),
-                                        timeout=10)
-        f = sock.makefile("rb")
-        self.assertTrue(f.readline().startswith(b"220 "))
-        sock.sendall(b"EHLO client.test\r\n")
-        while not f.readline().startswith(b"250 "):
-            pass
-        sock.sendall(b"STARTTLS\r\nNOOP\r\n")
-        self.assertTrue(f.readline().startswith(b"220 "))
+        sock = self.starttls(relay, behind=b"NOOP\r\n")
         ctx = ssl.create_default_context(cafile=self.certs.ca)
         tls = ctx.wrap_socket(sock, server_hostname="relay.test")
         tls.sendall(b"EHLO client.test\r\n")
