@@ -16,7 +16,6 @@ struct check {
 	char **seen;		/* texts reported so far */
 	size_t n_seen;
 	int errors;
-	int warnings;
 };
 
 void check_error(struct check *c, const char *fmt, ...) PRINTFLIKE(2, 3);

@@ -158,10 +158,10 @@ try_as_owner(const struct passwd *pw, const struct owned_paths *owned)
 		/* A missing file is reported by whoever opens it. */
 		if (access(o->path, o->mode) == 0 || errno == ENOENT)
 			continue;
-		msg_error("%s: %s: mail_owner %s cannot %s it: %s: give it "
-		    "to %s or make it readable by that user", o->where,
+		msg_error("%s: %s: mail_owner %s cannot %s it: %s: change "
+		    "its owner or mode (and its parents')", o->where,
 		    o->path, pw->pw_name, o->mode & W_OK ? "write" : "read",
-		    strerror(errno), pw->pw_name);
+		    strerror(errno));
 		if (failed < 100)
 			failed++;
 	}

@@ -67,3 +67,7 @@ EXTRA_DIST += tests/integration/test_dropin.py
 # or edited between two messages, two aiosmtpd sinks as the two routes.
 TESTS += tests/integration/test_tables.py
 EXTRA_DIST += tests/integration/test_tables.py
+# tlsrelay check (issue 11): one bad configuration per finding, all
+# findings of one configuration in one run, the sample configuration.
+TESTS += tests/integration/test_check.py
+EXTRA_DIST += tests/integration/test_check.py
