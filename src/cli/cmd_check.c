@@ -21,6 +21,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/tls.h"
@@ -261,6 +262,40 @@ check_services(struct check *c, const struct conf *conf)
 	check_qmgr(c, conf);
 }
 
+/* ---- relay control -------------------------------------------------------- */
+
+/* Clients in mynetworks relay anywhere: an entry wider than the subnets
+ * of this host (what mynetworks_style = subnet would trust) is usually a
+ * typo ("/8" for "/24") or an open relay. */
+static void
+check_mynetworks(struct check *c, const struct conf *conf)
+{
+	struct cidr_list *mine, *subnets;
+	char *local, *wider, *err = NULL;
+
+	if (!conf_is_set(conf, P_mynetworks))
+		return;
+	/* A list the daemon refuses was reported with the services. */
+	if ((mine = cidr_list_parse(conf_str(conf, P_mynetworks), &err)) ==
+	    NULL) {
+		free(err);
+		return;
+	}
+	local = cidr_subnet_networks();
+	if ((subnets = cidr_list_parse(local, &err)) == NULL) {
+		free(err);
+	} else if ((wider = cidr_list_outside(mine, subnets)) != NULL) {
+		check_warn(c, "%s: mynetworks: %s: wider than this host's "
+		    "networks (%s): clients there may relay to any destination: "
+		    "narrow or remove it", check_origin(conf, P_mynetworks),
+		    wider, local);
+		free(wider);
+	}
+	cidr_list_free(subnets);
+	cidr_list_free(mine);
+	free(local);
+}
+
 /* ---- the verb ------------------------------------------------------------- */
 
 static int
@@ -299,6 +334,7 @@ cmd_check(int argc, char **argv)
 	}
 	memset(&c, 0, sizeof(c));
 	check_services(&c, conf);
+	check_mynetworks(&c, conf);
 	check_files(&c, conf);
 	conf_free(conf);
 	for (size_t i = 0; i < c.n_seen; i++)

@@ -387,6 +387,24 @@ class CheckTest(unittest.TestCase):
             "smtpd_sasl_auth_enable=yes and -o "
             "smtpd_relay_restrictions=permit_sasl_authenticated,reject" % d])
 
+    # ---- 7. mynetworks ----------------------------------------------------
+
+    def test_mynetworks_wider_than_host(self):
+        d, first = self.confdir(["mynetworks = 127.0.0.1/32 [::1]/128"])
+        self.assertEqual(self.check(d), (0, []))
+        d, first = self.confdir(["mynetworks = 127.0.0.0/8, 0.0.0.0/0 "
+                                 "[::1]/128 !192.0.2.1"])
+        status, findings = self.check(d)
+        self.assertEqual(status, 0)
+        self.assertEqual(len(findings), 1, findings)
+        # The host's own networks after the loopback ones depend on the
+        # machine.
+        self.assertRegex(findings[0], r"^tlsrelay: warning: %s/main.cf:%d: "
+                         r"mynetworks: 0\.0\.0\.0/0: wider than this host's "
+                         r"networks \(127\.0\.0\.0/8 \[::1\]/128[^)]*\): "
+                         r"clients there may relay to any destination: "
+                         r"narrow or remove it$" % (re.escape(d), first))
+
     # ---- 8. obsolete parameters --------------------------------------------
 
     def test_obsolete_parameter(self):
