@@ -139,19 +139,13 @@ check_table(struct check *c, const struct conf *conf, int param,
 
 /* ---- access as mail_owner ------------------------------------------------- */
 
-/* In a child that has become mail_owner: each path it cannot use is an
- * error line; the exit status is their number. */
+/* Run as mail_owner: each path it cannot use is an error line; returns
+ * their number (at most 100: it is a child's exit status). */
 static int
-try_as_owner(const struct passwd *pw, const struct owned_paths *owned)
+try_paths(const struct passwd *pw, const struct owned_paths *owned)
 {
 	int failed = 0;
 
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		msg_error("cannot become mail_owner %s: %s", pw->pw_name,
-		    strerror(errno));
-		return 1;
-	}
 	for (size_t i = 0; i < owned->n; i++) {
 		const struct owned_path *o = &owned->v[i];
 
@@ -166,6 +160,19 @@ try_as_owner(const struct passwd *pw, const struct owned_paths *owned)
 			failed++;
 	}
 	return failed;
+}
+
+/* In a child of root. */
+static int
+try_as_owner(const struct passwd *pw, const struct owned_paths *owned)
+{
+	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		msg_error("cannot become mail_owner %s: %s", pw->pw_name,
+		    strerror(errno));
+		return 1;
+	}
+	return try_paths(pw, owned);
 }
 
 static void
@@ -190,7 +197,7 @@ check_owner_access(struct check *c, const struct conf *conf,
 		return;
 	}
 	if (geteuid() != 0) {
-		c->errors += try_as_owner(pw, owned);
+		c->errors += try_paths(pw, owned);
 		return;
 	}
 	fflush(NULL);

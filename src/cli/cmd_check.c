@@ -11,6 +11,7 @@
  * lost or deferred), 0 with warnings only, 2 on a usage error. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +104,12 @@ static void
 service_error(struct check *c, const struct master_service *svc,
     const char *what, const char *text)
 {
-	if (has_origin(text))
+	/* The daemon reads keys and certificates as root: a file that only
+	 * root may read is right, not a finding of an unprivileged check. */
+	if (geteuid() != 0 && strstr(text, strerror(EACCES)) != NULL)
+		check_warn(c, "%s: not checked: tlsrelayd reads it as root: "
+		    "run tlsrelay check as root", text);
+	else if (has_origin(text))
 		check_error(c, "%s", text);
 	else
 		check_error(c, "%s:%d: %s %s: %s", svc->file, svc->line, what,

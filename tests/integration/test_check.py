@@ -151,9 +151,14 @@ class CheckTest(unittest.TestCase):
         with open(os.path.join(d, name), "w") as f:
             f.write("\n".join(lines) + "\n")
 
-    def check(self, d):
+    def check(self, d, as_owner=False):
+        def become_owner():
+            os.setgroups([])
+            os.setgid(self.owner.pw_gid)
+            os.setuid(self.owner.pw_uid)
         res = subprocess.run([TLSRELAY, "check", "-c", d],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=become_owner if as_owner else None,
                              timeout=60)
         out = res.stdout.decode()
         findings = res.stderr.decode().splitlines()
@@ -340,6 +345,23 @@ class CheckTest(unittest.TestCase):
             "tlsrelay: error: %s/main.cf:1: queue_directory: %s/queue: "
             "mail_owner %s cannot write it: Permission denied: change its "
             "owner or mode (and its parents')" % (d, d, MAIL_OWNER)])
+
+    def test_root_only_key_checked_by_another_user(self):
+        """Keys are read by root: mode 0600 is right. Checked by another
+        user, such a key is named as not checked, not as an error."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run the check as %s" % MAIL_OWNER)
+        d, first = self.confdir([])
+        self.assertEqual(self.check(d), (0, []))
+        status, findings = self.check(d, as_owner=True)
+        self.assertEqual(status, 0)
+        self.assertEqual(len(findings), 1, findings)
+        self.assertTrue(findings[0].startswith(
+            "tlsrelay: warning: %s/main.cf:%d: smtpd_tls_key_file %s: "
+            % (d, first - 1, self.key)), findings)
+        self.assertTrue(findings[0].endswith(
+            "Permission denied: not checked: tlsrelayd reads it as root: "
+            "run tlsrelay check as root"), findings)
 
     # ---- 5. stale .db -------------------------------------------------------
 
