@@ -21,11 +21,12 @@ struct check {
 void check_error(struct check *c, const char *fmt, ...) PRINTFLIKE(2, 3);
 void check_warn(struct check *c, const char *fmt, ...) PRINTFLIKE(2, 3);
 
-/* Where a parameter was set, "FILE:LINE", or "main.cf (default)". */
+/* Where a parameter was set, "FILE:LINE"; "CONFDIR/main.cf" when it has
+ * its default. Valid until the next call. */
 const char *check_origin(const struct conf *conf, int param);
 
-/* Certificates of one side ("smtpd" or "smtp"): expired or expiring
- * soon, chain not leading to a trusted root. */
+/* Certificates of the server (smtpd = 1) or of the client (smtpd = 0):
+ * expired or expiring soon, chain not leading to a trusted root. */
 void check_certs(struct check *c, const struct conf *conf, int smtpd);
 /* Tables and directories: a .db older than its source, TLS policy table
  * entries, files mail_owner cannot read. */
