@@ -54,6 +54,18 @@ owned_add(struct owned_paths *list, const char *path, int mode,
 	list->n++;
 }
 
+/* The daemon creates files in the queue and data directories. */
+static void
+owned_directory(struct owned_paths *list, const struct conf *conf,
+    enum conf_str_param param)
+{
+	char *where = xasprintf("%s: %s", check_origin(conf, param),
+	    conf_param_name(param));
+
+	owned_add(list, conf_str(conf, param), R_OK | W_OK | X_OK, where);
+	free(where);
+}
+
 /* ---- TLS policy tables ---------------------------------------------------- */
 
 struct policy_walk {
@@ -229,19 +241,8 @@ check_files(struct check *c, const struct conf *conf)
 			check_table(c, conf, table_params[i], *s, &owned);
 		strlist_free(specs);
 	}
-	{
-		char *qwhere = xasprintf("%s: queue_directory",
-		    check_origin(conf, P_queue_directory));
-		char *dwhere = xasprintf("%s: data_directory",
-		    check_origin(conf, P_data_directory));
-
-		owned_add(&owned, conf_str(conf, P_queue_directory),
-		    R_OK | W_OK | X_OK, qwhere);
-		owned_add(&owned, conf_str(conf, P_data_directory),
-		    R_OK | W_OK | X_OK, dwhere);
-		free(qwhere);
-		free(dwhere);
-	}
+	owned_directory(&owned, conf, P_queue_directory);
+	owned_directory(&owned, conf, P_data_directory);
 	check_owner_access(c, conf, &owned);
 	for (size_t i = 0; i < owned.n; i++) {
 		free(owned.v[i].path);
