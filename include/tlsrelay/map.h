@@ -20,6 +20,14 @@ void cidr_list_free(struct cidr_list *list);
 int cidr_list_match(const struct cidr_list *list, const struct sockaddr *addr);
 int cidr_list_match_text(const struct cidr_list *list, const char *addr);
 
+/* The entries of list that some address outside within matches (an
+ * entry inside one entry of within is not; negated entries are
+ * skipped), as "addr/prefix" words separated by spaces; NULL when there
+ * is none. Caller frees. For `tlsrelay check`: mynetworks wider than
+ * the subnets of this host. */
+char *cidr_list_outside(const struct cidr_list *list,
+    const struct cidr_list *within);
+
 /* The loopback networks plus every address of this host's interfaces,
  * one /32 or /128 each: Postfix's mynetworks_style = host. Caller frees. */
 char *cidr_host_networks(void);

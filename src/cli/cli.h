@@ -4,6 +4,7 @@
 #define TLSRELAY_CLI_H
 
 int cmd_cache(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_conf(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);

@@ -1,4 +1,5 @@
 /* tlsrelay: the administrator's command, one verb per job:
+ *	tlsrelay check [-c confdir]
  *	tlsrelay conf [-c confdir] [-n | -d] [-x] [name ...]
  *	tlsrelay map [-c confdir] [-f] [-q key] [type:]file ...
  *	tlsrelay queue [-c confdir] [-j] [flush|delete|hold|release|requeue
@@ -22,6 +23,8 @@ struct verb {
 
 static const struct verb verbs[] = {
 	{ "cache", cmd_cache, "show the TLS session caches: entries, ages" },
+	{ "check", cmd_check, "lint the configuration: every finding with "
+	    "file:line and the fix" },
 	{ "conf", cmd_conf, "print configuration parameters (like postconf)" },
 	{ "map", cmd_map, "compile or query a lookup table (like postmap)" },
 	{ "passwd", cmd_passwd, "add, change or remove an SMTP AUTH login" },

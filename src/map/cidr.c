@@ -204,6 +204,44 @@ cidr_list_free(struct cidr_list *list)
 }
 
 static int
+entry_inside(const struct cidr_entry *e, const struct cidr_list *within)
+{
+	for (size_t i = 0; i < within->n; i++) {
+		const struct cidr_entry *w = &within->entries[i];
+
+		if (!w->negate && w->family == e->family &&
+		    w->prefix <= e->prefix &&
+		    cidr_prefix_equal(w->addr, e->addr, w->prefix))
+			return 1;
+	}
+	return 0;
+}
+
+char *
+cidr_list_outside(const struct cidr_list *list,
+    const struct cidr_list *within)
+{
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct cidr_entry *e = &list->entries[i];
+		char net[INET6_ADDRSTRLEN];
+
+		if (e->negate || entry_inside(e, within) ||
+		    inet_ntop(e->family, e->addr, net, sizeof(net)) == NULL)
+			continue;
+		strbuf_printf(&sb, e->family == AF_INET6 ? "%s[%s]/%d" :
+		    "%s%s/%d", sb.len ? " " : "", net, e->prefix);
+	}
+	if (sb.len == 0) {
+		strbuf_free(&sb);
+		return NULL;
+	}
+	return strbuf_steal(&sb);
+}
+
+static int
 match_bytes(const struct cidr_list *list, int family,
     const unsigned char *addr)
 {

@@ -72,3 +72,7 @@ EXTRA_DIST += tests/integration/test_tables.py
 # check (a Python STARTTLS peer), failed handshakes in Postfix's words.
 TESTS += tests/integration/test_conn.py
 EXTRA_DIST += tests/integration/test_conn.py
+# tlsrelay check (issue 11): one bad configuration per finding, all
+# findings of one configuration in one run, the sample configuration.
+TESTS += tests/integration/test_check.py
+EXTRA_DIST += tests/integration/test_check.py

@@ -314,6 +314,39 @@ START_TEST(test_host_networks)
 }
 END_TEST
 
+/* cidr_list_outside: entries of a list not inside one entry of another,
+ * as tlsrelay check names mynetworks entries wider than the host's. */
+static char *
+outside(const char *spec, const char *within_spec)
+{
+	struct cidr_list *list = parse_ok(spec), *within = parse_ok(within_spec);
+	char *wider = cidr_list_outside(list, within);
+
+	cidr_list_free(list);
+	cidr_list_free(within);
+	return wider;
+}
+
+START_TEST(test_outside)
+{
+	const char *host = "127.0.0.0/8 [::1]/128 10.1.2.0/24 [2001:db8::]/64";
+	char *wider;
+
+	ck_assert_ptr_null(outside("127.0.0.1 10.1.2.128/25 10.1.2.0/24 "
+	    "[2001:db8::1]/128 [::1]/128", host));
+	/* One bit wider is outside; an IPv4-mapped entry counts as IPv4. */
+	wider = outside("10.1.2.0/23 [::ffff:10.1.2.0]/120 0.0.0.0/0 "
+	    "[2001:db8::]/63 127.0.0.0/8", host);
+	ck_assert_str_eq(wider, "10.1.2.0/23 0.0.0.0/0 [2001:db8::]/63");
+	free(wider);
+	/* A negated entry trusts nobody; a negated "within" covers nothing. */
+	ck_assert_ptr_null(outside("!192.0.2.1 127.0.0.1", host));
+	wider = outside("192.0.2.1", "!192.0.2.0/24 127.0.0.0/8");
+	ck_assert_str_eq(wider, "192.0.2.1/32");
+	free(wider);
+}
+END_TEST
+
 static Suite *
 cidr_suite(void)
 {
@@ -330,6 +363,7 @@ cidr_suite(void)
 	tcase_add_test(tc, test_separators_and_empty);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_host_networks);
+	tcase_add_test(tc, test_outside);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,354 @@
+/* tlsrelay check: the configuration lint Postfix lacks.
+ *
+ *	tlsrelay check [-c confdir]
+ *
+ * Reads main.cf and master.cf, builds what the daemon builds for every
+ * smtpd service and for the queue manager (without binding a socket),
+ * then looks at what the configuration names: certificates, tables,
+ * directories. Every finding is reported, each once, as
+ * "tlsrelay: error|warning: FILE:LINE: problem: fix". Exit status: 1 with
+ * at least one error (the daemon would refuse to start, or mail would be
+ * lost or deferred), 0 with warnings only, 2 on a usage error. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "tlsrelay/conf.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
+#include "tlsrelay/qmgr.h"
+#include "tlsrelay/smtpd_policy.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
+#include "tlsrelay/util.h"
+
+#include "check.h"
+#include "cli.h"
+
+/* ---- findings ----------------------------------------------------------- */
+
+/* 1 when text was reported already (one main.cf line seen by every
+ * service); else remembers it. */
+static int
+check_seen(struct check *c, const char *text)
+{
+	for (size_t i = 0; i < c->n_seen; i++)
+		if (strcmp(c->seen[i], text) == 0)
+			return 1;
+	c->seen = xrealloc(c->seen, (c->n_seen + 1) * sizeof(*c->seen));
+	c->seen[c->n_seen++] = xstrdup(text);
+	return 0;
+}
+
+void
+check_error(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (!check_seen(c, text)) {
+		msg_error("%s", text);
+		c->errors++;
+	}
+	free(text);
+}
+
+void
+check_warn(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (!check_seen(c, text))
+		msg_warn("%s", text);
+	free(text);
+}
+
+const char *
+check_origin(const struct conf *conf, int param)
+{
+	static char buf[4096];
+	const char *origin = conf_origin(conf, param);
+
+	if (origin != NULL)
+		return origin;
+	snprintf(buf, sizeof(buf), "%s/main.cf", conf_dir(conf));
+	return buf;
+}
+
+/* The subsystems' messages start with the origin of the offending
+ * parameter ("/etc/tlsrelay/main.cf:7: ..."); one that does not is placed
+ * at the service's master.cf line. */
+static int
+has_origin(const char *text)
+{
+	size_t file = strcspn(text, ": \t");
+
+	return file > 0 && text[file] == ':' &&
+	    text[file + 1] >= '0' && text[file + 1] <= '9';
+}
+
+static void
+service_error(struct check *c, const struct master_service *svc,
+    const char *what, const char *text)
+{
+	/* The daemon reads keys and certificates as root: a file that only
+	 * root may read is right, not a finding of an unprivileged check. */
+	if (geteuid() != 0 && strstr(text, strerror(EACCES)) != NULL)
+		check_warn(c, "%s: not checked: tlsrelayd reads it as root: "
+		    "run tlsrelay check as root", text);
+	else if (has_origin(text))
+		check_error(c, "%s", text);
+	else
+		check_error(c, "%s:%d: %s %s: %s", svc->file, svc->line, what,
+		    svc->name, text);
+}
+
+/* ---- the smtpd services --------------------------------------------------- */
+
+static int
+restrictions_require_auth(const struct conf *conf)
+{
+	static const enum conf_str_param lists[] = {
+		P_smtpd_client_restrictions, P_smtpd_helo_restrictions,
+		P_smtpd_sender_restrictions, P_smtpd_relay_restrictions,
+		P_smtpd_recipient_restrictions,
+	};
+
+	/* "permit_sasl_authenticated, reject": nothing else gets through. */
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		size_t n;
+		char **words = strlist_split(conf_str(conf, lists[i]),
+		    LIST_SEPARATORS, &n);
+		int required = n >= 2 &&
+		    strcmp(words[n - 2], "permit_sasl_authenticated") == 0 &&
+		    strcmp(words[n - 1], "reject") == 0;
+
+		strlist_free(words);
+		if (required)
+			return 1;
+	}
+	return 0;
+}
+
+/* Submission (RFC 6409) is for the users' clients: a password or a
+ * certificate goes over it, and a relay that lets anyone submit is an
+ * open relay for whoever finds the port. */
+static void
+check_submission(struct check *c, const struct master_service *svc,
+    const struct conf *conf)
+{
+	int encrypted, authenticated;
+
+	if (strcmp(svc->name, "submission") != 0 &&
+	    (svc->port == NULL || strcmp(svc->port, "587") != 0))
+		return;
+	encrypted = conf_bool(conf, P_smtpd_tls_wrappermode) ||
+	    tls_smtpd_level(conf) >= TLS_LEV_ENCRYPT;
+	authenticated = conf_bool(conf, P_smtpd_sasl_auth_enable) &&
+	    restrictions_require_auth(conf);
+	if (!encrypted && !authenticated)
+		check_warn(c, "%s:%d: submission service \"%s\" has neither "
+		    "encryption nor authentication: add -o "
+		    "smtpd_tls_security_level=encrypt, -o "
+		    "smtpd_sasl_auth_enable=yes and -o "
+		    "smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+		    svc->file, svc->line, svc->name);
+}
+
+/* What generation.c build_service does, without binding. */
+static void
+check_service(struct check *c, const struct conf *conf,
+    const struct master_service *svc)
+{
+	struct conf *sconf;
+	struct smtpd_policy *policy;
+	SSL_CTX *ctx;
+	char *err = NULL;
+
+	if ((sconf = conf_for_service(conf, svc, &err)) == NULL) {
+		service_error(c, svc, "service", err);
+		free(err);
+		return;
+	}
+	if ((policy = smtpd_policy_new(sconf, &err)) == NULL) {
+		service_error(c, svc, "service", err);
+		free(err);
+		err = NULL;
+	}
+	smtpd_policy_free(policy);
+	if ((ctx = tls_server_ctx_new(sconf, &err)) == NULL && err != NULL) {
+		service_error(c, svc, "service", err);
+		free(err);
+		err = NULL;
+	}
+	SSL_CTX_free(ctx);
+	check_submission(c, svc, sconf);
+	check_certs(c, sconf, 1);
+	conf_free(sconf);
+}
+
+/* The line after the last of master.cf, where the missing line goes. */
+static int
+master_end_line(const struct conf *conf, char **path)
+{
+	char *text, *err = NULL;
+	int lines = 1;
+
+	*path = xasprintf("%s/master.cf", conf_dir(conf));
+	if ((text = file_read_text(*path, &err)) == NULL) {
+		free(err);
+		return 1;
+	}
+	for (const char *p = text; *p; p++)
+		if (*p == '\n')
+			lines++;
+	free(text);
+	return lines;
+}
+
+static void
+check_qmgr(struct check *c, const struct conf *conf)
+{
+	const struct master_service *qmgr;
+	struct tls_client *client;
+	char *err = NULL, *path;
+	int line;
+
+	if ((qmgr = conf_service_by_command(conf, "qmgr")) == NULL) {
+		line = master_end_line(conf, &path);
+		check_warn(c, "%s:%d: no queue manager: mail will be accepted "
+		    "and never delivered: add \"qmgr unix n - n 300 1 qmgr\"",
+		    path, line);
+		free(path);
+		return;
+	}
+	if (qmgr_check_conf(conf, &err) < 0) {
+		service_error(c, qmgr, "queue manager", err);
+		free(err);
+		err = NULL;
+	}
+	if ((client = tls_client_new(conf, &err)) == NULL) {
+		service_error(c, qmgr, "queue manager", err);
+		free(err);
+	}
+	tls_client_free(client);
+	check_certs(c, conf, 0);
+}
+
+static void
+check_services(struct check *c, const struct conf *conf)
+{
+	const struct master_service *const *svcs;
+	size_t n = conf_services(conf, &svcs), n_smtpd = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(svcs[i]->type, "inet") != 0 ||
+		    strcmp(svcs[i]->command, "smtpd") != 0)
+			continue;
+		n_smtpd++;
+		check_service(c, conf, svcs[i]);
+	}
+	if (n_smtpd == 0)
+		check_error(c, "%s/master.cf:1: no inet service with command "
+		    "smtpd: nothing to listen on: add \"smtp inet n - n - - "
+		    "smtpd\"", conf_dir(conf));
+	check_qmgr(c, conf);
+}
+
+/* ---- relay control -------------------------------------------------------- */
+
+/* Clients in mynetworks relay anywhere: an entry wider than the subnets
+ * of this host (what mynetworks_style = subnet would trust) is usually a
+ * typo ("/8" for "/24") or an open relay. */
+static void
+check_mynetworks(struct check *c, const struct conf *conf)
+{
+	struct cidr_list *mine, *subnets;
+	char *local, *wider, *err = NULL;
+
+	if (!conf_is_set(conf, P_mynetworks))
+		return;
+	/* A list the daemon refuses was reported with the services. */
+	if ((mine = cidr_list_parse(conf_str(conf, P_mynetworks), &err)) ==
+	    NULL) {
+		free(err);
+		return;
+	}
+	local = cidr_subnet_networks();
+	if ((subnets = cidr_list_parse(local, &err)) == NULL) {
+		free(err);
+	} else if ((wider = cidr_list_outside(mine, subnets)) != NULL) {
+		check_warn(c, "%s: mynetworks: %s: wider than this host's "
+		    "networks (%s): clients there may relay to any destination: "
+		    "narrow or remove it", check_origin(conf, P_mynetworks),
+		    wider, local);
+		free(wider);
+	}
+	cidr_list_free(subnets);
+	cidr_list_free(mine);
+	free(local);
+}
+
+/* ---- the verb ------------------------------------------------------------- */
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: tlsrelay check [-c confdir]\n");
+	return 2;
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	const char *confdir = SYSCONFDIR;
+	struct check c;
+	struct conf *conf;
+	char *err = NULL;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			confdir = optarg;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (optind != argc)
+		return usage();
+	/* A syntax error or a refused value stops the reading: the rest
+	 * cannot be checked until it is fixed. */
+	if ((conf = conf_load(confdir, &err)) == NULL) {
+		msg_error("%s", err);
+		free(err);
+		return 1;
+	}
+	memset(&c, 0, sizeof(c));
+	check_services(&c, conf);
+	check_mynetworks(&c, conf);
+	check_files(&c, conf);
+	conf_free(conf);
+	for (size_t i = 0; i < c.n_seen; i++)
+		free(c.seen[i]);
+	free(c.seen);
+	/* Errors only: the subsystems' own warnings (obsolete names, policy
+	 * entries) go straight to the log and are not counted here. */
+	printf("tlsrelay check: %s: %d error(s)\n", confdir, c.errors);
+	return c.errors ? 1 : 0;
+}
