@@ -47,34 +47,40 @@ check_seen(struct check *c, const char *text)
 	return 0;
 }
 
+/* One finding, said once however many services lead to it. */
+static void
+finding(struct check *c, int is_error, const char *fmt, va_list ap)
+{
+	char *text = xvasprintf(fmt, ap);
+
+	if (!check_seen(c, text)) {
+		if (is_error) {
+			msg_error("%s", text);
+			c->errors++;
+		} else
+			msg_warn("%s", text);
+	}
+	free(text);
+}
+
 void
 check_error(struct check *c, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
 
 	va_start(ap, fmt);
-	text = xvasprintf(fmt, ap);
+	finding(c, 1, fmt, ap);
 	va_end(ap);
-	if (!check_seen(c, text)) {
-		msg_error("%s", text);
-		c->errors++;
-	}
-	free(text);
 }
 
 void
 check_warn(struct check *c, const char *fmt, ...)
 {
 	va_list ap;
-	char *text;
 
 	va_start(ap, fmt);
-	text = xvasprintf(fmt, ap);
+	finding(c, 0, fmt, ap);
 	va_end(ap);
-	if (!check_seen(c, text))
-		msg_warn("%s", text);
-	free(text);
 }
 
 const char *
