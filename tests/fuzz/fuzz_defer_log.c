@@ -19,11 +19,12 @@ check_notice(void *arg, char request, const char *id)
 
 	(void)arg;
 	if (request != QUEUE_NOTIFY_NEW && request != QUEUE_NOTIFY_FLUSH &&
-	    request != QUEUE_NOTIFY_RESCAN)
+	    request != QUEUE_NOTIFY_RESCAN && request != QUEUE_NOTIFY_PICKUP)
 		abort();
 	if (request == QUEUE_NOTIFY_NEW && len == 0)
 		abort();
-	if (request == QUEUE_NOTIFY_RESCAN && len != 0)
+	if ((request == QUEUE_NOTIFY_RESCAN ||
+	    request == QUEUE_NOTIFY_PICKUP) && len != 0)
 		abort();
 	if (len > 0 && !queue_id_valid(id, len))
 		abort();
