@@ -11,6 +11,7 @@ programs come from $TLSRELAYD / $TLSRELAY (set by `make check`), else from
 the top of the build tree relative to this file.
 """
 
+import atexit
 import collections
 import email.utils
 import json
@@ -78,13 +79,59 @@ def port_is_free(port, host="127.0.0.1"):
     return True
 
 
+# Test programs run in parallel (make -j): a port one of them picked is
+# free until its daemon binds it, seconds later for Postfix. A port is
+# claimed across processes with a file made with O_EXCL, removed when
+# the claiming process ends; a file whose process is gone is taken over.
+PORT_CLAIMS = "/tmp/tlsrelay-test-ports"
+
+
+def _claim(port):
+    os.makedirs(PORT_CLAIMS, mode=0o1777, exist_ok=True)
+    path = os.path.join(PORT_CLAIMS, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                return False
+            if owner and os.path.exists("/proc/%d" % owner):
+                return False
+            try:
+                os.unlink(path)     # its process is gone
+            except FileNotFoundError:
+                pass
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+@atexit.register
+def _release_claims():
+    for port in _handed_out:
+        path = os.path.join(PORT_CLAIMS, str(port))
+        try:
+            with open(path) as f:
+                if f.read().strip() == str(os.getpid()):
+                    os.unlink(path)
+        except (OSError, ValueError):
+            pass
+
+
 def free_port(low=20000, high=32767, host="127.0.0.1"):
     """A free TCP port on host, below the kernel's ephemeral range so that
     outgoing client connections never take it before the daemon binds it,
-    and never the same one twice in a process."""
+    and never the same one twice, in this process or another test
+    program running alongside."""
     for _ in range(1000):
         port = random.randint(low, high)
-        if port not in _handed_out and port_is_free(port, host):
+        if port not in _handed_out and port_is_free(port, host) and \
+                _claim(port):
             _handed_out.add(port)
             return port
     raise HarnessError("no free port in %d-%d" % (low, high))
