@@ -7,6 +7,7 @@ mail; the lone-dot rule and -i; -f, -F and the caller's login name; the
 errors and exit codes of sendmail; the notice that wakes the queue manager
 at once; -bp. Postfix's default timers throughout."""
 
+import grp
 import os
 import pwd
 import shutil
@@ -75,7 +76,7 @@ class SendmailTest(OutboundTestCase):
         """The command as make install leaves it: set-group-ID to the
         drop group, where any user can run it."""
         try:
-            gid = __import__("grp").getgrnam(DROP_GROUP).gr_gid
+            gid = grp.getgrnam(DROP_GROUP).gr_gid
         except KeyError:
             raise HarnessError("group %s missing: run scripts/setup-debian.sh"
                                % DROP_GROUP)
@@ -105,7 +106,7 @@ class SendmailTest(OutboundTestCase):
         relay.stop()
         st = os.stat(os.path.join(relay.queue_dir, "maildrop"))
         self.assertEqual(st.st_mode & 0o7777, 0o1730)
-        self.assertEqual(st.st_gid, __import__("grp").getgrnam(
+        self.assertEqual(st.st_gid, grp.getgrnam(
             DROP_GROUP).gr_gid)
         status, err = self.sendmail(relay, ["root-rcpt@dest.test"],
                                     b"Subject: from root\n\nhello\n")
