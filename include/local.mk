@@ -2,11 +2,13 @@ noinst_HEADERS += \
 	include/tlsrelay/anvil.h \
 	include/tlsrelay/conf.h \
 	include/tlsrelay/conf_params.def \
+	include/tlsrelay/config_build.h \
 	include/tlsrelay/conn.h \
 	include/tlsrelay/dns.h \
 	include/tlsrelay/log.h \
 	include/tlsrelay/maildrop.h \
 	include/tlsrelay/map.h \
+	include/tlsrelay/offload.h \
 	include/tlsrelay/pidfile.h \
 	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \

@@ -171,8 +171,14 @@ struct conf;
 
 /* Reads CONFDIR/main.cf and CONFDIR/master.cf. Returns NULL on a syntax
  * error or an invalid value, with *err = "FILE:LINE: message" (caller
- * frees). Warnings (unknown names, obsolete parameters) go to msg_warn. */
+ * frees): one line per invalid value, every one of them, main.cf's and
+ * each service's. Warnings (unknown names, obsolete parameters) go to
+ * msg_warn. */
 struct conf *conf_load(const char *confdir, char **err);
+/* The same for a check that goes on past invalid values (tlsrelay conf,
+ * tlsrelay check): each one's default stands in and *err has the lines;
+ * NULL only when a file cannot be read or has a syntax error. */
+struct conf *conf_load_all(const char *confdir, char **err);
 /* Same from strings (unit tests); either may be NULL for "empty file". The
  * file names only label messages. Syntax and types are checked, but not
  * the declared bounds and allowed values, so a test can hand a subsystem
@@ -185,6 +191,10 @@ void conf_free(struct conf *conf);
  * values re-expanded; NULL with *err naming master.cf:line when an override
  * has an invalid value. */
 struct conf *conf_for_service(const struct conf *conf,
+    const struct master_service *service, char **err);
+/* The same, but an invalid override leaves its default in place: the view
+ * is returned with *err set all the same. */
+struct conf *conf_for_service_all(const struct conf *conf,
     const struct master_service *service, char **err);
 
 /* Values, fully $-expanded and checked by the loader. Times are in

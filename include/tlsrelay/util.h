@@ -32,6 +32,25 @@ void strbuf_free(struct strbuf *sb);
 /* Hands the buffer to the caller (who frees it) and empties sb. */
 char *strbuf_steal(struct strbuf *sb);
 
+/* Lines of errors, each kept once: a configuration is checked in full and
+ * every problem reported together, where several views of it (a master.cf
+ * service sees main.cf's values too) would otherwise repeat a line. */
+struct errlist {
+	struct strbuf text;	/* the lines, each ending in a newline */
+	int count;
+};
+
+void errlist_init(struct errlist *el);
+/* Adds each line of text that is not there yet; returns how many. */
+int errlist_add(struct errlist *el, const char *text);
+/* Sorts lines that start "FILE:LINE:" by file, then line number: the
+ * order of the files, not of the code that checked them. */
+void errlist_sort(struct errlist *el);
+/* The lines without the last newline (caller frees), or NULL when there
+ * are none; empties el. */
+char *errlist_steal(struct errlist *el);
+void errlist_free(struct errlist *el);
+
 /* Splits a parameter value into words separated by white space and/or
  * commas, as Postfix does for list-valued parameters. Returns a
  * NULL-terminated array; *count (if not NULL) gets the word count. Free

@@ -21,12 +21,10 @@
 #include <openssl/ssl.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/config_build.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
-#include "tlsrelay/qmgr.h"
-#include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/tls.h"
-#include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 
 #include "check.h"
@@ -95,32 +93,22 @@ check_origin(const struct conf *conf, int param)
 	return buf;
 }
 
-/* The subsystems' messages start with the origin of the offending
- * parameter ("/etc/tlsrelay/main.cf:7: ..."); one that does not is placed
- * at the service's master.cf line. */
-static int
-has_origin(const char *text)
-{
-	size_t file = strcspn(text, ": \t");
-
-	return file > 0 && text[file] == ':' &&
-	    text[file + 1] >= '0' && text[file + 1] <= '9';
-}
-
+/* A problem config_build found: what would stop the daemon. */
 static void
-service_error(struct check *c, const struct master_service *svc,
-    const char *what, const char *text)
+build_problem(void *arg, const struct master_service *svc, const char *what,
+    const char *text)
 {
-	/* The daemon reads keys and certificates as root: a file that only
-	 * root may read is right, not a finding of an unprivileged check. */
-	if (geteuid() != 0 && strstr(text, strerror(EACCES)) != NULL)
+	struct check *c = arg;
+	char *line;
+
+	if (strcmp(what, "not checked") == 0) {
 		check_warn(c, "%s: not checked: tlsrelayd reads it as root: "
 		    "run tlsrelay check as root", text);
-	else if (has_origin(text))
-		check_error(c, "%s", text);
-	else
-		check_error(c, "%s:%d: %s %s: %s", svc->file, svc->line, what,
-		    svc->name, text);
+		return;
+	}
+	line = config_problem_line(svc, what, text);
+	check_error(c, "%s", line);
+	free(line);
 }
 
 /* ---- the smtpd services --------------------------------------------------- */
@@ -175,38 +163,6 @@ check_submission(struct check *c, const struct master_service *svc,
 		    svc->file, svc->line, svc->name);
 }
 
-/* What generation.c build_service does, without binding. */
-static void
-check_service(struct check *c, const struct conf *conf,
-    const struct master_service *svc)
-{
-	struct conf *sconf;
-	struct smtpd_policy *policy;
-	SSL_CTX *ctx;
-	char *err = NULL;
-
-	if ((sconf = conf_for_service(conf, svc, &err)) == NULL) {
-		service_error(c, svc, "service", err);
-		free(err);
-		return;
-	}
-	if ((policy = smtpd_policy_new(sconf, &err)) == NULL) {
-		service_error(c, svc, "service", err);
-		free(err);
-		err = NULL;
-	}
-	smtpd_policy_free(policy);
-	if ((ctx = tls_server_ctx_new(sconf, &err)) == NULL && err != NULL) {
-		service_error(c, svc, "service", err);
-		free(err);
-		err = NULL;
-	}
-	SSL_CTX_free(ctx);
-	check_submission(c, svc, sconf);
-	check_certs(c, sconf, 1);
-	conf_free(sconf);
-}
-
 /* The line after the last of master.cf, where the missing line goes. */
 static int
 master_end_line(const struct conf *conf, char **path)
@@ -226,53 +182,28 @@ master_end_line(const struct conf *conf, char **path)
 	return lines;
 }
 
+/* What config_build does not look at: certificates as the peers see
+ * them, submission without protection, a missing queue manager. */
 static void
-check_qmgr(struct check *c, const struct conf *conf)
+check_built(struct check *c, const struct built_config *built)
 {
-	const struct master_service *qmgr;
-	struct tls_client *client;
-	char *err = NULL, *path;
+	char *path;
 	int line;
 
-	if ((qmgr = conf_service_by_command(conf, "qmgr")) == NULL) {
-		line = master_end_line(conf, &path);
+	for (size_t i = 0; i < built->n_services; i++) {
+		check_submission(c, built->services[i].svc,
+		    built->services[i].conf);
+		check_certs(c, built->services[i].conf, 1);
+	}
+	if (built->qmgr == NULL) {
+		line = master_end_line(built->conf, &path);
 		check_warn(c, "%s:%d: no queue manager: mail will be accepted "
 		    "and never delivered: add \"qmgr unix n - n 300 1 qmgr\"",
 		    path, line);
 		free(path);
 		return;
 	}
-	if (qmgr_check_conf(conf, &err) < 0) {
-		service_error(c, qmgr, "queue manager", err);
-		free(err);
-		err = NULL;
-	}
-	if ((client = tls_client_new(conf, &err)) == NULL) {
-		service_error(c, qmgr, "queue manager", err);
-		free(err);
-	}
-	tls_client_free(client);
-	check_certs(c, conf, 0);
-}
-
-static void
-check_services(struct check *c, const struct conf *conf)
-{
-	const struct master_service *const *svcs;
-	size_t n = conf_services(conf, &svcs), n_smtpd = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(svcs[i]->type, "inet") != 0 ||
-		    strcmp(svcs[i]->command, "smtpd") != 0)
-			continue;
-		n_smtpd++;
-		check_service(c, conf, svcs[i]);
-	}
-	if (n_smtpd == 0)
-		check_error(c, "%s/master.cf:1: no inet service with command "
-		    "smtpd: nothing to listen on: add \"smtp inet n - n - - "
-		    "smtpd\"", conf_dir(conf));
-	check_qmgr(c, conf);
+	check_certs(c, built->conf, 0);
 }
 
 /* ---- relay control -------------------------------------------------------- */
@@ -322,9 +253,8 @@ int
 cmd_check(int argc, char **argv)
 {
 	const char *confdir = SYSCONFDIR;
+	struct built_config *built;
 	struct check c;
-	struct conf *conf;
-	char *err = NULL;
 	int ch;
 
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -338,18 +268,18 @@ cmd_check(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage();
-	/* A syntax error or a refused value stops the reading: the rest
-	 * cannot be checked until it is fixed. */
-	if ((conf = conf_load(confdir, &err)) == NULL) {
-		msg_error("%s", err);
-		free(err);
-		return 1;
-	}
 	memset(&c, 0, sizeof(c));
-	check_services(&c, conf);
-	check_mynetworks(&c, conf);
-	check_files(&c, conf);
-	conf_free(conf);
+	/* Only a syntax error stops the reading: a refused value is
+	 * reported and its default stands in for the rest. */
+	if ((built = config_build(confdir, CONFIG_BUILD_CHECK, build_problem,
+	    &c)) != NULL) {
+		check_built(&c, built);
+		check_mynetworks(&c, built->conf);
+		check_files(&c, built->conf);
+		config_build_free(built);
+	} else if (c.errors == 0) {
+		c.errors++;
+	}
 	for (size_t i = 0; i < c.n_seen; i++)
 		free(c.seen[i]);
 	free(c.seen);

@@ -5,7 +5,13 @@
  * No option: every implemented parameter with its value in main.cf, else
  * its default. -n: only what main.cf sets; Postfix parameters tlsrelay does
  * not implement come last, commented. -d: the defaults. Values are printed
- * as written (raw); -x expands them. Names: just those. */
+ * as written (raw); -x expands them. Names: just those.
+ *
+ * Before printing, the configuration is built as tlsrelayd builds it
+ * (config_build): every value, table, policy and TLS context. What the
+ * daemon would refuse is reported on standard error, all of it, and the
+ * exit status is 1; the values are printed all the same, as postconf
+ * does. */
 #include "config.h"
 
 #include <stdio.h>
@@ -14,6 +20,7 @@
 #include <unistd.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/config_build.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/util.h"
 
@@ -145,6 +152,25 @@ print_names(const struct conf *conf, const struct options *opt, int argc,
 	return found;
 }
 
+/* What tlsrelayd would refuse: each problem, one line. */
+static void
+report_problem(void *arg, const struct master_service *svc, const char *what,
+    const char *text)
+{
+	int *problems = arg;
+	char *line;
+
+	if (strcmp(what, "not checked") == 0) {
+		fprintf(stderr, "tlsrelay: warning: %s: not checked: tlsrelayd "
+		    "reads it as root\n", text);
+		return;
+	}
+	line = config_problem_line(svc, what, text);
+	fprintf(stderr, "tlsrelay: error: %s\n", line);
+	free(line);
+	(*problems)++;
+}
+
 static int
 usage(void)
 {
@@ -157,9 +183,10 @@ int
 cmd_conf(int argc, char **argv)
 {
 	struct options opt = { .confdir = SYSCONFDIR };
+	struct built_config *built = NULL;
 	struct conf *conf;
 	char *err = NULL;
-	int ch, rc = 0;
+	int ch, rc = 0, problems = 0;
 
 	while ((ch = getopt(argc, argv, "c:dnx")) != -1) {
 		switch (ch) {
@@ -184,12 +211,17 @@ cmd_conf(int argc, char **argv)
 	if (opt.defaults && opt.only_set)
 		return usage();
 
-	if (opt.defaults)
+	if (opt.defaults) {
 		conf = conf_load_strings("", "main.cf", "", "master.cf", &err);
-	else
-		conf = conf_load(opt.confdir, &err);
+	} else {
+		built = config_build(opt.confdir, CONFIG_BUILD_CHECK,
+		    report_problem, &problems);
+		conf = built ? built->conf : NULL;
+		rc = built == NULL || problems > 0;
+	}
 	if (conf == NULL) {
-		fprintf(stderr, "tlsrelay: fatal: %s\n", err);
+		if (err != NULL)
+			fprintf(stderr, "tlsrelay: fatal: %s\n", err);
 		free(err);
 		return 1;
 	}
@@ -201,7 +233,10 @@ cmd_conf(int argc, char **argv)
 	} else {
 		print_all(conf, &opt);
 	}
-	conf_free(conf);
+	if (built != NULL)
+		config_build_free(built);
+	else
+		conf_free(conf);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "tlsrelay: fatal: write error on stdout\n");
 		rc = 1;

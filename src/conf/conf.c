@@ -175,9 +175,12 @@ add_pseudo(struct conf *conf, const char *name, const char *value)
 	slot->raw = strbuf_steal(&sb);
 }
 
+/* A service's parameters: main.cf's with its -o overrides. With keep, a
+ * refused value leaves its default in place and the view is returned
+ * with *err set all the same. */
 static struct conf *
 service_view(const struct conf *conf, const struct master_service *svc,
-    int warn, char **err)
+    int warn, int keep, char **err)
 {
 	struct conf *copy = conf_alloc(conf->dir, conf->main_name);
 
@@ -202,7 +205,7 @@ service_view(const struct conf *conf, const struct master_service *svc,
 	copy->services = conf->services;
 	if (copy->services)
 		copy->services->refs++;
-	if (conf_resolve(copy, 0, warn, err) < 0) {
+	if (conf_resolve(copy, 0, warn, err) < 0 && !keep) {
 		conf_free(copy);
 		return NULL;
 	}
@@ -214,15 +217,28 @@ conf_for_service(const struct conf *conf,
     const struct master_service *service, char **err)
 {
 	*err = NULL;
-	return service_view(conf, service, 0, err);
+	return service_view(conf, service, 0, 0, err);
 }
 
+struct conf *
+conf_for_service_all(const struct conf *conf,
+    const struct master_service *service, char **err)
+{
+	*err = NULL;
+	return service_view(conf, service, 0, 1, err);
+}
+
+/* Every refused value is reported in one go, main.cf's and each
+ * service's, each line once. With keep, refused values do not stop it
+ * (their defaults stand in): only unreadable files and syntax do. */
 static struct conf *
 load(const char *dir, const char *main_cf, const char *main_name,
     const char *master_cf, const char *master_name, int check_declared,
-    char **err)
+    int keep, char **err)
 {
 	struct conf *conf = conf_alloc(dir, main_name ? main_name : "main.cf");
+	struct errlist errors;
+	char *why = NULL;
 
 	conf->check_declared = check_declared;
 
@@ -234,10 +250,15 @@ load(const char *dir, const char *main_cf, const char *main_name,
 	if (conf->services == NULL)
 		goto fail;
 	conf_warn_names(conf);
-	if (conf_check_unsupported(conf, err) < 0)
-		goto fail;
-	if (conf_resolve(conf, 1, 1, err) < 0)
-		goto fail;
+	errlist_init(&errors);
+	if (conf_check_unsupported(conf, &why) < 0) {
+		errlist_add(&errors, why);
+		free(why);
+	}
+	if (conf_resolve(conf, 1, 1, &why) < 0) {
+		errlist_add(&errors, why);
+		free(why);
+	}
 	/* Check every service's -o values now, so a bad one stops start-up
 	 * instead of a worker. */
 	for (size_t i = 0; i < conf->services->count; i++) {
@@ -246,10 +267,16 @@ load(const char *dir, const char *main_cf, const char *main_name,
 
 		if (svc->n_overrides == 0)
 			continue;
-		if ((view = service_view(conf, svc, 1, err)) == NULL)
-			goto fail;
+		view = service_view(conf, svc, 1, 1, &why);
+		if (why != NULL) {
+			errlist_add(&errors, why);
+			free(why);
+			why = NULL;
+		}
 		conf_free(view);
 	}
+	if ((*err = errlist_steal(&errors)) != NULL && !keep)
+		goto fail;
 	return conf;
 
 fail:
@@ -261,12 +288,12 @@ struct conf *
 conf_load_strings(const char *main_cf, const char *main_name,
     const char *master_cf, const char *master_name, char **err)
 {
-	return load(NULL, main_cf, main_name, master_cf, master_name, 0,
+	return load(NULL, main_cf, main_name, master_cf, master_name, 0, 0,
 	    err);
 }
 
-struct conf *
-conf_load(const char *confdir, char **err)
+static struct conf *
+load_dir(const char *confdir, int keep, char **err)
 {
 	char *main_path = xasprintf("%s/main.cf", confdir);
 	char *master_path = xasprintf("%s/master.cf", confdir);
@@ -277,12 +304,24 @@ conf_load(const char *confdir, char **err)
 	if ((main_cf = file_read_text(main_path, err)) != NULL &&
 	    (master_cf = file_read_text(master_path, err)) != NULL)
 		conf = load(confdir, main_cf, main_path, master_cf,
-		    master_path, 1, err);
+		    master_path, 1, keep, err);
 	free(main_cf);
 	free(master_cf);
 	free(main_path);
 	free(master_path);
 	return conf;
+}
+
+struct conf *
+conf_load(const char *confdir, char **err)
+{
+	return load_dir(confdir, 0, err);
+}
+
+struct conf *
+conf_load_all(const char *confdir, char **err)
+{
+	return load_dir(confdir, 1, err);
 }
 
 /* Getters. The type of each identifier is checked at compile time; an

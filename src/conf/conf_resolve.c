@@ -215,34 +215,72 @@ check_typed(struct conf *conf, const struct conf_param_def *def,
 	return 0;
 }
 
+/* A refused value is reported, and its default stands in, so that the
+ * rest of the configuration can still be built and checked in the same
+ * run. */
+static void
+use_default(struct resolver *r, size_t i, const struct conf_param_def *def)
+{
+	struct slot *slot = &r->conf->defaults[i];
+	char *why = NULL;
+
+	r->located = 0;
+	if (expand_slot(r, slot, &why) < 0) {
+		/* A computed default that follows the refused value
+		 * (mynetworks after mynetworks_style): nothing. */
+		free(why);
+		r->located = 0;
+		free(slot->value);
+		slot->value = xstrdup("");
+		slot->state = SLOT_FAILED;
+	} else if (check_typed(r->conf, def, slot, &r->conf->numbers[i],
+	    &why) < 0) {
+		msg_panic("default of %s: %s", def->name, why);
+	}
+	r->conf->values[i] = slot->value;
+}
+
 int
 conf_resolve(struct conf *conf, int warn_main, int warn_master, char **err)
 {
 	struct resolver r = { .conf = conf, .strict = 1,
 	    .warn_main = warn_main, .warn_master = warn_master };
 	const struct conf_param_def *table;
+	struct errlist errors;
 	size_t n_params;
 
 	table = conf_param_table(&n_params);
-	/* First what tlsrelay uses, strictly. */
+	errlist_init(&errors);
+	/* First what tlsrelay uses, strictly; every refusal is collected so
+	 * that one run names them all. */
 	for (size_t i = 0; i < n_params; i++) {
 		struct slot *slot = slot_for(conf, table[i].name);
+		char *why = NULL;
 
-		if (expand_slot(&r, slot, err) < 0)
-			return -1;
-		conf->values[i] = slot->value;
-		if (check_typed(conf, &table[i], slot, &conf->numbers[i],
-		    err) < 0)
-			return -1;
-		if (conf->check_declared && conf_check_value(&table[i],
-		    slot->origin ? slot->origin : conf->main_name,
-		    slot->value, conf->numbers[i], err) < 0)
-			return -1;
+		if (expand_slot(&r, slot, &why) < 0) {
+			/* Its raw text stands in for whatever refers to it,
+			 * which is not refused a second time. */
+			slot->value = xstrdup(slot->raw ? slot->raw : "");
+			slot->state = SLOT_FAILED;
+		} else if (check_typed(conf, &table[i], slot, &conf->numbers[i],
+		    &why) == 0 && (!conf->check_declared ||
+		    conf_check_value(&table[i], slot->origin ? slot->origin :
+		    conf->main_name, slot->value, conf->numbers[i],
+		    &why) == 0)) {
+			conf->values[i] = slot->value;
+			continue;
+		}
+		errlist_add(&errors, why);
+		free(why);
+		use_default(&r, i, &table[i]);
 	}
 	/* Then everything else, leniently. */
 	r.strict = 0;
 	for (size_t i = 0; i < conf->n_set; i++)
 		(void)expand_slot(&r, &conf->set[i], err);
+	errlist_sort(&errors);
+	if ((*err = errlist_steal(&errors)) != NULL)
+		return -1;
 	return 0;
 }
 

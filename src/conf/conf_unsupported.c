@@ -102,10 +102,16 @@ judge(const char *name, const char *raw, const char *where, char **err)
 int
 conf_check_unsupported(const struct conf *conf, char **err)
 {
+	struct errlist errors;
+	char *why = NULL;
+
+	errlist_init(&errors);
 	for (size_t i = 0; i < conf->n_set; i++)
 		if (!conf->set[i].from_master && judge(conf->set[i].name,
-		    conf->set[i].raw, conf->set[i].origin, err) < 0)
-			return -1;
+		    conf->set[i].raw, conf->set[i].origin, &why) < 0) {
+			errlist_add(&errors, why);
+			free(why);
+		}
 	for (size_t i = 0; conf->services && i < conf->services->count; i++) {
 		const struct master_service *svc = conf->services->list[i];
 
@@ -118,12 +124,15 @@ conf_check_unsupported(const struct conf *conf, char **err)
 		for (size_t j = 0; j < svc->n_overrides; j++) {
 			const struct conf_override *ov = &svc->overrides[j];
 			char *where = xasprintf("%s:%d", svc->file, ov->line);
-			int rc = judge(ov->name, ov->value, where, err);
 
+			if (judge(ov->name, ov->value, where, &why) < 0) {
+				errlist_add(&errors, why);
+				free(why);
+			}
 			free(where);
-			if (rc < 0)
-				return -1;
 		}
 	}
+	if ((*err = errlist_steal(&errors)) != NULL)
+		return -1;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/smtpd_policy.h"
 
+struct built_service;
 struct conf;
 struct master_service;
 struct tls_client;
@@ -65,15 +66,9 @@ void throttle_fork_failed(struct throttle *t, time_t now);
 int throttle_ready(const struct throttle *t, time_t now);
 
 /* generation.c: everything built from one reading of the configuration. */
-struct service {
-	struct conf *conf;		/* main.cf with the -o overrides */
-	struct smtpd_policy *policy;
-	struct ssl_ctx_st *ssl_ctx;	/* OpenSSL's SSL_CTX, or NULL */
-};
-
 struct generation {
 	struct conf *conf;
-	struct service *services;
+	struct built_service *services;	/* config_build's, owned here */
 	size_t n_services;
 	struct smtpd_listener *listeners;	/* one per bound socket */
 	size_t n_listeners;
@@ -84,6 +79,7 @@ struct generation {
 	struct generation *next;	/* retired generations */
 };
 
+/* NULL with *err: every problem found, one per line. */
 struct generation *generation_new(const char *confdir, char **err);
 void generation_free(struct generation *gen);
 

@@ -1,9 +1,10 @@
 /* generation: one reading of main.cf and master.cf turned into what the
- * workers run: per service its conf, policy and TLS context, and the bound
- * sockets; for the queue manager the client's keys and CAs. Every private
- * key is read here, in the supervisor and as root, before any child drops
- * its privileges. Everything that can be wrong with the configuration is
- * found here, before a child starts, so a bad reload changes nothing. */
+ * workers run: what config_build builds (per service its conf, policy
+ * and TLS context; for the queue manager the client's keys and CAs) and
+ * the bound sockets. Every private key is read there, in the supervisor
+ * and as root, before any child drops its privileges. Everything that can
+ * be wrong with the configuration is found before a child starts, all of
+ * it at once, so a bad reload changes nothing. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 #include <openssl/ssl.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/config_build.h"
 #include "tlsrelay/log.h"
-#include "tlsrelay/qmgr.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/tls.h"
@@ -24,98 +25,79 @@
 
 #define MAX_WORKERS 32
 
-static int
-build_service(struct generation *gen, const struct master_service *svc,
-    char **err)
+/* A problem, as tlsrelay conf and tlsrelay check say it too. */
+static void
+collect(void *arg, const struct master_service *svc, const char *what,
+    const char *text)
 {
-	struct service *s;
-	int *fds = NULL;
-	size_t n_fds = 0;
-	char *xerr = NULL;
+	char *line = config_problem_line(svc, what, text);
 
-	gen->services = xrealloc(gen->services,
-	    (gen->n_services + 1) * sizeof(*gen->services));
-	s = &gen->services[gen->n_services++];
-	memset(s, 0, sizeof(*s));
-	if ((s->conf = conf_for_service(gen->conf, svc, err)) == NULL)
-		return -1;
-	if ((s->policy = smtpd_policy_new(s->conf, &xerr)) == NULL)
-		goto fail;
-	s->ssl_ctx = tls_server_ctx_new(s->conf, &xerr);
-	if (s->ssl_ctx == NULL && xerr != NULL)
-		goto fail;
-	if (listen_service(s->conf, svc, &fds, &n_fds, &xerr) < 0)
-		goto fail;
-	gen->listeners = xrealloc(gen->listeners,
-	    (gen->n_listeners + n_fds) * sizeof(*gen->listeners));
-	for (size_t i = 0; i < n_fds; i++) {
-		struct smtpd_listener *l = &gen->listeners[gen->n_listeners++];
+	errlist_add(arg, line);
+	free(line);
+}
 
-		l->fd = fds[i];
-		l->name = svc->name;
-		l->conf = s->conf;
-		l->ssl_ctx = s->ssl_ctx;
-		l->policy = s->policy;
+static int
+listen_services(struct generation *gen, char **err)
+{
+	for (size_t i = 0; i < gen->n_services; i++) {
+		const struct built_service *s = &gen->services[i];
+		int *fds = NULL;
+		size_t n_fds = 0;
+		char *xerr = NULL;
+
+		if (listen_service(s->conf, s->svc, &fds, &n_fds, &xerr) < 0) {
+			*err = xasprintf("service %s (%s:%d): %s", s->svc->name,
+			    s->svc->file, s->svc->line, xerr);
+			free(xerr);
+			return -1;
+		}
+		gen->listeners = xrealloc(gen->listeners,
+		    (gen->n_listeners + n_fds) * sizeof(*gen->listeners));
+		for (size_t j = 0; j < n_fds; j++) {
+			struct smtpd_listener *l =
+			    &gen->listeners[gen->n_listeners++];
+
+			l->fd = fds[j];
+			l->name = s->svc->name;
+			l->conf = s->conf;
+			l->ssl_ctx = s->ssl_ctx;
+			l->policy = s->policy;
+		}
+		free(fds);
 	}
-	free(fds);
 	return 0;
-fail:
-	*err = xasprintf("service %s (%s:%d): %s", svc->name, svc->file,
-	    svc->line, xerr);
-	free(xerr);
-	return -1;
 }
 
 struct generation *
 generation_new(const char *confdir, char **err)
 {
-	struct generation *gen = xcalloc(1, sizeof(*gen));
-	const struct master_service *const *svcs, *qmgr;
-	size_t n, ignored = 0;
+	struct generation *gen;
+	struct built_config *built;
+	struct errlist errors;
 	long long workers;
-	struct strbuf skipped;
-	char *xerr = NULL;
 
-	if ((gen->conf = conf_load(confdir, err)) == NULL) {
-		free(gen);
+	errlist_init(&errors);
+	built = config_build(confdir, 0, collect, &errors);
+	if (built == NULL || built->errors > 0) {
+		*err = errlist_steal(&errors);
+		config_build_free(built);
 		return NULL;
 	}
-	listen_mark_unused();
-	strbuf_init(&skipped);
-	/* Postfix's stock line "qmgr unix n - n 300 1 qmgr" turns on
-	 * outbound delivery; without it mail stays queued. */
-	qmgr = conf_service_by_command(gen->conf, "qmgr");
-	gen->run_qmgr = qmgr != NULL;
-	n = conf_services(gen->conf, &svcs);
-	for (size_t i = 0; i < n; i++) {
-		if (svcs[i] == qmgr)
-			continue;
-		if (strcmp(svcs[i]->type, "inet") != 0 ||
-		    strcmp(svcs[i]->command, "smtpd") != 0) {
-			strbuf_printf(&skipped, "%s%s/%s", ignored++ ? ", " : "",
-			    svcs[i]->name, svcs[i]->type);
-			continue;
-		}
-		if (build_service(gen, svcs[i], err) < 0) {
-			strbuf_free(&skipped);
-			generation_free(gen);
-			return NULL;
-		}
-	}
-	if (ignored)
+	errlist_free(&errors);
+	/* The generation owns what was built. */
+	gen = xcalloc(1, sizeof(*gen));
+	gen->conf = built->conf;
+	gen->services = built->services;
+	gen->n_services = built->n_services;
+	gen->run_qmgr = built->qmgr != NULL;
+	gen->client_tls = built->client_tls;
+	if (built->ignored)
 		msg_warn("%s/master.cf: ignoring services that tlsrelay does "
-		    "not run: %s", confdir, skipped.data);
-	strbuf_free(&skipped);
-	if (gen->n_listeners == 0) {
-		*err = xasprintf("%s/master.cf: no inet service with command "
-		    "smtpd: nothing to listen on", confdir);
-		generation_free(gen);
-		return NULL;
-	}
-	if (gen->run_qmgr && (qmgr_check_conf(gen->conf, &xerr) < 0 ||
-	    (gen->client_tls = tls_client_new(gen->conf, &xerr)) == NULL)) {
-		*err = xasprintf("queue manager: %s", xerr);
-		free(xerr);
+		    "not run: %s", confdir, built->ignored);
+	free(built->ignored);
+	free(built);
+	listen_mark_unused();
+	if (listen_services(gen, err) < 0) {
 		generation_free(gen);
 		return NULL;
 	}

@@ -1,3 +1,6 @@
+# What tlsrelay conf and tlsrelay check build as the daemon does.
+libtlsrelay_a_SOURCES += src/daemon/config_build.c
+
 sbin_PROGRAMS += tlsrelayd
 tlsrelayd_SOURCES = \
 	src/daemon/daemon.h \

@@ -330,8 +330,10 @@ reload(const char *confdir, int foreground)
 	/* A problem the new configuration still has is said again. */
 	msg_warn_once_reset();
 	if ((gen = generation_new(confdir, &err)) == NULL) {
-		msg_error("reload failed, keeping the running configuration: "
-		    "%s", err);
+		for (char *line = strtok(err, "\n"); line != NULL;
+		    line = strtok(NULL, "\n"))
+			msg_error("reload failed, keeping the running "
+			    "configuration: %s", line);
 		free(err);
 		return;
 	}
@@ -449,8 +451,18 @@ supervisor_run(const char *confdir_arg, int foreground)
 	/* We chdir("/") when detaching and re-read the directory on SIGHUP. */
 	if (realpath(confdir_arg, confdir) == NULL)
 		msg_fatal("%s: %s", confdir_arg, strerror(errno));
-	if ((current = generation_new(confdir, &err)) == NULL)
-		msg_fatal("%s", err);
+	if ((current = generation_new(confdir, &err)) == NULL) {
+		/* Every problem, the last one fatal. */
+		char *last = strrchr(err, '\n');
+
+		if (last != NULL) {
+			*last++ = '\0';
+			for (char *line = strtok(err, "\n"); line != NULL;
+			    line = strtok(NULL, "\n"))
+				msg_error("%s", line);
+		}
+		msg_fatal("%s", last ? last : err);
+	}
 	if (run_user_lookup(current->conf, &run_user, &err) < 0 ||
 	    prepare_directories(current->conf, &err) < 0)
 		msg_fatal("%s", err);

@@ -163,6 +163,115 @@ strbuf_steal(struct strbuf *sb)
 	return p;
 }
 
+void
+errlist_init(struct errlist *el)
+{
+	strbuf_init(&el->text);
+	el->count = 0;
+}
+
+static int
+errlist_has(const struct errlist *el, const char *line, size_t len)
+{
+	const char *p = el->text.data;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '\n');
+
+		if ((size_t)(end - p) == len && memcmp(p, line, len) == 0)
+			return 1;
+		p = end + 1;
+	}
+	return 0;
+}
+
+int
+errlist_add(struct errlist *el, const char *text)
+{
+	int added = 0;
+
+	while (*text != '\0') {
+		size_t len = strcspn(text, "\n");
+
+		if (len > 0 && !errlist_has(el, text, len)) {
+			strbuf_append(&el->text, text, len);
+			strbuf_puts(&el->text, "\n");
+			el->count++;
+			added++;
+		}
+		text += len;
+		if (*text == '\n')
+			text++;
+	}
+	return added;
+}
+
+/* The file and line of "FILE:LINE: ..."; line 0 when there is none. */
+static size_t
+located_at(const char *text, long *line)
+{
+	size_t file = strcspn(text, ": \t\n");
+
+	*line = 0;
+	if (text[file] == ':' && isdigit((unsigned char)text[file + 1]))
+		*line = strtol(text + file + 1, NULL, 10);
+	return file;
+}
+
+static int
+located_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	long lx, ly;
+	size_t fx = located_at(x, &lx), fy = located_at(y, &ly);
+	int c = strncmp(x, y, fx < fy ? fx : fy);
+
+	if (c != 0 || fx != fy)
+		return c != 0 ? c : (fx < fy ? -1 : 1);
+	return (lx > ly) - (lx < ly);
+}
+
+void
+errlist_sort(struct errlist *el)
+{
+	char **lines;
+	size_t n = 0;
+	struct strbuf sorted;
+
+	if (el->count < 2)
+		return;
+	lines = xmalloc((size_t)el->count * sizeof(*lines));
+	for (char *p = el->text.data; *p != '\0'; p = strchr(p, '\n') + 1)
+		lines[n++] = p;
+	qsort(lines, n, sizeof(*lines), located_cmp);
+	strbuf_init(&sorted);
+	for (size_t i = 0; i < n; i++)
+		strbuf_append(&sorted, lines[i], strcspn(lines[i], "\n") + 1);
+	free(lines);
+	strbuf_free(&el->text);
+	el->text = sorted;
+}
+
+char *
+errlist_steal(struct errlist *el)
+{
+	char *text;
+
+	if (el->count == 0)
+		return NULL;
+	el->text.data[--el->text.len] = '\0';
+	text = strbuf_steal(&el->text);
+	el->count = 0;
+	return text;
+}
+
+void
+errlist_free(struct errlist *el)
+{
+	strbuf_free(&el->text);
+	el->count = 0;
+}
+
 char **
 strlist_split(const char *value, const char *separators, size_t *count)
 {

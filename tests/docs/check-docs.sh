@@ -6,8 +6,9 @@
 #     entry for a parameter tlsrelay does not implement.
 #  2. The three manual pages format without a warning (groff -ww; mandoc
 #     -Tlint too when mandoc is installed).
-#  3. conf/main.cf and conf/master.cf load with `tlsrelay conf -c conf`:
-#     exit 0, no warning, every parameter set in main.cf implemented.
+#  3. conf/main.cf and conf/master.cf load with `tlsrelay conf -c conf`
+#     (with the files they name made in a temporary directory): exit 0,
+#     no warning, every parameter set in main.cf implemented.
 #
 # Run by `make check`, which exports TLSRELAY, TOP_SRCDIR and TOP_BUILDDIR;
 # by hand: TLSRELAY=build/tlsrelay sh tests/docs/check-docs.sh
@@ -220,7 +221,27 @@ command -v mandoc >/dev/null 2>&1 ||
 if [ ! -r "$SAMPLES/main.cf" ] || [ ! -r "$SAMPLES/master.cf" ]; then
 	fail "sample configuration missing in $SAMPLES"
 else
-	"$TLSRELAY" conf -c "$SAMPLES" -n >"$tmp/sample.out" \
+	# tlsrelay conf builds what the daemon builds, so the files the
+	# samples name must exist: /etc/tlsrelay and the spool move to $tmp.
+	sample=$tmp/sample
+	mkdir -p "$sample/etc"
+	sed -e "s|/etc/tlsrelay/|$sample/etc/|g" \
+	    -e "s|/var/spool/tlsrelay|$sample/queue|g" \
+	    -e "s|/var/lib/tlsrelay|$sample/data|g" \
+	    "$SAMPLES/main.cf" >"$sample/main.cf"
+	cp "$SAMPLES/master.cf" "$sample/master.cf"
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=relay.test \
+	    -days 30 -keyout "$sample/etc/rsa.key" \
+	    -out "$sample/etc/rsa.crt" 2>"$tmp/openssl.err" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -subj /CN=relay.test -days 30 \
+	    -keyout "$sample/etc/ecdsa.key" \
+	    -out "$sample/etc/ecdsa.crt" 2>>"$tmp/openssl.err" ||
+	    fail "openssl req: $(cat "$tmp/openssl.err")"
+	echo "user@example.com {SSHA256}x" >"$sample/etc/sasl_users"
+	"$TLSRELAY" map "hash:$sample/etc/sasl_users" ||
+	    fail "tlsrelay map hash:$sample/etc/sasl_users failed"
+	"$TLSRELAY" conf -c "$sample" -n >"$tmp/sample.out" \
 	    2>"$tmp/sample.err"
 	status=$?
 	if [ $status -ne 0 ]; then

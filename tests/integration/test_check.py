@@ -241,6 +241,36 @@ class CheckTest(unittest.TestCase):
             "tlsrelay: error: %s/master.cf:5: smtpd_tls_ciphers" % d),
             findings)
 
+    def test_refused_values_do_not_stop_the_check(self):
+        """Values refused as the file is read (a level, a number) and one
+        refused only when the service's policy is built (mynetworks):
+        one run reports all three, with their lines, in file order for
+        the first two, and goes on to the certificate checks."""
+        expired_key, expired = self.pki.leaf("refused-expired",
+                                             cn="old.test", start=-30,
+                                             end=-1)
+        d, first = self.confdir([
+            "smtpd_recipient_limit = many",
+            "smtp_tls_security_level = mandatory",
+            "mynetworks = 10.0.0.0/33",
+            "smtpd_tls_cert_file = %s" % expired,
+            "smtpd_tls_key_file = %s" % expired_key])
+        status, findings = self.check(d)
+        self.assertEqual(status, 1)
+        self.assertEqual(findings[:3], [
+            "tlsrelay: error: %s/main.cf:%d: bad numerical configuration: "
+            "smtpd_recipient_limit = many" % (d, first),
+            "tlsrelay: error: %s/main.cf:%d: smtp_tls_security_level: "
+            "unknown level \"mandatory\" (expected none, may, encrypt, "
+            "fingerprint, dane, dane-only, verify or secure)"
+            % (d, first + 1),
+            "tlsrelay: error: %s/main.cf:%d: mynetworks: bad prefix length "
+            "in 10.0.0.0/33" % (d, first + 2)], findings)
+        self.assertEqual(len(findings), 4, findings)
+        self.assertRegex(findings[3], r"^tlsrelay: error: %s/main.cf:%d: "
+                         r"smtpd_tls_cert_file: certificate \"old.test\" .* "
+                         r"expired on" % (re.escape(d), first + 3))
+
     def test_key_does_not_match(self):
         other_key, _ = self.pki.leaf("other")
         d, first = self.confdir(["smtpd_tls_cert_file = %s" % self.crt,

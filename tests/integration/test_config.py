@@ -267,7 +267,7 @@ class SameValidationTest(BrokenStartCase):
                 status, conf_out = run_tool(
                     [TLSRELAY, "conf", "-c", self.broken_relay.dir])
                 self.assertEqual(status, 1, conf_out)
-                self.assertRegex(conf_out, r"tlsrelay: fatal: .*" + where +
+                self.assertRegex(conf_out, r"tlsrelay: error: .*" + where +
                                  re.escape(said))
 
     def test_master_cf_override_refused_alike(self):
@@ -281,6 +281,42 @@ class SameValidationTest(BrokenStartCase):
             [TLSRELAY, "conf", "-c", self.broken_relay.dir])
         self.assertEqual(status, 1, conf_out)
         self.assertRegex(conf_out, said)
+
+    def test_every_problem_in_one_run(self):
+        """A value refused at load, one refused by the service's policy,
+        a missing certificate and a bad master.cf override: tlsrelay conf
+        and the daemon each name all four in one run, each once, not one
+        per attempt."""
+        require_program(TLSRELAY)
+        missing = os.path.join(self.tmpdir, "missing.crt")
+        out, line = self.start_broken(
+            ["smtpd_recipient_limit = many",
+             "mynetworks = 10.0.0.0/33",
+             "smtpd_tls_cert_file = " + missing,
+             "smtpd_tls_key_file = " + missing],
+            remove=("smtpd_recipient_limit", "mynetworks",
+                    "smtpd_tls_cert_file", "smtpd_tls_key_file"),
+            services={"smtp": {"smtpd_timeout": "5x"}})
+        expected = [
+            r"\bmain\.cf:%d: bad numerical configuration: "
+            r"smtpd_recipient_limit = many" % line,
+            r"\bmain\.cf:%d: mynetworks: bad prefix length in 10\.0\.0\.0/33"
+            % (line + 1),
+            r"\bmain\.cf:%d: smtpd_tls_cert_file %s: cannot open" % (
+                line + 2, re.escape(missing)),
+            r"\bmaster\.cf:\d+: invalid time value for smtpd_timeout: 5x"]
+        status, conf_out = run_tool(
+            [TLSRELAY, "conf", "-c", self.broken_relay.dir, "-n"])
+        self.assertEqual(status, 1, conf_out)
+        for said, name in ((out, "tlsrelayd"), (conf_out, "tlsrelay conf")):
+            for pattern in expected:
+                with self.subTest(program=name, pattern=pattern):
+                    found = re.findall(r"^.*" + pattern + r".*$", said,
+                                       re.M)
+                    self.assertEqual(len(found), 1, said)
+                    self.assertRegex(found[0], r": (error|fatal): ")
+        # tlsrelay conf prints the values all the same, as postconf does.
+        self.assertIn("mynetworks = 10.0.0.0/33\n", conf_out)
 
     def test_good_values_accepted_alike(self):
         """The edges of the same rows load in both."""

@@ -165,7 +165,7 @@ class ClientKeyTest(OutboundTestCase):
         line = list(relay.main).index("smtp_tls_key_file") + 2
         relay.signal(signal.SIGHUP)
         relay.wait_log(r"error: reload failed, keeping the running "
-                       r"configuration: queue manager: \S*/main\.cf:%d: "
+                       r"configuration: \S*/main\.cf:%d: "
                        r"smtp_tls_key_file %s: cannot open: No such file"
                        % (line, re.escape(missing)))
         # The running generation, key and all, still delivers.

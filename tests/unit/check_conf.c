@@ -991,6 +991,56 @@ START_TEST(test_real_world_main_cf)
 END_TEST
 
 /* conf_load reads CONFDIR/main.cf and CONFDIR/master.cf. */
+/* Every refused value in one go, in file order, each once even when a
+ * service's view sees it again; conf_load_all keeps going with the
+ * defaults in their place. */
+START_TEST(test_every_refusal_collected)
+{
+	static const char main_cf[] =
+	    "smtpd_timeout = 5x\n"
+	    "message_size_limit = -5\n"
+	    "smtpd_tls_security_level = bogus\n"
+	    "mynetworks_style = everyone\n";
+	static const char master_cf[] =
+	    "smtp inet n - n - - smtpd\n"
+	    "submission inet n - n - - smtpd\n"
+	    "  -o smtpd_recipient_limit=many\n";
+	char *dir = write_confdir(main_cf, master_cf), *err = NULL, *want;
+	struct conf *conf = conf_load(dir, &err);
+
+	ck_assert_ptr_null(conf);
+	want = xasprintf(
+	    "%s/main.cf:1: invalid time value for smtpd_timeout: 5x\n"
+	    "%s/main.cf:2: bad numerical configuration: "
+	    "message_size_limit = -5\n"
+	    "%s/main.cf:3: smtpd_tls_security_level: unknown level \"bogus\" "
+	    "(expected none, may, encrypt, fingerprint, verify or secure)\n"
+	    "%s/main.cf:4: mynetworks_style: unknown value \"everyone\" "
+	    "(expected host, subnet or class)\n"
+	    "%s/master.cf:3: bad numerical configuration: "
+	    "smtpd_recipient_limit = many", dir, dir, dir, dir, dir);
+	ck_assert_str_eq(err, want);
+	free(err);
+
+	/* The same lines, and a configuration whose refused values have
+	 * their defaults: what is built from it can still be checked. */
+	conf = conf_load_all(dir, &err);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(conf_time(conf, P_smtpd_timeout), 300);
+	ck_assert_int_eq(conf_size(conf, P_message_size_limit), 10240000);
+	ck_assert_str_eq(conf_str(conf, P_smtpd_tls_security_level), "");
+	ck_assert_str_eq(conf_str(conf, P_mynetworks_style), "host");
+	/* mynetworks follows the refused style: nothing, not everything. */
+	ck_assert_str_eq(conf_str(conf, P_mynetworks), "");
+	free(err);
+	free(want);
+	conf_free(conf);
+	tu_remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_load_directory)
 {
 	char dir[] = "/tmp/check_conf_dir.XXXXXX";
@@ -1070,6 +1120,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_default_follows_reference);
 	tcase_add_test(tc, test_computed_defaults);
 	tcase_add_test(tc, test_origin);
+	tcase_add_test(tc, test_every_refusal_collected);
 	tcase_add_test_raise_signal(tc, test_wrong_type_panics, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_unknown_name_getter_panics,
 	    SIGABRT);
