@@ -13,6 +13,7 @@ noinst_HEADERS += \
 	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \
 	include/tlsrelay/sasl.h \
+	include/tlsrelay/sasl_server.h \
 	include/tlsrelay/scache.h \
 	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \

@@ -16,14 +16,16 @@
 # recommends; strace shows in one outbound test that no DNS query leaves
 # loopback; clang builds the fuzzers; the tests run fail2ban-regex and
 # pflogsumm over logs they made (the fail2ban service is not started: see
-# policy-rc.d below).
+# policy-rc.d below); SMTP AUTH is tested against a private Dovecot and
+# against Cyrus SASL with a sasldb made by saslpasswd2 (sasl2-bin).
 set -eu
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
-	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev check
+	libssl-dev libevent-dev libc-ares-dev libdb5.3-dev libsasl2-dev check
 	openssl python3 python3-aiosmtpd"
 TEST_PACKAGES="swaks libnet-ssleay-perl dnsmasq-base postfix strace
-	clang libclang-rt-14-dev fail2ban pflogsumm"
+	clang libclang-rt-14-dev fail2ban pflogsumm
+	dovecot-core sasl2-bin libsasl2-modules"
 
 case "${1-}" in
 --test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
@@ -56,7 +58,8 @@ if [ -n "$missing" ]; then
 	echo "postfix postfix/main_mailer_type select No configuration" |
 	    debconf-set-selections
 	apt-get update -qq
-	# Packages with a service (postfix, fail2ban) must not start it:
+	# Packages with a service (postfix, fail2ban, dovecot, saslauthd)
+	# must not start it:
 	# invoke-rc.d asks policy-rc.d, and 101 means "not now".
 	policy=""
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
