@@ -17,6 +17,7 @@ noinst_HEADERS += \
 	include/tlsrelay/scache.h \
 	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \
+	include/tlsrelay/smtpd_dnscheck.h \
 	include/tlsrelay/smtpd_parse.h \
 	include/tlsrelay/smtpd_policy.h \
 	include/tlsrelay/tls.h \
