@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "tlsrelay/log.h"	/* PRINTFLIKE, and msg_* for util's users */
 
@@ -50,6 +51,11 @@ void errlist_sort(struct errlist *el);
  * are none; empties el. */
 char *errlist_steal(struct errlist *el);
 void errlist_free(struct errlist *el);
+
+/* In a child just forked (after any change of user): stops, with
+ * SIGTERM, when parent dies, however it dies; exits at once when it is
+ * gone already. Postfix's children watch their master the same way. */
+void proc_follow_parent(pid_t parent);
 
 /* Splits a parameter value into words separated by white space and/or
  * commas, as Postfix does for list-valued parameters. Returns a

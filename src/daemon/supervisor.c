@@ -60,6 +60,7 @@ static struct throttle smtpd_throttle;
 static pid_t qmgr_pid;
 /* queue_directory/pid/master.pid, locked while we run (pidfile.h). */
 static int pid_fd = -1;
+static pid_t supervisor_pid;	/* what the children watch */
 
 /* In a child: the lock is the supervisor's alone, so that a child that
  * outlives it does not keep a new daemon from starting. */
@@ -125,14 +126,30 @@ static int
 prepare_directories(const struct conf *conf, char **err)
 {
 	const char *queue = conf_str(conf, P_queue_directory);
+	uid_t uid = run_user.drop ? run_user.uid : (uid_t)-1;
+	gid_t gid = run_user.drop ? run_user.gid : (gid_t)-1;
 
 	if (make_dir(queue, 0755, err) < 0 ||
 	    make_dir(conf_str(conf, P_data_directory), 0700, err) < 0)
 		return -1;
-	if (spool_init(queue, run_user.drop ? run_user.uid : (uid_t)-1,
-	    run_user.drop ? run_user.gid : (gid_t)-1, err) < 0)
+	if (spool_init(queue, uid, gid, err) < 0 ||
+	    pidfile_qmgr_prepare(queue, uid, gid, err) < 0)
 		return -1;
 	return prepare_maildrop(conf, queue, err);
+}
+
+/* A supervisor killed with SIGKILL leaves no one to stop its queue
+ * manager if that one somehow outlived it (its children follow it, see
+ * proc_follow_parent): two on one queue would send mail twice. */
+static void
+check_no_qmgr_left(const char *queue)
+{
+	pid_t left = pidfile_qmgr_running(queue);
+
+	if (left != 0)
+		msg_fatal("a queue manager (PID %ld) of an earlier tlsrelayd "
+		    "still runs on %s: stop it (kill %ld) before starting",
+		    (long)left, queue, (long)left);
 }
 
 /* In an smtpd worker, which talks to any client on the network: the
@@ -176,6 +193,7 @@ start_worker(struct generation *gen)
 		close_pid_file();
 		forget_client_keys();
 		run_user_drop(&run_user);
+		proc_follow_parent(supervisor_pid);
 		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
 		    slot));
 	}
@@ -209,6 +227,7 @@ start_qmgr(void)
 		listen_close_all();
 		/* Its keys were read by the supervisor, as root. */
 		run_user_drop(&run_user);
+		proc_follow_parent(supervisor_pid);
 		exit(qmgr_run(current->conf, current->client_tls));
 	}
 	qmgr_pid = pid;
@@ -470,12 +489,14 @@ supervisor_run(const char *confdir_arg, int foreground)
 	if ((pid_fd = pidfile_lock(conf_str(current->conf, P_queue_directory),
 	    &err)) < 0)
 		msg_fatal("%s", err);
+	check_no_qmgr_left(conf_str(current->conf, P_queue_directory));
 	if (open_log(current->conf, foreground, &err) < 0)
 		msg_fatal("%s", err);
 	if (!foreground)
 		daemonize();
 	if (pidfile_write(pid_fd, getpid(), &err) < 0)
 		msg_fatal("%s", err);
+	supervisor_pid = getpid();
 	anvil = anvil_create(MAX_PROCS);
 
 	msg_info("daemon started -- version %s, configuration %s",

@@ -29,6 +29,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/pidfile.h"
 #include "tlsrelay/maildrop.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
@@ -438,8 +439,14 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 {
 	struct event *sigterm;
 	char *err = NULL;
+	int lock_fd;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Held until exit (the descriptor is never closed): no second
+	 * queue manager works on this queue meanwhile. */
+	if ((lock_fd = pidfile_lock_qmgr(conf_str(conf, P_queue_directory),
+	    &err)) < 0 || pidfile_write(lock_fd, getpid(), &err) < 0)
+		msg_fatal("queue manager: %s", err);
 	if (qmgr_setup(conf, tls, &err) < 0)
 		msg_fatal("queue manager: %s", err);
 	notify_event = event_new(qmgr.base, notify_fd, EV_READ | EV_PERSIST,

@@ -15,6 +15,7 @@
 
 #define PID_DIR		"pid"
 #define PID_FILE	"pid/master.pid"
+#define QMGR_PID_FILE	"pid/qmgr.pid"
 
 /* The number in an open PID file, or 0. */
 static pid_t
@@ -31,13 +32,17 @@ read_pid(int fd)
 	return pid > 0 ? (pid_t)pid : 0;
 }
 
-int
-pidfile_lock(const char *queue_dir, char **err)
+/* Opens queue_dir/file and takes its lock: the descriptor, or -1 with
+ * *err; *holder gets the PID written in a file someone else holds. */
+static int
+lock_file(const char *queue_dir, const char *file, pid_t *holder,
+    char **err)
 {
 	char *dir = xasprintf("%s/%s", queue_dir, PID_DIR);
-	char *path = xasprintf("%s/%s", queue_dir, PID_FILE);
+	char *path = xasprintf("%s/%s", queue_dir, file);
 	int fd = -1;
 
+	*holder = 0;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		*err = xasprintf("mkdir %s: %s", dir, strerror(errno));
 		goto out;
@@ -49,11 +54,8 @@ pidfile_lock(const char *queue_dir, char **err)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			*err = xasprintf("the mail system is already running "
-			    "on %s (PID %ld, %s)", queue_dir,
-			    (long)read_pid(fd), path);
-		else
-			*err = xasprintf("lock %s: %s", path, strerror(errno));
+			*holder = read_pid(fd);
+		*err = xasprintf("lock %s: %s", path, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -61,6 +63,59 @@ out:
 	free(dir);
 	free(path);
 	return fd;
+}
+
+int
+pidfile_lock(const char *queue_dir, char **err)
+{
+	pid_t holder;
+	int fd = lock_file(queue_dir, PID_FILE, &holder, err);
+
+	if (fd < 0 && holder != 0) {
+		free(*err);
+		*err = xasprintf("the mail system is already running on %s "
+		    "(PID %ld, %s/%s)", queue_dir, (long)holder, queue_dir,
+		    PID_FILE);
+	}
+	return fd;
+}
+
+int
+pidfile_lock_qmgr(const char *queue_dir, char **err)
+{
+	pid_t holder;
+	int fd = lock_file(queue_dir, QMGR_PID_FILE, &holder, err);
+
+	if (fd < 0 && holder != 0) {
+		free(*err);
+		*err = xasprintf("a queue manager (PID %ld) still runs on %s: "
+		    "it must stop before another starts", (long)holder,
+		    queue_dir);
+	}
+	return fd;
+}
+
+int
+pidfile_qmgr_prepare(const char *queue_dir, uid_t uid, gid_t gid, char **err)
+{
+	char *dir = xasprintf("%s/%s", queue_dir, PID_DIR);
+	char *path = xasprintf("%s/%s", queue_dir, QMGR_PID_FILE);
+	int fd = -1, rc = -1;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		*err = xasprintf("mkdir %s: %s", dir, strerror(errno));
+	else if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) < 0)
+		*err = xasprintf("open %s: %s", path, strerror(errno));
+	else if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		*err = xasprintf("chown %s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	free(path);
+	return rc;
 }
 
 int
@@ -76,10 +131,11 @@ pidfile_write(int fd, pid_t pid, char **err)
 	return 0;
 }
 
-pid_t
-pidfile_running(const char *queue_dir)
+/* The PID in queue_dir/file when its lock is held, else 0. */
+static pid_t
+held_by(const char *queue_dir, const char *file)
 {
-	char *path = xasprintf("%s/%s", queue_dir, PID_FILE);
+	char *path = xasprintf("%s/%s", queue_dir, file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	pid_t pid = 0;
 
@@ -90,4 +146,16 @@ pidfile_running(const char *queue_dir)
 		pid = read_pid(fd);
 	close(fd);
 	return pid;
+}
+
+pid_t
+pidfile_running(const char *queue_dir)
+{
+	return held_by(queue_dir, PID_FILE);
+}
+
+pid_t
+pidfile_qmgr_running(const char *queue_dir)
+{
+	return held_by(queue_dir, QMGR_PID_FILE);
 }

@@ -21,8 +21,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (NO_DNS, QMGR_LINE, SANITIZER_MARKS,  # noqa: E402
-                       OutboundTestCase, RelayTestCase, main, wait_for)
+from relaytest import (DEFAULT_TIMERS, NO_DNS, QMGR_LINE,  # noqa: E402
+                       SANITIZER_MARKS, OutboundTestCase, RelayTestCase,
+                       free_port, listening_ports, main, wait_for)
 
 NO_QMGR = (r"warning: \S+/master\.cf: no queue manager service \(Postfix's "
            r"\"qmgr unix n - n 300 1 qmgr\"\): mail will be accepted and "
@@ -111,6 +112,85 @@ class NoQmgrTest(OutboundTestCase):
         status, out = self.tlsrelay("queue", "-c", relay.dir)
         self.assertEqual((status, out), (0, "Mail queue is empty\n"))
         self.assertNotRegex(relay.maillog(), NO_QMGR)
+
+
+class SupervisorDeathTest(OutboundTestCase):
+    """kill -9 of the supervisor alone: its workers and queue manager
+    follow it (a restarted daemon would otherwise run beside them, two
+    queue managers on one queue), and the restarted daemon delivers what
+    was queued, each message once."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.fail("test_supervisor needs root")
+
+    def alive(self, pids):
+        return [p for p in pids if os.path.exists("/proc/%d" % p)]
+
+    def test_children_follow_a_killed_supervisor(self):
+        # A next hop that refuses connections: the mail stays queued.
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost="[127.0.0.1]:%d" % free_port()))
+        qmgr = wait_for("the queue manager", relay.qmgr_pid, 10,
+                        relay.diagnostics)
+        children = relay.wait_workers(3)
+        self.assertIn(qmgr, children)
+        queued = [self.submit(relay, "a@example.com", ["b@example.net"],
+                              b"Subject: %d\r\n\r\nbody\r\n" % i)
+                  for i in range(5)]
+        for queue_id in queued:
+            self.wait_in(relay, queue_id, "deferred")
+        os.kill(relay.pid, signal.SIGKILL)
+        relay.proc.wait(10)
+        relay.killed = True
+        relay.stderr_file.close()
+        deadline = time.monotonic() + 10
+        while self.alive(children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.alive(children), [],
+                         "children outlived the supervisor\n%s" %
+                         relay.diagnostics())
+        self.assertNotIn(relay.port(), listening_ports())
+        # Started again on the same queue, with a next hop that answers:
+        # each message arrives, once.
+        sink = self.sink()
+        relay.main["relayhost"] = sink.nexthop
+        relay.write_config()
+        relay.start()
+        wait_for("the queue manager", relay.qmgr_pid, 10, relay.diagnostics)
+        status, out = self.tlsrelay("queue", "-c", relay.dir, "flush")
+        self.assertEqual(status, 0, out)
+        got = sink.wait_messages(5, diagnostics=relay.diagnostics)
+        for queue_id in queued:
+            self.wait_removed(relay, queue_id)
+        self.assertEqual(sorted(m.header("Subject") for m in got),
+                         [str(i) for i in range(5)])
+
+    def test_refuses_a_queue_a_live_queue_manager_holds(self):
+        """The lock the queue manager holds on pid/qmgr.pid outlives a
+        supervisor killed with SIGKILL when its queue manager does: a
+        new daemon then refuses to start and names the PID."""
+        import fcntl
+        relay = self.outbound_relay(main=dict(DEFAULT_TIMERS), start=False)
+        piddir = os.path.join(relay.queue_dir, "pid")
+        os.makedirs(piddir, exist_ok=True)
+        with open(os.path.join(piddir, "qmgr.pid"), "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.write("%10d\n" % os.getpid())
+            held.flush()
+            status, out = relay.start_expect_failure()
+        self.assertNotEqual(status, 0)
+        self.assertRegex(out, r"fatal: a queue manager \(PID %d\) of an "
+                         r"earlier tlsrelayd still runs on %s: stop it "
+                         r"\(kill %d\) before starting" % (
+                             os.getpid(), re.escape(relay.queue_dir),
+                             os.getpid()))
+        # Released: the daemon starts and its queue manager takes it
+        # (the refusal above is not this start's).
+        open(relay.stderr_path, "w").close()
+        relay.start()
+        wait_for("the queue manager", relay.qmgr_pid, 10, relay.diagnostics)
 
 
 if __name__ == "__main__":
