@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -136,6 +137,21 @@ prepare_directories(const struct conf *conf, char **err)
 	    pidfile_qmgr_prepare(queue, uid, gid, err) < 0)
 		return -1;
 	return prepare_maildrop(conf, queue, err);
+}
+
+/* Every connection costs a descriptor: take all the hard limit allows
+ * (systemd's default soft limit is 1024), for the workers to inherit. */
+static void
+raise_descriptor_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		msg_warn("setrlimit RLIMIT_NOFILE %llu: %s",
+		    (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 /* A supervisor killed with SIGKILL leaves no one to stop its queue
@@ -497,6 +513,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 	if (pidfile_write(pid_fd, getpid(), &err) < 0)
 		msg_fatal("%s", err);
 	supervisor_pid = getpid();
+	raise_descriptor_limit();
 	anvil = anvil_create(MAX_PROCS);
 
 	msg_info("daemon started -- version %s, configuration %s",

@@ -3,7 +3,14 @@
  * sessions with 421, let a message in flight finish (and its commit in
  * the worker's commit thread, smtpd_commit.c), exit. SIGUSR1
  * (the supervisor's "retire" after SIGHUP): stop accepting and let every
- * session end by itself. */
+ * session end by itself.
+ *
+ * Descriptors run out before anything else does: the worker keeps its
+ * sessions under a cap below its descriptor limit (the client past it
+ * gets "421 4.7.0 Server busy"), and when accept() fails for want of
+ * descriptors or memory it stops accepting for a second instead of
+ * failing again at once, as OpenSMTPD does; the warnings about either are
+ * rate-limited. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,14 +19,27 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "smtpd_int.h"
+
+/* Descriptors a session may hold at once (the client's socket, a queue
+ * file during DATA), and those the worker keeps for itself (listeners,
+ * log, pipes, the session cache, DNS). */
+#define FDS_PER_SESSION		2
+#define FDS_RESERVED		64
+/* After accept() ran out of descriptors or memory. */
+#define ACCEPT_PAUSE_MS		1000
+/* At most one warning of a kind per this many seconds. */
+#define WARN_INTERVAL		10
 
 struct worker {
 	struct event_base *base;
@@ -29,7 +49,16 @@ struct worker {
 	struct anvil *anvil;
 	int index;
 	size_t n_sessions;
+	size_t max_sessions;	/* the cap below the descriptor limit */
 	int stopping;
+	struct event *resume_accept;	/* after an accept() failure */
+};
+
+/* A warning that a flood would repeat: once per WARN_INTERVAL, with the
+ * number of those left out. */
+struct rate_warning {
+	time_t last;
+	unsigned long suppressed;
 };
 
 static struct worker worker;
@@ -42,6 +71,78 @@ session_done(void)
 		event_base_loopexit(worker.base, NULL);
 }
 
+static int
+warn_due(struct rate_warning *w, unsigned long *suppressed)
+{
+	time_t now = time(NULL);
+
+	if (w->last != 0 && now - w->last < WARN_INTERVAL) {
+		w->suppressed++;
+		return 0;
+	}
+	*suppressed = w->suppressed;
+	w->suppressed = 0;
+	w->last = now;
+	return 1;
+}
+
+/* The cap: what the descriptor limit leaves for sessions. */
+static size_t
+session_cap(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return SIZE_MAX;
+	if (rl.rlim_cur <= FDS_RESERVED + FDS_PER_SESSION)
+		return 1;
+	return (size_t)(rl.rlim_cur - FDS_RESERVED) / FDS_PER_SESSION;
+}
+
+/* Over the cap: one line, written without waiting (the socket buffer of
+ * a new connection has room), and the connection closed. */
+static void
+refuse_busy(evutil_socket_t fd, const struct smtpd_listener *l)
+{
+	static struct rate_warning warned;
+	unsigned long suppressed;
+	char line[512];
+	int len;
+
+	len = snprintf(line, sizeof(line), "421 4.7.0 %s Server busy, try "
+	    "again later\r\n", conf_str(l->conf, P_myhostname));
+	if (len > 0 && (size_t)len < sizeof(line))
+		(void)!write(fd, line, (size_t)len);
+	evutil_closesocket(fd);
+	if (warn_due(&warned, &suppressed))
+		msg_warn("service %s: %zu sessions, the most this worker's "
+		    "descriptor limit allows: new connections get 421%s",
+		    l->name, worker.n_sessions, suppressed ? " (repeated)" :
+		    "");
+}
+
+static void
+set_accepting(int on)
+{
+	for (size_t i = 0; i < worker.n_evl; i++)
+		if (worker.evl[i] != NULL) {
+			if (on)
+				evconnlistener_enable(worker.evl[i]);
+			else
+				evconnlistener_disable(worker.evl[i]);
+		}
+}
+
+static void
+resume_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!worker.stopping)
+		set_accepting(1);
+}
+
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -50,6 +151,10 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	int on = 1;
 
 	(void)evl;
+	if (worker.n_sessions >= worker.max_sessions) {
+		refuse_busy(fd, l);
+		return;
+	}
 	/* Replies are whole lines already: do not let Nagle hold one back
 	 * behind a TLS record (TLS 1.3 tickets, pipelined replies). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -61,12 +166,26 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 static void
 accept_error_cb(struct evconnlistener *evl, void *arg)
 {
+	static struct rate_warning warned;
+	struct timeval pause = { ACCEPT_PAUSE_MS / 1000,
+	    (ACCEPT_PAUSE_MS % 1000) * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
+	unsigned long suppressed;
+	int exhausted = err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
 
 	(void)evl;
 	(void)arg;
-	/* EMFILE and friends: log and carry on; the listener stays. */
-	msg_warn("accept: %s", evutil_socket_error_to_string(err));
+	/* The connection stays in the backlog and would fail again at
+	 * once: pause every listener until some descriptors are free. */
+	if (exhausted) {
+		set_accepting(0);
+		event_add(worker.resume_accept, &pause);
+	}
+	if (warn_due(&warned, &suppressed))
+		msg_warn("accept: %s%s%s", evutil_socket_error_to_string(err),
+		    exhausted ? ": not accepting for a second" : "",
+		    suppressed ? " (repeated)" : "");
 }
 
 static void
@@ -110,6 +229,9 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	worker.index = worker_index;
 	worker.evl = xcalloc(n_listeners, sizeof(*worker.evl));
 	worker.n_evl = n_listeners;
+	worker.max_sessions = session_cap();
+	worker.resume_accept = evtimer_new(worker.base, resume_accept_cb,
+	    NULL);
 	for (size_t i = 0; i < n_listeners; i++) {
 		/* Our copy of the socket closes with the listener, so a
 		 * stopping worker no longer holds the port open. */
@@ -136,6 +258,7 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	/* The loop ends with the last session, and a session waits for
 	 * its commit: none is in flight now. */
 	smtpd_commit_stop();
+	event_free(worker.resume_accept);
 	event_free(sigterm);
 	event_free(sigusr1);
 	event_base_free(worker.base);

@@ -51,6 +51,8 @@ TESTS += tests/integration/test_keys.py
 EXTRA_DIST += tests/integration/test_keys.py
 TESTS += tests/integration/test_supervisor.py
 EXTRA_DIST += tests/integration/test_supervisor.py
+TESTS += tests/integration/test_fdlimit.py
+EXTRA_DIST += tests/integration/test_fdlimit.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py
