@@ -21,4 +21,22 @@ struct dns {
  * query: call after each batch of ares_query() calls. */
 void dns_update_timer(struct dns *dns);
 
+/* dns_answer.c: the next-hop answers, judged (and fuzzed) apart from the
+ * callbacks. */
+struct dns_mx;
+enum mx_verdict {
+	MX_VERDICT_HOSTS,	/* *mx: n hosts, sorted (dns_mx_sort) */
+	MX_VERDICT_IMPLICIT,	/* no MX: the name itself, preference 0 */
+	MX_VERDICT_NULL,	/* RFC 7505 */
+	MX_VERDICT_ERROR,	/* *status: c-ares's reason */
+};
+/* The MX answer in abuf. HOSTS: free *mx with dns_mx_list_free. */
+enum mx_verdict dns_mx_answer(const unsigned char *abuf, int alen,
+    unsigned int (*rnd)(void), struct dns_mx **mx, size_t *n, int *status);
+void dns_mx_list_free(struct dns_mx *mx, size_t n);
+/* The A (family AF_INET) or AAAA answer in abuf: add(arg, bytes) for each
+ * address. Returns c-ares's status. */
+int dns_addr_answer(int family, const unsigned char *abuf, int alen,
+    void (*add)(void *arg, const void *bytes), void *arg);
+
 #endif

@@ -191,19 +191,26 @@ lookup_add_addr(struct nh_lookup *lk, const void *bytes, unsigned short port)
 	}
 }
 
-/* Takes the addresses of a hostent of the lookup's family. */
+/* One address of an A or AAAA answer (dns_addr_answer). */
 static void
-lookup_take_hostent(struct nh_lookup *lk, const struct hostent *he,
-    unsigned short port)
+lookup_take_addr(void *arg, const void *bytes)
+{
+	struct nh_lookup *lk = arg;
+
+	lookup_add_addr(lk, bytes, lk->req->port);
+}
+
+/* The addresses of an /etc/hosts entry of the lookup's family. */
+static void
+lookup_take_hostent(struct nh_lookup *lk, const struct hostent *he)
 {
 	size_t want = lk->family == AF_INET ? sizeof(struct in_addr) :
 	    sizeof(struct in6_addr);
-	char **ap;
 
 	if (he->h_addrtype != lk->family || (size_t)he->h_length != want)
 		return;
-	for (ap = he->h_addr_list; *ap != NULL; ap++)
-		lookup_add_addr(lk, *ap, port);
+	for (char **ap = he->h_addr_list; *ap != NULL; ap++)
+		lookup_take_addr(lk, *ap);
 }
 
 static int
@@ -309,20 +316,13 @@ addr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct nh_lookup *lk = arg;
 	struct nh_req *req = lk->req;
-	struct hostent *he = NULL;
 
 	(void)timeouts;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		req->cancelled = 1;
-	if (status == ARES_SUCCESS) {
-		status = lk->family == AF_INET ?
-		    ares_parse_a_reply(abuf, alen, &he, NULL, NULL) :
-		    ares_parse_aaaa_reply(abuf, alen, &he, NULL, NULL);
-		if (status == ARES_SUCCESS)
-			lookup_take_hostent(lk, he, req->port);
-		if (he != NULL)
-			ares_free_hostent(he);
-	}
+	if (status == ARES_SUCCESS)
+		status = dns_addr_answer(lk->family, abuf, alen,
+		    lookup_take_addr, lk);
 	lk->status = status;
 	req_release(req);
 }
@@ -353,12 +353,6 @@ req_query_addresses(struct nh_req *req)
 	req_release(req);
 }
 
-static int
-is_root(const char *host)
-{
-	return host[0] == '\0' || strcmp(host, ".") == 0;
-}
-
 static unsigned int
 dns_random(void)
 {
@@ -380,57 +374,36 @@ static void
 mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct nh_req *req = arg;
-	struct ares_mx_reply *replies = NULL, *r;
-	struct dns_mx *mx;
-	size_t n = 0, usable = 0, i;
+	struct dns_mx *mx = NULL;
+	size_t n = 0;
+	enum mx_verdict verdict = MX_VERDICT_ERROR;
 
 	(void)timeouts;
 	req->pending--;
-	if (status == ARES_SUCCESS) {
-		status = ares_parse_mx_reply(abuf, alen, &replies);
-		if (status != ARES_SUCCESS && replies != NULL) {
-			ares_free_data(replies);
-			replies = NULL;
-		}
-	}
-	if (status == ARES_ENODATA) {
-		/* The name exists without MX records: implicit MX. */
+	if (status == ARES_SUCCESS)
+		verdict = dns_mx_answer(abuf, alen, dns_random, &mx, &n,
+		    &status);
+	else if (status == ARES_ENODATA)
+		verdict = MX_VERDICT_IMPLICIT;
+	switch (verdict) {
+	case MX_VERDICT_IMPLICIT:
+		/* The name exists without MX records. */
 		req_add_host(req, req->name, 0);
-		req_query_addresses(req);
-		return;
-	}
-	if (status != ARES_SUCCESS) {
-		req_fail(req, status_is_negative(status) ? DNS_NOTFOUND :
-		    DNS_TEMPFAIL, lookup_reason(req->name, "MX", status));
-		return;
-	}
-
-	for (r = replies; r != NULL; r = r->next) {
-		n++;
-		if (!is_root(r->host))
-			usable++;
-	}
-	if (usable == 0) {
-		/* RFC 7505: "MX 0 ." -- and a set of nothing but root
-		 * targets can mean nothing else. */
-		ares_free_data(replies);
+		break;
+	case MX_VERDICT_NULL:
 		req_fail(req, DNS_NULLMX, xasprintf("Domain %s does not "
 		    "accept mail (nullMX)", req->name));
 		return;
+	case MX_VERDICT_ERROR:
+		req_fail(req, status_is_negative(status) ? DNS_NOTFOUND :
+		    DNS_TEMPFAIL, lookup_reason(req->name, "MX", status));
+		return;
+	case MX_VERDICT_HOSTS:
+		for (size_t i = 0; i < n; i++)
+			req_add_host(req, mx[i].host, mx[i].preference);
+		dns_mx_list_free(mx, n);
+		break;
 	}
-	mx = xcalloc(usable, sizeof(*mx));
-	for (i = 0, r = replies; r != NULL; r = r->next) {
-		if (is_root(r->host))
-			continue;
-		mx[i].host = r->host;
-		mx[i].preference = r->priority;
-		i++;
-	}
-	dns_mx_sort(mx, usable, dns_random);
-	for (i = 0; i < usable; i++)
-		req_add_host(req, mx[i].host, mx[i].preference);
-	free(mx);
-	ares_free_data(replies);
 	req_query_addresses(req);
 }
 
@@ -455,7 +428,7 @@ req_from_hosts_file(struct nh_req *req)
 		lk->status = ares_gethostbyname_file(req->dns->channel,
 		    req->name, lk->family, &he);
 		if (lk->status == ARES_SUCCESS && he != NULL)
-			lookup_take_hostent(lk, he, req->port);
+			lookup_take_hostent(lk, he);
 		if (he != NULL)
 			ares_free_hostent(he);
 		/* A name without an entry of this family is no failure of

@@ -78,3 +78,11 @@ EXTRA_DIST += tests/fuzz/corpus-maildrop.sh
 tests_fuzz_fuzz_maildrop_SOURCES = tests/fuzz/fuzz_maildrop.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_maildrop_LDADD = $(LIBTLSRELAY)
+
+# The next-hop DNS answers (src/dns/dns_answer.c).
+check_PROGRAMS += tests/fuzz/fuzz_dns
+TESTS += tests/fuzz/corpus-dns.sh
+EXTRA_DIST += tests/fuzz/corpus-dns.sh
+tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_dns_LDADD = $(LIBTLSRELAY)

@@ -50,6 +50,9 @@ static const char *const zone[] = {
 	"--host-record=b.eq.test,127.0.0.22",
 	/* no MX: implicit MX */
 	"--host-record=implicit.test,127.0.0.31,fd00::31",
+	/* A CNAME to a name with an address and no MX: the MX answer is
+	 * the CNAME alone. */
+	"--cname=alias.test,implicit.test",
 	/* RFC 7505 */
 	"--mx-host=nullmx.test,.,0",
 	/* an MX host that does not exist, then one that does */
@@ -667,6 +670,20 @@ START_TEST(test_implicit_mx)
 }
 END_TEST
 
+/* The MX query of an alias gets the CNAME and no MX record: not a null
+ * MX (that is "MX 0 ." only) but no MX at all, so the implicit MX, as
+ * Postfix does; the address lookup then follows the CNAME. */
+START_TEST(test_cname_only_mx_answer)
+{
+	static const char *const v4[] = {
+		"alias.test 0 127.0.0.31 25",
+		NULL,
+	};
+
+	expect("alias.test", 1, DNS_FAMILY_INET, 0, DNS_OK, v4);
+}
+END_TEST
+
 START_TEST(test_no_mx_lookup)
 {
 	static const char *const mx1[] = {
@@ -1017,6 +1034,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_mx_order);
 	tcase_add_test(tc, test_equal_preference_random);
 	tcase_add_test(tc, test_implicit_mx);
+	tcase_add_test(tc, test_cname_only_mx_answer);
 	tcase_add_test(tc, test_no_mx_lookup);
 	tcase_add_test(tc, test_null_mx);
 	tcase_add_test(tc, test_nxdomain);
