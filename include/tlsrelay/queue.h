@@ -68,6 +68,10 @@ size_t spool_commit_batch(struct spool_writer **writers, size_t n,
     char **errs);
 /* Removes the tmp file and frees the writer. */
 void spool_abort(struct spool_writer *writer);
+/* Removes what a crash left in tmp/: files older than a minute that no
+ * writer holds (a writer holds its file locked from spool_open to its
+ * commit or abort). Returns how many; logs them. */
+unsigned spool_purge_tmp(const char *queue_dir);
 
 /* The commit thread (src/queue/spool_committer.c) lets an event loop have
  * messages committed without waiting for the disk itself. The loop

@@ -175,8 +175,17 @@ schedule_scan(void)
 static void
 scan_queue(int flush)
 {
+	static time_t last_purge;
+
 	flush_all = flush;
 	next_due = 0;
+	/* What a crash left half-received: never acknowledged, never to be
+	 * delivered, only taking space. At start, then once a minute at
+	 * most: a burst rescans often. */
+	if (time(NULL) - last_purge >= 60) {
+		last_purge = time(NULL);
+		spool_purge_tmp(qmgr.queue_dir);
+	}
 	/* Deferred mail whose time has come first: new mail has its
 	 * notices, and a scan is deferred mail's only way in. */
 	for_each_file("deferred", take_deferred);

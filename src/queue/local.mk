@@ -1,6 +1,7 @@
 libtlsrelay_a_SOURCES += src/queue/queue_id.c
 libtlsrelay_a_SOURCES += src/queue/spool_init.c
 libtlsrelay_a_SOURCES += src/queue/spool_write.c
+libtlsrelay_a_SOURCES += src/queue/spool_purge.c
 libtlsrelay_a_SOURCES += src/queue/spool_committer.c
 libtlsrelay_a_SOURCES += src/queue/spool_read.c
 libtlsrelay_a_SOURCES += src/queue/spool_status.c

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +171,10 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 		writer_free(w);
 		return NULL;
 	}
+	/* Held until the descriptor closes: a file in tmp/ that nobody
+	 * holds is what a crash left (spool_purge_tmp). A new file's lock
+	 * cannot be taken already. */
+	(void)flock(w->fd, LOCK_EX | LOCK_NB);
 	w->incoming_dir = xasprintf("%s/incoming", queue_dir);
 	w->incoming_path = xasprintf("%s/%s", w->incoming_dir, w->id);
 

@@ -13,7 +13,8 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (QueueFile, RawSMTP, RelayTestCase, main,  # noqa: E402
+from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
+                       QueueFile, RawSMTP, RelayTestCase, main,
                        queued_id, text_lines, unfold)
 
 SENDER = "sender@client.test"
@@ -248,6 +249,44 @@ class KillNineTest(RelayTestCase):
                                 "%s: incomplete file in incoming/" % qf.id)
         leftovers = set(relay.queue_ids("tmp"))
         self.assertEqual(leftovers & set(incoming), set())
+
+
+class StaleTmpTest(OutboundTestCase):
+    """Files a crash left in tmp/ (half-received, never acknowledged) are
+    removed by the queue manager; a file a live writer holds, or one just
+    made, stays (issue 13 #8)."""
+
+    def test_stale_tmp_files_removed(self):
+        import fcntl
+        relay = self.outbound_relay(main=dict(DEFAULT_TIMERS), start=False)
+        tmp = os.path.join(relay.queue_dir, "tmp")
+        os.makedirs(tmp, exist_ok=True)
+        old = time.time() - 3600
+
+        def make(name, mtime=None):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as f:
+                f.write("T1\nhalf a message")
+            if mtime:
+                os.utime(path, (mtime, mtime))
+            return path
+        stale = [make("STALE%d" % i, old) for i in range(3)]
+        fresh = make("FRESH")
+        held_path = make("HELD", old)
+        held = open(held_path)
+        self.addCleanup(held.close)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        relay.start()
+        relay.wait_log(r"removed 3 stale temporary file\(s\) from %s: "
+                       r"messages whose receipt a crash cut short" %
+                       re.escape(tmp))
+        self.assertEqual([p for p in stale if os.path.exists(p)], [])
+        self.assertTrue(os.path.exists(fresh))
+        self.assertTrue(os.path.exists(held_path))
+        # Mail received meanwhile is untouched by the purge.
+        queue_id = self.submit(relay, "a@example.com", ["b@example.net"],
+                               b"Subject: x\r\n\r\nbody\r\n")
+        self.assertIsNotNone(self.where(relay, queue_id))
 
 
 if __name__ == "__main__":
