@@ -18,6 +18,11 @@
 #define SPOOL_REC_SENDER	'S'
 #define SPOOL_REC_RCPT		'R'
 #define SPOOL_REC_CONTENT	'M'
+/* Optional: the content's length in SPOOL_SIZE_DIGITS decimal digits,
+ * written as zeros with the envelope and set in place at commit, so that
+ * a file cut short (or grown) later is found instead of delivered. */
+#define SPOOL_REC_CONTENT_SIZE	'z'
+#define SPOOL_SIZE_DIGITS	20
 
 #define SPOOL_STATUS_PENDING	' '
 #define SPOOL_STATUS_DELIVERED	'D'

@@ -82,6 +82,23 @@ reader_tell(const struct record_reader *r)
 	return r->buf_offset + (off_t)r->start;
 }
 
+/* The z record: exactly SPOOL_SIZE_DIGITS decimal digits. */
+static int
+parse_size(const char *s, size_t len, unsigned long long *size)
+{
+	unsigned long long v = 0;
+
+	if (len != SPOOL_SIZE_DIGITS)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (~0ULL - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+	}
+	*size = v;
+	return 0;
+}
+
 static int
 parse_version(const char *s, size_t len, int *version)
 {
@@ -182,6 +199,8 @@ spool_read_fd(int fd, const char *path, struct spool_message *msg,
 	size_t len, magic_len = strlen(SPOOL_MAGIC), rcpt_cap = 0;
 	off_t off;
 	int have_id = 0, have_time = 0, have_body = 0, have_end = 0;
+	int have_size = 0;
+	unsigned long long content_size = 0;
 
 	*err = NULL;
 	memset(msg, 0, sizeof(*msg));
@@ -318,6 +337,15 @@ spool_read_fd(int fd, const char *path, struct spool_message *msg,
 			rcpt->address = xstrndup(value + 1, vlen - 1);
 			break;
 		}
+		case SPOOL_REC_CONTENT_SIZE:
+			if (have_size)
+				FAIL("duplicate record type '%c' at offset "
+				    "%lld", line[0], (long long)off);
+			if (parse_size(value, vlen, &content_size) < 0)
+				FAIL("bad content size record at offset %lld",
+				    (long long)off);
+			have_size = 1;
+			break;
 		case SPOOL_REC_CONTENT:
 			if (vlen != 0)
 				FAIL("bad end-of-envelope record at offset "
@@ -356,6 +384,14 @@ spool_read_fd(int fd, const char *path, struct spool_message *msg,
 		msg->tls_info = xstrdup("");
 	msg->content_offset = reader_tell(r);
 	msg->content_length = st.st_size - msg->content_offset;
+	/* Files of writers that record it: the content must be all there,
+	 * and nothing else. */
+	if (have_size && (unsigned long long)msg->content_length !=
+	    content_size)
+		FAIL("%s content: %lld bytes where %llu were written",
+		    (unsigned long long)msg->content_length < content_size ?
+		    "truncated" : "overlong", (long long)msg->content_length,
+		    content_size);
 	free(r);
 	return 0;
 

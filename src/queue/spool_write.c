@@ -23,6 +23,9 @@ struct spool_writer {
 	char *incoming_dir;
 	int fd;
 	int error;		/* errno of the first failed write, or 0 */
+	off_t size_offset;	/* of the z record's digits */
+	unsigned long long written;	/* bytes so far, envelope included */
+	unsigned long long content_start;	/* written after the M record */
 	size_t buf_len;
 	char buf[SPOOL_BUFSIZE];
 };
@@ -58,6 +61,7 @@ spool_write(struct spool_writer *w, const char *data, size_t len)
 
 		memcpy(w->buf + w->buf_len, data, n);
 		w->buf_len += n;
+		w->written += n;
 		data += n;
 		len -= n;
 		if (w->buf_len == SPOOL_BUFSIZE && writer_flush(w) < 0)
@@ -154,6 +158,7 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 	w->fd = -1;
 	w->error = 0;
 	w->buf_len = 0;
+	w->written = 0;
 	/* O_EXCL never reuses a name; a clash (clock stepped back onto a
 	 * recycled pid) just takes the next ID. */
 	for (tries = 0; tries < 10; tries++) {
@@ -203,7 +208,12 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 		    strlen(env->recipients[i]));
 		spool_write(w, "\n", 1);
 	}
+	/* Its digits are set at commit, in place (record_content_size). */
+	w->size_offset = (off_t)w->written + 1;
+	snprintf(line, sizeof(line), "%0*d", SPOOL_SIZE_DIGITS, 0);
+	put_record(w, SPOOL_REC_CONTENT_SIZE, line);
 	put_record(w, SPOOL_REC_CONTENT, "");
+	w->content_start = w->written;
 
 	/* Write the envelope now, so a full disk shows before DATA. */
 	if (writer_flush(w) < 0) {
@@ -250,10 +260,27 @@ commit_error(const char *path, const char *step, int error)
 
 /* The first half of a commit: flush, fsync, close, rename into incoming/.
  * Returns NULL, or the error with the tmp file removed. */
+/* The z record's digits: the content's length, before the fsync that
+ * makes the file durable. */
+static int
+record_content_size(struct spool_writer *w)
+{
+	char digits[SPOOL_SIZE_DIGITS + 1];
+
+	snprintf(digits, sizeof(digits), "%0*llu", SPOOL_SIZE_DIGITS,
+	    w->written - w->content_start);
+	if (pwrite(w->fd, digits, SPOOL_SIZE_DIGITS, w->size_offset) !=
+	    SPOOL_SIZE_DIGITS) {
+		w->error = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
 static char *
 commit_file(struct spool_writer *w)
 {
-	int flushed = writer_flush(w);
+	int flushed = writer_flush(w) < 0 ? -1 : record_content_size(w);
 	int fd = w->fd;
 
 	w->fd = -1;

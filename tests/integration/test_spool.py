@@ -6,6 +6,7 @@ import email.utils
 import os
 import random
 import re
+import signal
 import sys
 import threading
 import time
@@ -14,7 +15,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
-                       QueueFile, RawSMTP, RelayTestCase, main,
+                       QueueFile, RawSMTP, RelayTestCase, free_port, main,
                        queued_id, text_lines, unfold)
 
 SENDER = "sender@client.test"
@@ -287,6 +288,36 @@ class StaleTmpTest(OutboundTestCase):
         queue_id = self.submit(relay, "a@example.com", ["b@example.net"],
                                b"Subject: x\r\n\r\nbody\r\n")
         self.assertIsNotNone(self.where(relay, queue_id))
+
+
+class TruncatedFileTest(OutboundTestCase):
+    """A queue file cut short on disk after its 250 (outside corruption)
+    is not delivered cut short: the z record holds the content's length,
+    and the queue manager moves the file to corrupt/ with a log line
+    (issue 13 #9)."""
+
+    def test_truncated_file_goes_to_corrupt(self):
+        relay = self.outbound_relay(main=dict(
+            DEFAULT_TIMERS, relayhost="[127.0.0.1]:%d" % free_port()))
+        queue_id = self.submit(relay, "a@example.com", ["b@example.net"],
+                               b"Subject: cut\r\n\r\n" + b"line\r\n" * 100)
+        self.wait_in(relay, queue_id, "deferred")
+        path = os.path.join(relay.queue_dir, "deferred", queue_id)
+        qf = QueueFile(path)
+        self.assertEqual(int(qf.get("z")), len(qf.content))
+        os.truncate(path, os.path.getsize(path) - 50)
+        sink = self.sink()
+        relay.main["relayhost"] = sink.nexthop
+        relay.write_config()
+        relay.signal(signal.SIGHUP)
+        relay.wait_log(r"reload -- version")
+        status, out = self.tlsrelay("queue", "-c", relay.dir, "flush")
+        self.assertEqual(status, 0, out)
+        relay.wait_log(r"%s: corrupt queue file, moved to corrupt/: .*"
+                       r"truncated content: %d bytes where %d were written"
+                       % (queue_id, len(qf.content) - 50, len(qf.content)))
+        self.assertEqual(self.where(relay, queue_id), "corrupt")
+        self.assertEqual(sink.messages(), [])
 
 
 if __name__ == "__main__":

@@ -432,6 +432,7 @@ END_TEST
 #define SND	"Ssender@example.com\n"
 #define RCPT	"R rcpt@example.com\n"
 #define END	"M\n"
+#define SIZE6	"z00000000000000000006\n"
 
 static const struct {
 	const char *data;
@@ -440,7 +441,19 @@ static const struct {
 } read_cases[] = {
 	{ HDR ID TIME OPT SND RCPT END "body\r\n", 0, NULL },
 	{ HDR ID TIME SND RCPT END, 0, NULL },	/* optional records absent */
-	{ HDR "xfuture optional\n" ID TIME SND RCPT "zz\n" END, 0, NULL },
+	{ HDR "xfuture optional\n" ID TIME SND RCPT "yy\n" END, 0, NULL },
+	/* The content size, when recorded, must match. */
+	{ HDR ID TIME SND RCPT SIZE6 END "body\r\n", 0, NULL },
+	{ HDR ID TIME SND RCPT SIZE6 END "bo", 0,
+	    "truncated content: 2 bytes where 6 were written" },
+	{ HDR ID TIME SND RCPT SIZE6 END "body\r\nX", 0,
+	    "overlong content: 7 bytes where 6 were written" },
+	{ HDR ID TIME SND RCPT "z6\n" END "body\r\n", 0,
+	    "bad content size record at offset" },
+	{ HDR ID TIME SND RCPT "z0000000000000000000x\n" END, 0,
+	    "bad content size record at offset" },
+	{ HDR ID TIME SND RCPT SIZE6 SIZE6 END "body\r\n", 0,
+	    "duplicate record type 'z'" },
 	{ HDR ID TIME SND RCPT END "\0\r\n\n", 4 + sizeof(HDR ID TIME SND
 	    RCPT END) - 1, NULL },
 	{ "", 0, "bad magic" },
