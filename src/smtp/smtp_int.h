@@ -33,6 +33,7 @@ struct smtp_settings {
 	long long rcpt_timeout;
 	long long data_init_timeout;
 	long long data_xfer_timeout;
+	size_t line_length_limit;	/* smtp_line_length_limit; 0: none */
 	long long data_done_timeout;
 	long long rset_timeout;
 	long long quit_timeout;
@@ -94,6 +95,8 @@ enum conn_state {
 struct smtp_body {
 	int fd;
 	off_t pos, end;
+	size_t line_limit;	/* longest line sent, CR LF aside; 0: any */
+	size_t line_len;	/* of the line being sent */
 	int at_line_start;
 	char last[2];		/* the last two content bytes */
 	int finished;		/* "." CR LF appended */
@@ -268,8 +271,11 @@ const char *smtp_xfer_doing(const struct smtp_conn *conn);
 
 /* ---- smtp_body.c: content, dot-stuffed ---- */
 
+/* line_limit: smtp_line_length_limit; a longer line is broken with
+ * CR LF SPACE, as Postfix does, so that a header stays one folded header
+ * and MIME suffers least. */
 void smtp_body_init(struct smtp_body *body, int fd, off_t offset,
-    off_t length);
+    off_t length, size_t line_limit);
 /* Appends at most about max bytes of content to out, and at the end a
  * CR LF when the content lacks one, then "." CR LF. buf (of bufsize
  * bytes) is scratch space. Returns 1 when all is appended, 0 when more

@@ -46,6 +46,8 @@ settings_load(struct smtp_settings *set, const struct conf *conf)
 	set->rcpt_timeout = conf_time(conf, P_smtp_rcpt_timeout);
 	set->data_init_timeout = conf_time(conf, P_smtp_data_init_timeout);
 	set->data_xfer_timeout = conf_time(conf, P_smtp_data_xfer_timeout);
+	set->line_length_limit = (size_t)conf_int(conf,
+	    P_smtp_line_length_limit);
 	set->data_done_timeout = conf_time(conf, P_smtp_data_done_timeout);
 	set->rset_timeout = conf_time(conf, P_smtp_rset_timeout);
 	set->quit_timeout = conf_time(conf, P_smtp_quit_timeout);

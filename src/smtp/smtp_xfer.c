@@ -121,7 +121,7 @@ body_start(struct smtp_conn *conn)
 	const struct smtp_job *job = conn->run->job;
 
 	smtp_body_init(&conn->body, job->content_fd, job->content_offset,
-	    job->content_length);
+	    job->content_length, conn->pool->set.line_length_limit);
 	conn->state = CS_BODY;
 	conn_set_write_low(conn->io, BODY_LOW);
 	smtp_xfer_writable(conn);

@@ -276,8 +276,8 @@ END_TEST
 /* ---- content: dot-stuffing from a file ----------------------------------- */
 
 static char *
-stuff_file(const char *content, size_t len, off_t offset, size_t bufsize,
-    size_t max, size_t *outlen)
+stuff_file_limit(const char *content, size_t len, off_t offset,
+    size_t bufsize, size_t max, size_t limit, size_t *outlen)
 {
 	char path[] = "/tmp/check_smtp_reply.XXXXXX";
 	int fd = mkstemp(path);
@@ -291,7 +291,7 @@ stuff_file(const char *content, size_t len, off_t offset, size_t bufsize,
 	ck_assert_int_eq(write(fd, "PREFIX....", (size_t)offset),
 	    (ssize_t)offset);
 	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
-	smtp_body_init(&body, fd, offset, (off_t)len);
+	smtp_body_init(&body, fd, offset, (off_t)len, limit);
 	while ((status = smtp_body_fill(&body, out, max, buf, bufsize)) == 0)
 		rounds++;
 	ck_assert_int_eq(status, 1);
@@ -306,6 +306,14 @@ stuff_file(const char *content, size_t len, off_t offset, size_t bufsize,
 	free(buf);
 	close(fd);
 	return result;
+}
+
+static char *
+stuff_file(const char *content, size_t len, off_t offset, size_t bufsize,
+    size_t max, size_t *outlen)
+{
+	return stuff_file_limit(content, len, offset, bufsize, max, 0,
+	    outlen);
 }
 
 START_TEST(dot_stuffing)
@@ -340,6 +348,38 @@ START_TEST(dot_stuffing)
 }
 END_TEST
 
+/* smtp_line_length_limit: a longer line goes out broken with CR LF
+ * SPACE (the rest a continuation line); a line of the limit exactly, or
+ * its CR LF, never is; dot-stuffing still applies to real lines only. */
+START_TEST(long_lines_broken)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "12345\r\n", "12345\r\n.\r\n" },
+		{ "123456\r\n", "12345\r\n 6\r\n.\r\n" },
+		{ "1234567890abc\r\n", "12345\r\n 6789\r\n 0abc\r\n.\r\n" },
+		{ "12345\r\n.2345678\r\n",
+		    "12345\r\n..2345\r\n 678\r\n.\r\n" },
+		{ "123456\n", "12345\r\n 6\n\r\n.\r\n" },
+		{ "1234567", "12345\r\n 67\r\n.\r\n" },
+		{ "123.56789\r\n", "123.5\r\n 6789\r\n.\r\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t bufsize = 1; bufsize <= 8; bufsize++) {
+			size_t len;
+			char *out = stuff_file_limit(cases[i].in,
+			    strlen(cases[i].in), 3, bufsize, 2, 5, &len);
+
+			ck_assert_msg(strcmp(out, cases[i].out) == 0,
+			    "case %zu bufsize %zu: \"%s\"", i, bufsize, out);
+			free(out);
+		}
+	}
+}
+END_TEST
+
 START_TEST(short_file)
 {
 	char path[] = "/tmp/check_smtp_reply.XXXXXX";
@@ -350,7 +390,7 @@ START_TEST(short_file)
 
 	unlink(path);
 	ck_assert_int_eq(write(fd, "abc", 3), 3);
-	smtp_body_init(&body, fd, 0, 10);	/* promises more */
+	smtp_body_init(&body, fd, 0, 10, 0);	/* promises more */
 	ck_assert_int_eq(smtp_body_fill(&body, out, 100, buf, sizeof(buf)),
 	    -1);
 	evbuffer_free(out);
@@ -381,6 +421,7 @@ reply_suite(void)
 	tcase_add_test(tc, delays);
 	tcase_add_test(tc, dot_stuffing);
 	tcase_add_test(tc, short_file);
+	tcase_add_test(tc, long_lines_broken);
 	suite_add_tcase(s, tc);
 	return s;
 }
