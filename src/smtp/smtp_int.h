@@ -34,6 +34,8 @@ struct smtp_settings {
 	long long data_init_timeout;
 	long long data_xfer_timeout;
 	size_t line_length_limit;	/* smtp_line_length_limit; 0: none */
+	int per_request_deadline;	/* smtp_per_request_deadline */
+	long long min_data_rate;	/* smtp_min_data_rate, bytes/s */
 	long long data_done_timeout;
 	long long rset_timeout;
 	long long quit_timeout;
@@ -126,6 +128,9 @@ struct smtp_conn {
 	struct event *connect_ev;	/* while connecting */
 	struct conn *io;		/* once connected: socket, TLS, the
 					 * reply timer (conn.h) */
+	/* smtp_per_request_deadline: when the content must be sent
+	 * (CLOCK_MONOTONIC ms), 0 before the first byte of it. */
+	long long content_deadline_ms;
 
 	/* The server of the current target. */
 	char *hostname;

@@ -48,6 +48,9 @@ settings_load(struct smtp_settings *set, const struct conf *conf)
 	set->data_xfer_timeout = conf_time(conf, P_smtp_data_xfer_timeout);
 	set->line_length_limit = (size_t)conf_int(conf,
 	    P_smtp_line_length_limit);
+	set->per_request_deadline = conf_bool(conf,
+	    P_smtp_per_request_deadline);
+	set->min_data_rate = conf_int(conf, P_smtp_min_data_rate);
 	set->data_done_timeout = conf_time(conf, P_smtp_data_done_timeout);
 	set->rset_timeout = conf_time(conf, P_smtp_rset_timeout);
 	set->quit_timeout = conf_time(conf, P_smtp_quit_timeout);

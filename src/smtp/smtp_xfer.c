@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -122,9 +123,42 @@ body_start(struct smtp_conn *conn)
 
 	smtp_body_init(&conn->body, job->content_fd, job->content_offset,
 	    job->content_length, conn->pool->set.line_length_limit);
+	conn->content_deadline_ms = 0;
 	conn->state = CS_BODY;
 	conn_set_write_low(conn->io, BODY_LOW);
 	smtp_xfer_writable(conn);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* smtp_data_xfer_timeout for each step of the content, as before; with
+ * smtp_per_request_deadline for all of it, growing by a second per
+ * smtp_min_data_rate bytes (Postfix): a server that takes one byte now
+ * and then cannot hold a delivery for ever. */
+static void
+content_timeout(struct smtp_conn *conn, size_t added)
+{
+	const struct smtp_pool *pool = conn->pool;
+	long long left;
+
+	if (!pool->set.per_request_deadline) {
+		smtp_conn_timeout(conn, pool->set.data_xfer_timeout);
+		return;
+	}
+	if (conn->content_deadline_ms == 0)
+		conn->content_deadline_ms = now_ms() +
+		    pool->set.data_xfer_timeout * 1000;
+	conn->content_deadline_ms += (long long)added * 1000 /
+	    pool->set.min_data_rate;
+	left = conn->content_deadline_ms - now_ms();
+	smtp_conn_timeout(conn, left <= 0 ? 1 : (left + 999) / 1000);
 }
 
 void
@@ -148,6 +182,7 @@ smtp_xfer_writable(struct smtp_conn *conn)
 		return;
 	status = smtp_body_fill(&conn->body, out, BODY_HIGH - queued,
 	    conn->pool->iobuf, SMTP_IOBUF_SIZE);
+	queued = evbuffer_get_length(out) - queued;	/* added now */
 	if (status < 0) {
 		char *reason = xasprintf("error reading the queue file: %s",
 		    strerror(errno));
@@ -162,7 +197,7 @@ smtp_xfer_writable(struct smtp_conn *conn)
 		smtp_conn_close(conn);
 		return;
 	}
-	smtp_conn_timeout(conn, conn->pool->set.data_xfer_timeout);
+	content_timeout(conn, queued);
 	/* All of it is queued: the next write callback comes when the
 	 * buffer is empty. */
 	if (status == 1)

@@ -13,6 +13,7 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/sasl_passwd_file.c \
 	src/smtpd/smtpd_received.c \
 	src/smtpd/smtpd_session.c \
+	src/smtpd/smtpd_deadline.c \
 	src/smtpd/smtpd_worker.c
 
 check_PROGRAMS += tests/unit/check_smtpd_policy

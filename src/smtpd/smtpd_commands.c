@@ -54,6 +54,8 @@ void
 session_greet(struct smtpd_session *s)
 {
 	session_reply(s, "220 %s", s->policy->banner);
+	/* The first command's time starts now. */
+	session_deadline_wait(s);
 }
 
 void

@@ -38,6 +38,8 @@ struct smtpd_policy {
 	long long recipient_limit;
 	long long timeout;		/* seconds */
 	long long starttls_timeout;
+	int per_request_deadline;	/* smtpd_per_request_deadline */
+	long long min_data_rate;	/* smtpd_min_data_rate, bytes/s */
 	long long hard_error_limit;
 	long long soft_error_limit;
 	long long error_sleep_time;
@@ -93,6 +95,11 @@ void smtpd_session_start(struct event_base *base, int fd,
 /* Asks every session to end: idle ones get 421 at once, one in DATA
  * finishes its message first. */
 void smtpd_sessions_shutdown(void);
+
+/* smtpd_worker.c: 1 while the worker is under stress (its sessions at
+ * three quarters of its cap): sessions then use Postfix's stress
+ * defaults (smtpd_timeout 10s, per-request deadlines). */
+int smtpd_worker_stressed(void);
 
 /* smtpd_commit.c: the worker's commit thread, started with the loop
  * (msg_fatal when it cannot start) and stopped after it, when every

@@ -291,6 +291,8 @@ smtpd_policy_new(const struct conf *conf, char **err)
 	p->recipient_limit = conf_int(conf, P_smtpd_recipient_limit);
 	p->timeout = conf_time(conf, P_smtpd_timeout);
 	p->starttls_timeout = conf_time(conf, P_smtpd_starttls_timeout);
+	p->per_request_deadline = conf_bool(conf, P_smtpd_per_request_deadline);
+	p->min_data_rate = conf_int(conf, P_smtpd_min_data_rate);
 	p->hard_error_limit = conf_int(conf, P_smtpd_hard_error_limit);
 	p->soft_error_limit = conf_int(conf, P_smtpd_soft_error_limit);
 	p->error_sleep_time = conf_time(conf, P_smtpd_error_sleep_time);

@@ -109,7 +109,13 @@ tls_begin(struct smtpd_session *s)
 		conn_wake_writer(s->conn);
 		return;
 	}
+	/* The whole handshake, not only each read: a ClientHello one byte
+	 * at a time must not hold the session. */
 	conn_set_idle_timeout(s->conn, s->policy->starttls_timeout);
+	if (s->policy->starttls_timeout > 0) {
+		conn_set_deadline(s->conn, s->policy->starttls_timeout);
+		s->deadline_ms = -1;	/* armed: cleared when it is over */
+	}
 }
 
 void
@@ -139,6 +145,7 @@ handshake_done(struct smtpd_session *s)
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
 	s->state = SS_COMMAND;
+	session_deadline_done(s);
 	conn_set_idle_timeout(s->conn, s->policy->timeout);
 	if (s->policy->wrappermode && s->total[CNT_STARTTLS] == 0)
 		session_greet(s);
@@ -318,6 +325,10 @@ process_data(struct smtpd_session *s)
 			break;
 	}
 	evbuffer_drain(in, used);
+	if (s->state == SS_DATA)
+		session_deadline_data(s, used);
+	else
+		session_deadline_done(s);
 }
 
 /* Logs a client line with -v, without the secrets of an AUTH exchange
@@ -370,8 +381,12 @@ session_process_input(struct smtpd_session *s)
 			session_close_after_reply(s);
 			return;
 		}
-		if ((line = next_line(s, &end)) == NULL)
+		if ((line = next_line(s, &end)) == NULL) {
+			if (!end)
+				session_deadline_wait(s);
 			return;
+		}
+		session_deadline_done(s);
 		debug_line(s, line);
 		session_command(s, line);
 		if (s->shutdown_requested && s->state == SS_COMMAND) {

@@ -95,6 +95,10 @@ struct smtpd_session {
 	unsigned long long data_size;
 
 	struct event *pause_timer;
+	/* smtpd_per_request_deadline: when the request being read must be
+	 * complete (CLOCK_MONOTONIC ms), -1 for the TLS handshake's, 0 when
+	 * none is armed. */
+	long long deadline_ms;
 };
 
 /* smtpd_session.c */
@@ -137,5 +141,14 @@ void smtpd_commit(struct spool_writer *w, spool_commit_cb done, void *arg);
 /* smtpd_received.c: the Received header for the queue file. */
 char *smtpd_received_header(const struct smtpd_session *s,
     const char *queue_id);
+
+/* smtpd_deadline.c: Postfix's smtpd_per_request_deadline and
+ * smtpd_min_data_rate, and the worker's stress mode. */
+/* Waiting for a command line that is not complete yet. */
+void session_deadline_wait(struct smtpd_session *s);
+/* The request is complete: no deadline until the next one. */
+void session_deadline_done(struct smtpd_session *s);
+/* DATA took n more bytes of content. */
+void session_deadline_data(struct smtpd_session *s, size_t n);
 
 #endif

@@ -86,6 +86,21 @@ warn_due(struct rate_warning *w, unsigned long *suppressed)
 	return 1;
 }
 
+int
+smtpd_worker_stressed(void)
+{
+	static struct rate_warning warned;
+	unsigned long suppressed;
+	int stressed = worker.max_sessions != SIZE_MAX &&
+	    worker.n_sessions * 4 >= worker.max_sessions * 3;
+
+	if (stressed && warn_due(&warned, &suppressed))
+		msg_warn("%zu sessions, three quarters of the %zu this worker "
+		    "takes: stress mode: smtpd_timeout 10s, per-request "
+		    "deadlines", worker.n_sessions, worker.max_sessions);
+	return stressed;
+}
+
 /* The cap: what the descriptor limit leaves for sessions. */
 static size_t
 session_cap(void)

@@ -53,6 +53,8 @@ TESTS += tests/integration/test_supervisor.py
 EXTRA_DIST += tests/integration/test_supervisor.py
 TESTS += tests/integration/test_fdlimit.py
 EXTRA_DIST += tests/integration/test_fdlimit.py
+TESTS += tests/integration/test_deadlines.py
+EXTRA_DIST += tests/integration/test_deadlines.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py

@@ -31,6 +31,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def greeted_now(port):
+    """1 when a new connection gets 220 (and closes it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        return s.recv(512).startswith(b"220 ")
+
+
 class DescriptorLimitTest(RelayTestCase):
 
     def start_limited(self, relay):
@@ -100,6 +106,38 @@ class DescriptorLimitTest(RelayTestCase):
             self.assertLess(os.path.getsize(relay.maillog_path), 64 * 1024)
             self.assertEqual(relay.maillog().count("new connections get "
                                                    "421"), 1)
+            # Three quarters of the cap and more: stress mode, as
+            # Postfix's, with per-request deadlines of 10 s. Ten idle
+            # clients leave; a new one that sends a byte every 2 s is
+            # cut off after about 10 s, not the 300 s of smtpd_timeout.
+            relay.wait_log(r"warning: \d+ sessions, three quarters of the "
+                           r"96 this worker takes: stress mode: "
+                           r"smtpd_timeout 10s, per-request deadlines")
+            for i in [i for i, l in enumerate(first)
+                      if l.startswith(b"220 ")][:10]:
+                socks[i].close()
+            wait_for("a free session slot", lambda: greeted_now(
+                relay.port()), 10, relay.diagnostics)
+            slow = socket.create_connection(("127.0.0.1", relay.port()),
+                                            timeout=30)
+            self.addCleanup(slow.close)
+            self.assertTrue(slow.recv(512).startswith(b"220 "))
+            begin = time.monotonic()
+            slow.settimeout(2)
+            said = b""
+            while time.monotonic() - begin < 30:
+                try:
+                    slow.sendall(b"x")
+                    chunk = slow.recv(512)
+                    if not chunk:
+                        break
+                    said += chunk
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            self.assertLess(time.monotonic() - begin, 16)
+            self.assertIn(b"421 4.4.2", said)
         finally:
             for s in socks:
                 s.close()
