@@ -195,6 +195,22 @@ usable(struct scache *sc, time_t now)
 	return sc->db;
 }
 
+/* The guard around a call into an environment (scache_env_enter);
+ * a cache without an environment has none. */
+static int
+enter(struct scache *sc, int write)
+{
+	return sc->env == NULL ? 0 : scache_env_enter(sc->env, write);
+}
+
+static void
+leave(struct scache *sc, struct scache_env *env, int write)
+{
+	/* failed() may have closed the environment (and so its guard). */
+	if (env != NULL && sc->env == env)
+		scache_env_leave(env, write);
+}
+
 /* After a failed call: a dead environment is replaced; a damaged file
  * is removed (it is only a cache) and created again on the next use. */
 static void
@@ -221,6 +237,7 @@ scache_get(struct scache *sc, const char *key, time_t now,
     struct scache_entry *entry)
 {
 	DB *db = usable(sc, now);
+	struct scache_env *env;
 	DBT k, v;
 	int ret;
 
@@ -232,7 +249,12 @@ scache_get(struct scache *sc, const char *key, time_t now,
 	k.data = (void *)key;
 	k.size = (u_int32_t)strlen(key);
 	v.flags = DB_DBT_MALLOC;
-	if ((ret = db->get(db, NULL, &k, &v, 0)) != 0) {
+	if (enter(sc, 0) < 0)
+		return -1;
+	env = sc->env;
+	ret = db->get(db, NULL, &k, &v, 0);
+	leave(sc, env, 0);
+	if (ret != 0) {
 		if (ret == DB_NOTFOUND)
 			return 0;
 		failed(sc, "lookup", ret);
@@ -256,6 +278,7 @@ scache_put(struct scache *sc, const char *key, time_t created,
     time_t expires, const void *data, size_t len)
 {
 	DB *db;
+	struct scache_env *env;
 	DBT k, v;
 	unsigned char *rec;
 	int ret;
@@ -275,7 +298,13 @@ scache_put(struct scache *sc, const char *key, time_t created,
 	k.size = (u_int32_t)strlen(key);
 	v.data = rec;
 	v.size = (u_int32_t)(REC_HEADER + len);
+	if (enter(sc, 1) < 0) {
+		free(rec);
+		return -1;
+	}
+	env = sc->env;
 	ret = db->put(db, NULL, &k, &v, 0);
+	leave(sc, env, 1);
 	free(rec);
 	if (ret != 0) {
 		failed(sc, "update", ret);
@@ -288,6 +317,7 @@ int
 scache_delete(struct scache *sc, const char *key)
 {
 	DB *db;
+	struct scache_env *env;
 	DBT k;
 	int ret;
 
@@ -297,7 +327,11 @@ scache_delete(struct scache *sc, const char *key)
 	memset(&k, 0, sizeof(k));
 	k.data = (void *)key;
 	k.size = (u_int32_t)strlen(key);
+	if (enter(sc, 1) < 0)
+		return -1;
+	env = sc->env;
 	ret = db->del(db, NULL, &k, 0);
+	leave(sc, env, 1);
 	if (ret != 0 && ret != DB_NOTFOUND) {
 		failed(sc, "delete", ret);
 		return -1;
@@ -311,18 +345,21 @@ static long
 scan(struct scache *sc, time_t purge_before, scache_walk_fn fn, void *arg)
 {
 	DB *db = usable(sc, time(NULL));
+	struct scache_env *env;
 	DBC *dbc;
 	DBT k, v;
 	long count = 0;
 	int ret, stop = 0;
 
-	if (db == NULL)
+	if (db == NULL || enter(sc, purge_before != 0) < 0)
 		return -1;
+	env = sc->env;
 	/* A write cursor is the Concurrent Data Store way to delete while
 	 * scanning; it exists only inside an environment. */
 	ret = db->cursor(db, NULL, &dbc, purge_before && sc->env != NULL ?
 	    DB_WRITECURSOR : 0);
 	if (ret != 0) {
+		leave(sc, env, purge_before != 0);
 		failed(sc, "scan", ret);
 		return -1;
 	}
@@ -351,6 +388,7 @@ scan(struct scache *sc, time_t purge_before, scache_walk_fn fn, void *arg)
 		count++;
 	}
 	(void)dbc->close(dbc);
+	leave(sc, env, purge_before != 0);
 	if (ret != 0 && ret != DB_NOTFOUND) {
 		failed(sc, purge_before ? "purge" : "scan", ret);
 		return -1;

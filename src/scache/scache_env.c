@@ -17,11 +17,14 @@
  *     and created fresh: a restart after any crash starts clean.
  *   - scache.lock: held exclusively only while opening, so that check
  *     and creation are one step for everybody.
- * After opening, DB_ENV->failchk finds lockers that died; their
- * read locks are freed, a dead writer panics the environment, and every
- * process then closes it and opens a fresh one (see scache_env_fail).
- * A writer killed inside a put stays the one case that can stall other
- * writers until restart; puts hold the lock for microseconds. */
+ *   - scache.guard: held shared by readers and exclusively by a writer
+ *     around every call (scache_env_enter): a writer killed inside a
+ *     put is found by the next process in, which replaces the
+ *     environment rather than wait for the lock it left.
+ * After opening, and before every write, DB_ENV->failchk finds lockers
+ * that died; their read locks are freed, a dead writer panics the
+ * environment, and every process then closes it and opens a fresh one
+ * (see scache_env_fail). */
 #include "config.h"
 
 #include <errno.h>
@@ -39,6 +42,8 @@
 
 #define LOCK_FILE	"scache.lock"
 #define USERS_FILE	"scache.users"
+#define GUARD_FILE	"scache.guard"
+#define GUARD_WAIT_MS	200
 #define RETRY_SECONDS	10
 #define MAX_PROCESSES	512	/* thread table for failchk */
 #define CACHE_BYTES	(8 * 1024 * 1024)
@@ -65,6 +70,21 @@ open_lock(const char *home, const char *name, int create)
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (fd < 0 && !(errno == ENOENT && !create))
+		msg_warn("TLS session cache: open %s: %s", path,
+		    strerror(errno));
+	free(path);
+	return fd;
+}
+
+/* scache.guard, read and written: it holds a writer's PID. */
+static int
+open_guard(const char *home, int create)
+{
+	char *path = xasprintf("%s/%s", home, GUARD_FILE);
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 	if (fd < 0 && !(errno == ENOENT && !create))
 		msg_warn("TLS session cache: open %s: %s", path,
 		    strerror(errno));
@@ -138,6 +158,9 @@ close_dbenv(struct scache_env *env)
 	if (env->users_fd >= 0)
 		close(env->users_fd);
 	env->users_fd = -1;
+	if (env->guard_fd >= 0)
+		close(env->guard_fd);
+	env->guard_fd = -1;
 	env->generation++;
 }
 
@@ -172,10 +195,17 @@ env_open(struct scache_env *env, int readonly, int *absent)
 	if (alone && readonly)
 		*absent = 1;	/* nobody runs: read the files alone */
 	ret = *absent ? ENOENT : open_dbenv(env, !readonly);
+	/* A reader made before the guard existed goes without it. */
+	if (ret == 0 && (env->guard_fd = open_guard(env->home,
+	    !readonly)) < 0 && !readonly)
+		ret = errno;
 	close(lock_fd);			/* drops the open lock */
 	if (ret != 0) {
 		close(env->users_fd);
 		env->users_fd = -1;
+		if (env->dbenv != NULL)
+			(void)env->dbenv->close(env->dbenv, 0);
+		env->dbenv = NULL;
 	}
 	return ret;
 }
@@ -194,6 +224,8 @@ find_env(const char *home)
 			inherited = env;
 			if (env->users_fd >= 0)
 				close(env->users_fd);
+			if (env->guard_fd >= 0)
+				close(env->guard_fd);
 			return find_env(home);
 		}
 		if (strcmp(env->home, home) == 0)
@@ -202,6 +234,7 @@ find_env(const char *home)
 	env = xcalloc(1, sizeof(*env));
 	env->home = xstrdup(home);
 	env->users_fd = -1;
+	env->guard_fd = -1;
 	env->pid = self;
 	env->next = envs;
 	envs = env;
@@ -245,6 +278,75 @@ scache_env_fail(struct scache_env *env, int ret)
 	/* A short pause lets every process let go, so that one of them is
 	 * alone and can remove the broken region. */
 	env->retry_at = time(NULL) + 1;
+}
+
+/* The PID a writer left in the guard file; 0 when none. */
+static pid_t
+guard_writer(int fd)
+{
+	char buf[16];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return (pid_t)strtol(buf, NULL, 10);
+}
+
+static void
+guard_mark(int fd, pid_t pid)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%10ld\n", (long)pid);
+
+	if (pwrite(fd, buf, (size_t)len, 0) != len)
+		msg_warn("TLS session cache: write %s: %s", GUARD_FILE,
+		    strerror(errno));
+}
+
+int
+scache_env_enter(struct scache_env *env, int write)
+{
+	int op = (write ? LOCK_EX : LOCK_SH) | LOCK_NB;
+	pid_t dead;
+
+	if (env->guard_fd < 0)
+		return 0;
+	for (int waited = 0; flock(env->guard_fd, op) < 0; waited++) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= GUARD_WAIT_MS)
+			return -1;	/* a miss, not a stall */
+		usleep(1000);
+	}
+	if ((dead = guard_writer(env->guard_fd)) != 0) {
+		msg_warn("TLS session cache: process %ld died while writing "
+		    "to it", (long)dead);
+		guard_mark(env->guard_fd, 0);
+		(void)flock(env->guard_fd, LOCK_UN);
+		scache_env_fail(env, DB_RUNRECOVERY);
+		return -1;
+	}
+	if (!write)
+		return 0;
+	/* No live process is inside the environment: every lock in it is
+	 * a dead process's. */
+	if (env->dbenv->failchk(env->dbenv, 0) != 0) {
+		(void)flock(env->guard_fd, LOCK_UN);
+		scache_env_fail(env, DB_RUNRECOVERY);
+		return -1;
+	}
+	guard_mark(env->guard_fd, getpid());
+	return 0;
+}
+
+void
+scache_env_leave(struct scache_env *env, int write)
+{
+	if (env->guard_fd < 0)
+		return;
+	if (write)
+		guard_mark(env->guard_fd, 0);
+	(void)flock(env->guard_fd, LOCK_UN);
 }
 
 void

@@ -14,6 +14,7 @@ struct scache_env {
 	char *home;
 	DB_ENV *dbenv;		/* NULL: not open (never, or broken) */
 	int users_fd;		/* shared flock while dbenv is open */
+	int guard_fd;		/* scache.guard: see scache_env_enter */
 	pid_t pid;		/* the process that opened it */
 	unsigned generation;	/* bumped each time dbenv goes away */
 	time_t retry_at;	/* after a failure: not before */
@@ -45,6 +46,17 @@ struct scache_env *scache_env_get(const char *home, int readonly,
 /* A Berkeley DB call said the environment is dead (DB_RUNRECOVERY):
  * close it and every database in it; the next use recreates it. */
 void scache_env_fail(struct scache_env *env, int ret);
+/* Around every call into the environment's databases: readers share
+ * scache.guard's flock, a writer holds it alone and leaves its PID in the
+ * file while it writes. The kernel drops the flock of a process that
+ * dies, so the next one in finds the PID of a writer that died inside a
+ * put -- and so a Concurrent Data Store lock nobody will release -- and
+ * replaces the environment instead of waiting for ever; a writer also
+ * runs DB_ENV->failchk first, which frees the read locks of readers that
+ * died. A lock not had within a fifth of a second is a cache miss.
+ * Returns 0 when the call may go ahead, -1 when it must not. */
+int scache_env_enter(struct scache_env *env, int write);
+void scache_env_leave(struct scache_env *env, int write);
 void scache_env_attach(struct scache_env *env, struct scache *sc);
 void scache_env_detach(struct scache *sc);
 /* Sends Berkeley DB's messages to msg_warn. */

@@ -377,6 +377,64 @@ START_TEST(test_dead_writer_recovered)
 }
 END_TEST
 
+/* The same with this process using the cache all along: a writer that
+ * another process had open dies inside its put, holding the Concurrent
+ * Data Store write lock. The next write here must not wait for ever: it
+ * finds the dead writer's PID in scache.guard, replaces the environment,
+ * and a moment later the cache works again. */
+START_TEST(test_dead_writer_while_others_run)
+{
+	struct scache_entry e;
+	struct scache *sc = store("live");
+	time_t now = time(NULL), deadline;
+	int status, pipefd[2], put;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(scache_put(sc, "before", now, now + 100, "0", 1), 0);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	if ((pid = fork()) == 0) {
+		struct scache *mine = store("live");
+		DBC *dbc;
+		DBT k, v;
+
+		close(pipefd[0]);
+		/* What scache_put does, stopped inside the write. */
+		if (scache_put(mine, "a", now, now + 100, "1", 1) != 0 ||
+		    scache_env_enter(mine->env, 1) != 0 ||
+		    mine->db->cursor(mine->db, NULL, &dbc, DB_WRITECURSOR) != 0)
+			_exit(1);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = "b";
+		k.size = 1;
+		v.data = "x";
+		v.size = 1;
+		(void)dbc->put(dbc, &k, &v, DB_KEYFIRST);
+		if (write(pipefd[1], "w", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	close(pipefd[0]);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* The test's timeout fails it if a put blocks. The first one finds
+	 * the dead writer and gives up (a miss); the environment is opened
+	 * afresh a second later. */
+	deadline = time(NULL) + 10;
+	while ((put = scache_put(sc, "after", now, now + 100, "2", 1)) != 0 &&
+	    time(NULL) < deadline)
+		usleep(100 * 1000);
+	ck_assert_int_eq(put, 0);
+	ck_assert_int_eq(scache_get(sc, "after", now, &e), 1);
+	free(e.data);
+	scache_free(sc);
+}
+END_TEST
+
 /* A process that inherits a handle through fork() opens its own. */
 START_TEST(test_fork_reopens)
 {
@@ -1071,6 +1129,7 @@ scache_suite(void)
 	tcase_add_test(store_tc, test_concurrent_writers);
 	tcase_add_test(store_tc, test_fork_reopens);
 	tcase_add_test(store_tc, test_dead_writer_recovered);
+	tcase_add_test(store_tc, test_dead_writer_while_others_run);
 	tcase_add_test(store_tc, test_parse_spec);
 	suite_add_tcase(s, store_tc);
 
