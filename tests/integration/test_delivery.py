@@ -437,7 +437,9 @@ class CrashTest(OutboundTestCase):
 
     def test_kill9_mid_run_then_restart_delivers_each_once(self):
         total = 50
-        sink = self.sink(delay=0.05)
+        # Slow enough that the run cannot end before the kill even when
+        # submitting the 50 is slow (a loaded machine): 5 s at the least.
+        sink = self.sink(delay=0.2)
         relay = self.outbound_relay(main={
             "relayhost": sink.nexthop,
             "default_destination_concurrency_limit": "2"})
