@@ -55,6 +55,8 @@ TESTS += tests/integration/test_fdlimit.py
 EXTRA_DIST += tests/integration/test_fdlimit.py
 TESTS += tests/integration/test_deadlines.py
 EXTRA_DIST += tests/integration/test_deadlines.py
+TESTS += tests/integration/test_faults.py
+EXTRA_DIST += tests/integration/test_faults.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py
