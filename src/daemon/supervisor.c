@@ -319,6 +319,13 @@ reap_children(int stopping)
 			continue;
 		anvil_worker_reset(anvil, slot);
 		procs[slot].pid = 0;
+		/* A worker that died may have committed a message without
+		 * telling the queue manager: have it look now, not at its
+		 * next scan minutes away. */
+		if (!stopping && qmgr_pid != 0 && (WIFSIGNALED(status) ||
+		    (WIFEXITED(status) && WEXITSTATUS(status) != 0)))
+			(void)queue_notify(conf_str(current->conf,
+			    P_queue_directory), QUEUE_NOTIFY_RESCAN, "");
 		procs[slot].gen->live_workers--;
 		if (procs[slot].gen != current) {
 			if (procs[slot].gen->live_workers == 0)

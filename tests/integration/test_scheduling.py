@@ -8,6 +8,7 @@ aiosmtpd sinks (peers/sink.py), routed by transport_maps to loopback."""
 import collections
 import os
 import re
+import signal
 import smtplib
 import sys
 import threading
@@ -120,6 +121,43 @@ class ActiveLimitTest(SchedulingTestCase):
 class SustainedCrashTest(SchedulingTestCase):
 
     def test_kill9_during_a_sustained_send_loses_nothing(self):
+        self.sustained_send_with(lambda relay: self.kill_everything(relay))
+
+    def test_kill9_of_a_worker_loses_nothing(self):
+        """Only one smtpd worker dies: the supervisor starts another, the
+        sender's next connection goes through, nothing acknowledged is
+        lost."""
+        def kill_worker(relay):
+            qmgr = relay.qmgr_pid()
+            worker = [p for p in relay.workers() if p != qmgr][0]
+            os.kill(worker, signal.SIGKILL)
+            relay.wait_log(r"warning: process smtpd pid %d killed by "
+                           r"signal 9" % worker)
+            relay.killed = True     # that line is this test's doing
+        self.sustained_send_with(kill_worker)
+
+    def test_kill9_of_the_queue_manager_loses_nothing(self):
+        """Only the queue manager dies, its deliveries with it: the
+        supervisor starts another, which takes up active/ again; every
+        acknowledged message arrives, a message whose 250 from the sink
+        the dead one never read at most twice (the count is logged for
+        the record: delivery runs inside the queue manager)."""
+        def kill_qmgr(relay):
+            qmgr = relay.qmgr_pid()
+            os.kill(qmgr, signal.SIGKILL)
+            relay.wait_log(r"warning: process qmgr pid %d killed by "
+                           r"signal 9" % qmgr)
+            relay.killed = True     # that line is this test's doing
+        copies = self.sustained_send_with(kill_qmgr)
+        twice = sum(1 for c in copies.values() if len(c) > 1)
+        print("\nqmgr killed: %d of %d messages arrived twice" % (
+            twice, len(copies)), file=sys.stderr)
+
+    def kill_everything(self, relay):
+        relay.kill9()
+        relay.start()
+
+    def sustained_send_with(self, kill):
         total, concurrency = 300, 4
         dest = self.sink(delay=0.01)
         relay = self.relay_to(dest, default_destination_concurrency_limit=str(
@@ -161,9 +199,8 @@ class SustainedCrashTest(SchedulingTestCase):
         sender = threading.Thread(target=send_all, daemon=True)
         sender.start()
         dest.wait_messages(80, timeout=60, diagnostics=relay.diagnostics)
-        relay.kill9()
         at_kill = len(dest.messages())
-        relay.start()
+        kill(relay)
         sender.join(150)
         self.assertFalse(sender.is_alive(), "the sender hung")
         self.assertEqual(errors, [])
@@ -183,6 +220,7 @@ class SustainedCrashTest(SchedulingTestCase):
         self.assertLessEqual(set(copies), set(tried))
         self.assertTrue(re.search(r"tlsrelay/smtp\[\d+\]: [0-9A-F]+: to=<%s>"
                                   % re.escape(GOOD), relay.maillog()))
+        return copies
 
 
 if __name__ == "__main__":
