@@ -57,6 +57,8 @@ TESTS += tests/integration/test_deadlines.py
 EXTRA_DIST += tests/integration/test_deadlines.py
 TESTS += tests/integration/test_faults.py
 EXTRA_DIST += tests/integration/test_faults.py
+TESTS += tests/integration/test_load.py
+EXTRA_DIST += tests/integration/test_load.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py
