@@ -17,7 +17,8 @@
 # loopback; clang builds the fuzzers; the tests run fail2ban-regex and
 # pflogsumm over logs they made (the fail2ban service is not started: see
 # policy-rc.d below); SMTP AUTH is tested against a private Dovecot and
-# against Cyrus SASL with a sasldb made by saslpasswd2 (sasl2-bin).
+# against Cyrus SASL with a sasldb made by saslpasswd2 (sasl2-bin);
+# systemd-analyze (systemd) and man (man-db) check the unit file.
 set -eu
 
 PACKAGES="autoconf automake libtool pkg-config gcc make
@@ -25,7 +26,7 @@ PACKAGES="autoconf automake libtool pkg-config gcc make
 	openssl python3 python3-aiosmtpd"
 TEST_PACKAGES="swaks libnet-ssleay-perl dnsmasq-base postfix strace
 	clang libclang-rt-14-dev fail2ban pflogsumm
-	dovecot-core sasl2-bin libsasl2-modules"
+	dovecot-core sasl2-bin libsasl2-modules systemd man-db"
 
 case "${1-}" in
 --test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;

@@ -16,5 +16,7 @@ void anvil_destroy(struct anvil *anvil);
 int anvil_connect(struct anvil *anvil, int worker, const char *addr);
 void anvil_disconnect(struct anvil *anvil, int worker, const char *addr);
 void anvil_worker_reset(struct anvil *anvil, int worker);
+/* The connections open now over all workers (the supervisor's STATUS=). */
+int anvil_total(struct anvil *anvil);
 
 #endif

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "tlsrelay/log.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/smtpd_policy.h"
 
@@ -82,6 +83,16 @@ struct generation {
 /* NULL with *err: every problem found, one per line. */
 struct generation *generation_new(const char *confdir, char **err);
 void generation_free(struct generation *gen);
+
+/* sd_notify.c: a notice to systemd ("READY=1", "STATUS=..."), when it
+ * started us with $NOTIFY_SOCKET; otherwise nothing. */
+void sd_notifyf(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+/* cert_watch.c: the TLS files (certificates, keys, chains, CAs, DH) the
+ * generation's configuration names, remembered as they are on disk. */
+void cert_watch_reset(const struct generation *gen);
+/* The files changed since (caller frees), or NULL. */
+char *cert_watch_changed(void);
 
 /* supervisor.c */
 int supervisor_run(const char *confdir, int foreground);

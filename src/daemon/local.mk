@@ -4,10 +4,12 @@ libtlsrelay_a_SOURCES += src/daemon/config_build.c
 sbin_PROGRAMS += tlsrelayd
 tlsrelayd_SOURCES = \
 	src/daemon/daemon.h \
+	src/daemon/cert_watch.c \
 	src/daemon/generation.c \
 	src/daemon/listen.c \
 	src/daemon/main.c \
 	src/daemon/privileges.c \
+	src/daemon/sd_notify.c \
 	src/daemon/supervisor.c \
 	src/daemon/throttle.c
 tlsrelayd_LDADD = $(LIBTLSRELAY)

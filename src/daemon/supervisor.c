@@ -11,6 +11,7 @@
  * runs in the middle of something. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -61,6 +62,10 @@ static struct throttle smtpd_throttle;
 static pid_t qmgr_pid;
 /* queue_directory/pid/master.pid, locked while we run (pidfile.h). */
 static int pid_fd = -1;
+/* Seconds between looks at the certificate files, and STATUS= lines. */
+#define CERT_CHECK_INTERVAL	5
+#define STATUS_INTERVAL		10
+static time_t next_cert_check, next_status;
 static pid_t supervisor_pid;	/* what the children watch */
 
 /* In a child: the lock is the supervisor's alone, so that a child that
@@ -361,7 +366,7 @@ reset_throttles(void)
 	throttle_reset(&qmgr_throttle, "qmgr", pause);
 }
 
-static void
+static int
 reload(const char *confdir, int foreground)
 {
 	struct generation *gen;
@@ -369,6 +374,7 @@ reload(const char *confdir, int foreground)
 
 	msg_info("reload -- version %s, configuration %s", PACKAGE_VERSION,
 	    confdir);
+	sd_notifyf("RELOADING=1\nSTATUS=reloading the configuration");
 	/* A problem the new configuration still has is said again. */
 	msg_warn_once_reset();
 	if ((gen = generation_new(confdir, &err)) == NULL) {
@@ -377,14 +383,16 @@ reload(const char *confdir, int foreground)
 			msg_error("reload failed, keeping the running "
 			    "configuration: %s", line);
 		free(err);
-		return;
+		sd_notifyf("READY=1");
+		return -1;
 	}
 	if (prepare_directories(gen->conf, &err) < 0) {
 		msg_error("reload failed, keeping the running configuration: "
 		    "%s", err);
 		free(err);
 		generation_free(gen);
-		return;
+		sd_notifyf("READY=1");
+		return -1;
 	}
 	if (open_log(gen->conf, foreground, &err) < 0) {
 		msg_warn("%s", err);
@@ -409,6 +417,52 @@ reload(const char *confdir, int foreground)
 	qmgr_wanted = 1;
 	if (qmgr_pid != 0)
 		kill(qmgr_pid, SIGTERM);
+	cert_watch_reset(current);
+	sd_notifyf("READY=1");
+	return 0;
+}
+
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void
+report_status(void)
+{
+	const char *queue = conf_str(current->conf, P_queue_directory);
+	static const char *const dirs[] = { "incoming", "active", "deferred",
+	    "hold" };
+	long queued = 0;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char *path = xasprintf("%s/%s", queue, dirs[i]);
+		DIR *d = opendir(path);
+		struct dirent *de;
+
+		free(path);
+		if (d == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL)
+			queued += de->d_name[0] != '.';
+		closedir(d);
+	}
+	sd_notifyf("STATUS=%d sessions, %ld messages in the queue",
+	    anvil_total(anvil), queued);
+}
+
+/* Certificates renewed on disk (cert_watch.c): a reload, which keeps
+ * everything as it is if the new files are not good. */
+static void
+watch_certificates(const char *confdir, int foreground)
+{
+	char *changed = cert_watch_changed();
+
+	if (changed == NULL)
+		return;
+	msg_info("TLS files changed on disk: %s: reloading", changed);
+	free(changed);
+	if (reload(confdir, foreground) < 0)
+		/* Not again until they change again. */
+		cert_watch_reset(current);
 }
 
 static void
@@ -529,15 +583,29 @@ supervisor_run(const char *confdir_arg, int foreground)
 	reset_throttles();
 	start_missing_workers();
 	start_qmgr();
+	cert_watch_reset(current);
+	/* The sockets are bound and the workers accept on them. */
+	sd_notifyf("READY=1\nMAINPID=%ld", (long)getpid());
+	report_status();
 
 	while (sig != SIGTERM && sig != SIGINT) {
 		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+		time_t now;
 
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGCHLD)
 			reap_children(0);
 		else if (sig == SIGHUP)
-			reload(confdir, foreground);
+			(void)reload(confdir, foreground);
+		now = time(NULL);
+		if (now >= next_cert_check) {
+			next_cert_check = now + CERT_CHECK_INTERVAL;
+			watch_certificates(confdir, foreground);
+		}
+		if (now >= next_status) {
+			next_status = now + STATUS_INTERVAL;
+			report_status();
+		}
 		if (restart_pending && throttle_ready(&smtpd_throttle,
 		    time(NULL)))
 			start_missing_workers();
@@ -545,6 +613,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 		    throttle_ready(&qmgr_throttle, time(NULL)))
 			start_qmgr();
 	}
+	sd_notifyf("STOPPING=1");
 	stop_all(sig);
 	while (retired)
 		release_generation(retired);

@@ -319,3 +319,15 @@ anvil_worker_reset(struct anvil *anvil, int worker)
 	rebuild(anvil);
 	anvil_unlock(anvil);
 }
+
+int
+anvil_total(struct anvil *anvil)
+{
+	int total = 0;
+
+	anvil_lock(anvil);
+	for (size_t i = 0; i < ANVIL_SLOTS; i++)
+		total += row_at(anvil, i)->total;
+	anvil_unlock(anvil);
+	return total;
+}
