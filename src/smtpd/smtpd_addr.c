@@ -231,6 +231,13 @@ parse_path(const char *arg, const char *keyword, char **addr,
 	}
 	if (len > ADDR_MAX || !valid_mailbox(start, len, has_8bit))
 		return PATH_BAD;
+	/* "user@example.com.": the same domain, written as Postfix's
+	 * trivial-rewrite writes it, without the dot. Relayed as sent, it
+	 * draws the next hop's 553 and a bounce to whoever the sender
+	 * claims to be. */
+	if (len > 2 && start[len - 1] == '.' && start[len - 2] != '.' &&
+	    start[len - 2] != '@' && memchr(start, '@', len) != NULL)
+		len--;
 	*addr = xstrndup(start, len);
 	return PATH_OK;
 }

@@ -306,6 +306,19 @@ class RelayControlTest(RelayTestCase):
                                          "c@EXAMPLE.NET"])
         self.assertEqual(qf.client_addr, "127.0.0.2")
 
+    def test_trailing_dot_normalised(self):
+        """<user@example.net.> is the domain example.net: accepted as
+        such and queued without the dot, as Postfix does, so that the
+        next hop does not answer 553 and bounce to a forged sender."""
+        relay = self.relay(main={"relay_domains": "example.net"})
+        c = self.outside(relay)
+        self.assertReply(c.cmd("RCPT TO:<user@example.net.>"), 250)
+        self.assertReply(c.cmd("RCPT TO:<user@example.com.>"), 454)
+        self.assertReply(c.cmd("DATA"), 354)
+        c.send(self.message() + b".\r\n")
+        qf = relay.queue_file(queued_id(c.reply()))
+        self.assertEqual(qf.recipients, ["user@example.net"])
+
 
 class IPv6Test(RelayTestCase):
 

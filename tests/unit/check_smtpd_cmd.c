@@ -401,6 +401,12 @@ rcpt_err(const char *arg, const char *want)
 START_TEST(test_rcpt)
 {
 	rcpt_ok("TO:<a@b>", "a@b");
+	/* A domain's trailing dot is dropped, as Postfix's trivial-rewrite
+	 * drops it; only one, and never the domain itself. */
+	rcpt_ok("TO:<user@example.com.>", "user@example.com");
+	rcpt_ok("TO:<user@[192.0.2.1].>", "user@[192.0.2.1]");
+	mail_ok("FROM:<user@example.com.>", "user@example.com");
+	rcpt_ok("TO:<postmaster.>", "postmaster.");
 	rcpt_ok("to:<a@b>", "a@b");
 	rcpt_ok("To: <a@b>", "a@b");
 	rcpt_ok("TO:a@b", "a@b");
