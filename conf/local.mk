@@ -8,9 +8,14 @@ nodist_sampleconf_DATA = conf/main.cf.sample conf/master.cf.sample
 EXTRA_DIST += conf/main.cf conf/master.cf
 CLEANFILES += conf/main.cf.sample conf/master.cf.sample
 
-conf/main.cf.sample: $(srcdir)/conf/main.cf
+# The sample names the directories of this build: sysconfdir for the
+# certificates and tables, localstatedir for the queue and data.
+conf/main.cf.sample: $(srcdir)/conf/main.cf Makefile
 	$(AM_V_GEN)$(MKDIR_P) conf && rm -f $@ && \
-	    cp $(srcdir)/conf/main.cf $@
+	    sed -e 's|/etc/tlsrelay/|$(sysconfdir)/tlsrelay/|g' \
+	    -e 's|/var/spool/tlsrelay|$(localstatedir)/spool/tlsrelay|g' \
+	    -e 's|/var/lib/tlsrelay|$(localstatedir)/lib/tlsrelay|g' \
+	    $(srcdir)/conf/main.cf > $@
 
 conf/master.cf.sample: $(srcdir)/conf/master.cf
 	$(AM_V_GEN)$(MKDIR_P) conf && rm -f $@ && \

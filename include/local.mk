@@ -14,6 +14,7 @@ noinst_HEADERS += \
 	include/tlsrelay/queue.h \
 	include/tlsrelay/sasl.h \
 	include/tlsrelay/sasl_server.h \
+	include/tlsrelay/setup.h \
 	include/tlsrelay/scache.h \
 	include/tlsrelay/smtp.h \
 	include/tlsrelay/smtpd.h \

@@ -10,6 +10,7 @@ int cmd_map(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_setup(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 

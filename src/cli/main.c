@@ -32,6 +32,8 @@ static const struct verb verbs[] = {
 	    "delete, requeue" },
 	{ "reload", cmd_reload, "make the running daemon read its "
 	    "configuration again" },
+	{ "setup", cmd_setup, "after make install: samples as main.cf and "
+	    "master.cf, the user, group and directories" },
 	{ "status", cmd_status, "say whether the daemon runs, and its PID" },
 	{ "stop", cmd_stop, "stop the running daemon and wait until it has "
 	    "gone" },

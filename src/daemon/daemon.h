@@ -33,15 +33,8 @@ void listen_mark_unused(void);
 void listen_close_unused(void);
 void listen_close_all(void);
 
-/* privileges.c */
-struct run_user {
-	int drop;		/* started as root: drop in children */
-	uid_t uid;
-	gid_t gid;
-	char *name;
-};
-int run_user_lookup(const struct conf *conf, struct run_user *user,
-    char **err);
+/* privileges.c (struct run_user and its lookup: tlsrelay/setup.h) */
+struct run_user;
 /* In a child, for good: supplementary groups, gid, uid. */
 void run_user_drop(const struct run_user *user);
 

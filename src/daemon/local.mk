@@ -1,5 +1,5 @@
 # What tlsrelay conf and tlsrelay check build as the daemon does.
-libtlsrelay_a_SOURCES += src/daemon/config_build.c
+libtlsrelay_a_SOURCES += src/daemon/config_build.c src/daemon/setup.c
 
 sbin_PROGRAMS += tlsrelayd
 tlsrelayd_SOURCES = \

@@ -13,40 +13,9 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/setup.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
-
-int
-run_user_lookup(const struct conf *conf, struct run_user *user, char **err)
-{
-	const char *name = conf_str(conf, P_mail_owner);
-	struct passwd *pw;
-
-	memset(user, 0, sizeof(*user));
-	if (geteuid() != 0) {
-		user->uid = geteuid();
-		user->gid = getegid();
-		return 0;
-	}
-	errno = 0;
-	pw = getpwnam(name);
-	if (pw == NULL) {
-		*err = xasprintf("mail_owner %s: no such user (create it with "
-		    "'useradd --system --no-create-home --shell "
-		    "/usr/sbin/nologin %s')", name, name);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		*err = xasprintf("mail_owner %s: must not be a privileged "
-		    "user", name);
-		return -1;
-	}
-	user->drop = 1;
-	user->uid = pw->pw_uid;
-	user->gid = pw->pw_gid;
-	user->name = xstrdup(name);
-	return 0;
-}
 
 void
 run_user_drop(const struct run_user *user)

@@ -31,6 +31,7 @@
 #include "tlsrelay/pidfile.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/queue.h"
+#include "tlsrelay/setup.h"
 #include "tlsrelay/anvil.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/tls.h"
@@ -87,61 +88,6 @@ open_log(const struct conf *conf, int foreground, char **err)
 	log_set_service(conf_str(conf, P_syslog_name), "master");
 	return log_open(conf_str(conf, P_maillog_file), foreground,
 	    conf_str(conf, P_syslog_facility), err);
-}
-
-static int
-make_dir(const char *path, mode_t mode, char **err)
-{
-	if (mkdir(path, mode) < 0 && errno != EEXIST) {
-		*err = xasprintf("mkdir %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (run_user.drop && chown(path, run_user.uid, run_user.gid) < 0) {
-		*err = xasprintf("chown %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* maildrop/ for tlsrelay-sendmail, given to setgid_group. Without that
- * group only root can submit: the daemon says so and goes on. */
-static int
-prepare_maildrop(const struct conf *conf, const char *queue, char **err)
-{
-	const char *group = conf_str(conf, P_setgid_group);
-	struct group *gr;
-
-	if (!run_user.drop)
-		return spool_init_maildrop(queue, (uid_t)-1, (gid_t)-1, err);
-	if ((gr = getgrnam(group)) == NULL) {
-		msg_warn("setgid_group %s: no such group: only root can submit "
-		    "mail with tlsrelay-sendmail (create it with 'groupadd "
-		    "--system %s')", group, group);
-		return spool_init_maildrop(queue, run_user.uid, run_user.gid,
-		    err);
-	}
-	if (gr->gr_gid == run_user.gid) {
-		*err = xasprintf("setgid_group %s and mail_owner %s must not "
-		    "share a group ID", group, run_user.name);
-		return -1;
-	}
-	return spool_init_maildrop(queue, run_user.uid, gr->gr_gid, err);
-}
-
-static int
-prepare_directories(const struct conf *conf, char **err)
-{
-	const char *queue = conf_str(conf, P_queue_directory);
-	uid_t uid = run_user.drop ? run_user.uid : (uid_t)-1;
-	gid_t gid = run_user.drop ? run_user.gid : (gid_t)-1;
-
-	if (make_dir(queue, 0755, err) < 0 ||
-	    make_dir(conf_str(conf, P_data_directory), 0700, err) < 0)
-		return -1;
-	if (spool_init(queue, uid, gid, err) < 0 ||
-	    pidfile_qmgr_prepare(queue, uid, gid, err) < 0)
-		return -1;
-	return prepare_maildrop(conf, queue, err);
 }
 
 /* Every connection costs a descriptor: take all the hard limit allows
@@ -386,7 +332,7 @@ reload(const char *confdir, int foreground)
 		sd_notifyf("READY=1");
 		return -1;
 	}
-	if (prepare_directories(gen->conf, &err) < 0) {
+	if (setup_directories(gen->conf, &run_user, &err) < 0) {
 		msg_error("reload failed, keeping the running configuration: "
 		    "%s", err);
 		free(err);
@@ -560,7 +506,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 		msg_fatal("%s", last ? last : err);
 	}
 	if (run_user_lookup(current->conf, &run_user, &err) < 0 ||
-	    prepare_directories(current->conf, &err) < 0)
+	    setup_directories(current->conf, &run_user, &err) < 0)
 		msg_fatal("%s", err);
 	/* Before detaching, so that a second daemon says why it stops. */
 	if ((pid_fd = pidfile_lock(conf_str(current->conf, P_queue_directory),

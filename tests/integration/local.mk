@@ -60,8 +60,10 @@ EXTRA_DIST += tests/integration/test_faults.py
 TESTS += tests/integration/test_load.py
 EXTRA_DIST += tests/integration/test_load.py
 # Operations (issue 14): sd_notify, renewed certificates, the unit file.
-TESTS += tests/integration/test_service.py tests/integration/test_unit.py
-EXTRA_DIST += tests/integration/test_service.py tests/integration/test_unit.py
+TESTS += tests/integration/test_service.py tests/integration/test_unit.py \
+	tests/integration/test_install.py
+EXTRA_DIST += tests/integration/test_service.py tests/integration/test_unit.py \
+	tests/integration/test_install.py
 # Drop-in (issue 11): fail2ban-regex and pflogsumm on a log the test made.
 TESTS += tests/integration/test_logtools.py
 EXTRA_DIST += tests/integration/test_logtools.py
