@@ -10,6 +10,7 @@ noinst_HEADERS += \
 	include/tlsrelay/map.h \
 	include/tlsrelay/offload.h \
 	include/tlsrelay/pidfile.h \
+	include/tlsrelay/proxy.h \
 	include/tlsrelay/qmgr.h \
 	include/tlsrelay/queue.h \
 	include/tlsrelay/sasl.h \

@@ -86,3 +86,11 @@ EXTRA_DIST += tests/fuzz/corpus-dns.sh
 tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_dns_LDADD = $(LIBTLSRELAY)
+
+# The PROXY protocol header (src/proxy/proxy.c).
+check_PROGRAMS += tests/fuzz/fuzz_proxy
+TESTS += tests/fuzz/corpus-proxy.sh
+EXTRA_DIST += tests/fuzz/corpus-proxy.sh
+tests_fuzz_fuzz_proxy_SOURCES = tests/fuzz/fuzz_proxy.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_proxy_LDADD = $(LIBTLSRELAY)
