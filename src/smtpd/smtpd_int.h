@@ -95,6 +95,11 @@ void smtpd_session_start(struct event_base *base, int fd,
  * finishes its message first. */
 void smtpd_sessions_shutdown(void);
 
+/* smtpd_worker.c: the worker's resolver for the DNS restrictions, NULL
+ * when no service has one. */
+struct dns;
+struct dns *smtpd_worker_dns(void);
+
 /* smtpd_commit.c: the worker's commit thread, started with the loop
  * (msg_fatal when it cannot start) and stopped after it, when every
  * session, and so every commit, is over. */
