@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/map.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"
 #include "smtpd_restrict.h"
@@ -114,10 +115,17 @@ static struct restrict_list *
 parse_list(const struct restrict_set *set, const char *value,
     const char *label, const char *param, char **err)
 {
-	struct restrict_list *list = xcalloc(1, sizeof(*list));
+	struct restrict_list *list;
 	size_t nwords;
-	char **words = strlist_split(value, LIST_SEPARATORS, &nwords);
+	char *serr = NULL;
+	char **words = table_split_words(value, &nwords, &serr);
 
+	if (words == NULL) {
+		*err = xasprintf("%s: %s", label, serr);
+		free(serr);
+		return NULL;
+	}
+	list = xcalloc(1, sizeof(*list));
 	list->items = xcalloc(nwords ? nwords : 1, sizeof(*list->items));
 	for (size_t i = 0; i < nwords; i++) {
 		struct restrict_item *item = &list->items[list->n];
