@@ -148,8 +148,9 @@ table_result(struct restrict_ctx *ctx, const char *table, const char *value)
 	    isdigit((unsigned char)value[2]))
 		return table_refuse(ctx, atoi(value), value[0] == '4' ?
 		    "4.7.1" : "5.7.1", text, "Access denied");
+	/* All digits: Postfix takes a time stamp for OK. */
 	if (len > 0 && strspn(value, "0123456789") == strlen(value))
-		return RESTRICT_PERMIT;	/* Postfix: a time stamp means OK */
+		return RESTRICT_PERMIT;
 	/* Anything else is a list of restrictions or class names. */
 	if ((list = restrict_list_parse_value(ctx->set, value, &err)) == NULL
 	    || list->n == 0) {
