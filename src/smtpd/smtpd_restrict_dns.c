@@ -5,12 +5,13 @@
  * answers DUNNO and the smtpd_dnscheck functions do nothing. The
  * dnscheck branch replaces this whole file (and implements
  * smtpd_dnscheck.h elsewhere). Until then a configuration that names
- * one of these restrictions starts but does not apply it: do not ship
- * this file. */
+ * one of these restrictions starts but does not apply it (with a
+ * warning when it is met): do not ship this file. */
 #include "config.h"
 
 #include <stdlib.h>
 
+#include "tlsrelay/log.h"
 #include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_restrict.h"
 
@@ -21,6 +22,7 @@ restrict_reject_##name(struct restrict_ctx *ctx, \
 { \
 	(void)ctx; \
 	(void)item; \
+	msg_warn_once("reject_" #name ": not implemented yet: skipped"); \
 	return RESTRICT_DUNNO; \
 }
 
