@@ -69,8 +69,11 @@ restrict_reply(struct restrict_ctx *ctx, int code, const char *dsn,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	format_reply(ctx->reply, sizeof(ctx->reply), "%d %s %s", code, dsn,
-	    text);
+	/* The enhanced code's class follows the reply code, as Postfix's
+	 * smtpd_check_reject() makes it (non_fqdn_reject_code = 450 gives
+	 * "450 4.5.2"). */
+	format_reply(ctx->reply, sizeof(ctx->reply), "%d %c%s %s", code,
+	    code >= 500 ? '5' : '4', dsn + 1, text);
 	return code >= 500 ? RESTRICT_REJECT : RESTRICT_DEFER;
 }
 

@@ -347,6 +347,28 @@ START_TEST(helo_and_address_syntax)
 }
 END_TEST
 
+START_TEST(reply_class_follows_code)
+{
+	struct restrict_verdict v;
+
+	policy = tu_policy_load(RELAY_OK "non_fqdn_reject_code = 450\n"
+	    "access_map_reject_code = 450\n"
+	    "smtpd_sender_restrictions = reject_non_fqdn_sender, "
+	    "check_sender_access inline:{ x@s.test=REJECT }\n");
+	ck_assert_int_eq(rcpt("a@nodot", "b@example.test", &v),
+	    RESTRICT_DEFER);
+	ck_assert_str_eq(v.reply, "450 4.5.2 <a@nodot>: Sender address "
+	    "rejected: need fully-qualified address");
+	rcpt("a@bad_name!.test", "b@example.test", &v);
+	ck_assert_str_eq(v.reply, "450 4.5.2 <a@bad_name!.test>: Sender "
+	    "address rejected: need fully-qualified address");
+	rcpt("x@s.test", "b@example.test", &v);
+	ck_assert_str_eq(v.reply, "450 4.7.1 <x@s.test>: Sender address "
+	    "rejected: Access denied");
+	tu_policy_unload(policy);
+}
+END_TEST
+
 START_TEST(unauth_pipelining)
 {
 	struct restrict_query q = query("192.0.2.1", "c.test", "a@b.test",
@@ -414,6 +436,7 @@ restrict_suite(void)
 	tcase_add_test(tc, hold_and_defer_if_permit);
 	tcase_add_test(tc, classes);
 	tcase_add_test(tc, helo_and_address_syntax);
+	tcase_add_test(tc, reply_class_follows_code);
 	tcase_add_test(tc, unauth_pipelining);
 	tcase_add_test(tc, start_errors);
 	suite_add_tcase(s, tc);
