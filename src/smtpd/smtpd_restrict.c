@@ -170,11 +170,17 @@ eval_stage(struct restrict_ctx *ctx, enum stage st, char *namebuf,
 		ctx->reply_class = "Client host";
 		break;
 	case ST_HELO:
-		ctx->reply_name = q->helo ? q->helo : "";
+		/* No HELO, nothing to check: smtpd_helo_required is the
+		 * way to insist (Postfix). */
+		if (q->helo == NULL)
+			return RESTRICT_DUNNO;
+		ctx->reply_name = q->helo;
 		ctx->reply_class = "Helo command";
 		break;
 	case ST_SENDER:
-		ctx->reply_name = q->sender ? q->sender : "";
+		if (q->sender == NULL)
+			return RESTRICT_DUNNO;
+		ctx->reply_name = q->sender;
 		ctx->reply_class = "Sender address";
 		break;
 	case ST_RELAY:

@@ -84,6 +84,12 @@ START_TEST(delay_reject_no_runs_each_list_at_its_command)
 	ck_assert_int_eq(smtpd_restrict_check(policy, RESTRICT_AT_RCPT, &q,
 	    &v), RESTRICT_DUNNO);
 	tu_policy_unload(policy);
+	/* Without HELO the helo restrictions have nothing to look at. */
+	policy = tu_policy_load(RELAY_OK "smtpd_helo_restrictions = reject\n");
+	q.helo = NULL;
+	ck_assert_int_eq(smtpd_restrict_check(policy, RESTRICT_AT_RCPT, &q,
+	    &v), RESTRICT_DUNNO);
+	tu_policy_unload(policy);
 }
 END_TEST
 
