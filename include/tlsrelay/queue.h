@@ -72,6 +72,10 @@ void spool_abort(struct spool_writer *writer);
  * writer holds (a writer holds its file locked from spool_open to its
  * commit or abort). Returns how many; logs them. */
 unsigned spool_purge_tmp(const char *queue_dir);
+/* The commit renames the file into hold/ instead of incoming/ (an access
+ * table's HOLD action): durable, but not delivered until `tlsrelay queue
+ * release`. Call before the commit. */
+void spool_hold(struct spool_writer *writer);
 
 /* The commit thread (src/queue/spool_committer.c) lets an event loop have
  * messages committed without waiting for the disk itself. The loop

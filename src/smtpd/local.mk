@@ -7,6 +7,12 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_commit.c \
 	src/smtpd/smtpd_auth.c \
 	src/smtpd/smtpd_policy.c \
+	src/smtpd/smtpd_restrict.h \
+	src/smtpd/smtpd_restrict.c \
+	src/smtpd/smtpd_restrict_parse.c \
+	src/smtpd/smtpd_restrict_basic.c \
+	src/smtpd/smtpd_restrict_access.c \
+	src/smtpd/smtpd_restrict_dns.c \
 	src/smtpd/smtpd_tables.c \
 	src/smtpd/sasl_decode.c \
 	src/smtpd/sasl_password.c \
@@ -21,6 +27,14 @@ tests_unit_check_smtpd_policy_SOURCES = tests/unit/check_smtpd_policy.c
 tests_unit_check_smtpd_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_policy_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_policy
+
+# The restriction engine: stages, access(5) lookup order and actions,
+# classes, syntax checks.
+check_PROGRAMS += tests/unit/check_smtpd_restrict
+tests_unit_check_smtpd_restrict_SOURCES = tests/unit/check_smtpd_restrict.c
+tests_unit_check_smtpd_restrict_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_restrict_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_smtpd_restrict
 
 # SMTP AUTH: decoders, password hashes, the passwd file edit, the policy.
 check_PROGRAMS += tests/unit/check_smtpd_auth

@@ -22,7 +22,12 @@
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
+#include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_session.h"
+
+/* How long one DNS lookup of the restrictions may take; a timeout is a
+ * temporary failure (smtpd_dnscheck.h). */
+#define RESTRICT_DNS_TIMEOUT_MS	10000
 
 static struct smtpd_session *sessions;
 
@@ -54,6 +59,8 @@ session_free(struct smtpd_session *s)
 	session_log_disconnect(s);
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
+	smtpd_dnscheck_free(s->dnscheck);
+	free(s->pending_line);
 	if (s->anvil)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
@@ -244,6 +251,51 @@ session_commit(struct smtpd_session *s, struct spool_writer *w)
 	smtpd_commit(w, commit_done, s);
 }
 
+void
+session_wait_dns(struct smtpd_session *s)
+{
+	if (s->resume == RESUME_COMMAND) {
+		free(s->pending_line);
+		s->pending_line = xstrdup(s->current_line);
+	}
+	s->state = SS_WAIT_DNS;
+	conn_read_pause(s->conn);
+}
+
+/* Every DNS answer the restrictions asked for is in: what waited is
+ * done again from the start, now finding them in the memo. */
+static void
+dns_resume(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct log_name saved;
+	char *line;
+
+	if (s->state != SS_WAIT_DNS)
+		return;		/* shutting down: answered already */
+	conn_log_enter(s->conn, &saved);
+	s->state = SS_COMMAND;
+	switch (s->resume) {
+	case RESUME_COMMAND:
+		line = s->pending_line;
+		s->pending_line = NULL;
+		session_command(s, line);
+		free(line);
+		break;
+	case RESUME_GREETING:
+		session_greet(s);
+		break;
+	case RESUME_END_OF_DATA:
+		session_data_end(s);
+		break;
+	}
+	if (s->state == SS_COMMAND) {
+		conn_read_resume(s->conn);
+		session_process_input(s);
+	}
+	conn_log_leave(&saved);
+}
+
 static void
 pause_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -354,6 +406,42 @@ debug_line(const struct smtpd_session *s, const char *line)
 		msg_debug("< %s[%s]: %s", s->name, s->addr, line);
 }
 
+/* Postfix's "improper command pipelining": the client sent more before
+ * our reply to a command that must end a pipelined group (RFC 2920
+ * 3.1), or before it knew that we speak ESMTP. reject_unauth_pipelining
+ * refuses such a client later. */
+static void
+check_pipelining(struct smtpd_session *s, const char *line)
+{
+	static const char *const last[] = { "HELO", "EHLO", "STARTTLS",
+	    "AUTH", "DATA", "NOOP", "VRFY" };
+	struct evbuffer *in = conn_input(s->conn);
+	size_t verb = strcspn(line, " \t"), avail;
+	int must_be_last = 0;
+	char next[101];
+
+	if (s->improper_pipelining || s->auth_step != 0 ||
+	    (avail = evbuffer_get_length(in)) == 0)
+		return;
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+		if (strlen(last[i]) == verb &&
+		    strncasecmp(line, last[i], verb) == 0)
+			must_be_last = 1;
+	if (s->esmtp && !must_be_last)
+		return;
+	/* QUIT ends the session: what follows it is never read. */
+	if (verb == 4 && strncasecmp(line, "QUIT", 4) == 0)
+		return;
+	if (avail > sizeof(next) - 1)
+		avail = sizeof(next) - 1;
+	evbuffer_copyout(in, next, avail);
+	next[avail] = '\0';
+	next[strcspn(next, "\r\n")] = '\0';
+	msg_info("improper command pipelining after %.*s from %s[%s]: %s",
+	    (int)verb, line, s->name, s->addr, next);
+	s->improper_pipelining = 1;
+}
+
 static void
 session_process_input(struct smtpd_session *s)
 {
@@ -388,6 +476,7 @@ session_process_input(struct smtpd_session *s)
 		}
 		session_deadline_done(s);
 		debug_line(s, line);
+		check_pipelining(s, line);
 		session_command(s, line);
 		if (s->shutdown_requested && s->state == SS_COMMAND) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, "
@@ -460,6 +549,9 @@ smtpd_session_start(struct event_base *base, int fd,
 	strbuf_init(&s->content);
 	s->bare_lf_reject = s->policy->bare_lf_mode == BARE_LF_REJECT &&
 	    !cidr_list_match_text(s->policy->bare_lf_exclusions, s->addr);
+	if (smtpd_policy_uses_dns(s->policy) && smtpd_worker_dns() != NULL)
+		s->dnscheck = smtpd_dnscheck_new(smtpd_worker_dns(),
+		    RESTRICT_DNS_TIMEOUT_MS, dns_resume, s);
 	peer = xasprintf("%s[%s]", s->name, s->addr);
 	s->conn = conn_new(base, fd, peer, log_service(), &session_callbacks,
 	    s);
@@ -510,6 +602,7 @@ smtpd_sessions_shutdown(void)
 		switch (s->state) {
 		case SS_COMMAND:
 		case SS_PAUSED:
+		case SS_WAIT_DNS:
 			if (s->pause_timer)
 				evtimer_del(s->pause_timer);
 			session_reply(s, "421 4.3.2 %s Service shutting down, "

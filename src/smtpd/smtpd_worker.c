@@ -27,6 +27,7 @@
 #include <event2/listener.h>
 
 #include "tlsrelay/conf.h"
+#include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "smtpd_int.h"
@@ -47,6 +48,7 @@ struct worker {
 	size_t n_evl;
 	struct smtpd_listener *listeners;
 	struct anvil *anvil;
+	struct dns *dns;	/* for DNS restrictions; NULL without */
 	int index;
 	size_t n_sessions;
 	size_t max_sessions;	/* the cap below the descriptor limit */
@@ -62,6 +64,30 @@ struct rate_warning {
 };
 
 static struct worker worker;
+
+struct dns *
+smtpd_worker_dns(void)
+{
+	return worker.dns;
+}
+
+/* The resolver of the DNS restrictions (tlsrelay_dns_servers, as the
+ * qmgr's), made when some service has one. */
+static void
+open_resolver(struct smtpd_listener *listeners, size_t n_listeners)
+{
+	char *err = NULL;
+
+	for (size_t i = 0; i < n_listeners; i++) {
+		if (!smtpd_policy_uses_dns(listeners[i].policy))
+			continue;
+		if ((worker.dns = dns_new(worker.base, conf_str(
+		    listeners[i].conf, P_tlsrelay_dns_servers), 1,
+		    &err)) == NULL)
+			msg_fatal("DNS restrictions: %s", err);
+		return;
+	}
+}
 
 static void
 session_done(void)
@@ -257,6 +283,7 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 			    listeners[i].name);
 		evconnlistener_set_error_cb(worker.evl[i], accept_error_cb);
 	}
+	open_resolver(listeners, n_listeners);
 	/* Expired TLS sessions and ticket keys leave the shared store. */
 	if (n_listeners > 0)
 		tls_scache_maintenance(worker.base, listeners[0].conf);
@@ -274,6 +301,7 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	 * its commit: none is in flight now. */
 	smtpd_commit_stop();
 	event_free(worker.resume_accept);
+	dns_free(worker.dns);
 	event_free(sigterm);
 	event_free(sigusr1);
 	event_base_free(worker.base);
