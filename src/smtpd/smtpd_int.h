@@ -49,6 +49,11 @@ struct smtpd_policy {
 	struct cidr_list *bare_lf_exclusions;
 	struct cidr_list *event_limit_exceptions;
 	struct domain_list *relay_domains;
+	/* Sender-specified routing in a local part (user%host@, user!host@,
+	 * "user@host"@): allow_untrusted_routing, and which operators count
+	 * (allow_percent_hack, swap_bangpath; '@' always). */
+	int allow_untrusted_routing;
+	int percent_routes, bang_routes;
 	struct restrict_set *restrictions;	/* smtpd_restrict*.c */
 
 	/* SMTP AUTH and client certificates. */

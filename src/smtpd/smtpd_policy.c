@@ -204,6 +204,10 @@ smtpd_policy_new(const struct conf *conf, char **err)
 		goto fail;
 	p->relay_domains = domain_list_parse(conf_str(conf, P_relay_domains),
 	    relay_domains_subdomains(conf));
+	p->allow_untrusted_routing = conf_bool(conf,
+	    P_allow_untrusted_routing);
+	p->percent_routes = conf_bool(conf, P_allow_percent_hack);
+	p->bang_routes = conf_bool(conf, P_swap_bangpath);
 
 	if ((p->restrictions = restrict_set_new(conf, err)) == NULL)
 		goto fail;

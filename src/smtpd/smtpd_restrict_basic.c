@@ -99,6 +99,20 @@ restrict_permit_tls_clientcerts(struct restrict_ctx *ctx,
 	return RESTRICT_DUNNO;
 }
 
+/* Sender-specified routing: a local part that names another host, which
+ * a next hop honouring '%' or '!' would send on (Postfix's
+ * RESOLVE_FLAG_ROUTED). */
+static int
+sender_routed(const struct smtpd_policy *p, const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+	size_t len = at ? (size_t)(at - rcpt) : strlen(rcpt);
+
+	return memchr(rcpt, '@', len) != NULL ||
+	    (p->percent_routes && memchr(rcpt, '%', len) != NULL) ||
+	    (p->bang_routes && memchr(rcpt, '!', len) != NULL);
+}
+
 static int
 authorized_destination(const struct smtpd_policy *p, const char *rcpt)
 {
@@ -107,6 +121,10 @@ authorized_destination(const struct smtpd_policy *p, const char *rcpt)
 	    domain_list_match(p->relay_domains, domain);
 
 	free(domain);
+	/* Postfix's allow_untrusted_routing = no: to relay_domains, but
+	 * routed on from there, is relaying for whoever asks. */
+	if (ok && !p->allow_untrusted_routing && sender_routed(p, rcpt))
+		ok = 0;
 	return ok;
 }
 

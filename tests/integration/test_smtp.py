@@ -306,6 +306,47 @@ class RelayControlTest(RelayTestCase):
                                          "c@EXAMPLE.NET"])
         self.assertEqual(qf.client_addr, "127.0.0.2")
 
+    ROUTED = ("user%evil.example@example.net",
+              '"user@evil.example"@example.net',
+              "user!evil.example@example.net",
+              "evil.example!user@example.net")
+
+    def test_sender_routing_refused_from_outside(self):
+        """A local part that routes on (user%host, user!host, a quoted
+        "user@host") to relay_domains is relaying for anyone if the next
+        hop honours it: refused from untrusted clients, as Postfix's
+        allow_untrusted_routing = no does; plain addresses still pass."""
+        relay = self.relay(main={"relay_domains": "example.net"})
+        c = self.outside(relay)
+        for rcpt in self.ROUTED:
+            with self.subTest(rcpt=rcpt):
+                self.assertReply(c.cmd("RCPT TO:<%s>" % rcpt), 454,
+                                 "4.7.1")
+        self.assertReply(c.cmd("RCPT TO:<user@example.net>"), 250)
+
+    def test_sender_routing_allowed_when_configured_or_trusted(self):
+        relay = self.relay(main={"relay_domains": "example.net",
+                                 "allow_untrusted_routing": "yes"})
+        c = self.outside(relay)
+        for rcpt in self.ROUTED:
+            self.assertReply(c.cmd("RCPT TO:<%s>" % rcpt), 250)
+        # With the default, a client in mynetworks is trusted anyway.
+        relay = self.relay(main={"relay_domains": "example.net"})
+        c = self.client(relay)
+        c.ehlo()
+        self.assertReply(c.cmd("MAIL FROM:<%s>" % SENDER), 250)
+        for rcpt in self.ROUTED:
+            self.assertReply(c.cmd("RCPT TO:<%s>" % rcpt), 250)
+        # allow_percent_hack = no and swap_bangpath = no: '%' and '!' are
+        # ordinary characters, not routing.
+        relay = self.relay(main={"relay_domains": "example.net",
+                                 "allow_percent_hack": "no",
+                                 "swap_bangpath": "no"})
+        c = self.outside(relay)
+        self.assertReply(c.cmd("RCPT TO:<%s>" % self.ROUTED[0]), 250)
+        self.assertReply(c.cmd("RCPT TO:<%s>" % self.ROUTED[2]), 250)
+        self.assertReply(c.cmd("RCPT TO:<%s>" % self.ROUTED[1]), 454)
+
     def test_trailing_dot_normalised(self):
         """<user@example.net.> is the domain example.net: accepted as
         such and queued without the dot, as Postfix does, so that the
