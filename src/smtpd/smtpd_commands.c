@@ -44,6 +44,7 @@ session_reset_transaction(struct smtpd_session *s)
 	s->recipients = NULL;
 	s->n_recipients = s->recipients_cap = 0;
 	s->rcpt_attempts = 0;
+	s->rcpt_overshoot = 0;
 	memset(&s->mail_params, 0, sizeof(s->mail_params));
 	strbuf_reset(&s->content);
 	s->data_too_big = 0;
@@ -372,6 +373,12 @@ cmd_rcpt(struct smtpd_session *s, const char *arg)
 	s->rcpt_attempts++;
 	if (s->n_recipients >= (size_t)p->recipient_limit) {
 		session_reply(s, "452 4.5.3 Error: too many recipients");
+		/* Postfix's smtpd_recipient_overshoot_limit: a client that
+		 * pipelines a long list is told 452 for the rest and sends
+		 * them again later; only past that many do they count as
+		 * errors (and end the session at smtpd_hard_error_limit). */
+		if (++s->rcpt_overshoot <= (size_t)p->recipient_overshoot_limit)
+			s->errors--;
 		free(addr);
 		return 0;
 	}

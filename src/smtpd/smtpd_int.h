@@ -36,6 +36,7 @@ struct smtpd_policy {
 	long long queue_minfree;
 	size_t line_limit;		/* line_length_limit, >= 512 */
 	long long recipient_limit;
+	long long recipient_overshoot_limit;
 	long long timeout;		/* seconds */
 	long long starttls_timeout;
 	int per_request_deadline;	/* smtpd_per_request_deadline */

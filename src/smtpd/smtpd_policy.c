@@ -185,6 +185,8 @@ smtpd_policy_new(const struct conf *conf, char **err)
 	if (p->line_limit < 512)
 		p->line_limit = 512;
 	p->recipient_limit = conf_int(conf, P_smtpd_recipient_limit);
+	p->recipient_overshoot_limit = conf_int(conf,
+	    P_smtpd_recipient_overshoot_limit);
 	p->timeout = conf_time(conf, P_smtpd_timeout);
 	p->starttls_timeout = conf_time(conf, P_smtpd_starttls_timeout);
 	p->per_request_deadline = conf_bool(conf, P_smtpd_per_request_deadline);

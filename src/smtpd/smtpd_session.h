@@ -96,6 +96,7 @@ struct smtpd_session {
 	size_t n_recipients;
 	size_t recipients_cap;
 	size_t rcpt_attempts;
+	size_t rcpt_overshoot;	/* RCPTs past smtpd_recipient_limit */
 
 	/* DATA. */
 	struct spool_writer *spool;

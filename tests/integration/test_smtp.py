@@ -347,6 +347,25 @@ class RelayControlTest(RelayTestCase):
         self.assertReply(c.cmd("RCPT TO:<%s>" % self.ROUTED[2]), 250)
         self.assertReply(c.cmd("RCPT TO:<%s>" % self.ROUTED[1]), 454)
 
+    def test_recipient_overshoot(self):
+        """1,100 pipelined RCPTs: the first 1,000 (smtpd_recipient_limit)
+        get 250, the rest 452 without counting as errors up to
+        smtpd_recipient_overshoot_limit, and the transaction goes on with
+        the 1,000 instead of ending in 421 after 20."""
+        relay = self.relay()
+        c = self.client(relay)
+        c.ehlo()
+        rcpts = ["r%d@example.com" % i for i in range(1100)]
+        c.send(("MAIL FROM:<%s>\r\n" % SENDER).encode() + b"".join(
+            ("RCPT TO:<%s>\r\n" % r).encode() for r in rcpts))
+        self.assertReply(c.reply(), 250)
+        codes = [c.reply().code for _ in rcpts]
+        self.assertEqual(codes, [250] * 1000 + [452] * 100)
+        self.assertReply(c.cmd("DATA"), 354)
+        c.send(self.message() + b".\r\n")
+        qf = relay.queue_file(queued_id(c.reply()))
+        self.assertEqual(qf.recipients, rcpts[:1000])
+
     def test_trailing_dot_normalised(self):
         """<user@example.net.> is the domain example.net: accepted as
         such and queued without the dot, as Postfix does, so that the
