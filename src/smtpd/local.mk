@@ -1,4 +1,5 @@
 include src/smtpd/parsers.mk
+include src/smtpd/sasl_cyrus.mk
 
 libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_int.h \
