@@ -29,6 +29,7 @@
 
 static char config_dir[256];	/* smtpd.conf and sasldb2 */
 static char empty_dir[256];	/* no smtpd.conf */
+static char saslauthd_dir[256];	/* smtpd.conf for a saslauthd not there */
 
 /* Outside a test, where Check's assertions cannot report. */
 static void
@@ -58,6 +59,10 @@ make_sasl_config(void)
 	    "mech_list: PLAIN LOGIN CRAM-MD5\n", config_dir);
 	tu_run(config_dir, "printf '%%s' '%s' > smtpd.conf", conf);
 	free(conf);
+	make_dir(saslauthd_dir, sizeof(saslauthd_dir), "saslauthd");
+	tu_run(saslauthd_dir, "printf '%%s\\n' 'pwcheck_method: saslauthd' "
+	    "'saslauthd_path: %s/mux' 'mech_list: PLAIN LOGIN' > smtpd.conf",
+	    saslauthd_dir);
 }
 
 /* ---- a server on a loop, and what its callback said ---------------------- */
@@ -127,13 +132,13 @@ wait_result(struct outcome *o)
 }
 
 static void
-server_up_realm(const char *realm)
+server_up_with(const char *dir, const char *realm)
 {
 	char *err = NULL, *main_cf;
 
 	main_cf = xasprintf("myhostname = " HOSTNAME "\n"
 	    "cyrus_sasl_config_path = %s\n"
-	    "smtpd_sasl_local_domain = %s\n", config_dir, realm);
+	    "smtpd_sasl_local_domain = %s\n", dir, realm);
 	conf = tu_conf_load(main_cf);
 	free(main_cf);
 	base = event_base_new();
@@ -141,6 +146,12 @@ server_up_realm(const char *realm)
 	ck_assert_msg(server != NULL, "server_new: %s", err);
 	ck_assert_msg(cyrus->server_attach(server, base, &err) == 0,
 	    "server_attach: %s", err);
+}
+
+static void
+server_up_realm(const char *realm)
+{
+	server_up_with(config_dir, realm);
 }
 
 static void
@@ -437,6 +448,30 @@ START_TEST(bad_base64_is_a_protocol_error)
 }
 END_TEST
 
+/* A password server that cannot be reached is the library's SASL_FAIL:
+ * 454, try again later, not 535. */
+START_TEST(saslauthd_unreachable_is_a_tempfail)
+{
+	struct outcome o = { 0 };
+	char *msg = plain_message("alice", PASSWORD), *log;
+	struct sasl_exchange *x;
+
+	server_up_with(saslauthd_dir, "");
+	tu_capture_begin();
+	x = start("PLAIN", msg, &o);
+	log = tu_capture_end();
+	ck_assert_int_eq(o.verdict, SASL_TEMPFAIL);
+	ck_assert_str_eq(o.reason, "generic failure");
+	ck_assert_msg(strstr(log, "cannot connect to saslauthd") != NULL,
+	    "log: %s", log);
+	cyrus->end(x);
+	outcome_clear(&o);
+	free(log);
+	free(msg);
+	server_down();
+}
+END_TEST
+
 START_TEST(end_while_the_library_works)
 {
 	struct outcome o = { 0 };
@@ -518,6 +553,7 @@ sasl_cyrus_suite(void)
 	tcase_add_test(tc, login_two_challenges);
 	tcase_add_test(tc, cram_md5);
 	tcase_add_test(tc, bad_base64_is_a_protocol_error);
+	tcase_add_test(tc, saslauthd_unreachable_is_a_tempfail);
 	tcase_add_test(tc, end_while_the_library_works);
 	tcase_add_test(tc, config_path_without_the_application_file);
 	tcase_add_test(tc, one_library_configuration_per_process);
