@@ -12,6 +12,8 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/sasl_decode.c \
 	src/smtpd/sasl_password.c \
 	src/smtpd/sasl_passwd_file.c \
+	src/smtpd/sasl_server.c \
+	src/smtpd/sasl_tlsrelay.c \
 	src/smtpd/smtpd_received.c \
 	src/smtpd/smtpd_session.c \
 	src/smtpd/smtpd_worker.c

@@ -46,6 +46,7 @@ struct sasl_server {
 	char *config_path;	/* cyrus_sasl_config_path; "" for the default */
 	char *hostname;		/* myhostname: the server FQDN */
 	char *realm;		/* smtpd_sasl_local_domain; NULL when empty */
+	char *service;		/* smtpd_sasl_service: "smtp" */
 	struct event_base *base;
 	struct sasl_mech *mechs;
 	size_t n_mechs;
@@ -283,6 +284,7 @@ cyrus_server_free(struct sasl_server *server)
 	free(server->config_path);
 	free(server->hostname);
 	free(server->realm);
+	free(server->service);
 	free(server);
 }
 
@@ -313,6 +315,7 @@ cyrus_server_new(const struct conf *conf, char **err)
 	    P_cyrus_sasl_config_path));
 	server->hostname = xstrdup(conf_str(conf, P_myhostname));
 	server->realm = *realm ? xstrdup(realm) : NULL;
+	server->service = xstrdup(conf_str(conf, P_smtpd_sasl_service));
 	return server;
 }
 
@@ -376,11 +379,15 @@ list_mechanisms(struct sasl_server *server, char **err)
 	size_t n;
 	int status, count;
 
-	status = sasl_server_new("smtp", server->hostname, server->realm,
-	    NULL, NULL, callbacks, 0, &conn);
+	status = sasl_server_new(server->service, server->hostname,
+	    server->realm, NULL, NULL, callbacks, 0, &conn);
 	if (status == SASL_OK)
 		status = sasl_listmech(conn, NULL, "", " ", "", &list, NULL,
 		    &count);
+	if (status == SASL_NOMECH) {
+		list = "";
+		status = SASL_OK;
+	}
 	if (status != SASL_OK) {
 		conn_log_flush(&log);
 		*err = xasprintf("Cyrus SASL: cannot list the mechanisms: %s",
@@ -626,7 +633,8 @@ conn_new(struct sasl_exchange *x, const struct sasl_client_info *client)
 	sasl_security_properties_t props;
 	char *local = ip_port(client->local_addr, client->local_port);
 	char *remote = ip_port(client->client_addr, client->client_port);
-	const char *service = client->service ? client->service : "smtp";
+	const char *service = client->service ? client->service :
+	    server->service;
 	int status;
 
 	x->callbacks[0] = (sasl_callback_t){ SASL_CB_LOG,
