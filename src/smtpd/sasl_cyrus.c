@@ -17,7 +17,6 @@
 
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
-#include <sasl/saslutil.h>
 
 /* The library's status SASL_CONTINUE is a macro; sasl_server.h's verdict
  * of the same name is ours from here on. */
@@ -27,6 +26,7 @@ enum { CYRUS_CONTINUE = SASL_CONTINUE };
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/offload.h"
+#include "tlsrelay/sasl.h"
 #include "tlsrelay/sasl_server.h"
 #include "tlsrelay/util.h"
 
@@ -462,41 +462,25 @@ exchange_free(struct sasl_exchange *x)
 	free(x);
 }
 
-/* Decodes the client's base64 into x->in (the library's decoder, as
- * Postfix uses it): 0, or -1 when it is not base64. An empty line is an
- * empty response, as is RFC 4954's "=". */
+/* Decodes the client's base64 into x->in with the decoder every backend
+ * uses: 0, or -1 when it is not base64. An empty line is an empty
+ * response, as is RFC 4954's "=". */
 static int
 input_decode(struct sasl_exchange *x, const char *b64)
 {
-	size_t len = strlen(b64);
-	unsigned room = (unsigned)(len / 4 * 3 + 3);
+	size_t room = strlen(b64) / 4 * 3 + 1;
+	long n = 0;
 
 	input_clear(x);
-	if (len > SASL_INPUT_MAX)
+	if (strlen(b64) > SASL_INPUT_MAX)
 		return -1;
 	x->in = xmalloc(room);
-	if (len == 0 || strcmp(b64, "=") == 0)
-		return 0;
-	if (sasl_decode64(b64, (unsigned)len, (char *)x->in, room,
-	    &x->in_len) != SASL_OK) {
+	if (*b64 != '\0' && (n = sasl_base64_decode(b64, x->in, room)) < 0) {
 		input_clear(x);
 		return -1;
 	}
+	x->in_len = (unsigned)n;
 	return 0;
-}
-
-/* The library's bytes for a 334 challenge; "" for none. */
-static char *
-base64_encode(const char *data, unsigned len)
-{
-	unsigned room = (len + 2) / 3 * 4 + 1, out_len;
-	char *b64 = xmalloc(room);
-
-	if (sasl_encode64(data, len, b64, room, &out_len) != SASL_OK)
-		msg_panic("sasl_cyrus: sasl_encode64 of %u bytes failed",
-		    len);
-	b64[out_len] = '\0';
-	return b64;
 }
 
 static void
@@ -541,12 +525,9 @@ report(struct sasl_exchange *x)
 		return;
 	case CYRUS_CONTINUE:
 		free(x->challenge);
-		x->challenge = base64_encode(x->out, x->out_len);
+		x->challenge = sasl_base64_encode(x->out, x->out_len);
 		r.challenge = x->challenge;
 		x->fn(x->arg, &r);
-		return;
-	case SASL_BADPROT:
-		final_verdict(x, SASL_BADPROTO, status_text(status));
 		return;
 	case SASL_TRYAGAIN:
 	case SASL_UNAVAIL:
@@ -554,6 +535,10 @@ report(struct sasl_exchange *x)
 	case SASL_NOMEM:
 		final_verdict(x, SASL_TEMPFAIL, status_text(status));
 		return;
+	/* A message the mechanism cannot parse (SASL_BADPROT) fails like a
+	 * wrong password, as in Postfix and the built-in backend: 535, and
+	 * it counts towards the failure limit. BADPROTO (501) is for what is
+	 * not base64 at all. */
 	case SASL_NOUSER:
 		/* The client reads the reason too: no hint that the user
 		 * does not exist (Postfix does the same). */

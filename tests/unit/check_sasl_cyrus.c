@@ -450,6 +450,26 @@ END_TEST
 
 /* A password server that cannot be reached is the library's SASL_FAIL:
  * 454, try again later, not 535. */
+/* Base64, but not a PLAIN message: the library's SASL_BADPROT, a failed
+ * login (535) as in Postfix. */
+START_TEST(malformed_message_fails)
+{
+	struct outcome o = { 0 };
+	char raw[] = "\0alice";
+	char *msg = b64(raw, sizeof(raw) - 1);
+	struct sasl_exchange *x;
+
+	server_up();
+	x = start("PLAIN", msg, &o);
+	ck_assert_int_eq(o.verdict, SASL_FAILURE);
+	ck_assert_str_eq(o.reason, "bad protocol / cancel");
+	cyrus->end(x);
+	outcome_clear(&o);
+	free(msg);
+	server_down();
+}
+END_TEST
+
 START_TEST(saslauthd_unreachable_is_a_tempfail)
 {
 	struct outcome o = { 0 };
@@ -553,6 +573,7 @@ sasl_cyrus_suite(void)
 	tcase_add_test(tc, login_two_challenges);
 	tcase_add_test(tc, cram_md5);
 	tcase_add_test(tc, bad_base64_is_a_protocol_error);
+	tcase_add_test(tc, malformed_message_fails);
 	tcase_add_test(tc, saslauthd_unreachable_is_a_tempfail);
 	tcase_add_test(tc, end_while_the_library_works);
 	tcase_add_test(tc, config_path_without_the_application_file);
