@@ -105,6 +105,9 @@ log_library_message(int level, const char *text)
 		if (msg_verbose)
 			msg_info("SASL authentication info: %s", text);
 		break;
+	case SASL_LOG_PASS:
+		/* Traces with passwords: never, not even with -v -v. */
+		break;
 	default:
 		if (msg_verbose > 1)
 			msg_info("SASL authentication debug: %s", text);
@@ -130,7 +133,8 @@ conn_log(void *context, int level, const char *text)
 {
 	struct conn_log *log = context;
 
-	if (level > SASL_LOG_NOTE && msg_verbose <= 1)
+	if (level == SASL_LOG_PASS ||
+	    (level > SASL_LOG_NOTE && msg_verbose <= 1))
 		return SASL_OK;
 	if (log->n == CONN_LOG_MAX) {
 		log->dropped++;
