@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, MAIL_OWNER, NO_DNS, PEERS,  # noqa
                        PYTHON, QMGR_LINE, HarnessError, OutboundTestCase,
-                       main, queued_id, read_text, require_tools,
+                       RawSMTP, free_port, main, queued_id, read_text,
+                       require_tools,
                        smtplib_client, stop_pid, swaks, unfold, wait_for)
 from test_auth import FAIL2BAN, LOCAL, PREFIX, b64, plain  # noqa: E402
 
@@ -176,6 +177,19 @@ class LoginTest(CyrusTestCase):
         log = relay.maillog()
         for secret in WRONG + (PASSWORD,):
             self.assertNotIn(secret, log)
+
+
+    def test_ipv6_client(self):
+        # The library gets "::1;port" for both ends, as Postfix gives it.
+        port = free_port(host="::1")
+        relay = self.cyrus_relay(services={"v6": dict(
+            SUBMISSION, listen="[::1]:%d" % port)})
+        c = RawSMTP(self, port, host="::1")
+        c.ehlo()
+        c.starttls(self.tls())
+        self.assertEqual(self.ehlo_auth(c.ehlo()), MECHS)
+        self.assertReply(c.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
+        relay.wait_log(PREFIX + r"connect from unknown\[::1\]$")
 
 
 class PolicyTest(CyrusTestCase):
