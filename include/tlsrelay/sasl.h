@@ -1,11 +1,10 @@
 /* sasl: SMTP AUTH on the server side: the decoders of what the client
- * sends (untrusted bytes, fuzzed), password hashes, the password table. */
+ * sends (untrusted bytes, fuzzed), password hashes, the password table.
+ * The backends that check logins are in sasl_server.h. */
 #ifndef TLSRELAY_SASL_H
 #define TLSRELAY_SASL_H
 
 #include <stddef.h>
-
-struct smtpd_policy;
 
 /* ---- SMTP AUTH (RFC 4954): src/smtpd/sasl_*.c, smtpd_auth.c ---- */
 
@@ -61,7 +60,7 @@ char *sasl_password_hash(const char *password, const char *prefix,
  * it and a hash not of the form "$id$..." (a locked "*" or "!", old DES)
  * are checked against a dummy hash of the kind seen last, so that they
  * take as long as a wrong password, and fail. The comparison is
- * constant-time. */
+ * constant-time. Any thread may call it (offload.h). */
 int sasl_password_check(const char *hash, const char *password);
 /* Makes the dummy hash now (before the workers fork), not during the
  * first login of an unknown user. */
@@ -81,13 +80,5 @@ int sasl_passwd_update(const char *path, const char *user, const char *hash,
 /* 1 when name can be a table key and a SASL login name: 1 to
  * SASL_NAME_MAX printable bytes, no white space, not starting with '#'. */
 int sasl_username_valid(const char *name);
-
-enum sasl_result { SASL_AUTH_OK, SASL_AUTH_FAIL, SASL_AUTH_TEMPFAIL };
-
-/* Checks user and password against tlsrelay_smtpd_sasl_user_maps of the
- * policy (a table re-opened when its file changes). TEMPFAIL when the
- * lookup failed. An unknown user costs one crypt(3) like a known one. */
-enum sasl_result smtpd_sasl_check(const struct smtpd_policy *policy,
-    const char *user, const char *password);
 
 #endif

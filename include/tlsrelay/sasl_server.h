@@ -65,8 +65,10 @@ struct sasl_result {
 	enum sasl_verdict verdict;
 	const char *challenge;	/* CONTINUE: base64, "" for an empty one */
 	const char *username;	/* SUCCESS */
-	/* FAILURE, TEMPFAIL: for the log line ("authentication failure",
-	 * "auth server dead"), never for the client. */
+	/* FAILURE, TEMPFAIL: the reason Postfix puts in the log line and
+	 * after "535 5.7.8 Error: authentication failed: " or "454 4.7.0
+	 * Temporary authentication failure: " ("authentication failure",
+	 * Dovecot's reason=): never a secret. */
 	const char *reason;
 	/* The login name the client gave, when the backend knows it (the
 	 * log's sasl_username= of a failure); NULL otherwise. */
@@ -75,7 +77,9 @@ struct sasl_result {
 
 /* Called once per start or step, perhaps before start/step returns,
  * perhaps later from the loop. The strings live until the next call on
- * the exchange or its end. */
+ * the exchange or its end. After a final verdict (anything but
+ * CONTINUE) the backend no longer touches the exchange, and fn may call
+ * end() on it when the call came from the loop. */
 typedef void sasl_result_fn(void *arg, const struct sasl_result *result);
 
 struct sasl_backend {
@@ -111,8 +115,9 @@ extern const struct sasl_backend sasl_backend_tlsrelay;
 extern const struct sasl_backend sasl_backend_dovecot;
 extern const struct sasl_backend sasl_backend_cyrus;
 
-/* The backend named by smtpd_sasl_type; NULL with *err when it is not
- * one of the above (or was not built in). */
+/* The backend named by smtpd_sasl_type (src/smtpd/sasl_server.c holds
+ * the table); NULL with *err (caller frees) when it is not one of the
+ * above, or was not built in. */
 const struct sasl_backend *sasl_backend_find(const char *type, char **err);
 
 #endif

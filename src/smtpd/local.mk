@@ -1,4 +1,5 @@
 include src/smtpd/parsers.mk
+include src/smtpd/sasl_cyrus.mk
 
 libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_int.h \
@@ -17,6 +18,8 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/sasl_decode.c \
 	src/smtpd/sasl_password.c \
 	src/smtpd/sasl_passwd_file.c \
+	src/smtpd/sasl_server.c \
+	src/smtpd/sasl_tlsrelay.c \
 	src/smtpd/smtpd_received.c \
 	src/smtpd/smtpd_session.c \
 	src/smtpd/smtpd_deadline.c \

@@ -8,6 +8,9 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,30 +21,41 @@
 #include "tlsrelay/sasl.h"
 #include "tlsrelay/util.h"
 
-/* crypt_rn's work area is large (30 KB); the worker is single-threaded,
- * so one per process does. */
-static struct crypt_data *crypt_area;
-static unsigned long check_count;
+/* Checks run in offload threads (offload.h), so nothing here is shared
+ * without the lock; crypt_rn gets a work area (30 KB) per call. */
+static atomic_ulong check_count;
 
 /* Dummy hashes, one per kind of hash seen (a table may mix yescrypt and
  * older SHA-512-crypt entries); an unknown user is checked against the
- * kind seen last. Making one costs a crypt(3) once per kind and process. */
+ * kind seen last. Making one costs a crypt(3) once per kind and process,
+ * in the thread of the check that needs it. */
 #define MAX_DUMMIES 4
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dummies[MAX_DUMMIES][CRYPT_OUTPUT_SIZE];
 static size_t n_dummies, last_dummy;
 
-static struct crypt_data *
-area(void)
+/* crypt_rn with a fresh work area; the result is copied into out
+ * (CRYPT_OUTPUT_SIZE bytes). NULL when crypt(3) failed. */
+static const char *
+crypt_copy(const char *phrase, const char *setting, char *out)
 {
-	if (crypt_area == NULL)
-		crypt_area = xcalloc(1, sizeof(*crypt_area));
-	return crypt_area;
+	struct crypt_data *work = xcalloc(1, sizeof(*work));
+	const char *h = crypt_rn(phrase, setting, work, sizeof(*work));
+	const char *ret = NULL;
+
+	if (h != NULL && h[0] != '*' && strlen(h) < CRYPT_OUTPUT_SIZE) {
+		memcpy(out, h, strlen(h) + 1);
+		ret = out;
+	}
+	explicit_bzero(work, sizeof(*work));
+	free(work);
+	return ret;
 }
 
 char *
 sasl_password_hash(const char *password, const char *prefix, char **err)
 {
-	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE], out[CRYPT_OUTPUT_SIZE];
 	unsigned char random[16];
 	const char *hash;
 
@@ -58,8 +72,8 @@ sasl_password_hash(const char *password, const char *prefix, char **err)
 		    prefix, strerror(errno));
 		return NULL;
 	}
-	hash = crypt_rn(password, setting, area(), sizeof(*area()));
-	if (hash == NULL || hash[0] == '*') {
+	hash = crypt_copy(password, setting, out);
+	if (hash == NULL) {
 		*err = xasprintf("crypt(3) failed for method \"%s\": %s",
 		    prefix, strerror(errno));
 		return NULL;
@@ -101,7 +115,7 @@ static void
 make_dummy(const char *model, char *dummy, size_t size)
 {
 	unsigned char random[24];
-	char *secret, *hash, *err = NULL;
+	char *secret, *hash, *err = NULL, out[CRYPT_OUTPUT_SIZE];
 	const char *h = NULL;
 
 	if (RAND_bytes(random, sizeof(random)) != 1)
@@ -110,8 +124,8 @@ make_dummy(const char *model, char *dummy, size_t size)
 	/* The stored hash serves as the setting: same method, cost and salt
 	 * length; the random password makes the result useless. */
 	if (model != NULL)
-		h = crypt_rn(secret, model, area(), sizeof(*area()));
-	if (h != NULL && h[0] != '*')
+		h = crypt_copy(secret, model, out);
+	if (h != NULL)
 		snprintf(dummy, size, "%s", h);
 	else {
 		hash = sasl_password_hash(secret, SASL_HASH_PREFIX, &err);
@@ -152,13 +166,15 @@ dummy_for(const char *hash)
 void
 sasl_password_prepare(void)
 {
+	pthread_mutex_lock(&dummy_lock);
 	(void)dummy_for(NULL);
+	pthread_mutex_unlock(&dummy_lock);
 }
 
 int
 sasl_password_check(const char *hash, const char *password)
 {
-	const char *setting, *out;
+	char setting[CRYPT_OUTPUT_SIZE], out[CRYPT_OUTPUT_SIZE];
 	int usable = hash != NULL && hash_kind(hash) != 0;
 	size_t len;
 
@@ -166,10 +182,12 @@ sasl_password_check(const char *hash, const char *password)
 	 * "$id$" costs one crypt(3) with a dummy, and fails. A known hash
 	 * of a new kind makes its dummy now, so that the unknown users
 	 * after it cost as much as it does. */
-	setting = usable ? (dummy_for(hash), hash) : dummy_for(NULL);
-	check_count++;
-	out = crypt_rn(password, setting, area(), sizeof(*area()));
-	if (!usable || out == NULL || out[0] == '*')
+	pthread_mutex_lock(&dummy_lock);
+	snprintf(setting, sizeof(setting), "%s", usable ?
+	    (dummy_for(hash), hash) : dummy_for(NULL));
+	pthread_mutex_unlock(&dummy_lock);
+	atomic_fetch_add(&check_count, 1);
+	if (crypt_copy(password, setting, out) == NULL || !usable)
 		return 0;
 	len = strlen(hash);
 	return strlen(out) == len && CRYPTO_memcmp(out, hash, len) == 0;
@@ -178,5 +196,5 @@ sasl_password_check(const char *hash, const char *password)
 unsigned long
 sasl_password_check_count(void)
 {
-	return check_count;
+	return atomic_load(&check_count);
 }

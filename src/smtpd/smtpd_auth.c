@@ -1,126 +1,170 @@
-/* smtpd_auth: SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN
- * mechanisms against the password table tlsrelay_smtpd_sasl_user_maps,
- * with Postfix's replies and log lines (fail2ban's postfix-sasl filter
- * reads the failure line). Both mechanisms carry the password itself, so
- * smtpd_sasl_security_options decides whether they may be used without
- * TLS. Hashing runs in the worker's event loop: a login holds up the other
- * sessions of that worker for one crypt(3). */
+/* smtpd_auth: SMTP AUTH (RFC 4954) in front of a backend (sasl_server.h:
+ * the built-in password table, Dovecot, Cyrus SASL), chosen by
+ * smtpd_sasl_type. This file speaks SMTP: which mechanisms EHLO offers
+ * (the backend's, filtered by smtpd_sasl_security_options or, under TLS,
+ * smtpd_sasl_tls_security_options), the 334 challenges, "*" to cancel,
+ * Postfix's replies and log lines (fail2ban's postfix filter reads the
+ * failure line) and the per-session failure limit. A backend's verdict
+ * may come later, from the loop: the session reads nothing meanwhile
+ * (SS_AUTH), so the other sessions of the worker go on. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
-#include "tlsrelay/sasl.h"
+#include "tlsrelay/sasl_server.h"
 #include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
 #include "smtpd_session.h"
 
 enum auth_step {
 	AUTH_IDLE = 0,
-	AUTH_PLAIN,		/* "334 " sent, waiting for the message */
-	AUTH_LOGIN_USER,	/* "334 VXNlcm5hbWU6" (Username:) sent */
-	AUTH_LOGIN_PASS,	/* "334 UGFzc3dvcmQ6" (Password:) sent */
+	AUTH_CHALLENGED,	/* "334" sent, the client's line is a reply */
+	AUTH_VERDICT,		/* the backend has the last line */
 };
 
 static const struct {
 	const char *name;
-	unsigned bit;
-} mechanisms[] = {
-	{ "PLAIN", SASL_MECH_PLAIN },
-	{ "LOGIN", SASL_MECH_LOGIN },
+	unsigned flag;
+	int required;		/* the mechanism must have it, else must not */
+} security_options[] = {
+	{ "noplaintext", SASL_MECH_F_PLAINTEXT, 0 },
+	{ "noactive", SASL_MECH_F_ACTIVE, 0 },
+	{ "nodictionary", SASL_MECH_F_DICTIONARY, 0 },
+	{ "noanonymous", SASL_MECH_F_ANONYMOUS, 0 },
+	{ "mutual_auth", SASL_MECH_F_MUTUAL_AUTH, 1 },
+	{ "forward_secrecy", SASL_MECH_F_FORWARD_SECRECY, 1 },
 };
 
-#define ALL_MECHS	(SASL_MECH_PLAIN | SASL_MECH_LOGIN)
-
 int
-smtpd_sasl_mechanisms(const char *value, unsigned *mechs, char **err)
+smtpd_sasl_security(const char *value, struct sasl_security *sec, char **err)
 {
-	/* Cyrus SASL's properties: PLAIN and LOGIN are plaintext, open to
-	 * dictionary and active attacks, without mutual authentication or
-	 * forward secrecy; neither is anonymous. */
-	static const char *const excluding[] = {
-		"noplaintext", "noactive", "nodictionary", "mutual_auth",
-		"forward_secrecy",
-	};
 	char **words = strlist_split(value, LIST_SEPARATORS, NULL);
+	size_t n = sizeof(security_options) / sizeof(security_options[0]);
 	int ret = 0;
 
-	*mechs = ALL_MECHS;
+	sec->forbid = sec->require = 0;
 	for (char **w = words; *w != NULL; w++) {
-		size_t i, n = sizeof(excluding) / sizeof(excluding[0]);
+		size_t i;
 
-		if (strcasecmp(*w, "noanonymous") == 0)
-			continue;
 		for (i = 0; i < n; i++)
-			if (strcasecmp(*w, excluding[i]) == 0)
+			if (strcasecmp(*w, security_options[i].name) == 0)
 				break;
-		if (i < n) {
-			*mechs &= ~(unsigned)ALL_MECHS;
-			continue;
+		if (i == n) {
+			*err = xasprintf("unknown SASL security option \"%s\" "
+			    "(use noanonymous, noplaintext, noactive, "
+			    "nodictionary, mutual_auth, forward_secrecy)", *w);
+			ret = -1;
+			break;
 		}
-		*err = xasprintf("unknown SASL security option \"%s\" (use "
-		    "noanonymous, noplaintext, noactive, nodictionary, "
-		    "mutual_auth, forward_secrecy)", *w);
-		ret = -1;
-		break;
+		if (security_options[i].required)
+			sec->require |= security_options[i].flag;
+		else
+			sec->forbid |= security_options[i].flag;
 	}
 	strlist_free(words);
 	return ret;
 }
 
-enum sasl_result
-smtpd_sasl_check(const struct smtpd_policy *p, const char *user,
-    const char *password)
+int
+sasl_security_allows(const struct sasl_security *sec, unsigned flags)
 {
-	const char *hash = NULL;
-	int error = 0;
-
-	/* A name no table can hold still costs a crypt(3). */
-	if (p->sasl_users != NULL && sasl_username_valid(user)) {
-		hash = smtpd_table_lookup(p->sasl_users, user, &error);
-		if (error)
-			return SASL_AUTH_TEMPFAIL;
-	}
-	return sasl_password_check(hash, password) ? SASL_AUTH_OK :
-	    SASL_AUTH_FAIL;
+	return (flags & sec->forbid) == 0 &&
+	    (flags & sec->require) == sec->require;
 }
 
-/* The mechanisms this session may use now. */
-static unsigned
-mechs_now(const struct smtpd_session *s)
+void
+smtpd_auth_attach(struct smtpd_policy *p, struct event_base *base)
+{
+	char *err = NULL;
+
+	if (p->sasl_server == NULL)
+		return;
+	if (p->sasl_backend->server_attach(p->sasl_server, base, &err) < 0)
+		msg_fatal("SASL %s: %s", p->sasl_backend->type, err);
+}
+
+/* The mechanism named name that the session may use under tls (0 or 1),
+ * or NULL. */
+static const struct sasl_mech *
+mech_allowed(const struct smtpd_session *s, int tls, const char *name)
 {
 	const struct smtpd_policy *p = s->policy;
+	const struct sasl_security *sec = tls ? &p->sasl_tls_sec :
+	    &p->sasl_sec;
+	const struct sasl_mech *mechs;
+	size_t n = p->sasl_backend->mechanisms(p->sasl_server, &mechs);
 
-	if (!p->sasl_enabled)
-		return 0;
-	if (s->tls_active)
-		return p->sasl_tls_mechs;
-	return p->tls_auth_only ? 0 : p->sasl_mechs;
+	if (!tls && p->tls_auth_only)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((name == NULL || strcasecmp(mechs[i].name, name) == 0) &&
+		    sasl_security_allows(sec, mechs[i].flags))
+			return &mechs[i];
+	return NULL;
 }
 
-const char *
-smtpd_auth_ehlo(const struct smtpd_session *s)
+/* The mechanisms EHLO offers now, space-separated, or "" for none. */
+static void
+mechs_now(const struct smtpd_session *s, char *buf, size_t len)
 {
-	switch (mechs_now(s)) {
-	case SASL_MECH_PLAIN | SASL_MECH_LOGIN:
-		return "PLAIN LOGIN";
-	case SASL_MECH_PLAIN:
-		return "PLAIN";
-	case SASL_MECH_LOGIN:
-		return "LOGIN";
-	default:
-		return NULL;
+	const struct smtpd_policy *p = s->policy;
+	const struct sasl_security *sec = s->tls_active ? &p->sasl_tls_sec :
+	    &p->sasl_sec;
+	const struct sasl_mech *mechs;
+	size_t n, used = 0;
+
+	buf[0] = '\0';
+	if (!p->sasl_enabled || (!s->tls_active && p->tls_auth_only))
+		return;
+	n = p->sasl_backend->mechanisms(p->sasl_server, &mechs);
+	for (size_t i = 0; i < n; i++) {
+		int w;
+
+		if (!sasl_security_allows(sec, mechs[i].flags))
+			continue;
+		w = snprintf(buf + used, len - used, "%s%s",
+		    used ? " " : "", mechs[i].name);
+		if (w < 0 || (size_t)w >= len - used) {
+			buf[used] = '\0';	/* a whole name or none */
+			break;
+		}
+		used += (size_t)w;
 	}
 }
 
+void
+smtpd_auth_ehlo(struct smtpd_session *s)
+{
+	char mechs[512];
+
+	mechs_now(s, mechs, sizeof(mechs));
+	if (mechs[0] == '\0')
+		return;
+	session_reply(s, "250-AUTH %s", mechs);
+	/* Outlook Express and old Microsoft clients read only this form. */
+	if (s->policy->broken_sasl_auth_clients)
+		session_reply(s, "250-AUTH=%s", mechs);
+}
+
+/* Ends the backend's exchange; the login, if any, stays. */
 static void
 exchange_end(struct smtpd_session *s)
 {
 	s->auth_step = AUTH_IDLE;
-	free(s->auth_login_user);
-	s->auth_login_user = NULL;
+	if (s->auth_in_call) {
+		/* The backend is still on the stack: end it on return. */
+		s->auth_end_deferred = 1;
+		return;
+	}
+	if (s->auth_exchange != NULL) {
+		s->policy->sasl_backend->end(s->auth_exchange);
+		s->auth_exchange = NULL;
+	}
 }
 
 void
@@ -129,6 +173,7 @@ smtpd_auth_reset(struct smtpd_session *s)
 	exchange_end(s);
 	free(s->sasl_username);
 	s->sasl_username = NULL;
+	free(s->auth_mech);
 	s->auth_mech = NULL;
 }
 
@@ -144,19 +189,33 @@ printable_name(const char *in, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
-static int
-auth_failed(struct smtpd_session *s, const char *user, const char *reason)
+/* A backend's reason (Dovecot's reason= comes from the server), fit for
+ * a log line and a reply: printable ASCII, cut to fit. */
+static void
+printable_text(const char *in, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (in[i] >= ' ' && in[i] < 0x7f) ? in[i] : '?';
+	out[i] = '\0';
+}
+
+static void
+auth_failed(struct smtpd_session *s, const struct sasl_result *r)
 {
 	const struct smtpd_policy *p = s->policy;
-	char name[128];
+	const char *reason = r->reason ? r->reason : "authentication failure";
+	char name[128], text[128];
 
 	s->auth_failures++;
-	if (user != NULL)
-		printable_name(user, name, sizeof(name));
+	if (r->attempted != NULL)
+		printable_name(r->attempted, name, sizeof(name));
+	printable_text(reason, text, sizeof(text));
 	msg_warn("%s[%s]: SASL %s authentication failed: %s%s%s", s->name,
-	    s->addr, s->auth_mech, reason, user ? ", sasl_username=" : "",
-	    user ? name : "");
-	session_reply(s, "535 5.7.8 Error: authentication failed: %s", reason);
+	    s->addr, s->auth_mech, text, r->attempted ? ", sasl_username=" :
+	    "", r->attempted ? name : "");
+	session_reply(s, "535 5.7.8 Error: authentication failed: %s", text);
 	if (p->auth_failure_limit > 0 &&
 	    s->auth_failures >= p->auth_failure_limit) {
 		msg_info("too many authentication failures after AUTH from "
@@ -165,115 +224,125 @@ auth_failed(struct smtpd_session *s, const char *user, const char *reason)
 		    "failures", p->myhostname);
 		session_close_after_reply(s);
 	}
-	return 0;
 }
 
-static int
-reply_cannot_decode(struct smtpd_session *s)
+/* What the backend said, for an exchange of this session. */
+static void
+auth_result(void *arg, const struct sasl_result *r)
 {
-	session_reply(s, "501 5.5.2 Cannot decode response");
-	return 0;
-}
+	struct smtpd_session *s = arg;
+	int ok = 0;
+	char text[128];
 
-static int
-verify(struct smtpd_session *s, const char *authzid, const char *user,
-    const char *password)
-{
-	switch (smtpd_sasl_check(s->policy, user, password)) {
-	case SASL_AUTH_OK:
+	if (s->state == SS_CLOSING) {
+		/* Told to go (shutdown, timeout) while the backend worked. */
+		exchange_end(s);
+		return;
+	}
+	if (r->verdict == SASL_CONTINUE) {
+		s->auth_step = AUTH_CHALLENGED;
+		session_reply(s, "334 %s", r->challenge);
+		return;
+	}
+	/* r's strings may belong to the exchange: end it after use. */
+	s->auth_step = AUTH_IDLE;
+	switch (r->verdict) {
+	case SASL_CONTINUE:
 		break;
-	case SASL_AUTH_TEMPFAIL:
-		msg_warn("%s[%s]: SASL %s authentication failed: password "
-		    "table lookup error", s->name, s->addr, s->auth_mech);
+	case SASL_SUCCESS:
+		s->sasl_username = xstrdup(r->username);
+		msg_debug("%s[%s]: SASL %s authentication succeeded, "
+		    "sasl_username=%s", s->name, s->addr, s->auth_mech,
+		    s->sasl_username);
+		session_reply(s, "235 2.7.0 Authentication successful");
+		ok = 1;
+		break;
+	case SASL_FAILURE:
+		auth_failed(s, r);
+		break;
+	case SASL_TEMPFAIL:
+		printable_text(r->reason ? r->reason : "", text, sizeof(text));
+		msg_warn("%s[%s]: SASL %s authentication failed: %s", s->name,
+		    s->addr, s->auth_mech, text);
 		session_reply(s, "454 4.7.0 Temporary authentication failure: "
-		    "lookup error");
-		return 0;
-	case SASL_AUTH_FAIL:
-		return auth_failed(s, user, "authentication failure");
+		    "%s", text);
+		break;
+	case SASL_BADPROTO:
+		session_reply(s, "501 5.5.2 Cannot decode response");
+		break;
 	}
-	/* No proxy rights: a user may only act as itself. */
-	if (*authzid != '\0' && strcasecmp(authzid, user) != 0)
-		return auth_failed(s, user, "authentication failure");
-	s->sasl_username = str_lower(xstrdup(user));
-	msg_debug("%s[%s]: SASL %s authentication succeeded, sasl_username=%s",
-	    s->name, s->addr, s->auth_mech, s->sasl_username);
-	session_reply(s, "235 2.7.0 Authentication successful");
-	return 1;
-}
-
-static int
-plain_message(struct smtpd_session *s, const char *b64)
-{
-	struct sasl_credentials cred;
-	int ret;
-
 	exchange_end(s);
-	switch (sasl_plain_decode(b64, &cred)) {
-	case SASL_DECODE_BASE64:
-		return reply_cannot_decode(s);
-	case SASL_DECODE_FORM:
-		return auth_failed(s, NULL, "bad protocol / cancel");
-	case SASL_DECODE_OK:
-		break;
-	}
-	ret = verify(s, cred.authzid, cred.authcid, cred.passwd);
-	sasl_credentials_clear(&cred);
-	return ret;
+	session_count(s, CNT_AUTH, ok);
 }
 
-static int
-login_username(struct smtpd_session *s, const char *b64)
+/* After start or step: a verdict still to come stops the reading. */
+static void
+backend_returned(struct smtpd_session *s)
 {
-	char *user;
-
-	switch (sasl_login_decode(b64, SASL_NAME_MAX, &user)) {
-	case SASL_DECODE_BASE64:
-		exchange_end(s);
-		return reply_cannot_decode(s);
-	case SASL_DECODE_FORM:
-		exchange_end(s);
-		return auth_failed(s, NULL, "bad protocol / cancel");
-	case SASL_DECODE_OK:
-		break;
+	s->auth_in_call = 0;
+	if (s->auth_end_deferred) {
+		s->auth_end_deferred = 0;
+		if (s->auth_exchange != NULL)
+			s->policy->sasl_backend->end(s->auth_exchange);
+		s->auth_exchange = NULL;
 	}
-	s->auth_login_user = user;
-	s->auth_step = AUTH_LOGIN_PASS;
-	session_reply(s, "334 UGFzc3dvcmQ6");
-	return -1;
+	if (s->auth_step == AUTH_VERDICT)
+		session_auth_wait(s);
 }
 
-static int
-login_password(struct smtpd_session *s, const char *b64)
+/* The loop brought a verdict or challenge: read again. */
+static void
+auth_result_later(void *arg, const struct sasl_result *r)
 {
-	char *user = s->auth_login_user, *password;
-	int ret;
+	struct smtpd_session *s = arg;
+	struct log_name saved;
 
-	s->auth_login_user = NULL;
-	exchange_end(s);
-	switch (sasl_login_decode(b64, SASL_PASSWD_MAX, &password)) {
-	case SASL_DECODE_BASE64:
-		ret = reply_cannot_decode(s);
-		break;
-	case SASL_DECODE_FORM:
-		ret = auth_failed(s, user, "authentication failure");
-		break;
-	default:
-		ret = verify(s, "", user, password);
-		sasl_secret_free(password);
-		break;
+	if (s->auth_in_call) {
+		auth_result(s, r);
+		return;
 	}
-	free(user);
-	return ret;
+	conn_log_enter(s->conn, &saved);
+	auth_result(s, r);
+	if (s->state == SS_AUTH)
+		session_auth_resume(s);
+	conn_log_leave(&saved);
+}
+
+static void
+start_exchange(struct smtpd_session *s, const struct sasl_mech *mech,
+    const char *initial)
+{
+	const struct smtpd_policy *p = s->policy;
+	struct sasl_client_info info = {
+		.client_addr = s->addr,
+		.client_port = s->port,
+		.local_addr = s->local_addr,
+		.local_port = s->local_port,
+		.tls_active = s->tls_active,
+		.tls_cipher_bits = s->tls_active ? s->tls.cipher_bits : 0,
+		.service = p->sasl_service,
+	};
+	struct sasl_exchange *x;
+
+	free(s->auth_mech);
+	s->auth_mech = xstrdup(mech->name);
+	s->auth_step = AUTH_VERDICT;
+	s->auth_in_call = 1;
+	x = p->sasl_backend->start(p->sasl_server, &info, mech->name, initial,
+	    auth_result_later, s);
+	/* Ended at once by backend_returned if the verdict came already. */
+	s->auth_exchange = x;
+	backend_returned(s);
 }
 
 int
 smtpd_auth_command(struct smtpd_session *s, const char *arg)
 {
 	const struct smtpd_policy *p = s->policy;
-	unsigned avail = mechs_now(s);
+	const struct sasl_mech *mech;
+	const char *initial;
 	char **words;
-	size_t n, i, nmech = sizeof(mechanisms) / sizeof(mechanisms[0]);
-	int ret;
+	size_t n;
 
 	if (!p->sasl_enabled) {
 		session_reply(s, "503 5.5.1 Error: authentication not enabled");
@@ -290,7 +359,8 @@ smtpd_auth_command(struct smtpd_session *s, const char *arg)
 	}
 	/* RFC 4954 section 4: say why, rather than "not enabled". */
 	if (!s->tls_active && (p->tls_auth_only ||
-	    (avail == 0 && p->sasl_tls_mechs != 0))) {
+	    (mech_allowed(s, 0, NULL) == NULL &&
+	    mech_allowed(s, 1, NULL) != NULL))) {
 		session_reply(s, "504 5.5.4 Encryption required for requested "
 		    "authentication mechanism");
 		return 0;
@@ -299,7 +369,16 @@ smtpd_auth_command(struct smtpd_session *s, const char *arg)
 		session_reply(s, "503 5.5.1 Error: already authenticated");
 		return 0;
 	}
-	if (avail == 0) {
+	if (mech_allowed(s, s->tls_active, NULL) == NULL) {
+		const struct sasl_mech *mechs;
+
+		/* A backend that knows no mechanism now has lost its
+		 * server: that passes. */
+		if (p->sasl_backend->mechanisms(p->sasl_server, &mechs) == 0) {
+			session_reply(s, "454 4.7.0 Temporary authentication "
+			    "failure: authentication server unavailable");
+			return 0;
+		}
 		session_reply(s, "503 5.5.1 Error: authentication not enabled");
 		return 0;
 	}
@@ -314,68 +393,40 @@ smtpd_auth_command(struct smtpd_session *s, const char *arg)
 		session_reply(s, "501 5.5.4 Syntax: AUTH mechanism");
 		return 0;
 	}
-	for (i = 0; i < nmech; i++)
-		if (strcasecmp(words[0], mechanisms[i].name) == 0 &&
-		    (avail & mechanisms[i].bit))
-			break;
-	if (i == nmech) {
+	if ((mech = mech_allowed(s, s->tls_active, words[0])) == NULL) {
 		strlist_free(words);
 		session_reply(s, "504 5.5.4 Unsupported authentication "
 		    "mechanism");
 		return 0;
 	}
-	s->auth_mech = mechanisms[i].name;
-	if (mechanisms[i].bit == SASL_MECH_PLAIN) {
-		if (n == 2)
-			ret = plain_message(s, words[1]);
-		else {
-			s->auth_step = AUTH_PLAIN;
-			session_reply(s, "334 ");
-			ret = -1;
-		}
-	} else {
-		if (n == 2)
-			ret = login_username(s, words[1]);
-		else {
-			s->auth_step = AUTH_LOGIN_USER;
-			session_reply(s, "334 VXNlcm5hbWU6");
-			ret = -1;
-		}
-	}
+	initial = n == 2 ? words[1] : NULL;
+	start_exchange(s, mech, initial);
 	/* The initial response may hold a password. */
 	for (char **w = words; *w != NULL; w++)
 		explicit_bzero(*w, strlen(*w));
 	strlist_free(words);
-	return ret;
+	/* Counted with the verdict. */
+	return -1;
 }
 
 void
 smtpd_auth_response(struct smtpd_session *s, const char *line)
 {
-	int ret = 0;
-
 	if (s->line_cut) {
 		exchange_end(s);
 		session_reply(s, "500 5.5.6 Authentication exchange line is "
 		    "too long");
+		session_count(s, CNT_AUTH, 0);
 	} else if (strcmp(line, "*") == 0) {
 		exchange_end(s);
 		msg_warn("%s[%s]: SASL %s authentication aborted", s->name,
 		    s->addr, s->auth_mech);
 		session_reply(s, "501 5.7.0 Authentication aborted");
+		session_count(s, CNT_AUTH, 0);
 	} else {
-		switch (s->auth_step) {
-		case AUTH_PLAIN:
-			ret = plain_message(s, line);
-			break;
-		case AUTH_LOGIN_USER:
-			ret = login_username(s, line);
-			break;
-		case AUTH_LOGIN_PASS:
-			ret = login_password(s, line);
-			break;
-		}
+		s->auth_step = AUTH_VERDICT;
+		s->auth_in_call = 1;
+		s->policy->sasl_backend->step(s->auth_exchange, line);
+		backend_returned(s);
 	}
-	if (ret >= 0)
-		session_count(s, CNT_AUTH, ret);
 }

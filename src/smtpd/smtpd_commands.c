@@ -200,7 +200,6 @@ static int
 cmd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 {
 	const struct smtpd_policy *p = s->policy;
-	const char *mechs;
 
 	if (*arg == '\0') {
 		session_reply(s, "501 Syntax: %s hostname",
@@ -238,8 +237,7 @@ cmd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 	if (s->listener->ssl_ctx != NULL && !s->tls_active &&
 	    p->tls_level > TLS_LEV_NONE)
 		session_reply(s, "250-STARTTLS");
-	if ((mechs = smtpd_auth_ehlo(s)) != NULL)
-		session_reply(s, "250-AUTH %s", mechs);
+	smtpd_auth_ehlo(s);
 	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	session_reply(s, "250 8BITMIME");
 	return 1;

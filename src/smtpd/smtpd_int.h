@@ -17,9 +17,16 @@ struct domain_list;
 struct restrict_set;
 struct smtpd_table;
 
-/* SMTP AUTH mechanisms (smtpd_auth.c). */
-#define SASL_MECH_PLAIN	0x01
-#define SASL_MECH_LOGIN	0x02
+struct sasl_backend;
+struct sasl_server;
+
+/* What smtpd_sasl_security_options (or its _tls_ twin) leaves: a
+ * mechanism qualifies when it has none of forbid and all of require
+ * (SASL_MECH_F_* of sasl_server.h). */
+struct sasl_security {
+	unsigned forbid;	/* noplaintext, noactive, ... */
+	unsigned require;	/* mutual_auth, forward_secrecy */
+};
 
 struct smtpd_policy {
 	const struct conf *conf;
@@ -61,12 +68,15 @@ struct smtpd_policy {
 	int sasl_enabled;		/* smtpd_sasl_auth_enable */
 	int tls_auth_only;		/* smtpd_tls_auth_only, or level
 					 * encrypt: AUTH only under TLS */
-	unsigned sasl_mechs;		/* SASL_MECH_* without TLS */
-	unsigned sasl_tls_mechs;	/* ... and under TLS */
+	const struct sasl_backend *sasl_backend;	/* smtpd_sasl_type */
+	struct sasl_server *sasl_server;	/* NULL without AUTH */
+	const char *sasl_service;	/* smtpd_sasl_service */
+	struct sasl_security sasl_sec;	/* without TLS */
+	struct sasl_security sasl_tls_sec;	/* ... and under TLS */
+	int broken_sasl_auth_clients;	/* also "AUTH=" in EHLO */
 	int sasl_authenticated_header;
 	long long auth_failure_limit;	/* 0: smtpd_hard_error_limit */
 	const char *fingerprint_digest;
-	struct smtpd_table *sasl_users;	/* the password table */
 	struct smtpd_table *sender_login_maps;
 	struct smtpd_table *relay_clientcerts;
 };
@@ -86,9 +96,14 @@ const char *smtpd_table_last_name(const struct smtpd_table *t);
 int smtpd_table_empty(const struct smtpd_table *t);
 void smtpd_table_free(struct smtpd_table *t);
 
-/* smtpd_auth.c: the mechanisms smtpd_sasl_security_options (value)
- * leaves, as SASL_MECH_* bits; -1 with *err on an unknown option. */
-int smtpd_sasl_mechanisms(const char *value, unsigned *mechs, char **err);
+/* smtpd_auth.c: parses smtpd_sasl_security_options (value); -1 with
+ * *err on an unknown option. */
+int smtpd_sasl_security(const char *value, struct sasl_security *sec,
+    char **err);
+/* 1 when a mechanism with flags (SASL_MECH_F_*) qualifies. */
+int sasl_security_allows(const struct sasl_security *sec, unsigned flags);
+/* In a worker after the fork: the backend's exchanges run in base. */
+void smtpd_auth_attach(struct smtpd_policy *policy, struct event_base *base);
 
 
 struct anvil;

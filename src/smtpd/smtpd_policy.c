@@ -11,7 +11,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
-#include "tlsrelay/sasl.h"
+#include "tlsrelay/sasl_server.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
@@ -112,15 +112,15 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 		free(what);
 		return -1;
 	}
-	if (smtpd_sasl_mechanisms(conf_str(conf,
-	    P_smtpd_sasl_security_options), &p->sasl_mechs, &xerr) < 0) {
+	if (smtpd_sasl_security(conf_str(conf,
+	    P_smtpd_sasl_security_options), &p->sasl_sec, &xerr) < 0) {
 		ret = param_error(err, conf, P_smtpd_sasl_security_options,
 		    xerr);
 		free(xerr);
 		return ret;
 	}
-	if (smtpd_sasl_mechanisms(conf_str(conf,
-	    P_smtpd_sasl_tls_security_options), &p->sasl_tls_mechs,
+	if (smtpd_sasl_security(conf_str(conf,
+	    P_smtpd_sasl_tls_security_options), &p->sasl_tls_sec,
 	    &xerr) < 0) {
 		ret = param_error(err, conf, P_smtpd_sasl_tls_security_options,
 		    xerr);
@@ -139,16 +139,20 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 	}
 	if (!p->sasl_enabled)
 		return 0;
-	if ((p->sasl_users = smtpd_table_open(conf,
-	    P_tlsrelay_smtpd_sasl_user_maps, err)) == NULL)
-		return -1;
-	if (smtpd_table_empty(p->sasl_users))
-		return param_error(err, conf, P_tlsrelay_smtpd_sasl_user_maps,
-		    "smtpd_sasl_auth_enable = yes needs a password table "
-		    "(see tlsrelay passwd)");
-	/* Made once here, before the workers fork. */
-	sasl_password_prepare();
-	return 0;
+	/* The backend's server, made here as root (it may read a table
+	 * only root can); the worker attaches it to its loop. */
+	p->sasl_service = conf_str(conf, P_smtpd_sasl_service);
+	p->broken_sasl_auth_clients = conf_bool(conf,
+	    P_broken_sasl_auth_clients);
+	p->sasl_backend = sasl_backend_find(conf_str(conf, P_smtpd_sasl_type),
+	    &xerr);
+	if (p->sasl_backend == NULL) {
+		ret = param_error(err, conf, P_smtpd_sasl_type, xerr);
+		free(xerr);
+		return ret;
+	}
+	p->sasl_server = p->sasl_backend->server_new(conf, err);
+	return p->sasl_server != NULL ? 0 : -1;
 }
 
 struct smtpd_policy *
@@ -242,7 +246,8 @@ smtpd_policy_free(struct smtpd_policy *p)
 	cidr_list_free(p->event_limit_exceptions);
 	domain_list_free(p->relay_domains);
 	restrict_set_free(p->restrictions);
-	smtpd_table_free(p->sasl_users);
+	if (p->sasl_server != NULL)
+		p->sasl_backend->server_free(p->sasl_server);
 	smtpd_table_free(p->sender_login_maps);
 	smtpd_table_free(p->relay_clientcerts);
 	free(p);

@@ -296,6 +296,21 @@ dns_resume(void *arg)
 	conn_log_leave(&saved);
 }
 
+void
+session_auth_wait(struct smtpd_session *s)
+{
+	s->state = SS_AUTH;
+	conn_read_pause(s->conn);
+}
+
+void
+session_auth_resume(struct smtpd_session *s)
+{
+	s->state = SS_COMMAND;
+	conn_read_resume(s->conn);
+	session_process_input(s);
+}
+
 static void
 pause_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -492,9 +507,13 @@ session_process_input(struct smtpd_session *s)
 
 static void
 format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
-    size_t len)
+    size_t len, int *port)
 {
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+	*port = sa->sa_family == AF_INET6 ? ntohs(sin6->sin6_port) :
+	    sa->sa_family == AF_INET ?
+	    ntohs(((const struct sockaddr_in *)sa)->sin_port) : 0;
 
 	if (sa->sa_family == AF_INET6 &&
 	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
@@ -535,6 +554,8 @@ smtpd_session_start(struct event_base *base, int fd,
     int worker_index, void (*done)(void))
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_storage local;
+	socklen_t local_len;
 	struct log_name saved;
 	char *peer;
 
@@ -544,7 +565,12 @@ smtpd_session_start(struct event_base *base, int fd,
 	s->worker_index = worker_index;
 	s->done = done;
 	s->last_command = "CONNECT";
-	format_addr(sa, salen, s->addr, sizeof(s->addr));
+	format_addr(sa, salen, s->addr, sizeof(s->addr), &s->port);
+	/* For the SASL backend (Dovecot's lip= and lport=). */
+	local_len = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+		format_addr((struct sockaddr *)&local, local_len,
+		    s->local_addr, sizeof(s->local_addr), &s->local_port);
 	snprintf(s->name, sizeof(s->name), "unknown");
 	strbuf_init(&s->content);
 	s->bare_lf_reject = s->policy->bare_lf_mode == BARE_LF_REJECT &&
@@ -603,6 +629,7 @@ smtpd_sessions_shutdown(void)
 		case SS_COMMAND:
 		case SS_PAUSED:
 		case SS_WAIT_DNS:
+		case SS_AUTH:	/* the verdict is dropped */
 			if (s->pause_timer)
 				evtimer_del(s->pause_timer);
 			session_reply(s, "421 4.3.2 %s Service shutting down, "

@@ -31,6 +31,8 @@ enum session_state {
 	SS_PAUSED,		/* error sleep: not reading */
 	SS_WAIT_DNS,		/* the restrictions wait for DNS answers: not
 				 * reading, the command's reply not sent */
+	SS_AUTH,		/* the SASL backend has the client's last
+				 * AUTH line: not reading */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
 };
 
@@ -53,6 +55,9 @@ struct smtpd_session {
 	struct smtpd_session *next, *prev;	/* all sessions of the worker */
 
 	char addr[INET6_ADDRSTRLEN];
+	int port;
+	char local_addr[INET6_ADDRSTRLEN];
+	int local_port;
 	char name[256];
 	enum session_state state;
 	const char *last_command;	/* for "timeout after X" */
@@ -81,8 +86,10 @@ struct smtpd_session {
 
 	/* SMTP AUTH (smtpd_auth.c). */
 	int auth_step;		/* not 0: an exchange is on */
-	const char *auth_mech;	/* "PLAIN" or "LOGIN", during and after */
-	char *auth_login_user;	/* LOGIN: the name, until the password */
+	struct sasl_exchange *auth_exchange;	/* the backend's */
+	int auth_in_call;	/* inside the backend's start or step */
+	int auth_end_deferred;	/* end the exchange when it returns */
+	char *auth_mech;	/* "PLAIN", "LOGIN", ..., during and after */
 	char *sasl_username;	/* set once authenticated */
 	long long auth_failures;
 
@@ -128,6 +135,9 @@ void session_reset_transaction(struct smtpd_session *s);
 /* The restrictions want DNS answers: reading stops, and what was being
  * answered (s->resume) is done again once they are in. */
 void session_wait_dns(struct smtpd_session *s);
+/* A SASL verdict is pending: stop reading (SS_AUTH); then read again. */
+void session_auth_wait(struct smtpd_session *s);
+void session_auth_resume(struct smtpd_session *s);
 
 /* smtpd_commands.c */
 /* The greeting, or the connect-time reject (smtpd_delay_reject = no). */
@@ -144,8 +154,8 @@ void session_data_committed(struct smtpd_session *s, const char *err);
 void session_log_disconnect(struct smtpd_session *s);
 
 /* smtpd_auth.c */
-/* "PLAIN LOGIN": the mechanisms EHLO offers now, or NULL for none. */
-const char *smtpd_auth_ehlo(const struct smtpd_session *s);
+/* EHLO's "250-AUTH PLAIN LOGIN" line(s), if AUTH is offered now. */
+void smtpd_auth_ehlo(struct smtpd_session *s);
 /* The AUTH command; returns 1 (authenticated), 0 (refused) or -1 when a
  * challenge was sent and the answer comes through smtpd_auth_response. */
 int smtpd_auth_command(struct smtpd_session *s, const char *arg);

@@ -7,7 +7,8 @@ TESTS += \
 	tests/integration/test_commit.py \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
-	tests/integration/test_auth.py
+	tests/integration/test_auth.py \
+	tests/integration/test_sasl.py
 EXTRA_DIST += \
 	tests/integration/relaytest.py \
 	tests/integration/test_starttls.py \
@@ -16,7 +17,8 @@ EXTRA_DIST += \
 	tests/integration/test_commit.py \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
-	tests/integration/test_auth.py
+	tests/integration/test_auth.py \
+	tests/integration/test_sasl.py
 # Outbound (issue 3): delivery to real peers -- the aiosmtpd sink in
 # peers/, dnsmasq for the test zones, a private Postfix instance.
 TESTS += \

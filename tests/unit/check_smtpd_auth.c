@@ -11,8 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "tlsrelay/conf.h"
+#include "tlsrelay/offload.h"
 #include "tlsrelay/sasl.h"
+#include "tlsrelay/sasl_server.h"
 #include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"		/* the parsed policy */
@@ -293,6 +297,64 @@ policy_error(const char *main_cf)
 	return p ? NULL : err;
 }
 
+/* The built-in backend's verdict on a PLAIN login, through the backend
+ * interface. With base, the crypt(3) runs in an offload thread and the
+ * verdict comes from the loop. */
+struct verdict {
+	int called;
+	enum sasl_verdict verdict;
+	char username[64];
+};
+
+static void
+on_result(void *arg, const struct sasl_result *r)
+{
+	struct verdict *v = arg;
+
+	v->called++;
+	v->verdict = r->verdict;
+	snprintf(v->username, sizeof(v->username), "%s",
+	    r->username ? r->username : "");
+}
+
+static enum sasl_verdict
+backend_plain(struct event_base *base, const char *user, const char *pw,
+    struct verdict *v)
+{
+	const struct sasl_backend *b = policy->sasl_backend;
+	struct sasl_client_info info = { .client_addr = "127.0.0.1",
+	    .service = "smtp" };
+	struct sasl_exchange *x;
+	size_t ul = strlen(user), pl = strlen(pw);
+	char *msg = xcalloc(1, ul + pl + 2), *b64;
+
+	memcpy(msg + 1, user, ul);
+	memcpy(msg + ul + 2, pw, pl);
+	b64 = sasl_base64_encode(msg, ul + pl + 2);
+	memset(v, 0, sizeof(*v));
+	x = b->start(policy->sasl_server, &info, "PLAIN", b64, on_result, v);
+	if (base != NULL) {
+		/* Not before start returned: the thread has it. */
+		ck_assert_int_eq(v->called, 0);
+		ck_assert_uint_eq(offload_pending(), 1);
+		while (v->called == 0)
+			event_base_loop(base, EVLOOP_ONCE);
+	}
+	ck_assert_int_eq(v->called, 1);
+	b->end(x);
+	free(b64);
+	free(msg);
+	return v->verdict;
+}
+
+static enum sasl_verdict
+sasl_check(const char *user, const char *pw)
+{
+	struct verdict v;
+
+	return backend_plain(NULL, user, pw, &v);
+}
+
 START_TEST(sasl_check_against_table)
 {
 	char *err = NULL, *hash, *users, *text, *main_cf;
@@ -307,29 +369,94 @@ START_TEST(sasl_check_against_table)
 	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
 	policy = tu_policy_load(main_cf);
 
-	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "s3cret"),
-	    SASL_AUTH_OK);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "BoB", "s3cret"),
-	    SASL_AUTH_OK);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "wrong"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("bob", "s3cret"),
+	    SASL_SUCCESS);
+	ck_assert_int_eq(sasl_check("BoB", "s3cret"),
+	    SASL_SUCCESS);
+	ck_assert_int_eq(sasl_check("bob", "wrong"),
+	    SASL_FAILURE);
 	/* An unknown user, a locked one and a name no table could hold
 	 * each run the verifier exactly once, like a known user. */
 	before = sasl_password_check_count();
-	ck_assert_int_eq(smtpd_sasl_check(policy, "eve", "s3cret"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("eve", "s3cret"),
+	    SASL_FAILURE);
 	ck_assert_uint_eq(sasl_password_check_count(), before + 1);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "locked", "*"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("locked", "*"),
+	    SASL_FAILURE);
 	ck_assert_uint_eq(sasl_password_check_count(), before + 2);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "a b", "s3cret"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("a b", "s3cret"),
+	    SASL_FAILURE);
 	ck_assert_uint_eq(sasl_password_check_count(), before + 3);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "bob", "wrong"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("bob", "wrong"),
+	    SASL_FAILURE);
 	ck_assert_uint_eq(sasl_password_check_count(), before + 4);
 
 	tu_policy_unload(policy);
+	free(main_cf);
+	free(users);
+	free(text);
+	free(hash);
+	remove_tmpdir();
+}
+END_TEST
+
+/* In a worker the crypt(3) leaves the loop; a session that goes away
+ * meanwhile abandons it. */
+START_TEST(sasl_check_off_the_loop)
+{
+	char *err = NULL, *hash, *users, *text, *main_cf;
+	struct event_base *base = event_base_new();
+	const struct sasl_backend *b;
+	struct sasl_client_info info = { .client_addr = "127.0.0.1",
+	    .service = "smtp" };
+	struct sasl_exchange *x;
+	struct verdict v;
+
+	make_tmpdir();
+	hash = sasl_password_hash("s3cret", SASL_HASH_PREFIX, &err);
+	text = xasprintf("bob %s\n", hash);
+	users = write_file("users", text, 0600);
+	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
+	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
+	policy = tu_policy_load(main_cf);
+	b = policy->sasl_backend;
+	ck_assert_str_eq(b->type, "tlsrelay");
+	ck_assert_int_eq(b->server_attach(policy->sasl_server, base, &err), 0);
+
+	ck_assert_int_eq(backend_plain(base, "Bob", "s3cret", &v),
+	    SASL_SUCCESS);
+	ck_assert_str_eq(v.username, "bob");
+	ck_assert_int_eq(backend_plain(base, "bob", "nope", &v),
+	    SASL_FAILURE);
+	/* LOGIN's two challenges, then the check. */
+	memset(&v, 0, sizeof(v));
+	x = b->start(policy->sasl_server, &info, "LOGIN", NULL, on_result, &v);
+	ck_assert_int_eq(v.verdict, SASL_CONTINUE);
+	b->step(x, "Ym9i");			/* bob */
+	ck_assert_int_eq(v.called, 2);
+	ck_assert_int_eq(v.verdict, SASL_CONTINUE);
+	b->step(x, "czNjcmV0");			/* s3cret */
+	ck_assert_int_eq(v.called, 2);
+	while (v.called == 2)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(v.verdict, SASL_SUCCESS);
+	b->end(x);
+	/* Abandoned during the check: no verdict, nothing leaks. */
+	memset(&v, 0, sizeof(v));
+	x = b->start(policy->sasl_server, &info, "PLAIN", "AGJvYgBzM2NyZXQ=",
+	    on_result, &v);
+	ck_assert_uint_eq(offload_pending(), 1);
+	b->end(x);
+	while (offload_pending() > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(v.called, 0);
+	/* Not base64: at once. */
+	x = b->start(policy->sasl_server, &info, "PLAIN", "!!", on_result, &v);
+	ck_assert_int_eq(v.verdict, SASL_BADPROTO);
+	b->end(x);
+
+	tu_policy_unload(policy);
+	event_base_free(base);
 	free(main_cf);
 	free(users);
 	free(text);
@@ -347,12 +474,12 @@ START_TEST(sasl_table_reopened_when_it_changes)
 	main_cf = xasprintf("smtpd_sasl_auth_enable = yes\n"
 	    "tlsrelay_smtpd_sasl_user_maps = texthash:%s\n", users);
 	policy = tu_policy_load(main_cf);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
-	    SASL_AUTH_FAIL);
+	ck_assert_int_eq(sasl_check("carol", "pw"),
+	    SASL_FAILURE);
 	hash = sasl_password_hash("pw", SASL_HASH_PREFIX, &err);
 	ck_assert_int_eq(sasl_passwd_update(users, "carol", hash, &err), 0);
-	ck_assert_int_eq(smtpd_sasl_check(policy, "carol", "pw"),
-	    SASL_AUTH_OK);
+	ck_assert_int_eq(sasl_check("carol", "pw"),
+	    SASL_SUCCESS);
 	tu_policy_unload(policy);
 	free(hash);
 	free(main_cf);
@@ -363,12 +490,18 @@ END_TEST
 
 START_TEST(security_options)
 {
+	const unsigned plain = SASL_MECH_F_PLAINTEXT | SASL_MECH_F_ACTIVE |
+	    SASL_MECH_F_DICTIONARY;		/* PLAIN, LOGIN */
+	const unsigned scram = SASL_MECH_F_MUTUAL_AUTH;
+	const unsigned anon = SASL_MECH_F_ANONYMOUS;
 	char *err;
 
 	policy = tu_policy_load("smtpd_sasl_security_options = noanonymous\n");
-	ck_assert_uint_eq(policy->sasl_mechs,
-	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
-	ck_assert_uint_eq(policy->sasl_tls_mechs, policy->sasl_mechs);
+	ck_assert(sasl_security_allows(&policy->sasl_sec, plain));
+	ck_assert(sasl_security_allows(&policy->sasl_sec, scram));
+	ck_assert(!sasl_security_allows(&policy->sasl_sec, anon));
+	ck_assert(sasl_security_allows(&policy->sasl_tls_sec, plain));
+	ck_assert(!sasl_security_allows(&policy->sasl_tls_sec, anon));
 	ck_assert_int_eq(policy->tls_auth_only, 0);
 	ck_assert_int_eq(policy->auth_failure_limit, 3);
 	tu_policy_unload(policy);
@@ -376,13 +509,28 @@ START_TEST(security_options)
 	policy = tu_policy_load(
 	    "smtpd_sasl_security_options = noanonymous, noplaintext\n"
 	    "smtpd_sasl_tls_security_options = noanonymous\n");
-	ck_assert_uint_eq(policy->sasl_mechs, 0);
-	ck_assert_uint_eq(policy->sasl_tls_mechs,
-	    SASL_MECH_PLAIN | SASL_MECH_LOGIN);
+	ck_assert(!sasl_security_allows(&policy->sasl_sec, plain));
+	ck_assert(sasl_security_allows(&policy->sasl_sec, scram));
+	ck_assert(sasl_security_allows(&policy->sasl_tls_sec, plain));
 	tu_policy_unload(policy);
 	/* The TLS options follow the others by default. */
 	policy = tu_policy_load("smtpd_sasl_security_options = nodictionary\n");
-	ck_assert_uint_eq(policy->sasl_tls_mechs, 0);
+	ck_assert(!sasl_security_allows(&policy->sasl_tls_sec, plain));
+	ck_assert(sasl_security_allows(&policy->sasl_tls_sec, scram));
+	tu_policy_unload(policy);
+	/* mutual_auth and forward_secrecy ask for a property. */
+	policy = tu_policy_load("smtpd_sasl_security_options = mutual_auth\n");
+	ck_assert(!sasl_security_allows(&policy->sasl_sec, plain));
+	ck_assert(sasl_security_allows(&policy->sasl_sec, scram));
+	ck_assert(!sasl_security_allows(&policy->sasl_sec, anon));
+	tu_policy_unload(policy);
+	policy = tu_policy_load("smtpd_sasl_security_options = "
+	    "forward_secrecy, noactive\n");
+	ck_assert(!sasl_security_allows(&policy->sasl_sec, scram));
+	ck_assert(!sasl_security_allows(&policy->sasl_sec,
+	    SASL_MECH_F_FORWARD_SECRECY | SASL_MECH_F_ACTIVE));
+	ck_assert(sasl_security_allows(&policy->sasl_sec,
+	    SASL_MECH_F_FORWARD_SECRECY | SASL_MECH_F_MUTUAL_AUTH));
 	tu_policy_unload(policy);
 	/* Mandatory TLS means AUTH only after STARTTLS, as in Postfix. */
 	policy = tu_policy_load("smtpd_tls_security_level = encrypt\n");
@@ -429,6 +577,25 @@ START_TEST(configuration_errors)
 	free(err);
 	ck_assert_ptr_null(policy_error("smtpd_tls_fingerprint_digest = "
 	    "md5\n"));
+	/* smtpd_sasl_type: a backend's own check (Cyrus SASL's
+	 * configuration file), or none of the three. */
+	err = policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = cyrus\n"
+	    "cyrus_sasl_config_path = /nonexistent\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "main.cf:3: cyrus_sasl_config_path: no "
+	    "smtpd.conf in /nonexistent (its name is smtpd_sasl_path plus "
+	    ".conf)");
+	free(err);
+	err = policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = kerberos\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "main.cf:2: smtpd_sasl_type: unknown SASL "
+	    "type \"kerberos\" (use tlsrelay, dovecot or cyrus)");
+	free(err);
+	/* Without AUTH the type is not looked at (Postfix's own main.cf
+	 * names cyrus or dovecot with AUTH off). */
+	ck_assert_ptr_null(policy_error("smtpd_sasl_type = kerberos\n"));
 }
 END_TEST
 
@@ -695,6 +862,7 @@ auth_suite(void)
 	tcase_add_test(tc, password_methods);
 	tcase_add_test(tc, password_unusable_hashes_still_cost_a_crypt);
 	tcase_add_test(tc, sasl_check_against_table);
+	tcase_add_test(tc, sasl_check_off_the_loop);
 	tcase_add_test(tc, sasl_table_reopened_when_it_changes);
 	suite_add_tcase(s, tc);
 
