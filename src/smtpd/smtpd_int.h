@@ -83,13 +83,14 @@ int smtpd_sasl_mechanisms(const char *value, unsigned *mechs, char **err);
 
 
 struct anvil;
+struct dns;
 
-/* Starts a session on an accepted socket. done is called once when the
- * session has ended and freed itself. */
+/* Starts a session on an accepted socket; dns is the worker's resolver.
+ * done is called once when the session has ended and freed itself. */
 void smtpd_session_start(struct event_base *base, int fd,
     const struct sockaddr *sa, socklen_t salen,
     const struct smtpd_listener *listener, struct anvil *anvil,
-    int worker_index, void (*done)(void));
+    struct dns *dns, int worker_index, void (*done)(void));
 /* Asks every session to end: idle ones get 421 at once, one in DATA
  * finishes its message first. */
 void smtpd_sessions_shutdown(void);

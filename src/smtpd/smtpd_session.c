@@ -22,6 +22,7 @@
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
+#include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_session.h"
 
 static struct smtpd_session *sessions;
@@ -58,6 +59,7 @@ session_free(struct smtpd_session *s)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
 		event_free(s->pause_timer);
+	smtpd_dnscheck_free(s->dnscheck);
 	/* After a 221 or 421 a TLS client gets its close_notify. */
 	conn_close(s->conn);
 	strbuf_free(&s->content);
@@ -423,12 +425,13 @@ over_connection_limit(struct smtpd_session *s)
 }
 
 static void session_begin(struct smtpd_session *s);
+static void session_dns_resume(void *arg);
 
 void
 smtpd_session_start(struct event_base *base, int fd,
     const struct sockaddr *sa, socklen_t salen,
     const struct smtpd_listener *listener, struct anvil *anvil,
-    int worker_index, void (*done)(void))
+    struct dns *dns, int worker_index, void (*done)(void))
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 	struct log_name saved;
@@ -453,6 +456,10 @@ smtpd_session_start(struct event_base *base, int fd,
 	conn_set_log_ident(s->conn, conf_str(listener->conf, P_syslog_name));
 	free(peer);
 	s->base = base;
+	if (dns != NULL)
+		s->dnscheck = smtpd_dnscheck_new(dns, 1000 * conf_time(
+		    listener->conf, P_tlsrelay_smtpd_dns_timeout),
+		    session_dns_resume, s);
 
 	s->next = sessions;
 	if (sessions)
@@ -464,9 +471,57 @@ smtpd_session_start(struct event_base *base, int fd,
 	conn_log_leave(&saved);
 }
 
-/* The first steps of a session, under its log name. */
+/* The DNS answers a session waited for are in (smtpd_dnscheck.h). */
+static void
+session_dns_resume(void *arg)
+{
+	struct smtpd_session *s = arg;
+	void (*resume)(struct smtpd_session *) = s->dns_resume;
+	struct log_name saved;
+
+	if (resume == NULL)
+		return;
+	s->dns_resume = NULL;
+	conn_log_enter(s->conn, &saved);
+	resume(s);
+	conn_log_leave(&saved);
+}
+
+static void session_connected(struct smtpd_session *s);
+
+/* Postfix's smtpd_peername_lookup: the client's name (PTR, confirmed by
+ * the name's addresses) before anything is logged or said, bounded by
+ * tlsrelay_smtpd_dns_timeout. "unknown" when there is none. */
 static void
 session_begin(struct smtpd_session *s)
+{
+	const struct client_name_answer *cn;
+
+	if (s->dnscheck == NULL ||
+	    !conf_bool(s->listener->conf, P_smtpd_peername_lookup)) {
+		session_connected(s);
+		return;
+	}
+	if (smtpd_dnscheck_client_name(s->dnscheck, s->addr, &cn) ==
+	    DNSCHECK_PENDING) {
+		s->state = SS_LOOKUP;
+		s->dns_resume = session_begin;
+		return;
+	}
+	if (cn->status == DNSCHECK_FOUND) {
+		char *peer;
+
+		snprintf(s->name, sizeof(s->name), "%s", cn->name);
+		peer = xasprintf("%s[%s]", s->name, s->addr);
+		conn_set_peer(s->conn, peer);
+		free(peer);
+	}
+	session_connected(s);
+}
+
+/* The session proper, once the client's name is known. */
+static void
+session_connected(struct smtpd_session *s)
 {
 	msg_info("connect from %s[%s]", s->name, s->addr);
 	if (over_connection_limit(s)) {
@@ -482,6 +537,8 @@ session_begin(struct smtpd_session *s)
 	conn_set_idle_timeout(s->conn, s->policy->timeout);
 	s->state = SS_COMMAND;
 	session_greet(s);
+	/* What a client sent before the greeting waits in the input. */
+	session_process_input(s);
 }
 
 void
@@ -497,6 +554,14 @@ smtpd_sessions_shutdown(void)
 		case SS_PAUSED:
 			if (s->pause_timer)
 				evtimer_del(s->pause_timer);
+			session_reply(s, "421 4.3.2 %s Service shutting down, "
+			    "closing transmission channel",
+			    s->policy->myhostname);
+			session_close_after_reply(s);
+			break;
+		case SS_LOOKUP:
+			/* Its DNS answers are of no use any more. */
+			s->dns_resume = NULL;
 			session_reply(s, "421 4.3.2 %s Service shutting down, "
 			    "closing transmission channel",
 			    s->policy->myhostname);

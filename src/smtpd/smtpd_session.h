@@ -29,6 +29,8 @@ enum session_state {
 	SS_COMMIT,		/* final dot read, the commit thread has the
 				 * message: not reading, not freed */
 	SS_PAUSED,		/* error sleep: not reading */
+	SS_LOOKUP,		/* DNS answers pending (smtpd_dnscheck):
+				 * not reading */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
 };
 
@@ -95,6 +97,12 @@ struct smtpd_session {
 	unsigned long long data_size;
 
 	struct event *pause_timer;
+
+	/* DNS answers of this session (smtpd_dnscheck.h). When they are
+	 * in, dns_resume (if set; it is cleared first) continues what
+	 * waited for them in SS_LOOKUP. */
+	struct smtpd_dnscheck *dnscheck;
+	void (*dns_resume)(struct smtpd_session *s);
 };
 
 /* smtpd_session.c */

@@ -17,6 +17,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "tlsrelay/conf.h"
+#include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
 #include "smtpd_int.h"
@@ -27,6 +29,7 @@ struct worker {
 	size_t n_evl;
 	struct smtpd_listener *listeners;
 	struct anvil *anvil;
+	struct dns *dns;	/* client names, DNS-based restrictions */
 	int index;
 	size_t n_sessions;
 	int stopping;
@@ -55,7 +58,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	worker.n_sessions++;
 	smtpd_session_start(worker.base, fd, sa, (socklen_t)salen, l,
-	    worker.anvil, worker.index, session_done);
+	    worker.anvil, worker.dns, worker.index, session_done);
 }
 
 static void
@@ -123,6 +126,16 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	/* Expired TLS sessions and ticket keys leave the shared store. */
 	if (n_listeners > 0)
 		tls_scache_maintenance(worker.base, listeners[0].conf);
+	/* One resolver for the worker, asking the servers main.cf names
+	 * (the value was checked when the configuration was built). */
+	if (n_listeners > 0) {
+		char *err = NULL;
+
+		worker.dns = dns_new(worker.base, conf_str(listeners[0].conf,
+		    P_tlsrelay_dns_servers), 1, &err);
+		if (worker.dns == NULL)
+			msg_fatal("smtpd: %s", err);
+	}
 	smtpd_commit_start(worker.base);
 	sigterm = evsignal_new(worker.base, SIGTERM, signal_cb, NULL);
 	sigusr1 = evsignal_new(worker.base, SIGUSR1, signal_cb, NULL);
@@ -136,6 +149,7 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	/* The loop ends with the last session, and a session waits for
 	 * its commit: none is in flight now. */
 	smtpd_commit_stop();
+	dns_free(worker.dns);
 	event_free(sigterm);
 	event_free(sigusr1);
 	event_base_free(worker.base);

@@ -76,3 +76,7 @@ EXTRA_DIST += tests/integration/test_conn.py
 # findings of one configuration in one run, the sample configuration.
 TESTS += tests/integration/test_check.py
 EXTRA_DIST += tests/integration/test_check.py
+# The SMTP server's DNS (issue 12): client names and the DNS-based
+# restrictions against dnsmasq serving test zones on loopback.
+TESTS += tests/integration/test_dnscheck.py
+EXTRA_DIST += tests/integration/test_dnscheck.py
