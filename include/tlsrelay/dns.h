@@ -104,7 +104,7 @@ typedef void (*dns_lookup_cb)(void *arg, enum dns_status status,
 
 /* Asks the question. The callback runs exactly once unless the lookup is
  * cancelled first; it may run before this returns, and then the return
- * value is NULL. */
+ * value is NULL. With use_dns = 0 the answer is DNS_TEMPFAIL at once. */
 struct dns_lookup *dns_lookup(struct dns *dns, const char *name, int type,
     dns_lookup_cb cb, void *arg);
 /* The callback will not run; the query itself ends inside c-ares. */

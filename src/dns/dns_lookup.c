@@ -203,9 +203,11 @@ dns_lookup(struct dns *dns, const char *name, int type, dns_lookup_cb cb,
 {
 	struct dns_lookup *lk;
 
+	/* Without DNS nothing is known either way: a temporary failure
+	 * never rejects mail for good. */
 	if (dns->destroying || !dns->use_dns) {
-		cb(arg, dns->destroying ? DNS_TEMPFAIL : DNS_NOTFOUND, NULL, 0,
-		    dns->destroying ? "resolver shutting down" : NULL);
+		cb(arg, DNS_TEMPFAIL, NULL, 0, dns->destroying ?
+		    "resolver shutting down" : "DNS lookups are disabled");
 		return NULL;
 	}
 	lk = xcalloc(1, sizeof(*lk));

@@ -504,10 +504,15 @@ session_begin(struct smtpd_session *s)
 	}
 	if (smtpd_dnscheck_client_name(s->dnscheck, s->addr, &cn) ==
 	    DNSCHECK_PENDING) {
+		/* Whatever the client sends meanwhile (a TLS ClientHello on
+		 * a wrappermode port) stays in the socket: a STARTTLS
+		 * handshake discards plaintext read before it. */
 		s->state = SS_LOOKUP;
 		s->dns_resume = session_begin;
+		conn_read_pause(s->conn);
 		return;
 	}
+	conn_read_resume(s->conn);
 	if (cn->status == DNSCHECK_FOUND) {
 		char *peer;
 

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -126,13 +127,17 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	/* Expired TLS sessions and ticket keys leave the shared store. */
 	if (n_listeners > 0)
 		tls_scache_maintenance(worker.base, listeners[0].conf);
-	/* One resolver for the worker, asking the servers main.cf names
-	 * (the value was checked when the configuration was built). */
+	/* One resolver for the worker, asking the servers main.cf names.
+	 * With smtp_dns_support_level = disabled it sends nothing either:
+	 * client names stay "unknown" and DNS restrictions see temporary
+	 * failures. */
 	if (n_listeners > 0) {
+		const struct conf *conf = listeners[0].conf;
 		char *err = NULL;
 
-		worker.dns = dns_new(worker.base, conf_str(listeners[0].conf,
-		    P_tlsrelay_dns_servers), 1, &err);
+		worker.dns = dns_new(worker.base, conf_str(conf,
+		    P_tlsrelay_dns_servers), strcasecmp(conf_str(conf,
+		    P_smtp_dns_support_level), "disabled") != 0, &err);
 		if (worker.dns == NULL)
 			msg_fatal("smtpd: %s", err);
 	}
