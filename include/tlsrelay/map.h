@@ -118,6 +118,11 @@ int table_build(const char *spec, int flags, char **err);
  * session's command, a delivery), as a Postfix daemon restarts when a
  * table changed: every table the daemon holds goes through it. */
 struct table_list;
+/* Splits a list that may hold tables written inline (a restriction list:
+ * "check_sender_access inline:{ a=REJECT, b=OK }, reject") on commas and
+ * white space outside braces, as Postfix does: a NULL-terminated array
+ * for strlist_free, or NULL with *err on unbalanced braces. */
+char **table_split_words(const char *value, size_t *count, char **err);
 struct table_list *table_list_open(const char *value, int flags,
     char **err);
 const char *table_list_lookup(struct table_list *list, const char *key,

@@ -68,6 +68,10 @@ size_t spool_commit_batch(struct spool_writer **writers, size_t n,
     char **errs);
 /* Removes the tmp file and frees the writer. */
 void spool_abort(struct spool_writer *writer);
+/* The commit renames the file into hold/ instead of incoming/ (an access
+ * table's HOLD action): durable, but not delivered until `tlsrelay queue
+ * release`. Call before the commit. */
+void spool_hold(struct spool_writer *writer);
 
 /* The commit thread (src/queue/spool_committer.c) lets an event loop have
  * messages committed without waiting for the disk itself. The loop

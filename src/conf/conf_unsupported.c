@@ -43,10 +43,6 @@ static const struct unsupported {
 	    "default verification depth applies" },
 	{ "smtp_tls_wrappermode", REFUSE, "implicit TLS to the next hop is "
 	    "not implemented: every delivery would fail" },
-	{ "smtpd_data_restrictions", WARN, "not implemented: these "
-	    "restrictions are not applied" },
-	{ "smtpd_end_of_data_restrictions", WARN, "not implemented: these "
-	    "restrictions are not applied" },
 	{ "smtpd_milter_maps", REFUSE, "milters are not supported: mail "
 	    "would pass without the filtering or signing they do" },
 	{ "smtpd_milters", REFUSE, "milters are not supported: mail would "

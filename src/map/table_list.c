@@ -55,6 +55,33 @@ table_list_open(const char *value, int flags, char **err)
 	return list;
 }
 
+char **
+table_split_words(const char *value, size_t *count, char **err)
+{
+	const char *cursor = value ? value : "";
+	char **words = xcalloc(1, sizeof(*words));
+	char *word, *perr = NULL;
+	size_t n = 0;
+	int braced;
+
+	*err = NULL;
+	while ((word = table_next_element(&cursor, LIST_SEPARATORS, 0,
+	    &braced, &perr)) != NULL) {
+		words = xrealloc(words, (n + 2) * sizeof(*words));
+		words[n++] = word;
+		words[n] = NULL;
+	}
+	if (perr != NULL) {
+		*err = xasprintf("\"%s\": %s", value, perr);
+		free(perr);
+		strlist_free(words);
+		return NULL;
+	}
+	if (count != NULL)
+		*count = n;
+	return words;
+}
+
 const char *
 table_list_lookup(struct table_list *list, const char *key, int *error)
 {

@@ -323,3 +323,16 @@ spool_abort(struct spool_writer *w)
 	unlink(w->tmp_path);
 	writer_free(w);
 }
+
+void
+spool_hold(struct spool_writer *w)
+{
+	char *queue_dir = xstrndup(w->incoming_dir,
+	    strlen(w->incoming_dir) - strlen("/incoming"));
+
+	free(w->incoming_dir);
+	free(w->incoming_path);
+	w->incoming_dir = xasprintf("%s/hold", queue_dir);
+	w->incoming_path = xasprintf("%s/%s", w->incoming_dir, w->id);
+	free(queue_dir);
+}

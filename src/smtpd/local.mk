@@ -9,6 +9,12 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_dnscheck.c \
 	src/smtpd/smtpd_auth.c \
 	src/smtpd/smtpd_policy.c \
+	src/smtpd/smtpd_restrict.h \
+	src/smtpd/smtpd_restrict.c \
+	src/smtpd/smtpd_restrict_parse.c \
+	src/smtpd/smtpd_restrict_basic.c \
+	src/smtpd/smtpd_restrict_access.c \
+	src/smtpd/smtpd_restrict_dns.c \
 	src/smtpd/smtpd_tables.c \
 	src/smtpd/sasl_decode.c \
 	src/smtpd/sasl_password.c \

@@ -14,6 +14,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
+#include "smtpd_restrict.h"
 #include "smtpd_session.h"
 
 static void
@@ -48,12 +49,29 @@ session_reset_transaction(struct smtpd_session *s)
 	s->data_too_big = 0;
 	s->data_write_errno = 0;
 	s->data_size = 0;
+	s->txn_actions = 0;
 }
+
+static enum restrict_result check_point(struct smtpd_session *s,
+    enum restrict_point point, const char *where, const char *rcpt);
 
 void
 session_greet(struct smtpd_session *s)
 {
-	session_reply(s, "220 %s", s->policy->banner);
+	/* With smtpd_delay_reject = no the client restrictions answer
+	 * first; a client they refuse hears 503 to everything but QUIT
+	 * (RFC 5321 3.1), as from Postfix. */
+	s->resume = RESUME_GREETING;
+	switch (check_point(s, RESTRICT_AT_CONNECT, "CONNECT", NULL)) {
+	case RESTRICT_PENDING:
+		return;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
+		s->access_denied = 1;
+		return;
+	default:
+		session_reply(s, "220 %s", s->policy->banner);
+	}
 }
 
 void
@@ -108,26 +126,71 @@ protocol_name(const struct smtpd_session *s)
 	return s->tls_active ? "ESMTPS" : "ESMTP";
 }
 
+/* What the restrictions and their log lines see of the session. */
+static void
+session_query(struct smtpd_session *s, struct restrict_query *q,
+    const char *where, const char *rcpt)
+{
+	memset(q, 0, sizeof(*q));
+	q->client_addr = s->addr;
+	q->client_name = s->name;
+	q->helo = s->helo;
+	q->sender = s->sender;
+	q->recipient = rcpt;
+	q->sasl_authenticated = s->sasl_username != NULL;
+	q->sasl_username = s->sasl_username;
+	q->tls_client_trusted = s->tls_active && s->tls.peer_trusted;
+	if (s->tls_active && s->tls.peer_cert) {
+		q->ccert_fingerprint = s->tls.peer_cert_fprint;
+		q->ccert_pkey_fingerprint = s->tls.peer_pkey_fprint;
+	}
+	q->queue_id = s->spool ? spool_id(s->spool) : NULL;
+	q->where = where;
+	/* Postfix's connect-time lines have no helo and say SMTP. */
+	q->protocol = protocol_name(s);
+	q->improper_pipelining = s->improper_pipelining;
+	q->dnscheck = s->dnscheck;
+}
+
 /* Postfix's "NOQUEUE: reject: ..." line. */
 static void
 log_reject(struct smtpd_session *s, const char *stage, const char *reply,
     const char *rcpt)
 {
-	struct strbuf sb;
+	struct restrict_query q;
 
-	strbuf_init(&sb);
-	strbuf_printf(&sb, "%s: reject: %s from %s[%s]: %s;",
-	    s->spool ? spool_id(s->spool) : "NOQUEUE", stage, s->name,
-	    s->addr, reply);
-	if (s->sender)
-		strbuf_printf(&sb, " from=<%s>", s->sender);
-	if (rcpt)
-		strbuf_printf(&sb, " to=<%s>", rcpt);
-	strbuf_printf(&sb, " proto=%s", protocol_name(s));
-	if (s->helo)
-		strbuf_printf(&sb, " helo=<%s>", s->helo);
-	msg_info("%s", sb.data);
-	strbuf_free(&sb);
+	session_query(s, &q, stage, rcpt);
+	restrict_log(&q, "reject", reply);
+}
+
+/* Runs the restrictions that belong to point; a reject or defer is
+ * logged and answered here. PENDING: the session waits for DNS and
+ * does s->resume again (the caller sets it). A DISCARD earlier in the
+ * transaction accepts everything after it, as in Postfix. */
+static enum restrict_result
+check_point(struct smtpd_session *s, enum restrict_point point,
+    const char *where, const char *rcpt)
+{
+	struct restrict_query q;
+	struct restrict_verdict v;
+
+	if ((s->txn_actions & RESTRICT_ACTION_DISCARD) &&
+	    point >= RESTRICT_AT_RCPT)
+		return RESTRICT_PERMIT;
+	session_query(s, &q, where, rcpt);
+	switch (smtpd_restrict_check(s->policy, point, &q, &v)) {
+	case RESTRICT_PENDING:
+		session_wait_dns(s);
+		return RESTRICT_PENDING;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
+		log_reject(s, where, v.reply, rcpt);
+		session_reply(s, "%s", v.reply);
+		return v.result;
+	default:
+		s->txn_actions |= v.actions;
+		return v.result;
+	}
 }
 
 static int
@@ -144,6 +207,18 @@ cmd_helo(struct smtpd_session *s, const char *arg, int esmtp)
 	session_reset_transaction(s);
 	free(s->helo);
 	s->helo = xstrndup(arg, strcspn(arg, " \t"));
+	switch (check_point(s, RESTRICT_AT_HELO, esmtp ? "EHLO" : "HELO",
+	    NULL)) {
+	case RESTRICT_PENDING:
+		return -1;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
+		free(s->helo);	/* Postfix forgets a refused name */
+		s->helo = NULL;
+		return 0;
+	default:
+		break;
+	}
 	s->esmtp = esmtp;
 	if (!esmtp) {
 		session_reply(s, "250 %s", p->myhostname);
@@ -260,6 +335,17 @@ cmd_mail(struct smtpd_session *s, const char *arg)
 	}
 	s->sender = addr;
 	s->mail_params = params;
+	switch (check_point(s, RESTRICT_AT_MAIL, "MAIL", NULL)) {
+	case RESTRICT_PENDING:
+		session_reset_transaction(s);
+		return -1;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
+		session_reset_transaction(s);
+		return 0;
+	default:
+		break;
+	}
 	session_reply(s, "250 2.1.0 Ok");
 	return 1;
 }
@@ -269,7 +355,6 @@ cmd_rcpt(struct smtpd_session *s, const char *arg)
 {
 	const struct smtpd_policy *p = s->policy;
 	char replybuf[SMTPD_REPLY_MAX];
-	struct restrict_query q;
 	const char *reply;
 	char *addr = NULL;
 
@@ -288,25 +373,17 @@ cmd_rcpt(struct smtpd_session *s, const char *arg)
 		free(addr);
 		return 0;
 	}
-	memset(&q, 0, sizeof(q));
-	q.client_addr = s->addr;
-	q.client_name = s->name;
-	q.helo = s->helo;
-	q.sender = s->sender;
-	q.recipient = addr;
-	q.sasl_authenticated = s->sasl_username != NULL;
-	q.sasl_username = s->sasl_username;
-	q.tls_client_trusted = s->tls_active && s->tls.peer_trusted;
-	if (s->tls_active && s->tls.peer_cert) {
-		q.ccert_fingerprint = s->tls.peer_cert_fprint;
-		q.ccert_pkey_fingerprint = s->tls.peer_pkey_fprint;
-	}
-	if (smtpd_policy_check_rcpt(p, &q, replybuf, sizeof(replybuf)) ==
-	    RESTRICT_REJECT) {
-		log_reject(s, "RCPT", replybuf, addr);
-		session_reply(s, "%s", replybuf);
+	switch (check_point(s, RESTRICT_AT_RCPT, "RCPT", addr)) {
+	case RESTRICT_PENDING:
+		s->rcpt_attempts--;	/* counted when it is answered */
+		free(addr);
+		return -1;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
 		free(addr);
 		return 0;
+	default:
+		break;
 	}
 	if (s->n_recipients == s->recipients_cap) {
 		s->recipients_cap = s->recipients_cap ? s->recipients_cap * 2 : 4;
@@ -374,6 +451,16 @@ cmd_data(struct smtpd_session *s, const char *arg)
 			session_reply(s, "503 5.5.1 Error: need RCPT command");
 		return 0;
 	}
+	switch (check_point(s, RESTRICT_AT_DATA, "DATA",
+	    s->n_recipients == 1 ? s->recipients[0] : NULL)) {
+	case RESTRICT_PENDING:
+		return -1;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:
+		return 0;
+	default:
+		break;
+	}
 	if (open_queue_file(s) < 0) {
 		session_reply(s, "451 4.3.0 Error: queue file write error");
 		return 0;
@@ -427,14 +514,46 @@ data_finish(struct smtpd_session *s)
 			snprintf(reply, sizeof(reply), "451 4.3.0 Error: queue "
 			    "file write error");
 	} else {
-		struct spool_writer *w = s->spool;
-
-		snprintf(s->queue_id, sizeof(s->queue_id), "%s", id);
-		s->spool = NULL;
-		session_commit(s, w);
+		session_data_end(s);
 		return;
 	}
 	data_answer(s, reply, 0);
+}
+
+/* smtpd_end_of_data_restrictions, then the commit: a reject there
+ * leaves nothing in the queue; DISCARD is answered 250 and dropped;
+ * HOLD commits into hold/. */
+void
+session_data_end(struct smtpd_session *s)
+{
+	const char *id = spool_id(s->spool);
+	char reply[SMTPD_REPLY_MAX];
+	struct spool_writer *w;
+
+	s->resume = RESUME_END_OF_DATA;
+	switch (check_point(s, RESTRICT_AT_END_OF_DATA, "END-OF-MESSAGE",
+	    NULL)) {
+	case RESTRICT_PENDING:
+		return;
+	case RESTRICT_REJECT:
+	case RESTRICT_DEFER:	/* answered */
+		session_count(s, CNT_DATA, 0);
+		session_reset_transaction(s);
+		return;
+	default:
+		break;
+	}
+	if (s->txn_actions & RESTRICT_ACTION_DISCARD) {
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s", id);
+		data_answer(s, reply, 1);
+		return;
+	}
+	if (s->txn_actions & RESTRICT_ACTION_HOLD)
+		spool_hold(s->spool);
+	snprintf(s->queue_id, sizeof(s->queue_id), "%s", id);
+	w = s->spool;
+	s->spool = NULL;
+	session_commit(s, w);
 }
 
 static void data_committed(struct smtpd_session *s, const char *err);
@@ -468,8 +587,11 @@ data_committed(struct smtpd_session *s, const char *err)
 	 * nrcpt= when it takes the message, as Postfix's qmgr does. */
 	message_id = smtpd_header_message_id(&s->header);
 	msg_info("%s: message-id=%s", id, *message_id ? message_id : "<>");
-	/* Best effort: the qmgr also scans incoming/. */
-	(void)queue_notify(s->policy->queue_directory, QUEUE_NOTIFY_NEW, id);
+	/* Best effort: the qmgr also scans incoming/. A held message waits
+	 * in hold/ for `tlsrelay queue release`. */
+	if (!(s->txn_actions & RESTRICT_ACTION_HOLD))
+		(void)queue_notify(s->policy->queue_directory,
+		    QUEUE_NOTIFY_NEW, id);
 	snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s", id);
 	data_answer(s, reply, 1);
 }
@@ -635,6 +757,8 @@ session_command(struct smtpd_session *s, char *line)
 		smtpd_auth_response(s, line);
 		return;
 	}
+	s->current_line = line;
+	s->resume = RESUME_COMMAND;
 	smtpd_parse_command(line, &cmd);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		int ret;
@@ -642,6 +766,12 @@ session_command(struct smtpd_session *s, char *line)
 		if (commands[i].verb != cmd.verb)
 			continue;
 		s->last_command = commands[i].name;
+		if (s->access_denied && cmd.verb != SMTP_VERB_QUIT) {
+			session_reply(s, "503 5.7.0 Error: access denied for "
+			    "%s[%s]", s->name, s->addr);
+			session_count(s, commands[i].counter, 0);
+			return;
+		}
 		if (!commands[i].pre_tls && tls_required(s)) {
 			reply_must_starttls(s);
 			session_count(s, commands[i].counter, 0);

@@ -14,7 +14,7 @@
 struct event_base;
 struct cidr_list;
 struct domain_list;
-struct restriction_list;
+struct restrict_set;
 struct smtpd_table;
 
 /* SMTP AUTH mechanisms (smtpd_auth.c). */
@@ -47,11 +47,7 @@ struct smtpd_policy {
 	struct cidr_list *bare_lf_exclusions;
 	struct cidr_list *event_limit_exceptions;
 	struct domain_list *relay_domains;
-	struct restriction_list *client_restrictions;
-	struct restriction_list *helo_restrictions;
-	struct restriction_list *sender_restrictions;
-	struct restriction_list *relay_restrictions;
-	struct restriction_list *recipient_restrictions;
+	struct restrict_set *restrictions;	/* smtpd_restrict*.c */
 
 	/* SMTP AUTH and client certificates. */
 	int sasl_enabled;		/* smtpd_sasl_auth_enable */
@@ -72,8 +68,13 @@ struct smtpd_policy {
  * an empty value gives an empty table. */
 struct smtpd_table *smtpd_table_open(const struct conf *conf,
     int param_id, char **err);
+/* The same for a table list given by value (check_client_access
+ * hash:/etc/x); label names it in log lines. *err without a parameter. */
+struct smtpd_table *smtpd_table_open_spec(const char *spec,
+    const char *label, char **err);
 const char *smtpd_table_lookup(struct smtpd_table *t, const char *key,
     int *error);
+const char *smtpd_table_last_name(const struct smtpd_table *t);
 int smtpd_table_empty(const struct smtpd_table *t);
 void smtpd_table_free(struct smtpd_table *t);
 
@@ -83,17 +84,21 @@ int smtpd_sasl_mechanisms(const char *value, unsigned *mechs, char **err);
 
 
 struct anvil;
-struct dns;
 
-/* Starts a session on an accepted socket; dns is the worker's resolver.
- * done is called once when the session has ended and freed itself. */
+/* Starts a session on an accepted socket. done is called once when the
+ * session has ended and freed itself. */
 void smtpd_session_start(struct event_base *base, int fd,
     const struct sockaddr *sa, socklen_t salen,
     const struct smtpd_listener *listener, struct anvil *anvil,
-    struct dns *dns, int worker_index, void (*done)(void));
+    int worker_index, void (*done)(void));
 /* Asks every session to end: idle ones get 421 at once, one in DATA
  * finishes its message first. */
 void smtpd_sessions_shutdown(void);
+
+/* smtpd_worker.c: the worker's resolver, for client names
+ * (smtpd_peername_lookup) and the DNS restrictions. */
+struct dns;
+struct dns *smtpd_worker_dns(void);
 
 /* smtpd_commit.c: the worker's commit thread, started with the loop
  * (msg_fatal when it cannot start) and stopped after it, when every

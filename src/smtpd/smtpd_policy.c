@@ -1,6 +1,6 @@
-/* smtpd_policy: a service's limits and restriction lists, parsed and
- * checked once before any client connects, and the RCPT-time evaluation of
- * the restrictions (Postfix's smtpd_delay_reject = yes order). */
+/* smtpd_policy: a service's limits, tables and restriction lists, parsed
+ * and checked once before any client connects. The restrictions
+ * themselves are the engine's (smtpd_restrict*.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -16,104 +16,7 @@
 #include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "smtpd_int.h"
-
-enum restriction {
-	R_PERMIT,
-	R_REJECT,
-	R_DEFER,
-	R_PERMIT_MYNETWORKS,
-	R_PERMIT_SASL_AUTHENTICATED,
-	R_PERMIT_TLS_ALL_CLIENTCERTS,
-	R_PERMIT_TLS_CLIENTCERTS,
-	R_REJECT_UNAUTH_DESTINATION,
-	R_DEFER_UNAUTH_DESTINATION,
-	R_REJECT_SENDER_LOGIN_MISMATCH,
-	R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
-	R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
-	R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
-};
-
-static const struct {
-	const char *name;
-	enum restriction code;
-	int limits_relay;	/* counts as relay protection */
-	int login_maps;		/* needs smtpd_sender_login_maps */
-} restriction_names[] = {
-	{ "permit", R_PERMIT, 0, 0 },
-	{ "reject", R_REJECT, 1, 0 },
-	{ "defer", R_DEFER, 1, 0 },
-	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0, 0 },
-	{ "permit_sasl_authenticated", R_PERMIT_SASL_AUTHENTICATED, 0, 0 },
-	{ "permit_tls_all_clientcerts", R_PERMIT_TLS_ALL_CLIENTCERTS, 0, 0 },
-	{ "permit_tls_clientcerts", R_PERMIT_TLS_CLIENTCERTS, 0, 0 },
-	{ "reject_unauth_destination", R_REJECT_UNAUTH_DESTINATION, 1, 0 },
-	{ "defer_unauth_destination", R_DEFER_UNAUTH_DESTINATION, 1, 0 },
-	{ "reject_sender_login_mismatch", R_REJECT_SENDER_LOGIN_MISMATCH, 0,
-	    1 },
-	{ "reject_known_sender_login_mismatch",
-	    R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH, 0, 1 },
-	{ "reject_authenticated_sender_login_mismatch",
-	    R_REJECT_AUTH_SENDER_LOGIN_MISMATCH, 0, 1 },
-	{ "reject_unauthenticated_sender_login_mismatch",
-	    R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH, 0, 1 },
-};
-
-struct restriction_list {
-	enum restriction *items;
-	size_t n;
-	int limits_relay;
-	const char *login_maps;	/* first restriction that needs them */
-	const char *what;	/* "Client host", "Recipient address", ... */
-	int about_client;	/* the reply names the client, not an address */
-};
-
-static struct restriction_list *
-restriction_list_parse(const struct conf *conf, int param_id,
-    const char *what, int about_client, char **err)
-{
-	const char *param = conf_param_name(param_id);
-	struct restriction_list *list = xcalloc(1, sizeof(*list));
-	char **words = strlist_split(conf_str(conf, param_id), LIST_SEPARATORS,
-	    &list->n);
-
-	list->items = xcalloc(list->n, sizeof(*list->items));
-	list->what = what;
-	list->about_client = about_client;
-	for (size_t i = 0; i < list->n; i++) {
-		size_t k, nnames = sizeof(restriction_names) /
-		    sizeof(restriction_names[0]);
-
-		for (k = 0; k < nnames; k++)
-			if (strcasecmp(words[i], restriction_names[k].name) == 0)
-				break;
-		if (k == nnames) {
-			const char *origin = conf_origin(conf, param_id);
-
-			*err = xasprintf("%s: %s: unknown or unsupported "
-			    "restriction: %s", origin ? origin : "default",
-			    param, words[i]);
-			strlist_free(words);
-			free(list->items);
-			free(list);
-			return NULL;
-		}
-		list->items[i] = restriction_names[k].code;
-		list->limits_relay |= restriction_names[k].limits_relay;
-		if (restriction_names[k].login_maps && list->login_maps == NULL)
-			list->login_maps = restriction_names[k].name;
-	}
-	strlist_free(words);
-	return list;
-}
-
-static void
-restriction_list_free(struct restriction_list *list)
-{
-	if (list == NULL)
-		return;
-	free(list->items);
-	free(list);
-}
+#include "smtpd_restrict.h"
 
 static struct cidr_list *
 parse_networks(const struct conf *conf, int param_id, char **err)
@@ -187,11 +90,7 @@ param_error(char **err, const struct conf *conf, int param_id,
 static int
 parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 {
-	const struct restriction_list *lists[] = {
-		p->client_restrictions, p->helo_restrictions,
-		p->sender_restrictions, p->relay_restrictions,
-		p->recipient_restrictions,
-	};
+	const char *login_maps = restrict_set_login_maps(p->restrictions);
 	const char *digest = conf_str(conf, P_smtpd_tls_fingerprint_digest);
 	char *xerr = NULL;
 	int ret;
@@ -233,12 +132,9 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 	    (p->sender_login_maps = smtpd_table_open(conf,
 	    P_smtpd_sender_login_maps, err)) == NULL)
 		return -1;
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		if (lists[i]->login_maps == NULL ||
-		    !smtpd_table_empty(p->sender_login_maps))
-			continue;
+	if (login_maps != NULL && smtpd_table_empty(p->sender_login_maps)) {
 		*err = xasprintf("restriction %s requires that "
-		    "smtpd_sender_login_maps is set", lists[i]->login_maps);
+		    "smtpd_sender_login_maps is set", login_maps);
 		return -1;
 	}
 	if (!p->sasl_enabled)
@@ -307,22 +203,11 @@ smtpd_policy_new(const struct conf *conf, char **err)
 	p->relay_domains = domain_list_parse(conf_str(conf, P_relay_domains),
 	    relay_domains_subdomains(conf));
 
-	if ((p->client_restrictions = restriction_list_parse(conf,
-	    P_smtpd_client_restrictions, "Client host", 1, err)) == NULL
-	    || (p->helo_restrictions = restriction_list_parse(conf,
-	    P_smtpd_helo_restrictions, "Helo command", 0, err)) == NULL
-	    || (p->sender_restrictions = restriction_list_parse(conf,
-	    P_smtpd_sender_restrictions, "Sender address", 0, err)) == NULL
-	    || (p->relay_restrictions = restriction_list_parse(conf,
-	    P_smtpd_relay_restrictions, "Recipient address", 0, err)) == NULL
-	    || (p->recipient_restrictions = restriction_list_parse(conf,
-	    P_smtpd_recipient_restrictions, "Recipient address", 0, err))
-	    == NULL)
+	if ((p->restrictions = restrict_set_new(conf, err)) == NULL)
 		goto fail;
-
 	/* Refuse to start as an open relay, as Postfix does. */
-	if (!p->relay_restrictions->limits_relay &&
-	    !p->recipient_restrictions->limits_relay) {
+	if (!(p->restrictions->relay->flags & RDEF_LIMITS_RELAY) &&
+	    !(p->restrictions->recipient->flags & RDEF_LIMITS_RELAY)) {
 		*err = xasprintf("in parameter smtpd_relay_restrictions or "
 		    "smtpd_recipient_restrictions, specify at least one "
 		    "working instance of: reject_unauth_destination, "
@@ -348,11 +233,7 @@ smtpd_policy_free(struct smtpd_policy *p)
 	cidr_list_free(p->bare_lf_exclusions);
 	cidr_list_free(p->event_limit_exceptions);
 	domain_list_free(p->relay_domains);
-	restriction_list_free(p->client_restrictions);
-	restriction_list_free(p->helo_restrictions);
-	restriction_list_free(p->sender_restrictions);
-	restriction_list_free(p->relay_restrictions);
-	restriction_list_free(p->recipient_restrictions);
+	restrict_set_free(p->restrictions);
 	smtpd_table_free(p->sasl_users);
 	smtpd_table_free(p->sender_login_maps);
 	smtpd_table_free(p->relay_clientcerts);
@@ -365,201 +246,8 @@ smtpd_policy_in_mynetworks(const struct smtpd_policy *p, const char *addr)
 	return cidr_list_match_text(p->mynetworks, addr);
 }
 
-static int
-authorized_destination(const struct smtpd_policy *p, const char *rcpt)
+int
+smtpd_policy_uses_dns(const struct smtpd_policy *p)
 {
-	char *domain = addr_domain(rcpt);
-	int ok = *domain != '\0' && *domain != '[' &&
-	    domain_list_match(p->relay_domains, domain);
-
-	free(domain);
-	return ok;
-}
-
-/* The address or client a reject reply names, as Postfix does. */
-static void
-format_reject(char *reply, size_t len, const char *code, const char *dsn,
-    const struct restriction_list *list, const struct restrict_query *q,
-    const char *reason)
-{
-	if (list->about_client)
-		snprintf(reply, len, "%s %s <%s[%s]>: %s rejected: %s", code,
-		    dsn, q->client_name, q->client_addr, list->what, reason);
-	else if (strcmp(list->what, "Helo command") == 0)
-		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
-		    q->helo ? q->helo : "", list->what, reason);
-	else if (strcmp(list->what, "Sender address") == 0)
-		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
-		    q->sender ? q->sender : "", list->what, reason);
-	else
-		snprintf(reply, len, "%s %s <%s>: %s rejected: %s", code, dsn,
-		    q->recipient ? q->recipient : "", list->what, reason);
-}
-
-/* permit_tls_clientcerts: the certificate's or its public key's
- * fingerprint is a key of relay_clientcerts (Postfix looks up both). A
- * certificate need not verify: the table names it exactly. */
-static enum restrict_result
-tls_clientcerts(const struct smtpd_policy *p, const struct restrict_query *q,
-    char *reply, size_t len)
-{
-	const char *prints[] = { q->ccert_fingerprint,
-	    q->ccert_pkey_fingerprint };
-	int error;
-
-	for (size_t i = 0; i < 2; i++) {
-		if (prints[i] == NULL || *prints[i] == '\0')
-			continue;
-		if (smtpd_table_lookup(p->relay_clientcerts, prints[i],
-		    &error) != NULL) {
-			msg_debug("%s[%s]: relay_clientcerts has %s",
-			    q->client_name, q->client_addr, prints[i]);
-			return RESTRICT_PERMIT;
-		}
-		if (error) {
-			snprintf(reply, len, "451 4.3.0 <%s[%s]>: Temporary "
-			    "lookup failure", q->client_name, q->client_addr);
-			return RESTRICT_REJECT;
-		}
-	}
-	return RESTRICT_DUNNO;
-}
-
-/* Postfix's sender login checks. The owners of the sender address are
- * the login names smtpd_sender_login_maps gives for the address, else
- * for "@domain". auth: check a logged-in client (unknown addresses pass
- * when allow_unknown); unauth: refuse a client that is not logged in to
- * send as an address that has owners. */
-static enum restrict_result
-sender_login_mismatch(const struct smtpd_policy *p,
-    const struct restrict_query *q, int auth, int unauth, int allow_unknown,
-    char *reply, size_t len)
-{
-	const char *owners = NULL;
-	char *domain, *key;
-	int error = 0, found = 0;
-
-	if (q->sender == NULL || *q->sender == '\0')
-		return RESTRICT_DUNNO;
-	if (q->sasl_username != NULL ? !auth : !unauth)
-		return RESTRICT_DUNNO;
-	owners = smtpd_table_lookup(p->sender_login_maps, q->sender, &error);
-	if (owners == NULL && !error && strchr(q->sender, '@') != NULL) {
-		domain = addr_domain(q->sender);
-		key = xasprintf("@%s", domain);
-		owners = smtpd_table_lookup(p->sender_login_maps, key, &error);
-		free(key);
-		free(domain);
-	}
-	if (error) {
-		snprintf(reply, len, "451 4.3.0 <%s>: Temporary lookup failure",
-		    q->sender);
-		return RESTRICT_REJECT;
-	}
-	if (q->sasl_username == NULL) {
-		if (owners == NULL)
-			return RESTRICT_DUNNO;
-		snprintf(reply, len, "553 5.7.1 <%s>: Sender address rejected: "
-		    "not logged in", q->sender);
-		return RESTRICT_REJECT;
-	}
-	if (owners == NULL && allow_unknown)
-		return RESTRICT_DUNNO;
-	if (owners != NULL) {
-		char **names = strlist_split(owners, LIST_SEPARATORS, NULL);
-
-		for (char **n = names; *n && !found; n++)
-			found = strcasecmp(*n, q->sasl_username) == 0;
-		strlist_free(names);
-	}
-	if (found)
-		return RESTRICT_DUNNO;
-	snprintf(reply, len, "553 5.7.1 <%s>: Sender address rejected: not "
-	    "owned by user %s", q->sender, q->sasl_username);
-	return RESTRICT_REJECT;
-}
-
-static enum restrict_result
-eval_list(const struct smtpd_policy *p, const struct restriction_list *list,
-    const struct restrict_query *q, char *reply, size_t len)
-{
-	enum restrict_result r;
-
-	for (size_t i = 0; i < list->n; i++) {
-		switch (list->items[i]) {
-		case R_PERMIT:
-			return RESTRICT_PERMIT;
-		case R_REJECT:
-			format_reject(reply, len, "554", "5.7.1", list, q,
-			    "Access denied");
-			return RESTRICT_REJECT;
-		case R_DEFER:
-			format_reject(reply, len, "450", "4.7.1", list, q,
-			    "Access denied");
-			return RESTRICT_REJECT;
-		case R_PERMIT_MYNETWORKS:
-			if (cidr_list_match_text(p->mynetworks, q->client_addr))
-				return RESTRICT_PERMIT;
-			break;
-		case R_PERMIT_SASL_AUTHENTICATED:
-			if (q->sasl_authenticated)
-				return RESTRICT_PERMIT;
-			break;
-		case R_PERMIT_TLS_ALL_CLIENTCERTS:
-			if (q->tls_client_trusted)
-				return RESTRICT_PERMIT;
-			break;
-		case R_PERMIT_TLS_CLIENTCERTS:
-			if ((r = tls_clientcerts(p, q, reply, len)) !=
-			    RESTRICT_DUNNO)
-				return r;
-			break;
-		case R_REJECT_SENDER_LOGIN_MISMATCH:
-		case R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH:
-		case R_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
-		case R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH: {
-			enum restriction what = list->items[i];
-
-			r = sender_login_mismatch(p, q,
-			    what != R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
-			    what != R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
-			    what == R_REJECT_KNOWN_SENDER_LOGIN_MISMATCH,
-			    reply, len);
-			if (r != RESTRICT_DUNNO)
-				return r;
-			break;
-		}
-		case R_REJECT_UNAUTH_DESTINATION:
-		case R_DEFER_UNAUTH_DESTINATION:
-			if (q->recipient == NULL ||
-			    authorized_destination(p, q->recipient))
-				break;
-			if (list->items[i] == R_REJECT_UNAUTH_DESTINATION)
-				snprintf(reply, len, "554 5.7.1 <%s>: Relay "
-				    "access denied", q->recipient);
-			else
-				snprintf(reply, len, "454 4.7.1 <%s>: Relay "
-				    "access denied", q->recipient);
-			return RESTRICT_REJECT;
-		}
-	}
-	return RESTRICT_DUNNO;
-}
-
-enum restrict_result
-smtpd_policy_check_rcpt(const struct smtpd_policy *p,
-    const struct restrict_query *q, char *reply, size_t len)
-{
-	const struct restriction_list *lists[] = {
-		p->client_restrictions, p->helo_restrictions,
-		p->sender_restrictions, p->relay_restrictions,
-		p->recipient_restrictions,
-	};
-
-	/* Each list is evaluated on its own: a permit ends that list only,
-	 * a reject ends everything (Postfix's semantics). */
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
-		if (eval_list(p, lists[i], q, reply, len) == RESTRICT_REJECT)
-			return RESTRICT_REJECT;
-	return RESTRICT_PERMIT;
+	return restrict_set_flags(p->restrictions) & RDEF_DNS;
 }

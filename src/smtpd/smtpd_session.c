@@ -25,6 +25,7 @@
 #include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_session.h"
 
+
 static struct smtpd_session *sessions;
 
 static void session_read(struct conn *, void *);
@@ -32,6 +33,7 @@ static void session_drained(struct conn *, void *);
 static void session_tls_done(struct conn *, void *);
 static void session_event(struct conn *, enum conn_event, void *);
 static void session_process_input(struct smtpd_session *);
+static void session_begin(struct smtpd_session *);
 
 static const struct conn_callbacks session_callbacks = {
 	.read = session_read,
@@ -55,6 +57,7 @@ session_free(struct smtpd_session *s)
 	session_log_disconnect(s);
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
+	free(s->pending_line);
 	if (s->anvil)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
@@ -239,6 +242,54 @@ session_commit(struct smtpd_session *s, struct spool_writer *w)
 	smtpd_commit(w, commit_done, s);
 }
 
+void
+session_wait_dns(struct smtpd_session *s)
+{
+	if (s->resume == RESUME_COMMAND) {
+		free(s->pending_line);
+		s->pending_line = xstrdup(s->current_line);
+	}
+	s->state = SS_WAIT_DNS;
+	conn_read_pause(s->conn);
+}
+
+/* Every DNS answer the restrictions asked for is in: what waited is
+ * done again from the start, now finding them in the memo. */
+static void
+dns_resume(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct log_name saved;
+	char *line;
+
+	if (s->state != SS_WAIT_DNS)
+		return;		/* shutting down: answered already */
+	conn_log_enter(s->conn, &saved);
+	s->state = SS_COMMAND;
+	switch (s->resume) {
+	case RESUME_CONNECT:
+		session_begin(s);
+		break;
+	case RESUME_COMMAND:
+		line = s->pending_line;
+		s->pending_line = NULL;
+		session_command(s, line);
+		free(line);
+		break;
+	case RESUME_GREETING:
+		session_greet(s);
+		break;
+	case RESUME_END_OF_DATA:
+		session_data_end(s);
+		break;
+	}
+	if (s->state == SS_COMMAND) {
+		conn_read_resume(s->conn);
+		session_process_input(s);
+	}
+	conn_log_leave(&saved);
+}
+
 static void
 pause_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -345,6 +396,42 @@ debug_line(const struct smtpd_session *s, const char *line)
 		msg_debug("< %s[%s]: %s", s->name, s->addr, line);
 }
 
+/* Postfix's "improper command pipelining": the client sent more before
+ * our reply to a command that must end a pipelined group (RFC 2920
+ * 3.1), or before it knew that we speak ESMTP. reject_unauth_pipelining
+ * refuses such a client later. */
+static void
+check_pipelining(struct smtpd_session *s, const char *line)
+{
+	static const char *const last[] = { "HELO", "EHLO", "STARTTLS",
+	    "AUTH", "DATA", "NOOP", "VRFY", "QUIT" };
+	struct evbuffer *in = conn_input(s->conn);
+	size_t verb = strcspn(line, " \t"), avail;
+	int must_be_last = 0;
+	char next[101];
+
+	if (s->improper_pipelining || s->auth_step != 0 ||
+	    (avail = evbuffer_get_length(in)) == 0)
+		return;
+	for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+		if (strlen(last[i]) == verb &&
+		    strncasecmp(line, last[i], verb) == 0)
+			must_be_last = 1;
+	if (s->esmtp && !must_be_last)
+		return;
+	/* QUIT ends the session: what follows it is never read. */
+	if (verb == 4 && strncasecmp(line, "QUIT", 4) == 0)
+		return;
+	if (avail > sizeof(next) - 1)
+		avail = sizeof(next) - 1;
+	evbuffer_copyout(in, next, avail);
+	next[avail] = '\0';
+	next[strcspn(next, "\r\n")] = '\0';
+	msg_info("improper command pipelining after %.*s from %s[%s]: %s",
+	    (int)verb, line, s->name, s->addr, next);
+	s->improper_pipelining = 1;
+}
+
 static void
 session_process_input(struct smtpd_session *s)
 {
@@ -375,6 +462,7 @@ session_process_input(struct smtpd_session *s)
 		if ((line = next_line(s, &end)) == NULL)
 			return;
 		debug_line(s, line);
+		check_pipelining(s, line);
 		session_command(s, line);
 		if (s->shutdown_requested && s->state == SS_COMMAND) {
 			session_reply(s, "421 4.3.2 %s Service shutting down, "
@@ -424,14 +512,12 @@ over_connection_limit(struct smtpd_session *s)
 	return 1;
 }
 
-static void session_begin(struct smtpd_session *s);
-static void session_dns_resume(void *arg);
 
 void
 smtpd_session_start(struct event_base *base, int fd,
     const struct sockaddr *sa, socklen_t salen,
     const struct smtpd_listener *listener, struct anvil *anvil,
-    struct dns *dns, int worker_index, void (*done)(void))
+    int worker_index, void (*done)(void))
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
 	struct log_name saved;
@@ -456,10 +542,10 @@ smtpd_session_start(struct event_base *base, int fd,
 	conn_set_log_ident(s->conn, conf_str(listener->conf, P_syslog_name));
 	free(peer);
 	s->base = base;
-	if (dns != NULL)
-		s->dnscheck = smtpd_dnscheck_new(dns, 1000 * conf_time(
-		    listener->conf, P_tlsrelay_smtpd_dns_timeout),
-		    session_dns_resume, s);
+	if (smtpd_worker_dns() != NULL)
+		s->dnscheck = smtpd_dnscheck_new(smtpd_worker_dns(),
+		    1000 * conf_time(listener->conf,
+		    P_tlsrelay_smtpd_dns_timeout), dns_resume, s);
 
 	s->next = sessions;
 	if (sessions)
@@ -468,22 +554,6 @@ smtpd_session_start(struct event_base *base, int fd,
 
 	conn_log_enter(s->conn, &saved);
 	session_begin(s);
-	conn_log_leave(&saved);
-}
-
-/* The DNS answers a session waited for are in (smtpd_dnscheck.h). */
-static void
-session_dns_resume(void *arg)
-{
-	struct smtpd_session *s = arg;
-	void (*resume)(struct smtpd_session *) = s->dns_resume;
-	struct log_name saved;
-
-	if (resume == NULL)
-		return;
-	s->dns_resume = NULL;
-	conn_log_enter(s->conn, &saved);
-	resume(s);
 	conn_log_leave(&saved);
 }
 
@@ -507,8 +577,8 @@ session_begin(struct smtpd_session *s)
 		/* Whatever the client sends meanwhile (a TLS ClientHello on
 		 * a wrappermode port) stays in the socket: a STARTTLS
 		 * handshake discards plaintext read before it. */
-		s->state = SS_LOOKUP;
-		s->dns_resume = session_begin;
+		s->resume = RESUME_CONNECT;
+		s->state = SS_WAIT_DNS;
 		conn_read_pause(s->conn);
 		return;
 	}
@@ -557,16 +627,9 @@ smtpd_sessions_shutdown(void)
 		switch (s->state) {
 		case SS_COMMAND:
 		case SS_PAUSED:
+		case SS_WAIT_DNS:
 			if (s->pause_timer)
 				evtimer_del(s->pause_timer);
-			session_reply(s, "421 4.3.2 %s Service shutting down, "
-			    "closing transmission channel",
-			    s->policy->myhostname);
-			session_close_after_reply(s);
-			break;
-		case SS_LOOKUP:
-			/* Its DNS answers are of no use any more. */
-			s->dns_resume = NULL;
 			session_reply(s, "421 4.3.2 %s Service shutting down, "
 			    "closing transmission channel",
 			    s->policy->myhostname);

@@ -29,8 +29,9 @@ enum session_state {
 	SS_COMMIT,		/* final dot read, the commit thread has the
 				 * message: not reading, not freed */
 	SS_PAUSED,		/* error sleep: not reading */
-	SS_LOOKUP,		/* DNS answers pending (smtpd_dnscheck):
-				 * not reading */
+	SS_WAIT_DNS,		/* DNS answers pending (the client's name
+				 * before the greeting, the restrictions):
+				 * not reading, the reply not sent */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
 };
 
@@ -59,6 +60,19 @@ struct smtpd_session {
 	int shutdown_requested;
 	int bare_lf_reject;		/* reject mode applies to this client */
 	int line_cut;			/* the last line read was too long */
+
+	/* Restrictions (smtpd_restrict*.c). */
+	struct smtpd_dnscheck *dnscheck;	/* DNS answers (smtpd_dnscheck.h) */
+	int access_denied;		/* refused at connect
+					 * (smtpd_delay_reject = no) */
+	int improper_pipelining;
+	char *current_line;		/* the command being handled */
+	char *pending_line;		/* SS_WAIT_DNS: handled again */
+	enum { RESUME_CONNECT, RESUME_COMMAND, RESUME_GREETING,
+	    RESUME_END_OF_DATA } resume;	/* what waits in SS_WAIT_DNS;
+					 * CONNECT: the client's name */
+	unsigned txn_actions;		/* RESTRICT_ACTION_* of this
+					 * transaction */
 
 	/* SMTP state. */
 	char *helo;
@@ -98,11 +112,6 @@ struct smtpd_session {
 
 	struct event *pause_timer;
 
-	/* DNS answers of this session (smtpd_dnscheck.h). When they are
-	 * in, dns_resume (if set; it is cleared first) continues what
-	 * waited for them in SS_LOOKUP. */
-	struct smtpd_dnscheck *dnscheck;
-	void (*dns_resume)(struct smtpd_session *s);
 };
 
 /* smtpd_session.c */
@@ -114,12 +123,18 @@ void session_start_tls(struct smtpd_session *s);
  * nothing more until session_data_committed has answered. */
 void session_commit(struct smtpd_session *s, struct spool_writer *w);
 void session_reset_transaction(struct smtpd_session *s);
+/* The restrictions want DNS answers: reading stops, and what was being
+ * answered (s->resume) is done again once they are in. */
+void session_wait_dns(struct smtpd_session *s);
 
 /* smtpd_commands.c */
+/* The greeting, or the connect-time reject (smtpd_delay_reject = no). */
 void session_greet(struct smtpd_session *s);
 void session_command(struct smtpd_session *s, char *line);
 /* Consumes content bytes in DATA state; returns the bytes used. */
 size_t session_data(struct smtpd_session *s, const char *in, size_t len);
+/* The final dot has been read (again, after a DNS wait). */
+void session_data_end(struct smtpd_session *s);
 void session_count(struct smtpd_session *s, enum session_counter c, int ok);
 /* The commit is over (err NULL: the message is durable): the answer to
  * the final dot. */

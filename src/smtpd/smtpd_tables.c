@@ -1,5 +1,6 @@
 /* smtpd_tables: the lookup tables a service consults (the password table,
- * smtpd_sender_login_maps, relay_clientcerts). They are opened when the
+ * smtpd_sender_login_maps, relay_clientcerts, the check_*_access tables
+ * of the restriction lists). They are opened when the
  * configuration is read, by the supervisor as root, so a table may be
  * readable by root alone. When a table file changes (`tlsrelay passwd`,
  * `tlsrelay map`), a worker re-opens it before the next lookup
@@ -37,24 +38,15 @@ close_at_exit(void)
 }
 
 struct smtpd_table *
-smtpd_table_open(const struct conf *conf, int param_id, char **err)
+smtpd_table_open_spec(const char *spec, const char *label, char **err)
 {
-	const char *param = conf_param_name(param_id);
 	struct smtpd_table *t;
 	struct table_list *list;
-	char *terr = NULL;
 
-	if ((list = table_list_open(conf_str(conf, param_id), 0,
-	    &terr)) == NULL) {
-		const char *origin = conf_origin(conf, param_id);
-
-		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
-		    param, terr);
-		free(terr);
+	if ((list = table_list_open(spec, 0, err)) == NULL)
 		return NULL;
-	}
 	t = xcalloc(1, sizeof(*t));
-	t->param = xstrdup(param);
+	t->param = xstrdup(label);
 	t->list = list;
 	if (open_tables == NULL) {
 		static int registered;
@@ -66,6 +58,33 @@ smtpd_table_open(const struct conf *conf, int param_id, char **err)
 	t->next = open_tables;
 	open_tables = t;
 	return t;
+}
+
+struct smtpd_table *
+smtpd_table_open(const struct conf *conf, int param_id, char **err)
+{
+	const char *param = conf_param_name(param_id);
+	struct smtpd_table *t;
+	char *terr = NULL;
+
+	if ((t = smtpd_table_open_spec(conf_str(conf, param_id), param,
+	    &terr)) == NULL) {
+		const char *origin = conf_origin(conf, param_id);
+
+		*err = xasprintf("%s: %s: %s", origin ? origin : "default",
+		    param, terr);
+		free(terr);
+	}
+	return t;
+}
+
+/* The table a lookup of t answered from last, for log lines. */
+const char *
+smtpd_table_last_name(const struct smtpd_table *t)
+{
+	const struct table *last = table_list_last(t->list);
+
+	return last ? table_name(last) : t->param;
 }
 
 const char *

@@ -38,6 +38,12 @@ struct worker {
 
 static struct worker worker;
 
+struct dns *
+smtpd_worker_dns(void)
+{
+	return worker.dns;
+}
+
 static void
 session_done(void)
 {
@@ -59,7 +65,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	worker.n_sessions++;
 	smtpd_session_start(worker.base, fd, sa, (socklen_t)salen, l,
-	    worker.anvil, worker.dns, worker.index, session_done);
+	    worker.anvil, worker.index, session_done);
 }
 
 static void

@@ -76,6 +76,11 @@ EXTRA_DIST += tests/integration/test_conn.py
 # findings of one configuration in one run, the sample configuration.
 TESTS += tests/integration/test_check.py
 EXTRA_DIST += tests/integration/test_check.py
+# Access policy (issue 12): access tables built by Postfix's postmap with
+# every action, restriction classes, the syntax checks, the stages
+# (smtpd_delay_reject, DATA, end of data), WARN/HOLD/DISCARD with a sink.
+TESTS += tests/integration/test_access.py
+EXTRA_DIST += tests/integration/test_access.py
 # The SMTP server's DNS (issue 12): client names and the DNS-based
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py

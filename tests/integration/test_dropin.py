@@ -107,15 +107,15 @@ class UnsupportedNamesTest(RelayTestCase):
     def test_warned_and_ignored_transport(self):
         # A Postfix transport tlsrelay does not run keeps its -o quiet.
         relay = self.relay(main={
-            "smtpd_data_restrictions": "reject_unauth_pipelining",
+            "smtpd_relay_before_recipient_restrictions": "yes",
             "smtpd_tls_dh512_param_file": "/etc/ssl/dh512.pem",
             "smtp_tls_wrappermode": "no",
         }, extra_master="smtps unix - - n - - smtp\n"
            "  -o smtp_tls_wrappermode=yes\n")
-        self.assertEqual(warnings(relay, r"smtpd_data_restrictions = "
-                                  r"reject_unauth_pipelining: not "
-                                  r"implemented: these restrictions are not "
-                                  r"applied$"), 1)
+        self.assertEqual(warnings(relay, r"smtpd_relay_before_recipient_"
+                                  r"restrictions = yes: not implemented: "
+                                  r"smtpd_relay_restrictions are applied "
+                                  r"first, as with Postfix's default$"), 1)
         self.assertEqual(warnings(relay, r"smtpd_tls_dh512_param_file = "
                                   r"/etc/ssl/dh512\.pem: export ciphers are "
                                   r"gone"), 1)
