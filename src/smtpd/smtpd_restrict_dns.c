@@ -127,6 +127,7 @@ restrict_reject_rbl_client(struct restrict_ctx *ctx,
     const struct restrict_item *item)
 {
 	const struct dnsbl_answer *a;
+	enum dnscheck_state st;
 	enum restrict_result r;
 	const char *filter;
 	char *zone;
@@ -134,9 +135,9 @@ restrict_reject_rbl_client(struct restrict_ctx *ctx,
 	if (ctx->q->dnscheck == NULL)
 		return RESTRICT_DUNNO;
 	zone = split_zone(item->arg, &filter);
-	r = rbl_verdict(ctx, smtpd_dnscheck_rbl(ctx->q->dnscheck, zone, filter,
-	    ctx->q->client_addr, &a), a, zone, ctx->q->client_addr,
-	    NAME_CLIENT);
+	st = smtpd_dnscheck_rbl(ctx->q->dnscheck, zone, filter,
+	    ctx->q->client_addr, &a);
+	r = rbl_verdict(ctx, st, a, zone, ctx->q->client_addr, NAME_CLIENT);
 	free(zone);
 	return r;
 }
@@ -171,6 +172,7 @@ rhsbl(struct restrict_ctx *ctx, const struct restrict_item *item,
     const char *what, const char *class)
 {
 	const struct dnsbl_answer *a;
+	enum dnscheck_state st;
 	enum restrict_result r;
 	const char *filter, *domain;
 	char *zone;
@@ -179,8 +181,8 @@ rhsbl(struct restrict_ctx *ctx, const struct restrict_item *item,
 	    (domain = rhsbl_domain(what)) == NULL)
 		return RESTRICT_DUNNO;
 	zone = split_zone(item->arg, &filter);
-	r = rbl_verdict(ctx, smtpd_dnscheck_rhsbl(ctx->q->dnscheck, zone,
-	    filter, domain, &a), a, zone, what, class);
+	st = smtpd_dnscheck_rhsbl(ctx->q->dnscheck, zone, filter, domain, &a);
+	r = rbl_verdict(ctx, st, a, zone, what, class);
 	free(zone);
 	return r;
 }

@@ -36,6 +36,8 @@ ZONES = [
     # the DNSBL: 127.0.0.2 listed with code 127.0.0.2, and a reason
     "--host-record=2.0.0.127.bl.test,127.0.0.2",
     "--txt-record=2.0.0.127.bl.test,Listed for testing",
+    # a second DNSBL listing 127.0.0.2 with code 127.0.0.3, no TXT
+    "--host-record=2.0.0.127.bl2.test,127.0.0.3",
     # the RHSBL: spam.test listed with code 127.0.0.4
     "--host-record=spam.test.rhsbl.test,127.0.0.4",
     "--txt-record=spam.test.rhsbl.test,Bad domain",
@@ -83,8 +85,8 @@ class DnsCheckCase(OutboundTestCase):
     def zones(self):
         return self.dns(extra=ZONES)
 
-    def connect(self, relay, source="127.0.0.1"):
-        return RawSMTP(self, relay.port(), source=source)
+    def connect(self, relay, source="127.0.0.1", timeout=10):
+        return RawSMTP(self, relay.port(), source=source, timeout=timeout)
 
     def send(self, c):
         c.ehlo()
@@ -156,6 +158,159 @@ class ClientNameTest(DnsCheckCase):
                       relay.queue_file(queue_id).received.decode())
         sys.stderr.write("greeting after %.1f s with a dead resolver\n" %
                          waited)
+
+
+class RestrictionTest(DnsCheckCase):
+    """The DNS-based restrictions with Postfix's replies; mail for
+    dest.test is relayed (relay_domains), so only the restriction under
+    test can refuse it. Clients come from 127.0.0.2 (listed), 127.0.0.3
+    (a PTR that does not point back), 127.0.0.5 (no PTR) or 127.0.0.1."""
+
+    def rcpt_reply(self, relay, source="127.0.0.1", sender=SENDER,
+                   helo="client.test", timeout=10):
+        c = self.connect(relay, source=source, timeout=timeout)
+        c.ehlo(helo)
+        r = c.cmd("MAIL FROM:<%s>" % sender)
+        self.assertEqual(r.code, 250, r)
+        return c, c.cmd("RCPT TO:<%s>" % RCPT)
+
+    def assertRefused(self, relay, reply, code, text, source, sender=SENDER,
+                      helo="client.test"):
+        self.assertReply(reply, code, text)
+        relay.wait_log(r"NOQUEUE: reject: RCPT from \S+\[%s\]: %d %s; "
+                       r"from=<%s> to=<%s> proto=ESMTP helo=<%s>" % (
+                           re.escape(source), code, re.escape(text),
+                           re.escape(sender), re.escape(RCPT),
+                           re.escape(helo)))
+
+    def test_rbl_client(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_client_restrictions=
+                               "reject_rbl_client bl.test")
+        # Not listed: queued.
+        c, r = self.rcpt_reply(relay)
+        self.assertReply(r, 250)
+        c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2")
+        self.assertRefused(relay, r, 554, "5.7.1 Service unavailable; "
+                           "Client host [127.0.0.2] blocked using bl.test; "
+                           "Listed for testing", "127.0.0.2")
+        self.assertIn("query[A] 2.0.0.127.bl.test", dns.log())
+        self.assertIn("query[TXT] 2.0.0.127.bl.test", dns.log())
+        # The session goes on; the memo answers the second RCPT.
+        before = dns.log().count("query[A] 2.0.0.127.bl.test")
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % RCPT).code, 554)
+        self.assertEqual(dns.log().count("query[A] 2.0.0.127.bl.test"),
+                         before)
+
+    def test_rbl_filter(self):
+        """bl.test answers 127.0.0.2, outside [3..5]: not listed there;
+        bl2.test answers 127.0.0.3, inside [2;3]: listed."""
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_client_restrictions=
+                               "reject_rbl_client bl.test=127.0.0.[3..5], "
+                               "reject_rbl_client bl2.test=127.0.0.[2;3]")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2")
+        self.assertRefused(relay, r, 554, "5.7.1 Service unavailable; "
+                           "Client host [127.0.0.2] blocked using bl2.test",
+                           "127.0.0.2")
+        self.assertIn("query[A] 2.0.0.127.bl.test", dns.log())
+
+    def test_rbl_filter_no_match_passes(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_client_restrictions=
+                               "reject_rbl_client bl.test=127.0.0.3")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2")
+        self.assertReply(r, 250)
+        self.assertIn("query[A] 2.0.0.127.bl.test", dns.log())
+
+    def test_rhsbl_sender(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_sender_restrictions=
+                               "reject_rhsbl_sender rhsbl.test")
+        c, r = self.rcpt_reply(relay)
+        self.assertReply(r, 250)
+        c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, sender="x@spam.test")
+        self.assertRefused(relay, r, 554, "5.7.1 Service unavailable; "
+                           "Sender address [x@spam.test] blocked using "
+                           "rhsbl.test; Bad domain", "127.0.0.1",
+                           sender="x@spam.test")
+
+    def test_unknown_sender_domain(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_sender_restrictions=
+                               "reject_unknown_sender_domain")
+        for sender in ("x@good.test", "x@aonly.test"):
+            c, r = self.rcpt_reply(relay, sender=sender)
+            self.assertReply(r, 250)
+            c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, sender="x@nx.test")
+        self.assertRefused(relay, r, 450, "4.1.8 <x@nx.test>: Sender address "
+                           "rejected: Domain not found", "127.0.0.1",
+                           sender="x@nx.test")
+        c, r = self.rcpt_reply(relay, sender="x@nullmx.test")
+        self.assertRefused(relay, r, 550, "5.7.27 <x@nullmx.test>: Sender "
+                           "address rejected: Domain nullmx.test does not "
+                           "accept mail (nullMX)", "127.0.0.1",
+                           sender="x@nullmx.test")
+
+    def test_unknown_helo_hostname(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_helo_restrictions=
+                               "reject_unknown_helo_hostname")
+        c, r = self.rcpt_reply(relay, helo="client.test")
+        self.assertReply(r, 250)
+        c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, helo="nx.test")
+        self.assertRefused(relay, r, 450, "4.7.1 <nx.test>: Helo command "
+                           "rejected: Host not found", "127.0.0.1",
+                           helo="nx.test")
+
+    def test_unknown_client_hostname(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, mynetworks="127.0.0.0/8",
+                               smtpd_client_restrictions=
+                               "reject_unknown_client_hostname")
+        c, r = self.rcpt_reply(relay)
+        self.assertReply(r, 250)
+        c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, source="127.0.0.3")
+        self.assertRefused(relay, r, 450, "4.7.25 Client host rejected: "
+                           "cannot find your hostname, [127.0.0.3]",
+                           "127.0.0.3")
+
+    def test_unknown_reverse_client_hostname(self):
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_client_restrictions=
+                               "reject_unknown_reverse_client_hostname")
+        # A PTR is enough, even one that does not point back.
+        c, r = self.rcpt_reply(relay, source="127.0.0.3")
+        self.assertReply(r, 250)
+        c.cmd("QUIT")
+        c, r = self.rcpt_reply(relay, source="127.0.0.5")
+        self.assertRefused(relay, r, 450, "4.7.1 Client host rejected: "
+                           "cannot find your reverse hostname, [127.0.0.5]",
+                           "127.0.0.5")
+
+    def test_dead_resolver(self):
+        """A DNSBL that does not answer lists nobody (after the default
+        5s), an unknown-domain check defers (5s more): the session goes
+        on."""
+        dead = SilentResolver(self)
+        relay = self.dns_relay(dead.server, smtpd_peername_lookup="no",
+                               smtpd_client_restrictions=
+                               "reject_rbl_client bl.test",
+                               smtpd_sender_restrictions=
+                               "reject_unknown_sender_domain")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2", timeout=30)
+        self.assertIsNotNone(dead.received())
+        self.assertRefused(relay, r, 450, "4.1.8 <%s>: Sender address "
+                           "rejected: Domain not found" % SENDER,
+                           "127.0.0.2")
+        relay.wait_log(r"warning: 2\.0\.0\.127\.bl\.test: RBL lookup "
+                       r"error: timeout")
+        self.assertEqual(c.cmd("NOOP").code, 250)
 
 
 if __name__ == "__main__":
