@@ -193,6 +193,7 @@ dnsbl_txt(struct entry *e, enum dns_status status, char *const *records,
 {
 	struct strbuf sb;
 	size_t i;
+	char *p;
 
 	if (status == DNS_OK && n > 0) {
 		strbuf_init(&sb);
@@ -204,6 +205,12 @@ dnsbl_txt(struct entry *e, enum dns_status status, char *const *records,
 		e->dnsbl.txt = strbuf_steal(&sb);
 		if (strlen(e->dnsbl.txt) > RBL_TXT_LIMIT)
 			e->dnsbl.txt[RBL_TXT_LIMIT] = '\0';
+		/* The text goes into an SMTP reply: no CR LF or other
+		 * control bytes from a DNS server (Postfix's
+		 * smtpd_expand_filter does the same). */
+		for (p = e->dnsbl.txt; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?';
 	}
 	entry_complete(e);
 }
