@@ -203,6 +203,20 @@ class RestrictionTest(DnsCheckCase):
         self.assertEqual(dns.log().count("query[A] 2.0.0.127.bl.test"),
                          before)
 
+    def test_pipelined_replies_wait_in_order(self):
+        """Commands pipelined behind a RCPT whose DNSBL answer is on its
+        way are answered after it, in order (RFC 2920)."""
+        dns = self.zones()
+        relay = self.dns_relay(dns.server, smtpd_client_restrictions=
+                               "reject_rbl_client bl.test")
+        c = self.connect(relay, source="127.0.0.2")
+        c.ehlo()
+        c.send("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\n"
+               "RSET\r\nNOOP\r\n" % (SENDER, RCPT, RCPT))
+        codes = [c.reply().code for _ in range(5)]
+        self.assertEqual(codes, [250, 554, 554, 250, 250])
+        self.assertEqual(c.cmd("QUIT").code, 221)
+
     def test_rbl_filter(self):
         """bl.test answers 127.0.0.2, outside [3..5]: not listed there;
         bl2.test answers 127.0.0.3, inside [2;3]: listed."""
