@@ -357,6 +357,40 @@ is_referenced(const struct conf *conf, const char *name)
 	return probe.found;
 }
 
+static int
+in_word_list(const char *list, const char *name)
+{
+	char **words = strlist_split(list, LIST_SEPARATORS, NULL);
+	int found = 0;
+
+	for (char **w = words; *w && !found; w++)
+		found = strcmp(*w, name) == 0;
+	strlist_free(words);
+	return found;
+}
+
+/* A class of smtpd_restriction_classes (main.cf or an -o): a parameter
+ * of the administrator's own naming, used by the restrictions. */
+static int
+is_restriction_class(const struct conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_set; i++)
+		if (strcmp(conf->set[i].name, "smtpd_restriction_classes") == 0
+		    && in_word_list(conf->set[i].raw, name))
+			return 1;
+	for (size_t i = 0; conf->services && i < conf->services->count;
+	    i++) {
+		const struct master_service *svc = conf->services->list[i];
+
+		for (size_t j = 0; j < svc->n_overrides; j++)
+			if (strcmp(svc->overrides[j].name,
+			    "smtpd_restriction_classes") == 0 &&
+			    in_word_list(svc->overrides[j].value, name))
+				return 1;
+	}
+	return 0;
+}
+
 static void
 warn_overrides(const struct conf *conf)
 {
@@ -376,6 +410,7 @@ warn_overrides(const struct conf *conf)
 				free(where);
 			} else if (status == CONF_UNKNOWN &&
 			    !is_service_param(conf, ov->name) &&
+			    !is_restriction_class(conf, ov->name) &&
 			    !is_referenced(conf, ov->name))
 				msg_warn("%s:%d: unused parameter: %s=%s",
 				    svc->file, ov->line, ov->name, ov->value);
@@ -402,7 +437,8 @@ conf_warn_names(struct conf *conf)
 		struct slot *slot = &conf->set[i];
 
 		if (slot->status == CONF_UNKNOWN &&
-		    is_service_param(conf, slot->name))
+		    (is_service_param(conf, slot->name) ||
+		    is_restriction_class(conf, slot->name)))
 			slot->status = CONF_IGNORED;
 		if (slot->status == CONF_OBSOLETE)
 			conf_obsolete_warning(NULL, slot->origin, slot->name);

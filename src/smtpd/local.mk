@@ -29,6 +29,14 @@ tests_unit_check_smtpd_policy_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_policy_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_policy
 
+# The restriction engine: stages, access(5) lookup order and actions,
+# classes, syntax checks.
+check_PROGRAMS += tests/unit/check_smtpd_restrict
+tests_unit_check_smtpd_restrict_SOURCES = tests/unit/check_smtpd_restrict.c
+tests_unit_check_smtpd_restrict_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_restrict_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_smtpd_restrict
+
 # SMTP AUTH: decoders, password hashes, the passwd file edit, the policy.
 check_PROGRAMS += tests/unit/check_smtpd_auth
 tests_unit_check_smtpd_auth_SOURCES = tests/unit/check_smtpd_auth.c

@@ -544,7 +544,8 @@ session_data_end(struct smtpd_session *s)
 		break;
 	}
 	if (s->txn_actions & RESTRICT_ACTION_DISCARD) {
-		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s", id);
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: queued as %s",
+		    id);
 		data_answer(s, reply, 1);
 		return;
 	}

@@ -69,8 +69,11 @@ restrict_reply(struct restrict_ctx *ctx, int code, const char *dsn,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	format_reply(ctx->reply, sizeof(ctx->reply), "%d %s %s", code, dsn,
-	    text);
+	/* The enhanced code's class follows the reply code, as Postfix's
+	 * smtpd_check_reject() makes it (non_fqdn_reject_code = 450 gives
+	 * "450 4.5.2"). */
+	format_reply(ctx->reply, sizeof(ctx->reply), "%d %c%s %s", code,
+	    code >= 500 ? '5' : '4', dsn + 1, text);
 	return code >= 500 ? RESTRICT_REJECT : RESTRICT_DEFER;
 }
 
@@ -191,55 +194,59 @@ eval_stage(struct restrict_ctx *ctx, enum stage st, char *namebuf,
 	return restrict_eval_list(ctx, stage_list(ctx->set, st));
 }
 
+/* The lists a point runs: with smtpd_delay_reject, the client, helo and
+ * sender lists wait for RCPT. */
+static size_t
+point_stages(const struct restrict_set *set, enum restrict_point point,
+    enum stage *out)
+{
+	size_t n = 0;
+
+	switch (point) {
+	case RESTRICT_AT_CONNECT:
+		if (!set->delay_reject)
+			out[n++] = ST_CLIENT;
+		break;
+	case RESTRICT_AT_HELO:
+		if (!set->delay_reject)
+			out[n++] = ST_HELO;
+		break;
+	case RESTRICT_AT_MAIL:
+		if (!set->delay_reject)
+			out[n++] = ST_SENDER;
+		break;
+	case RESTRICT_AT_RCPT:
+		if (set->delay_reject) {
+			out[n++] = ST_CLIENT;
+			out[n++] = ST_HELO;
+			out[n++] = ST_SENDER;
+		}
+		out[n++] = ST_RELAY;
+		out[n++] = ST_RECIPIENT;
+		break;
+	case RESTRICT_AT_DATA:
+		out[n++] = ST_DATA;
+		break;
+	case RESTRICT_AT_END_OF_DATA:
+		out[n++] = ST_END_OF_DATA;
+		break;
+	}
+	return n;
+}
+
 enum restrict_result
 smtpd_restrict_check(const struct smtpd_policy *p, enum restrict_point point,
     const struct restrict_query *q, struct restrict_verdict *v)
 {
-	static const enum stage delayed_rcpt[] = { ST_CLIENT, ST_HELO,
-	    ST_SENDER, ST_RELAY, ST_RECIPIENT };
-	static const enum stage at_connect[] = { ST_CLIENT },
-	    at_helo[] = { ST_HELO }, at_mail[] = { ST_SENDER },
-	    at_rcpt[] = { ST_RELAY, ST_RECIPIENT }, at_data[] = { ST_DATA },
-	    at_eod[] = { ST_END_OF_DATA };
-	const struct restrict_set *set = p->restrictions;
-	const enum stage *stages = NULL;
-	size_t n = 0;
+	enum stage stages[5];
+	size_t n = point_stages(p->restrictions, point, stages);
 	struct restrict_ctx ctx;
 	char namebuf[300];
 	enum restrict_result r = RESTRICT_DUNNO;
 
-#define STAGES(a) do { stages = (a); n = sizeof(a) / sizeof((a)[0]); } \
-	while (0)
-	switch (point) {
-	case RESTRICT_AT_CONNECT:
-		if (!set->delay_reject)
-			STAGES(at_connect);
-		break;
-	case RESTRICT_AT_HELO:
-		if (!set->delay_reject)
-			STAGES(at_helo);
-		break;
-	case RESTRICT_AT_MAIL:
-		if (!set->delay_reject)
-			STAGES(at_mail);
-		break;
-	case RESTRICT_AT_RCPT:
-		if (set->delay_reject)
-			STAGES(delayed_rcpt);
-		else
-			STAGES(at_rcpt);
-		break;
-	case RESTRICT_AT_DATA:
-		STAGES(at_data);
-		break;
-	case RESTRICT_AT_END_OF_DATA:
-		STAGES(at_eod);
-		break;
-	}
-#undef STAGES
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.policy = p;
-	ctx.set = set;
+	ctx.set = p->restrictions;
 	ctx.q = q;
 	for (size_t i = 0; i < n; i++) {
 		r = eval_stage(&ctx, stages[i], namebuf, sizeof(namebuf));

@@ -31,11 +31,11 @@ typedef enum restrict_result restrict_fn(struct restrict_ctx *ctx,
     const struct restrict_item *item);
 
 /* What an entry of the name table needs and promises. */
-#define RDEF_ARG		0x01	/* takes the next word as argument */
-#define RDEF_TABLE		0x02	/* ... a type:table, opened at start */
+#define RDEF_ARG		0x01	/* takes the next word */
+#define RDEF_TABLE		0x02	/* ... a type:table, opened */
 #define RDEF_LIMITS_RELAY	0x04	/* counts as relay protection */
-#define RDEF_LOGIN_MAPS		0x08	/* needs smtpd_sender_login_maps */
-#define RDEF_DNS		0x10	/* asks DNS: sessions need a dnscheck */
+#define RDEF_LOGIN_MAPS		0x08	/* smtpd_sender_login_maps */
+#define RDEF_DNS		0x10	/* sessions need a dnscheck */
 
 struct restrict_def {
 	const char *name;

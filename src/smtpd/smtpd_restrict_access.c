@@ -75,23 +75,21 @@ can_delegate(struct restrict_ctx *ctx, const char *table, const char *what)
 	return 0;
 }
 
+/* HOLD and DISCARD: logged as Postfix does ("hold: ... <addr>: Sender
+ * address triggers HOLD action"), remembered for the message. */
 static enum restrict_result
-side_action(struct restrict_ctx *ctx, const char *table, const char *what,
-    unsigned action, const char *text)
+side_action(struct restrict_ctx *ctx, const char *table, unsigned action,
+    const char *text)
 {
+	int hold = action == RESTRICT_ACTION_HOLD;
 	char line[SMTPD_REPLY_MAX];
-	char whatsup[16];
 
-	if (!can_delegate(ctx, table, what))
+	if (!can_delegate(ctx, table, hold ? "HOLD" : "DISCARD"))
 		return RESTRICT_DUNNO;
 	snprintf(line, sizeof(line), "<%s>: %s %s", ctx->reply_name,
-	    ctx->reply_class, *text ? text : action ==
-	    RESTRICT_ACTION_HOLD ? "triggers HOLD action" :
+	    ctx->reply_class, *text ? text : hold ? "triggers HOLD action" :
 	    "triggers DISCARD action");
-	snprintf(whatsup, sizeof(whatsup), "%s", what);
-	for (char *c = whatsup; *c; c++)
-		*c = (char)tolower((unsigned char)*c);
-	restrict_log(ctx->q, whatsup, line);
+	restrict_log(ctx->q, hold ? "hold" : "discard", line);
 	ctx->actions |= action;
 	/* DISCARD accepts the message: nothing after it matters. */
 	return action == RESTRICT_ACTION_DISCARD ? RESTRICT_PERMIT :
@@ -142,18 +140,17 @@ table_result(struct restrict_ctx *ctx, const char *table, const char *value)
 		return RESTRICT_DUNNO;
 	}
 	if (action_is(value, len, "HOLD"))
-		return side_action(ctx, table, "HOLD", RESTRICT_ACTION_HOLD,
-		    text);
+		return side_action(ctx, table, RESTRICT_ACTION_HOLD, text);
 	if (action_is(value, len, "DISCARD"))
-		return side_action(ctx, table, "DISCARD",
-		    RESTRICT_ACTION_DISCARD, text);
+		return side_action(ctx, table, RESTRICT_ACTION_DISCARD, text);
 	if (len == 3 && (value[0] == '4' || value[0] == '5') &&
 	    isdigit((unsigned char)value[1]) &&
 	    isdigit((unsigned char)value[2]))
 		return table_refuse(ctx, atoi(value), value[0] == '4' ?
 		    "4.7.1" : "5.7.1", text, "Access denied");
+	/* All digits: Postfix takes a time stamp for OK. */
 	if (len > 0 && strspn(value, "0123456789") == strlen(value))
-		return RESTRICT_PERMIT;	/* Postfix: a time stamp means OK */
+		return RESTRICT_PERMIT;
 	/* Anything else is a list of restrictions or class names. */
 	if ((list = restrict_list_parse_value(ctx->set, value, &err)) == NULL
 	    || list->n == 0) {

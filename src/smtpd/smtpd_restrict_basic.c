@@ -313,8 +313,8 @@ restrict_reject_non_fqdn_helo_hostname(struct restrict_ctx *ctx,
 	    helo);
 }
 
-/* An address is fully qualified when its domain has a dot (or is an
- * address literal). The null sender is not checked. */
+/* An address is fully qualified when its domain is a valid host name
+ * with a dot, or an address literal. The null sender is not checked. */
 static enum restrict_result
 non_fqdn_address(struct restrict_ctx *ctx, const char *addr,
     const char *what)
@@ -327,7 +327,7 @@ non_fqdn_address(struct restrict_ctx *ctx, const char *addr,
 		if (address_literal(at + 1))
 			return RESTRICT_DUNNO;
 		dot = strchr(at + 1, '.');
-		if (dot != NULL && dot[1] != '\0' && dot != at + 1)
+		if (dot != NULL && dot[1] != '\0' && valid_hostname(at + 1))
 			return RESTRICT_DUNNO;
 	}
 	return restrict_reply(ctx, ctx->set->codes.non_fqdn, "5.5.2",

@@ -42,15 +42,6 @@ param(const struct restrict_ctx *ctx, enum conf_int_param p)
 	return conf_int(ctx->policy->conf, p);
 }
 
-/* A DSN whose class digit agrees with the reply code ("4.1.8" under a
- * 550 is "5.1.8"), as Postfix's smtpd_check_reject makes it. */
-static const char *
-dsn_for(int code, const char *dsn, char *buf, size_t len)
-{
-	snprintf(buf, len, "%c%s", code >= 500 ? '5' : '4', dsn + 1);
-	return buf;
-}
-
 /* "<name>: class rejected: text" for a name other than the stage's own
  * (reject_unknown_sender_domain among the recipient restrictions). */
 static enum restrict_result
@@ -59,12 +50,10 @@ refuse_as(struct restrict_ctx *ctx, const char *name, const char *class,
 {
 	const char *saved_name = ctx->reply_name, *saved_class = ctx->reply_class;
 	enum restrict_result r;
-	char buf[16];
 
 	ctx->reply_name = name;
 	ctx->reply_class = class;
-	r = restrict_refuse(ctx, code, dsn_for(code, dsn, buf, sizeof(buf)),
-	    text);
+	r = restrict_refuse(ctx, code, dsn, text);
 	ctx->reply_name = saved_name;
 	ctx->reply_class = saved_class;
 	return r;
@@ -91,11 +80,8 @@ static enum restrict_result
 rbl_reject(struct restrict_ctx *ctx, const struct dnsbl_answer *a,
     const char *zone, const char *what, const char *class)
 {
-	int code = (int)param(ctx, P_maps_rbl_reject_code);
-	char buf[16];
-
-	return restrict_reply(ctx, code, dsn_for(code, "4.7.1", buf,
-	    sizeof(buf)), "Service unavailable; %s [%s] blocked using %s%s%s",
+	return restrict_reply(ctx, (int)param(ctx, P_maps_rbl_reject_code),
+	    "4.7.1", "Service unavailable; %s [%s] blocked using %s%s%s",
 	    class, what, zone, a->txt && *a->txt ? "; " : "",
 	    a->txt ? a->txt : "");
 }
@@ -327,14 +313,10 @@ static enum restrict_result
 unknown_client(struct restrict_ctx *ctx, enum dnscheck_status status,
     const char *dsn, const char *what)
 {
-	int code;
-	char buf[16];
-
 	if (status == DNSCHECK_FOUND)
 		return RESTRICT_DUNNO;
-	code = status == DNSCHECK_TEMPFAIL ? 450 :
-	    (int)param(ctx, P_unknown_client_reject_code);
-	return restrict_reply(ctx, code, dsn_for(code, dsn, buf, sizeof(buf)),
+	return restrict_reply(ctx, status == DNSCHECK_TEMPFAIL ? 450 :
+	    (int)param(ctx, P_unknown_client_reject_code), dsn,
 	    "Client host rejected: cannot find your %s, [%s]", what,
 	    ctx->q->client_addr);
 }

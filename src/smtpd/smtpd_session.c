@@ -404,7 +404,7 @@ static void
 check_pipelining(struct smtpd_session *s, const char *line)
 {
 	static const char *const last[] = { "HELO", "EHLO", "STARTTLS",
-	    "AUTH", "DATA", "NOOP", "VRFY", "QUIT" };
+	    "AUTH", "DATA", "NOOP", "VRFY" };
 	struct evbuffer *in = conn_input(s->conn);
 	size_t verb = strcspn(line, " \t"), avail;
 	int must_be_last = 0;

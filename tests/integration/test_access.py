@@ -355,7 +355,8 @@ class StagesTest(AccessTestCase):
         c.cmd("QUIT")
         c.close()
         relay.wait_log(r"improper command pipelining after EHLO from "
-                       r"unknown\[127\.0\.0\.1\]: MAIL FROM:<a@senders\.test>$")
+                       r"unknown\[127\.0\.0\.1\]: "
+                       r"MAIL FROM:<a@senders\.test>$")
         relay.wait_log(r"NOQUEUE: reject: DATA from unknown\[127\.0\.0\.1\]: "
                        r"503 5\.5\.0 <DATA>: Data command rejected: Improper "
                        r"use of SMTP command pipelining; "
