@@ -90,6 +90,8 @@ void conn_close(struct conn *conn);
 void conn_abort(struct conn *conn);
 
 const char *conn_peer(const struct conn *conn);
+/* Renames the other end, e.g. once the client's name is known. */
+void conn_set_peer(struct conn *conn, const char *peer);
 
 /* The log name the callbacks run under: service (from conn_new) after
  * syslog_name ident, when one is set (a master.cf -o syslog_name=...).

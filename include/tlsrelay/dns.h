@@ -21,6 +21,9 @@ struct dns *dns_new(struct event_base *base, const char *servers, int use_dns,
  * Not to be called from inside a dns_targets_cb. */
 void dns_free(struct dns *dns);
 
+/* The loop the resolver runs in (for its users' own timers). */
+struct event_base *dns_event_base(const struct dns *dns);
+
 /* smtp_dns_support_level into dns_new()'s use_dns: "" and "enabled" -> 1,
  * "disabled" -> 0, "dnssec" -> 1 with a warning (no DNSSEC validation
  * here). Anything else: -1 with *err set (caller frees). */
@@ -79,5 +82,40 @@ void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned int (*rnd)(void));
 /* Parses "ip", "ip:port", "[ipv6]:port" lists into the CSV form c-ares
  * wants ("127.0.0.1:5353,[::1]:53"). Returns NULL with *err set. */
 char *dns_servers_csv(const char *servers, char **err);
+
+/* One question, the answer as text: the generic lookups the SMTP server's
+ * restrictions and its client name need (dns_lookup.c). */
+#define DNS_TYPE_A	1
+#define DNS_TYPE_PTR	12
+#define DNS_TYPE_MX	15
+#define DNS_TYPE_TXT	16
+#define DNS_TYPE_AAAA	28
+
+struct dns_lookup;
+
+/* records: A and AAAA as printable addresses, PTR and MX as host names
+ * (MX in the server's order), TXT one string per record (its character
+ * strings joined); valid only during the call. status: DNS_OK with n > 0;
+ * DNS_NOTFOUND for NXDOMAIN or no record of the type; DNS_NULLMX for an
+ * MX answer of nothing but "." (RFC 7505); DNS_TEMPFAIL otherwise, with
+ * why the c-ares reason. */
+typedef void (*dns_lookup_cb)(void *arg, enum dns_status status,
+    char *const *records, size_t n, const char *why);
+
+/* Asks the question. The callback runs exactly once unless the lookup is
+ * cancelled first; it may run before this returns, and then the return
+ * value is NULL. With use_dns = 0 the answer is DNS_TEMPFAIL at once. */
+struct dns_lookup *dns_lookup(struct dns *dns, const char *name, int type,
+    dns_lookup_cb cb, void *arg);
+/* The callback will not run; the query itself ends inside c-ares. */
+void dns_lookup_cancel(struct dns_lookup *lk);
+
+/* The query name of an address under a suffix: "2.0.0.127" + "bl.test"
+ * -> "2.0.0.127.bl.test"; IPv6 as 32 nibbles, least significant first
+ * (RFC 3596); suffix "in-addr.arpa" / "ip6.arpa" for PTR (use
+ * dns_reverse_name_ptr). NULL when addr is no IPv4 or IPv6 address. */
+char *dns_reverse_name(const char *addr, const char *suffix);
+/* The PTR name of an address: in-addr.arpa or ip6.arpa as fits. */
+char *dns_reverse_name_ptr(const char *addr);
 
 #endif

@@ -33,9 +33,12 @@ enum dnscheck_status {
 
 /* reject_rbl_client zone[=filter], reject_rhsbl_*: the A records of the
  * query name (an address reversed, or a domain, under zone) and, when
- * listed, the TXT record (for the reply's text); filter is Postfix's
- * "=127.0.0.N" form (N may be a [a;b] list or a range), NULL for any
- * 127.0.0.0/8 answer. */
+ * listed, the TXT records (for the reply's text, joined with " / " and
+ * cut at 500 bytes as Postfix does); filter is the text after "=" in
+ * Postfix's "zone=127.0.0.N" form (each number may be a [a;b] list or an
+ * [a..b] range), NULL when any A record means listed (Postfix). A
+ * temporary failure is TEMPFAIL (Postfix then gives the client the
+ * benefit of the doubt). */
 struct dnsbl_answer {
 	enum dnscheck_status status;
 	char *addr;		/* the first matching A record, "127.0.0.2" */
@@ -52,13 +55,18 @@ struct domain_answer {
 /* The client's name: PTR of its address, then A/AAAA of that name
  * containing the address (forward-confirmed). name is "unknown" unless
  * FOUND. status TEMPFAIL: a lookup failed temporarily (Postfix's
- * reject_unknown_client_hostname then defers with 450). */
+ * reject_unknown_client_hostname then defers with 450). reverse_name and
+ * reverse_status are the PTR alone (Postfix's reverse_name, for
+ * reject_unknown_reverse_client_hostname and
+ * reject_rhsbl_reverse_client). */
 struct client_name_answer {
 	enum dnscheck_status status;
 	const char *name;	/* "mail.example.com" or "unknown" */
 	/* reverse_only: PTR found but not confirmed forward (Postfix's
 	 * reject_unknown_reverse_client_hostname passes it). */
 	int reverse_only;
+	enum dnscheck_status reverse_status;
+	const char *reverse_name;	/* the PTR name or "unknown" */
 };
 
 typedef void smtpd_dnscheck_resume_fn(void *arg);
@@ -86,5 +94,15 @@ enum dnscheck_state smtpd_dnscheck_client_name(struct smtpd_dnscheck *dc,
 /* 1 while a lookup is pending: the session must not read the next
  * command's verdict yet. */
 int smtpd_dnscheck_busy(const struct smtpd_dnscheck *dc);
+
+/* The reply filter of "zone=filter" (smtpd_dnsbl_filter.c), parsed. */
+struct dnsbl_filter {
+	unsigned char octet[4][32];	/* a set of 0..255 per octet */
+};
+/* Returns 0, or -1 with *err set (caller frees). */
+int dnsbl_filter_parse(const char *text, struct dnsbl_filter *f,
+    char **err);
+/* 1 when the IPv4 address (text) is in the filter's sets. */
+int dnsbl_filter_match(const struct dnsbl_filter *f, const char *addr);
 
 #endif

@@ -157,6 +157,12 @@ fail_lib:
 	return NULL;
 }
 
+struct event_base *
+dns_event_base(const struct dns *dns)
+{
+	return dns->base;
+}
+
 void
 dns_free(struct dns *dns)
 {

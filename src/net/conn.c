@@ -185,6 +185,13 @@ conn_peer(const struct conn *conn)
 	return conn->peer;
 }
 
+void
+conn_set_peer(struct conn *conn, const char *peer)
+{
+	free(conn->peer);
+	conn->peer = xstrdup(peer);
+}
+
 /* Throws away what the peer sent that nobody will read, so that closing
  * sends FIN, not a reset that could destroy our last bytes in flight. */
 static void

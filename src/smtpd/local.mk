@@ -6,6 +6,8 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/smtpd_session.h \
 	src/smtpd/smtpd_commands.c \
 	src/smtpd/smtpd_commit.c \
+	src/smtpd/smtpd_dnsbl_filter.c \
+	src/smtpd/smtpd_dnscheck.c \
 	src/smtpd/smtpd_auth.c \
 	src/smtpd/smtpd_policy.c \
 	src/smtpd/smtpd_restrict.h \
@@ -46,3 +48,11 @@ tests_unit_check_smtpd_auth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_auth_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/smtpd
 tests_unit_check_smtpd_auth_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_auth
+
+# DNS answers of a session: the DNSBL filter, query names, and the memo
+# against a real dnsmasq on loopback.
+check_PROGRAMS += tests/unit/check_smtpd_dnscheck
+tests_unit_check_smtpd_dnscheck_SOURCES = tests/unit/check_smtpd_dnscheck.c
+tests_unit_check_smtpd_dnscheck_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_smtpd_dnscheck_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_smtpd_dnscheck

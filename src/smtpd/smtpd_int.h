@@ -122,8 +122,8 @@ void smtpd_sessions_shutdown(void);
  * three quarters of its cap): sessions then use Postfix's stress
  * defaults (smtpd_timeout 10s, per-request deadlines). */
 int smtpd_worker_stressed(void);
-/* smtpd_worker.c: the worker's resolver for the DNS restrictions, NULL
- * when no service has one. */
+/* smtpd_worker.c: the worker's resolver, for client names
+ * (smtpd_peername_lookup) and the DNS restrictions. */
 struct dns;
 struct dns *smtpd_worker_dns(void);
 

@@ -25,9 +25,6 @@
 #include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_session.h"
 
-/* How long one DNS lookup of the restrictions may take; a timeout is a
- * temporary failure (smtpd_dnscheck.h). */
-#define RESTRICT_DNS_TIMEOUT_MS	10000
 
 static struct smtpd_session *sessions;
 
@@ -36,6 +33,7 @@ static void session_drained(struct conn *, void *);
 static void session_tls_done(struct conn *, void *);
 static void session_event(struct conn *, enum conn_event, void *);
 static void session_process_input(struct smtpd_session *);
+static void session_begin(struct smtpd_session *);
 
 static const struct conn_callbacks session_callbacks = {
 	.read = session_read,
@@ -59,12 +57,12 @@ session_free(struct smtpd_session *s)
 	session_log_disconnect(s);
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
-	smtpd_dnscheck_free(s->dnscheck);
 	free(s->pending_line);
 	if (s->anvil)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
 		event_free(s->pause_timer);
+	smtpd_dnscheck_free(s->dnscheck);
 	/* After a 221 or 421 a TLS client gets its close_notify. */
 	conn_close(s->conn);
 	strbuf_free(&s->content);
@@ -276,6 +274,9 @@ dns_resume(void *arg)
 	conn_log_enter(s->conn, &saved);
 	s->state = SS_COMMAND;
 	switch (s->resume) {
+	case RESUME_CONNECT:
+		session_begin(s);
+		break;
 	case RESUME_COMMAND:
 		line = s->pending_line;
 		s->pending_line = NULL;
@@ -545,7 +546,6 @@ over_connection_limit(struct smtpd_session *s)
 	return 1;
 }
 
-static void session_begin(struct smtpd_session *s);
 
 void
 smtpd_session_start(struct event_base *base, int fd,
@@ -575,9 +575,6 @@ smtpd_session_start(struct event_base *base, int fd,
 	strbuf_init(&s->content);
 	s->bare_lf_reject = s->policy->bare_lf_mode == BARE_LF_REJECT &&
 	    !cidr_list_match_text(s->policy->bare_lf_exclusions, s->addr);
-	if (smtpd_policy_uses_dns(s->policy) && smtpd_worker_dns() != NULL)
-		s->dnscheck = smtpd_dnscheck_new(smtpd_worker_dns(),
-		    RESTRICT_DNS_TIMEOUT_MS, dns_resume, s);
 	peer = xasprintf("%s[%s]", s->name, s->addr);
 	s->conn = conn_new(base, fd, peer, log_service(), &session_callbacks,
 	    s);
@@ -586,6 +583,10 @@ smtpd_session_start(struct event_base *base, int fd,
 	conn_set_log_ident(s->conn, conf_str(listener->conf, P_syslog_name));
 	free(peer);
 	s->base = base;
+	if (smtpd_worker_dns() != NULL)
+		s->dnscheck = smtpd_dnscheck_new(smtpd_worker_dns(),
+		    1000 * conf_time(listener->conf,
+		    P_tlsrelay_smtpd_dns_timeout), dns_resume, s);
 
 	s->next = sessions;
 	if (sessions)
@@ -597,9 +598,46 @@ smtpd_session_start(struct event_base *base, int fd,
 	conn_log_leave(&saved);
 }
 
-/* The first steps of a session, under its log name. */
+static void session_connected(struct smtpd_session *s);
+
+/* Postfix's smtpd_peername_lookup: the client's name (PTR, confirmed by
+ * the name's addresses) before anything is logged or said, bounded by
+ * tlsrelay_smtpd_dns_timeout. "unknown" when there is none. */
 static void
 session_begin(struct smtpd_session *s)
+{
+	const struct client_name_answer *cn;
+
+	if (s->dnscheck == NULL ||
+	    !conf_bool(s->listener->conf, P_smtpd_peername_lookup)) {
+		session_connected(s);
+		return;
+	}
+	if (smtpd_dnscheck_client_name(s->dnscheck, s->addr, &cn) ==
+	    DNSCHECK_PENDING) {
+		/* Whatever the client sends meanwhile (a TLS ClientHello on
+		 * a wrappermode port) stays in the socket: a STARTTLS
+		 * handshake discards plaintext read before it. */
+		s->resume = RESUME_CONNECT;
+		s->state = SS_WAIT_DNS;
+		conn_read_pause(s->conn);
+		return;
+	}
+	conn_read_resume(s->conn);
+	if (cn->status == DNSCHECK_FOUND) {
+		char *peer;
+
+		snprintf(s->name, sizeof(s->name), "%s", cn->name);
+		peer = xasprintf("%s[%s]", s->name, s->addr);
+		conn_set_peer(s->conn, peer);
+		free(peer);
+	}
+	session_connected(s);
+}
+
+/* The session proper, once the client's name is known. */
+static void
+session_connected(struct smtpd_session *s)
 {
 	msg_info("connect from %s[%s]", s->name, s->addr);
 	if (over_connection_limit(s)) {
@@ -615,6 +653,8 @@ session_begin(struct smtpd_session *s)
 	conn_set_idle_timeout(s->conn, s->policy->timeout);
 	s->state = SS_COMMAND;
 	session_greet(s);
+	/* What a client sent before the greeting waits in the input. */
+	session_process_input(s);
 }
 
 void

@@ -29,8 +29,9 @@ enum session_state {
 	SS_COMMIT,		/* final dot read, the commit thread has the
 				 * message: not reading, not freed */
 	SS_PAUSED,		/* error sleep: not reading */
-	SS_WAIT_DNS,		/* the restrictions wait for DNS answers: not
-				 * reading, the command's reply not sent */
+	SS_WAIT_DNS,		/* DNS answers pending (the client's name
+				 * before the greeting, the restrictions):
+				 * not reading, the reply not sent */
 	SS_AUTH,		/* the SASL backend has the client's last
 				 * AUTH line: not reading */
 	SS_CLOSING,		/* last reply queued, closing when flushed */
@@ -66,14 +67,15 @@ struct smtpd_session {
 	int line_cut;			/* the last line read was too long */
 
 	/* Restrictions (smtpd_restrict*.c). */
-	struct smtpd_dnscheck *dnscheck;	/* NULL without DNS checks */
+	struct smtpd_dnscheck *dnscheck;	/* DNS answers (smtpd_dnscheck.h) */
 	int access_denied;		/* refused at connect
 					 * (smtpd_delay_reject = no) */
 	int improper_pipelining;
 	char *current_line;		/* the command being handled */
 	char *pending_line;		/* SS_WAIT_DNS: handled again */
-	enum { RESUME_COMMAND, RESUME_GREETING, RESUME_END_OF_DATA }
-	    resume;
+	enum { RESUME_CONNECT, RESUME_COMMAND, RESUME_GREETING,
+	    RESUME_END_OF_DATA } resume;	/* what waits in SS_WAIT_DNS;
+					 * CONNECT: the client's name */
 	unsigned txn_actions;		/* RESTRICT_ACTION_* of this
 					 * transaction */
 

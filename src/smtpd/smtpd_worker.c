@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -48,7 +49,7 @@ struct worker {
 	size_t n_evl;
 	struct smtpd_listener *listeners;
 	struct anvil *anvil;
-	struct dns *dns;	/* for DNS restrictions; NULL without */
+	struct dns *dns;	/* client names, DNS-based restrictions */
 	int index;
 	size_t n_sessions;
 	size_t max_sessions;	/* the cap below the descriptor limit */
@@ -69,24 +70,6 @@ struct dns *
 smtpd_worker_dns(void)
 {
 	return worker.dns;
-}
-
-/* The resolver of the DNS restrictions (tlsrelay_dns_servers, as the
- * qmgr's), made when some service has one. */
-static void
-open_resolver(struct smtpd_listener *listeners, size_t n_listeners)
-{
-	char *err = NULL;
-
-	for (size_t i = 0; i < n_listeners; i++) {
-		if (!smtpd_policy_uses_dns(listeners[i].policy))
-			continue;
-		if ((worker.dns = dns_new(worker.base, conf_str(
-		    listeners[i].conf, P_tlsrelay_dns_servers), 1,
-		    &err)) == NULL)
-			msg_fatal("DNS restrictions: %s", err);
-		return;
-	}
 }
 
 static void
@@ -284,10 +267,23 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 			    listeners[i].name);
 		evconnlistener_set_error_cb(worker.evl[i], accept_error_cb);
 	}
-	open_resolver(listeners, n_listeners);
 	/* Expired TLS sessions and ticket keys leave the shared store. */
 	if (n_listeners > 0)
 		tls_scache_maintenance(worker.base, listeners[0].conf);
+	/* One resolver for the worker, asking the servers main.cf names.
+	 * With smtp_dns_support_level = disabled it sends nothing either:
+	 * client names stay "unknown" and DNS restrictions see temporary
+	 * failures. */
+	if (n_listeners > 0) {
+		const struct conf *conf = listeners[0].conf;
+		char *err = NULL;
+
+		worker.dns = dns_new(worker.base, conf_str(conf,
+		    P_tlsrelay_dns_servers), strcasecmp(conf_str(conf,
+		    P_smtp_dns_support_level), "disabled") != 0, &err);
+		if (worker.dns == NULL)
+			msg_fatal("smtpd: %s", err);
+	}
 	smtpd_commit_start(worker.base);
 	sigterm = evsignal_new(worker.base, SIGTERM, signal_cb, NULL);
 	sigusr1 = evsignal_new(worker.base, SIGUSR1, signal_cb, NULL);

@@ -96,3 +96,7 @@ EXTRA_DIST += tests/integration/test_check.py
 # (smtpd_delay_reject, DATA, end of data), WARN/HOLD/DISCARD with a sink.
 TESTS += tests/integration/test_access.py
 EXTRA_DIST += tests/integration/test_access.py
+# The SMTP server's DNS (issue 12): client names and the DNS-based
+# restrictions against dnsmasq serving test zones on loopback.
+TESTS += tests/integration/test_dnscheck.py
+EXTRA_DIST += tests/integration/test_dnscheck.py

@@ -385,6 +385,9 @@ class Relay:
             "smtpd_tls_cert_file": certs.rsa,
             "smtpd_tls_key_file": certs.rsa_key,
             "tlsrelay_smtpd_workers": "2",
+            # No DNS leaves loopback: the smtpd's client-name lookups
+            # (smtpd_peername_lookup = yes) fail at once here.
+            "tlsrelay_dns_servers": NO_DNS,
         }
         for name, value in (main or {}).items():
             if value is None:

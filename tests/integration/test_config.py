@@ -92,9 +92,11 @@ smtpd_recipient_restrictions =
 queue_directory = %(queue)s
 data_directory = %(data)s
 maillog_file = %(log)s
+# the client's name (smtpd_peername_lookup) is asked on loopback only
+tlsrelay_dns_servers = %(dns)s
 """ % {"ec": self.certs.ec, "ec_key": self.certs.ec_key,
        "queue": relay.queue_dir, "data": os.path.join(relay.dir, "data"),
-       "log": relay.maillog_path})
+       "log": relay.maillog_path, "dns": relay.main["tlsrelay_dns_servers"]})
 
     def postfix_master_cf(self):
         """Debian's stock master.cf without its smtp line (ours come first)
