@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -35,6 +36,10 @@
 /* Seconds for the connection and handshake, and for each answer. Dovecot
  * itself delays a failure by auth_failure_delay (2s). */
 #define DOVECOT_TIMEOUT		10
+/* A connection this old is closed once no exchange uses it, so that a
+ * reloaded Dovecot is used: its old auth processes serve the clients
+ * they have, with the old configuration, for as long as those stay. */
+#define DOVECOT_MAX_AGE		100
 #define MECHS_MAX		32
 #define LOST			"Connection lost to authentication server"
 
@@ -51,6 +56,7 @@ struct dovecot_link {
 	enum link_state state;
 	unsigned generation;		/* of the connection */
 	struct event *handshake_timer;
+	time_t ready_since;		/* of the connection */
 	int version_seen;
 	int warned;			/* the server is away, and we said so */
 	/* The mechanisms of the last handshake, kept while it is away. */
@@ -265,6 +271,7 @@ link_ready(struct dovecot_link *link)
 	struct sasl_exchange *x;
 
 	link->state = LINK_READY;
+	link->ready_since = time(NULL);
 	evtimer_del(link->handshake_timer);
 	memcpy(link->names, link->learning_names, sizeof(link->names));
 	link->n_mechs = link->n_learning;
@@ -379,9 +386,19 @@ link_read(struct bufferevent *bev, void *arg)
 		}
 		/* A verdict's callback cannot drop the link: it is ours. */
 	}
-	if (evbuffer_get_length(in) > DOVECOT_LINE_MAX)
+	if (evbuffer_get_length(in) > DOVECOT_LINE_MAX) {
 		link_drop(link, "overlong line from the authentication "
 		    "server");
+		return;
+	}
+	/* Retired quietly; the next login connects again. */
+	if (link->exchanges == NULL && evbuffer_get_length(in) == 0 &&
+	    time(NULL) - link->ready_since >= DOVECOT_MAX_AGE) {
+		bufferevent_free(link->bev);
+		link->bev = NULL;
+		link->state = LINK_DOWN;
+		link->generation++;
+	}
 }
 
 static void

@@ -42,6 +42,14 @@ def _zombie(pid):
         return False
 
 
+def _comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 class Dovecot:
     """A private Dovecot: only the auth service, its client socket at
     socket_path, users from a passwd-file, everything under directory."""
@@ -290,6 +298,38 @@ class DovecotTest(RelayTestCase):
         dovecot.start()
         self.assertReply(c.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
         relay.wait_log(PREFIX + r"SASL: .*private/auth: connected again$")
+
+    def test_hung_auth_server(self):
+        """A server that stops answering: 454 after the backend's timeout
+        (10 s), never a hung session; the other sessions go on."""
+        relay, dovecot = self.dovecot_relay(main={
+            "tlsrelay_smtpd_workers": "1"})
+        auth = [pid for pid in children_of(dovecot.proc.pid)
+                if _comm(pid) == "auth"]
+        self.assertEqual(len(auth), 1, [_comm(p) for p in
+                                        children_of(dovecot.proc.pid)])
+        os.kill(auth[0], signal.SIGSTOP)
+        self.addCleanup(os.kill, auth[0], signal.SIGCONT)
+        c = self.client(relay)
+        c.ehlo()
+        other = self.client(relay)
+        other.ehlo()
+        start = time.monotonic()
+        c.send("AUTH PLAIN %s\r\n" % plain(USER, PASSWORD))
+        # Meanwhile the worker serves the other session.
+        self.assertReply(other.cmd("NOOP"), 250)
+        self.assertLess(time.monotonic() - start, 2)
+        c.sock.settimeout(30)
+        r = c.reply()
+        waited = time.monotonic() - start
+        self.assertReply(r, 454, "4.7.0 Temporary authentication failure")
+        self.assertGreater(waited, 9)
+        self.assertLess(waited, 15)
+        relay.wait_log(PREFIX + r"warning: SASL: private/auth: timeout "
+                       r"waiting for the authentication server$")
+        # The server wakes up: a new connection, a login.
+        os.kill(auth[0], signal.SIGCONT)
+        self.assertReply(c.cmd("AUTH PLAIN " + plain(USER, PASSWORD)), 235)
 
     def test_auth_only_after_starttls(self):
         relay, _ = self.dovecot_relay(main={"smtpd_tls_auth_only": "yes"})
