@@ -392,7 +392,8 @@ link_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* Retired quietly; the next login connects again. */
-	if (link->exchanges == NULL && evbuffer_get_length(in) == 0 &&
+	if (link->state == LINK_READY && link->exchanges == NULL &&
+	    evbuffer_get_length(in) == 0 &&
 	    time(NULL) - link->ready_since >= DOVECOT_MAX_AGE) {
 		bufferevent_free(link->bev);
 		link->bev = NULL;

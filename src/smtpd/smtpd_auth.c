@@ -291,9 +291,10 @@ backend_returned(struct smtpd_session *s)
 		session_auth_wait(s);
 }
 
-/* The loop brought a verdict or challenge: read again. */
+/* The backend's sasl_result_fn: inside its start or step, or later from
+ * the loop, when the session then reads again. */
 static void
-auth_result_later(void *arg, const struct sasl_result *r)
+backend_said(void *arg, const struct sasl_result *r)
 {
 	struct smtpd_session *s = arg;
 	struct log_name saved;
@@ -330,7 +331,7 @@ start_exchange(struct smtpd_session *s, const struct sasl_mech *mech,
 	s->auth_step = AUTH_VERDICT;
 	s->auth_in_call = 1;
 	x = p->sasl_backend->start(p->sasl_server, &info, mech->name, initial,
-	    auth_result_later, s);
+	    backend_said, s);
 	/* Ended at once by backend_returned if the verdict came already. */
 	s->auth_exchange = x;
 	backend_returned(s);
