@@ -7,6 +7,7 @@ limited per client over connections (smtpd_client_auth_rate_limit)."""
 import crypt
 import os
 import select
+import signal
 import sys
 import time
 import warnings
@@ -99,6 +100,34 @@ class OffloadTest(RelayTestCase):
                          535)
         self.assertReply(c.cmd("AUTH PLAIN %s" % plain(SLOW_USER,
                                                        SLOW_PASSWORD)), 235)
+
+
+class ShutdownTest(RelayTestCase):
+
+    def test_sigterm_during_the_check(self):
+        """A session waiting for its verdict is told 421 at SIGTERM; the
+        worker exits while the check runs on (no leak, no crash)."""
+        hashed, _ = bcrypt_hash(SLOW_PASSWORD, 14)
+        table = os.path.join(self.tmpdir, "users")
+        with open(table, "w") as f:
+            f.write("%s %s\n" % (SLOW_USER, hashed))
+        relay = self.relay(main={
+            "tlsrelay_smtpd_workers": "1",
+            "smtpd_sasl_auth_enable": "yes",
+            "tlsrelay_smtpd_sasl_user_maps": "texthash:" + table,
+        })
+        c = self.client(relay)
+        c.ehlo()
+        c.send("AUTH PLAIN %s\r\n" % plain(SLOW_USER, SLOW_PASSWORD))
+        # The worker has the line once it is waiting: a NOOP of another
+        # session is answered after it.
+        other = self.client(relay)
+        self.assertReply(other.cmd("NOOP"), 250)
+        relay.signal(signal.SIGTERM)
+        self.assertReply(c.reply(), 421, "4.3.2 relay.test Service "
+                         "shutting down")
+        self.assertTrue(c.expect_closed())
+        relay.wait_exit()
 
 
 def sha512_hash(password):
