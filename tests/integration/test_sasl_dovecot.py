@@ -22,8 +22,9 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (HarnessError, RelayTestCase,  # noqa: E402
-                       children_of, main, smtplib_client, swaks)
+from relaytest import (NO_DNS, QMGR_LINE, HarnessError,  # noqa: E402
+                       OutboundTestCase, children_of, main, smtplib_client,
+                       swaks)
 from test_auth import FAIL2BAN, b64, plain  # noqa: E402
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -167,10 +168,10 @@ service auth {
         return text
 
 
-class DovecotTest(RelayTestCase):
+class DovecotTest(OutboundTestCase):
 
     def dovecot_relay(self, main=None, services=None,
-                      mechanisms="plain login cram-md5"):
+                      mechanisms="plain login cram-md5", extra_master=""):
         """A relay whose smtpd_sasl_path is private/auth in its queue
         directory, and a Dovecot listening there."""
         settings = {
@@ -179,7 +180,8 @@ class DovecotTest(RelayTestCase):
             "smtpd_sasl_path": "private/auth",
         }
         settings.update(main or {})
-        relay = self.relay(main=settings, services=services, start=False)
+        relay = self.relay(main=settings, services=services, start=False,
+                           extra_master=extra_master)
         dovecot = Dovecot(self, os.path.join(relay.dir, "dovecot"),
                           os.path.join(relay.queue_dir, "private", "auth"),
                           mechanisms)
@@ -209,6 +211,28 @@ class DovecotTest(RelayTestCase):
             relay.wait_log(PREFIX + queue_id + ": client=" + LOCAL +
                            ", sasl_method=" + method +
                            ", sasl_username=" + USER + "$")
+
+    def test_authenticated_mail_is_relayed(self):
+        """Through the queue manager to the next hop (the sink)."""
+        sink = self.sink()
+        relay, _ = self.dovecot_relay(main={
+            "relayhost": sink.nexthop, "tlsrelay_dns_servers": NO_DNS,
+            "inet_protocols": "ipv4",
+            "smtpd_relay_restrictions":
+                "permit_sasl_authenticated, reject_unauth_destination"},
+            services={"submission": {"smtpd_tls_security_level":
+                                     "encrypt"}},
+            extra_master=QMGR_LINE)
+        status, out = swaks(
+            relay.port("submission"), "--from", "bob@client.test", "--to",
+            RCPT, "--helo", "client.test", "-tls", "--auth", "LOGIN",
+            "--auth-user", USER, "--auth-password", PASSWORD)
+        self.assertEqual(status, 0, out)
+        (m,) = sink.wait_messages(1, diagnostics=relay.diagnostics)
+        self.assertEqual(m.mail_from, "bob@client.test")
+        self.assertEqual(m.rcpt_tos, [RCPT])
+        relay.wait_log(r"tlsrelay/smtp\[\d+\]: \w+: to=<%s>, relay=.*"
+                       r"status=sent " % re.escape(RCPT))
 
     def test_smtplib_cram_md5(self):
         """The mechanisms come from the server."""
