@@ -1,4 +1,5 @@
-/* anvil: open connections per client address, across smtpd workers. */
+/* anvil: open connections and AUTH commands per client address, across
+ * smtpd workers. */
 #ifndef TLSRELAY_ANVIL_H
 #define TLSRELAY_ANVIL_H
 
@@ -18,5 +19,10 @@ void anvil_disconnect(struct anvil *anvil, int worker, const char *addr);
 void anvil_worker_reset(struct anvil *anvil, int worker);
 /* The connections open now over all workers (the supervisor's STATUS=). */
 int anvil_total(struct anvil *anvil);
+/* Counts an AUTH command of addr on service (smtpd_client_auth_rate_limit)
+ * and returns the count in the current window of unit seconds (Postfix's
+ * anvil_rate_time_unit), this one included. */
+int anvil_auth(struct anvil *anvil, const char *service, const char *addr,
+    long long unit);
 
 #endif

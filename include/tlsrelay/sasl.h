@@ -77,6 +77,43 @@ unsigned long sasl_password_check_count(void);
  * entry (nothing is written); -1 with *err set (caller frees). */
 int sasl_passwd_update(const char *path, const char *user, const char *hash,
     char **err);
+/* ---- Dovecot's authentication protocol, version 1.x: what the auth
+ * server sends (src/smtpd/sasl_dovecot_parse.c; untrusted, fuzzed) ---- */
+
+/* A longer line from the server ends the connection. */
+#define DOVECOT_LINE_MAX	16384
+/* RFC 4422 3.1: a mechanism name is 1 to 20 of A-Z 0-9 - _. */
+#define SASL_MECH_NAME_MAX	20
+
+enum dovecot_line {
+	DOVECOT_BAD,		/* malformed: the connection is dropped */
+	DOVECOT_OTHER,		/* SPID, CUID, COOKIE, a newer command */
+	DOVECOT_VERSION,	/* major, minor */
+	DOVECOT_MECH,		/* mech, flags, private */
+	DOVECOT_DONE,		/* end of the handshake */
+	DOVECOT_OK,		/* id, user */
+	DOVECOT_CONT,		/* id, data */
+	DOVECOT_FAIL,		/* id, [user], [reason], temp */
+};
+
+struct dovecot_reply {
+	unsigned major, minor;
+	char mech[SASL_MECH_NAME_MAX + 1];	/* upper case */
+	unsigned flags;		/* SASL_MECH_F_* (sasl_server.h) */
+	int private_mech;	/* "private": not to be announced */
+	unsigned id;
+	const char *data;	/* CONT: base64, perhaps "" */
+	const char *user;	/* OK: never NULL; FAIL: NULL when absent */
+	const char *reason;	/* FAIL: NULL when absent */
+	int temp;		/* FAIL: "temp", a temporary failure */
+};
+
+/* Parses one line (without its LF) as the server sent it, in place: the
+ * strings of r point into line, with Dovecot's tab escapes undone. A
+ * user name has 1 to SASL_NAME_MAX bytes and no control character; CONT
+ * data holds base64 characters only. */
+enum dovecot_line dovecot_parse_line(char *line, struct dovecot_reply *r);
+
 /* 1 when name can be a table key and a SASL login name: 1 to
  * SASL_NAME_MAX printable bytes, no white space, not starting with '#'. */
 int sasl_username_valid(const char *name);

@@ -37,18 +37,25 @@ void smtpd_parse_command(char *line, struct smtp_command *cmd);
 const char *smtpd_verb_name(enum smtp_verb verb);	/* "ehlo", "mail" ... */
 
 /* ESMTP parameters of MAIL FROM. */
+/* RFC 4954 5: the mailbox of AUTH=, xtext-decoded; as long as a path. */
+#define SMTP_AUTH_PARAM_MAX	256
+
 struct smtp_mail_params {
 	int has_size;
 	unsigned long long size;
 	int body_8bitmime;	/* BODY=8BITMIME (0 for 7BIT or absent) */
 	int smtputf8;		/* SMTPUTF8 */
+	int has_auth;		/* AUTH= */
+	char auth[SMTP_AUTH_PARAM_MAX + 1];	/* "" for AUTH=<> */
 };
 
 /* Parses the argument of MAIL ("FROM:<a@b> SIZE=10 BODY=8BITMIME"). On
  * success returns NULL and sets *addr (malloc'd, without angle brackets;
  * "" for the null sender). On error returns the complete SMTP reply to
  * send, e.g. "501 5.5.4 Syntax: MAIL FROM:<address>", "501 5.1.7 Bad
- * sender address syntax", "555 5.5.4 Unsupported option: FOO=1"; *addr is
+ * sender address syntax", "555 5.5.4 Unsupported option: FOO=1", "501
+ * 5.5.4 Bad AUTH parameter syntax" (not xtext, a control character or
+ * too long once decoded); *addr is
  * then NULL. A reply that quotes the input is written into replybuf
  * (SMTPD_REPLY_MAX bytes is enough) and replybuf is returned; others are
  * string literals. Lenient as Postfix with strict_rfc821_envelopes = no: a space

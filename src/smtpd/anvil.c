@@ -1,5 +1,7 @@
 /* anvil: open connections per client address, counted over all workers
- * (smtpd_client_connection_count_limit). Postfix asks a separate anvil
+ * (smtpd_client_connection_count_limit), and AUTH commands per service and
+ * address in a time window (smtpd_client_auth_rate_limit). Postfix asks a
+ * separate anvil
  * server; we keep the table in shared memory mapped before fork(), guarded
  * by one process-shared robust mutex, so a worker that dies while holding
  * it cannot wedge the others.
@@ -7,15 +9,23 @@
  * The table is open-addressed with linear probing. A row whose total is 0
  * is empty; deleting a row shifts the rows after it back (no tombstones),
  * so a lookup can stop at the first empty row. Each worker owns one count
- * column, which the supervisor clears when that worker dies. */
+ * column, which the supervisor clears when that worker dies.
+ *
+ * The AUTH rates are a second table after the rows: a row is free once its
+ * window is over, so nothing is ever deleted; a key is looked for among a
+ * few rows from its home, and when none is free the oldest is taken (a
+ * client may lose its count in a flood of others, never be blocked by
+ * one). */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tlsrelay/log.h"
@@ -31,6 +41,16 @@ struct anvil_row {
 	int count[];			/* one per worker */
 };
 
+#define RATE_SLOTS	4096		/* a power of two */
+#define RATE_PROBE	16
+#define RATE_KEY_MAX	128		/* "service:address" */
+
+struct rate_row {
+	char key[RATE_KEY_MAX];		/* NUL-terminated */
+	long long start;		/* of the window, monotonic seconds */
+	int count;			/* 0: free */
+};
+
 /* The shared part; the rows follow at anvil->rows. */
 struct anvil_table {
 	pthread_mutex_t lock;
@@ -41,6 +61,7 @@ struct anvil_table {
 struct anvil {
 	struct anvil_table *table;
 	char *rows;
+	struct rate_row *rates;
 	size_t row_size;
 	size_t map_len;
 	int max_workers;
@@ -200,7 +221,7 @@ anvil_create(int max_workers)
 {
 	struct anvil *anvil;
 	pthread_mutexattr_t attr;
-	size_t header;
+	size_t header, rates_off;
 	void *map;
 	int err;
 
@@ -213,6 +234,9 @@ anvil_create(int max_workers)
 	/* Rows start on a cache line. */
 	header = (sizeof(struct anvil_table) + 63) & ~(size_t)63;
 	anvil->map_len = header + (size_t)ANVIL_SLOTS * anvil->row_size;
+	anvil->map_len = (anvil->map_len + 63) & ~(size_t)63;
+	rates_off = anvil->map_len;
+	anvil->map_len += RATE_SLOTS * sizeof(struct rate_row);
 	map = mmap(NULL, anvil->map_len, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
@@ -220,6 +244,7 @@ anvil_create(int max_workers)
 		    strerror(errno));
 	anvil->table = map;
 	anvil->rows = (char *)map + header;
+	anvil->rates = (struct rate_row *)(void *)((char *)map + rates_off);
 	anvil->creator = getpid();
 
 	/* The mapping is zero-filled: every row is empty. */
@@ -330,4 +355,48 @@ anvil_total(struct anvil *anvil)
 		total += row_at(anvil, i)->total;
 	anvil_unlock(anvil);
 	return total;
+}
+
+int
+anvil_auth(struct anvil *anvil, const char *service, const char *addr,
+    long long unit)
+{
+	char key[RATE_KEY_MAX];
+	struct timespec ts;
+	struct rate_row *row, *found = NULL, *spare = NULL;
+	size_t i;
+	int n, count;
+
+	n = snprintf(key, sizeof(key), "%s:%s", service, addr);
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return 1;		/* cannot be counted: never blocked */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	anvil_lock(anvil);
+	i = home_slot(key) & (RATE_SLOTS - 1);
+	for (int probe = 0; probe < RATE_PROBE; probe++,
+	    i = (i + 1) & (RATE_SLOTS - 1)) {
+		row = &anvil->rates[i];
+		if (row->count > 0 && ts.tv_sec - row->start < unit) {
+			if (strcmp(row->key, key) == 0) {
+				found = row;
+				break;
+			}
+			/* In use: the oldest is the spare of last resort. */
+			if (spare == NULL || (spare->count > 0 &&
+			    row->start < spare->start))
+				spare = row;
+		} else if (spare == NULL || spare->count > 0) {
+			spare = row;	/* free, or its window is over */
+			spare->count = 0;
+		}
+	}
+	if (found == NULL) {
+		found = spare;
+		memcpy(found->key, key, (size_t)n + 1);
+		found->start = ts.tv_sec;
+		found->count = 0;
+	}
+	count = ++found->count;
+	anvil_unlock(anvil);
+	return count;
 }

@@ -20,6 +20,8 @@ libtlsrelay_a_SOURCES += \
 	src/smtpd/sasl_decode.c \
 	src/smtpd/sasl_password.c \
 	src/smtpd/sasl_passwd_file.c \
+	src/smtpd/sasl_dovecot.c \
+	src/smtpd/sasl_dovecot_parse.c \
 	src/smtpd/sasl_server.c \
 	src/smtpd/sasl_tlsrelay.c \
 	src/smtpd/smtpd_received.c \
@@ -56,3 +58,10 @@ tests_unit_check_smtpd_dnscheck_SOURCES = tests/unit/check_smtpd_dnscheck.c
 tests_unit_check_smtpd_dnscheck_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_smtpd_dnscheck_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_smtpd_dnscheck
+
+# The parser of Dovecot's auth server lines.
+check_PROGRAMS += tests/unit/check_sasl_dovecot
+tests_unit_check_sasl_dovecot_SOURCES = tests/unit/check_sasl_dovecot.c
+tests_unit_check_sasl_dovecot_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_sasl_dovecot_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_sasl_dovecot

@@ -15,7 +15,7 @@ static const struct {
 	const struct sasl_backend *backend;	/* NULL: not built in */
 } backends[] = {
 	{ "tlsrelay", &sasl_backend_tlsrelay },
-	{ "dovecot", NULL },
+	{ "dovecot", &sasl_backend_dovecot },
 	{ "cyrus", &sasl_backend_cyrus },
 };
 

@@ -29,6 +29,7 @@ enum path_status {
 #define REPLY_BAD_SIZE		"501 5.5.4 Bad message size syntax"
 #define REPLY_BAD_BODY		"501 5.5.4 Bad BODY keyword: "
 #define REPLY_UNSUPPORTED	"555 5.5.4 Unsupported option: "
+#define REPLY_BAD_AUTH		"501 5.5.4 Bad AUTH parameter syntax"
 
 static int
 is_space(int c)
@@ -280,6 +281,54 @@ parse_size(const char *value, size_t len, unsigned long long *size)
 	return 1;
 }
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* AUTH=: "<>" or an xtext (RFC 3461 4: "!" to "~" but "+" and "=", and
+ * "+XX" for any other byte) that decodes to printable ASCII of at most
+ * SMTP_AUTH_PARAM_MAX bytes. */
+static int
+parse_auth(const char *value, size_t len, char *out)
+{
+	size_t n = 0;
+
+	if (len == 2 && memcmp(value, "<>", 2) == 0) {
+		out[0] = '\0';
+		return 1;
+	}
+	if (len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)value[i];
+
+		if (c == '+') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return 0;
+			if ((hi = hex_digit(value[i + 1])) < 0 ||
+			    (lo = hex_digit(value[i + 2])) < 0)
+				return 0;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c < '!' || c > '~' || c == '=') {
+			return 0;
+		}
+		if (c < ' ' || c > '~' || n == SMTP_AUTH_PARAM_MAX)
+			return 0;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 1;
+}
+
 const char *
 smtpd_parse_mail(const char *arg, char **addr,
     struct smtp_mail_params *params, char *replybuf, size_t replylen)
@@ -332,9 +381,13 @@ smtpd_parse_mail(const char *arg, char **addr,
 			seen = &seen_utf8;
 			got.smtputf8 = 1;
 		} else if (value != NULL && param_is(p, name_len, "AUTH")) {
-			/* RFC 4954 5: clients may send AUTH=<> after they
-			 * authenticated; we have no use for it. */
 			seen = &seen_auth;
+			if (!*seen && !parse_auth(value, value_len, got.auth)) {
+				free(*addr);
+				*addr = NULL;
+				return REPLY_BAD_AUTH;
+			}
+			got.has_auth = 1;
 		}
 		if (seen == NULL || (*seen)++) {
 			free(*addr);

@@ -16,6 +16,7 @@
 
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/map.h"
 #include "tlsrelay/sasl_server.h"
 #include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/util.h"
@@ -290,9 +291,10 @@ backend_returned(struct smtpd_session *s)
 		session_auth_wait(s);
 }
 
-/* The loop brought a verdict or challenge: read again. */
+/* The backend's sasl_result_fn: inside its start or step, or later from
+ * the loop, when the session then reads again. */
 static void
-auth_result_later(void *arg, const struct sasl_result *r)
+backend_said(void *arg, const struct sasl_result *r)
 {
 	struct smtpd_session *s = arg;
 	struct log_name saved;
@@ -329,10 +331,33 @@ start_exchange(struct smtpd_session *s, const struct sasl_mech *mech,
 	s->auth_step = AUTH_VERDICT;
 	s->auth_in_call = 1;
 	x = p->sasl_backend->start(p->sasl_server, &info, mech->name, initial,
-	    auth_result_later, s);
+	    backend_said, s);
 	/* Ended at once by backend_returned if the verdict came already. */
 	s->auth_exchange = x;
 	backend_returned(s);
+}
+
+/* smtpd_client_auth_rate_limit: AUTH commands of this client on this
+ * service over all workers, per anvil_rate_time_unit, as Postfix's anvil
+ * counts them (smtpd_client_event_limit_exceptions are not counted). */
+static int
+over_auth_rate(struct smtpd_session *s)
+{
+	const struct smtpd_policy *p = s->policy;
+	int rate;
+
+	if (p->auth_rate_limit <= 0 || s->anvil == NULL ||
+	    cidr_list_match_text(p->event_limit_exceptions, s->addr))
+		return 0;
+	rate = anvil_auth(s->anvil, s->listener->name, s->addr,
+	    p->anvil_time_unit);
+	if (rate <= p->auth_rate_limit)
+		return 0;
+	msg_warn("AUTH command rate limit exceeded: %d from %s[%s] for "
+	    "service %s", rate, s->name, s->addr, s->listener->name);
+	session_reply(s, "450 4.7.1 Error: too many AUTH commands from %s",
+	    s->addr);
+	return 1;
 }
 
 int
@@ -397,6 +422,10 @@ smtpd_auth_command(struct smtpd_session *s, const char *arg)
 		strlist_free(words);
 		session_reply(s, "504 5.5.4 Unsupported authentication "
 		    "mechanism");
+		return 0;
+	}
+	if (over_auth_rate(s)) {
+		strlist_free(words);
 		return 0;
 	}
 	initial = n == 2 ? words[1] : NULL;

@@ -334,6 +334,10 @@ cmd_mail(struct smtpd_session *s, const char *arg)
 		free(addr);
 		return 0;
 	}
+	/* RFC 4954 5: the submitter a client names with AUTH= is kept only
+	 * from a client we trust to say so, one that has logged in. */
+	if (params.has_auth && s->sasl_username == NULL)
+		params.auth[0] = '\0';
 	s->sender = addr;
 	s->mail_params = params;
 	switch (check_point(s, RESTRICT_AT_MAIL, "MAIL", NULL)) {
@@ -473,9 +477,11 @@ cmd_data(struct smtpd_session *s, const char *arg)
 		return 0;
 	}
 	if (s->sasl_username != NULL)
-		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s",
-		    spool_id(s->spool), s->name, s->addr, s->auth_mech,
-		    s->sasl_username);
+		msg_info("%s: client=%s[%s], sasl_method=%s, "
+		    "sasl_username=%s%s%s", spool_id(s->spool), s->name,
+		    s->addr, s->auth_mech, s->sasl_username,
+		    s->mail_params.auth[0] ? ", sasl_sender=" : "",
+		    s->mail_params.auth);
 	else
 		msg_info("%s: client=%s[%s]", spool_id(s->spool), s->name,
 		    s->addr);

@@ -76,6 +76,8 @@ struct smtpd_policy {
 	int broken_sasl_auth_clients;	/* also "AUTH=" in EHLO */
 	int sasl_authenticated_header;
 	long long auth_failure_limit;	/* 0: smtpd_hard_error_limit */
+	long long auth_rate_limit;	/* smtpd_client_auth_rate_limit */
+	long long anvil_time_unit;	/* anvil_rate_time_unit, seconds */
 	const char *fingerprint_digest;
 	struct smtpd_table *sender_login_maps;
 	struct smtpd_table *relay_clientcerts;

@@ -103,6 +103,8 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 	    P_smtpd_sasl_authenticated_header);
 	p->auth_failure_limit = conf_int(conf,
 	    P_tlsrelay_smtpd_auth_failure_limit);
+	p->auth_rate_limit = conf_int(conf, P_smtpd_client_auth_rate_limit);
+	p->anvil_time_unit = conf_time(conf, P_anvil_rate_time_unit);
 	p->fingerprint_digest = digest;
 	if (!tls_fprint_digest_ok(digest)) {
 		char *what = xasprintf("unknown digest \"%s\" (use sha256, "

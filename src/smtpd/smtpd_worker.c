@@ -256,8 +256,11 @@ smtpd_worker_run(struct smtpd_listener *listeners, size_t n_listeners,
 	worker.max_sessions = session_cap();
 	worker.resume_accept = evtimer_new(worker.base, resume_accept_cb,
 	    NULL);
-	for (size_t i = 0; i < n_listeners; i++) {
+	/* The SASL backends first: one may run the loop for its
+	 * handshake, before any client can come. */
+	for (size_t i = 0; i < n_listeners; i++)
 		smtpd_auth_attach(listeners[i].policy, worker.base);
+	for (size_t i = 0; i < n_listeners; i++) {
 		/* Our copy of the socket closes with the listener, so a
 		 * stopping worker no longer holds the port open. */
 		worker.evl[i] = evconnlistener_new(worker.base, accept_cb,

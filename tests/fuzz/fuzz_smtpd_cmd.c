@@ -114,6 +114,11 @@ fuzz_line(char *line, size_t small_len)
 	if (err == NULL) {
 		CHECK(addr != NULL);
 		CHECK(params.has_size || params.size == 0);
+		/* AUTH=: decoded to printable ASCII, bounded. */
+		CHECK(params.has_auth || params.auth[0] == '\0');
+		CHECK(strlen(params.auth) <= SMTP_AUTH_PARAM_MAX);
+		for (const char *p = params.auth; *p; p++)
+			CHECK(*p >= ' ' && *p <= '~');
 		check_addr(addr, params.smtputf8);
 		check_roundtrip(addr, 1, params.smtputf8);
 		free(addr);

@@ -62,6 +62,14 @@ tests_fuzz_fuzz_sasl_SOURCES = tests/fuzz/fuzz_sasl.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_sasl_LDADD = $(LIBTLSRELAY)
 
+# What Dovecot's auth server sends (src/smtpd/sasl_dovecot_parse.c).
+check_PROGRAMS += tests/fuzz/fuzz_sasl_dovecot
+TESTS += tests/fuzz/corpus-sasl_dovecot.sh
+EXTRA_DIST += tests/fuzz/corpus-sasl_dovecot.sh
+tests_fuzz_fuzz_sasl_dovecot_SOURCES = tests/fuzz/fuzz_sasl_dovecot.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_sasl_dovecot_LDADD = $(LIBTLSRELAY)
+
 # The Message-ID scan of the header (src/smtpd/smtpd_header.c).
 check_PROGRAMS += tests/fuzz/fuzz_smtpd_header
 TESTS += tests/fuzz/corpus-smtpd_header.sh

@@ -8,7 +8,8 @@ TESTS += \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
 	tests/integration/test_auth.py \
-	tests/integration/test_sasl.py
+	tests/integration/test_sasl.py \
+	tests/integration/test_sasl_dovecot.py
 EXTRA_DIST += \
 	tests/integration/relaytest.py \
 	tests/integration/test_starttls.py \
@@ -18,7 +19,8 @@ EXTRA_DIST += \
 	tests/integration/test_config.py \
 	tests/integration/test_privileges.py \
 	tests/integration/test_auth.py \
-	tests/integration/test_sasl.py
+	tests/integration/test_sasl.py \
+	tests/integration/test_sasl_dovecot.py
 # Outbound (issue 3): delivery to real peers -- the aiosmtpd sink in
 # peers/, dnsmasq for the test zones, a private Postfix instance.
 TESTS += \

@@ -241,6 +241,43 @@ START_TEST(test_killed_holder)
 }
 END_TEST
 
+/* AUTH commands per service and address in a window, over processes. */
+START_TEST(test_auth_rate)
+{
+	struct anvil *anvil = anvil_create(2);
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(anvil_auth(anvil, "submission", "192.0.2.1", 60), 1);
+	ck_assert_int_eq(anvil_auth(anvil, "submission", "192.0.2.1", 60), 2);
+	/* Another address, another service: counted apart. */
+	ck_assert_int_eq(anvil_auth(anvil, "submission", "192.0.2.2", 60), 1);
+	ck_assert_int_eq(anvil_auth(anvil, "smtps", "192.0.2.1", 60), 1);
+	/* A worker shares the counts. */
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		_exit(anvil_auth(anvil, "submission", "192.0.2.1", 60) == 3 ?
+		    0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(anvil_auth(anvil, "submission", "192.0.2.1", 60), 4);
+	/* A window of 0 seconds is always over: each command starts one. */
+	ck_assert_int_eq(anvil_auth(anvil, "x", "192.0.2.9", 0), 1);
+	ck_assert_int_eq(anvil_auth(anvil, "x", "192.0.2.9", 0), 1);
+	/* Many clients at once: each still counted from 1, and a flood
+	 * never makes another client's count grow. */
+	for (int i = 0; i < 10000; i++) {
+		char addr[32];
+
+		snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 256, i % 256);
+		ck_assert_int_eq(anvil_auth(anvil, "smtp", addr, 60), 1);
+	}
+	ck_assert_int_le(anvil_auth(anvil, "submission", "192.0.2.2", 60), 2);
+	anvil_destroy(anvil);
+}
+END_TEST
+
 static Suite *
 anvil_suite(void)
 {
@@ -253,6 +290,7 @@ anvil_suite(void)
 	tcase_add_test(tc, test_table_full);
 	tcase_add_test(tc, test_long_address);
 	tcase_add_test(tc, test_killed_holder);
+	tcase_add_test(tc, test_auth_rate);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;

@@ -593,6 +593,29 @@ START_TEST(configuration_errors)
 	ck_assert_str_eq(err, "main.cf:2: smtpd_sasl_type: unknown SASL "
 	    "type \"kerberos\" (use tlsrelay, dovecot or cyrus)");
 	free(err);
+	/* Dovecot: where its socket is; nothing is connected here. */
+	ck_assert_ptr_null(policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = dovecot\n"
+	    "smtpd_sasl_path = private/auth\n"));
+	ck_assert_ptr_null(policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = dovecot\n"
+	    "smtpd_sasl_path = inet:[::1]:12345\n"));
+	err = policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = dovecot\n"
+	    "smtpd_sasl_path = inet:localhost:12345\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_str_eq(err, "main.cf:3: smtpd_sasl_path: bad address "
+	    "\"inet:localhost:12345\" (use inet:127.0.0.1:12345 or "
+	    "inet:[::1]:12345)");
+	free(err);
+	err = policy_error("smtpd_sasl_auth_enable = yes\n"
+	    "smtpd_sasl_type = dovecot\n"
+	    "smtpd_sasl_path = /" "0123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789"
+	    "012345678901234567890123456789\n");
+	ck_assert_ptr_nonnull(err);
+	ck_assert(strstr(err, "is not a usable socket path") != NULL);
+	free(err);
 	/* Without AUTH the type is not looked at (Postfix's own main.cf
 	 * names cyrus or dovecot with AUTH off). */
 	ck_assert_ptr_null(policy_error("smtpd_sasl_type = kerberos\n"));

@@ -291,8 +291,47 @@ START_TEST(test_mail_params)
 	ck_assert_int_eq(params.smtputf8, 1);
 	params = mail_ok("FROM:a@b SIZE=99", "a@b");
 	ck_assert_uint_eq(params.size, 99);
-	/* RFC 4954: AUTH= is accepted and ignored. */
-	mail_ok("FROM:<a@b> AUTH=<>", "a@b");
+	/* RFC 4954 5: AUTH=<> or an xtext mailbox, decoded. */
+	params = mail_ok("FROM:<a@b> AUTH=<>", "a@b");
+	ck_assert_int_eq(params.has_auth, 1);
+	ck_assert_str_eq(params.auth, "");
+	params = mail_ok("FROM:<a@b> auth=e+2Bx@example.com", "a@b");
+	ck_assert_int_eq(params.has_auth, 1);
+	ck_assert_str_eq(params.auth, "e+x@example.com");
+	params = mail_ok("FROM:<a@b>", "a@b");
+	ck_assert_int_eq(params.has_auth, 0);
+	{
+		char arg[600];
+		int n = snprintf(arg, sizeof(arg), "FROM:<a@b> AUTH=");
+
+		memset(arg + n, 'x', 256);
+		arg[n + 256] = '\0';
+		params = mail_ok(arg, "a@b");
+		ck_assert_uint_eq(strlen(params.auth), 256);
+	}
+}
+END_TEST
+
+START_TEST(test_mail_auth_param_errors)
+{
+	static const char *const bad[] = {
+		"FROM:<a@b> AUTH=", "FROM:<a@b> AUTH=a+", "FROM:<a@b> AUTH=a+4",
+		"FROM:<a@b> AUTH=a+4g", "FROM:<a@b> AUTH=a+4a",	/* lower case */
+		"FROM:<a@b> AUTH=a=b", "FROM:<a@b> AUTH=a+0Ab",	/* LF */
+		"FROM:<a@b> AUTH=a+7F", "FROM:<a@b> AUTH=a+80",
+	};
+	char arg[600];
+	int n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		mail_err(bad[i], "501 5.5.4 Bad AUTH parameter syntax");
+	/* 257 bytes once decoded. */
+	n = snprintf(arg, sizeof(arg), "FROM:<a@b> AUTH=");
+	memset(arg + n, 'x', 257);
+	arg[n + 257] = '\0';
+	mail_err(arg, "501 5.5.4 Bad AUTH parameter syntax");
+	mail_err("FROM:<a@b> AUTH=<> AUTH=<>",
+	    "555 5.5.4 Unsupported option: AUTH=<>");
 }
 END_TEST
 
@@ -500,6 +539,7 @@ smtpd_cmd_suite(void)
 	tcase_add_test(tc, test_mail_8bit);
 	tcase_add_test(tc, test_mail_params);
 	tcase_add_test(tc, test_mail_param_errors);
+	tcase_add_test(tc, test_mail_auth_param_errors);
 	tcase_add_test(tc, test_mail_reply_quoting);
 	suite_add_tcase(s, tc);
 
