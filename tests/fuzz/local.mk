@@ -86,3 +86,11 @@ EXTRA_DIST += tests/fuzz/corpus-dns.sh
 tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_dns_LDADD = $(LIBTLSRELAY)
+
+# smtp_tls_policy_maps values (src/tls/tls_policy.c).
+check_PROGRAMS += tests/fuzz/fuzz_tls_policy
+TESTS += tests/fuzz/corpus-tls_policy.sh
+EXTRA_DIST += tests/fuzz/corpus-tls_policy.sh
+tests_fuzz_fuzz_tls_policy_SOURCES = tests/fuzz/fuzz_tls_policy.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_tls_policy_LDADD = $(LIBTLSRELAY)
