@@ -94,3 +94,12 @@ EXTRA_DIST += tests/fuzz/corpus-tls_policy.sh
 tests_fuzz_fuzz_tls_policy_SOURCES = tests/fuzz/fuzz_tls_policy.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_tls_policy_LDADD = $(LIBTLSRELAY)
+
+# TLS session cache records as read back from the shared cache
+# (src/scache/scache_db.c, src/tls/tls_scache.c).
+check_PROGRAMS += tests/fuzz/fuzz_scache
+TESTS += tests/fuzz/corpus-scache.sh
+EXTRA_DIST += tests/fuzz/corpus-scache.sh
+tests_fuzz_fuzz_scache_SOURCES = tests/fuzz/fuzz_scache.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_scache_LDADD = $(LIBTLSRELAY)
