@@ -103,3 +103,12 @@ EXTRA_DIST += tests/fuzz/corpus-scache.sh
 tests_fuzz_fuzz_scache_SOURCES = tests/fuzz/fuzz_scache.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_scache_LDADD = $(LIBTLSRELAY)
+
+# The smtp client's SMTP AUTH: the EHLO AUTH list, 334 challenges and
+# final replies (src/smtp/smtp_sasl.c).
+check_PROGRAMS += tests/fuzz/fuzz_smtp_sasl
+TESTS += tests/fuzz/corpus-smtp_sasl.sh
+EXTRA_DIST += tests/fuzz/corpus-smtp_sasl.sh
+tests_fuzz_fuzz_smtp_sasl_SOURCES = tests/fuzz/fuzz_smtp_sasl.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtp_sasl_LDADD = $(LIBTLSRELAY)
