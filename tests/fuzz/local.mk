@@ -112,3 +112,12 @@ EXTRA_DIST += tests/fuzz/corpus-smtp_sasl.sh
 tests_fuzz_fuzz_smtp_sasl_SOURCES = tests/fuzz/fuzz_smtp_sasl.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_smtp_sasl_LDADD = $(LIBTLSRELAY)
+
+# Remote replies, addresses and the original's headers in a DSN
+# (src/queue/bounce.c).
+check_PROGRAMS += tests/fuzz/fuzz_bounce
+TESTS += tests/fuzz/corpus-bounce.sh
+EXTRA_DIST += tests/fuzz/corpus-bounce.sh
+tests_fuzz_fuzz_bounce_SOURCES = tests/fuzz/fuzz_bounce.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_bounce_LDADD = $(LIBTLSRELAY)
