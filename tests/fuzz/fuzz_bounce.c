@@ -34,7 +34,7 @@
 
 #define MAX_RCPTS	4
 #define FIELDS		6	/* per recipient */
-#define LINE_MAX	998
+#define DSN_LINE_MAX	998
 
 /* The DSN cut into its lines (CR LF removed, NUL-terminated in place). */
 struct lines {
@@ -57,7 +57,7 @@ split_lines(char *msg, size_t len, struct lines *l)
 		CHECK(cr != NULL && cr + 1 < end && cr[1] == '\n');
 		CHECK(memchr(p, '\n', (size_t)(cr - p)) == NULL);
 		CHECK(memchr(p, '\0', (size_t)(cr - p)) == NULL);
-		CHECK(cr - p <= LINE_MAX);
+		CHECK(cr - p <= DSN_LINE_MAX);
 		*cr = '\0';
 		l->line = xrealloc(l->line, (l->n + 1) * sizeof(*l->line));
 		l->line[l->n++] = p;

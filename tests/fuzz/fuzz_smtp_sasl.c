@@ -8,9 +8,10 @@
  * ours, offered and allowed by the filter; every line sent is one line
  * without CR or LF ("AUTH PLAIN <base64>", "AUTH LOGIN", then base64
  * only) that carries exactly the user name and password of the table
- * and nothing else; LOGIN answers at most two 334 challenges and PLAIN none; a 2XX reply
- * ends it logged in, anything else ends it with a reason of one line and
- * a 4.X.X status, so a server's refusal never bounces the mail. */
+ * and nothing else; LOGIN answers at most two 334 challenges and PLAIN
+ * none; a 2XX reply ends it logged in, anything else ends it with a
+ * reason of one line and a 4.X.X status, so a server's refusal never
+ * bounces the mail. */
 #include "config.h"
 
 #include <stdio.h>
