@@ -298,6 +298,16 @@ int bounce_create(const char *queue_dir, const char *orig_path,
     const struct spool_message *orig, const struct bounce_rcpt *rcpts,
     size_t n, const struct bounce_info *info, char *new_id, char **err);
 
+/* The DSN bounce_create would queue as id, as text: content is the
+ * original's first len bytes (orig->content_length in all; cut by
+ * bounce_size_limit). Returns a BOUNCE_* value, *msg filled unless
+ * BOUNCE_DOUBLE_DROPPED, or -1 without recipients. For tests and the
+ * fuzzer: a remote reply must never break the DSN's form. */
+struct strbuf;
+int bounce_format(const struct spool_message *orig, const char *content,
+    size_t len, const struct bounce_rcpt *rcpts, size_t n,
+    const struct bounce_info *info, const char *id, struct strbuf *msg);
+
 /* Queue listing (src/queue/queue_list.c), like mailq: one entry per
  * message in incoming/ active/ (ID marked '*') deferred/ and hold/ ('!'),
  * pending recipients with their last reason, then "-- N Kbytes in M

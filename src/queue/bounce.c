@@ -30,6 +30,7 @@
 
 #define FOLD_WIDTH	78	/* header and DSN field lines */
 #define TEXT_WIDTH	76	/* the text part */
+#define LINE_LIMIT	998	/* RFC 5322: the longest line, CR LF aside */
 #define NOTICE_HEADER	"X-Tlsrelay-Notice"
 #define NOTICE_VALUE	"double-bounce"
 
@@ -226,18 +227,19 @@ split_reason(const char *reason, char **mta, char **reply)
 
 /* ---- the original message's headers ---- */
 
-/* Reads up to limit bytes of the original content and keeps its header
- * section (up to the first empty line), cut at the last line end within
- * limit when the headers are longer. Lines come out with CR LF; NUL and
- * bare CR become spaces. */
+/* Reads the first bytes of the original content, at most limit of them:
+ * *buf (malloc'd, NULL when nothing is wanted) holds *len of them; *cut
+ * is set when the content goes on after them. */
 static int
-read_orig_headers(const char *path, const struct spool_message *orig,
-    long long limit, struct strbuf *out, char **err)
+read_orig_content(const char *path, const struct spool_message *orig,
+    long long limit, char **buf, size_t *len, int *cut, char **err)
 {
-	size_t want, got = 0, keep;
-	char *buf;
+	size_t want, got = 0;
 	int fd;
 
+	*buf = NULL;
+	*len = 0;
+	*cut = 0;
 	if (limit <= 0 || orig->content_length <= 0)
 		return 0;
 	want = (size_t)(limit < (long long)orig->content_length ?
@@ -246,9 +248,9 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 		*err = xasprintf("open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	buf = xmalloc(want + 1);
+	*buf = xmalloc(want + 1);
 	while (got < want) {
-		ssize_t n = pread(fd, buf + got, want - got,
+		ssize_t n = pread(fd, *buf + got, want - got,
 		    orig->content_offset + (off_t)got);
 
 		if (n < 0 && errno == EINTR)
@@ -256,7 +258,8 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 		if (n < 0) {
 			*err = xasprintf("read %s: %s", path, strerror(errno));
 			close(fd);
-			free(buf);
+			free(*buf);
+			*buf = NULL;
 			return -1;
 		}
 		if (n == 0)
@@ -264,9 +267,21 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 		got += (size_t)n;
 	}
 	close(fd);
+	*len = got;
+	*cut = got == want && (long long)got < (long long)orig->content_length;
+	return 0;
+}
+
+/* Keeps the header section of the original's first got bytes (up to the
+ * first empty line), cut at the last line end when cut (the original
+ * goes on after them). Lines come out with CR LF, broken with CR LF
+ * SPACE after LINE_LIMIT bytes; NUL and bare CR become spaces. */
+static void
+keep_orig_headers(const char *buf, size_t got, int cut, struct strbuf *out)
+{
+	size_t keep = got;
 
 	/* The header section ends before the first empty line. */
-	keep = got;
 	for (size_t i = 0; i < got; i++) {
 		size_t next = i;
 
@@ -280,9 +295,8 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 		}
 	}
 	/* Cut by the limit: end at the last complete line. */
-	if (keep == got && got == want &&
-	    (long long)got < (long long)orig->content_length) {
-		char *nl = buf + got;
+	if (keep == got && cut && got > 0) {
+		const char *nl = buf + got;
 
 		while (nl > buf && nl[-1] != '\n')
 			nl--;
@@ -290,7 +304,7 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 			keep = (size_t)(nl - buf);
 	}
 	for (size_t i = 0; i < keep;) {
-		size_t len = 0;
+		size_t len = 0, col = 0;
 
 		while (i + len < keep && buf[i + len] != '\n')
 			len++;
@@ -301,13 +315,17 @@ read_orig_headers(const char *path, const struct spool_message *orig,
 				break;		/* the CR of CR LF */
 			if (c == '\0' || c == '\r')
 				c = ' ';
+			/* Broken as the smtp client breaks a long line. */
+			if (col == LINE_LIMIT) {
+				strbuf_append(out, "\r\n ", 3);
+				col = 1;
+			}
 			strbuf_append(out, &c, 1);
+			col++;
 		}
 		strbuf_append(out, "\r\n", 2);
 		i += len + 1;
 	}
-	free(buf);
-	return 0;
 }
 
 /* Whether headers (CR LF lines) contain our notice marker. */
@@ -574,6 +592,61 @@ build_message(struct strbuf *msg, const struct dsn_ctx *c, const char *id)
 	strbuf_free(&value);
 }
 
+/* Sets up c for a DSN about rcpts. Returns BOUNCE_QUEUED or
+ * BOUNCE_DOUBLE_NOTICE, or BOUNCE_DOUBLE_DROPPED when none is due. */
+static int
+dsn_init(struct dsn_ctx *c, const struct spool_message *orig,
+    const struct bounce_rcpt *rcpts, size_t n,
+    const struct bounce_info *info)
+{
+	memset(c, 0, sizeof(*c));
+	c->orig = orig;
+	c->rcpts = rcpts;
+	c->n = n;
+	c->info = info;
+	c->kind = info->delayed ? DSN_DELAY : DSN_FAILURE;
+	c->to = orig->sender;
+	c->mail_name = info->mail_name && *info->mail_name ?
+	    info->mail_name : "tlsrelay";
+	c->postmaster = info->postmaster && *info->postmaster ?
+	    info->postmaster : "postmaster";
+	strbuf_init(&c->orig_headers);
+	strbuf_init(&c->text);
+	strbuf_init(&c->status);
+	if (orig->sender[0] != '\0')
+		return BOUNCE_QUEUED;
+	/* Never a DSN for a DSN. A delay is not worth a notice. */
+	if (info->delayed || info->double_bounce_recipient == NULL ||
+	    info->double_bounce_recipient[0] == '\0')
+		return BOUNCE_DOUBLE_DROPPED;
+	c->kind = DSN_DOUBLE;
+	c->to = info->double_bounce_recipient;
+	return BOUNCE_DOUBLE_NOTICE;
+}
+
+/* The parts of the DSN from the original's first len bytes (cut: it goes
+ * on after them). BOUNCE_DOUBLE_DROPPED when it is our own notice that
+ * failed, else 0. */
+static int
+dsn_parts(struct dsn_ctx *c, const char *content, size_t len, int cut)
+{
+	keep_orig_headers(content, len, cut, &c->orig_headers);
+	/* Our own notice failed: the loop stops here. */
+	if (c->kind == DSN_DOUBLE && has_notice_header(&c->orig_headers))
+		return BOUNCE_DOUBLE_DROPPED;
+	text_part(&c->text, c);
+	status_part(&c->status, c);
+	return 0;
+}
+
+static void
+dsn_free(struct dsn_ctx *c)
+{
+	strbuf_free(&c->text);
+	strbuf_free(&c->status);
+	strbuf_free(&c->orig_headers);
+}
+
 /* Writes the DSN as a new queue file and commits it. */
 static int
 queue_dsn(const char *queue_dir, const struct dsn_ctx *c, char *new_id,
@@ -627,7 +700,9 @@ bounce_create(const char *queue_dir, const char *orig_path,
     size_t n, const struct bounce_info *info, char *new_id, char **err)
 {
 	struct dsn_ctx c;
-	int result = BOUNCE_QUEUED;
+	char *content;
+	size_t len;
+	int result, cut;
 
 	*err = NULL;
 	new_id[0] = '\0';
@@ -635,48 +710,42 @@ bounce_create(const char *queue_dir, const char *orig_path,
 		*err = xasprintf("%s: bounce without recipients", orig->id);
 		return -1;
 	}
-	memset(&c, 0, sizeof(c));
-	c.orig = orig;
-	c.rcpts = rcpts;
-	c.n = n;
-	c.info = info;
-	c.kind = info->delayed ? DSN_DELAY : DSN_FAILURE;
-	c.to = orig->sender;
-	c.mail_name = info->mail_name && *info->mail_name ?
-	    info->mail_name : "tlsrelay";
-	c.postmaster = info->postmaster && *info->postmaster ?
-	    info->postmaster : "postmaster";
-	strbuf_init(&c.orig_headers);
-
-	if (orig->sender[0] == '\0') {
-		/* Never a DSN for a DSN. A delay is not worth a notice. */
-		if (info->delayed || info->double_bounce_recipient == NULL ||
-		    info->double_bounce_recipient[0] == '\0')
-			return BOUNCE_DOUBLE_DROPPED;
-		c.kind = DSN_DOUBLE;
-		c.to = info->double_bounce_recipient;
-		result = BOUNCE_DOUBLE_NOTICE;
-	}
-	if (read_orig_headers(orig_path, orig, info->bounce_size_limit,
-	    &c.orig_headers, err) < 0) {
-		strbuf_free(&c.orig_headers);
+	if ((result = dsn_init(&c, orig, rcpts, n, info)) ==
+	    BOUNCE_DOUBLE_DROPPED)
+		return result;
+	if (read_orig_content(orig_path, orig, info->bounce_size_limit,
+	    &content, &len, &cut, err) < 0)
 		return -1;
-	}
-	if (c.kind == DSN_DOUBLE && has_notice_header(&c.orig_headers)) {
-		/* Our own notice failed: the loop stops here. */
-		strbuf_free(&c.orig_headers);
-		return BOUNCE_DOUBLE_DROPPED;
-	}
-	strbuf_init(&c.text);
-	strbuf_init(&c.status);
-	text_part(&c.text, &c);
-	status_part(&c.status, &c);
-	if (queue_dsn(queue_dir, &c, new_id, err) < 0) {
+	if (dsn_parts(&c, content, len, cut) == BOUNCE_DOUBLE_DROPPED)
+		result = BOUNCE_DOUBLE_DROPPED;
+	else if (queue_dsn(queue_dir, &c, new_id, err) < 0) {
 		new_id[0] = '\0';
 		result = -1;
 	}
-	strbuf_free(&c.text);
-	strbuf_free(&c.status);
-	strbuf_free(&c.orig_headers);
+	free(content);
+	dsn_free(&c);
+	return result;
+}
+
+int
+bounce_format(const struct spool_message *orig, const char *content,
+    size_t len, const struct bounce_rcpt *rcpts, size_t n,
+    const struct bounce_info *info, const char *id, struct strbuf *msg)
+{
+	struct dsn_ctx c;
+	int result;
+
+	if (n == 0)
+		return -1;
+	if ((result = dsn_init(&c, orig, rcpts, n, info)) ==
+	    BOUNCE_DOUBLE_DROPPED)
+		return result;
+	if (dsn_parts(&c, content, len,
+	    (long long)len < (long long)orig->content_length) ==
+	    BOUNCE_DOUBLE_DROPPED)
+		result = BOUNCE_DOUBLE_DROPPED;
+	else
+		build_message(msg, &c, id);
+	dsn_free(&c);
 	return result;
 }

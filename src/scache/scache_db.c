@@ -16,7 +16,8 @@
 #include "scache_int.h"
 
 /* Record layout: version byte, created and expires as 64-bit big-endian
- * seconds, then the caller's bytes. */
+ * seconds, then the caller's bytes. Another process may have written it,
+ * or a crash cut it: decoding trusts none of it. */
 #define REC_VERSION	1
 #define REC_HEADER	17
 #define REOPEN_SECONDS	60
@@ -38,18 +39,32 @@ get_be64(const unsigned char *p)
 	return v;
 }
 
-/* 0 with the header fields, -1 for a record we did not write. */
-static int
-decode(const DBT *val, struct scache_entry *entry)
+unsigned char *
+scache_record_encode(time_t created, time_t expires, const void *data,
+    size_t len, size_t *size)
 {
-	const unsigned char *p = val->data;
+	unsigned char *rec = xmalloc(REC_HEADER + len);
 
-	if (val->size < REC_HEADER || p[0] != REC_VERSION)
+	rec[0] = REC_VERSION;
+	put_be64(rec + 1, (uint64_t)created);
+	put_be64(rec + 9, (uint64_t)expires);
+	if (len)
+		memcpy(rec + REC_HEADER, data, len);
+	*size = REC_HEADER + len;
+	return rec;
+}
+
+int
+scache_record_decode(const void *rec, size_t size, struct scache_entry *entry)
+{
+	const unsigned char *p = rec;
+
+	if (size < REC_HEADER || p[0] != REC_VERSION)
 		return -1;
 	entry->created = (time_t)get_be64(p + 1);
 	entry->expires = (time_t)get_be64(p + 9);
 	entry->data = (unsigned char *)p + REC_HEADER;
-	entry->len = val->size - REC_HEADER;
+	entry->len = size - REC_HEADER;
 	return 0;
 }
 
@@ -260,7 +275,8 @@ scache_get(struct scache *sc, const char *key, time_t now,
 		failed(sc, "lookup", ret);
 		return -1;
 	}
-	if (decode(&v, entry) < 0 || entry->expires <= now) {
+	if (scache_record_decode(v.data, v.size, entry) < 0 ||
+	    entry->expires <= now) {
 		free(v.data);
 		memset(entry, 0, sizeof(*entry));
 		if (!(sc->flags & SCACHE_READONLY))
@@ -281,23 +297,19 @@ scache_put(struct scache *sc, const char *key, time_t created,
 	struct scache_env *env;
 	DBT k, v;
 	unsigned char *rec;
+	size_t size;
 	int ret;
 
 	if (sc->flags & SCACHE_READONLY || len > 1024 * 1024 ||
 	    (db = usable(sc, time(NULL))) == NULL)
 		return -1;
-	rec = xmalloc(REC_HEADER + len);
-	rec[0] = REC_VERSION;
-	put_be64(rec + 1, (uint64_t)created);
-	put_be64(rec + 9, (uint64_t)expires);
-	if (len)
-		memcpy(rec + REC_HEADER, data, len);
+	rec = scache_record_encode(created, expires, data, len, &size);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = (void *)key;
 	k.size = (u_int32_t)strlen(key);
 	v.data = rec;
-	v.size = (u_int32_t)(REC_HEADER + len);
+	v.size = (u_int32_t)size;
 	if (enter(sc, 1) < 0) {
 		free(rec);
 		return -1;
@@ -367,7 +379,8 @@ scan(struct scache *sc, time_t purge_before, scache_walk_fn fn, void *arg)
 	memset(&v, 0, sizeof(v));
 	while (!stop && (ret = dbc->get(dbc, &k, &v, DB_NEXT)) == 0) {
 		struct scache_entry entry;
-		int bad = decode(&v, &entry) < 0;
+		int bad = scache_record_decode(v.data, v.size,
+		    &entry) < 0;
 
 		if (purge_before) {
 			if (bad || entry.expires <= purge_before) {

@@ -59,6 +59,14 @@ int scache_env_enter(struct scache_env *env, int write);
 void scache_env_leave(struct scache_env *env, int write);
 void scache_env_attach(struct scache_env *env, struct scache *sc);
 void scache_env_detach(struct scache *sc);
+/* One record as stored: the header, then len bytes of data; malloc'd,
+ * *size bytes. */
+unsigned char *scache_record_encode(time_t created, time_t expires,
+    const void *data, size_t len, size_t *size);
+/* A stored record's fields: 0, entry->data pointing into rec; -1 for
+ * bytes that are not such a record. */
+int scache_record_decode(const void *rec, size_t size,
+    struct scache_entry *entry);
 /* Sends Berkeley DB's messages to msg_warn. */
 void scache_errcall(DB_ENV *dbenv, DB *db);
 /* Closes sc->db (the handle must belong to this process). */

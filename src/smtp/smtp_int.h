@@ -369,6 +369,12 @@ enum smtp_sasl_status {
  * next line without CR LF (caller frees). */
 enum smtp_sasl_status smtp_sasl_exchange(struct smtp_sasl_session *s,
     const struct smtp_reply *reply, char **line);
+/* Why the exchange ended (REFUSED: reply is the server's refusal;
+ * FAILED: an unexpected challenge), as the server's log and the DSN say
+ * it, with dsn set to a 4.X.X code: a refused login is deferred.
+ * Caller frees. */
+char *smtp_sasl_reason(enum smtp_sasl_status status,
+    const struct smtp_reply *reply, const char *label, char dsn[16]);
 /* The session's login, after the last EHLO: reply NULL starts, else the
  * server's reply in state CS_AUTH. SEND: the line is sent, the state is
  * CS_AUTH. DONE: go on with the transaction. REFUSED, FAILED: *reason

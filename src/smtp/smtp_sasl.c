@@ -376,6 +376,29 @@ smtp_sasl_exchange(struct smtp_sasl_session *s, const struct smtp_reply *reply,
 	return SMTP_SASL_SEND;
 }
 
+char *
+smtp_sasl_reason(enum smtp_sasl_status status, const struct smtp_reply *reply,
+    const char *label, char dsn[16])
+{
+	char *line, *reason;
+
+	if (status != SMTP_SASL_REFUSED) {
+		snprintf(dsn, 16, "4.7.0");
+		return xasprintf("SASL authentication failed; cannot "
+		    "authenticate to server %s: unexpected server challenge",
+		    label);
+	}
+	line = smtp_reply_line(reply);
+	smtp_reply_dsn(reply, dsn);
+	/* Deferred, as with smtp_sasl_auth_soft_bounce = yes; a 3XX other
+	 * than 334 has no status class of its own ("330" is no 3.0.0). */
+	dsn[0] = '4';
+	reason = xasprintf("SASL authentication failed; server %s said: %s",
+	    label, line);
+	free(line);
+	return reason;
+}
+
 /* ---- the session --------------------------------------------------------- */
 
 /* A line that may carry a secret: "-v" logs the command word and the
@@ -495,20 +518,8 @@ smtp_sasl_step(struct smtp_conn *conn, const struct smtp_reply *reply,
 	case SMTP_SASL_DONE:
 		break;
 	case SMTP_SASL_REFUSED:
-		line = smtp_reply_line(reply);
-		smtp_reply_dsn(reply, dsn);
-		/* Deferred, as with smtp_sasl_auth_soft_bounce = yes. */
-		if (dsn[0] == '5')
-			dsn[0] = '4';
-		*reason = xasprintf("SASL authentication failed; server %s "
-		    "said: %s", conn->label, line);
-		free(line);
-		break;
 	case SMTP_SASL_FAILED:
-		snprintf(dsn, 16, "4.7.0");
-		*reason = xasprintf("SASL authentication failed; cannot "
-		    "authenticate to server %s: unexpected server challenge",
-		    conn->label);
+		*reason = smtp_sasl_reason(status, reply, conn->label, dsn);
 		break;
 	}
 	return status;

@@ -206,11 +206,26 @@ valid_hostname(const char *name)
 	return 1;
 }
 
+/* A value in the cache key, with the key's separators escaped: a match
+ * name "a|b" must not read as the names "a" and "b". */
+static void
+key_value(struct strbuf *sb, const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)(value ? value :
+	    ""); *p; p++) {
+		if (*p == ';' || *p == '|' || *p == '=' || *p == '%' ||
+		    *p <= ' ' || *p >= 0x7f)
+			strbuf_printf(sb, "%%%02X", *p);
+		else
+			strbuf_append(sb, (const char *)p, 1);
+	}
+}
+
 static void
 key_add(struct strbuf *sb, const char *name, const char *value)
 {
-	strbuf_printf(sb, "%s%s=%s", sb->len ? ";" : "", name,
-	    value ? value : "");
+	strbuf_printf(sb, "%s%s=", sb->len ? ";" : "", name);
+	key_value(sb, value);
 }
 
 /* A string that differs whenever the policy asks for something else:
@@ -232,8 +247,11 @@ make_cache_key(const struct tls_policy *p)
 		key_add(&sb, "digest", p->digest);
 	if (p->n_match > 0) {
 		strbuf_puts(&sb, ";match=");
-		for (size_t i = 0; i < p->n_match; i++)
-			strbuf_printf(&sb, "%s%s", i ? "|" : "", p->match[i]);
+		for (size_t i = 0; i < p->n_match; i++) {
+			if (i > 0)
+				strbuf_puts(&sb, "|");
+			key_value(&sb, p->match[i]);
+		}
 	}
 	if (p->trust_anchors)
 		key_add(&sb, "tafile", p->tafiles);

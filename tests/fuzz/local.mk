@@ -102,3 +102,46 @@ EXTRA_DIST += tests/fuzz/corpus-proxy.sh
 tests_fuzz_fuzz_proxy_SOURCES = tests/fuzz/fuzz_proxy.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_proxy_LDADD = $(LIBTLSRELAY)
+
+# smtp_tls_policy_maps values (src/tls/tls_policy.c).
+check_PROGRAMS += tests/fuzz/fuzz_tls_policy
+TESTS += tests/fuzz/corpus-tls_policy.sh
+EXTRA_DIST += tests/fuzz/corpus-tls_policy.sh
+tests_fuzz_fuzz_tls_policy_SOURCES = tests/fuzz/fuzz_tls_policy.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_tls_policy_LDADD = $(LIBTLSRELAY)
+
+# The smtp client's SMTP AUTH: the EHLO AUTH list, 334 challenges and
+# final replies (src/smtp/smtp_sasl.c).
+check_PROGRAMS += tests/fuzz/fuzz_smtp_sasl
+TESTS += tests/fuzz/corpus-smtp_sasl.sh
+EXTRA_DIST += tests/fuzz/corpus-smtp_sasl.sh
+tests_fuzz_fuzz_smtp_sasl_SOURCES = tests/fuzz/fuzz_smtp_sasl.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtp_sasl_LDADD = $(LIBTLSRELAY)
+
+# TLS session cache records as read back from the shared cache
+# (src/scache/scache_db.c, src/tls/tls_scache.c).
+check_PROGRAMS += tests/fuzz/fuzz_scache
+TESTS += tests/fuzz/corpus-scache.sh
+EXTRA_DIST += tests/fuzz/corpus-scache.sh
+tests_fuzz_fuzz_scache_SOURCES = tests/fuzz/fuzz_scache.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_scache_LDADD = $(LIBTLSRELAY)
+
+# Remote replies, addresses and the original's headers in a DSN
+# (src/queue/bounce.c).
+check_PROGRAMS += tests/fuzz/fuzz_bounce
+TESTS += tests/fuzz/corpus-bounce.sh
+EXTRA_DIST += tests/fuzz/corpus-bounce.sh
+tests_fuzz_fuzz_bounce_SOURCES = tests/fuzz/fuzz_bounce.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_bounce_LDADD = $(LIBTLSRELAY)
+
+# Certificate name matching for verify and secure (src/tls/tls_verify.c).
+check_PROGRAMS += tests/fuzz/fuzz_cert_name
+TESTS += tests/fuzz/corpus-cert_name.sh
+EXTRA_DIST += tests/fuzz/corpus-cert_name.sh
+tests_fuzz_fuzz_cert_name_SOURCES = tests/fuzz/fuzz_cert_name.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_cert_name_LDADD = $(LIBTLSRELAY)

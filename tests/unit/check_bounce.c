@@ -519,6 +519,50 @@ START_TEST(test_headers_cut)
 }
 END_TEST
 
+/* An original header line longer than 998 bytes is broken with CR LF
+ * SPACE, as the smtp client breaks it; it went out whole before
+ * (fuzz_bounce). */
+START_TEST(test_long_header_line)
+{
+	static const char *const rcpts[] = { "a@x.test" };
+	const struct bounce_rcpt failed[] = {
+		{ "a@x.test", NULL, "5.1.1", "host mx.x.test[192.0.2.1] said: "
+		    "550 5.1.1 no (in reply to RCPT TO command)", NULL, NULL },
+	};
+	struct spool_message orig;
+	struct bounce_info info;
+	struct strbuf content, want;
+	struct mime m;
+	char new_id[QUEUE_ID_MAX], *path, *err = NULL, *dsn;
+
+	strbuf_init(&content);
+	strbuf_init(&want);
+	strbuf_puts(&content, "Subject: ");
+	for (int i = 0; i < 1500; i++)
+		strbuf_puts(&content, "z");
+	strbuf_puts(&content, "\r\n\r\nbody\r\n");
+	strbuf_append(&want, content.data, 998);
+	strbuf_puts(&want, "\r\n ");
+	strbuf_append(&want, content.data + 998, 1509 - 998);
+	strbuf_puts(&want, "\r\n");
+	make_orig(&orig, &path, "sender@x.test", rcpts, 1, content.data,
+	    content.len);
+	default_info(&info);
+	ck_assert_int_eq(bounce_create(tu_queue_dir, path, &orig, failed, 1,
+	    &info, new_id, &err), BOUNCE_QUEUED);
+	dsn = read_dsn(new_id, "sender@x.test", 0);
+	assert_crlf_lines(dsn);
+	mime_parse(&m, dsn);
+	ck_assert_str_eq(m.part_body[2], want.data);
+	mime_free(&m);
+	free(dsn);
+	spool_message_free(&orig);
+	free(path);
+	strbuf_free(&content);
+	strbuf_free(&want);
+}
+END_TEST
+
 /* A message with the null sender is never bounced to its sender. */
 START_TEST(test_double_bounce)
 {
@@ -710,6 +754,7 @@ bounce_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_failure_two_recipients);
 	tcase_add_test(tc, test_headers_cut);
+	tcase_add_test(tc, test_long_header_line);
 	tcase_add_test(tc, test_double_bounce);
 	tcase_add_test(tc, test_delay_warning);
 	tcase_add_test(tc, test_hostile_input);

@@ -691,6 +691,19 @@ START_TEST(test_session_refused)
 	    "mx.example[192.0.2.1]"));
 	free(reason);
 	fixture_free(&f);
+
+	/* A 3XX other than 334 is a refusal of class 4, not "3.0.0"
+	 * (fuzz_smtp_sasl). */
+	fixture_init(&f, ENABLED PASSWORDS TLS_OK, "250-AUTH PLAIN", 1,
+	    TLS_LEV_ENCRYPT);
+	ck_assert_int_eq(step(&f, NULL, dsn, &reason), SMTP_SASL_SEND);
+	ck_assert_int_eq(step(&f, "354 go ahead", dsn, &reason),
+	    SMTP_SASL_REFUSED);
+	ck_assert_str_eq(dsn, "4.0.0");
+	ck_assert_str_eq(reason, "SASL authentication failed; server "
+	    "mx.example[192.0.2.1] said: 354 go ahead");
+	free(reason);
+	fixture_free(&f);
 }
 END_TEST
 

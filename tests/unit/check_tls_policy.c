@@ -488,9 +488,12 @@ START_TEST(cache_keys)
 	static const char *const entries[] = { "may", "encrypt", "verify",
 	    "secure", "verify ciphers=high", "verify match=nexthop",
 	    "fingerprint match=AA:BB", "fingerprint match=AA:BC",
-	    "secure servername=hostname", "encrypt protocols=TLSv1.3" };
+	    "secure servername=hostname", "encrypt protocols=TLSv1.3",
+	    /* one name with a '|' is not two names (fuzz_tls_policy) */
+	    "verify match=a|b", "verify match=a:b" };
 	size_t n = sizeof(entries) / sizeof(entries[0]);
 	struct tls_policy *p[sizeof(entries) / sizeof(entries[0])];
+	char *anchored, *lookalike;
 
 	for (size_t i = 0; i < n; i++) {
 		p[i] = parse(conf, entries[i]);
@@ -510,6 +513,22 @@ START_TEST(cache_keys)
 		tls_policy_free(again);
 		tls_policy_free(p[i]);
 	}
+	/* A match name that spells ";tafile=..." does not take the key of
+	 * a policy that trusts only that file. */
+	anchored = xasprintf("verify match=mx.example.com tafile=%s/ca.crt",
+	    tmpdir);
+	lookalike = xasprintf("verify match=mx.example.com;tafile=%s/ca.crt",
+	    tmpdir);
+	p[0] = parse(conf, anchored);
+	p[1] = parse(conf, lookalike);
+	ck_assert_ptr_null(p[0]->error);
+	ck_assert_ptr_null(p[1]->error);
+	ck_assert_str_ne(tls_policy_cache_key(p[0]),
+	    tls_policy_cache_key(p[1]));
+	tls_policy_free(p[0]);
+	tls_policy_free(p[1]);
+	free(anchored);
+	free(lookalike);
 	conf_free(conf);
 }
 END_TEST
