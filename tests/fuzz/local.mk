@@ -145,3 +145,12 @@ EXTRA_DIST += tests/fuzz/corpus-cert_name.sh
 tests_fuzz_fuzz_cert_name_SOURCES = tests/fuzz/fuzz_cert_name.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_cert_name_LDADD = $(LIBTLSRELAY)
+
+# The SMTP server's AUTH exchange with the built-in backend
+# (src/smtpd/sasl_tlsrelay.c, as smtpd_auth.c drives it).
+check_PROGRAMS += tests/fuzz/fuzz_smtpd_auth
+TESTS += tests/fuzz/corpus-smtpd_auth.sh
+EXTRA_DIST += tests/fuzz/corpus-smtpd_auth.sh
+tests_fuzz_fuzz_smtpd_auth_SOURCES = tests/fuzz/fuzz_smtpd_auth.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_smtpd_auth_LDADD = $(LIBTLSRELAY)
