@@ -212,6 +212,15 @@ const char *conf_text(const struct conf *conf, int param);
 /* Where a parameter's value was set: "/etc/tlsrelay/main.cf:12" or
  * "/etc/tlsrelay/master.cf:30"; NULL when it has its default value. */
 const char *conf_origin(const struct conf *conf, int param);
+/* A parameter's text as written, before $name expansion: for templates
+ * whose macros are filled in later (default_rbl_reply's $rbl_code). */
+const char *conf_raw(const struct conf *conf, int param);
+/* Postfix's $name, ${name}, ${name?text} and ${name:text} over text,
+ * the names given by lookup (*value NULL: undefined, nothing). Caller
+ * frees; NULL with *err on a syntax error. */
+char *conf_expand_with(const char *text, int (*lookup)(void *arg,
+    const char *name, const char **value, char **err), void *arg,
+    char **err);
 /* 1 when the parameter is set explicitly (main.cf or -o), 0 otherwise. */
 int conf_is_set(const struct conf *conf, int param);
 /* The declared bounds or allowed values of param against its value: 0, or

@@ -404,6 +404,31 @@ conf_origin(const struct conf *conf, int param)
 	return conf_lookup_origin(conf, conf_param_name(param));
 }
 
+const char *
+conf_raw(const struct conf *conf, int param)
+{
+	const struct conf_param_def *def = conf_param_at(param);
+	const struct slot *slot = conf_find_set(conf, def->name);
+
+	return slot ? slot->raw : conf->defaults[conf_param_index(def)].raw;
+}
+
+char *
+conf_expand_with(const char *text, int (*lookup)(void *arg,
+    const char *name, const char **value, char **err), void *arg,
+    char **err)
+{
+	struct strbuf out;
+
+	*err = NULL;
+	strbuf_init(&out);
+	if (conf_expand_text(text, lookup, arg, &out, err) < 0) {
+		strbuf_free(&out);
+		return NULL;
+	}
+	return strbuf_steal(&out);
+}
+
 int
 conf_is_set(const struct conf *conf, int param)
 {

@@ -24,12 +24,8 @@ static const struct unsupported {
 	enum action action;
 	const char *why;	/* what happens without it */
 } unsupported[] = {
-	{ "default_rbl_reply", WARN, "not implemented: DNSBL rejects use "
-	    "Postfix's default reply text" },
 	{ "non_smtpd_milters", REFUSE, "milters are not supported: mail "
 	    "would pass without the filtering or signing they do" },
-	{ "rbl_reply_maps", WARN, "not implemented: DNSBL rejects use "
-	    "Postfix's default reply text" },
 	{ "smtp_tls_block_early_mail_reply", WARN, "not implemented: early "
 	    "replies after STARTTLS are not looked for" },
 	{ "smtp_tls_dane_insecure_mx_policy", WARN, "DANE is not implemented "

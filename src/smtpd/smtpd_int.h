@@ -81,6 +81,7 @@ struct smtpd_policy {
 	const char *fingerprint_digest;
 	struct smtpd_table *sender_login_maps;
 	struct smtpd_table *relay_clientcerts;
+	struct smtpd_table *rbl_reply_maps;	/* DNSBL domain -> template */
 };
 
 /* smtpd_tables.c: a parameter's table list, re-opened when its file

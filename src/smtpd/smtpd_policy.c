@@ -132,7 +132,9 @@ parse_auth(struct smtpd_policy *p, const struct conf *conf, char **err)
 	if ((p->relay_clientcerts = smtpd_table_open(conf,
 	    P_relay_clientcerts, err)) == NULL ||
 	    (p->sender_login_maps = smtpd_table_open(conf,
-	    P_smtpd_sender_login_maps, err)) == NULL)
+	    P_smtpd_sender_login_maps, err)) == NULL ||
+	    (p->rbl_reply_maps = smtpd_table_open(conf, P_rbl_reply_maps,
+	    err)) == NULL)
 		return -1;
 	if (login_maps != NULL && smtpd_table_empty(p->sender_login_maps)) {
 		*err = xasprintf("restriction %s requires that "
@@ -252,6 +254,7 @@ smtpd_policy_free(struct smtpd_policy *p)
 		p->sasl_backend->server_free(p->sasl_server);
 	smtpd_table_free(p->sender_login_maps);
 	smtpd_table_free(p->relay_clientcerts);
+	smtpd_table_free(p->rbl_reply_maps);
 	free(p);
 }
 

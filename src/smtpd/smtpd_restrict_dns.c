@@ -74,16 +74,90 @@ defer_if_permit_as(struct restrict_ctx *ctx, const char *name,
 
 /* ---- DNSBL and RHSBL --------------------------------------------------- */
 
-/* Postfix's default_rbl_reply: "$rbl_code Service unavailable; $rbl_class
- * [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}". */
+/* The macros of Postfix's DNSBL reply templates. */
+struct rbl_macros {
+	const struct restrict_ctx *ctx;
+	char code[8];
+	const char *class, *what, *domain, *reason;
+	char client[300];
+};
+
+static int
+rbl_macro(void *arg, const char *name, const char **value, char **err)
+{
+	const struct rbl_macros *m = arg;
+	const struct restrict_query *q = m->ctx->q;
+
+	(void)err;
+	*value = NULL;
+	if (strcmp(name, "rbl_code") == 0)
+		*value = m->code;
+	else if (strcmp(name, "rbl_class") == 0)
+		*value = m->class;
+	else if (strcmp(name, "rbl_what") == 0)
+		*value = m->what;
+	else if (strcmp(name, "rbl_domain") == 0)
+		*value = m->domain;
+	else if (strcmp(name, "rbl_reason") == 0 ||
+	    strcmp(name, "rbl_txt") == 0)
+		*value = m->reason;
+	else if (strcmp(name, "client") == 0)
+		*value = m->client;
+	else if (strcmp(name, "client_address") == 0)
+		*value = q->client_addr;
+	else if (strcmp(name, "client_name") == 0)
+		*value = q->client_name;
+	else if (strcmp(name, "helo_name") == 0)
+		*value = q->helo;
+	else if (strcmp(name, "sender") == 0)
+		*value = q->sender;
+	else if (strcmp(name, "recipient") == 0)
+		*value = q->recipient;
+	return 0;
+}
+
+/* The reply: the domain's rbl_reply_maps entry, else default_rbl_reply
+ * (Postfix's: "$rbl_code Service unavailable; $rbl_class [$rbl_what]
+ * blocked using $rbl_domain${rbl_reason?; $rbl_reason}"), its macros
+ * filled in. A template that does not give "NNN text" with a 4xx or 5xx
+ * code is a configuration error: Postfix's text, and a warning. */
 static enum restrict_result
 rbl_reject(struct restrict_ctx *ctx, const struct dnsbl_answer *a,
     const char *zone, const char *what, const char *class)
 {
-	return restrict_reply(ctx, (int)param(ctx, P_maps_rbl_reject_code),
-	    "4.7.1", "Service unavailable; %s [%s] blocked using %s%s%s",
-	    class, what, zone, a->txt && *a->txt ? "; " : "",
-	    a->txt ? a->txt : "");
+	const struct smtpd_policy *p = ctx->policy;
+	struct rbl_macros m = { .ctx = ctx, .class = class, .what = what,
+	    .domain = zone, .reason = a->txt && *a->txt ? a->txt : NULL };
+	const char *template = NULL;
+	char *text, *err = NULL;
+	enum restrict_result r;
+	int error = 0, code;
+
+	snprintf(m.code, sizeof(m.code), "%lld",
+	    param(ctx, P_maps_rbl_reject_code));
+	snprintf(m.client, sizeof(m.client), "%s[%s]", ctx->q->client_name,
+	    ctx->q->client_addr);
+	if (p->rbl_reply_maps != NULL)
+		template = smtpd_table_lookup(p->rbl_reply_maps, zone, &error);
+	if (template == NULL)
+		template = conf_raw(p->conf, P_default_rbl_reply);
+	text = conf_expand_with(template, rbl_macro, &m, &err);
+	if (text == NULL || strlen(text) < 5 || (text[0] != '4' &&
+	    text[0] != '5') || !isdigit((unsigned char)text[1]) ||
+	    !isdigit((unsigned char)text[2]) || text[3] != ' ') {
+		msg_warn_once("DNSBL reply template for %s does not start "
+		    "with a 4xx or 5xx code: %s", zone, err ? err : template);
+		free(err);
+		free(text);
+		return restrict_reply(ctx, (int)param(ctx,
+		    P_maps_rbl_reject_code), "4.7.1", "Service unavailable; "
+		    "%s [%s] blocked using %s%s%s", class, what, zone,
+		    m.reason ? "; " : "", m.reason ? m.reason : "");
+	}
+	code = atoi(text);
+	r = restrict_reply(ctx, code, "4.7.1", "%s", text + 4);
+	free(text);
+	return r;
 }
 
 /* "zone=filter" into the zone (caller frees) and the filter (in arg). */

@@ -203,6 +203,31 @@ class RestrictionTest(DnsCheckCase):
         self.assertEqual(dns.log().count("query[A] 2.0.0.127.bl.test"),
                          before)
 
+    def test_rbl_reply_templates(self):
+        """rbl_reply_maps gives one DNSBL its own reply (a 4xx here), with
+        Postfix's macros; default_rbl_reply changes the others'."""
+        dns = self.zones()
+        table = os.path.join(self.tmpdir, "rbl_reply_%d" % os.getpid())
+        with open(table, "w") as f:
+            f.write("bl.test 450 Come back later: $client_address is on "
+                    "$rbl_domain (${rbl_reason?$rbl_reason})\n")
+        relay = self.dns_relay(
+            dns.server, smtpd_client_restrictions="reject_rbl_client "
+            "bl.test, reject_rbl_client bl2.test",
+            rbl_reply_maps="texthash:" + table,
+            default_rbl_reply="$rbl_code Rejected: $rbl_what listed by "
+            "$rbl_domain")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2")
+        self.assertRefused(relay, r, 450, "4.7.1 Come back later: 127.0.0.2 "
+                           "is on bl.test (Listed for testing)", "127.0.0.2")
+        # Without its entry (the table re-read as it changes), bl.test's
+        # answer gets the default.
+        with open(table, "w") as f:
+            f.write("other.test 450 x\n")
+        c, r = self.rcpt_reply(relay, source="127.0.0.2")
+        self.assertRefused(relay, r, 554, "5.7.1 Rejected: 127.0.0.2 "
+                           "listed by bl.test", "127.0.0.2")
+
     def test_pipelined_replies_wait_in_order(self):
         """Commands pipelined behind a RCPT whose DNSBL answer is on its
         way are answered after it, in order (RFC 2920)."""
