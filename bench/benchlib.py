@@ -188,6 +188,8 @@ class Tlsrelayd:
             "relayhost": nexthop,
             "smtp_tls_security_level": "may",
             "tlsrelay_dns_servers": relaytest.NO_DNS,
+            # As the Postfix set-up below: no client name lookups.
+            "smtpd_peername_lookup": "no",
             "inet_protocols": "ipv4",
             "myhostname": "relay.bench.test",
             "myorigin": "bench.test",
