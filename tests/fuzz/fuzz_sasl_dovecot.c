@@ -37,7 +37,8 @@ check_line(char *line, size_t len)
 		    == strlen(r.mech));
 		break;
 	case DOVECOT_CONT:
-		CHECK(within(r.data, line, len));
+		/* "CONT id" without data: an empty challenge, not the line's. */
+		CHECK(*r.data == '\0' || within(r.data, line, len));
 		CHECK(strspn(r.data, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
 		    "nopqrstuvwxyz0123456789+/=") == strlen(r.data));
 		break;
