@@ -332,6 +332,11 @@ class DovecotTest(OutboundTestCase):
                 if _comm(pid) == "auth"]
         self.assertEqual(len(auth), 1, [_comm(p) for p in
                                         children_of(dovecot.proc.pid)])
+        # The worker has finished its handshake with the auth server
+        # (AUTH is offered) before that server stops answering.
+        ready = self.client(relay)
+        self.assertIn("AUTH", ready.ehlo().text)
+        ready.cmd("QUIT")
         os.kill(auth[0], signal.SIGSTOP)
         self.addCleanup(os.kill, auth[0], signal.SIGCONT)
         c = self.client(relay)
