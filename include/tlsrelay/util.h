@@ -52,6 +52,9 @@ void errlist_sort(struct errlist *el);
 char *errlist_steal(struct errlist *el);
 void errlist_free(struct errlist *el);
 
+/* CLOCK_MONOTONIC in milliseconds: for deadlines that move. */
+long long monotonic_ms(void);
+
 /* In a child just forked (after any change of user): stops, with
  * SIGTERM, when parent dies, however it dies; exits at once when it is
  * gone already. Postfix's children watch their master the same way. */

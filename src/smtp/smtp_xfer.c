@@ -129,15 +129,6 @@ body_start(struct smtp_conn *conn)
 	smtp_xfer_writable(conn);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* smtp_data_xfer_timeout for each step of the content, as before; with
  * smtp_per_request_deadline for all of it, growing by a second per
  * smtp_min_data_rate bytes (Postfix): a server that takes one byte now
@@ -153,11 +144,11 @@ content_timeout(struct smtp_conn *conn, size_t added)
 		return;
 	}
 	if (conn->content_deadline_ms == 0)
-		conn->content_deadline_ms = now_ms() +
+		conn->content_deadline_ms = monotonic_ms() +
 		    pool->set.data_xfer_timeout * 1000;
 	conn->content_deadline_ms += (long long)added * 1000 /
 	    pool->set.min_data_rate;
-	left = conn->content_deadline_ms - now_ms();
+	left = conn->content_deadline_ms - monotonic_ms();
 	smtp_conn_timeout(conn, left <= 0 ? 1 : (left + 999) / 1000);
 }
 

@@ -12,20 +12,12 @@
 #include <time.h>
 
 #include "tlsrelay/conn.h"
+#include "tlsrelay/util.h"
 #include "smtpd_int.h"
 #include "smtpd_session.h"
 
 /* Postfix: smtpd_timeout = ${stress?{10}:{300}}s. */
 #define STRESS_TIMEOUT	10
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The time limit now, and whether it covers whole requests. */
 static long long
@@ -45,7 +37,7 @@ current_timeout(const struct smtpd_session *s, int *per_request)
 static void
 arm(struct smtpd_session *s, long long at_ms)
 {
-	long long left = at_ms - now_ms();
+	long long left = at_ms - monotonic_ms();
 
 	s->deadline_ms = at_ms;
 	/* Whole seconds, rounded up: the timer must not fire early. */
@@ -61,7 +53,7 @@ session_deadline_wait(struct smtpd_session *s)
 	/* Stress shortens the per-read limit too. */
 	conn_set_idle_timeout(s->conn, timeout);
 	if (per_request && s->deadline_ms == 0)
-		arm(s, now_ms() + timeout * 1000);
+		arm(s, monotonic_ms() + timeout * 1000);
 }
 
 void
@@ -82,7 +74,7 @@ session_deadline_data(struct smtpd_session *s, size_t n)
 	if (!per_request)
 		return;
 	if (s->deadline_ms == 0) {
-		arm(s, now_ms() + timeout * 1000);
+		arm(s, monotonic_ms() + timeout * 1000);
 		return;
 	}
 	/* Postfix: N bytes add N / smtpd_min_data_rate seconds. */
