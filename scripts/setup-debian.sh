@@ -26,7 +26,8 @@ PACKAGES="autoconf automake libtool pkg-config gcc make
 	openssl python3 python3-aiosmtpd"
 TEST_PACKAGES="swaks libnet-ssleay-perl dnsmasq-base postfix strace
 	clang libclang-rt-14-dev fail2ban pflogsumm
-	dovecot-core sasl2-bin libsasl2-modules systemd man-db"
+	dovecot-core sasl2-bin libsasl2-modules systemd man-db
+	haproxy prometheus nsd unbound ldnsutils tcpdump"
 
 case "${1-}" in
 --test) PACKAGES="$PACKAGES $TEST_PACKAGES" ;;
