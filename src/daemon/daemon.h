@@ -37,6 +37,9 @@ void listen_close_all(void);
 struct run_user;
 /* In a child, for good: supplementary groups, gid, uid. */
 void run_user_drop(const struct run_user *user);
+/* kill(2) that also reaches children running as the user, without
+ * CAP_KILL. 0, or -1 with errno. */
+int run_user_kill(const struct run_user *user, pid_t pid, int sig);
 
 /* throttle.c: the pause before a child that ended by itself is started
  * again (Postfix's service_throttle_time), one per service. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,4 +30,29 @@ run_user_drop(const struct run_user *user)
 	/* Make sure there is no way back. */
 	if (setuid(0) == 0)
 		msg_fatal("privileges were not dropped");
+}
+
+/* Signal a child. Children that have dropped to mail_owner are not ours
+ * to signal without CAP_KILL, which the unit does not grant: the
+ * supervisor takes mail_owner's identity as its effective user for the
+ * one call (kill(2) lets a sender whose effective uid is the target's
+ * real uid through) and takes root back, which its saved uid allows. */
+int
+run_user_kill(const struct run_user *user, pid_t pid, int sig)
+{
+	int saved_errno, ret;
+
+	if (kill(pid, sig) == 0)
+		return 0;
+	if (errno != EPERM || !user->drop)
+		return -1;
+	if (seteuid(user->uid) < 0)
+		return -1;
+	ret = kill(pid, sig);
+	saved_errno = errno;
+	if (seteuid(0) < 0)
+		msg_fatal("cannot take back root after signalling %ld: %s",
+		    (long)pid, strerror(errno));
+	errno = saved_errno;
+	return ret;
 }

@@ -347,7 +347,7 @@ reload(const char *confdir, int foreground)
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid != 0 && procs[i].gen == current) {
 			procs[i].retiring = 1;
-			kill(procs[i].pid, SIGUSR1);
+			run_user_kill(&run_user, procs[i].pid, SIGUSR1);
 		}
 	current->next = retired;
 	retired = current;
@@ -362,7 +362,7 @@ reload(const char *confdir, int foreground)
 	/* The new queue manager starts when the old one has gone. */
 	qmgr_wanted = 1;
 	if (qmgr_pid != 0)
-		kill(qmgr_pid, SIGTERM);
+		run_user_kill(&run_user, qmgr_pid, SIGTERM);
 	cert_watch_reset(current);
 	sd_notifyf("READY=1");
 	return 0;
@@ -423,9 +423,9 @@ stop_all(int sig)
 	listen_close_all();
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid != 0)
-			kill(procs[i].pid, SIGTERM);
+			run_user_kill(&run_user, procs[i].pid, SIGTERM);
 	if (qmgr_pid != 0)
-		kill(qmgr_pid, SIGTERM);
+		run_user_kill(&run_user, qmgr_pid, SIGTERM);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (;;) {
@@ -442,9 +442,9 @@ stop_all(int sig)
 			    "killing them", live, STOP_GRACE);
 			for (int i = 0; i < MAX_PROCS; i++)
 				if (procs[i].pid != 0)
-					kill(procs[i].pid, SIGKILL);
+					run_user_kill(&run_user, procs[i].pid, SIGKILL);
 			if (qmgr_pid != 0)
-				kill(qmgr_pid, SIGKILL);
+				run_user_kill(&run_user, qmgr_pid, SIGKILL);
 			deadline = time(NULL) + STOP_GRACE;
 		}
 		sigtimedwait(&set, NULL, &ts);

@@ -369,6 +369,9 @@ class Relay:
                  extra_master="", raw_main=None):
         self.case = case
         self.dir = directory
+        # A program (and its arguments) tlsrelayd is started through,
+        # e.g. setpriv to start it with fewer capabilities.
+        self.wrapper = []
         os.makedirs(directory, exist_ok=True)
         os.chmod(directory, 0o755)
         self.certs = certs
@@ -454,7 +457,8 @@ class Relay:
         self.term_sent = False
         self.stderr_file = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(
-            [TLSRELAYD, "-c", self.dir, "-f"], stdin=subprocess.DEVNULL,
+            self.wrapper + [TLSRELAYD, "-c", self.dir, "-f"],
+            stdin=subprocess.DEVNULL,
             stdout=self.stderr_file, stderr=self.stderr_file,
             start_new_session=True)
         self.case.addCleanup(self.stop)

@@ -1,9 +1,12 @@
 """Privileges: started as root, the supervisor binds the ports (a port
-below 1024 included) and the workers run as mail_owner."""
+below 1024 included) and the workers run as mail_owner. The supervisor
+does without CAP_KILL, which the systemd unit does not grant."""
 
 import os
 import pwd
+import signal
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,6 +66,41 @@ class PrivilegeTest(RelayTestCase):
                                             ["b@example.com"], self.message()))
         path = os.path.join(relay.queue_dir, "incoming", queue_id)
         self.assertEqual(os.stat(path).st_uid, owner.pw_uid)
+
+    def test_supervisor_without_cap_kill(self):
+        """As in the unit (CapabilityBoundingSet= has no CAP_KILL), the
+        supervisor still retires its mail_owner workers on a reload and
+        stops them on SIGTERM."""
+        owner = pwd.getpwnam(MAIL_OWNER)
+        relay = self.relay(start=False)
+        relay.wrapper = ["setpriv", "--bounding-set=-kill", "--"]
+        relay.start()
+        cap_kill = 1 << 5
+        with open("/proc/%d/status" % relay.pid) as f:
+            caps = dict(line.split(":\t", 1) for line in f if ":\t" in line)
+        self.assertFalse(int(caps["CapEff"], 16) & cap_kill,
+                         "the supervisor has CAP_KILL: %s" % caps["CapEff"])
+        old = relay.wait_workers(1)
+        for pid in old:
+            wait_dropped(pid, owner.pw_uid)
+        relay.signal(signal.SIGHUP)
+        # The old workers got the supervisor's SIGUSR1 and left (an idle
+        # worker retires at once); new ones serve.
+        deadline = time.monotonic() + 10
+        while set(old) & set(relay.workers()):
+            if time.monotonic() > deadline:
+                self.fail("old workers %s still run 10 s after SIGHUP\n%s"
+                          % (old, relay.diagnostics()))
+            time.sleep(0.05)
+        new = relay.wait_workers(1)
+        self.assertFalse(set(old) & set(new))
+        self.assertNotIn("Operation not permitted", relay.maillog())
+        c = self.client(relay)
+        self.assertEqual(c.ehlo().code, 250)
+        self.assertReply(c.cmd("QUIT"), 221)
+        c.close()
+        # stop() fails the test unless SIGTERM ends every child in time.
+        relay.stop()
 
 
 if __name__ == "__main__":
