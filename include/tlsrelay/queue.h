@@ -25,9 +25,12 @@ int spool_init_maildrop(const char *queue_dir, uid_t uid, gid_t drop_gid,
     char **err);
 
 /* A new queue ID, unique on this host across processes and restarts:
- * 28 upper-case hex digits, [0-9A-F] only: microsecond time (14), pid (8)
- * and a per-process counter (6). IDs sort by arrival time. */
+ * 28 upper-case hex digits, [0-9A-F] only: microsecond time (14), pid
+ * with a tag of the node's name (8) and a per-process counter (6). IDs
+ * sort by arrival time. queue_id_node() sets the tag from myhostname
+ * (the supervisor, for the processes it starts). */
 void queue_id_new(char id[QUEUE_ID_MAX]);
+void queue_id_node(const char *myhostname);
 
 /* The envelope as smtpd knows it when DATA starts. */
 struct spool_envelope {

@@ -16,6 +16,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/config_build.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/queue.h"
 #include "tlsrelay/smtpd.h"
 #include "tlsrelay/smtpd_policy.h"
 #include "tlsrelay/tls.h"
@@ -109,6 +110,8 @@ generation_new(const char *confdir, char **err)
 	if (workers > MAX_WORKERS)
 		workers = MAX_WORKERS;
 	gen->n_workers = (int)workers;
+	/* Children started from now on name messages as this node. */
+	queue_id_node(conf_str(gen->conf, P_myhostname));
 	return gen;
 }
 

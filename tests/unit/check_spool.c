@@ -200,6 +200,36 @@ START_TEST(test_queue_id)
 }
 END_TEST
 
+/* The pid field: this process's PID below bit 22, the node's tag above,
+ * different for the nodes of a cluster (names as in test_cluster). */
+static unsigned long
+pid_field(const char *node)
+{
+	char id[QUEUE_ID_MAX], hex[9];
+
+	queue_id_node(node);
+	queue_id_new(id);
+	memcpy(hex, id + 14, 8);
+	hex[8] = '\0';
+	return strtoul(hex, NULL, 16);
+}
+
+START_TEST(test_queue_id_node)
+{
+	unsigned long a = pid_field("node1.relay.test");
+	unsigned long b = pid_field("node2.relay.test");
+	unsigned long c = pid_field("node3.relay.test");
+
+	ck_assert_uint_eq(a & 0x3fffff, (unsigned long)getpid());
+	ck_assert_uint_eq(b & 0x3fffff, (unsigned long)getpid());
+	ck_assert_uint_ne(a >> 22, b >> 22);
+	ck_assert_uint_ne(a >> 22, c >> 22);
+	ck_assert_uint_ne(b >> 22, c >> 22);
+	ck_assert_uint_eq(pid_field("node1.relay.test"), a);
+	queue_id_node("");
+}
+END_TEST
+
 START_TEST(test_round_trip)
 {
 	struct spool_envelope env;
@@ -925,6 +955,7 @@ spool_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_init_dirs);
 	tcase_add_test(tc, test_queue_id);
+	tcase_add_test(tc, test_queue_id_node);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_large_odd_chunks);
 	tcase_add_test(tc, test_abort);
