@@ -7,6 +7,7 @@
 #ifndef TLSRELAY_PROXY_H
 #define TLSRELAY_PROXY_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 /* The longest header: v1 is at most 107 bytes; a v2 header may carry
@@ -25,9 +26,9 @@ struct proxy_info {
 	int family;		/* of client_addr, AF_INET or AF_INET6 when
 				 * !local; an IPv4-mapped IPv6 address is
 				 * given as the IPv4 address */
-	char client_addr[64];	/* numeric text */
+	char client_addr[INET6_ADDRSTRLEN];	/* numeric text */
 	unsigned client_port;
-	char server_addr[64];
+	char server_addr[INET6_ADDRSTRLEN];
 	unsigned server_port;
 };
 
