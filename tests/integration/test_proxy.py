@@ -17,7 +17,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, TLSRELAY, Certs,  # noqa: E402
-                       HarnessError, OutboundTestCase, RawSMTP, Sink,
+                       DnsServer, HarnessError, OutboundTestCase, RawSMTP, Sink,
                        START_TIMEOUT, free_port, listening_ports, main,
                        queued_id, read_text, require_tools, run_tool,
                        stop_pid)
@@ -160,6 +160,20 @@ class ThroughHAProxyTest(OutboundTestCase):
                             count=2)
         self.server.wait_log(r"connect from unknown\[127\.0\.0\.3\]$",
                             count=2)
+
+
+class HealthCheckTest(OutboundTestCase):
+    """HAProxy's own health checks of a send-proxy-v2 server carry a
+    LOCAL header: the relay sees the balancer itself, 127.0.0.1."""
+
+    def test_checks_are_local(self):
+        relay = self.outbound_relay(main=dict(DEFAULT_TIMERS), qmgr=False,
+                                    services={"smtp": PROXY_ON})
+        HAProxy(self, os.path.join(self.tmpdir, "haproxy-checks"), {
+            "v2": "server relay 127.0.0.1:%d source 127.0.0.1 "
+                  "send-proxy-v2 check inter 200ms" % relay.port()})
+        relay.wait_log(r"connect from unknown\[127\.0\.0\.1\]$", count=2)
+        self.assertNotIn("haproxy read", relay.maillog())
 
 
 class HeaderTest(OutboundTestCase):
@@ -347,6 +361,25 @@ class HeaderTest(OutboundTestCase):
                             r"exceeded: 2 from unknown\[192\.0\.2\.7\]")
         first.cmd("QUIT")
         other.cmd("QUIT")
+
+    def test_client_name_of_the_header_address(self):
+        # The PTR asked is the header client's, never the balancer's.
+        dns = DnsServer(self, os.path.join(self.tmpdir, "dns"),
+                        hosts=[("client.example.test", "192.0.2.7"),
+                               ("balancer.example.test", "127.0.0.1")])
+        main = dict(DEFAULT_TIMERS)
+        main["mynetworks"] = self.MYNETWORKS
+        self.server = self.outbound_relay(main=main, dns=dns, qmgr=False,
+                                          services={"smtp": PROXY_ON})
+        c = self.connect(v2_header("192.0.2.7", "192.0.2.1"))
+        self.assertReply(c.reply(), 220)
+        self.assertFalse(self.may_relay(c))
+        self.server.wait_log(r"connect from client\.example\.test"
+                             r"\[192\.0\.2\.7\]$")
+        self.server.wait_log(r"disconnect from client\.example\.test"
+                             r"\[192\.0\.2\.7\] ")
+        self.assertIn("query[PTR] 7.2.0.192.in-addr.arpa", dns.log())
+        self.assertNotIn("1.0.0.127.in-addr.arpa", dns.log())
 
     def test_service_without_the_option(self):
         self.server = self.proxied_relay()
