@@ -258,6 +258,26 @@ class HeaderTest(OutboundTestCase):
         self.assertTrue(c.expect_closed(timeout=10))
         self.server.wait_log(r"haproxy read: time limit exceeded", count=2)
 
+    def test_stop_while_a_header_is_awaited(self):
+        # One worker: connections are accepted in the order they came, so
+        # the greeting on the second says the first is in the worker.
+        main = dict(DEFAULT_TIMERS)
+        main.update({"mynetworks": self.MYNETWORKS,
+                     "tlsrelay_smtpd_workers": "1"})
+        self.server = self.outbound_relay(main=main, qmgr=False,
+                                          services={"smtp": PROXY_ON})
+        waiting = self.connect(b"PROXY TCP4 192.0.2.")
+        c = self.connect(v1_header("127.0.0.2", "127.0.0.1"))
+        self.assertReply(c.reply(), 220)
+        c.cmd("QUIT")
+        self.server.wait_log(r"disconnect from unknown\[127\.0\.0\.2\]")
+        t0 = time.monotonic()
+        self.server.stop()
+        # Not held for the header's 5 seconds.
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertTrue(waiting.expect_closed(timeout=1))
+        self.assertEqual(waiting.buf, b"")
+
     def test_header_in_pieces(self):
         self.server = self.proxied_relay()
         for header in (v1_header("127.0.0.2", "127.0.0.1"),
