@@ -102,3 +102,9 @@ EXTRA_DIST += tests/integration/test_access.py
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py
 EXTRA_DIST += tests/integration/test_dnscheck.py
+# PROXY protocol on inbound services (issue 16): through a real HAProxy
+# (send-proxy-v2, send-proxy), then headers from a raw socket: cut,
+# pipelined, malformed, too long, missing, LOCAL, UNKNOWN, IPv6, STARTTLS
+# and wrappermode behind them.
+TESTS += tests/integration/test_proxy.py
+EXTRA_DIST += tests/integration/test_proxy.py
