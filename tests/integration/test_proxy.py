@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -17,12 +16,9 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, TLSRELAY, Certs,  # noqa: E402
-                       DnsServer, HarnessError, OutboundTestCase, RawSMTP, Sink,
-                       START_TIMEOUT, free_port, listening_ports, main,
-                       queued_id, read_text, require_tools, run_tool,
-                       stop_pid)
+                       DnsServer, HAProxy, OutboundTestCase, RawSMTP, Sink,
+                       main, queued_id, run_tool)
 
-HAPROXY = "/usr/sbin/haproxy"
 SENDER = "sender@client.test"
 OUTSIDE = "rcpt@example.test"	# not ours: only mynetworks may relay
 PROXY_ON = {"smtpd_upstream_proxy_protocol": "haproxy"}
@@ -46,50 +42,6 @@ def v1_header(client, server, cport=56324, sport=25):
     proto = "TCP6" if ":" in client else "TCP4"
     return ("PROXY %s %s %s %d %d\r\n" % (proto, client, server, cport,
                                           sport)).encode()
-
-
-class HAProxy:
-    """haproxy -db (foreground) with its own configuration file, one
-    frontend per backend line given, stopped by PID in a cleanup."""
-
-    def __init__(self, case, directory, backends):
-        require_tools(HAPROXY)
-        os.makedirs(directory, exist_ok=True)
-        self.ports = {}
-        lines = ["global", "    maxconn 100", "defaults", "    mode tcp",
-                 "    timeout connect 5s", "    timeout client 30s",
-                 "    timeout server 30s"]
-        for name, server_line in backends.items():
-            self.ports[name] = free_port()
-            lines += ["frontend fe_%s" % name,
-                      "    bind 127.0.0.1:%d" % self.ports[name],
-                      "    default_backend be_%s" % name,
-                      "backend be_%s" % name,
-                      "    " + server_line]
-        self.cfg = os.path.join(directory, "haproxy.cfg")
-        with open(self.cfg, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.log_path = os.path.join(directory, "haproxy.log")
-        self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.cfg],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.log_file,
-                                     stderr=self.log_file,
-                                     start_new_session=True)
-        case.addCleanup(self.stop)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not set(self.ports.values()) <= listening_ports():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise HarnessError("haproxy did not start:\n%s" %
-                                   read_text(self.log_path))
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            stop_pid(self.proc)
-        if not self.log_file.closed:
-            self.log_file.close()
 
 
 class ThroughHAProxyTest(OutboundTestCase):
