@@ -262,7 +262,8 @@ print_verdicts(struct finger *f, const struct finger_probe *p)
 			    "defer: not yet supported (tlsrelay has no DANE)"));
 		printf("  %-11s %s%s\n", tls_level_name(level),
 		    f->verdict[level].text ? f->verdict[level].text : "?",
-		    level == f->policy->level ? "   <- in force" : "");
+		    level == f->policy->level && f->policy->error == NULL ?
+		    "   <- in force" : "");
 	}
 }
 
@@ -544,6 +545,7 @@ print_conclusion(const struct finger *f, int deliver, const char *text)
 	int bold = isatty(STDOUT_FILENO);
 
 	printf("level in force for %s: %s, from %s: %s%s%s\n", f->nexthop,
+	    f->policy->error ? "unusable policy" :
 	    tls_level_name(f->policy->level), f->policy_source,
 	    bold ? "\033[1m" : "", text, bold ? "\033[0m" : "");
 	(void)deliver;

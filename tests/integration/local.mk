@@ -102,3 +102,7 @@ EXTRA_DIST += tests/integration/test_access.py
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py
 EXTRA_DIST += tests/integration/test_dnscheck.py
+
+# tlsrelay tls-finger against Postfix, aiosmtpd and dnsmasq peers.
+TESTS += tests/integration/test_tls_finger.py
+EXTRA_DIST += tests/integration/test_tls_finger.py
