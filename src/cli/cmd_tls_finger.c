@@ -236,6 +236,11 @@ judge_without_tls(struct finger *f, const struct finger_probe *p)
 		if (f->level_policy[level]->error != NULL)
 			verdict_unusable(&f->verdict[level],
 			    f->level_policy[level]);
+		else if (f->ssl_ctx == NULL)
+			/* OpenSSL refused the settings (logged): the relay
+			 * defers rather than go without TLS. */
+			verdict_set(&f->verdict[level], 0, xstrdup("would "
+			    "defer: " TLS_POLICY_PROBLEM));
 		else if (level == TLS_LEV_MAY && plain != NULL)
 			verdict_set(&f->verdict[level], 1, xasprintf("would "
 			    "deliver (%s)", plain));
@@ -559,6 +564,16 @@ finger_targets(struct finger *f, struct event_base *base,
 {
 	char *last = NULL, *via = NULL;
 
+	if (with_mx) {
+		printf("MX hosts:");
+		for (size_t i = 0; i < r->n; i++)
+			if (i == 0 || strcmp(r->targets[i].hostname,
+			    r->targets[i - 1].hostname) != 0)
+				printf("%s %d %s", i ? "," : "",
+				    r->targets[i].preference,
+				    r->targets[i].hostname);
+		printf("\n");
+	}
 	printf("addresses:");
 	for (size_t i = 0; i < r->n; i++) {
 		char *peer = target_peer(&r->targets[i]);

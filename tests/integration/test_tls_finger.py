@@ -250,6 +250,7 @@ class MxTest(FingerTestCase):
             expect=0)
         self.assertIn("destination mx.test: next hop mx.test (recipient "
                       "domain), MX lookup", out)
+        self.assertIn("MX hosts: 10 mx1.mx.test, 20 mx2.mx.test\n", out)
         self.assertIn("addresses: mx1.mx.test[127.0.0.1]:%d (MX 10), "
                       "mx2.mx.test[127.0.0.2]:%d (MX 20)" % (port, port), out)
         for host in ("mx1.mx.test[127.0.0.1]", "mx2.mx.test[127.0.0.2]"):
