@@ -273,6 +273,17 @@ class MxTest(FingerTestCase):
         self.assertIn("addresses: mx2.mx.test[127.0.0.2]:%d\n" % port, out)
 
 
+    def test_null_mx_and_unknown_domain(self):
+        dns = self.dns(null_mx=("nullmx.test",))
+        _, out = self.finger("nullmx.test", dns=dns, expect=1)
+        self.assertIn("addresses: none\n", out)
+        self.assertEqual(self.conclusion(out)[3], "would return the mail: "
+                         "Domain nullmx.test does not accept mail (nullMX)")
+        # dnsmasq refuses names it does not serve: a temporary failure.
+        _, out = self.finger("unknown.test", dns=dns, expect=1)
+        self.assertRegex(self.conclusion(out)[3], r"^would defer: ")
+
+
 class UsageTest(FingerTestCase):
 
     def test_usage_errors_exit_2(self):
