@@ -281,8 +281,9 @@ print_resumption(struct finger *f, struct event_base *base,
 	struct finger_probe p = *first;
 
 	if (cache == NULL || *cache == '\0') {
-		printf("session resumption: no: smtp_tls_session_cache_database "
-		    "is empty, the relay keeps no client sessions\n");
+		printf("session resumption: no: "
+		    "smtp_tls_session_cache_database is empty, the relay "
+		    "keeps no client sessions\n");
 		return;
 	}
 	p.chat = 0;
