@@ -465,10 +465,15 @@ finger_policy(struct finger *f, const char *level_arg, const char *nexthop)
 		f->policy_source = xasprintf("smtp_tls_policy_maps %s, "
 		    "key \"%s\"", table, key);
 	} else {
+		const char *value = conf_str(f->conf,
+		    P_smtp_tls_security_level);
+
+		/* Empty: the obsolete smtp_use_tls / smtp_enforce_tls, or
+		 * none (tls_smtp_level). */
 		origin = conf_origin(f->conf, P_smtp_tls_security_level);
 		f->policy_source = xasprintf("smtp_tls_security_level = %s "
-		    "(%s)", conf_str(f->conf, P_smtp_tls_security_level),
-		    origin ? origin : "default");
+		    "(%s)", *value ? value : "\"\"", origin ? origin :
+		    "default");
 	}
 	free(table);
 	free(key);
@@ -477,7 +482,7 @@ finger_policy(struct finger *f, const char *level_arg, const char *nexthop)
 
 /* Every level's policy, and the one the handshake is made under: the
  * policy in force when it uses TLS, else main.cf's "may". */
-static int
+static void
 finger_levels(struct finger *f)
 {
 	log_mute(f, 1);
@@ -493,7 +498,6 @@ finger_levels(struct finger *f)
 	    f->level_policy[TLS_LEV_MAY];
 	if (f->hs_policy->error == NULL)
 		f->ssl_ctx = tls_client_ctx(f->tls, f->hs_policy);
-	return 0;
 }
 
 static void
@@ -546,7 +550,7 @@ finger_route(const struct conf *conf, const char *dest,
 /* ---- the command ------------------------------------------------------- */
 
 static void
-print_conclusion(const struct finger *f, int deliver, const char *text)
+print_conclusion(const struct finger *f, const char *text)
 {
 	int bold = isatty(STDOUT_FILENO);
 
@@ -554,7 +558,6 @@ print_conclusion(const struct finger *f, int deliver, const char *text)
 	    f->policy->error ? "unusable policy" :
 	    tls_level_name(f->policy->level), f->policy_source,
 	    bold ? "\033[1m" : "", text, bold ? "\033[0m" : "");
-	(void)deliver;
 }
 
 /* Probes the addresses; returns the exit status. */
@@ -628,10 +631,10 @@ finger_targets(struct finger *f, struct event_base *base,
 	if (via != NULL) {
 		char *text = xasprintf("would deliver (via %s)", via);
 
-		print_conclusion(f, 1, text);
+		print_conclusion(f, text);
 		free(text);
 	} else
-		print_conclusion(f, 0, last ? last : "would defer: no address");
+		print_conclusion(f, last ? last : "would defer: no address");
 	free(last);
 	free(via);
 	return via != NULL ? EXIT_DELIVER : EXIT_DEFER;
@@ -709,17 +712,18 @@ cmd_tls_finger(int argc, char **argv)
 	if (finger_route(view, argv[optind], &route) < 0)
 		goto out;
 	f.nexthop = route.nexthop;
-	if (finger_policy(&f, level_arg, route.nexthop) < 0 ||
-	    finger_levels(&f) < 0)
+	if (finger_policy(&f, level_arg, route.nexthop) < 0)
 		goto out;
+	finger_levels(&f);
 	printf("destination %s: next hop %s (%s), %s\n", argv[optind],
 	    route.nexthop, route.source ? route.source : "?", route.error ?
 	    route.error : route.with_mx ? "MX lookup" : "no MX lookup");
 	if (route.error != NULL) {
-		f.policy_source = f.policy_source ? f.policy_source :
-		    xstrdup("?");
-		print_conclusion(&f, 0, route.error_temporary ?
-		    "would defer" : "would return the mail");
+		char *text = xasprintf("would %s: %s", route.error_temporary ?
+		    "defer" : "return the mail", route.error);
+
+		print_conclusion(&f, text);
+		free(text);
 		status = EXIT_DEFER;
 		goto out;
 	}
@@ -731,7 +735,7 @@ cmd_tls_finger(int argc, char **argv)
 		    r.why : "no address");
 
 		printf("addresses: none\n");
-		print_conclusion(&f, 0, text);
+		print_conclusion(&f, text);
 		free(text);
 		status = EXIT_DEFER;
 		goto out;

@@ -271,6 +271,13 @@ class MxTest(FingerTestCase):
         self.assertIn("destination mx.test: next hop [mx2.mx.test]:%d "
                       "(transport_maps), no MX lookup" % port, out)
         self.assertIn("addresses: mx2.mx.test[127.0.0.2]:%d\n" % port, out)
+        # An error: transport returns the mail without a connection.
+        _, out = self.finger("mx.test", dns=dns, main={
+            "transport_maps": "inline:{ { mx.test = error:5.1.2 gone } }"},
+            expect=1)
+        self.assertEqual(self.conclusion(out)[3],
+                         "would return the mail: 5.1.2 gone")
+        self.assertNotIn("Connected to", out)
 
 
     def test_null_mx_and_unknown_domain(self):
