@@ -295,8 +295,9 @@ print_resumption(struct finger *f, struct event_base *base,
 		    "did not reach TLS: %s\n", p.why ? p.why : "?");
 	else if (p.resumed)
 		printf("session resumption: yes: the second connection "
-		    "offered the first one's session and %s resumed it\n",
-		    f->peer);
+		    "offered the first one's session and %s resumed it "
+		    "(%s, %s)\n", f->peer, p.protocol, p.ticket ?
+		    "session ticket" : "session ID");
 	else if (p.session_offered)
 		printf("session resumption: no: the second connection offered "
 		    "the first one's session, %s made a full handshake\n",

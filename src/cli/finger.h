@@ -38,6 +38,9 @@ struct finger_probe {
 	char *why;		/* stage < FINGER_TLS: Postfix's words */
 	int session_offered;	/* a cached session went into the handshake */
 	int resumed;		/* ... and the server took it */
+	int ticket;		/* the session came as a ticket (RFC 5077,
+				 * TLS 1.3), not a session ID */
+	char protocol[16];	/* "TLSv1.3" */
 };
 
 /* Connects to t, greets, EHLO, STARTTLS when offered and ssl_ctx is

@@ -240,6 +240,9 @@ tls_done_cb(struct conn *conn, void *arg)
 	s->tls_active = 1;
 	s->p->stage = FINGER_TLS;
 	s->p->resumed = SSL_session_reused(ssl);
+	s->p->ticket = SSL_SESSION_has_ticket(SSL_get0_session(ssl));
+	snprintf(s->p->protocol, sizeof(s->p->protocol), "%s",
+	    SSL_get_version(ssl));
 	if (s->p->tls_done != NULL)
 		s->p->tls_done(ssl, s->p->arg);
 	/* RFC 3207: what the server said before TLS is forgotten. */

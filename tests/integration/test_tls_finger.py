@@ -187,9 +187,11 @@ class PostfixTest(FingerTestCase):
         cache = {"smtp_tls_session_cache_database":
                  "btree:${data_directory}/smtp_scache"}
         _, out = self.finger(peer.nexthop, main=cache, expect=0)
+        # Postfix 3.7 on OpenSSL 3: TLS 1.3, a session ticket.
         self.assertIn("session resumption: yes: the second connection "
                       "offered the first one's session and "
-                      "127.0.0.1[127.0.0.1]:%d resumed it" % peer.port, out)
+                      "127.0.0.1[127.0.0.1]:%d resumed it (TLSv1.3, "
+                      "session ticket)" % peer.port, out)
         # The relay's own cache stays as it was: the command used a copy.
         data = self.last_relay.main["data_directory"]
         self.assertFalse(os.path.exists(os.path.join(data, "smtp_scache")))
@@ -197,6 +199,19 @@ class PostfixTest(FingerTestCase):
         _, out = self.finger(peer.nexthop, expect=0)
         self.assertIn("session resumption: no: smtp_tls_session_cache_"
                       "database is empty", out)
+
+    def test_session_not_resumed_when_postfix_keeps_none(self):
+        # Postfix without a session cache or ticket keys: OpenSSL still
+        # hands the client a TLS 1.3 ticket, which the server then
+        # cannot take back.
+        peer = self.peer(smtpd_tls_session_cache_timeout="0",
+                         tls_session_ticket_cipher="")
+        _, out = self.finger(peer.nexthop, main={
+            "smtp_tls_session_cache_database":
+            "btree:${data_directory}/smtp_scache"}, expect=0)
+        self.assertIn("session resumption: no: the second connection "
+                      "offered the first one's session, 127.0.0.1"
+                      "[127.0.0.1]:%d made a full handshake" % peer.port, out)
 
 
 class SinkTest(FingerTestCase):
