@@ -279,6 +279,13 @@ class MxTest(FingerTestCase):
         self.assertEqual([c[2].rsplit(":", 1)[0] for c in
                           sink.connections()],
                          ["127.0.0.1", "127.0.0.2"])
+        # -m 1: both listed, only the first probed.
+        _, out = self.finger("-m", "1", "mx.test", dns=dns, main={
+            "smtp_tcp_port": str(port)}, expect=0)
+        self.assertIn("mx2.mx.test[127.0.0.2]:%d (MX 20)" % port, out)
+        self.assertIn("--- mx1.mx.test[127.0.0.1]:%d" % port, out)
+        self.assertNotIn("--- mx2.mx.test", out)
+        self.assertEqual(len(sink.connections()), 3)
         # transport_maps decides before MX: routed elsewhere, said so.
         _, out = self.finger("mx.test", dns=dns, main={
             "transport_maps": inline_table(
