@@ -50,21 +50,6 @@ static struct event *scan_timer;
 static struct event *notify_event;
 static int notify_fd = -1;
 
-static int
-families_of(const struct conf *conf)
-{
-	const char *p = conf_str(conf, P_inet_protocols);
-	int f = 0;
-
-	if (strcasecmp(p, "all") == 0)
-		return DNS_FAMILY_INET | DNS_FAMILY_INET6;
-	if (strstr(p, "ipv4"))
-		f |= DNS_FAMILY_INET;
-	if (strstr(p, "ipv6"))
-		f |= DNS_FAMILY_INET6;
-	return f ? f : DNS_FAMILY_INET;
-}
-
 static size_t
 active_room(void *arg)
 {
@@ -400,7 +385,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 	qmgr.queue_run_delay = conf_time(conf, P_queue_run_delay);
 	qmgr.max_lifetime = conf_time(conf, P_maximal_queue_lifetime);
 	qmgr.bounce_lifetime = conf_time(conf, P_bounce_queue_lifetime);
-	qmgr.families = families_of(conf);
+	qmgr.families = dns_families(conf_str(conf, P_inet_protocols));
 	qmgr.mx_address_limit = (size_t)conf_int(conf,
 	    P_smtp_mx_address_limit);
 	qmgr.active_limit = (size_t)conf_int(conf,

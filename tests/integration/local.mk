@@ -108,3 +108,6 @@ EXTRA_DIST += tests/integration/test_dnscheck.py
 # and wrappermode behind them.
 TESTS += tests/integration/test_proxy.py
 EXTRA_DIST += tests/integration/test_proxy.py
+# tlsrelay tls-finger against Postfix, aiosmtpd and dnsmasq peers.
+TESTS += tests/integration/test_tls_finger.py
+EXTRA_DIST += tests/integration/test_tls_finger.py

@@ -1417,7 +1417,8 @@ class PostfixPeer:
     is put on hold, so it stays in its queue for inspection and Postfix
     never tries to deliver (or resolve) anything."""
 
-    def __init__(self, case, directory, certs, domains=("postfix.test",)):
+    def __init__(self, case, directory, certs, domains=("postfix.test",),
+                 main=None):
         require_tools("postfix", "postqueue", "postcat")
         self.case = case
         # Postfix's services are unix sockets under queue_directory: keep
@@ -1470,6 +1471,7 @@ class PostfixPeer:
             "local_recipient_maps": "",
             "biff": "no",
         }
+        main_cf.update(main or {})
         with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
             f.write("".join("%s = %s\n" % kv for kv in main_cf.items()))
         with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:
