@@ -413,8 +413,9 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 		*err = xstrdup("event_base_new failed");
 		return -1;
 	}
+	/* The value was checked with the configuration (PARAM_ENUM). */
 	if ((qmgr.dns = dns_new(qmgr.base, conf_str(conf,
-	    P_tlsrelay_dns_servers), strcasecmp(level, "disabled") != 0,
+	    P_tlsrelay_dns_servers), dns_support_level(level, err),
 	    err)) == NULL)
 		return -1;
 	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, tls, err)) == NULL)
