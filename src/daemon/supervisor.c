@@ -355,6 +355,7 @@ reload(const char *confdir, int foreground)
 		release_generation(current);
 	current = gen;
 	warn_without_qmgr(confdir);
+	generation_log_ticket_keys(current);
 	listen_close_unused();
 	/* A new configuration deserves a fresh start. */
 	reset_throttles();
@@ -526,6 +527,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
 	warn_without_qmgr(confdir);
+	generation_log_ticket_keys(current);
 	reset_throttles();
 	start_missing_workers();
 	start_qmgr();
