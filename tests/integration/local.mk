@@ -37,8 +37,9 @@ EXTRA_DIST += \
 TESTS += tests/integration/test_resumption.py
 EXTRA_DIST += tests/integration/test_resumption.py
 # Issue 16: session ticket keys shared across nodes; draining on SIGTERM.
-TESTS += tests/integration/test_ticket_keys.py
-EXTRA_DIST += tests/integration/test_ticket_keys.py
+TESTS += tests/integration/test_ticket_keys.py tests/integration/test_drain.py
+EXTRA_DIST += tests/integration/test_ticket_keys.py \
+	tests/integration/test_drain.py
 # Per-destination TLS policy (issue 4): every level against sinks with
 # certificates of a test CA and a wrong CA, smtp_tls_policy_maps, Postfix.
 TESTS += tests/integration/test_tls_policy.py
