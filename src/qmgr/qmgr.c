@@ -9,7 +9,14 @@
  * room frees, and a notice that may have been lost costs a rescan then,
  * never a wait for the timer. At start-up, messages left in active/ by a
  * crash go back to incoming/: their delivered recipients are marked in
- * the file, so only the rest are tried again. */
+ * the file, so only the rest are tried again.
+ *
+ * Stopping: SIGTERM takes no new work and gives the deliveries in flight
+ * QMGR_DRAIN_TIME (a reload, or the end of the daemon's drain). While the
+ * daemon drains (tlsrelay_drain_time, supervisor.c) the queue manager
+ * works as usual, mail the last sessions commit included; SIGUSR2, once
+ * those sessions have ended, has it exit as soon as the queue holds
+ * nothing more to deliver now. */
 #include "config.h"
 
 #include <dirent.h>
@@ -299,6 +306,45 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct event *drain_deadline;
+static struct event *idle_check;
+
+/* After SIGUSR2: nothing active, nothing waiting for room, and a last
+ * scan (incoming/ that no notice named yet, deferred mail whose time has
+ * come) finds nothing either: what is left waits for its retry time, on
+ * disk, for the next start. */
+static void
+idle_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval poll = { .tv_sec = 0, .tv_usec = 100000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (qmgr.draining)	/* SIGTERM came: the scan timer ends it */
+		return;
+	if (qmgr.n_active == 0 && qmgr_intake_waiting(qmgr.intake) == 0) {
+		scan_queue(0);
+		if (qmgr.n_active == 0 &&
+		    qmgr_intake_waiting(qmgr.intake) == 0) {
+			msg_info("nothing more to deliver now: stopping");
+			event_base_loopbreak(qmgr.base);
+			return;
+		}
+	}
+	evtimer_add(idle_check, &poll);
+}
+
+static void
+stop_when_idle_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval now = { .tv_sec = 0, .tv_usec = 0 };
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (!evtimer_pending(idle_check, NULL))
+		evtimer_add(idle_check, &now);
+}
 
 /* SIGTERM: take no new work, let the deliveries in flight finish. The
  * scan timer, now polling, ends the loop when nothing is active. */
@@ -432,7 +478,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 int
 qmgr_run(const struct conf *conf, struct tls_client *tls)
 {
-	struct event *sigterm;
+	struct event *sigterm, *sigusr2;
 	char *err = NULL;
 	int lock_fd;
 
@@ -450,6 +496,9 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	scan_timer = evtimer_new(qmgr.base, scan_timer_cb, NULL);
 	sigterm = evsignal_new(qmgr.base, SIGTERM, signal_cb, NULL);
 	evsignal_add(sigterm, NULL);
+	idle_check = evtimer_new(qmgr.base, idle_check_cb, NULL);
+	sigusr2 = evsignal_new(qmgr.base, SIGUSR2, stop_when_idle_cb, NULL);
+	evsignal_add(sigusr2, NULL);
 
 	for_each_file("active", requeue_active);
 	scan_queue(0);
@@ -481,6 +530,8 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	if (drain_deadline)
 		event_free(drain_deadline);
 	event_free(sigterm);
+	event_free(sigusr2);
+	event_free(idle_check);
 	close(notify_fd);
 	event_base_free(qmgr.base);
 	return 0;

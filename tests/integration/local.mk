@@ -36,6 +36,10 @@ EXTRA_DIST += \
 # client against the aiosmtpd sink, the shared cache files.
 TESTS += tests/integration/test_resumption.py
 EXTRA_DIST += tests/integration/test_resumption.py
+# Issue 16: session ticket keys shared across nodes; draining on SIGTERM.
+TESTS += tests/integration/test_ticket_keys.py tests/integration/test_drain.py
+EXTRA_DIST += tests/integration/test_ticket_keys.py \
+	tests/integration/test_drain.py
 # Per-destination TLS policy (issue 4): every level against sinks with
 # certificates of a test CA and a wrong CA, smtp_tls_policy_maps, Postfix.
 TESTS += tests/integration/test_tls_policy.py
