@@ -118,3 +118,8 @@ EXTRA_DIST += tests/integration/test_proxy.py
 # tlsrelay tls-finger against Postfix, aiosmtpd and dnsmasq peers.
 TESTS += tests/integration/test_tls_finger.py
 EXTRA_DIST += tests/integration/test_tls_finger.py
+# Several relays behind HAProxy (issue 16): three nodes, PROXY v2 and v1,
+# a TLS 1.3 ticket resumed on another node, kill -9 of a node under load,
+# a node drained under load.
+TESTS += tests/integration/test_cluster.py
+EXTRA_DIST += tests/integration/test_cluster.py
