@@ -110,6 +110,16 @@ respond_text(struct client *c, int code, const char *reason,
 	    strlen(text), head_only);
 }
 
+/* A timeout, an error, or the client gone (after the response: its
+ * close). */
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	client_free(arg);
+}
+
 static void
 serve_metrics(struct client *c, int openmetrics, int head_only)
 {
@@ -160,12 +170,26 @@ serve(struct client *c, const struct http_request *req)
 		respond_text(c, 404, "Not Found", NULL, "not found\n", head);
 }
 
-/* The response is out: close. */
+/* After the response: whatever the client still sends is read and
+ * dropped until it closes (or the deadline), since closing with unread
+ * input makes the kernel send a reset that can destroy the response on
+ * its way (an oversized request, a body). */
+static void
+discard_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev),
+	    evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+/* The response is out: no more from us. */
 static void
 write_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	client_free(arg);
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	bufferevent_setcb(bev, discard_cb, NULL, event_cb, arg);
+	discard_cb(bev, arg);
+	bufferevent_enable(bev, EV_READ);
 }
 
 static void
@@ -184,23 +208,15 @@ read_cb(struct bufferevent *bev, void *arg)
 	rc = http_request_parse(data, len, &req);
 	if (rc == HTTP_INCOMPLETE)
 		return;
-	/* One request per connection: read no more. */
+	/* One request per connection: read no more for now. */
 	bufferevent_disable(bev, EV_READ);
-	bufferevent_setcb(bev, NULL, write_cb, NULL, c);
+	bufferevent_setcb(bev, NULL, write_cb, event_cb, c);
 	if (rc == HTTP_BAD)
 		respond_text(c, 400, "Bad Request", NULL, "bad request\n", 0);
 	else
 		serve(c, &req);
 }
 
-/* A timeout, an error, or the client gone before the response. */
-static void
-event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	(void)bev;
-	(void)what;
-	client_free(arg);
-}
 
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)

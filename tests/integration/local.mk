@@ -102,3 +102,6 @@ EXTRA_DIST += tests/integration/test_access.py
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py
 EXTRA_DIST += tests/integration/test_dnscheck.py
+# Operations (issues 14, 16): the metrics and health endpoints, promtool.
+TESTS += tests/integration/test_metrics.py
+EXTRA_DIST += tests/integration/test_metrics.py
