@@ -38,6 +38,9 @@ stats_tls_failure_class(const char *reason)
 		{ "certificate", "certificate" },
 		{ "verif", "certificate" },
 		{ "version", "protocol" },
+		/* TLS 1.0 and 1.1's MD5+SHA1 signatures, which OpenSSL 3
+		 * refuses: an old protocol's failure. */
+		{ "legacy sigalg", "protocol" },
 		{ "protocol", "protocol" },
 		{ "no shared cipher", "cipher" },
 		{ "cipher", "cipher" },

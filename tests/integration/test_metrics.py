@@ -280,6 +280,55 @@ class MetricsTest(MetricsCase):
                          value(after, "tlsrelay_smtpd_connections_total",
                                service="127.0.0.1:%d" % relay.port()))
 
+        # A reload: new workers, a new queue manager and status process;
+        # the old ones' counts stay too.
+        old_status = [p for p in children_of(relay.pid)
+                      if proc_socket_inodes(p) &
+                      listening_inodes(self.metrics_port)]
+        relay.signal(signal.SIGHUP)
+        relay.wait_log(r"reload -- version")
+        wait_for("a new status process", lambda: [
+            p for p in children_of(relay.pid) if proc_socket_inodes(p) &
+            listening_inodes(self.metrics_port)] not in ([], old_status),
+            10, relay.diagnostics)
+        reloaded = self.samples()
+        for key, v in killed.items():
+            if key[0].endswith("_total"):
+                self.assertGreaterEqual(reloaded.get(key, -1), v, key)
+        self.assertGreaterEqual(
+            value(reloaded, "tlsrelay_tls_config_reload_timestamp_seconds"),
+            value(killed, "tlsrelay_tls_config_reload_timestamp_seconds"))
+
+    def test_handshake_failures(self):
+        """A client that offers only a cipher suite we do not enable, and
+        a next hop that only speaks TLS 1.0: one failure on each side, by
+        class; at level may the message still goes, in plaintext."""
+        sink = self.sink(broken_tls=True)
+        relay = self.metrics_relay(main={
+            "relayhost": sink.nexthop,
+            "smtp_tls_security_level": "may"})
+        out = subprocess.run(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" %
+             relay.port(), "-starttls", "smtp", "-crlf", "-tls1_3",
+             "-ciphersuites", "TLS_AES_128_CCM_8_SHA256"], input=b"QUIT\n",
+            capture_output=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        relay.wait_log(r"SSL_accept error from")
+        _, data = self.outbound_message()
+        self.submit(relay, "sender@senders.test", ["rcpt@example.test"],
+                    data)
+        relay.wait_log(r"status=sent")
+        relay.wait_log(r"SSL_connect error to")
+        s = self.samples()
+        self.assertEqual(value(s, "tlsrelay_tls_handshake_failures_total",
+                               side="smtpd", reason="cipher"), 1,
+                         relay.maillog()[-2000:])
+        self.assertEqual(value(s, "tlsrelay_tls_handshake_failures_total",
+                               side="smtp", reason="protocol"), 1,
+                         relay.maillog()[-2000:])
+        self.assertEqual(value(s, "tlsrelay_deliveries_total",
+                               status="sent", tls_level="may"), 1)
+
     def test_server_session_cache(self):
         """openssl s_client at TLS 1.2 without tickets: a miss, then the
         hit that resumes."""

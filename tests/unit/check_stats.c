@@ -115,6 +115,7 @@ START_TEST(reason_classes)
 		{ "certificate verify failed", "certificate" },
 		{ "unsupported protocol", "protocol" },
 		{ "no shared cipher", "cipher" },
+		{ "legacy sigalg disallowed or unsupported", "protocol" },
 		{ "Connection reset by peer", "other" },
 	};
 
