@@ -31,13 +31,14 @@
 
 #define CLIENT_LIMIT	16	/* served at once; the rest wait in the
 				 * kernel's backlog */
-#define REQUEST_SECONDS	5	/* to send the request, and to take the
-				 * response */
+#define REQUEST_SECONDS	5	/* for a whole connection: request,
+				 * response, close */
 #define QUEUE_CACHE_MS	1000	/* a scrape storm scans the spool once */
 
 struct client {
 	TAILQ_ENTRY(client) entry;
 	struct bufferevent *bev;
+	struct event *deadline;	/* for the whole connection */
 	int metrics;		/* came to a metrics socket */
 };
 
@@ -78,6 +79,7 @@ static void
 client_free(struct client *c)
 {
 	TAILQ_REMOVE(&srv.clients, c, entry);
+	event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 	srv.n_clients--;
@@ -218,6 +220,16 @@ read_cb(struct bufferevent *bev, void *arg)
 }
 
 
+/* A client that sends its request a byte at a time does not keep its
+ * place for longer than this either. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_free(arg);
+}
+
 static void
 accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -245,10 +257,11 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 			free(c);
 			return;
 		}
+		c->deadline = evtimer_new(srv.base, deadline_cb, c);
+		evtimer_add(c->deadline, &deadline);
 		TAILQ_INSERT_TAIL(&srv.clients, c, entry);
 		srv.n_clients++;
 		bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-		bufferevent_set_timeouts(c->bev, &deadline, &deadline);
 		bufferevent_setwatermark(c->bev, EV_READ, 0,
 		    HTTP_REQUEST_MAX + 1);
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);

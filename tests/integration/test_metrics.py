@@ -378,6 +378,29 @@ class HealthTest(MetricsCase):
             self.assertEqual(raw_request(self.health_port, junk),
                              "HTTP/1.1 400 Bad Request")
         self.assertEqual(http_get(self.health_port, "/health")[0], 200)
+        # A request that never ends is dropped at its deadline, unanswered.
+        with socket.create_connection(("127.0.0.1", self.health_port),
+                                      timeout=20) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")
+            started = time.monotonic()
+            self.assertEqual(s.recv(100), b"")
+            self.assertGreater(time.monotonic() - started, 3)
+        # At most 16 clients at once: the 17th waits for a place.
+        held = [socket.create_connection(("127.0.0.1", self.health_port),
+                                         timeout=10) for _ in range(16)]
+        try:
+            for h in held:
+                h.sendall(b"GET /health HTTP/1.1\r\n")
+            with socket.create_connection(("127.0.0.1", self.health_port),
+                                          timeout=1) as s:
+                s.sendall(b"GET /health HTTP/1.1\r\n\r\n")
+                self.assertRaises(socket.timeout, s.recv, 100)
+                held.pop().close()
+                s.settimeout(10)
+                self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 200 OK"))
+        finally:
+            for h in held:
+                h.close()
 
         # An SMTP session held open keeps the node draining after SIGTERM.
         c = self.client(relay)
