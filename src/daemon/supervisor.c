@@ -144,6 +144,18 @@ forget_client_keys(void)
 	}
 }
 
+/* In an smtpd worker: the status process's sockets are not its to keep
+ * open. Only the current generation's are open (a retired one's are the
+ * same sockets, or closed and their numbers maybe reused). */
+static void
+close_status_sockets(void)
+{
+	for (size_t i = 0; i < current->n_metrics; i++)
+		close(current->metrics_fds[i]);
+	for (size_t i = 0; i < current->n_health; i++)
+		close(current->health_fds[i]);
+}
+
 static void
 start_worker(struct generation *gen)
 {
@@ -169,6 +181,7 @@ start_worker(struct generation *gen)
 		log_after_fork("smtpd");
 		close_pid_file();
 		forget_client_keys();
+		close_status_sockets();
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
 		stats_attach(stats, slot, STATS_PROC_SMTPD);

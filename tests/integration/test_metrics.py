@@ -146,9 +146,23 @@ class MetricsCase(OutboundTestCase):
 
     def smtpd_workers(self, relay):
         """The children that hold the smtp listener."""
-        inodes = listening_inodes(relay.port())
-        return [p for p in children_of(relay.pid)
-                if proc_socket_inodes(p) & inodes]
+        return holders(relay, relay.port())
+
+    def status_process(self, relay):
+        return holders(relay, self.metrics_port)
+
+
+def holders(relay, port):
+    """The children of relay that hold the socket listening on port."""
+    inodes = listening_inodes(port)
+    pids = []
+    for pid in children_of(relay.pid):
+        try:
+            if proc_socket_inodes(pid) & inodes:
+                pids.append(pid)
+        except FileNotFoundError:
+            pass            # it has just exited
+    return pids
 
 
 def value(samples, name, **labels):
@@ -282,15 +296,12 @@ class MetricsTest(MetricsCase):
 
         # A reload: new workers, a new queue manager and status process;
         # the old ones' counts stay too.
-        old_status = [p for p in children_of(relay.pid)
-                      if proc_socket_inodes(p) &
-                      listening_inodes(self.metrics_port)]
+        old_status = self.status_process(relay)
+        self.assertEqual(len(old_status), 1)
         relay.signal(signal.SIGHUP)
         relay.wait_log(r"reload -- version")
-        wait_for("a new status process", lambda: [
-            p for p in children_of(relay.pid) if proc_socket_inodes(p) &
-            listening_inodes(self.metrics_port)] not in ([], old_status),
-            10, relay.diagnostics)
+        wait_for("a new status process", lambda: self.status_process(
+            relay) not in ([], old_status), 10, relay.diagnostics)
         reloaded = self.samples()
         for key, v in killed.items():
             if key[0].endswith("_total"):
@@ -328,6 +339,24 @@ class MetricsTest(MetricsCase):
                          relay.maillog()[-2000:])
         self.assertEqual(value(s, "tlsrelay_deliveries_total",
                                status="sent", tls_level="may"), 1)
+
+    def test_active_connections(self):
+        """While the next hop takes its time over a message, its
+        connection is counted under relayhost; then no more."""
+        sink = self.sink(delay=3)
+        relay = self.metrics_relay(main={"relayhost": sink.nexthop})
+        _, data = self.outbound_message()
+        self.submit(relay, "sender@senders.test", ["rcpt@example.test"],
+                    data)
+        wait_for("the relay connected to the sink",
+                 lambda: sink.connections(), 10, relay.diagnostics)
+        s = self.samples()
+        self.assertEqual(value(s, "tlsrelay_smtp_connections_active",
+                               **{"class": "relayhost"}), 1)
+        relay.wait_log(r"status=sent")
+        wait_for("no connection counted", lambda: value(
+            self.samples(), "tlsrelay_smtp_connections_active",
+            **{"class": "relayhost"}) == 0, 10, relay.diagnostics)
 
     def test_server_session_cache(self):
         """openssl s_client at TLS 1.2 without tickets: a miss, then the
@@ -416,6 +445,15 @@ class HealthTest(MetricsCase):
         c.close()
         relay.wait_exit()
         self.assertNotIn(self.health_port, listening_ports())
+
+    def test_bad_address(self):
+        """A value that is not host:port stops the start, and says why."""
+        relay = self.relay(main={"tlsrelay_metrics_listen": "127.0.0.1"},
+                           start=False)
+        status, out = relay.start_expect_failure()
+        self.assertNotEqual(status, 0)
+        self.assertIn("tlsrelay_metrics_listen = 127.0.0.1: not host:port",
+                      out)
 
     def test_no_worker_no_health(self):
         """No smtpd worker running, no node to send mail to: 503. The
