@@ -45,8 +45,12 @@ void stats_attach(struct stats *stats, int slot, enum stats_proc kind);
 /* Adds delta to the row of the family's labels, given as one const char *
  * per label (NULL reads as ""). A label set not seen before takes a free
  * row of the family; when there is none, the row whose labels are all
- * "other". */
-void stats_add(enum stat_family family, long long delta, ...);
+ * "other". The macros end the list with stats_end, so that a call with
+ * the wrong number of labels panics in the first test that makes it. */
+extern const char stats_end[];
+void stats_count(enum stat_family family, long long delta, ...);
+#define stats_add(family, delta, ...) \
+	stats_count((family), (delta), __VA_ARGS__, stats_end)
 #define stats_inc(family, ...) stats_add((family), 1, __VA_ARGS__)
 
 /* One-line hooks that also classify the reason (stats_class.c). side is

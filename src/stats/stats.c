@@ -117,8 +117,10 @@ row_for(struct stats_shared *shared, int f, const char *key)
 	return STATS_ROWS - 1;
 }
 
+const char stats_end[] = "";
+
 void
-stats_add(enum stat_family f, long long delta, ...)
+stats_count(enum stat_family f, long long delta, ...)
 {
 	const struct stats_family_def *def;
 	char key[STATS_KEY_MAX];
@@ -130,15 +132,21 @@ stats_add(enum stat_family f, long long delta, ...)
 		return;
 	def = &stats_families[f];
 	va_start(ap, delta);
-	for (int l = 0; l < def->n_labels; l++) {
+	for (int l = 0; l <= def->n_labels; l++) {
 		const char *value = va_arg(ap, const char *);
-		size_t n = value ? strlen(value) : 0;
+		size_t n;
 
-		if (len + n + 2 > sizeof(key) || (n && memchr(value,
-		    STATS_SEP, n))) {
-			fits = 0;
+		if ((value == stats_end) != (l == def->n_labels))
+			msg_panic("stats: %s takes %d label values",
+			    def->name, def->n_labels);
+		if (value == stats_end)
 			break;
-		}
+		n = value ? strlen(value) : 0;
+		if (len + n + 2 > sizeof(key) || (n && memchr(value,
+		    STATS_SEP, n)))
+			fits = 0;
+		if (!fits)
+			continue;
 		if (l > 0)
 			key[len++] = STATS_SEP;
 		memcpy(key + len, value ? value : "", n);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,16 @@ START_TEST(full_family_counts_in_other)
 	ck_assert_int_eq(value_of(stats, STAT_TLS_SESSION_CACHE,
 	    "other\x1f" "other"), 1);
 	stats_destroy(stats);
+}
+END_TEST
+
+/* A call with the wrong number of labels is a bug: it panics. */
+START_TEST(wrong_label_count_panics)
+{
+	struct stats *stats = stats_create(1);
+
+	stats_attach(stats, 0, STATS_PROC_SMTPD);
+	stats_inc(STAT_TLS_HANDSHAKES, "smtpd", "TLSv1.3");
 }
 END_TEST
 
@@ -193,6 +204,7 @@ stats_suite(void)
 
 	tcase_add_test(tc, counts_survive_the_process);
 	tcase_add_test(tc, full_family_counts_in_other);
+	tcase_add_test_raise_signal(tc, wrong_label_count_panics, SIGABRT);
 	tcase_add_test(tc, reason_classes);
 	tcase_add_test(tc, openmetrics_golden);
 	suite_add_tcase(s, tc);
