@@ -172,7 +172,8 @@ publish_params(struct stats *stats, const struct conf *conf,
 					break;
 			if (**w != '/' || j < *n_seen)
 				continue;
-			stats_set_certificate(stats, *n_seen, *w, not_after(*w));
+			stats_set_certificate(stats, *n_seen, *w,
+			    not_after(*w));
 			*seen = xrealloc(*seen, (*n_seen + 1) * sizeof(**seen));
 			(*seen)[(*n_seen)++] = xstrdup(*w);
 		}

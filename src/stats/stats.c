@@ -42,7 +42,8 @@ stats_create(int n_slots)
 	stats->shared = shm_map(stats->map_len, "stats");
 	/* The last row of each family takes what does not fit. */
 	for (int f = 0; f < STAT_N_FAMILIES; f++) {
-		struct stats_row *other = &stats->shared->rows[f][STATS_ROWS - 1];
+		struct stats_row *other =
+		    &stats->shared->rows[f][STATS_ROWS - 1];
 		size_t len = 0;
 
 		for (int l = 0; l < stats_families[f].n_labels; l++) {

@@ -7,7 +7,8 @@
 const struct stats_family_def stats_families[STAT_N_FAMILIES] = {
 	[STAT_SMTPD_CONNECTIONS] = {
 		"smtpd_connections", 0, 1, { "service" },
-		"Connections accepted by the SMTP server, by master.cf service.",
+		"Connections accepted by the SMTP server, by master.cf "
+		"service.",
 	},
 	[STAT_TLS_HANDSHAKES] = {
 		"tls_handshakes", 0, 3, { "side", "protocol", "cipher" },

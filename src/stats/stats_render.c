@@ -111,9 +111,10 @@ render_process(const struct stats_snapshot *snap, struct strbuf *out)
 {
 	size_t len;
 
-	family_head(out, "smtpd_workers", "", "gauge",
+	family_head(out, "smtpd_worker_processes", "", "gauge",
 	    "SMTP server worker processes running.");
-	strbuf_printf(out, PREFIX "smtpd_workers %d\n", snap->smtpd_workers);
+	strbuf_printf(out, PREFIX "smtpd_worker_processes %d\n",
+	    snap->smtpd_workers);
 	family_head(out, "draining", "", "gauge",
 	    "1 while the daemon stops: it accepts no new connections.");
 	strbuf_printf(out, PREFIX "draining %d\n", snap->draining);

@@ -199,7 +199,8 @@ class MetricsTest(MetricsCase):
         self.assertEqual(ctype, OPENMETRICS)
         check_openmetrics(self, om)
         before = parse_samples(om)
-        self.assertEqual(value(before, "tlsrelay_smtpd_workers"), 2)
+        self.assertEqual(value(before, "tlsrelay_smtpd_worker_processes"),
+                         2)
         self.assertGreater(value(before, "tlsrelay_tls_config_reload_"
                                  "timestamp_seconds"), time.time() - 60)
         not_after = value(before, "tlsrelay_tls_certificate_not_after_"
@@ -283,8 +284,9 @@ class MetricsTest(MetricsCase):
         relay.killed = True     # that line is this test's doing
         relay.wait_workers(2)
         wait_for("two smtpd workers again",
-                 lambda: value(self.samples(), "tlsrelay_smtpd_workers") ==
-                 2, 10, relay.diagnostics)
+                 lambda: value(self.samples(),
+                               "tlsrelay_smtpd_worker_processes") == 2,
+                 10, relay.diagnostics)
         killed = self.samples()
         for key, v in after.items():
             if key[0].endswith("_total"):
@@ -474,7 +476,7 @@ class HealthTest(MetricsCase):
         status, _, body = http_get(self.health_port, "/health")
         self.assertEqual((status, body), (503, "no smtpd worker\n"))
         s = parse_samples(http_get(self.metrics_port, "/metrics")[2])
-        self.assertEqual(value(s, "tlsrelay_smtpd_workers"), 0)
+        self.assertEqual(value(s, "tlsrelay_smtpd_worker_processes"), 0)
         # And back once the pause is over.
         wait_for("/health 200 again", lambda: http_get(
             self.health_port, "/health")[0] == 200, 10, relay.diagnostics)
