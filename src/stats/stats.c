@@ -97,7 +97,7 @@ row_for(struct stats_shared *shared, int f, const char *key)
 			int expected = ROW_EMPTY;
 
 			if (atomic_compare_exchange_strong(&row->state,
-			    &expected, ROW_CLAIMED)) {
+			    &expected, ROW_CLAIMED + self_slot)) {
 				snprintf(row->key, sizeof(row->key), "%s", key);
 				atomic_store_explicit(&row->state, ROW_READY,
 				    memory_order_release);
@@ -106,7 +106,7 @@ row_for(struct stats_shared *shared, int f, const char *key)
 			state = expected;
 		}
 		/* Another process is writing this key: a few stores. */
-		for (int spin = 0; state == ROW_CLAIMED && spin < 1000;
+		for (int spin = 0; state >= ROW_CLAIMED && spin < 100;
 		    spin++) {
 			sched_yield();
 			state = atomic_load_explicit(&row->state,
@@ -208,6 +208,15 @@ stats_slot_release(struct stats *stats, int slot)
 		}
 	atomic_store_explicit(&s->kind, STATS_PROC_NONE,
 	    memory_order_relaxed);
+	/* A row it was writing the key of when it died. */
+	for (int f = 0; f < STAT_N_FAMILIES; f++)
+		for (int r = 0; r < STATS_ROWS; r++) {
+			int claimed = ROW_CLAIMED + slot;
+
+			atomic_compare_exchange_strong(
+			    &stats->shared->rows[f][r].state, &claimed,
+			    ROW_EMPTY);
+		}
 	write_end(stats->shared);
 }
 

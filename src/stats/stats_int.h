@@ -26,7 +26,10 @@ struct stats_family_def {
 /* Indexed by enum stat_family (stats_family.c). */
 extern const struct stats_family_def stats_families[STAT_N_FAMILIES];
 
-enum { ROW_EMPTY, ROW_CLAIMED, ROW_READY };
+/* A row's state: empty, ready, or being written by the process of slot
+ * s (ROW_CLAIMED + s), so that the supervisor can free a row whose
+ * writer died in the middle of it. */
+enum { ROW_EMPTY, ROW_READY, ROW_CLAIMED };
 
 /* A label set of a family: claimed once, by compare-and-swap, by the
  * first process that needs it, and never freed. */

@@ -56,6 +56,7 @@ static struct {
 	TAILQ_HEAD(, client) clients;
 	int n_clients;
 	int paused;
+	int stopping;		/* SIGTERM: finish the clients, then exit */
 	struct stats_queue_info queue;
 	long long queue_at;		/* monotonic ms; 0: never */
 } srv;
@@ -64,6 +65,8 @@ static struct {
 static void
 set_accepting(int on)
 {
+	if (srv.stopping)
+		on = 0;
 	if (on == !srv.paused)
 		return;
 	srv.paused = !on;
@@ -84,6 +87,8 @@ client_free(struct client *c)
 	free(c);
 	srv.n_clients--;
 	set_accepting(1);
+	if (srv.stopping && srv.n_clients == 0)
+		event_base_loopexit(srv.base, NULL);
 }
 
 static void
@@ -269,13 +274,19 @@ accept_cb(evutil_socket_t fd, short what, void *arg)
 	set_accepting(0);
 }
 
+/* A reload or a stop: no new client (the next status process, or none,
+ * takes those waiting in the backlog); those here get their answer,
+ * within their deadline. */
 static void
 sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig;
 	(void)what;
 	(void)arg;
-	event_base_loopexit(srv.base, NULL);
+	srv.stopping = 1;
+	set_accepting(0);
+	if (srv.n_clients == 0)
+		event_base_loopexit(srv.base, NULL);
 }
 
 static void
@@ -312,7 +323,6 @@ status_server_run(const struct conf *conf, struct stats *stats,
 	sigterm = evsignal_new(srv.base, SIGTERM, sigterm_cb, NULL);
 	event_add(sigterm, NULL);
 	event_base_dispatch(srv.base);
-	/* Clients still here are cut: the daemon is gone. */
 	while (!TAILQ_EMPTY(&srv.clients))
 		client_free(TAILQ_FIRST(&srv.clients));
 	for (size_t i = 0; i < srv.n_listeners; i++)

@@ -72,6 +72,24 @@ START_TEST(counts_survive_the_process)
 }
 END_TEST
 
+/* A process killed while it wrote a new row's key: the row is free again
+ * once the supervisor reaps it, and the next process takes it. */
+START_TEST(half_written_row_freed)
+{
+	struct stats *stats = stats_create(2);
+	struct stats_row *row = &stats->shared->rows[STAT_DEFERRALS][0];
+
+	atomic_store(&row->state, ROW_CLAIMED + 1);
+	stats_slot_release(stats, 1);
+	ck_assert_int_eq(atomic_load(&row->state), ROW_EMPTY);
+	stats_attach(stats, 0, STATS_PROC_QMGR);
+	stats_inc(STAT_DEFERRALS, "dns");
+	ck_assert_str_eq(row->key, "dns");
+	ck_assert_int_eq(value_of(stats, STAT_DEFERRALS, "dns"), 1);
+	stats_destroy(stats);
+}
+END_TEST
+
 START_TEST(full_family_counts_in_other)
 {
 	struct stats *stats = stats_create(1);
@@ -203,6 +221,7 @@ stats_suite(void)
 	TCase *tc = tcase_create("stats");
 
 	tcase_add_test(tc, counts_survive_the_process);
+	tcase_add_test(tc, half_written_row_freed);
 	tcase_add_test(tc, full_family_counts_in_other);
 	tcase_add_test_raise_signal(tc, wrong_label_count_panics, SIGABRT);
 	tcase_add_test(tc, reason_classes);
