@@ -61,7 +61,6 @@ static struct {
 	long long queue_at;		/* monotonic ms; 0: never */
 } srv;
 
-
 static void
 set_accepting(int on)
 {
@@ -223,7 +222,6 @@ read_cb(struct bufferevent *bev, void *arg)
 	else
 		serve(c, &req);
 }
-
 
 /* A client that sends its request a byte at a time does not keep its
  * place for longer than this either. */
