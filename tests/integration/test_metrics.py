@@ -433,17 +433,26 @@ class HealthTest(MetricsCase):
             for h in held:
                 h.close()
 
-        # An SMTP session held open keeps the node draining after SIGTERM.
+        # A session in the middle of DATA keeps the node draining after
+        # SIGTERM (an idle one gets 421 at once).
         c = self.client(relay)
         c.ehlo()
+        self.assertReply(c.cmd("MAIL FROM:<sender@senders.test>"), 250)
+        self.assertReply(c.cmd("RCPT TO:<rcpt@example.test>"), 250)
+        self.assertReply(c.cmd("DATA"), 354)
+        c.send(b"Subject: drain\r\n\r\nstill coming\r\n")
         relay.signal(signal.SIGTERM)
         relay.wait_log(r"terminating on signal 15")
-        status, _, body = http_get(self.health_port, "/health")
+        try:
+            status, _, body = http_get(self.health_port, "/health")
+        except OSError as e:
+            self.fail("/health while draining: %s\n%s" % (
+                e, relay.diagnostics()))
         self.assertEqual((status, body), (503, "draining\n"))
         s = parse_samples(http_get(self.metrics_port, "/metrics")[2])
         self.assertEqual(value(s, "tlsrelay_draining"), 1)
         self.assertIsNone(relay.proc.poll())
-        c.cmd("QUIT")
+        self.assertReply(c.cmd("."), 250)
         c.close()
         relay.wait_exit()
         self.assertNotIn(self.health_port, listening_ports())
