@@ -22,6 +22,7 @@ noinst_HEADERS += \
 	include/tlsrelay/smtpd_dnscheck.h \
 	include/tlsrelay/smtpd_parse.h \
 	include/tlsrelay/smtpd_policy.h \
+	include/tlsrelay/stats.h \
 	include/tlsrelay/tls.h \
 	include/tlsrelay/tls_client.h \
 	include/tlsrelay/util.h

@@ -60,6 +60,12 @@ long long monotonic_ms(void);
  * gone already. Postfix's children watch their master the same way. */
 void proc_follow_parent(pid_t parent);
 
+/* Zero-filled memory shared with the children forked after the call
+ * (anonymous MAP_SHARED, src/util/shm.c); fatal when it cannot be had.
+ * what names it in the message. */
+void *shm_map(size_t len, const char *what);
+void shm_unmap(void *map, size_t len);
+
 /* Splits a parameter value into words separated by white space and/or
  * commas, as Postfix does for list-valued parameters. Returns a
  * NULL-terminated array; *count (if not NULL) gets the word count. Free

@@ -13,9 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/config_build.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 
@@ -125,4 +130,74 @@ cert_watch_changed(void)
 		return NULL;
 	}
 	return strbuf_steal(&changed);
+}
+
+/* The files that hold the certificates we present: the first one in each
+ * is ours (a chain file holds the key, then ours, then the chain). */
+static const enum conf_str_param smtpd_certs[] = {
+	P_smtpd_tls_cert_file, P_smtpd_tls_eccert_file, P_smtpd_tls_chain_files,
+};
+static const enum conf_str_param smtp_certs[] = {
+	P_smtp_tls_cert_file, P_smtp_tls_eccert_file, P_smtp_tls_chain_files,
+};
+
+/* notAfter of the first certificate in path, or 0. */
+static time_t
+not_after(const char *path)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	struct tm tm;
+	time_t when = 0;
+
+	if (cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		when = timegm(&tm);
+	X509_free(cert);
+	BIO_free(bio);
+	return when;
+}
+
+static void
+publish_params(struct stats *stats, const struct conf *conf,
+    const enum conf_str_param *params, size_t n, char ***seen, size_t *n_seen)
+{
+	for (size_t i = 0; i < n; i++) {
+		char **words = strlist_split(conf_str(conf, params[i]),
+		    LIST_SEPARATORS, NULL);
+
+		for (char **w = words; *w != NULL; w++) {
+			size_t j;
+
+			for (j = 0; j < *n_seen; j++)
+				if (strcmp((*seen)[j], *w) == 0)
+					break;
+			if (**w != '/' || j < *n_seen)
+				continue;
+			stats_set_certificate(stats, *n_seen, *w,
+			    not_after(*w));
+			*seen = xrealloc(*seen, (*n_seen + 1) * sizeof(**seen));
+			(*seen)[(*n_seen)++] = xstrdup(*w);
+		}
+		strlist_free(words);
+	}
+}
+
+void
+cert_watch_publish(const struct generation *gen, struct stats *stats)
+{
+	char **seen = NULL;
+	size_t n_seen = 0;
+
+	stats_clear_certificates(stats);
+	for (size_t i = 0; i < gen->n_services; i++)
+		publish_params(stats, gen->services[i].conf, smtpd_certs,
+		    sizeof(smtpd_certs) / sizeof(smtpd_certs[0]), &seen,
+		    &n_seen);
+	if (gen->run_qmgr)
+		publish_params(stats, gen->conf, smtp_certs,
+		    sizeof(smtp_certs) / sizeof(smtp_certs[0]), &seen, &n_seen);
+	for (size_t i = 0; i < n_seen; i++)
+		free(seen[i]);
+	free(seen);
+	stats_set_reloaded(stats, time(NULL));
 }

@@ -28,6 +28,10 @@ struct bound_socket {
 int listen_service(const struct conf *conf,
     const struct master_service *service, int **fds, size_t *n_fds,
     char **err);
+/* Binds (or reuses) the socket of a parameter whose value is host:port
+ * or [ipv6]:port (tlsrelay_metrics_listen). Appends the fds to *fds. */
+int listen_address(const struct conf *conf, const char *param,
+    const char *value, int **fds, size_t *n_fds, char **err);
 /* Before building a generation / after: close sockets no one uses. */
 void listen_mark_unused(void);
 void listen_close_unused(void);
@@ -71,6 +75,10 @@ struct generation {
 	size_t n_listeners;
 	int n_workers;
 	int run_qmgr;			/* master.cf has a qmgr service */
+	int *metrics_fds;		/* tlsrelay_metrics_listen */
+	size_t n_metrics;
+	int *health_fds;		/* tlsrelay_health_listen */
+	size_t n_health;
 	struct tls_client *client_tls;	/* the qmgr's, read as root */
 	int live_workers;		/* processes still running */
 	struct generation *next;	/* retired generations */
@@ -82,6 +90,11 @@ void generation_free(struct generation *gen);
 /* "using N session ticket keys from FILE", once per key file, when the
  * log is open. */
 void generation_log_ticket_keys(const struct generation *gen);
+/* In a child that serves no TLS (the status process): the servers'
+ * keys go. */
+void generation_forget_server_keys(struct generation *gen);
+/* Into the log (open by then): a status socket off loopback. */
+void generation_warn_status(const struct generation *gen);
 
 /* sd_notify.c: a notice to systemd ("READY=1", "STATUS=..."), when it
  * started us with $NOTIFY_SOCKET; otherwise nothing. */
@@ -92,6 +105,10 @@ void sd_notifyf(const char *fmt, ...) PRINTFLIKE(1, 2);
 void cert_watch_reset(const struct generation *gen);
 /* The files changed since (caller frees), or NULL. */
 char *cert_watch_changed(void);
+/* Into the metrics: the notAfter of each certificate file in service,
+ * and now as the time of the last (re)load. */
+struct stats;
+void cert_watch_publish(const struct generation *gen, struct stats *stats);
 
 /* supervisor.c */
 int supervisor_run(const char *confdir, int foreground);

@@ -7,8 +7,10 @@
  * it at once, so a bad reload changes nothing. */
 #include "config.h"
 
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -94,6 +96,55 @@ generation_log_ticket_keys(const struct generation *gen)
 	}
 }
 
+/* A metrics port is meant for the monitoring on this host or behind it:
+ * allowed elsewhere, but said, since anyone who reaches it reads the
+ * node's traffic figures. */
+static void
+warn_unless_loopback(const char *param, const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char host[NI_MAXHOST];
+
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0 ||
+		    getnameinfo((struct sockaddr *)&ss, len, host,
+		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0)
+			msg_warn("%s: listening on %s, which is not a loopback "
+			    "address: anyone who can reach it can read it",
+			    param, host);
+	}
+}
+
+/* The status process's sockets, bound here as root like every listener;
+ * the health port may be the metrics port (served there anyway). */
+static int
+listen_status(struct generation *gen, char **err)
+{
+	const char *metrics = conf_str(gen->conf, P_tlsrelay_metrics_listen);
+	const char *health = conf_str(gen->conf, P_tlsrelay_health_listen);
+
+	if (*metrics && listen_address(gen->conf, "tlsrelay_metrics_listen",
+	    metrics, &gen->metrics_fds, &gen->n_metrics, err) < 0)
+		return -1;
+	if (*health && strcmp(health, metrics) != 0 && listen_address(gen->conf,
+	    "tlsrelay_health_listen", health, &gen->health_fds,
+	    &gen->n_health, err) < 0)
+		return -1;
+	return 0;
+}
+
+void
+generation_warn_status(const struct generation *gen)
+{
+	warn_unless_loopback("tlsrelay_metrics_listen", gen->metrics_fds,
+	    gen->n_metrics);
+	warn_unless_loopback("tlsrelay_health_listen", gen->health_fds,
+	    gen->n_health);
+}
+
 struct generation *
 generation_new(const char *confdir, char **err)
 {
@@ -123,7 +174,7 @@ generation_new(const char *confdir, char **err)
 	free(built->ignored);
 	free(built);
 	listen_mark_unused();
-	if (listen_services(gen, err) < 0) {
+	if (listen_services(gen, err) < 0 || listen_status(gen, err) < 0) {
 		generation_free(gen);
 		return NULL;
 	}
@@ -141,6 +192,17 @@ generation_new(const char *confdir, char **err)
 }
 
 void
+generation_forget_server_keys(struct generation *gen)
+{
+	for (size_t i = 0; i < gen->n_services; i++) {
+		SSL_CTX_free(gen->services[i].ssl_ctx);
+		gen->services[i].ssl_ctx = NULL;
+	}
+	for (size_t i = 0; i < gen->n_listeners; i++)
+		gen->listeners[i].ssl_ctx = NULL;
+}
+
+void
 generation_free(struct generation *gen)
 {
 	if (gen == NULL)
@@ -152,6 +214,8 @@ generation_free(struct generation *gen)
 	}
 	free(gen->services);
 	free(gen->listeners);
+	free(gen->metrics_fds);
+	free(gen->health_fds);
 	tls_client_free(gen->client_tls);
 	conf_free(gen->conf);
 	free(gen);

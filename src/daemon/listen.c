@@ -197,6 +197,32 @@ listen_service(const struct conf *conf, const struct master_service *svc,
 	return rc;
 }
 
+int
+listen_address(const struct conf *conf, const char *param, const char *value,
+    int **fds, size_t *n_fds, char **err)
+{
+	char *copy = xstrdup(value), *host = copy, *port;
+	int rc;
+
+	/* "host:port" or "[ipv6]:port", as Postfix writes inet services. */
+	if (*host == '[' && (port = strstr(host, "]:")) != NULL) {
+		*port = '\0';
+		host++;
+		port += 2;
+	} else if ((port = strrchr(host, ':')) != NULL) {
+		*port++ = '\0';
+	}
+	if (port == NULL || *port == '\0' || *host == '\0' ||
+	    strchr(host, '[') || strchr(host, ']')) {
+		*err = xasprintf("%s = %s: not host:port", param, value);
+		free(copy);
+		return -1;
+	}
+	rc = resolve_and_bind(conf, host, port, param, fds, n_fds, err);
+	free(copy);
+	return rc;
+}
+
 void
 listen_mark_unused(void)
 {

@@ -38,12 +38,14 @@
 #include "tlsrelay/setup.h"
 #include "tlsrelay/anvil.h"
 #include "tlsrelay/smtpd.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
 #include "daemon.h"
 
 #define MAX_PROCS	64	/* anvil columns: current + retiring workers */
+#define QMGR_SLOT	MAX_PROCS	/* the queue manager's stats slot */
 #define STOP_GRACE	30	/* seconds a worker gets to finish on SIGTERM,
 				 * and the queue manager after its drain */
 
@@ -58,6 +60,7 @@ static struct proc procs[MAX_PROCS];
 static struct generation *current;
 static struct generation *retired;
 static struct anvil *anvil;
+static struct stats *stats;
 static struct run_user run_user;
 static sigset_t saved_mask;
 static int restart_pending;
@@ -86,6 +89,13 @@ close_pid_file(void)
 static time_t qmgr_started;
 static int qmgr_wanted;		/* start one when none runs */
 static struct throttle qmgr_throttle;
+
+/* The status process (metrics and health endpoints): one at a time, for
+ * the current generation's sockets. */
+static pid_t status_pid;
+static time_t status_started;
+static int status_wanted;
+static struct throttle status_throttle;
 
 static int
 open_log(const struct conf *conf, int foreground, char **err)
@@ -139,6 +149,18 @@ forget_client_keys(void)
 	}
 }
 
+/* In an smtpd worker: the status process's sockets are not its to keep
+ * open. Only the current generation's are open (a retired one's are the
+ * same sockets, or closed and their numbers maybe reused). */
+static void
+close_status_sockets(void)
+{
+	for (size_t i = 0; i < current->n_metrics; i++)
+		close(current->metrics_fds[i]);
+	for (size_t i = 0; i < current->n_health; i++)
+		close(current->health_fds[i]);
+}
+
 static void
 start_worker(struct generation *gen)
 {
@@ -164,8 +186,10 @@ start_worker(struct generation *gen)
 		log_after_fork("smtpd");
 		close_pid_file();
 		forget_client_keys();
+		close_status_sockets();
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
+		stats_attach(stats, slot, STATS_PROC_SMTPD);
 		exit(smtpd_worker_run(gen->listeners, gen->n_listeners, anvil,
 		    slot));
 	}
@@ -200,10 +224,71 @@ start_qmgr(void)
 		/* Its keys were read by the supervisor, as root. */
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
+		stats_attach(stats, QMGR_SLOT, STATS_PROC_QMGR);
 		exit(qmgr_run(current->conf, current->client_tls));
 	}
 	qmgr_pid = pid;
 	qmgr_started = time(NULL);
+}
+
+static void
+start_status(void)
+{
+	size_t n = current->n_metrics + current->n_health;
+	int *fds;
+	pid_t pid;
+
+	status_wanted = 0;
+	if (n == 0 || status_pid != 0)
+		return;
+	pid = fork();
+	if (pid < 0) {
+		msg_warn("fork: %s", strerror(errno));
+		status_wanted = 1;
+		throttle_fork_failed(&status_throttle, time(NULL));
+		return;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+		log_after_fork("status");
+		close_pid_file();
+		/* It talks HTTP to the network: no key of any kind. */
+		forget_client_keys();
+		generation_forget_server_keys(current);
+		for (struct generation *g = retired; g != NULL; g = g->next)
+			generation_forget_server_keys(g);
+		/* Its own sockets only: a copy of an SMTP listener would
+		 * keep that port open after a stop. */
+		fds = xmalloc(n * sizeof(*fds));
+		for (size_t i = 0; i < current->n_metrics; i++)
+			fds[i] = fcntl(current->metrics_fds[i],
+			    F_DUPFD_CLOEXEC, 0);
+		for (size_t i = 0; i < current->n_health; i++)
+			fds[current->n_metrics + i] = fcntl(
+			    current->health_fds[i], F_DUPFD_CLOEXEC, 0);
+		listen_close_all();
+		run_user_drop(&run_user);
+		proc_follow_parent(supervisor_pid);
+		exit(status_server_run(current->conf, stats, fds,
+		    current->n_metrics, fds + current->n_metrics,
+		    current->n_health));
+	}
+	status_pid = pid;
+	status_started = time(NULL);
+}
+
+/* At the very end of a stop: the health endpoint said 503 until now. */
+static void
+stop_status(void)
+{
+	int status;
+
+	if (status_pid == 0)
+		return;
+	run_user_kill(&run_user, status_pid, SIGTERM);
+	while (waitpid(status_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	status_pid = 0;
 }
 
 static void
@@ -255,8 +340,21 @@ reap_children(int stopping)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int slot;
 
+		if (pid == status_pid) {
+			status_pid = 0;
+			if (stopping)
+				continue;
+			if (!status_wanted) {
+				log_exit("status", pid, status);
+				status_wanted = 1;
+				throttle_child_ended(&status_throttle,
+				    status_started, time(NULL));
+			}
+			continue;
+		}
 		if (pid == qmgr_pid) {
 			qmgr_pid = 0;
+			stats_slot_release(stats, QMGR_SLOT);
 			if (stopping)
 				continue;
 			if (!qmgr_wanted) {
@@ -274,6 +372,7 @@ reap_children(int stopping)
 		if (slot == MAX_PROCS)
 			continue;
 		anvil_worker_reset(anvil, slot);
+		stats_slot_release(stats, slot);
 		procs[slot].pid = 0;
 		/* A worker that died may have committed a message without
 		 * telling the queue manager: have it look now, not at its
@@ -315,6 +414,7 @@ reset_throttles(void)
 
 	throttle_reset(&smtpd_throttle, "smtpd", pause);
 	throttle_reset(&qmgr_throttle, "qmgr", pause);
+	throttle_reset(&status_throttle, "status", pause);
 }
 
 static int
@@ -361,6 +461,7 @@ reload(const char *confdir, int foreground)
 	current = gen;
 	warn_without_qmgr(confdir);
 	generation_log_ticket_keys(current);
+	generation_warn_status(current);
 	listen_close_unused();
 	/* A new configuration deserves a fresh start. */
 	reset_throttles();
@@ -369,7 +470,12 @@ reload(const char *confdir, int foreground)
 	qmgr_wanted = 1;
 	if (qmgr_pid != 0)
 		run_user_kill(&run_user, qmgr_pid, SIGTERM);
+	/* So does the status process, on the new sockets. */
+	status_wanted = 1;
+	if (status_pid != 0)
+		run_user_kill(&run_user, status_pid, SIGTERM);
 	cert_watch_reset(current);
+	cert_watch_publish(current, stats);
 	sd_notifyf("READY=1");
 	return 0;
 }
@@ -468,6 +574,7 @@ stop_all(int sig)
 	long left;
 
 	msg_info("terminating on signal %d", sig);
+	stats_set_draining(stats);
 	/* Stop accepting at once; workers close their copies too. */
 	listen_close_all();
 	for (int i = 0; i < MAX_PROCS; i++)
@@ -588,15 +695,19 @@ supervisor_run(const char *confdir_arg, int foreground)
 	supervisor_pid = getpid();
 	raise_descriptor_limit();
 	anvil = anvil_create(MAX_PROCS);
+	stats = stats_create(MAX_PROCS + 1);
 
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
 	warn_without_qmgr(confdir);
 	generation_log_ticket_keys(current);
+	generation_warn_status(current);
 	reset_throttles();
 	start_missing_workers();
 	start_qmgr();
+	start_status();
 	cert_watch_reset(current);
+	cert_watch_publish(current, stats);
 	/* The sockets are bound and the workers accept on them. */
 	sd_notifyf("READY=1\nMAINPID=%ld", (long)getpid());
 	report_status();
@@ -625,14 +736,19 @@ supervisor_run(const char *confdir_arg, int foreground)
 		if (qmgr_wanted && qmgr_pid == 0 &&
 		    throttle_ready(&qmgr_throttle, time(NULL)))
 			start_qmgr();
+		if (status_wanted && status_pid == 0 &&
+		    throttle_ready(&status_throttle, time(NULL)))
+			start_status();
 	}
 	sd_notifyf("STOPPING=1");
 	stop_all(sig);
+	stop_status();
 	while (retired)
 		release_generation(retired);
 	generation_free(current);
 	listen_close_all();
 	anvil_destroy(anvil);
+	stats_destroy(stats);
 	free(run_user.name);
 	log_close();
 	return 0;

@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "conn_int.h"
 
 struct tls_reason {
@@ -77,6 +78,7 @@ conn_tls_errors(struct conn *conn, int handshake, int eof)
 void
 conn_tls_log_failure(struct conn *conn, const char *reason)
 {
+	stats_tls_failure(conn->role == CONN_SERVER ? "smtpd" : "smtp", reason);
 	if (conn->role == CONN_SERVER)
 		msg_info("SSL_accept error from %s: %s", conn->peer, reason);
 	else

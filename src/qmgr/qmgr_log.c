@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "qmgr_int.h"
 
 static const char *
@@ -39,6 +40,10 @@ qmgr_log_result(const struct qmgr_message *m, size_t index)
 	smtp_format_delay(now - arrival, total, sizeof(total));
 	smtp_format_delay(m->entered - arrival, a, sizeof(a));
 	smtp_format_delay(now - m->entered, b, sizeof(b));
+	/* Decided before any TLS policy applied. */
+	stats_inc(STAT_DELIVERIES, status_name(r->outcome), "unknown");
+	if (r->outcome == SMTP_DEFER)
+		stats_deferral(r->reason);
 	msg_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/0/0, dsn=%s, "
 	    "status=%s (%s)", m->id, m->spool.recipients[index].address,
 	    r->relay, total, a, b, r->dsn, status_name(r->outcome),

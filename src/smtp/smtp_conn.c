@@ -28,6 +28,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "smtp_int.h"
@@ -841,6 +842,7 @@ io_timeout(struct smtp_conn *conn)
 	switch (conn->state) {
 	case CS_HANDSHAKE:
 		msg_info("%s: TLS handshake timed out", conn->relay);
+		stats_tls_failure("smtp", "timed out");
 		tls_failed(conn);
 		break;
 	case CS_IDLE:

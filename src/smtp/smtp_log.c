@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
+#include "tlsrelay/tls.h"
 #include "smtp_int.h"
 
 void
@@ -126,6 +128,10 @@ smtp_log_run(const struct smtp_run *run, double now)
 	for (size_t i = 0; i < job->n_rcpts; i++) {
 		const struct smtp_rcpt *r = &job->rcpts[i];
 
+		stats_inc(STAT_DELIVERIES, status_word(r->outcome),
+		    tls_level_name(job->tls_level));
+		if (r->outcome == SMTP_DEFER)
+			stats_deferral(r->reason);
 		msg_info("%s: to=<%s>, relay=%s, delay=%s, delays=%s/%s/%s/%s, "
 		    "dsn=%s, status=%s (%s)", job->queue_id, r->address,
 		    r->relay ? r->relay : "none", delay, d[0], d[1], d[2],

@@ -21,6 +21,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "smtp_int.h"
@@ -256,12 +257,24 @@ session_fits(const struct smtp_conn *conn, const struct smtp_run *run)
 	return smtp_conn_fits(conn, run) && smtp_sasl_fits(conn, run);
 }
 
+/* For the metrics: how the next hop was chosen. */
+static const char *
+dest_class(const struct smtp_dest *dest)
+{
+	const char *relayhost = conf_str(dest->pool->conf, P_relayhost);
+
+	if (*relayhost && strcmp(dest->nexthop, relayhost) == 0)
+		return "relayhost";
+	return dest->nexthop[0] == '[' ? "transport" : "mx";
+}
+
 static void
 open_connection(struct smtp_pool *pool, struct smtp_dest *dest,
     struct smtp_run *run)
 {
 	struct smtp_conn *conn = smtp_conn_new(pool, dest);
 
+	stats_inc(STAT_SMTP_CONNECTIONS_ACTIVE, dest_class(dest));
 	conn->counted = 1;
 	dest->n_conns++;
 	pool->n_conns++;
@@ -511,6 +524,7 @@ smtp_pool_conn_detach(struct smtp_conn *conn)
 	idle_remove(conn);
 	reset_done(conn);
 	if (conn->counted) {
+		stats_add(STAT_SMTP_CONNECTIONS_ACTIVE, -1, dest_class(dest));
 		conn->counted = 0;
 		dest->n_conns--;
 		conn->pool->n_conns--;

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,11 +236,7 @@ anvil_create(int max_workers)
 	anvil->map_len = (anvil->map_len + 63) & ~(size_t)63;
 	rates_off = anvil->map_len;
 	anvil->map_len += RATE_SLOTS * sizeof(struct rate_row);
-	map = mmap(NULL, anvil->map_len, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
-		msg_fatal("anvil: mmap %zu bytes: %s", anvil->map_len,
-		    strerror(errno));
+	map = shm_map(anvil->map_len, "anvil");
 	anvil->table = map;
 	anvil->rows = (char *)map + header;
 	anvil->rates = (struct rate_row *)(void *)((char *)map + rates_off);
@@ -267,7 +262,7 @@ anvil_destroy(struct anvil *anvil)
 	/* Only the creator may destroy the mutex; a child just unmaps. */
 	if (getpid() == anvil->creator)
 		pthread_mutex_destroy(&anvil->table->lock);
-	munmap(anvil->table, anvil->map_len);
+	shm_unmap(anvil->table, anvil->map_len);
 	free(anvil);
 }
 

@@ -24,6 +24,7 @@
 #include "tlsrelay/map.h"
 #include "tlsrelay/proxy.h"
 #include "tlsrelay/smtpd_dnscheck.h"
+#include "tlsrelay/stats.h"
 #include "smtpd_session.h"
 
 
@@ -211,6 +212,7 @@ session_event(struct conn *conn, enum conn_event what, void *arg)
 		    s->state == SS_HANDSHAKE ? "STARTTLS" : s->last_command,
 		    s->name, s->addr);
 		if (s->state == SS_HANDSHAKE) {
+			stats_tls_failure("smtpd", "timed out");
 			session_free(s);
 			return;
 		}

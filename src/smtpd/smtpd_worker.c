@@ -30,6 +30,7 @@
 #include "tlsrelay/conf.h"
 #include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "smtpd_int.h"
 
@@ -183,6 +184,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	 * behind a TLS record (TLS 1.3 tickets, pipelined replies). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	worker.n_sessions++;
+	stats_inc(STAT_SMTPD_CONNECTIONS, l->name);
 	smtpd_session_start(worker.base, fd, sa, (socklen_t)salen, l,
 	    worker.anvil, worker.index, session_done);
 }

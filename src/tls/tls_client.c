@@ -21,6 +21,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
@@ -353,6 +354,7 @@ tls_log_client_established(const struct tls_info *info, int verified,
 	verdict = !info->peer_cert ? "Anonymous" : verified ? "Verified" :
 	    info->peer_trusted ? "Trusted" : "Untrusted";
 	tls_info_format(info, summary, sizeof(summary));
+	stats_inc(STAT_TLS_HANDSHAKES, "smtp", info->protocol, info->cipher);
 	msg_info("%s TLS connection established to %s: %s", verdict, peer,
 	    summary);
 }

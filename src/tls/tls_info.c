@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"
 #include "tlsrelay/util.h"
@@ -120,6 +121,7 @@ tls_log_server_established(const struct tls_info *info,
 		    peer_addr, trust, info->peer_subject_cn,
 		    info->peer_issuer_cn);
 	tls_info_format(info, summary, sizeof(summary));
+	stats_inc(STAT_TLS_HANDSHAKES, "smtpd", info->protocol, info->cipher);
 	msg_info("%s TLS connection established from %s[%s]: %s", trust,
 	    peer_name, peer_addr, summary);
 }

@@ -16,6 +16,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/scache.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
@@ -187,6 +188,7 @@ tls_client_session_prepare(SSL *ssl, const char *nexthop,
 			(void)scache_delete(sctx->cache, key);
 		SSL_SESSION_free(session);
 	}
+	stats_inc(STAT_TLS_SESSION_CACHE, "smtp", offered ? "hit" : "miss");
 	/* The SSL owns the slot now: new sessions are filed under its key. */
 	slot = xcalloc(1, sizeof(*slot));
 	slot->key = key;

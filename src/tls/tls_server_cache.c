@@ -21,6 +21,7 @@
 
 #include "tlsrelay/conf.h"
 #include "tlsrelay/log.h"
+#include "tlsrelay/stats.h"
 #include "tlsrelay/scache.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/util.h"
@@ -125,6 +126,7 @@ get_session_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy)
 		if (session == NULL)
 			(void)scache_delete(sctx->cache, key);
 	}
+	stats_inc(STAT_TLS_SESSION_CACHE, "smtpd", session ? "hit" : "miss");
 	free(key);
 	return session;
 }

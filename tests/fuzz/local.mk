@@ -162,3 +162,11 @@ EXTRA_DIST += tests/fuzz/corpus-smtpd_auth.sh
 tests_fuzz_fuzz_smtpd_auth_SOURCES = tests/fuzz/fuzz_smtpd_auth.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_smtpd_auth_LDADD = $(LIBTLSRELAY)
+
+# The status process's HTTP requests (src/stats/http_request.c).
+check_PROGRAMS += tests/fuzz/fuzz_http
+TESTS += tests/fuzz/corpus-http.sh
+EXTRA_DIST += tests/fuzz/corpus-http.sh
+tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_http_LDADD = $(LIBTLSRELAY)

@@ -123,3 +123,6 @@ EXTRA_DIST += tests/integration/test_tls_finger.py
 # a node drained under load.
 TESTS += tests/integration/test_cluster.py
 EXTRA_DIST += tests/integration/test_cluster.py
+# Operations (issues 14, 16): the metrics and health endpoints, promtool.
+TESTS += tests/integration/test_metrics.py
+EXTRA_DIST += tests/integration/test_metrics.py
