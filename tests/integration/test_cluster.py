@@ -1,11 +1,11 @@
 """Several relays behind a load balancer (issue 16): three tlsrelayd
 nodes, each with its own queue, behind HAProxy (round robin, PROXY
-protocol v2, health checks), all relaying to one sink. The client's real
+protocol v2, health checks on tlsrelay_health_listen), all relaying to one sink. The client's real
 address reaches each node through the PROXY header, a TLS 1.3 ticket from
 one node resumes on another, a node killed with kill -9 under load loses
 no acknowledged message once it is started again on its own queue, and a
-node drained with SIGTERM under load loses no session that had started
-DATA. The timers are an administrator's defaults."""
+node drained with SIGTERM under load is taken out by the balancer (its
+health check answers 503) and loses no session that had started DATA. The timers are an administrator's defaults."""
 
 import os
 import re
@@ -19,8 +19,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (DEFAULT_TIMERS, HAProxy, OutboundTestCase,  # noqa: E402
-                       RawSMTP, SClient, dot_stuff, inline_table, main,
-                       wait_for)
+                       RawSMTP, SClient, dot_stuff, free_port, inline_table,
+                       main, wait_for)
 
 SENDER = "sender@senders.test"
 RCPT = "rcpt@example.test"
@@ -143,16 +143,22 @@ class Sender:
                 pass
 
 
-def balance(ports, proxy="v2"):
+def balance(ports, proxy="v2", health=None):
     """HAProxy's backend lines for nodes on 127.0.0.1 at ports: round
     robin, the PROXY header (proxy: "v2", "v1" or None), a node down after
-    two failed checks a second apart (HAProxy's checks of a send-proxy
-    server carry a header too)."""
+    two failed checks a second apart. health: the nodes'
+    tlsrelay_health_listen ports, checked with GET /health (503 while a
+    node drains); without, a connection to the SMTP port (HAProxy's
+    checks of a send-proxy server carry a header too)."""
     option = {"v2": " send-proxy-v2", "v1": " send-proxy", None: ""}[proxy]
     lines = ["balance roundrobin"]
+    if health:
+        lines += ["option httpchk GET /health",
+                  "http-check expect status 200"]
     for i, port in enumerate(ports):
-        lines.append("server node%d 127.0.0.1:%d%s check inter 1s fall 2 "
-                     "rise 1" % (i + 1, port, option))
+        check = " port %d" % health[i] if health else ""
+        lines.append("server node%d 127.0.0.1:%d%s check%s inter 1s fall 2 "
+                     "rise 1" % (i + 1, port, option, check))
     return lines
 
 
@@ -161,13 +167,15 @@ class ClusterTest(OutboundTestCase):
     def cluster(self, nodes=3, proxy="v2", sink_delay=0, node_main=None):
         """A sink, the nodes relaying to it, HAProxy in front of them."""
         sink = self.sink(delay=sink_delay)
-        relays = []
+        relays, health = [], []
         for i in range(nodes):
+            health.append(free_port())
             settings = dict(DEFAULT_TIMERS)
             settings.update({
                 "myhostname": "node%d.relay.test" % (i + 1),
                 # Without the PROXY protocol a node sees HAProxy only.
                 "mynetworks": (INSIDE if proxy else "127.0.0.1") + "/32",
+                "tlsrelay_health_listen": "127.0.0.1:%d" % health[-1],
                 "transport_maps": inline_table({
                     "example.test": "smtp:" + sink.nexthop,
                     "senders.test": "smtp:" + sink.nexthop}),
@@ -179,8 +187,8 @@ class ClusterTest(OutboundTestCase):
             self.proxy = proxy
             relays.append(self.outbound_relay(main=settings,
                                               services={"smtp": service}))
-        lb = HAProxy(self, self._peer_dir("haproxy"),
-                     {"nodes": balance([r.port() for r in relays], proxy)})
+        lb = HAProxy(self, self._peer_dir("haproxy"), {"nodes": balance(
+            [r.port() for r in relays], proxy, health)})
         return sink, relays, lb
 
     def diagnostics(self, relays, lb=None):
@@ -347,6 +355,11 @@ class ClusterTest(OutboundTestCase):
         c.send(data[:half])
         victim.signal(signal.SIGTERM)
         victim.wait_log(r"terminating on signal 15", timeout=10)
+        # Its health check says 503 while it drains: HAProxy takes it
+        # out before its last session has ended.
+        wait_for("HAProxy to see node1 draining", lambda: re.search(
+            r"Server be_nodes/node1 is DOWN, reason: Layer7 wrong status, "
+            r"code: 503", lb.log()), 15, show)
         c.send(data[half:] + b"\r\n.\r\n")
         self.assertReply(c.reply(), 250)
         self.assertReply(c.cmd("QUIT"), 221)
