@@ -1,11 +1,13 @@
 """Several relays behind a load balancer (issue 16): three tlsrelayd
 nodes, each with its own queue, behind HAProxy (round robin, PROXY
-protocol v2, health checks on tlsrelay_health_listen), all relaying to one sink. The client's real
-address reaches each node through the PROXY header, a TLS 1.3 ticket from
-one node resumes on another, a node killed with kill -9 under load loses
-no acknowledged message once it is started again on its own queue, and a
-node drained with SIGTERM under load is taken out by the balancer (its
-health check answers 503) and loses no session that had started DATA. The timers are an administrator's defaults."""
+protocol v2, health checks on tlsrelay_health_listen), all relaying to
+one sink. The client's real address reaches each node through the PROXY
+header, a TLS 1.3 ticket from one node resumes on another, a node killed
+with kill -9 under load loses no acknowledged message once it is started
+again on its own queue, and a node drained with SIGTERM under load is
+taken out by the balancer (its health check answers 503) and loses no
+session that had started DATA. The timers are an administrator's
+defaults."""
 
 import os
 import re
