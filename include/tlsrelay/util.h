@@ -85,6 +85,8 @@ char *file_read(const char *path, size_t *len, char **err);
 /* Same for a text file: a NUL byte inside is an error, since it would
  * silently cut every line-based parser short. */
 char *file_read_text(const char *path, char **err);
+/* rm -r path, not following symbolic links: 0, or -1 with errno. */
+int remove_tree(const char *path);
 
 /* Removes leading and trailing white space in place; returns s+skip. */
 char *str_trim(char *s);

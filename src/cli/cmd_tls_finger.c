@@ -24,7 +24,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,17 +391,6 @@ target_peer(const struct dns_target *t)
 
 /* ---- set-up ------------------------------------------------------------ */
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(path);
-	return 0;
-}
-
 /* The configuration as the queue manager reads it (main.cf), with what
  * the command changes: -P for the CAs, and the client session cache
  * moved into a private directory, so that the relay's own cache is
@@ -752,6 +740,6 @@ out:
 	conf_free(view);
 	conf_free(conf);
 	free(cache);
-	(void)nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)remove_tree(tmpdir);
 	return status;
 }

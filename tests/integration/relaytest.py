@@ -1167,7 +1167,21 @@ def strip_received(content):
     return content
 
 
-class Sink:
+class PeerProcess:
+    """A peer in its own process (self.proc) writing to self.log_file
+    (self.log_path): stopped by PID, its log's tail for diagnostics."""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            stop_pid(self.proc)
+        if not self.log_file.closed:
+            self.log_file.close()
+
+    def log(self):
+        return read_text(self.log_path)[-4000:]
+
+
+class Sink(PeerProcess):
     """peers/sink.py in its own process, recording into directory.
     client_ca: ask the relay for a client certificate of that CA;
     extra_args: more options of sink.py (a subclass's)."""
@@ -1221,15 +1235,6 @@ class Sink:
             host = "ipv6:" + host
         return "[%s]:%d" % (host, self.port)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            stop_pid(self.proc)
-        if not self.log_file.closed:
-            self.log_file.close()
-
-    def log(self):
-        return read_text(self.log_path)[-4000:]
-
     def set_replies(self, replies):
         tmp = os.path.join(self.dir, "replies.json.tmp")
         with open(tmp, "w") as f:
@@ -1268,7 +1273,7 @@ class Sink:
             return []
 
 
-class HAProxy:
+class HAProxy(PeerProcess):
     """HAProxy (Debian's haproxy) in TCP mode, in the foreground (-db) in
     its own process with its own configuration file, stopped by PID.
     backends: {name: line or [lines]}, the lines of one backend (server
@@ -1316,15 +1321,6 @@ class HAProxy:
         """The port of the only frontend."""
         (port,) = self.ports.values()
         return port
-
-    def stop(self):
-        if self.proc.poll() is None:
-            stop_pid(self.proc)
-        if not self.log_file.closed:
-            self.log_file.close()
-
-    def log(self):
-        return read_text(self.log_path)[-4000:]
 
 
 class DnsServer:

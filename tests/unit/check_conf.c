@@ -689,7 +689,7 @@ END_TEST
 /* Declarations: bounds, allowed words, obsolete names */
 
 /* Writes main.cf and master.cf into a new directory; caller removes it
- * with tu_remove_tree and frees. */
+ * with remove_tree and frees. */
 static char *
 write_confdir(const char *main_cf, const char *master_cf)
 {
@@ -723,7 +723,7 @@ assert_load_refuses(const char *main_cf, const char *master_cf,
 	ck_assert_str_eq(err, want);
 	free(want);
 	free(err);
-	tu_remove_tree(dir);
+	remove_tree(dir);
 	free(dir);
 }
 
@@ -736,7 +736,7 @@ assert_load_accepts(const char *main_cf)
 
 	ck_assert_msg(conf != NULL, "%s: %s", main_cf, err);
 	conf_free(conf);
-	tu_remove_tree(dir);
+	remove_tree(dir);
 	free(dir);
 }
 
@@ -1041,7 +1041,7 @@ START_TEST(test_every_refusal_collected)
 	free(err);
 	free(want);
 	conf_free(conf);
-	tu_remove_tree(dir);
+	remove_tree(dir);
 	free(dir);
 }
 END_TEST

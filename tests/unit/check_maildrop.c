@@ -97,7 +97,7 @@ setup(void)
 static void
 teardown(void)
 {
-	ck_assert_int_eq(tu_remove_tree(queue_dir), 0);
+	ck_assert_int_eq(remove_tree(queue_dir), 0);
 }
 
 /* The only file in maildrop/, read whole. */

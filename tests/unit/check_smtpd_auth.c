@@ -259,7 +259,7 @@ make_tmpdir(void)
 static void
 remove_tmpdir(void)
 {
-	ck_assert_int_eq(tu_remove_tree(tmpdir), 0);
+	ck_assert_int_eq(remove_tree(tmpdir), 0);
 }
 
 static char *

@@ -66,8 +66,8 @@ setup_queues(void)
 static void
 teardown_queues(void)
 {
-	tu_remove_tree(queue_a);
-	tu_remove_tree(queue_b);
+	remove_tree(queue_a);
+	remove_tree(queue_b);
 }
 
 static const char *const rcpts[] = { "rcpt@example.com" };

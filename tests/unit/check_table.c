@@ -55,7 +55,7 @@ static void
 teardown(void)
 {
 	log_close();
-	tu_remove_tree(tmpdir);
+	remove_tree(tmpdir);
 }
 
 /* Writes len bytes to tmpdir/name; returns the path (caller frees). */

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +49,7 @@ tu_main(const char *argv0, Suite *(*make_suite)(void), void (*up)(void),
 	if (getenv("CHECK_KEEP") != NULL)
 		fprintf(stderr, "%s: kept %s\n", name, run_tmpdir);
 	else
-		tu_remove_tree(run_tmpdir);
+		remove_tree(run_tmpdir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
@@ -68,22 +67,6 @@ tu_make_dir(char *path, size_t size, const char *prefix)
 	ck_assert_int_lt(snprintf(path, size, "%s/%s.XXXXXX", run_tmpdir,
 	    prefix), (int)size);
 	ck_assert_ptr_nonnull(mkdtemp(path));
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-int
-tu_remove_tree(const char *path)
-{
-	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void
@@ -258,7 +241,7 @@ tu_queue_setup(void)
 void
 tu_queue_teardown(void)
 {
-	tu_remove_tree(tu_queue_dir);
+	remove_tree(tu_queue_dir);
 }
 
 void

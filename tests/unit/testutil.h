@@ -45,10 +45,6 @@ const char *tu_tmpdir(void);
  * in path[size]. */
 void tu_make_dir(char *path, size_t size, const char *prefix);
 
-/* Removes path and everything below it (rm -rf); links are not followed.
- * 0 when all went, -1 otherwise. */
-int tu_remove_tree(const char *path);
-
 /* Runs the shell command made from fmt in dir, its output discarded; ends
  * the process when it fails (a fixture that cannot be built). */
 void tu_run(const char *dir, const char *fmt, ...) PRINTFLIKE(2, 3);
