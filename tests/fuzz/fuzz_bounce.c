@@ -27,11 +27,6 @@
 #include "tlsrelay/util.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 #define MAX_RCPTS	4
 #define FIELDS		6	/* per recipient */
 #define DSN_LINE_MAX	998

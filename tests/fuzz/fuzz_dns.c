@@ -16,11 +16,6 @@
 #include "../../src/dns/dns_int.h"	/* dns_answer.c is internal */
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 static unsigned int
 fixed_random(void)
 {

@@ -13,11 +13,6 @@
 #include "tlsrelay/proxy.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

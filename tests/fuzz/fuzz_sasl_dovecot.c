@@ -13,11 +13,6 @@
 #include "tlsrelay/sasl.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 static int
 within(const char *p, const char *line, size_t len)
 {

@@ -23,11 +23,6 @@
 #include "../../src/tls/tls_scache.h"		/* sessions to bytes */
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 #define REC_HEADER	17	/* version, created, expires */
 
 static SSL_CTX *

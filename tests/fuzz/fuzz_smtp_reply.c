@@ -15,11 +15,6 @@
 #include "tlsrelay/smtp.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 static void
 check_dsn(const struct smtp_reply *r)
 {

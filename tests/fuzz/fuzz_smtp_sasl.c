@@ -28,11 +28,6 @@
 #include "../../src/smtp/smtp_int.h"	/* smtp_sasl.c is internal */
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 #define USER		"relay@example.com"
 #define PASSWORD	"pa:ss=w\xc3\xb6rd"
 #define LABEL		"mx.example.com[192.0.2.1]:587"

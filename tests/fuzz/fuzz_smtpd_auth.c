@@ -20,11 +20,6 @@
 #include "tlsrelay/util.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 #define USER		"user@example.com"
 #define PASSWORD	"secret"
 #define MAX_LINES	8

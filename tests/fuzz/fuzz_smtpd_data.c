@@ -13,11 +13,6 @@
 #include "tlsrelay/util.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 struct outcome {
 	enum data_result result;
 	size_t consumed;

@@ -12,11 +12,6 @@
 #include "../../src/smtpd/smtpd_header.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 /* Scans in pieces (piece 0: all at once; else seeded pieces of 1 to
  * piece bytes) and copies the result into out. */
 static void

@@ -26,11 +26,6 @@
 #include "tlsrelay/util.h"
 #include "fuzz.h"
 
-#define CHECK(cond) do { if (!(cond)) { \
-	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-	    #cond); \
-	abort(); } } while (0)
-
 #define MAX_ENTRIES	8
 
 static const struct conf *
