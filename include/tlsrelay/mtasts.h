@@ -64,4 +64,87 @@ int mtasts_mx_pattern_match(const char *pattern, const char *host);
 int mtasts_policy_mx_match(const struct mtasts_policy *policy,
     const char *host);
 
+/* ---- fetching a policy (mtasts_fetch.c) -------------------------------- */
+
+struct dns;
+struct ssl_ctx_st;
+struct mtasts_fetch;
+
+/* The whole fetch, DNS included, gives up after this many seconds. */
+#define MTASTS_FETCH_TIMEOUT	10
+
+/* The TLS client context for policy fetches: TLS 1.2 or newer, the peer
+ * verified against cafile, or the system store when cafile is empty.
+ * NULL with *err set (caller frees). */
+struct ssl_ctx_st *mtasts_fetch_ctx(const char *cafile, char **err);
+
+/* body: the policy as served (len bytes), or NULL with why saying what
+ * failed (a DNS error, the certificate, an HTTP status, a redirect, the
+ * Content-Type, the size, the deadline). */
+typedef void (*mtasts_fetch_cb)(void *arg, const char *body, size_t len,
+    const char *why);
+
+/* GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt on port (443 but
+ * for tests), mta-sts.DOMAIN resolved through dns. The callback runs
+ * exactly once, from the event loop, unless the fetch is cancelled. */
+struct mtasts_fetch *mtasts_fetch_start(struct dns *dns,
+    struct ssl_ctx_st *ctx, const char *domain, unsigned short port,
+    int timeout, mtasts_fetch_cb cb, void *arg);
+void mtasts_fetch_cancel(struct mtasts_fetch *f);
+
+/* ---- the policy cache (mtasts_cache.c) --------------------------------- */
+
+struct scache;
+
+/* The database in data_directory (".db" appended), in the environment
+ * of the TLS session caches. */
+#define MTASTS_CACHE_NAME	"mta_sts_policy"
+
+struct mtasts_cached {
+	char id[MTASTS_ID_MAX + 1];	/* of the TXT record it came with */
+	time_t fetched;
+	struct mtasts_policy *policy;	/* caller frees */
+};
+
+/* 1 with *out when domain has a policy fetched less than its max_age
+ * ago; 0 when not (an unreadable record is removed); -1 when the store
+ * cannot be used now (logged). */
+int mtasts_cache_get(struct scache *sc, const char *domain, time_t now,
+    struct mtasts_cached *out);
+/* Stores the policy body as served (already known to parse), valid
+ * max_age seconds from fetched. 0, or -1 (logged). */
+int mtasts_cache_put(struct scache *sc, const char *domain, const char *id,
+    time_t fetched, const char *body, size_t len, long max_age);
+int mtasts_cache_delete(struct scache *sc, const char *domain);
+
+/* ---- the lookup (mtasts.c) --------------------------------------------- */
+
+struct mtasts;
+struct mtasts_lookup;
+
+/* The policy resolver of one process: TXT lookups through dns, fetches
+ * on port with the trust anchors of cafile ("" = the system store), the
+ * cache in data_directory. NULL with *err set (caller frees). */
+struct mtasts *mtasts_new(struct dns *dns, const char *data_directory,
+    const char *cafile, unsigned short port, char **err);
+/* Every lookup must have completed or been cancelled. */
+void mtasts_free(struct mtasts *mt);
+
+/* policy: the domain's policy in mode enforce or testing, valid only
+ * during the call, with the id it was fetched under; NULL when the
+ * domain has none (no TXT record and nothing cached, mode none, a failed
+ * first fetch). */
+typedef void (*mtasts_lookup_cb)(void *arg,
+    const struct mtasts_policy *policy, const char *id);
+
+/* RFC 8461 5.1: the TXT record first; a cached policy with the same id
+ * is used as it is; a new id, or no cached policy, means a fetch; a
+ * failed fetch or TXT lookup keeps the cached policy until its max_age
+ * runs out; mode none removes it. The callback runs exactly once unless
+ * the lookup is cancelled; it may run before this returns, and then the
+ * return value is NULL. */
+struct mtasts_lookup *mtasts_lookup(struct mtasts *mt, const char *domain,
+    mtasts_lookup_cb cb, void *arg);
+void mtasts_lookup_cancel(struct mtasts_lookup *lk);
+
 #endif

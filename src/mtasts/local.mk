@@ -1,6 +1,9 @@
 # mtasts: MTA-STS (RFC 8461): the TXT record and policy parsers, the
 # HTTPS fetch, the policy cache.
 libtlsrelay_a_SOURCES += \
+	src/mtasts/mtasts.c \
+	src/mtasts/mtasts_cache.c \
+	src/mtasts/mtasts_fetch.c \
 	src/mtasts/mtasts_policy.c \
 	src/mtasts/mtasts_txt.c
 noinst_HEADERS += include/tlsrelay/mtasts.h

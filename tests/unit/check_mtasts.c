@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tlsrelay/log.h"
 #include "tlsrelay/mtasts.h"
+#include "tlsrelay/scache.h"
+#include "tlsrelay/util.h"
 #include "testutil.h"
 
 static struct mtasts_policy *
@@ -261,6 +264,50 @@ START_TEST(mx_patterns)
 }
 END_TEST
 
+/* The cache keeps the body and id, gives the policy back parsed, lets it
+ * expire after max_age, and removes a record it cannot parse. */
+START_TEST(cache_round_trip)
+{
+	static const char body[] = "version: STSv1\r\nmode: enforce\r\n"
+	    "mx: *.example.net\r\nmax_age: 600\r\n";
+	char dir[4096], *path;
+	struct scache *sc;
+	struct mtasts_cached c;
+	time_t now = 1700000000;
+
+	tu_make_dir(dir, sizeof(dir), "cache");
+	path = xasprintf("%s/%s", dir, MTASTS_CACHE_NAME);
+	sc = scache_new(dir, SCACHE_BTREE, path, 0);
+	ck_assert_int_eq(mtasts_cache_get(sc, "example.net", now, &c), 0);
+	ck_assert_int_eq(mtasts_cache_put(sc, "example.net", "id1", now, body,
+	    sizeof(body) - 1, 600), 0);
+	ck_assert_int_eq(mtasts_cache_get(sc, "example.net", now + 599, &c),
+	    1);
+	ck_assert_str_eq(c.id, "id1");
+	ck_assert_int_eq(c.fetched, now);
+	ck_assert_int_eq(c.policy->mode, MTASTS_MODE_ENFORCE);
+	ck_assert_str_eq(c.policy->mx[0], "*.example.net");
+	mtasts_policy_free(c.policy);
+	/* Past max_age: gone. */
+	ck_assert_int_eq(mtasts_cache_get(sc, "example.net", now + 600, &c),
+	    0);
+	ck_assert_ptr_null(c.policy);
+	/* A record that does not parse is dropped, not used. */
+	ck_assert_int_eq(scache_put(sc, "bad.example", now, now + 600,
+	    "id2\0version: STSv9\n", 19), 0);
+	ck_assert_int_eq(mtasts_cache_get(sc, "bad.example", now, &c), 0);
+	ck_assert_int_eq(scache_get(sc, "bad.example", now,
+	    &(struct scache_entry){ 0 }), 0);
+	ck_assert_int_eq(mtasts_cache_put(sc, "gone.example", "id3", now, body,
+	    sizeof(body) - 1, 600), 0);
+	ck_assert_int_eq(mtasts_cache_delete(sc, "gone.example"), 0);
+	ck_assert_int_eq(mtasts_cache_get(sc, "gone.example", now, &c), 0);
+	scache_free(sc);
+	scache_shutdown();
+	free(path);
+}
+END_TEST
+
 static Suite *
 mtasts_suite(void)
 {
@@ -278,6 +325,9 @@ mtasts_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mx");
 	tcase_add_test(tc, mx_patterns);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cache");
+	tcase_add_test(tc, cache_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }
