@@ -150,7 +150,9 @@ tls_failure(struct mtasts_fetch *f)
 		return xasprintf("https://%s%s: certificate verification "
 		    "failed: %s", f->host, POLICY_PATH,
 		    X509_verify_cert_error_string(verify));
-	if (e != 0)
+	/* libevent records a failed system call as SSL_ERROR_SYSCALL,
+	 * which is no packed OpenSSL error: not a TLS failure. */
+	if (e != 0 && ERR_GET_LIB(e) != 0)
 		return xasprintf("https://%s%s: TLS error: %s", f->host,
 		    POLICY_PATH, ERR_reason_error_string(e) ?
 		    ERR_reason_error_string(e) : "unknown");
