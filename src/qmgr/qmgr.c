@@ -482,6 +482,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	smtp_pool_free(qmgr.pool);
 	dns_free(qmgr.dns);
 	qmgr_message_abandon_all(&qmgr);
+	qmgr_dane_cache_flush();
 	qmgr_intake_free(qmgr.intake);
 	spool_syncer_free(qmgr.syncer);
 	qmgr_router_free(qmgr.router);
