@@ -9,6 +9,7 @@ used: "." is a refused local zone), sends from 127.0.0.1 only and has no
 IPv6."""
 
 import os
+import re
 import subprocess
 import time
 
@@ -216,7 +217,9 @@ class DnssecLab:
 
 class LoopbackCapture:
     """tcpdump on every interface for packets that are not loopback
-    traffic (not 127.0.0.0/8, not ::1). stop() returns how many it saw."""
+    traffic (not 127.0.0.0/8, not ::1). stop() returns what it saw.
+    --immediate-mode: without it the kernel hands packets over in blocks
+    and the last second's are lost when tcpdump is stopped."""
 
     FILTER = "not net 127.0.0.0/8 and not ip6 host ::1"
 
@@ -225,7 +228,8 @@ class LoopbackCapture:
         self.path = path
         self.err = open(path + ".stderr", "wb")
         self.proc = subprocess.Popen(
-            ["tcpdump", "-i", "any", "-n", "-U", "-w", path, self.FILTER],
+            ["tcpdump", "-i", "any", "-n", "-U", "--immediate-mode", "-w",
+             path, self.FILTER],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.err, start_new_session=True)
         case.addCleanup(self._cleanup)
@@ -244,12 +248,18 @@ class LoopbackCapture:
         self.err.close()
 
     def stop(self):
-        """The number of packets captured (tcpdump's own count)."""
+        """The packets captured, one line each; also a line for any that
+        the filter matched but tcpdump did not write (its own count)."""
         if self.proc.poll() is None:
             stop_pid(self.proc)
         self.err.flush()
         res = subprocess.run(["tcpdump", "-n", "-r", self.path],
                              stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=60)
-        return [l for l in res.stdout.decode(errors="replace").splitlines()
+        seen = [l for l in res.stdout.decode(errors="replace").splitlines()
                 if l.strip()]
+        m = re.search(r"(\d+) packets? received by filter",
+                      read_text(self.path + ".stderr"))
+        if m and int(m.group(1)) > 0 and not seen:
+            seen.append("tcpdump: %s" % m.group(0))
+        return seen

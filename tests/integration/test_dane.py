@@ -175,8 +175,13 @@ class DaneTest(DaneTestCase):
                        r"TLSv1\.[23] with cipher " % peer)
         relay.wait_log(r"%s: Matched DANE EE certificate at depth 0: "
                        r"3 1 1 %s$" % (peer, ee.spki_sha256().upper()))
-        self.assertIn("_%d._tcp.mx.ee.sec.test. TLSA IN" % self.port,
-                      lab.resolver_log())
+        query = "_%d._tcp.mx.ee.sec.test. TLSA IN" % self.port
+        self.assertEqual(lab.resolver_log().count(query), 1)
+        # A second message within the records' TTL (300 s): the queue
+        # manager's cache answers, unbound is not asked again.
+        second_id = self.send(relay, "other@ee.sec.test")
+        self.assertEqual(self.outcome(relay, second_id)[0], SENT)
+        self.assertEqual(lab.resolver_log().count(query), 1)
 
     def test_ta_in_chain_verified_else_deferred(self):
         """TLSA 2 1 1 of a test CA: a server that sends the CA in its
