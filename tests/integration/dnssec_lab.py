@@ -9,7 +9,7 @@ used: "." is a refused local zone), sends from 127.0.0.1 only and has no
 IPv6."""
 
 import os
-import re
+import socket
 import subprocess
 import time
 
@@ -218,25 +218,29 @@ class DnssecLab:
 class LoopbackCapture:
     """tcpdump on every interface for packets that are not loopback
     traffic (not 127.0.0.0/8, not ::1). stop() returns what it saw.
-    --immediate-mode: without it the kernel hands packets over in blocks
-    and the last second's are lost when tcpdump is stopped."""
+    The end is a positive marker: one UDP datagram to a loopback port
+    the filter also takes, and the capture is read only once the marker
+    is in the file, so every packet before it is there too (-U writes
+    each packet as it comes, --immediate-mode has the kernel hand each
+    over at once)."""
 
     FILTER = "not net 127.0.0.0/8 and not ip6 host ::1"
 
     def __init__(self, case, path):
         require_tools("tcpdump")
         self.path = path
+        self.marker_port = free_port_on(("127.0.0.1",), udp=True)
         self.err = open(path + ".stderr", "wb")
         self.proc = subprocess.Popen(
             ["tcpdump", "-i", "any", "-n", "-U", "--immediate-mode", "-w",
-             path, self.FILTER],
+             path, "(%s) or (udp and dst host 127.0.0.1 and dst port %d)" %
+             (self.FILTER, self.marker_port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=self.err, start_new_session=True)
         case.addCleanup(self._cleanup)
-        # tcpdump says "listening on any" once the capture runs: the
-        # positive marker before anything is sent.
+        # tcpdump says "listening on" once the capture runs.
         deadline = time.monotonic() + START_TIMEOUT
-        while b"listening on" not in read_text(path + ".stderr").encode():
+        while "listening on" not in read_text(path + ".stderr"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise HarnessError("tcpdump did not start: %s" %
                                    read_text(path + ".stderr"))
@@ -247,19 +251,23 @@ class LoopbackCapture:
             stop_pid(self.proc)
         self.err.close()
 
-    def stop(self):
-        """The packets captured, one line each; also a line for any that
-        the filter matched but tcpdump did not write (its own count)."""
-        if self.proc.poll() is None:
-            stop_pid(self.proc)
-        self.err.flush()
+    def _read(self):
         res = subprocess.run(["tcpdump", "-n", "-r", self.path],
                              stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=60)
-        seen = [l for l in res.stdout.decode(errors="replace").splitlines()
+        return [l for l in res.stdout.decode(errors="replace").splitlines()
                 if l.strip()]
-        m = re.search(r"(\d+) packets? received by filter",
-                      read_text(self.path + ".stderr"))
-        if m and int(m.group(1)) > 0 and not seen:
-            seen.append("tcpdump: %s" % m.group(0))
-        return seen
+
+    def stop(self):
+        """The packets captured outside loopback, one line each."""
+        marker = ".%d: UDP" % self.marker_port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"end of capture", ("127.0.0.1", self.marker_port))
+        deadline = time.monotonic() + START_TIMEOUT
+        while not any(marker in l for l in self._read()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise HarnessError("the capture's end marker never came: "
+                                   "%s" % read_text(self.path + ".stderr"))
+            time.sleep(0.05)
+        stop_pid(self.proc)
+        return [l for l in self._read() if marker not in l]
