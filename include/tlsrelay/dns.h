@@ -12,10 +12,18 @@
 struct event_base;
 struct dns;
 
+/* smtp_dns_support_level, as dns_new() takes it. */
+#define DNS_LEVEL_DISABLED	0	/* /etc/hosts only, no packet */
+#define DNS_LEVEL_ENABLED	1
+#define DNS_LEVEL_DNSSEC	2	/* queries ask for the AD bit */
+
 /* servers: a list of ip[:port] ("127.0.0.1:5353, [::1]:53"), or "" for
- * /etc/resolv.conf. use_dns: 0 resolves from /etc/hosts only. Returns NULL
- * with *err set (caller frees). */
-struct dns *dns_new(struct event_base *base, const char *servers, int use_dns,
+ * /etc/resolv.conf. level: DNS_LEVEL_*. At DNS_LEVEL_DNSSEC every query
+ * carries the AD bit (RFC 6840 5.7) and the AD bit of each answer is
+ * believed: the servers must be a validating resolver on this host (or
+ * one reached over a path as trusted as loopback). Returns NULL with *err
+ * set (caller frees). */
+struct dns *dns_new(struct event_base *base, const char *servers, int level,
     char **err);
 /* Pending callbacks are called with DNS_TEMPFAIL before this returns.
  * Not to be called from inside a dns_targets_cb. */
@@ -24,10 +32,12 @@ void dns_free(struct dns *dns);
 /* The loop the resolver runs in (for its users' own timers). */
 struct event_base *dns_event_base(const struct dns *dns);
 
-/* smtp_dns_support_level into dns_new()'s use_dns: "" and "enabled" -> 1,
- * "disabled" -> 0, "dnssec" -> 1 with a warning (no DNSSEC validation
- * here). Anything else: -1 with *err set (caller frees). */
+/* smtp_dns_support_level into dns_new()'s level: "" and "enabled" ->
+ * DNS_LEVEL_ENABLED, "disabled" -> DNS_LEVEL_DISABLED, "dnssec" ->
+ * DNS_LEVEL_DNSSEC. Anything else: -1 with *err set (caller frees). */
 int dns_support_level(const char *level, char **err);
+/* 1 when the resolver's answers carry a DNSSEC status (DNS_LEVEL_DNSSEC). */
+int dns_dnssec(const struct dns *dns);
 
 enum dns_status {
 	DNS_OK,
@@ -46,6 +56,10 @@ struct dns_target {
 	int preference;		/* MX preference; 0 without MX */
 	struct sockaddr_storage addr;	/* with the port set */
 	socklen_t addrlen;
+	/* DNS_LEVEL_DNSSEC: 1 when the MX answer (if there was an MX
+	 * lookup) and this address's answer were both validated (AD),
+	 * RFC 7672 2.2's condition for a TLSA lookup; else 0. */
+	int dnssec_valid;
 };
 
 /* why: a Postfix-style reason for failures, e.g. "Host or domain name not
@@ -90,6 +104,43 @@ char *dns_servers_csv(const char *servers, char **err);
 #define DNS_TYPE_MX	15
 #define DNS_TYPE_TXT	16
 #define DNS_TYPE_AAAA	28
+#define DNS_TYPE_TLSA	52
+
+/* ---- TLSA (RFC 6698) for DANE (RFC 7672): dns_tlsa.c ---- */
+
+struct dns_tlsa {
+	unsigned char usage;	/* 0..3: RFC 7672 uses only 2 and 3 */
+	unsigned char selector;	/* 0 full certificate, 1 SPKI */
+	unsigned char mtype;	/* 0 exact, 1 SHA-256, 2 SHA-512 */
+	unsigned char *data;
+	size_t len;
+};
+
+/* The TLSA records of the answer section of abuf (any owner: the
+ * validating resolver has followed CNAMEs), bounds-checked; other types
+ * are skipped. *ttl: the smallest TTL of them. Returns ARES_SUCCESS (with
+ * *n possibly 0; free with dns_tlsa_free), or ARES_EBADRESP for a
+ * malformed message (nothing to free). At most DNS_TLSA_MAX records are
+ * kept. */
+#define DNS_TLSA_MAX	64
+int dns_tlsa_parse(const unsigned char *abuf, int alen,
+    struct dns_tlsa **records, size_t *n, unsigned int *ttl);
+void dns_tlsa_free(struct dns_tlsa *records, size_t n);
+
+/* status: DNS_OK with n > 0; DNS_NOTFOUND for NXDOMAIN or NODATA;
+ * DNS_TEMPFAIL for anything else (SERVFAIL: a bogus answer at a
+ * validating resolver; a timeout; a malformed answer), with why.
+ * secure: the answer (records or denial) was validated (AD). ttl: how
+ * long the answer may be kept. records are valid during the call only. */
+typedef void (*dns_tlsa_cb)(void *arg, enum dns_status status, int secure,
+    const struct dns_tlsa *records, size_t n, unsigned int ttl,
+    const char *why);
+
+/* Looks up _PORT._tcp.HOST TLSA. The callback runs exactly once, possibly
+ * before this returns; a shutting-down or DNS-less resolver answers
+ * DNS_TEMPFAIL. */
+void dns_tlsa_lookup(struct dns *dns, const char *host, unsigned port,
+    dns_tlsa_cb cb, void *arg);
 
 struct dns_lookup;
 

@@ -17,6 +17,7 @@
 struct event_base;
 struct conf;
 struct tls_client;
+struct tls_dane;
 struct tls_policy;
 
 /* ---- reply parsing (src/smtp/smtp_reply.c): untrusted bytes ---- */
@@ -70,6 +71,15 @@ struct smtp_rcpt {
 					 * or "none" */
 };
 
+/* One target's DANE verdict (levels dane and dane-only), made from
+ * DNSSEC-validated lookups by the caller (the queue manager): tlsa set,
+ * the server must match those records; defer set, the target is not
+ * tried and this is its reason; neither, opportunistic TLS (may). */
+struct smtp_dane {
+	const struct tls_dane *tlsa;
+	const char *defer;
+};
+
 struct smtp_job {
 	const char *queue_id;
 	const char *nexthop;		/* the destination: "example.com" or
@@ -90,6 +100,9 @@ struct smtp_job {
 	 * tls_level (enum tls_level), for callers without a policy table. */
 	const struct tls_policy *tls_policy;
 	int tls_level;
+	/* Levels dane and dane-only: one verdict per target, in targets'
+	 * order. Without them a DANE level defers. */
+	const struct smtp_dane *dane;
 };
 
 /* Called once per job when every recipient has an outcome, always from

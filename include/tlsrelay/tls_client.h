@@ -119,9 +119,33 @@ char *tls_client_sni(const char *setting, const char *mx_host,
 char *tls_client_servername(const struct conf *conf, const char *mx_host,
     const char *nexthop);
 
+/* ---- DANE (RFC 7672; src/tls/tls_dane.c) ---- */
+
+/* The usable TLSA records of one MX host at one port, with the names a
+ * DANE-TA(2) certificate may carry: base_domain (the MX host, whose
+ * _PORT._tcp name had the records) and the next-hop domain. */
+struct tls_dane;
+struct tls_dane *tls_dane_new(const char *base_domain, const char *nexthop);
+void tls_dane_free(struct tls_dane *dane);
+/* Adds one record when RFC 7672 can use it: usage 2 or 3, selector 0 or
+ * 1, matching type 0 (a DER certificate or SubjectPublicKeyInfo), 1
+ * (32-byte SHA-256) or 2 (64-byte SHA-512). Returns 1 when added, 0 when
+ * ignored. */
+int tls_dane_add(struct tls_dane *dane, unsigned usage, unsigned selector,
+    unsigned mtype, const unsigned char *data, size_t len);
+/* How many records were added. */
+size_t tls_dane_usable(const struct tls_dane *dane);
+/* Per connection, after tls_client_ssl_setup: the server must match one
+ * of dane's records (checked by tls_client_check_peer at level dane or
+ * dane-only). Returns 0, or -1 with *err set (caller frees). */
+int tls_client_dane_setup(SSL *ssl, const struct tls_dane *dane,
+    char **err);
+
 /* After a handshake (new or resumed): checks the server certificate as
  * the policy's level asks (fingerprint; trust and name for verify and
- * secure, hostname being the server's name as found in DNS), logs the
+ * secure, hostname being the server's name as found in DNS; at dane and
+ * dane-only a TLSA match when tls_client_dane_setup was called for the
+ * connection, else nothing, as at may), logs the
  * reasons of a failure and Postfix's "Anonymous|Untrusted|Trusted|
  * Verified TLS connection established to PEER: ..." line (at loglevel
  * >= 1 also the certificate's names and fingerprints). Returns 0, or -1

@@ -28,14 +28,16 @@ static const struct unsupported {
 	    "would pass without the filtering or signing they do" },
 	{ "smtp_tls_block_early_mail_reply", WARN, "not implemented: early "
 	    "replies after STARTTLS are not looked for" },
-	{ "smtp_tls_dane_insecure_mx_policy", WARN, "DANE is not implemented "
-	    "yet: dane levels are refused" },
+	{ "smtp_tls_dane_insecure_mx_policy", WARN, "not implemented: an "
+	    "MX host reached through insecure MX records gets level may at "
+	    "dane, as Postfix's default" },
 	{ "smtp_tls_dcert_file", WARN, "DSA certificates are not supported; "
 	    "the line is not used" },
 	{ "smtp_tls_dkey_file", WARN, "DSA certificates are not supported; "
 	    "the line is not used" },
-	{ "smtp_tls_force_insecure_host_tlsa_lookup", WARN, "DANE is not "
-	    "implemented yet: no TLSA lookups are made" },
+	{ "smtp_tls_force_insecure_host_tlsa_lookup", WARN, "not "
+	    "implemented: no TLSA lookup is made for a host whose address "
+	    "records are insecure" },
 	{ "smtp_tls_per_site", REFUSE, "not implemented: use "
 	    "smtp_tls_policy_maps (ignoring its MUST entries would lower "
 	    "security)" },

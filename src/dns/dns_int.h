@@ -12,6 +12,7 @@ struct dns {
 	struct event_base *base;
 	ares_channel channel;
 	int use_dns;		/* 0: /etc/hosts only, no packet ever */
+	int dnssec;		/* ask for and believe the AD bit */
 	int destroying;		/* inside dns_free(): start nothing new */
 	struct event *timer;	/* fires at ares_timeout() */
 	struct dns_sock *socks;	/* c-ares sockets watched by libevent */
@@ -20,6 +21,20 @@ struct dns {
 /* Re-arms the timer after anything that may have added or finished a
  * query: call after each batch of ares_query() calls. */
 void dns_update_timer(struct dns *dns);
+
+/* Sends one question (instead of ares_query): with dns->dnssec the
+ * query carries the AD bit and a fresh random ID, and the callback gets
+ * the answer whatever its RCODE, with the status ares_query would give
+ * (ARES_ENODATA, ARES_ENOTFOUND, ARES_ESERVFAIL, ...) and the buffer,
+ * so that a SERVFAIL (bogus) is told from a dead server and a denial's
+ * AD bit can be read. */
+void dns_query(struct dns *dns, const char *name, int type,
+    ares_callback cb, void *arg);
+/* 1 when abuf is an answer with the AD bit set (and dns->dnssec). */
+int dns_answer_secure(const struct dns *dns, const unsigned char *abuf,
+    int alen);
+/* A random number (getrandom; a weak fallback before entropy). */
+unsigned int dns_random(void);
 
 /* dns_answer.c: the next-hop answers, judged (and fuzzed) apart from the
  * callbacks. */

@@ -3,8 +3,8 @@
  * With DNS: an MX query, then A and/or AAAA queries for every MX host (or
  * for the name itself when it has no MX records), all in flight at once;
  * when the last answer is in, the addresses are laid out in MX order. Only
- * ares_query() is used, never ares_gethostbyname(): the addresses come from
- * DNS and nothing else. Without DNS (smtp_dns_support_level = disabled):
+ * DNS questions are asked (dns_query), never ares_gethostbyname(): the
+ * addresses come from DNS and nothing else. Without DNS (smtp_dns_support_level = disabled):
  * /etc/hosts, no MX, no packet -- as Postfix does with DNS turned off.
  *
  * Address order within one host: IPv4 (A) before IPv6 (AAAA), each in the
@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include <ares.h>
 
@@ -47,6 +45,7 @@ struct nh_lookup {
 	struct nh_host *host;
 	int family;		/* AF_INET or AF_INET6 */
 	int status;		/* ARES_* once answered */
+	int secure;		/* the answer was validated (AD) */
 	struct sockaddr_storage *addrs;
 	size_t n_addrs;
 };
@@ -67,6 +66,7 @@ struct nh_req {
 	void *arg;
 	int pending;		/* queries in flight, +1 while launching */
 	int cancelled;		/* a query ended by ares_destroy() */
+	int mx_secure;		/* the MX answer, if any, was validated */
 	struct nh_host *hosts;
 	size_t n_hosts;
 };
@@ -130,6 +130,7 @@ req_add_host(struct nh_req *req, const char *name, int preference)
 		host->lookup[i].host = NULL;	/* set once hosts stop moving */
 		host->lookup[i].family = i == 0 ? AF_INET : AF_INET6;
 		host->lookup[i].status = LOOKUP_UNUSED;
+		host->lookup[i].secure = 0;
 		host->lookup[i].addrs = NULL;
 		host->lookup[i].n_addrs = 0;
 	}
@@ -230,7 +231,7 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 /* Appends one address unless an earlier MX host had it already. */
 static void
 add_target(struct dns_target *targets, size_t *n, const struct nh_host *host,
-    const struct sockaddr_storage *addr)
+    const struct sockaddr_storage *addr, int secure)
 {
 	size_t d;
 
@@ -242,6 +243,7 @@ add_target(struct dns_target *targets, size_t *n, const struct nh_host *host,
 	targets[*n].addr = *addr;
 	targets[*n].addrlen = addr->ss_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	targets[*n].dnssec_valid = secure;
 	(*n)++;
 }
 
@@ -283,7 +285,8 @@ req_complete(struct nh_req *req)
 				    n >= req->max_addresses)
 					break;
 				add_target(targets, &n, &req->hosts[i],
-				    &lk->addrs[k]);
+				    &lk->addrs[k], req->mx_secure &&
+				    lk->secure);
 			}
 		}
 	}
@@ -320,9 +323,11 @@ addr_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	(void)timeouts;
 	if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
 		req->cancelled = 1;
-	if (status == ARES_SUCCESS)
+	if (status == ARES_SUCCESS) {
+		lk->secure = dns_answer_secure(req->dns, abuf, alen);
 		status = dns_addr_answer(lk->family, abuf, alen,
 		    lookup_take_addr, lk);
+	}
 	lk->status = status;
 	req_release(req);
 }
@@ -345,29 +350,12 @@ req_query_addresses(struct nh_req *req)
 				continue;
 			lk->status = LOOKUP_PENDING;
 			req->pending++;
-			ares_query(req->dns->channel, lk->host->name, C_IN,
+			dns_query(req->dns, lk->host->name,
 			    j == 0 ? T_A : T_AAAA, addr_cb, lk);
 		}
 	}
 	dns_update_timer(req->dns);
 	req_release(req);
-}
-
-static unsigned int
-dns_random(void)
-{
-	static unsigned int state;
-	unsigned int r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
-		return r;
-	/* No entropy yet (early boot): a weak shuffle is still a shuffle. */
-	if (state == 0)
-		state = (unsigned int)time(NULL) | 1;
-	state ^= state << 13;
-	state ^= state >> 17;
-	state ^= state << 5;
-	return state;
 }
 
 static void
@@ -380,6 +368,9 @@ mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	req->pending--;
+	/* A validated MX answer, or a validated denial of MX records (the
+	 * implicit MX): RFC 7672 2.2.1. */
+	req->mx_secure = dns_answer_secure(req->dns, abuf, alen);
 	if (status == ARES_SUCCESS)
 		verdict = dns_mx_answer(abuf, alen, dns_random, &mx, &n,
 		    &status);
@@ -523,11 +514,13 @@ dns_resolve_nexthop(struct dns *dns, const char *name, int with_mx,
 	}
 	if (with_mx) {
 		req->pending = 1;
-		ares_query(dns->channel, name, C_IN, T_MX, mx_cb, req);
+		dns_query(dns, name, T_MX, mx_cb, req);
 		/* req may be gone: the callback can run before we get here. */
 		dns_update_timer(dns);
 		return;
 	}
+	/* No MX lookup: only the addresses' status counts. */
+	req->mx_secure = 1;
 	req_add_host(req, name, 0);
 	req_query_addresses(req);
 }

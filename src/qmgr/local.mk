@@ -2,6 +2,7 @@ libtlsrelay_a_SOURCES += \
 	src/qmgr/qmgr_int.h \
 	src/qmgr/qmgr.c \
 	src/qmgr/qmgr_backoff.c \
+	src/qmgr/qmgr_dane.c \
 	src/qmgr/qmgr_intake.h \
 	src/qmgr/qmgr_intake.c \
 	src/qmgr/qmgr_log.c \

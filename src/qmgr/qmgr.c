@@ -413,8 +413,9 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 		*err = xstrdup("event_base_new failed");
 		return -1;
 	}
+	/* The value was checked with the configuration (PARAM_ENUM). */
 	if ((qmgr.dns = dns_new(qmgr.base, conf_str(conf,
-	    P_tlsrelay_dns_servers), strcasecmp(level, "disabled") != 0,
+	    P_tlsrelay_dns_servers), dns_support_level(level, err),
 	    err)) == NULL)
 		return -1;
 	if ((qmgr.pool = smtp_pool_new(qmgr.base, conf, tls, err)) == NULL)
@@ -481,6 +482,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	smtp_pool_free(qmgr.pool);
 	dns_free(qmgr.dns);
 	qmgr_message_abandon_all(&qmgr);
+	qmgr_dane_cache_flush();
 	qmgr_intake_free(qmgr.intake);
 	spool_syncer_free(qmgr.syncer);
 	qmgr_router_free(qmgr.router);

@@ -62,6 +62,7 @@ struct qmgr_group {
 	size_t n_targets;
 	enum dns_status primary_status;	/* when the destination failed */
 	char *primary_why;
+	struct qmgr_dane *dane;		/* levels dane, dane-only */
 	struct qmgr_group *next;
 };
 
@@ -84,6 +85,17 @@ struct qmgr_message {
 void qmgr_message_activate(struct qmgr *q, const char *from_dir,
     const char *id);
 void qmgr_message_abandon_all(struct qmgr *q);
+
+/* qmgr_dane.c: at levels dane and dane-only, the TLSA records of every
+ * target's host (cached per TTL) into the job's per-target verdicts
+ * (smtp.h: struct smtp_dane), then done(g) -- possibly before this
+ * returns. qmgr_dane_clear frees the group's share (a lookup still in
+ * flight ends quietly); qmgr_dane_cache_flush empties the cache. */
+struct qmgr_dane;
+void qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
+    void (*done)(struct qmgr_group *));
+void qmgr_dane_clear(struct qmgr_group *g);
+void qmgr_dane_cache_flush(void);
 
 /* qmgr_self.c: is an MX host this relay itself? */
 struct qmgr_self;

@@ -69,6 +69,7 @@ message_free(struct qmgr_message *m)
 			free(g->targets[i].hostname);
 		free(g->targets);
 		free(g->primary_why);
+		qmgr_dane_clear(g);
 		tls_policy_free(g->tls_policy);
 		free(g);
 	}
@@ -420,6 +421,25 @@ add_targets(struct qmgr_group *g, const struct dns_target *targets, size_t n)
 	}
 }
 
+static void deliver_group(struct qmgr_group *g);
+
+/* The targets' DANE verdicts are in (qmgr_dane.c). */
+static void
+dane_decided(struct qmgr_group *g)
+{
+	if (g->msg->q->stopping) {
+		group_done(g);
+		return;
+	}
+	deliver_group(g);
+}
+
+static int
+is_dane_level(int level)
+{
+	return level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY;
+}
+
 /* Every address known: deliver, or fail as the destination's DNS said. */
 static void
 deliver_group(struct qmgr_group *g)
@@ -432,6 +452,11 @@ deliver_group(struct qmgr_group *g)
 		else
 			group_fail(g, SMTP_DEFER, "4.4.3", g->primary_why ?
 			    g->primary_why : "no address to deliver to");
+		return;
+	}
+	/* DANE: each target's TLSA records first. */
+	if (is_dane_level(g->tls_policy->level) && g->dane == NULL) {
+		qmgr_dane_resolve(q, g, dane_decided);
 		return;
 	}
 	g->job.targets = g->targets;

@@ -302,6 +302,31 @@ conn_reconnect_plain(struct smtp_conn *conn)
 	conn->tls_refused = 1;
 }
 
+/* Levels dane and dane-only: this target's verdict (smtp.h). Returns 0,
+ * or -1 with *reason when the target is not to be tried. */
+static int
+target_dane(struct smtp_conn *conn, size_t i, char **reason)
+{
+	const struct smtp_job *job = conn->run->job;
+
+	conn->dane = NULL;
+	conn->tls_level = conn->policy->level;
+	if (conn->tls_level != TLS_LEV_DANE &&
+	    conn->tls_level != TLS_LEV_DANE_ONLY)
+		return 0;
+	if (job->dane == NULL) {
+		*reason = xstrdup("no DANE TLSA lookup was made");
+		return -1;
+	}
+	if (job->dane[i].defer != NULL) {
+		*reason = xstrdup(job->dane[i].defer);
+		return -1;
+	}
+	if ((conn->dane = job->dane[i].tlsa) == NULL)
+		conn->tls_level = TLS_LEV_MAY;
+	return 0;
+}
+
 static void
 conn_try_target(struct smtp_conn *conn)
 {
@@ -313,6 +338,10 @@ conn_try_target(struct smtp_conn *conn)
 		const struct dns_target *t = &job->targets[run->next_target];
 
 		set_peer(conn, t);
+		if (target_dane(conn, run->next_target, &reason) != 0) {
+			conn_target_failed(conn, "4.7.5", 0, reason);
+			return;
+		}
 		if (conn_connect(conn, t, &reason) != 0)
 			conn_target_failed(conn, "4.4.1", 0, reason);
 		return;
@@ -465,10 +494,21 @@ tls_start(struct smtp_conn *conn)
 		return;
 	}
 	free(sni);
-	/* The session cached for this server under this policy, if any. */
-	(void)tls_client_session_prepare(ssl, conn->run->job->nexthop,
-	    conn->hostname, conn->addr, conn->port,
-	    tls_policy_cache_key(conn->policy));
+	if (conn->dane != NULL) {
+		/* No resumption: a resumed session was never matched
+		 * against these records. */
+		if (tls_client_dane_setup(ssl, conn->dane, &err) != 0) {
+			msg_warn("%s: %s", conn->relay, err);
+			free(err);
+			tls_failed(conn);
+			return;
+		}
+	} else
+		/* The session cached for this server under this policy,
+		 * if any. */
+		(void)tls_client_session_prepare(ssl, conn->run->job->nexthop,
+		    conn->hostname, conn->addr, conn->port,
+		    tls_policy_cache_key(conn->policy));
 	conn->state = CS_HANDSHAKE;
 	if (conn_starttls(conn->io, CONN_CLIENT) < 0) {
 		tls_failed(conn);
@@ -667,8 +707,10 @@ smtp_conn_after_run(struct smtp_conn *conn)
 	double age = smtp_now() - conn->t_connected;
 
 	conn->run = NULL;
-	/* The run's policy may go with it; tls_key stays for the next. */
+	/* The run's policy and TLSA records may go with it; tls_key stays
+	 * for the next. */
 	conn->policy = conn->own_policy;
+	conn->dane = NULL;
 	conn->jobs++;
 	if (!pool->set.cache_connections || pool->closing ||
 	    conn->dest == NULL || age >= (double)pool->set.reuse_time_limit ||

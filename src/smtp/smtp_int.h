@@ -146,7 +146,9 @@ struct smtp_conn {
 	struct tls_policy *own_policy;
 	SSL_CTX *ssl_ctx;		/* the policy's (tls_client_ctx) */
 	char *tls_key;
-	int tls_level;
+	int tls_level;			/* the policy's, or may for a DANE
+					 * target without TLSA records */
+	const struct tls_dane *dane;	/* this target's TLSA records */
 	int tls_reuse;			/* connection_reuse=, -1 unset */
 	int tls_active;
 	int tls_refused;		/* may: this server's TLS failed */

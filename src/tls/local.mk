@@ -3,6 +3,7 @@ libtlsrelay_a_SOURCES += \
 	src/tls/tls_ciphers.c \
 	src/tls/tls_client.c \
 	src/tls/tls_client_ctx.c \
+	src/tls/tls_dane.c \
 	src/tls/tls_errors.c \
 	src/tls/tls_fprint.c \
 	src/tls/tls_info.c \

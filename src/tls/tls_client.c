@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -162,11 +163,16 @@ check_policy_settings(const struct conf *conf, int level, char **err)
 	strlist_free(files);
 	if (status != 0)
 		return status;
-	if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
-		msg_warn("%s: smtp_tls_security_level = %s: tlsrelay has no "
-		    "DANE support; mail for destinations at this level is "
-		    "deferred", tls_param_origin(conf,
-		    P_smtp_tls_security_level), tls_level_name(level));
+	/* DANE rests on validated DNS answers (RFC 7672 2.1). */
+	if ((level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY) &&
+	    strcasecmp(conf_str(conf, P_smtp_dns_support_level),
+	    "dnssec") != 0)
+		msg_warn("%s: smtp_tls_security_level = %s needs "
+		    "smtp_dns_support_level = dnssec: without it no DNS "
+		    "answer is secure, and mail %s",
+		    tls_param_origin(conf, P_smtp_tls_security_level),
+		    tls_level_name(level), level == TLS_LEV_DANE ?
+		    "gets opportunistic TLS (may)" : "is deferred");
 	if (level == TLS_LEV_FPRINT &&
 	    is_empty(conf_str(conf, P_smtp_tls_fingerprint_cert_match)))
 		msg_warn("%s: smtp_tls_security_level = fingerprint, but "

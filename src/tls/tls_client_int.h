@@ -35,5 +35,13 @@ void tls_client_verify_init(SSL_CTX *ctx);
 /* Per connection: the state the callback fills (freed with the SSL) and
  * the policy's trust anchors. Returns 0 or -1. */
 int tls_client_verify_setup(SSL *ssl, const struct tls_policy *policy);
+/* The connection checks the server by DANE (tls_client_dane_setup). */
+void tls_client_verify_mark_dane(SSL *ssl);
+
+/* tls_dane.c: SSL_CTX_dane_enable on every client context; after the
+ * handshake of a DANE connection, 1 when a TLSA record matched the chain
+ * (logged as Postfix's "Matched DANE ..." at loglevel >= 1). */
+void tls_client_dane_ctx_init(SSL_CTX *ctx);
+int tls_client_dane_verified(SSL *ssl, const char *peer, int loglevel);
 
 #endif

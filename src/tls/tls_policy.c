@@ -8,9 +8,8 @@
  * verbatim. The entry is a level followed by name=value attributes
  * (separated by white space or commas) that override main.cf for that
  * destination. Postfix ignores attributes at level none with a warning;
- * any other mistake -- an unknown level or attribute, a bad value, a
- * level tlsrelay cannot do (dane) -- defers the destination with a
- * warning naming the table and the key: a typo must never weaken TLS
+ * any other mistake -- an unknown level or attribute, a bad value --
+ * defers the destination with a warning naming the table and the key: a typo must never weaken TLS
  * silently. */
 #include "config.h"
 
@@ -268,13 +267,6 @@ policy_finish(struct tls_policy *p, const struct conf *conf,
 	char *reason = NULL;
 	struct strbuf excl;
 
-	if (p->level == TLS_LEV_DANE || p->level == TLS_LEV_DANE_ONLY) {
-		msg_warn("%s: TLS security level \"%s\" is not supported: "
-		    "tlsrelay has no DANE support; mail is deferred, never "
-		    "sent with less protection", where,
-		    tls_level_name(p->level));
-		return policy_invalid(p);
-	}
 	if (p->level == TLS_LEV_NONE) {
 		p->cache_key = make_cache_key(p);
 		return p;

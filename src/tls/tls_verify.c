@@ -34,6 +34,7 @@ struct verify_state {
 	int error;		/* X509_V_OK: none */
 	int depth;
 	char issuer[256];	/* of the certificate at that depth */
+	int dane;		/* checked by TLSA records (tls_dane.c) */
 };
 
 static int state_index = -1;
@@ -90,6 +91,26 @@ tls_client_verify_init(SSL_CTX *ctx)
 {
 	(void)state_index_get();
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, verify_cb);
+	tls_client_dane_ctx_init(ctx);
+}
+
+void
+tls_client_verify_mark_dane(SSL *ssl)
+{
+	struct verify_state *vs = state_index < 0 ? NULL :
+	    SSL_get_ex_data(ssl, state_index);
+
+	if (vs != NULL)
+		vs->dane = 1;
+}
+
+static int
+uses_dane(SSL *ssl)
+{
+	struct verify_state *vs = state_index < 0 ? NULL :
+	    SSL_get_ex_data(ssl, state_index);
+
+	return vs != NULL && vs->dane;
 }
 
 int
@@ -262,6 +283,17 @@ must_match(int level)
 	return level == TLS_LEV_FPRINT || must_trust(level);
 }
 
+/* At dane and dane-only: without TLSA records for this server (an
+ * insecure zone, a secure denial at level dane) the connection is
+ * opportunistic, and tls_client_dane_setup was not called. */
+static int
+effective_level(SSL *ssl, int level)
+{
+	if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
+		return uses_dane(ssl) ? TLS_LEV_DANE : TLS_LEV_MAY;
+	return level;
+}
+
 int
 tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
     const char *hostname, const char *peer, int loglevel, char **reason)
@@ -270,12 +302,18 @@ tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
 	struct tls_info info;
 	char *cert_fp = NULL, *pkey_fp = NULL, *matched = NULL;
 	int trusted = 0, verified = 0;
+	int level = effective_level(ssl, policy->level);
 
 	*reason = NULL;
 	tls_info_get(ssl, &info);
 	if (cert != NULL) {
 		trusted = info.peer_trusted;
-		if (policy->level == TLS_LEV_FPRINT) {
+		if (level == TLS_LEV_DANE) {
+			/* OpenSSL matched the records in the handshake; a
+			 * TLSA match stands for trust and name. */
+			trusted = verified = tls_client_dane_verified(ssl,
+			    peer, loglevel);
+		} else if (level == TLS_LEV_FPRINT) {
 			/* A listed fingerprint stands for trust and name. */
 			if (fingerprint_matches(cert, policy, &cert_fp,
 			    &pkey_fp))
@@ -284,7 +322,8 @@ tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
 			verified = tls_verify_name(cert, policy->match,
 			    policy->n_match, hostname, policy->nexthop_name,
 			    &matched);
-		if (!trusted && (must_trust(policy->level) || loglevel >= 2))
+		if (!trusted && (must_trust(level) ||
+		    level == TLS_LEV_DANE || loglevel >= 2))
 			log_verify_error(ssl, peer);
 		if (loglevel >= 1 && cert_fp == NULL) {
 			cert_fp = tls_fprint_cert(cert, policy->digest);
@@ -300,20 +339,20 @@ tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
 	}
 	info.peer_trusted = trusted;
 	tls_log_client_established(&info, verified, peer);
-	if (policy->level == TLS_LEV_FPRINT && cert != NULL && !verified)
+	if (level == TLS_LEV_FPRINT && cert != NULL && !verified)
 		msg_info("%s: certificate fingerprint mismatch: "
 		    "fingerprint=%s, pkey_fingerprint=%s", peer,
 		    cert_fp ? cert_fp : "", pkey_fp ? pkey_fp : "");
-	else if (must_trust(policy->level) && trusted && !verified)
+	else if (must_trust(level) && trusted && !verified)
 		msg_info("%s: server certificate name mismatch: subject_CN=%s",
 		    peer, info.peer_subject_cn);
 	free(cert_fp);
 	free(pkey_fp);
 	free(matched);
 	/* Postfix's smtp_proto.c: trust first, then the match. */
-	if (must_trust(policy->level) && !trusted)
+	if (must_trust(level) && !trusted)
 		*reason = xstrdup("Server certificate not trusted");
-	else if (must_match(policy->level) && !verified)
+	else if ((must_match(level) || level == TLS_LEV_DANE) && !verified)
 		*reason = xstrdup("Server certificate not verified");
 	return *reason ? -1 : 0;
 }

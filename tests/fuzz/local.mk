@@ -95,6 +95,14 @@ tests_fuzz_fuzz_dns_SOURCES = tests/fuzz/fuzz_dns.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_dns_LDADD = $(LIBTLSRELAY)
 
+# The TLSA answers of DANE (src/dns/dns_tlsa.c).
+check_PROGRAMS += tests/fuzz/fuzz_tlsa
+TESTS += tests/fuzz/corpus-tlsa.sh
+EXTRA_DIST += tests/fuzz/corpus-tlsa.sh
+tests_fuzz_fuzz_tlsa_SOURCES = tests/fuzz/fuzz_tlsa.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_tlsa_LDADD = $(LIBTLSRELAY)
+
 # The PROXY protocol header (src/proxy/proxy.c).
 check_PROGRAMS += tests/fuzz/fuzz_proxy
 TESTS += tests/fuzz/corpus-proxy.sh

@@ -40,6 +40,9 @@ EXTRA_DIST += tests/integration/test_resumption.py
 # certificates of a test CA and a wrong CA, smtp_tls_policy_maps, Postfix.
 TESTS += tests/integration/test_tls_policy.py
 EXTRA_DIST += tests/integration/test_tls_policy.py
+# DANE (issue 15): a DNSSEC lab of NSD and unbound on loopback.
+TESTS += tests/integration/test_dane.py
+EXTRA_DIST += tests/integration/test_dane.py tests/integration/dnssec_lab.py
 # Smarthost with SMTP AUTH (issue 6, client side): aiosmtpd sinks with
 # --auth, a password table built by `tlsrelay map`.
 TESTS += tests/integration/test_smarthost.py

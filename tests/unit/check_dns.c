@@ -241,6 +241,7 @@ struct result {
 	size_t n;
 	struct event_base *base;	/* loop to break when answered */
 	int *outstanding;	/* break only once this reaches 0 */
+	int dnssec;		/* the first target's dnssec_valid */
 };
 
 static void
@@ -269,6 +270,7 @@ on_targets(void *arg, enum dns_status status, const struct dns_target *t,
 	r->why = why != NULL ? xstrdup(why) : NULL;
 	r->targets = xcalloc(n + 1, sizeof(*r->targets));
 	r->n = n;
+	r->dnssec = n > 0 ? t[0].dnssec_valid : -1;
 	for (i = 0; i < n; i++) {
 		if (t[i].addr.ss_family == AF_INET) {
 			const struct sockaddr_in *sin =
@@ -571,15 +573,14 @@ START_TEST(test_support_level)
 	ck_assert_int_eq(dns_support_level("Disabled", &err), 0);
 	ck_assert_ptr_null(err);
 
-	/* Nothing logged so far; dnssec works as enabled, with a warning. */
-	ck_assert_uint_eq(fread(buf, 1, sizeof(buf), fp), 0);
-	ck_assert_int_eq(dns_support_level("dnssec", &err), 1);
+	/* dnssec is a level of its own, and nothing is logged for it. */
+	ck_assert_int_eq(dns_support_level("dnssec", &err), DNS_LEVEL_DNSSEC);
+	ck_assert_int_eq(dns_support_level("DNSSEC", &err), DNS_LEVEL_DNSSEC);
+	ck_assert_ptr_null(err);
 	clearerr(fp);
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
+	ck_assert_uint_eq(n, 0);
 	fclose(fp);
-	ck_assert_msg(strstr(buf, "warning: smtp_dns_support_level = dnssec: "
-	    "DNSSEC validation is not available") != NULL, "log: %s", buf);
 
 	ck_assert_int_eq(dns_support_level("enable", &err), -1);
 	ck_assert_ptr_nonnull(err);
@@ -1010,6 +1011,402 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
+
+/* ---- DNSSEC status, against a scripted server ---------------------------- */
+
+/* A DNS server in the test's own loop: it answers every question for its
+ * name with one record of the type asked (A 127.0.0.9, MX 10 to the name
+ * itself, TLSA 3 1 1 of 32 bytes), with the AD bit as ad[type] says and
+ * RCODE rcode (no record unless 0), and notes what each query carried. */
+struct fake_dns {
+	int fd;
+	unsigned short port;
+	struct event *ev;
+	int ad[64];
+	int rcode;
+	int queries;
+	unsigned short ids[16];
+	int query_ad[16];
+};
+
+static void
+fake_dns_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake_dns *f = arg;
+	unsigned char q[512], r[600];
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t len;
+	size_t qend, rlen;
+	unsigned type;
+
+	(void)what;
+	len = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+	    &fromlen);
+	if (len < HFIXEDSZ + 5)
+		return;
+	/* The question ends with its type and class. */
+	for (qend = HFIXEDSZ; qend < (size_t)len && q[qend] != 0;
+	    qend += q[qend] + 1)
+		;
+	qend += 1 + QFIXEDSZ;
+	if (qend > (size_t)len)
+		return;
+	type = (unsigned)q[qend - 4] << 8 | q[qend - 3];
+	if (f->queries < 16) {
+		f->ids[f->queries] = (unsigned short)(q[0] << 8 | q[1]);
+		f->query_ad[f->queries] = (q[3] & 0x20) != 0;
+	}
+	f->queries++;
+	memcpy(r, q, qend);
+	r[2] = 0x81;			/* QR, RD */
+	r[3] = (unsigned char)(0x80 | (type < 64 && f->ad[type] ? 0x20 : 0) |
+	    f->rcode);
+	r[6] = r[7] = r[8] = r[9] = r[10] = r[11] = 0;
+	rlen = qend;
+	if (f->rcode == 0 && (type == T_A || type == T_MX ||
+	    type == DNS_TYPE_TLSA)) {
+		static const unsigned char a[] = { 127, 0, 0, 9 };
+		static const unsigned char mx[] = { 0, 10, 0xc0, 12 };
+		unsigned char tlsa[35] = { 3, 1, 1 };
+		const unsigned char *rd = type == T_A ? a : type == T_MX ? mx :
+		    tlsa;
+		size_t rdlen = type == T_A ? sizeof(a) : type == T_MX ?
+		    sizeof(mx) : sizeof(tlsa);
+		unsigned char rr[12] = { 0xc0, 12, 0, 0, 0, 1, 0, 0, 1, 0 };
+
+		rr[2] = (unsigned char)(type >> 8);
+		rr[3] = (unsigned char)type;
+		rr[11] = (unsigned char)rdlen;
+		memcpy(r + rlen, rr, sizeof(rr));
+		memcpy(r + rlen + sizeof(rr), rd, rdlen);
+		rlen += sizeof(rr) + rdlen;
+		r[7] = 1;
+	}
+	(void)sendto(fd, r, rlen, 0, (struct sockaddr *)&from, fromlen);
+}
+
+static void
+fake_dns_start(struct fake_dns *f, struct event_base *base)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = bind_udp(0, &f->port);
+	ck_assert_int_ge(f->fd, 0);
+	f->ev = event_new(base, f->fd, EV_READ | EV_PERSIST, fake_dns_cb, f);
+	event_add(f->ev, NULL);
+}
+
+static void
+fake_dns_stop(struct fake_dns *f)
+{
+	event_free(f->ev);
+	close(f->fd);
+}
+
+static struct dns *
+fake_dns_resolver(struct fake_dns *f, struct event_base *base, int level)
+{
+	char srv[64], *err = NULL;
+	struct dns *dns;
+
+	snprintf(srv, sizeof(srv), "127.0.0.1:%u", f->port);
+	dns = dns_new(base, srv, level, &err);
+	ck_assert_msg(dns != NULL, "%s", err);
+	return dns;
+}
+
+struct tlsa_result {
+	int calls;
+	enum dns_status status;
+	int secure;
+	size_t n;
+	char *why;
+	struct event_base *base;
+};
+
+static void
+on_tlsa(void *arg, enum dns_status status, int secure,
+    const struct dns_tlsa *records, size_t n, unsigned int ttl,
+    const char *why)
+{
+	struct tlsa_result *r = arg;
+
+	(void)ttl;
+	r->calls++;
+	r->status = status;
+	r->secure = secure;
+	r->n = n;
+	if (n > 0)
+		ck_assert_uint_eq(records[0].usage, 3);
+	r->why = why ? xstrdup(why) : NULL;
+	event_base_loopbreak(r->base);
+}
+
+static void
+tlsa(struct dns *dns, struct event_base *base, struct tlsa_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->base = base;
+	dns_tlsa_lookup(dns, "mx.fake.test", 25, on_tlsa, r);
+	if (r->calls == 0)
+		run_loop(base);
+	ck_assert_int_eq(r->calls, 1);
+}
+
+START_TEST(test_dnssec_tlsa_status)
+{
+	struct event_base *base = event_base_new();
+	struct fake_dns f;
+	struct tlsa_result r;
+	struct dns *dns;
+
+	fake_dns_start(&f, base);
+	dns = fake_dns_resolver(&f, base, DNS_LEVEL_DNSSEC);
+	ck_assert_int_eq(dns_dnssec(dns), 1);
+
+	/* Validated records; the query asked for AD. */
+	f.ad[DNS_TYPE_TLSA] = 1;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_int_eq(r.secure, 1);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_int_eq(f.query_ad[0], 1);
+
+	/* The same records without AD: insecure. */
+	f.ad[DNS_TYPE_TLSA] = 0;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_int_eq(r.secure, 0);
+
+	/* A validated denial. */
+	f.ad[DNS_TYPE_TLSA] = 1;
+	f.rcode = NXDOMAIN;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_int_eq(r.secure, 1);
+
+	/* SERVFAIL (bogus) is its own failure, not a dead server. */
+	f.rcode = SERVFAIL;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_TEMPFAIL);
+	ck_assert_int_eq(r.secure, 0);
+	ck_assert_ptr_nonnull(strstr(r.why, "TLSA lookup error for "
+	    "_25._tcp.mx.fake.test: SERVFAIL"));
+	free(r.why);
+
+	/* A fresh random ID each time (four equal ones: 2^-48). */
+	ck_assert_int_eq(f.queries, 4);
+	ck_assert(!(f.ids[0] == f.ids[1] && f.ids[1] == f.ids[2] &&
+	    f.ids[2] == f.ids[3]));
+	dns_free(dns);
+	fake_dns_stop(&f);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_dnssec_ad_ignored_when_enabled)
+{
+	struct event_base *base = event_base_new();
+	struct fake_dns f;
+	struct tlsa_result r;
+	struct dns *dns;
+
+	fake_dns_start(&f, base);
+	dns = fake_dns_resolver(&f, base, DNS_LEVEL_ENABLED);
+	ck_assert_int_eq(dns_dnssec(dns), 0);
+	f.ad[DNS_TYPE_TLSA] = 1;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_OK);
+	ck_assert_int_eq(r.secure, 0);
+	ck_assert_int_eq(f.query_ad[0], 0);
+	dns_free(dns);
+	fake_dns_stop(&f);
+	event_base_free(base);
+}
+END_TEST
+
+/* A target is secure only when its MX answer and its address answer
+ * both were (RFC 7672 2.2). */
+START_TEST(test_dnssec_nexthop_status)
+{
+	static const struct { int mx_ad, a_ad, with_mx, secure; } cases[] = {
+		{ 1, 1, 1, 1 },
+		{ 0, 1, 1, 0 },
+		{ 1, 0, 1, 0 },
+		{ 0, 1, 0, 1 },		/* no MX lookup: the address counts */
+		{ 0, 0, 0, 0 },
+	};
+	struct event_base *base = event_base_new();
+	struct fake_dns f;
+	struct result r;
+	struct dns *dns;
+
+	fake_dns_start(&f, base);
+	dns = fake_dns_resolver(&f, base, DNS_LEVEL_DNSSEC);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		f.ad[T_MX] = cases[i].mx_ad;
+		f.ad[T_A] = cases[i].a_ad;
+		resolve(dns, base, "fake.test", cases[i].with_mx,
+		    DNS_FAMILY_INET, 25, 0, &r);
+		ck_assert_int_eq(r.status, DNS_OK);
+		ck_assert_str_eq(r.targets[0], cases[i].with_mx ?
+		    "fake.test 10 127.0.0.9 25" : "fake.test 0 127.0.0.9 25");
+		ck_assert_msg(r.dnssec == cases[i].secure, "case %zu: %d", i,
+		    r.dnssec);
+		result_free(&r);
+	}
+	dns_free(dns);
+	fake_dns_stop(&f);
+	event_base_free(base);
+}
+END_TEST
+
+/* ---- TLSA answers (dns_tlsa.c) ----------------------------------------- */
+
+/* A DNS message: header (id 1, QR, AD as asked, RCODE 0), the question
+ * _25._tcp.mx.test TLSA, then the answer records given as raw bytes. */
+struct msg {
+	unsigned char b[4096];
+	size_t len;
+};
+
+static void
+msg_put(struct msg *m, const void *p, size_t n)
+{
+	ck_assert_uint_le(m->len + n, sizeof(m->b));
+	memcpy(m->b + m->len, p, n);
+	m->len += n;
+}
+
+static void
+msg_begin(struct msg *m, unsigned ancount)
+{
+	static const unsigned char qname[] = "\003_25\004_tcp\002mx\004test";
+	unsigned char hdr[12] = { 0, 1, 0x81, 0xa0, 0, 1, 0, 0, 0, 0, 0, 0 };
+
+	m->len = 0;
+	hdr[7] = (unsigned char)ancount;
+	msg_put(m, hdr, sizeof(hdr));
+	msg_put(m, qname, sizeof(qname));	/* with its final 0 */
+	msg_put(m, "\0\x34\0\1", 4);
+}
+
+/* An answer record at the question's name (a pointer to offset 12). */
+static void
+msg_rr(struct msg *m, unsigned type, unsigned ttl, const void *rdata,
+    size_t rdlen)
+{
+	unsigned char rr[12] = { 0xc0, 12, 0, 0, 0, 1 };
+
+	rr[2] = (unsigned char)(type >> 8);
+	rr[3] = (unsigned char)type;
+	rr[6] = (unsigned char)(ttl >> 24);
+	rr[7] = (unsigned char)(ttl >> 16);
+	rr[8] = (unsigned char)(ttl >> 8);
+	rr[9] = (unsigned char)ttl;
+	rr[10] = (unsigned char)(rdlen >> 8);
+	rr[11] = (unsigned char)rdlen;
+	msg_put(m, rr, sizeof(rr));
+	msg_put(m, rdata, rdlen);
+}
+
+START_TEST(test_tlsa_parse)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa, 0xbb, 0xcc };
+	static const unsigned char r2[] = { 2, 0, 2, 0x01 };
+	struct dns_tlsa *t;
+	struct msg m;
+	size_t n;
+	unsigned int ttl;
+
+	/* Two TLSA records and a CNAME-like other type in between. */
+	msg_begin(&m, 3);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, sizeof(r1));
+	msg_rr(&m, 5, 60, "\0", 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 300, r2, sizeof(r2));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(ttl, 300);
+	ck_assert_uint_eq(t[0].usage, 3);
+	ck_assert_uint_eq(t[0].selector, 1);
+	ck_assert_uint_eq(t[0].mtype, 1);
+	ck_assert_uint_eq(t[0].len, 3);
+	ck_assert_int_eq(memcmp(t[0].data, r1 + 3, 3), 0);
+	ck_assert_uint_eq(t[1].usage, 2);
+	ck_assert_uint_eq(t[1].mtype, 2);
+	ck_assert_uint_eq(t[1].len, 1);
+	dns_tlsa_free(t, n);
+
+	/* No answer: success with nothing. */
+	msg_begin(&m, 0);
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(t);
+}
+END_TEST
+
+START_TEST(test_tlsa_parse_malformed)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa, 0xbb, 0xcc };
+	struct dns_tlsa *t;
+	struct msg m;
+	size_t n, cut;
+	unsigned int ttl;
+
+	/* Every truncation of a good message is refused, never read past. */
+	msg_begin(&m, 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, sizeof(r1));
+	for (cut = 0; cut < m.len; cut++) {
+		unsigned char *copy = xmalloc(cut > 0 ? cut : 1);
+
+		memcpy(copy, m.b, cut);
+		ck_assert_int_eq(dns_tlsa_parse(copy, (int)cut, &t, &n, &ttl),
+		    ARES_EBADRESP);
+		ck_assert_ptr_null(t);
+		ck_assert_uint_eq(n, 0);
+		free(copy);
+	}
+	/* A TLSA record shorter than its three fixed bytes. */
+	msg_begin(&m, 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, 2);
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_EBADRESP);
+	/* An answer count larger than the records present. */
+	msg_begin(&m, 2);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, sizeof(r1));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_EBADRESP);
+	ck_assert_ptr_null(t);
+	/* A TTL with the top bit set counts as 0 (RFC 2181 8). */
+	msg_begin(&m, 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 0x80000001U, r1, sizeof(r1));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(ttl, 0);
+	dns_tlsa_free(t, n);
+}
+END_TEST
+
+START_TEST(test_tlsa_parse_limit)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
+	struct dns_tlsa *t;
+	struct msg m;
+	size_t n;
+	unsigned int ttl, i;
+
+	msg_begin(&m, DNS_TLSA_MAX + 5);
+	for (i = 0; i < DNS_TLSA_MAX + 5; i++)
+		msg_rr(&m, DNS_TYPE_TLSA, 60, r1, sizeof(r1));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, DNS_TLSA_MAX);
+	dns_tlsa_free(t, n);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
@@ -1027,6 +1424,19 @@ dns_suite(void)
 	tcase_add_test(tc, test_new_bad_servers);
 	tcase_add_test(tc, test_new_server_forms);
 	tcase_add_test(tc, test_support_level);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tlsa");
+	tcase_add_test(tc, test_tlsa_parse);
+	tcase_add_test(tc, test_tlsa_parse_malformed);
+	tcase_add_test(tc, test_tlsa_parse_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dnssec");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_dnssec_tlsa_status);
+	tcase_add_test(tc, test_dnssec_ad_ignored_when_enabled);
+	tcase_add_test(tc, test_dnssec_nexthop_status);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dnsmasq");

@@ -414,9 +414,6 @@ START_TEST(parse_invalid)
 		    "to match." },
 		{ "fingerprint match=zz:top", "malformed fingerprint value: "
 		    "zz:top" },
-		{ "dane", "TLS security level \"dane\" is not supported" },
-		{ "dane-only",
-		    "TLS security level \"dane-only\" is not supported" },
 		{ "verify tafile=/nonexistent/ta.pem",
 		    "trust anchor file /nonexistent/ta.pem" },
 	};
@@ -1120,11 +1117,14 @@ START_TEST(client_ctx_per_policy)
 }
 END_TEST
 
-/* dane is known, never done, never downgraded: a warning at start-up,
- * and every destination at that level is deferred. */
-START_TEST(dane_deferred)
+/* dane and dane-only are usable levels with the mandatory protocols and
+ * ciphers; without smtp_dns_support_level = dnssec a warning says what
+ * they become. */
+START_TEST(dane_levels)
 {
 	struct conf *conf = tu_conf_load("smtp_tls_security_level = dane\n");
+	struct conf *dnssec = tu_conf_load("smtp_tls_security_level = "
+	    "dane-only\nsmtp_dns_support_level = dnssec\n");
 	struct tls_policy_maps *maps;
 	struct tls_policy *p;
 	struct tls_client *tls;
@@ -1133,16 +1133,26 @@ START_TEST(dane_deferred)
 	log_reset();
 	tls = tls_client_new(conf, &err);
 	ck_assert_msg(tls != NULL, "%s", err);
-	ck_assert(log_has("smtp_tls_security_level = dane: tlsrelay has no "
-	    "DANE support"));
+	ck_assert(log_has("smtp_tls_security_level = dane needs "
+	    "smtp_dns_support_level = dnssec"));
 	tls_client_free(tls);
 	maps = tls_policy_maps_open(conf, &err);
 	ck_assert_ptr_nonnull(maps);
 	p = tls_policy_lookup(maps, "example.com");
-	ck_assert_ptr_nonnull(p->error);
+	ck_assert_ptr_null(p->error);
+	ck_assert_int_eq(p->level, TLS_LEV_DANE);
+	/* No anonymous ciphers where a certificate is checked. */
+	ck_assert_ptr_nonnull(strstr(p->exclusions, "aNULL"));
 	tls_policy_free(p);
 	tls_policy_maps_close(maps);
+
+	log_reset();
+	tls = tls_client_new(dnssec, &err);
+	ck_assert_msg(tls != NULL, "%s", err);
+	ck_assert(!log_has("needs smtp_dns_support_level"));
+	tls_client_free(tls);
 	conf_free(conf);
+	conf_free(dnssec);
 }
 END_TEST
 
@@ -1172,7 +1182,7 @@ suite(void)
 	tcase_add_test(tc, client_ctx);
 	tcase_add_test(tc, client_ctx_per_policy);
 	tcase_add_test(tc, append_default_ca);
-	tcase_add_test(tc, dane_deferred);
+	tcase_add_test(tc, dane_levels);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,198 @@
+/* dns_tlsa: TLSA records (RFC 6698) for DANE (RFC 7672).
+ *
+ * c-ares 1.18 has no TLSA parser: the answer is walked here, every length
+ * checked against the end of the message before it is used, so that the
+ * fuzzer (tests/fuzz/fuzz_tlsa.c) can throw any bytes at it. Whether the
+ * answer is secure is the AD bit of the local validating resolver
+ * (dns_query at DNS_LEVEL_DNSSEC). */
+#include "config.h"
+
+#include <arpa/nameser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ares.h>
+
+#include "tlsrelay/dns.h"
+#include "tlsrelay/util.h"
+
+#include "dns_int.h"
+
+/* A name at *p (compressed or not) is skipped; -1 when malformed. */
+static int
+skip_name(const unsigned char *abuf, int alen, const unsigned char **p)
+{
+	char *name = NULL;
+	long enclen = 0;
+
+	if (ares_expand_name(*p, abuf, alen, &name, &enclen) != ARES_SUCCESS)
+		return -1;
+	ares_free_string(name);
+	if (enclen <= 0 || enclen > abuf + alen - *p)
+		return -1;
+	*p += enclen;
+	return 0;
+}
+
+static unsigned int
+get16(const unsigned char *p)
+{
+	return (unsigned int)p[0] << 8 | p[1];
+}
+
+static unsigned int
+get32(const unsigned char *p)
+{
+	return (unsigned int)p[0] << 24 | (unsigned int)p[1] << 16 |
+	    (unsigned int)p[2] << 8 | p[3];
+}
+
+void
+dns_tlsa_free(struct dns_tlsa *records, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(records[i].data);
+	free(records);
+}
+
+int
+dns_tlsa_parse(const unsigned char *abuf, int alen, struct dns_tlsa **records,
+    size_t *n, unsigned int *ttl)
+{
+	const unsigned char *p, *end;
+	unsigned int qdcount, ancount, i;
+	struct dns_tlsa *out = NULL;
+	size_t count = 0;
+
+	*records = NULL;
+	*n = 0;
+	*ttl = 0;
+	if (abuf == NULL || alen < HFIXEDSZ)
+		return ARES_EBADRESP;
+	end = abuf + alen;
+	qdcount = get16(abuf + 4);
+	ancount = get16(abuf + 6);
+	p = abuf + HFIXEDSZ;
+	for (i = 0; i < qdcount; i++) {
+		if (skip_name(abuf, alen, &p) != 0 || end - p < QFIXEDSZ)
+			return ARES_EBADRESP;
+		p += QFIXEDSZ;
+	}
+	for (i = 0; i < ancount; i++) {
+		unsigned int type, class, rrttl, rdlen;
+
+		if (skip_name(abuf, alen, &p) != 0 || end - p < RRFIXEDSZ)
+			goto bad;
+		type = get16(p);
+		class = get16(p + 2);
+		rrttl = get32(p + 4);
+		rdlen = get16(p + 8);
+		p += RRFIXEDSZ;
+		if ((size_t)(end - p) < rdlen)
+			goto bad;
+		if (type == DNS_TYPE_TLSA && class == C_IN) {
+			/* Usage, selector, matching type, then the data. */
+			if (rdlen < 3)
+				goto bad;
+			if (count < DNS_TLSA_MAX) {
+				struct dns_tlsa *t;
+
+				out = xrealloc(out, (count + 1) * sizeof(*out));
+				t = &out[count++];
+				t->usage = p[0];
+				t->selector = p[1];
+				t->mtype = p[2];
+				t->len = rdlen - 3;
+				t->data = xmalloc(t->len > 0 ? t->len : 1);
+				memcpy(t->data, p + 3, t->len);
+				/* RFC 2181 8: a TTL with the top bit set
+				 * is zero. */
+				if (rrttl > 0x7fffffffU)
+					rrttl = 0;
+				if (count == 1 || rrttl < *ttl)
+					*ttl = rrttl;
+			}
+		}
+		p += rdlen;
+	}
+	*records = out;
+	*n = count;
+	return ARES_SUCCESS;
+
+bad:
+	dns_tlsa_free(out, count);
+	*ttl = 0;
+	return ARES_EBADRESP;
+}
+
+/* ---- the lookup -------------------------------------------------------- */
+
+struct tlsa_req {
+	struct dns *dns;
+	char *qname;
+	dns_tlsa_cb cb;
+	void *arg;
+};
+
+/* The SOA minimum of a denial would be the right negative TTL; without
+ * parsing the authority section a short fixed time is kept instead. */
+#define TLSA_NEGATIVE_TTL	300
+
+static void
+tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct tlsa_req *req = arg;
+	struct dns_tlsa *records = NULL;
+	size_t n = 0;
+	unsigned int ttl = 0;
+	int secure;
+	char *why;
+
+	(void)timeouts;
+	secure = dns_answer_secure(req->dns, abuf, alen);
+	if (status == ARES_SUCCESS)
+		status = dns_tlsa_parse(abuf, alen, &records, &n, &ttl);
+	if (status == ARES_SUCCESS && n > 0) {
+		req->cb(req->arg, DNS_OK, secure, records, n, ttl, NULL);
+	} else if (status == ARES_SUCCESS || status == ARES_ENODATA ||
+	    status == ARES_ENOTFOUND) {
+		req->cb(req->arg, DNS_NOTFOUND, secure, NULL, 0,
+		    TLSA_NEGATIVE_TTL, NULL);
+	} else {
+		why = xasprintf("TLSA lookup error for %s: %s", req->qname,
+		    status == ARES_ESERVFAIL ? "SERVFAIL (DNSSEC validation "
+		    "failure or server problem)" : ares_strerror(status));
+		req->cb(req->arg, DNS_TEMPFAIL, 0, NULL, 0, 0, why);
+		free(why);
+	}
+	dns_tlsa_free(records, n);
+	free(req->qname);
+	free(req);
+}
+
+void
+dns_tlsa_lookup(struct dns *dns, const char *host, unsigned port,
+    dns_tlsa_cb cb, void *arg)
+{
+	struct tlsa_req *req;
+	char *qname = xasprintf("_%u._tcp.%s", port, host);
+
+	if (dns->destroying || !dns->use_dns) {
+		char *why = xasprintf("TLSA lookup error for %s: %s", qname,
+		    dns->destroying ? "resolver shutting down" :
+		    "DNS lookups are disabled");
+
+		cb(arg, DNS_TEMPFAIL, 0, NULL, 0, 0, why);
+		free(why);
+		free(qname);
+		return;
+	}
+	req = xcalloc(1, sizeof(*req));
+	req->dns = dns;
+	req->qname = qname;
+	req->cb = cb;
+	req->arg = arg;
+	dns_query(dns, qname, DNS_TYPE_TLSA, tlsa_cb, req);
+	dns_update_timer(dns);
+}

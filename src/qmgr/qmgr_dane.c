@@ -1,0 +1,356 @@
+/* qmgr_dane: the DANE verdict (RFC 7672 2.2) for each target of a group
+ * whose TLS level is dane or dane-only, before the group goes to the
+ * client pool.
+ *
+ * Per MX host (and port), Postfix's rules:
+ *   - its MX and address answers not DNSSEC-validated: no TLSA lookup;
+ *     dane is opportunistic (may), dane-only defers;
+ *   - TLSA lookup failure (SERVFAIL: bogus; timeout; resolver down):
+ *     defer, never plaintext;
+ *   - no TLSA records (a secure denial) or records from an insecure
+ *     zone: dane is may, dane-only defers;
+ *   - secure records, none usable (PKIX usages 0/1, unknown selectors or
+ *     matching types, malformed data): defer;
+ *   - secure usable records: authenticated TLS by those records.
+ *
+ * TLSA answers are kept per TTL in a small cache (QMGR_TLSA_CACHE_MAX
+ * names; the oldest entry goes first), failures are not kept. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "tlsrelay/dns.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/tls.h"
+#include "tlsrelay/tls_client.h"
+#include "tlsrelay/util.h"
+#include "qmgr_int.h"
+
+#define QMGR_TLSA_CACHE_MAX	256
+
+/* ---- the cache ------------------------------------------------------- */
+
+struct tlsa_entry {
+	char *qname;		/* "_25._tcp.mx.example" */
+	time_t expires;
+	enum dns_status status;	/* DNS_OK or DNS_NOTFOUND */
+	int secure;
+	struct dns_tlsa *recs;
+	size_t n;
+	struct tlsa_entry *next;	/* newest first */
+};
+
+static struct tlsa_entry *cache;
+static size_t cache_size;
+
+static void
+entry_free(struct tlsa_entry *e)
+{
+	free(e->qname);
+	dns_tlsa_free(e->recs, e->n);
+	free(e);
+}
+
+/* The live entry for qname, dropping expired ones on the way. */
+static struct tlsa_entry *
+cache_find(const char *qname, time_t now)
+{
+	struct tlsa_entry **pp = &cache, *e;
+
+	while ((e = *pp) != NULL) {
+		if (e->expires <= now) {
+			*pp = e->next;
+			entry_free(e);
+			cache_size--;
+			continue;
+		}
+		if (strcasecmp(e->qname, qname) == 0)
+			return e;
+		pp = &e->next;
+	}
+	return NULL;
+}
+
+static void
+cache_add(const char *qname, enum dns_status status, int secure,
+    const struct dns_tlsa *recs, size_t n, unsigned int ttl, time_t now)
+{
+	struct tlsa_entry *e, **pp;
+
+	if (ttl == 0)
+		return;
+	e = xcalloc(1, sizeof(*e));
+	e->qname = xstrdup(qname);
+	e->expires = now + (time_t)ttl;
+	e->status = status;
+	e->secure = secure;
+	if (n > 0) {
+		e->recs = xcalloc(n, sizeof(*e->recs));
+		for (size_t i = 0; i < n; i++) {
+			e->recs[i] = recs[i];
+			e->recs[i].data = xmalloc(recs[i].len > 0 ?
+			    recs[i].len : 1);
+			memcpy(e->recs[i].data, recs[i].data, recs[i].len);
+		}
+		e->n = n;
+	}
+	e->next = cache;
+	cache = e;
+	if (++cache_size > QMGR_TLSA_CACHE_MAX) {
+		/* Bounded: the oldest goes. */
+		for (pp = &cache; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		entry_free(*pp);
+		*pp = NULL;
+		cache_size--;
+	}
+}
+
+void
+qmgr_dane_cache_flush(void)
+{
+	struct tlsa_entry *e;
+
+	while ((e = cache) != NULL) {
+		cache = e->next;
+		entry_free(e);
+	}
+	cache_size = 0;
+}
+
+/* ---- one group -------------------------------------------------------- */
+
+/* One MX host at one port. */
+struct dane_host {
+	struct qmgr_dane *gd;	/* NULL once the group is gone */
+	char *host;
+	unsigned port;
+	char *qname;
+	int insecure;		/* no lookup: MX or addresses insecure */
+	int pending;
+	struct tls_dane *tlsa;	/* usable records */
+	char *defer;		/* the reason to defer this host */
+};
+
+struct qmgr_dane {
+	struct qmgr_group *g;
+	int level;
+	struct dane_host **hosts;
+	size_t n_hosts;
+	size_t pending;		/* lookups in flight, +1 while starting */
+	struct smtp_dane *verdicts;	/* per target */
+	void (*done)(struct qmgr_group *);
+};
+
+static unsigned
+target_port(const struct dns_target *t)
+{
+	if (t->addr.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&t->addr)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)&t->addr)->sin6_port);
+}
+
+static void
+host_free(struct dane_host *h)
+{
+	free(h->host);
+	free(h->qname);
+	tls_dane_free(h->tlsa);
+	free(h->defer);
+	free(h);
+}
+
+/* The verdict of one host from its TLSA answer. */
+static void
+host_decide(struct dane_host *h, int level, const char *nexthop,
+    enum dns_status status, int secure, const struct dns_tlsa *recs,
+    size_t n, const char *why)
+{
+	int dane_only = level == TLS_LEV_DANE_ONLY;
+
+	switch (status) {
+	case DNS_OK:
+		if (!secure) {
+			if (dane_only)
+				h->defer = xasprintf("TLSA records of %s are "
+				    "not DNSSEC-validated; dane-only needs "
+				    "them", h->qname);
+			break;
+		}
+		h->tlsa = tls_dane_new(h->host, nexthop);
+		for (size_t i = 0; i < n; i++)
+			(void)tls_dane_add(h->tlsa, recs[i].usage,
+			    recs[i].selector, recs[i].mtype, recs[i].data,
+			    recs[i].len);
+		if (tls_dane_usable(h->tlsa) == 0) {
+			/* Secure records that cannot be used: the
+			 * server can be neither authenticated nor
+			 * trusted to be without DANE. */
+			msg_info("%s: all TLSA records unusable", h->qname);
+			h->defer = xasprintf("all TLSA records of %s are "
+			    "unusable", h->qname);
+			tls_dane_free(h->tlsa);
+			h->tlsa = NULL;
+		}
+		break;
+	case DNS_NOTFOUND:
+		if (dane_only)
+			h->defer = xasprintf("no %sTLSA records found for %s",
+			    secure ? "" : "DNSSEC-validated ", h->qname);
+		break;
+	default:
+		msg_warn("DANE TLSA lookup problem: %s", why ? why :
+		    "unknown error");
+		h->defer = xstrdup(why ? why : "TLSA lookup error");
+		break;
+	}
+}
+
+/* Every host decided: lay out the targets' verdicts and go on. */
+static void
+group_decided(struct qmgr_dane *gd)
+{
+	struct qmgr_group *g = gd->g;
+
+	gd->verdicts = xcalloc(g->n_targets, sizeof(*gd->verdicts));
+	for (size_t i = 0; i < g->n_targets; i++) {
+		const struct dns_target *t = &g->targets[i];
+
+		for (size_t j = 0; j < gd->n_hosts; j++) {
+			struct dane_host *h = gd->hosts[j];
+
+			if (strcasecmp(h->host, t->hostname) != 0 ||
+			    h->port != target_port(t) ||
+			    h->insecure != !t->dnssec_valid)
+				continue;
+			gd->verdicts[i].tlsa = h->tlsa;
+			gd->verdicts[i].defer = h->defer;
+			break;
+		}
+	}
+	g->job.dane = gd->verdicts;
+	gd->done(g);
+}
+
+static void
+host_release(struct qmgr_dane *gd)
+{
+	if (--gd->pending == 0)
+		group_decided(gd);
+}
+
+static void
+tlsa_answer(void *arg, enum dns_status status, int secure,
+    const struct dns_tlsa *recs, size_t n, unsigned int ttl,
+    const char *why)
+{
+	struct dane_host *h = arg;
+	struct qmgr_dane *gd = h->gd;
+
+	if (status != DNS_TEMPFAIL)
+		cache_add(h->qname, status, secure, recs, n, ttl,
+		    time(NULL));
+	h->pending = 0;
+	if (gd == NULL) {
+		/* The group went away while we asked. */
+		host_free(h);
+		return;
+	}
+	host_decide(h, gd->level, gd->g->route.host, status, secure, recs,
+	    n, why);
+	host_release(gd);
+}
+
+static struct dane_host *
+host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
+{
+	unsigned port = target_port(t);
+	struct dane_host *h;
+
+	*added = 0;
+	for (size_t j = 0; j < gd->n_hosts; j++) {
+		h = gd->hosts[j];
+		if (strcasecmp(h->host, t->hostname) == 0 && h->port == port &&
+		    h->insecure == !t->dnssec_valid)
+			return h;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->gd = gd;
+	h->host = xstrdup(t->hostname);
+	h->port = port;
+	h->qname = xasprintf("_%u._tcp.%s", port, t->hostname);
+	h->insecure = !t->dnssec_valid;
+	gd->hosts = xrealloc(gd->hosts, (gd->n_hosts + 1) *
+	    sizeof(*gd->hosts));
+	gd->hosts[gd->n_hosts++] = h;
+	*added = 1;
+	return h;
+}
+
+void
+qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
+    void (*done)(struct qmgr_group *))
+{
+	struct qmgr_dane *gd = xcalloc(1, sizeof(*gd));
+	time_t now = time(NULL);
+
+	gd->g = g;
+	gd->level = g->tls_policy->level;
+	gd->done = done;
+	g->dane = gd;
+	gd->pending = 1;	/* no decision while starting */
+	for (size_t i = 0; i < g->n_targets; i++) {
+		const struct dns_target *t = &g->targets[i];
+		struct tlsa_entry *e;
+		struct dane_host *h;
+		int added;
+
+		h = host_find_or_add(gd, t, &added);
+		if (!added)
+			continue;
+		if (h->insecure) {
+			/* RFC 7672 2.2: no TLSA lookup for a host reached
+			 * through insecure MX or address records. */
+			if (gd->level == TLS_LEV_DANE_ONLY)
+				h->defer = xasprintf("%s is not a "
+				    "DNSSEC-validated MX host; dane-only "
+				    "needs one", h->host);
+			continue;
+		}
+		if ((e = cache_find(h->qname, now)) != NULL) {
+			host_decide(h, gd->level, g->route.host, e->status,
+			    e->secure, e->recs, e->n, NULL);
+			continue;
+		}
+		gd->pending++;
+		h->pending = 1;
+		dns_tlsa_lookup(q->dns, h->host, h->port, tlsa_answer, h);
+	}
+	host_release(gd);
+}
+
+void
+qmgr_dane_clear(struct qmgr_group *g)
+{
+	struct qmgr_dane *gd = g->dane;
+
+	if (gd == NULL)
+		return;
+	for (size_t j = 0; j < gd->n_hosts; j++) {
+		if (gd->hosts[j]->pending)
+			gd->hosts[j]->gd = NULL;	/* freed on answer */
+		else
+			host_free(gd->hosts[j]);
+	}
+	free(gd->hosts);
+	free(gd->verdicts);
+	free(gd);
+	g->dane = NULL;
+	g->job.dane = NULL;
+}

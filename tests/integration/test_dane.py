@@ -1,0 +1,327 @@
+"""DANE (RFC 7672) with Postfix's semantics, against a DNSSEC lab on
+loopback (dnssec_lab.py: NSD with zones signed by ldns-signzone, unbound
+validating with only the test zones' keys as trust anchors) and sinks
+offering STARTTLS with a self-signed certificate (DANE-EE) or one from a
+test CA (DANE-TA). The relay runs with smtp_dns_support_level = dnssec,
+tlsrelay_dns_servers pointing at unbound and Postfix's default timers,
+so each message gets exactly one attempt in the test. Every test runs
+under tcpdump on all interfaces and asserts that not one packet was
+outside 127.0.0.0/8 and ::1."""
+
+import hashlib
+import os
+import re
+import sys
+import types
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
+                       free_port_on, inline_table, main, openssl, to_lines,
+                       wait_for)
+from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
+
+SENDER = "sender@senders.test"
+SENT, DEFER = "sent", "deferred"
+
+
+class Cert:
+    """A key and certificate made with openssl: self-signed, or signed by
+    ca (another Cert); chain: the PEM file with the certificate and its
+    CA's, for a server that sends its chain."""
+
+    def __init__(self, directory, name, cn, ca=None, is_ca=False):
+        self.key = os.path.join(directory, name + ".key")
+        self.crt = os.path.join(directory, name + ".crt")
+        openssl("genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-out", self.key)
+        args = ["req", "-new", "-x509", "-key", self.key, "-out", self.crt,
+                "-days", "2", "-subj", "/CN=" + cn]
+        if ca:
+            args += ["-CA", ca.crt, "-CAkey", ca.key]
+        if is_ca:
+            args += ["-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+        else:
+            args += ["-addext", "basicConstraints=CA:FALSE",
+                     "-addext", "subjectAltName=DNS:" + cn]
+        openssl(*args)
+        self.chain = self.crt
+        if ca:
+            self.chain = os.path.join(directory, name + ".chain")
+            with open(self.chain, "w") as out:
+                for path in (self.crt, ca.crt):
+                    with open(path) as f:
+                        out.write(f.read())
+
+    def spki_sha256(self):
+        """The TLSA 1 1 data: SHA-256 of the DER SubjectPublicKeyInfo."""
+        pem = openssl("x509", "-in", self.crt, "-noout", "-pubkey")
+        der_path = self.crt + ".spki"
+        pub_path = self.crt + ".pub"
+        with open(pub_path, "wb") as f:
+            f.write(pem)
+        openssl("pkey", "-pubin", "-in", pub_path, "-outform", "DER",
+                "-out", der_path)
+        with open(der_path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def sink_certs(self):
+        """What Sink takes as certs."""
+        return types.SimpleNamespace(rsa=self.chain, rsa_key=self.key)
+
+
+class DaneTestCase(OutboundTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.capture = LoopbackCapture(self, os.path.join(
+            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
+        self.certdir = os.path.join(self.tmpdir, "dane-certs-%s" %
+                                    self._testMethodName)
+        os.makedirs(self.certdir, exist_ok=True)
+        # The MX port of every test: smtp_tcp_port, not 25.
+        self.port = free_port_on(("127.0.0.1",))
+        self.sender_sink = self.sink()
+
+    def tearDown(self):
+        # The relay stops first (it is what could send), then the
+        # capture is read.
+        relay = getattr(self, "relay_obj", None)
+        if relay is not None:
+            relay.stop()
+        packets = self.capture.stop()
+        self.assertEqual(packets, [], "packets outside loopback")
+        super().tearDown()
+
+    def cert(self, name, cn, **kw):
+        return Cert(self.certdir, name, cn, **kw)
+
+    def lab(self, zones):
+        return DnssecLab(self, os.path.join(
+            self.tmpdir, "lab-%s" % self._testMethodName), zones)
+
+    def dane_relay(self, lab, level, policies=None, **main):
+        settings = dict(DEFAULT_TIMERS)
+        settings.update({
+            "smtp_tcp_port": str(self.port),
+            "smtp_dns_support_level": "dnssec",
+            "smtp_tls_security_level": level,
+            "smtp_tls_loglevel": "1",
+            "transport_maps": inline_table(
+                {"senders.test": "smtp:" + self.sender_sink.nexthop}),
+        })
+        if policies:
+            settings["smtp_tls_policy_maps"] = inline_table(policies)
+        settings.update(main)
+        self.relay_obj = self.outbound_relay(main=settings, dns=lab)
+        return self.relay_obj
+
+    def mx_records(self, domain, zone, host="mx", addr="127.0.0.1"):
+        """Zone lines: domain (relative to zone) with one MX host."""
+        return ["%s IN MX 10 %s.%s" % (domain, host, domain),
+                "%s.%s IN A %s" % (host, domain, addr)]
+
+    def tlsa(self, owner, usage, selector, mtype, data, port=None):
+        return "_%d._tcp.%s IN TLSA %d %d %d %s" % (
+            port or self.port, owner, usage, selector, mtype, data)
+
+    def send(self, relay, rcpt):
+        _, data = self.outbound_message(to=rcpt)
+        return self.submit(relay, SENDER, [rcpt], data)
+
+    def outcome(self, relay, queue_id, timeout=30):
+        """(status, relay, dsn, reason) of the first to= line."""
+        pattern = re.compile(r"to=<[^>]*>, relay=(\S+), .*dsn=(\S+), "
+                             r"status=(\w+) \((.*)\)$")
+
+        def first():
+            for line in to_lines(relay, queue_id):
+                m = pattern.search(line)
+                if m:
+                    return (m.group(3), m.group(1), m.group(2), m.group(4))
+            return None
+        return wait_for("a to= line for %s" % queue_id, first, timeout,
+                        relay.diagnostics)
+
+    def assertDeferredNotBounced(self, relay, queue_id, out):
+        self.assertEqual(out[0], DEFER, out)
+        self.assertTrue(out[2].startswith("4."), out)
+        self.wait_in(relay, queue_id, "deferred")
+        self.assertNotRegex(relay.maillog(), r"%s: sender non-delivery" %
+                            queue_id)
+        self.assertEqual(self.sender_sink.messages(), [])
+
+
+class DaneTest(DaneTestCase):
+
+    def test_ee_match_verified_at_the_connected_port(self):
+        """TLSA 3 1 1 of a self-signed certificate at _PORT._tcp (and
+        nowhere else): dane-only delivers, Verified, and logs the match as
+        Postfix does; unbound saw the query with the port."""
+        ee = self.cert("ee", "mx.ee.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("sec.test", self.mx_records("ee", "sec.test") + [
+            self.tlsa("mx.ee", 3, 1, 1, ee.spki_sha256())])
+        lab = self.lab([zone])
+        relay = self.dane_relay(lab, "dane-only")
+        queue_id = self.send(relay, "user@ee.sec.test")
+        out = self.outcome(relay, queue_id)
+        self.assertEqual(out[0], SENT, out)
+        self.assertEqual(len(sink.messages()), 1)
+        peer = r"mx\.ee\.sec\.test\[127\.0\.0\.1\]:%d" % self.port
+        relay.wait_log(r"Verified TLS connection established to %s: "
+                       r"TLSv1\.[23] with cipher " % peer)
+        relay.wait_log(r"%s: Matched DANE EE certificate at depth 0: "
+                       r"3 1 1 %s$" % (peer, ee.spki_sha256().upper()))
+        query = "_%d._tcp.mx.ee.sec.test. TLSA IN" % self.port
+        self.assertEqual(lab.resolver_log().count(query), 1)
+        # A second message within the records' TTL (300 s): the queue
+        # manager's cache answers, unbound is not asked again.
+        second_id = self.send(relay, "other@ee.sec.test")
+        self.assertEqual(self.outcome(relay, second_id)[0], SENT)
+        self.assertEqual(lab.resolver_log().count(query), 1)
+
+    def test_ta_in_chain_verified_else_deferred(self):
+        """TLSA 2 1 1 of a test CA: a server that sends the CA in its
+        chain is Verified; one that sends only its own certificate cannot
+        be matched and the mail waits."""
+        ca = self.cert("ca", "DANE test CA", is_ca=True)
+        good = self.cert("good", "mx.ta.sec.test", ca=ca)
+        bare = self.cert("bare", "mx.bare.sec.test", ca=ca)
+        bare.chain = bare.crt
+        self.sink(port=self.port, certs=good.sink_certs())
+        bare_sink = self.sink(port=self.port, hosts=("127.0.0.2",),
+                              certs=bare.sink_certs())
+        zone = Zone("sec.test", self.mx_records("ta", "sec.test") +
+                    self.mx_records("bare", "sec.test", addr="127.0.0.2") + [
+                        self.tlsa("mx.ta", 2, 1, 1, ca.spki_sha256()),
+                        self.tlsa("mx.bare", 2, 1, 1, ca.spki_sha256())])
+        relay = self.dane_relay(self.lab([zone]), "dane")
+        ok_id = self.send(relay, "user@ta.sec.test")
+        bare_id = self.send(relay, "user@bare.sec.test")
+        self.assertEqual(self.outcome(relay, ok_id)[0], SENT)
+        relay.wait_log(r"Verified TLS connection established to "
+                       r"mx\.ta\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        relay.wait_log(r"mx\.ta\.sec\.test\[127\.0\.0\.1\]:%d: Matched DANE "
+                       r"TA certificate at depth 1: 2 1 1 " % self.port)
+        out = self.outcome(relay, bare_id)
+        self.assertDeferredNotBounced(relay, bare_id, out)
+        self.assertEqual(out[2:], ("4.7.5", "Server certificate not "
+                                   "verified"))
+        self.assertEqual(bare_sink.messages(), [])
+
+    def test_no_matching_record_deferred(self):
+        """A TLSA record of another key: deferred, never bounced, never
+        sent in plaintext (even at level dane)."""
+        ee = self.cert("ee", "mx.nm.sec.test")
+        other = self.cert("other", "mx.nm.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("sec.test", self.mx_records("nm", "sec.test") + [
+            self.tlsa("mx.nm", 3, 1, 1, other.spki_sha256())])
+        relay = self.dane_relay(self.lab([zone]), "dane")
+        queue_id = self.send(relay, "user@nm.sec.test")
+        out = self.outcome(relay, queue_id)
+        self.assertDeferredNotBounced(relay, queue_id, out)
+        self.assertEqual(out[2:], ("4.7.5", "Server certificate not "
+                                   "verified"))
+        relay.wait_log(r"server certificate verification failed for "
+                       r"mx\.nm\.sec\.test\[127\.0\.0\.1\]:%d: num=\d+:"
+                       r"no matching DANE TLSA records" % self.port)
+        self.assertEqual(sink.messages(), [])
+
+    def test_bogus_tlsa_deferred(self):
+        """The TLSA record's signature expired (the rest of the zone is
+        fine): unbound answers SERVFAIL, the mail waits."""
+        ee = self.cert("ee", "mx.bog.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        owner = "_%d._tcp.mx.bog" % self.port
+        zone = Zone("sec.test", self.mx_records("bog", "sec.test") + [
+            self.tlsa("mx.bog", 3, 1, 1, ee.spki_sha256())], spoil=(owner,))
+        relay = self.dane_relay(self.lab([zone]), "dane")
+        queue_id = self.send(relay, "user@bog.sec.test")
+        out = self.outcome(relay, queue_id)
+        self.assertDeferredNotBounced(relay, queue_id, out)
+        self.assertEqual(out[1], "none")
+        self.assertIn("TLSA lookup error for _%d._tcp.mx.bog.sec.test: "
+                      "SERVFAIL" % self.port, out[3])
+        self.assertEqual(sink.messages(), [])
+
+    def test_insecure_zone_dane_is_may_dane_only_defers(self):
+        """TLSA in an unsigned zone means nothing: dane sends with
+        opportunistic TLS (the self-signed certificate is Untrusted),
+        dane-only (a policy table entry) waits."""
+        ee = self.cert("ee", "mx.a.insec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("insec.test", self.mx_records("a", "insec.test") + [
+            "b IN MX 10 mx.a", self.tlsa("mx.a", 3, 1, 1,
+                                         ee.spki_sha256())], signed=False)
+        relay = self.dane_relay(self.lab([zone]), "dane",
+                                policies={"b.insec.test": "dane-only"})
+        may_id = self.send(relay, "user@a.insec.test")
+        only_id = self.send(relay, "user@b.insec.test")
+        self.assertEqual(self.outcome(relay, may_id)[0], SENT)
+        relay.wait_log(r"Untrusted TLS connection established to "
+                       r"mx\.a\.insec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        out = self.outcome(relay, only_id)
+        self.assertDeferredNotBounced(relay, only_id, out)
+        self.assertIn("not a DNSSEC-validated MX host", out[3])
+        self.assertEqual([m.rcpt_tos for m in sink.messages()],
+                         [["user@a.insec.test"]])
+        self.assertNotIn("Verified TLS", relay.maillog())
+
+    def test_secure_denial_is_may_and_port_matters(self):
+        """No TLSA at _PORT._tcp (a validated denial; the only record is
+        at _25._tcp): dane sends as may, dane-only waits, and its reason
+        names the port actually connected to."""
+        ee = self.cert("ee", "mx.den.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("sec.test", self.mx_records("den", "sec.test") + [
+            "only IN MX 10 mx.den",
+            self.tlsa("mx.den", 3, 1, 1, ee.spki_sha256(), port=25)])
+        relay = self.dane_relay(self.lab([zone]), "dane",
+                                policies={"only.sec.test": "dane-only"})
+        may_id = self.send(relay, "user@den.sec.test")
+        only_id = self.send(relay, "user@only.sec.test")
+        self.assertEqual(self.outcome(relay, may_id)[0], SENT)
+        relay.wait_log(r"Untrusted TLS connection established to "
+                       r"mx\.den\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        out = self.outcome(relay, only_id)
+        self.assertDeferredNotBounced(relay, only_id, out)
+        self.assertEqual(out[3], "no TLSA records found for "
+                         "_%d._tcp.mx.den.sec.test" % self.port)
+        self.assertEqual(len(sink.messages()), 1)
+
+    def test_tlsa_without_starttls_deferred(self):
+        """TLSA records but the server offers no STARTTLS: dane never
+        falls back to plaintext."""
+        ee = self.cert("ee", "mx.pl.sec.test")
+        sink = self.sink(port=self.port, tls=False)
+        zone = Zone("sec.test", self.mx_records("pl", "sec.test") + [
+            self.tlsa("mx.pl", 3, 1, 1, ee.spki_sha256())])
+        relay = self.dane_relay(self.lab([zone]), "dane")
+        queue_id = self.send(relay, "user@pl.sec.test")
+        out = self.outcome(relay, queue_id)
+        self.assertDeferredNotBounced(relay, queue_id, out)
+        self.assertIn("TLS is required, but was not offered", out[3])
+        self.assertEqual(sink.messages(), [])
+
+    def test_resolver_down_deferred(self):
+        """The validating resolver is gone: nothing is known, nothing is
+        sent, nothing bounces."""
+        ee = self.cert("ee", "mx.down.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("sec.test", self.mx_records("down", "sec.test") + [
+            self.tlsa("mx.down", 3, 1, 1, ee.spki_sha256())])
+        lab = self.lab([zone])
+        relay = self.dane_relay(lab, "dane")
+        lab.stop_resolver()
+        queue_id = self.send(relay, "user@down.sec.test")
+        out = self.outcome(relay, queue_id, timeout=90)
+        self.assertDeferredNotBounced(relay, queue_id, out)
+        self.assertEqual(sink.messages(), [])
+
+
+if __name__ == "__main__":
+    main()
