@@ -105,3 +105,8 @@ EXTRA_DIST += tests/integration/test_access.py
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py
 EXTRA_DIST += tests/integration/test_dnscheck.py
+# MTA-STS (issue 15, second half): a policy web server on loopback
+# (peers/policy_https.py), dnsmasq for the TXT and MX records, sinks.
+TESTS += tests/integration/test_mta_sts.py
+EXTRA_DIST += tests/integration/test_mta_sts.py \
+	tests/integration/peers/policy_https.py
