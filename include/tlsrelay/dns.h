@@ -39,6 +39,16 @@ int dns_support_level(const char *level, char **err);
 /* 1 when the resolver's answers carry a DNSSEC status (DNS_LEVEL_DNSSEC). */
 int dns_dnssec(const struct dns *dns);
 
+/* Does the resolver validate? Asks name's SOA with the AD bit (the dns
+ * must be at DNS_LEVEL_DNSSEC): validated is 1 when the answer came with
+ * AD set (the resolver validates, and name is signed under its trust
+ * anchors: "." for a resolver with the root's), 0 when it came without,
+ * -1 with why when no usable answer came. The callback runs exactly
+ * once, possibly before this returns. */
+typedef void (*dns_probe_cb)(void *arg, int validated, const char *why);
+void dns_dnssec_probe(struct dns *dns, const char *name, dns_probe_cb cb,
+    void *arg);
+
 enum dns_status {
 	DNS_OK,
 	DNS_NOTFOUND,	/* NXDOMAIN, or no address at all: permanent */

@@ -1,6 +1,6 @@
 /* check: the findings of `tlsrelay check`, shared by its files
  * (cmd_check.c drives; check_certs.c, check_files.c look at what the
- * configuration names). A finding is one line, "FILE:LINE: what is wrong:
+ * configuration names, check_dnssec.c asks the resolver). A finding is one line, "FILE:LINE: what is wrong:
  * the fix"; the same text is reported once however many services share
  * the line that causes it. */
 #ifndef TLSRELAY_CLI_CHECK_H
@@ -31,5 +31,9 @@ void check_certs(struct check *c, const struct conf *conf, int smtpd);
 /* Tables and directories: a .db older than its source, TLS policy table
  * entries, files mail_owner cannot read. */
 void check_files(struct check *c, const struct conf *conf);
+/* smtp_dns_support_level = dnssec: asks the resolver whether it
+ * validates, and says so (a warning when it does not); a dane level
+ * without it is a warning. */
+void check_dnssec(struct check *c, const struct conf *conf);
 
 #endif

@@ -276,6 +276,7 @@ cmd_check(int argc, char **argv)
 		check_built(&c, built);
 		check_mynetworks(&c, built->conf);
 		check_files(&c, built->conf);
+		check_dnssec(&c, built->conf);
 		config_build_free(built);
 	} else if (c.errors == 0) {
 		c.errors++;

@@ -6,5 +6,6 @@ tlsrelay_SOURCES += src/cli/cmd_map.c
 tlsrelay_SOURCES += src/cli/cmd_passwd.c
 tlsrelay_SOURCES += src/cli/cmd_cache.c
 tlsrelay_SOURCES += src/cli/cmd_control.c
-tlsrelay_SOURCES += src/cli/cmd_check.c src/cli/check.h src/cli/check_certs.c src/cli/check_files.c
+tlsrelay_SOURCES += src/cli/cmd_check.c src/cli/check.h src/cli/check_certs.c \
+	src/cli/check_dnssec.c src/cli/check_files.c
 tlsrelay_SOURCES += src/cli/cmd_setup.c

@@ -36,23 +36,24 @@ class Zone:
     those names while the rest of the zone stays secure."""
 
     def __init__(self, name, records, signed=True, spoil=()):
-        self.name = name.rstrip(".")
+        self.name = name.rstrip(".") or "."
+        self.origin = "." if self.name == "." else self.name + "."
+        self.file = "root" if self.name == "." else self.name
         self.records = list(records)
         self.signed = signed
         self.spoil = tuple(spoil)
         self.trust_anchor = None    # the KSK's DNSKEY line
 
     def _text(self):
-        head = ["$ORIGIN %s." % self.name, "$TTL 300",
-                "@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 300" %
-                (self.name, self.name),
-                "@ IN NS ns.%s." % self.name,
+        head = ["$ORIGIN %s" % self.origin, "$TTL 300",
+                "@ IN SOA ns hostmaster 1 3600 600 86400 300",
+                "@ IN NS ns",
                 "ns IN A 127.0.0.1"]
         return "\n".join(head + self.records) + "\n"
 
     def build(self, directory):
         """Writes the zone file NSD serves; returns its path."""
-        plain = os.path.join(directory, self.name + ".zone")
+        plain = os.path.join(directory, self.file + ".zone")
         with open(plain, "w") as f:
             f.write(self._text())
         if not self.signed:
@@ -77,7 +78,7 @@ class Zone:
     def _splice(self, signed, stale):
         """The RRSIGs (except of NSEC) at the spoiled names from the stale
         copy, all else from the good one."""
-        names = {"%s.%s." % (n, self.name) for n in self.spoil}
+        names = {n + "." + self.origin.lstrip(".") for n in self.spoil}
 
         def spoiled(line):
             f = line.split()
@@ -96,7 +97,9 @@ class Zone:
 
 class DnssecLab:
     """NSD + unbound for zones. server: the tlsrelay_dns_servers value
-    (the validating resolver)."""
+    (the validating resolver). Without a zone "." every other name is
+    refused; with one (signed or not) unbound asks NSD for everything,
+    and the unsigned test zones are declared insecure."""
 
     def __init__(self, case, directory, zones):
         require_tools(*TOOLS)
@@ -167,16 +170,21 @@ class DnssecLab:
                  "  so-reuseport: no",
                  "  qname-minimisation: no",
                  "  module-config: \"validator iterator\"",
-                 "  access-control: 127.0.0.0/8 allow",
-                 "  local-zone: \".\" refuse"]
+                 "  access-control: 127.0.0.0/8 allow"]
+        has_root = any(z.name == "." for z in self.zones)
+        if not has_root:
+            lines.append("  local-zone: \".\" refuse")
         for z in self.zones:
-            lines.append("  local-zone: \"%s.\" transparent" % z.name)
+            if z.name != ".":
+                lines.append("  local-zone: \"%s\" transparent" % z.origin)
+            if has_root and not z.signed:
+                lines.append("  domain-insecure: \"%s\"" % z.origin)
         for z in self.zones:
             if z.trust_anchor:
                 lines.append("  trust-anchor: \"%s\"" % z.trust_anchor)
         lines += ["remote-control:", "  control-enable: no"]
         for z in self.zones:
-            lines += ["stub-zone:", "  name: \"%s\"" % z.name,
+            lines += ["stub-zone:", "  name: \"%s\"" % z.origin,
                       "  stub-addr: 127.0.0.1@%d" % self.nsd_port]
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -323,5 +323,42 @@ class DaneTest(DaneTestCase):
         self.assertEqual(sink.messages(), [])
 
 
+class CheckTest(DaneTestCase):
+
+    def check_output(self, lab, level="dane"):
+        relay = self.outbound_relay(main={
+            "smtp_dns_support_level": "dnssec",
+            "smtp_tls_security_level": level}, dns=lab, start=False)
+        status, out = self.tlsrelay("check", "-c", relay.dir)
+        return status, out
+
+    def test_check_says_the_resolver_validates(self):
+        """A resolver with the (lab's) root trust anchor sets AD on the
+        root's SOA: tlsrelay check says it validates."""
+        lab = self.lab([Zone(".", [])])
+        status, out = self.check_output(lab)
+        self.assertEqual(status, 0, out)
+        self.assertIn("smtp_dns_support_level = dnssec: the resolver "
+                      "(%s) validates DNSSEC" % lab.server, out)
+        self.assertNotIn("smtp_dns_support_level = dnssec, but", out)
+
+    def test_check_warns_when_the_resolver_does_not_validate(self):
+        """An unsigned root: the answer has no AD bit, a warning says
+        what dane and dane-only then do."""
+        lab = self.lab([Zone(".", [], signed=False)])
+        status, out = self.check_output(lab, level="dane-only")
+        self.assertEqual(status, 0, out)
+        self.assertIn("but the resolver (%s) does not validate DNSSEC" %
+                      lab.server, out)
+
+    def test_check_warns_about_dane_without_dnssec(self):
+        relay = self.outbound_relay(main={
+            "smtp_tls_security_level": "dane"}, start=False)
+        status, out = self.tlsrelay("check", "-c", relay.dir)
+        self.assertEqual(status, 0, out)
+        self.assertIn("smtp_tls_security_level = dane needs "
+                      "smtp_dns_support_level = dnssec", out)
+
+
 if __name__ == "__main__":
     main()
