@@ -16,10 +16,16 @@ refresh keeps the policy it had. Enforcing: a matching MX with a valid
 certificate is delivered with "Verified"; an MX the policy does not name
 and an MX with a certificate of another CA are deferred; mode testing
 delivers and logs what enforce would have refused; "*.sts.test" matches
-mx.sts.test. Every negative check waits for the log line that proves the
-relay decided first. dnsmasq forwards nothing: no query leaves the
-machine."""
+mx.sts.test; an smtp_tls_policy_maps entry wins over a policy. With
+DANE (the DNSSEC lab of test_dane.py: NSD and unbound), usable TLSA
+records at the MX win over a policy that would defer, and a secure
+denial of TLSA leaves the decision to the policy. Every negative check
+waits for the log line that proves the relay decided first. The relays
+keep an administrator's queue timers. dnsmasq forwards nothing, and
+each test runs under tcpdump, which must see no packet outside
+loopback."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -30,10 +36,11 @@ import types
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (PYTHON, HarnessError, OutboundTestCase,  # noqa: E402
-                       START_TIMEOUT, free_port_on, inline_table, main,
-                       openssl, read_text, require_tools, stop_pid,
-                       to_lines)
+from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
+from relaytest import (DEFAULT_TIMERS, PYTHON, HarnessError,  # noqa: E402
+                       OutboundTestCase, START_TIMEOUT, free_port_on,
+                       inline_table, main, openssl, read_text,
+                       require_tools, stop_pid, to_lines)
 
 SENDER = "sender@senders.test"
 DOMAIN = "sts.test"
@@ -79,10 +86,11 @@ class StsCerts:
         return self.path(name + ".crt")
 
     def _leaf(self, name, ca, host):
+        """A certificate for host of CA ca, or self-signed (ca None)."""
+        issuer = ["-CA", self.path(ca + ".crt"),
+                  "-CAkey", self.path(ca + ".key")] if ca else []
         openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes",
-                "-CA", self.path(ca + ".crt"),
-                "-CAkey", self.path(ca + ".key"),
+                "ec_paramgen_curve:P-256", "-nodes", *issuer,
                 "-keyout", self.path(name + ".key"),
                 "-out", self.path(name + ".crt"), "-subj", "/CN=" + host,
                 "-addext", "basicConstraints=CA:FALSE",
@@ -93,6 +101,14 @@ class StsCerts:
         # What Sink reads from a certs object.
         return types.SimpleNamespace(rsa=self.path(name + ".crt"),
                                      rsa_key=self.path(name + ".key"))
+
+    def spki_sha256(self, leaf):
+        """The TLSA 3 1 1 data of a leaf: SHA-256 of its public key."""
+        pub = leaf.rsa + ".pub"
+        with open(pub, "wb") as f:
+            f.write(openssl("x509", "-in", leaf.rsa, "-noout", "-pubkey"))
+        der = openssl("pkey", "-pubin", "-in", pub, "-outform", "DER")
+        return hashlib.sha256(der).hexdigest()
 
 
 class PolicyServer:
@@ -161,10 +177,25 @@ class MtaStsTestCase(OutboundTestCase):
 
     def setUp(self):
         super().setUp()
+        # Nothing of a test may leave loopback (DNS included).
+        self.capture = LoopbackCapture(self, os.path.join(
+            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
+        self.relays = []
         self.sender_sink = self.sink()
         self.web_dir = os.path.join(self.tmpdir, "web-" +
                                     self._testMethodName)
-        self.web = PolicyServer(self, self.web_dir, self.sts_certs.web)
+        self.web = PolicyServer(self, self.web_dir, self.web_cert())
+
+    def web_cert(self):
+        return self.sts_certs.web
+
+    def tearDown(self):
+        # The relays stop first (they are what could send), then the
+        # capture is read.
+        for relay in self.relays:
+            relay.stop()
+        self.assertEqual(self.capture.stop(), [], "packets outside loopback")
+        super().tearDown()
 
     def mx_sink(self, cert=None):
         return self.sink(certs=cert or self.sts_certs.mx)
@@ -180,7 +211,9 @@ class MtaStsTestCase(OutboundTestCase):
 
     def sts_relay(self, dns, sink, start=True, **main):
         table = {"senders.test": "smtp:" + self.sender_sink.nexthop}
-        settings = {
+        # An administrator's timers: a deferred message waits.
+        settings = dict(DEFAULT_TIMERS)
+        settings.update({
             "myhostname": "sender.relay.test",
             "smtp_tcp_port": str(sink.port),
             "transport_maps": inline_table(table),
@@ -190,9 +223,11 @@ class MtaStsTestCase(OutboundTestCase):
             # logged, so "Verified" is told from "Untrusted".
             "smtp_tls_security_level": "may",
             "smtp_tls_loglevel": "1",
-        }
+        })
         settings.update(main)
-        return self.outbound_relay(main=settings, dns=dns, start=start)
+        relay = self.outbound_relay(main=settings, dns=dns, start=start)
+        self.relays.append(relay)
+        return relay
 
     def send(self, relay, rcpt="user@" + DOMAIN):
         _, data = self.outbound_message(to=rcpt)
@@ -389,6 +424,61 @@ class EnforceTest(MtaStsTestCase):
                                tlsrelay_mta_sts_enable="no")
         self.assert_sent(relay, self.send(relay), "Untrusted")
         self.assertEqual(self.web.requests(), [])
+
+
+class DaneTest(MtaStsTestCase):
+    """A signed zone (NSD, validated by unbound) where dane.sec.test has
+    an MTA-STS policy that names another MX host. With usable TLSA
+    records at its MX, DANE decides and the mail goes out; without them
+    (a secure denial), the policy decides and the mail waits."""
+
+    DOMAIN = "dane.sec.test"
+    MX = "mx.dane.sec.test"
+
+    def web_cert(self):
+        return self.sts_certs._leaf("web-dane", "ca", "mta-sts." +
+                                    self.DOMAIN)
+
+    def dane_case(self, with_tlsa):
+        ee = self.sts_certs._leaf("ee-" + self._testMethodName, None,
+                                  self.MX)
+        sink = self.sink(certs=ee)
+        records = [
+            "dane IN MX 10 mx.dane",
+            "mx.dane IN A 127.0.0.1",
+            "mta-sts.dane IN A 127.0.0.1",
+            '_mta-sts.dane IN TXT "v=STSv1; id=7;"',
+        ]
+        if with_tlsa:
+            records.append("_%d._tcp.mx.dane IN TLSA 3 1 1 %s" % (
+                sink.port, self.sts_certs.spki_sha256(ee)))
+        lab = DnssecLab(self, os.path.join(
+            self.tmpdir, "lab-%s" % self._testMethodName),
+            [Zone("sec.test", records)])
+        self.web.serve(policy(mx=("other.sec.test",)))
+        relay = self.sts_relay(lab, sink, smtp_dns_support_level="dnssec",
+                               smtp_tls_security_level="dane")
+        _, data = self.outbound_message(to="user@" + self.DOMAIN)
+        return relay, sink, self.submit(relay, SENDER,
+                                        ["user@" + self.DOMAIN], data)
+
+    def test_dane_decides_over_mta_sts(self):
+        relay, sink, queue_id = self.dane_case(with_tlsa=True)
+        self.wait_removed(relay, queue_id)
+        relay.wait_log(r"Verified TLS connection established to "
+                       r"mx\.dane\.sec\.test\[127\.0\.0\.1\]")
+        relay.wait_log(r"Matched DANE EE certificate at depth 0: 3 1 1 ")
+        self.assertEqual(len(sink.messages()), 1)
+        # The policy was never asked for: DANE had decided.
+        self.assertEqual(self.web.requests(), [])
+
+    def test_mta_sts_decides_without_tlsa(self):
+        relay, sink, queue_id = self.dane_case(with_tlsa=False)
+        self.wait_sts(relay, r"%s: MTA-STS policy for dane\.sec\.test "
+                      r"\(id=7\): MX host mx\.dane\.sec\.test is not in "
+                      r"the policy: skipped" % queue_id)
+        self.assert_deferred(relay, queue_id, "no MX host matches")
+        self.assertEqual(sink.messages(), [])
 
 
 if __name__ == "__main__":
