@@ -137,7 +137,8 @@ keep_policy_targets(struct qmgr_group *g, const struct mtasts_policy *p,
 	return kept;
 }
 
-/* mode enforce: the secure policy, with the MTA-STS trust anchors. */
+/* mode enforce: the secure policy, with the MTA-STS trust anchors;
+ * NULL when those cannot be shared. */
 static struct tls_policy *
 enforce_policy(struct qmgr_group *g, const char *id)
 {
@@ -150,7 +151,12 @@ enforce_policy(struct qmgr_group *g, const char *id)
 	char *key;
 
 	free(where);
-	if (p->error == NULL && X509_STORE_up_ref(anchors) == 1) {
+	if (p->error == NULL && X509_STORE_up_ref(anchors) != 1) {
+		/* Never the secure level with smtp_tls_CAfile instead. */
+		tls_policy_free(p);
+		return NULL;
+	}
+	if (p->error == NULL) {
 		p->trust_anchors = anchors;
 		free(p->tafiles);
 		p->tafiles = xstrdup(cafile[0] != '\0' ? cafile : "system");
@@ -189,7 +195,10 @@ decided(void *arg, const struct mtasts_policy *policy, const char *id)
 	} else {
 		struct tls_policy *p = enforce_policy(g, id);
 
-		if (p->error != NULL) {
+		if (p == NULL) {
+			st->defer = xasprintf("MTA-STS policy for %s (id=%s): "
+			    "cannot use its trust anchors", g->route.host, id);
+		} else if (p->error != NULL) {
 			st->defer = xstrdup(p->error);
 			tls_policy_free(p);
 		} else {
