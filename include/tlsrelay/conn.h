@@ -37,6 +37,12 @@
  *   reading is enabled; conn_read_resume() and conn_read_line() pull what
  *   is left in the SSL so that a paused reader never stalls.
  *
+ * - PROXY protocol. conn_proxy_receive() reads a load balancer's header
+ *   (proxy.h) before the bufferevent reads anything, and never a byte
+ *   past its end, so what follows stays in the socket for SMTP or for a
+ *   wrappermode handshake. A bad, missing or cut header is logged here,
+ *   as Postfix says it: "haproxy read: REASON from HOST".
+ *
  * - Endings. conn_close() is orderly: the output is flushed, a TLS
  *   session gets its close_notify, then the socket closes. When the
  *   socket cannot take it at once this finishes from the event loop,
@@ -54,6 +60,7 @@
 struct conn;
 struct event_base;
 struct evbuffer;
+struct proxy_info;
 
 /* Seconds an orderly close may wait for a full socket. */
 #define CONN_CLOSE_TIMEOUT	2
@@ -136,6 +143,15 @@ void conn_read_resume(struct conn *conn);
  * The buffer is the caller's to modify. */
 char *conn_read_line(struct conn *conn, size_t limit, size_t *len,
     int *flags);
+
+/* PROXY protocol: reads the header within seconds in all; then done
+ * runs from the event loop with what it says, reading on again; or with
+ * NULL when there was none (logged), the conn still the owner's to
+ * close. No other callback is made meanwhile. */
+typedef void (*conn_proxy_done_fn)(struct conn *conn,
+    const struct proxy_info *info, void *arg);
+void conn_proxy_receive(struct conn *conn, long long seconds,
+    conn_proxy_done_fn done);
 
 /* TLS. conn_tls_new() makes the SSL for ctx (the caller may set it up:
  * SNI, a session to resume); NULL when OpenSSL refused (logged).

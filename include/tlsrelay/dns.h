@@ -59,6 +59,9 @@ enum dns_status {
 /* Address families to use: inet_protocols. */
 #define DNS_FAMILY_INET		1
 #define DNS_FAMILY_INET6	2
+/* inet_protocols ("all", "ipv4", "ipv4, ipv6", ...) as DNS_FAMILY_*
+ * bits; IPv4 alone when it names neither. */
+int dns_families(const char *inet_protocols);
 
 /* One address to try, in order. */
 struct dns_target {

@@ -7,6 +7,7 @@
 #ifndef TLSRELAY_PROXY_H
 #define TLSRELAY_PROXY_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 /* The longest header: v1 is at most 107 bytes; a v2 header may carry
@@ -22,14 +23,17 @@ enum proxy_status {
 struct proxy_info {
 	int local;		/* v2 LOCAL / v1 UNKNOWN: no client named
 				 * (a health check): keep the real peer */
-	int family;		/* AF_INET or AF_INET6 when !local */
-	char client_addr[64];	/* numeric text */
+	int family;		/* of client_addr, AF_INET or AF_INET6 when
+				 * !local; an IPv4-mapped IPv6 address is
+				 * given as the IPv4 address */
+	char client_addr[INET6_ADDRSTRLEN];	/* numeric text */
 	unsigned client_port;
-	char server_addr[64];
+	char server_addr[INET6_ADDRSTRLEN];
 	unsigned server_port;
 };
 
-/* Looks at the first len bytes a connection sent. NEED_MORE only while
+/* Looks at the first len bytes a connection sent. v2 TLVs are walked
+ * (each must lie inside the header) and otherwise ignored. NEED_MORE only while
  * len < PROXY_HEADER_MAX and the bytes so far can still begin a header;
  * on OK, *consumed is the header's length (what follows is SMTP); on
  * ERROR, *why is a static text for the log. */

@@ -34,6 +34,8 @@ struct qmgr_route {
 	unsigned short port;
 	char *error;		/* non-NULL: do not deliver; this is why */
 	int error_temporary;	/* defer (1) or bounce (0) for error */
+	const char *source;	/* what decided: "transport_maps",
+				 * "relayhost", "recipient domain" */
 };
 
 struct qmgr_router;

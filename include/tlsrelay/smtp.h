@@ -76,8 +76,9 @@ struct smtp_rcpt {
  * the server must match those records; defer set, the target is not
  * tried and this is its reason; neither, opportunistic TLS (may). */
 struct smtp_dane {
-	const struct tls_dane *tlsa;
-	const char *defer;
+	const struct tls_dane *tlsa;	/* usable records: authenticate */
+	int encrypt;		/* records, none usable: mandatory TLS */
+	const char *defer;	/* do not try this target: why */
 };
 
 struct smtp_job {

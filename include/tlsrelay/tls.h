@@ -61,6 +61,10 @@ char *tls_cipher_string(const struct conf *conf, const char *grade,
  * invalid, including a key that does not match its certificate. Returns
  * NULL with *err == NULL when the level is none and no TLS is needed. */
 SSL_CTX *tls_server_ctx_new(const struct conf *conf, char **err);
+/* How many session ticket keys ctx took from
+ * tlsrelay_smtpd_tls_ticket_key_file; 0 when its keys are the store's or
+ * it issues no tickets. */
+size_t tls_server_ticket_file_keys(const SSL_CTX *ctx);
 
 /* What a finished handshake gives the session. */
 struct tls_info {

@@ -104,6 +104,12 @@ void tls_policy_maps_close(struct tls_policy_maps *maps);
  * the caller frees. */
 struct tls_policy *tls_policy_lookup(struct tls_policy_maps *maps,
     const char *nexthop);
+/* The same, and where the entry came from: *table the table's name
+ * ("hash:/etc/tlsrelay/tls_policy") and *key the key that matched
+ * ("[mx.example]:25", ".example.com"); both NULL when main.cf decided
+ * (caller frees). For tlsrelay tls-finger. */
+struct tls_policy *tls_policy_lookup_from(struct tls_policy_maps *maps,
+    const char *nexthop, char **table, char **key);
 
 /* Per connection (ssl made from tls_client_ctx()): servername as SNI
  * when not NULL, the policy's trust anchors, the state the verify

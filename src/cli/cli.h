@@ -13,5 +13,6 @@ int cmd_reload(int argc, char **argv);
 int cmd_setup(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_tls_finger(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
  *	tlsrelay queue [-c confdir] [-j] [flush|delete|hold|release|requeue
  *	    id ...|ALL]
  *	tlsrelay status|reload|stop [-c confdir]
+ *	tlsrelay tls-finger [-c confdir] [-l level] ... destination
  * Each verb is one row of the table below. */
 #include "config.h"
 
@@ -37,6 +38,8 @@ static const struct verb verbs[] = {
 	{ "status", cmd_status, "say whether the daemon runs, and its PID" },
 	{ "stop", cmd_stop, "stop the running daemon and wait until it has "
 	    "gone" },
+	{ "tls-finger", cmd_tls_finger, "show a destination's TLS and the "
+	    "verdict of each level (like posttls-finger)" },
 };
 
 static int
@@ -44,7 +47,7 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: tlsrelay VERB [options]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		fprintf(fp, "  %-8s %s\n", verbs[i].name, verbs[i].help);
+		fprintf(fp, "  %-10s %s\n", verbs[i].name, verbs[i].help);
 	return fp == stderr ? 2 : 0;
 }
 

@@ -60,9 +60,6 @@ static const struct unsupported {
 	    "file is not used: remove the line" },
 	{ "smtpd_tls_dkey_file", WARN, "DSA certificates are not supported; "
 	    "the line is not used" },
-	{ "smtpd_upstream_proxy_protocol", REFUSE, "the PROXY protocol is not "
-	    "implemented yet: every client would seem to connect from the "
-	    "proxy, whose address may be in mynetworks" },
 };
 
 static const struct unsupported *

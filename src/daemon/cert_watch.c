@@ -3,7 +3,8 @@
  * renaming new files over the old names; the supervisor looks at every
  * TLS file the configuration names (stat, every few seconds: cheap, and
  * it sees a rename, a rewrite in place and a symlink moved alike) and
- * reloads when one changed. A reload builds everything again and swaps
+ * reloads when one changed. The session ticket key file is one of them:
+ * configuration management rolls keys over by rewriting it. A reload builds everything again and swaps
  * generations only when all of it is good: a broken new pair is refused
  * with its reason, and the old pair stays in service. Sessions are not
  * cut either way: old workers finish theirs. */
@@ -34,7 +35,7 @@ static size_t n_files;
 static const enum conf_str_param smtpd_files[] = {
 	P_smtpd_tls_cert_file, P_smtpd_tls_key_file, P_smtpd_tls_eccert_file,
 	P_smtpd_tls_eckey_file, P_smtpd_tls_chain_files, P_smtpd_tls_CAfile,
-	P_smtpd_tls_dh1024_param_file,
+	P_smtpd_tls_dh1024_param_file, P_tlsrelay_smtpd_tls_ticket_key_file,
 };
 static const enum conf_str_param smtp_files[] = {
 	P_smtp_tls_cert_file, P_smtp_tls_key_file, P_smtp_tls_eccert_file,

@@ -79,6 +79,9 @@ struct generation {
 /* NULL with *err: every problem found, one per line. */
 struct generation *generation_new(const char *confdir, char **err);
 void generation_free(struct generation *gen);
+/* "using N session ticket keys from FILE", once per key file, when the
+ * log is open. */
+void generation_log_ticket_keys(const struct generation *gen);
 
 /* sd_notify.c: a notice to systemd ("READY=1", "STATUS=..."), when it
  * started us with $NOTIFY_SOCKET; otherwise nothing. */

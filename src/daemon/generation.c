@@ -69,6 +69,31 @@ listen_services(struct generation *gen, char **err)
 	return 0;
 }
 
+static size_t
+file_keys(const struct built_service *s)
+{
+	return s->ssl_ctx ? tls_server_ticket_file_keys(s->ssl_ctx) : 0;
+}
+
+void
+generation_log_ticket_keys(const struct generation *gen)
+{
+	for (size_t i = 0; i < gen->n_services; i++) {
+		const char *file = conf_str(gen->services[i].conf,
+		    P_tlsrelay_smtpd_tls_ticket_key_file);
+		size_t n = file_keys(&gen->services[i]);
+		int seen = 0;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = file_keys(&gen->services[j]) > 0 &&
+			    strcmp(file, conf_str(gen->services[j].conf,
+			    P_tlsrelay_smtpd_tls_ticket_key_file)) == 0;
+		if (n > 0 && !seen)
+			msg_info("using %zu session ticket keys from %s", n,
+			    file);
+	}
+}
+
 struct generation *
 generation_new(const char *confdir, char **err)
 {

@@ -6,7 +6,11 @@
  *            (throttle.c);
  *   SIGHUP   read the configuration and certificates again; on success new
  *            workers take over and the old ones finish their sessions;
- *   SIGTERM  (or SIGINT) workers stop accepting, finish, and we exit.
+ *   SIGTERM  (or SIGINT) drain and exit: the listeners close at once,
+ *            workers finish their sessions, the queue manager delivers
+ *            what is queued for up to tlsrelay_drain_time; what is left
+ *            stays on disk for the next start. A second SIGTERM ends the
+ *            drain at once.
  * Signals are taken synchronously with sigtimedwait(), so no handler ever
  * runs in the middle of something. */
 #include "config.h"
@@ -40,7 +44,8 @@
 #include "daemon.h"
 
 #define MAX_PROCS	64	/* anvil columns: current + retiring workers */
-#define STOP_GRACE	30	/* seconds a worker gets to finish on SIGTERM */
+#define STOP_GRACE	30	/* seconds a worker gets to finish on SIGTERM,
+				 * and the queue manager after its drain */
 
 struct proc {
 	pid_t pid;
@@ -355,6 +360,7 @@ reload(const char *confdir, int foreground)
 		release_generation(current);
 	current = gen;
 	warn_without_qmgr(confdir);
+	generation_log_ticket_keys(current);
 	listen_close_unused();
 	/* A new configuration deserves a fresh start. */
 	reset_throttles();
@@ -368,17 +374,15 @@ reload(const char *confdir, int foreground)
 	return 0;
 }
 
-/* systemd's STATUS= line: what `systemctl status` shows. */
-static void
-report_status(void)
+/* The messages in the queue, on hold too. */
+static long
+count_queued(void)
 {
 	const char *queue = conf_str(current->conf, P_queue_directory);
 	static const char *const dirs[] = { "incoming", "active", "deferred",
 	    "hold" };
 	long queued = 0;
 
-	if (getenv("NOTIFY_SOCKET") == NULL)
-		return;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		char *path = xasprintf("%s/%s", queue, dirs[i]);
 		DIR *d = opendir(path);
@@ -391,8 +395,17 @@ report_status(void)
 			queued += de->d_name[0] != '.';
 		closedir(d);
 	}
+	return queued;
+}
+
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void
+report_status(void)
+{
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
 	sd_notifyf("STATUS=%d sessions, %ld messages in the queue",
-	    anvil_total(anvil), queued);
+	    anvil_total(anvil), count_queued());
 }
 
 /* Certificates renewed on disk (cert_watch.c): a reload, which keeps
@@ -411,12 +424,48 @@ watch_certificates(const char *confdir, int foreground)
 		cert_watch_reset(current);
 }
 
+/* The queue manager's part of the drain: it delivers as usual while
+ * sessions may still commit mail; once the workers are gone it stops
+ * when nothing is left to deliver now (SIGUSR2); at the end of the drain
+ * time it takes no new work and finishes what is in flight (SIGTERM), and
+ * is killed if that takes too long. */
+enum qmgr_drain { QMGR_DELIVERING, QMGR_STOP_WHEN_IDLE, QMGR_FINISHING };
+
+static void
+drain_qmgr(enum qmgr_drain *state, int workers, time_t now, time_t drain_end,
+    time_t *kill_at)
+{
+	if (qmgr_pid == 0)
+		return;
+	if (*state == QMGR_DELIVERING && workers == 0) {
+		run_user_kill(&run_user, qmgr_pid, SIGUSR2);
+		*state = QMGR_STOP_WHEN_IDLE;
+	}
+	if (*state != QMGR_FINISHING && now >= drain_end) {
+		msg_info("drain time over: the queue manager finishes the "
+		    "deliveries in flight");
+		run_user_kill(&run_user, qmgr_pid, SIGTERM);
+		*state = QMGR_FINISHING;
+		*kill_at = now + STOP_GRACE;
+	}
+	if (*state == QMGR_FINISHING && now >= *kill_at) {
+		msg_warn("the queue manager did not finish in %d seconds; "
+		    "killing it", STOP_GRACE);
+		run_user_kill(&run_user, qmgr_pid, SIGKILL);
+		*kill_at = now + STOP_GRACE;
+	}
+}
+
 static void
 stop_all(int sig)
 {
 	sigset_t set;
-	time_t deadline = time(NULL) + STOP_GRACE;
-	int live;
+	time_t started = time(NULL), deadline = started + STOP_GRACE;
+	time_t drain_end = started + conf_time(current->conf,
+	    P_tlsrelay_drain_time), qmgr_kill_at = 0;
+	enum qmgr_drain qmgr_state = QMGR_DELIVERING;
+	int workers;
+	long left;
 
 	msg_info("terminating on signal %d", sig);
 	/* Stop accepting at once; workers close their copies too. */
@@ -425,30 +474,47 @@ stop_all(int sig)
 		if (procs[i].pid != 0)
 			run_user_kill(&run_user, procs[i].pid, SIGTERM);
 	if (qmgr_pid != 0)
-		run_user_kill(&run_user, qmgr_pid, SIGTERM);
+		msg_info("draining: sessions finish, queued mail is delivered "
+		    "for up to %llds", (long long)(drain_end - started));
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	/* A second SIGTERM, or Ctrl-C again: no more waiting. */
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
 	for (;;) {
 		struct timespec ts = { .tv_sec = 1, .tv_nsec = 0 };
+		time_t now = time(NULL);
 
 		reap_children(1);
-		live = qmgr_pid != 0;
+		workers = 0;
 		for (int i = 0; i < MAX_PROCS; i++)
-			live += procs[i].pid != 0;
-		if (live == 0)
+			workers += procs[i].pid != 0;
+		if (workers == 0 && qmgr_pid == 0)
 			break;
-		if (time(NULL) >= deadline) {
+		drain_qmgr(&qmgr_state, workers, now, drain_end,
+		    &qmgr_kill_at);
+		if (workers > 0 && now >= deadline) {
 			msg_warn("%d workers did not finish in %d seconds; "
-			    "killing them", live, STOP_GRACE);
+			    "killing them", workers, STOP_GRACE);
 			for (int i = 0; i < MAX_PROCS; i++)
 				if (procs[i].pid != 0)
 					run_user_kill(&run_user, procs[i].pid, SIGKILL);
-			if (qmgr_pid != 0)
-				run_user_kill(&run_user, qmgr_pid, SIGKILL);
-			deadline = time(NULL) + STOP_GRACE;
+			deadline = now + STOP_GRACE;
 		}
-		sigtimedwait(&set, NULL, &ts);
+		sig = sigtimedwait(&set, NULL, &ts);
+		if ((sig == SIGTERM || sig == SIGINT) && now < drain_end) {
+			msg_info("signal %d again: ending the drain", sig);
+			drain_end = now;
+		}
 	}
+	left = count_queued();
+	if (left > 0)
+		msg_info("stopping: %ld messages left in the queue for the next "
+		    "start", left);
+	else
+		msg_info("stopping: queue empty");
+	msg_info("stopped after %lld seconds", (long long)(time(NULL) -
+	    started));
 }
 
 static void
@@ -526,6 +592,7 @@ supervisor_run(const char *confdir_arg, int foreground)
 	msg_info("daemon started -- version %s, configuration %s",
 	    PACKAGE_VERSION, confdir);
 	warn_without_qmgr(confdir);
+	generation_log_ticket_keys(current);
 	reset_throttles();
 	start_missing_workers();
 	start_qmgr();

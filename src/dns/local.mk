@@ -1,6 +1,7 @@
 libtlsrelay_a_SOURCES += \
 	src/dns/dns.c \
 	src/dns/dns_answer.c \
+	src/dns/dns_families.c \
 	src/dns/dns_level.c \
 	src/dns/dns_lookup.c \
 	src/dns/dns_nexthop.c \

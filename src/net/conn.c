@@ -214,6 +214,7 @@ conn_free(struct conn *conn)
 	if (conn->close_ev != NULL)
 		event_free(conn->close_ev);
 	event_free(conn->deadline);
+	conn_proxy_forget(conn);
 	conn_tls_forget(conn);
 	/* An OpenSSL bufferevent owns the socket and the SSL. */
 	if (conn->bev != NULL)

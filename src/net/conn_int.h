@@ -38,6 +38,7 @@ struct conn {
 	char *peer;
 	char service[32];
 	char ident[64];		/* syslog_name; "" keeps the process's */
+	struct conn_proxy *proxy;	/* reading a PROXY header */
 	struct conn_callbacks cb;
 	void *arg;
 };
@@ -54,6 +55,10 @@ int conn_tls_begin(struct conn *conn);
 size_t conn_tls_pull_pending(struct conn *conn);
 /* The SSL stops pointing at the conn, which is being freed. */
 void conn_tls_forget(struct conn *conn);
+
+/* conn_proxy.c */
+/* Stops reading a PROXY header, without a word to the owner. */
+void conn_proxy_forget(struct conn *conn);
 
 /* conn_error.c */
 /* Empties libevent's and OpenSSL's error queues. handshake: logs each

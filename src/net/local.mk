@@ -3,6 +3,7 @@
 libtlsrelay_a_SOURCES += \
 	src/net/conn.c \
 	src/net/conn_error.c \
+	src/net/conn_proxy.c \
 	src/net/conn_tls.c \
 	src/net/offload.c
 noinst_HEADERS += src/net/conn_int.h

@@ -38,14 +38,34 @@ v1_port(const char *s, unsigned *port)
 	return 0;
 }
 
-/* One address of family af, written back in canonical form. */
+/* An address in text, as the rest of the relay writes a peer's: an
+ * IPv4-mapped IPv6 address (::ffff:192.0.2.7) becomes the IPv4 address,
+ * as for a socket's peer (smtpd_session.c), so that mynetworks, access
+ * tables and anvil see one client under one name. Returns the family. */
 static int
-v1_addr(int af, const char *s, char *out, size_t outlen)
+addr_text(int af, const unsigned char *bin, char *out, size_t outlen)
+{
+	static const unsigned char v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	};
+
+	if (af == AF_INET6 && memcmp(bin, v4mapped, sizeof(v4mapped)) == 0) {
+		af = AF_INET;
+		bin += 12;
+	}
+	if (inet_ntop(af, bin, out, (socklen_t)outlen) == NULL)
+		return -1;
+	return af;
+}
+
+/* One v1 address of family af, written back in canonical form. */
+static int
+v1_addr(int af, const char *s, char *out, size_t outlen, int *family)
 {
 	unsigned char bin[16];
 
 	if (inet_pton(af, s, bin) != 1 ||
-	    inet_ntop(af, bin, out, (socklen_t)outlen) == NULL)
+	    (*family = addr_text(af, bin, out, outlen)) < 0)
 		return -1;
 	return 0;
 }
@@ -57,7 +77,7 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_info *info,
 	char line[V1_MAX + 1], *field[6], *save = NULL, *p;
 	const unsigned char *crlf = NULL;
 	size_t n;
-	int af, i;
+	int af, server_af, i;
 
 	for (size_t k = 0; k + 1 < len && k + 1 < V1_MAX; k++)
 		if (buf[k] == '\r' && buf[k + 1] == '\n') {
@@ -84,6 +104,13 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_info *info,
 		return PROXY_ERROR;
 	}
 	*consumed = n + 2;
+	memset(info, 0, sizeof(*info));
+	/* The spec: whatever follows UNKNOWN up to CR LF is ignored. */
+	if (strncmp(line, "PROXY UNKNOWN", 13) == 0 &&
+	    (line[13] == '\0' || line[13] == ' ')) {
+		info->local = 1;
+		return PROXY_OK;
+	}
 	/* Single spaces only, as the spec writes it. */
 	if (strstr(line, "  ") != NULL || line[n - 1] == ' ') {
 		*why = "malformed PROXY v1 header";
@@ -96,12 +123,6 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_info *info,
 		*why = "malformed PROXY v1 header";
 		return PROXY_ERROR;
 	}
-	memset(info, 0, sizeof(*info));
-	if (strcmp(field[1], "UNKNOWN") == 0) {
-		/* The rest, if any, is to be ignored (the spec). */
-		info->local = 1;
-		return PROXY_OK;
-	}
 	if (strcmp(field[1], "TCP4") == 0)
 		af = AF_INET;
 	else if (strcmp(field[1], "TCP6") == 0)
@@ -111,26 +132,47 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_info *info,
 		return PROXY_ERROR;
 	}
 	if (i != 6 || v1_addr(af, field[2], info->client_addr,
-	    sizeof(info->client_addr)) < 0 || v1_addr(af, field[3],
-	    info->server_addr, sizeof(info->server_addr)) < 0 ||
+	    sizeof(info->client_addr), &info->family) < 0 ||
+	    v1_addr(af, field[3], info->server_addr,
+	    sizeof(info->server_addr), &server_af) < 0 ||
 	    v1_port(field[4], &info->client_port) < 0 ||
 	    v1_port(field[5], &info->server_port) < 0) {
 		*why = "PROXY v1 header with a bad address or port";
 		return PROXY_ERROR;
 	}
-	info->family = af;
 	return PROXY_OK;
 }
 
 /* ---- version 2: binary ------------------------------------------------ */
 
+/* The TLVs after the addresses: none is used, but each must lie inside
+ * the header (type, 2-byte length, value), or the header is not what
+ * its sender meant and nothing in it is believed. */
+static int
+v2_tlvs_fit(const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		size_t tlv;
+
+		if (len < 3)
+			return -1;
+		tlv = 3 + (((size_t)p[1] << 8) | p[2]);
+		if (tlv > len)
+			return -1;
+		p += tlv;
+		len -= tlv;
+	}
+	return 0;
+}
+
 static enum proxy_status
 parse_v2(const unsigned char *buf, size_t len, struct proxy_info *info,
     size_t *consumed, const char **why)
 {
-	size_t body, need;
+	size_t body, need, alen;
 	unsigned ver_cmd, fam;
 	const unsigned char *a;
+	int af, server_af;
 
 	if (len < V2_FIXED)
 		return PROXY_NEED_MORE;
@@ -160,29 +202,14 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_info *info,
 		*why = "PROXY v2 header with an unknown command";
 		return PROXY_ERROR;
 	}
-	a = buf + V2_FIXED;
 	switch (fam) {
 	case 0x11:		/* TCP over IPv4 */
-		if (body < 12)
-			goto short_body;
-		info->family = AF_INET;
-		inet_ntop(AF_INET, a, info->client_addr,
-		    sizeof(info->client_addr));
-		inet_ntop(AF_INET, a + 4, info->server_addr,
-		    sizeof(info->server_addr));
-		info->client_port = ((unsigned)a[8] << 8) | a[9];
-		info->server_port = ((unsigned)a[10] << 8) | a[11];
+		af = AF_INET;
+		alen = 4;
 		break;
 	case 0x21:		/* TCP over IPv6 */
-		if (body < 36)
-			goto short_body;
-		info->family = AF_INET6;
-		inet_ntop(AF_INET6, a, info->client_addr,
-		    sizeof(info->client_addr));
-		inet_ntop(AF_INET6, a + 16, info->server_addr,
-		    sizeof(info->server_addr));
-		info->client_port = ((unsigned)a[32] << 8) | a[33];
-		info->server_port = ((unsigned)a[34] << 8) | a[35];
+		af = AF_INET6;
+		alen = 16;
 		break;
 	case 0x00:		/* UNSPEC: no address; as LOCAL */
 		info->local = 1;
@@ -191,12 +218,28 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_info *info,
 		*why = "PROXY v2 header with an unsupported address family";
 		return PROXY_ERROR;
 	}
-	/* TLVs after the addresses are allowed and, unused, ignored: their
-	 * total length is inside body, which was bounded above. */
+	/* Source address, destination address, source port, dest. port. */
+	if (body < 2 * alen + 4) {
+		*why = "PROXY v2 header shorter than its addresses";
+		return PROXY_ERROR;
+	}
+	a = buf + V2_FIXED;
+	if (v2_tlvs_fit(a + 2 * alen + 4, body - (2 * alen + 4)) < 0) {
+		*why = "PROXY v2 header with a malformed TLV";
+		return PROXY_ERROR;
+	}
+	info->family = addr_text(af, a, info->client_addr,
+	    sizeof(info->client_addr));
+	server_af = addr_text(af, a + alen, info->server_addr,
+	    sizeof(info->server_addr));
+	if (info->family < 0 || server_af < 0) {
+		*why = "PROXY v2 header with a bad address";
+		return PROXY_ERROR;
+	}
+	a += 2 * alen;
+	info->client_port = ((unsigned)a[0] << 8) | a[1];
+	info->server_port = ((unsigned)a[2] << 8) | a[3];
 	return PROXY_OK;
-short_body:
-	*why = "PROXY v2 header shorter than its addresses";
-	return PROXY_ERROR;
 }
 
 enum proxy_status

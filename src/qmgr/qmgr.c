@@ -9,7 +9,14 @@
  * room frees, and a notice that may have been lost costs a rescan then,
  * never a wait for the timer. At start-up, messages left in active/ by a
  * crash go back to incoming/: their delivered recipients are marked in
- * the file, so only the rest are tried again. */
+ * the file, so only the rest are tried again.
+ *
+ * Stopping: SIGTERM takes no new work and gives the deliveries in flight
+ * QMGR_DRAIN_TIME (a reload, or the end of the daemon's drain). While the
+ * daemon drains (tlsrelay_drain_time, supervisor.c) the queue manager
+ * works as usual, mail the last sessions commit included; SIGUSR2, once
+ * those sessions have ended, has it exit as soon as the queue holds
+ * nothing more to deliver now. */
 #include "config.h"
 
 #include <dirent.h>
@@ -49,21 +56,6 @@ static struct qmgr qmgr;
 static struct event *scan_timer;
 static struct event *notify_event;
 static int notify_fd = -1;
-
-static int
-families_of(const struct conf *conf)
-{
-	const char *p = conf_str(conf, P_inet_protocols);
-	int f = 0;
-
-	if (strcasecmp(p, "all") == 0)
-		return DNS_FAMILY_INET | DNS_FAMILY_INET6;
-	if (strstr(p, "ipv4"))
-		f |= DNS_FAMILY_INET;
-	if (strstr(p, "ipv6"))
-		f |= DNS_FAMILY_INET6;
-	return f ? f : DNS_FAMILY_INET;
-}
 
 static size_t
 active_room(void *arg)
@@ -314,6 +306,45 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static struct event *drain_deadline;
+static struct event *idle_check;
+
+/* After SIGUSR2: nothing active, nothing waiting for room, and a last
+ * scan (incoming/ that no notice named yet, deferred mail whose time has
+ * come) finds nothing either: what is left waits for its retry time, on
+ * disk, for the next start. */
+static void
+idle_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval poll = { .tv_sec = 0, .tv_usec = 100000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (qmgr.draining)	/* SIGTERM came: the scan timer ends it */
+		return;
+	if (qmgr.n_active == 0 && qmgr_intake_waiting(qmgr.intake) == 0) {
+		scan_queue(0);
+		if (qmgr.n_active == 0 &&
+		    qmgr_intake_waiting(qmgr.intake) == 0) {
+			msg_info("nothing more to deliver now: stopping");
+			event_base_loopbreak(qmgr.base);
+			return;
+		}
+	}
+	evtimer_add(idle_check, &poll);
+}
+
+static void
+stop_when_idle_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval now = { .tv_sec = 0, .tv_usec = 0 };
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (!evtimer_pending(idle_check, NULL))
+		evtimer_add(idle_check, &now);
+}
 
 /* SIGTERM: take no new work, let the deliveries in flight finish. The
  * scan timer, now polling, ends the loop when nothing is active. */
@@ -400,7 +431,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 	qmgr.queue_run_delay = conf_time(conf, P_queue_run_delay);
 	qmgr.max_lifetime = conf_time(conf, P_maximal_queue_lifetime);
 	qmgr.bounce_lifetime = conf_time(conf, P_bounce_queue_lifetime);
-	qmgr.families = families_of(conf);
+	qmgr.families = dns_families(conf_str(conf, P_inet_protocols));
 	qmgr.mx_address_limit = (size_t)conf_int(conf,
 	    P_smtp_mx_address_limit);
 	qmgr.active_limit = (size_t)conf_int(conf,
@@ -449,7 +480,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 int
 qmgr_run(const struct conf *conf, struct tls_client *tls)
 {
-	struct event *sigterm;
+	struct event *sigterm, *sigusr2;
 	char *err = NULL;
 	int lock_fd;
 
@@ -467,6 +498,9 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	scan_timer = evtimer_new(qmgr.base, scan_timer_cb, NULL);
 	sigterm = evsignal_new(qmgr.base, SIGTERM, signal_cb, NULL);
 	evsignal_add(sigterm, NULL);
+	idle_check = evtimer_new(qmgr.base, idle_check_cb, NULL);
+	sigusr2 = evsignal_new(qmgr.base, SIGUSR2, stop_when_idle_cb, NULL);
+	evsignal_add(sigusr2, NULL);
 
 	for_each_file("active", requeue_active);
 	scan_queue(0);
@@ -499,6 +533,8 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	if (drain_deadline)
 		event_free(drain_deadline);
 	event_free(sigterm);
+	event_free(sigusr2);
+	event_free(idle_check);
 	close(notify_fd);
 	event_base_free(qmgr.base);
 	return 0;

@@ -10,7 +10,8 @@
  *   - no TLSA records (a secure denial) or records from an insecure
  *     zone: dane is may, dane-only defers;
  *   - secure records, none usable (PKIX usages 0/1, unknown selectors or
- *     matching types, malformed data): defer;
+ *     matching types, malformed data): dane is encrypt (mandatory TLS,
+ *     unauthenticated: the domain asked for TLS), dane-only defers;
  *   - secure usable records: authenticated TLS by those records.
  *
  * TLSA answers are kept per TTL in a small cache (QMGR_TLSA_CACHE_MAX
@@ -135,6 +136,7 @@ struct dane_host {
 	int insecure;		/* no lookup: MX or addresses insecure */
 	int pending;
 	struct tls_dane *tlsa;	/* usable records */
+	int unusable;		/* secure records, none usable */
 	char *defer;		/* the reason to defer this host */
 };
 
@@ -189,12 +191,15 @@ host_decide(struct dane_host *h, int level, const char *nexthop,
 			    recs[i].selector, recs[i].mtype, recs[i].data,
 			    recs[i].len);
 		if (tls_dane_usable(h->tlsa) == 0) {
-			/* Secure records that cannot be used: the
-			 * server can be neither authenticated nor
-			 * trusted to be without DANE. */
+			/* Secure records that cannot be used: the server
+			 * cannot be authenticated, but it said that it
+			 * does TLS (RFC 7672 2.2, Postfix's "encrypt"). */
 			msg_info("%s: all TLSA records unusable", h->qname);
-			h->defer = xasprintf("all TLSA records of %s are "
-			    "unusable", h->qname);
+			if (dane_only)
+				h->defer = xasprintf("all TLSA records of %s "
+				    "are unusable", h->qname);
+			else
+				h->unusable = 1;
 			tls_dane_free(h->tlsa);
 			h->tlsa = NULL;
 		}
@@ -230,6 +235,7 @@ group_decided(struct qmgr_dane *gd)
 			    h->insecure != !t->dnssec_valid)
 				continue;
 			gd->verdicts[i].tlsa = h->tlsa;
+			gd->verdicts[i].encrypt = h->unusable;
 			gd->verdicts[i].defer = h->defer;
 			break;
 		}

@@ -184,8 +184,10 @@ route_default(const struct qmgr_router *r, const char *domain,
     struct qmgr_route *route)
 {
 	if (*r->relayhost && qmgr_parse_nexthop(r->relayhost, r->port,
-	    route) == 0)
+	    route) == 0) {
+		route->source = "relayhost";
 		return;
+	}
 	memset(route, 0, sizeof(*route));
 	route->nexthop = xstrdup(domain);
 	route->host = xstrdup(domain);
@@ -200,6 +202,7 @@ route_default(const struct qmgr_router *r, const char *domain,
 			    domain);
 		}
 	}
+	route->source = "recipient domain";
 }
 
 int
@@ -246,6 +249,8 @@ qmgr_route(const struct qmgr_router *r, const char *recipient,
 		    nexthop);
 		route->error_temporary = 1;
 	}
+	if (route->source == NULL)
+		route->source = "transport_maps";
 	free(transport);
 	free(nexthop);
 	free(domain);

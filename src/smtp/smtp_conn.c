@@ -323,7 +323,8 @@ target_dane(struct smtp_conn *conn, size_t i, char **reason)
 		return -1;
 	}
 	if ((conn->dane = job->dane[i].tlsa) == NULL)
-		conn->tls_level = TLS_LEV_MAY;
+		conn->tls_level = job->dane[i].encrypt ? TLS_LEV_ENCRYPT :
+		    TLS_LEV_MAY;
 	return 0;
 }
 

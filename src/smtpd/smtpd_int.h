@@ -35,6 +35,8 @@ struct smtpd_policy {
 	const char *queue_directory;
 	int tls_level;			/* enum tls_level */
 	int wrappermode;
+	int upstream_proxy;		/* a PROXY protocol header first */
+	long long upstream_proxy_timeout;	/* seconds, for all of it */
 	int tls_loglevel;
 	int tls_received_header;
 	int helo_required;

@@ -181,6 +181,11 @@ smtpd_policy_new(const struct conf *conf, char **err)
 		goto fail;
 	}
 	p->wrappermode = conf_bool(conf, P_smtpd_tls_wrappermode);
+	/* The only value besides empty (conf_params.def): haproxy. */
+	p->upstream_proxy = *conf_str(conf,
+	    P_smtpd_upstream_proxy_protocol) != '\0';
+	p->upstream_proxy_timeout = conf_time(conf,
+	    P_smtpd_upstream_proxy_timeout);
 	p->tls_loglevel = (int)conf_int(conf, P_smtpd_tls_loglevel);
 	p->tls_received_header = conf_bool(conf, P_smtpd_tls_received_header);
 	p->helo_required = conf_bool(conf, P_smtpd_helo_required);

@@ -22,6 +22,7 @@
 #include "tlsrelay/conn.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/map.h"
+#include "tlsrelay/proxy.h"
 #include "tlsrelay/smtpd_dnscheck.h"
 #include "smtpd_session.h"
 
@@ -34,6 +35,8 @@ static void session_tls_done(struct conn *, void *);
 static void session_event(struct conn *, enum conn_event, void *);
 static void session_process_input(struct smtpd_session *);
 static void session_begin(struct smtpd_session *);
+static void session_proxied(struct conn *, const struct proxy_info *,
+    void *);
 
 static const struct conn_callbacks session_callbacks = {
 	.read = session_read,
@@ -54,11 +57,14 @@ session_free(struct smtpd_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 
-	session_log_disconnect(s);
+	/* Without a PROXY header there was no client to speak of: the
+	 * warning said why. */
+	if (s->state != SS_PROXY)
+		session_log_disconnect(s);
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
 	free(s->pending_line);
-	if (s->anvil)
+	if (s->anvil_counted)
 		anvil_disconnect(s->anvil, s->worker_index, s->addr);
 	if (s->pause_timer)
 		event_free(s->pause_timer);
@@ -538,6 +544,7 @@ over_connection_limit(struct smtpd_session *s)
 	if (s->anvil == NULL)
 		return 0;
 	count = anvil_connect(s->anvil, s->worker_index, s->addr);
+	s->anvil_counted = 1;
 	if (p->conn_count_limit <= 0 || count <= p->conn_count_limit ||
 	    cidr_list_match_text(p->event_limit_exceptions, s->addr))
 		return 0;
@@ -593,9 +600,50 @@ smtpd_session_start(struct event_base *base, int fd,
 		sessions->prev = s;
 	sessions = s;
 
+	/* Behind a load balancer its header names the client, before
+	 * anything is looked up, counted, logged or said. */
+	if (s->policy->upstream_proxy) {
+		s->state = SS_PROXY;
+		conn_proxy_receive(s->conn, s->policy->upstream_proxy_timeout,
+		    session_proxied);
+		return;
+	}
 	conn_log_enter(s->conn, &saved);
 	session_begin(s);
 	conn_log_leave(&saved);
+}
+
+/* The PROXY header is in (info), or there was none (NULL, logged by the
+ * connection layer). Its client replaces the socket's peer everywhere
+ * from here on; a health check of the balancer's own (v2 LOCAL, v1
+ * UNKNOWN) keeps the socket's peer, as Postfix does with LOCAL. */
+static void
+session_proxied(struct conn *conn, const struct proxy_info *info, void *arg)
+{
+	struct smtpd_session *s = arg;
+	char *peer;
+
+	if (info == NULL) {
+		session_free(s);
+		return;
+	}
+	if (!info->local) {
+		snprintf(s->addr, sizeof(s->addr), "%s", info->client_addr);
+		s->port = (int)info->client_port;
+		/* The address the client connected to (Dovecot's lip=). */
+		snprintf(s->local_addr, sizeof(s->local_addr), "%s",
+		    info->server_addr);
+		s->local_port = (int)info->server_port;
+		s->bare_lf_reject = s->policy->bare_lf_mode ==
+		    BARE_LF_REJECT && !cidr_list_match_text(
+		    s->policy->bare_lf_exclusions, s->addr);
+		peer = xasprintf("%s[%s]", s->name, s->addr);
+		conn_set_peer(conn, peer);
+		free(peer);
+	}
+	/* As smtpd_session_start leaves a session without a header. */
+	s->state = SS_HANDSHAKE;
+	session_begin(s);
 }
 
 static void session_connected(struct smtpd_session *s);
@@ -678,6 +726,7 @@ smtpd_sessions_shutdown(void)
 			session_close_after_reply(s);
 			break;
 		case SS_HANDSHAKE:
+		case SS_PROXY:
 			session_free(s);
 			break;
 		case SS_DATA:	/* finishes its message, then 421 */

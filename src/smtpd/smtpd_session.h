@@ -24,6 +24,9 @@ struct event;
 
 enum session_state {
 	SS_HANDSHAKE,		/* TLS handshake in progress */
+	SS_PROXY,		/* reading the load balancer's PROXY header
+				 * (smtpd_upstream_proxy_protocol): nothing
+				 * said or counted yet */
 	SS_COMMAND,		/* reading command lines */
 	SS_DATA,		/* reading message content */
 	SS_COMMIT,		/* final dot read, the commit thread has the
@@ -63,6 +66,7 @@ struct smtpd_session {
 	enum session_state state;
 	const char *last_command;	/* for "timeout after X" */
 	int shutdown_requested;
+	int anvil_counted;		/* anvil_connect() was called */
 	int bare_lf_reject;		/* reject mode applies to this client */
 	int line_cut;			/* the last line read was too long */
 

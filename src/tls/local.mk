@@ -17,6 +17,7 @@ libtlsrelay_a_SOURCES += \
 	src/tls/tls_server_cache.c \
 	src/tls/tls_server_kex.c \
 	src/tls/tls_server_verify.c \
+	src/tls/tls_ticket_file.c \
 	src/tls/tls_verify.c
 noinst_HEADERS += src/tls/tls_private.h src/tls/tls_client_int.h src/tls/tls_scache.h
 

@@ -626,11 +626,22 @@ is_domain(const char *nexthop)
 struct tls_policy *
 tls_policy_lookup(struct tls_policy_maps *maps, const char *nexthop)
 {
+	return tls_policy_lookup_from(maps, nexthop, NULL, NULL);
+}
+
+struct tls_policy *
+tls_policy_lookup_from(struct tls_policy_maps *maps, const char *nexthop,
+    char **table, char **matched_key)
+{
 	const char *key = nexthop, *value = NULL;
 	struct tls_policy *p;
 	char *where;
 	int error = 0;
 
+	if (table != NULL)
+		*table = NULL;
+	if (matched_key != NULL)
+		*matched_key = NULL;
 	if (maps->tables == NULL)
 		return tls_policy_main(maps->conf, maps->level, nexthop);
 	table_list_refresh(maps->tables, "smtp_tls_policy_maps");
@@ -650,6 +661,12 @@ tls_policy_lookup(struct tls_policy_maps *maps, const char *nexthop)
 	}
 	if (value == NULL)
 		return tls_policy_main(maps->conf, maps->level, nexthop);
+	if (table != NULL)
+		*table = xstrdup(table_list_last(maps->tables) ?
+		    table_name(table_list_last(maps->tables)) :
+		    "smtp_tls_policy_maps");
+	if (matched_key != NULL)
+		*matched_key = xstrdup(key);
 	where = xasprintf("%s, next-hop destination \"%s\"",
 	    table_list_last(maps->tables) ?
 	    table_name(table_list_last(maps->tables)) :

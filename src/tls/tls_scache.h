@@ -65,6 +65,26 @@ void tls_ticket_keys_free(struct tls_ticket_keys *keys);
  * the SSL_CTX's tls_scache_ctx. */
 int tls_ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc);
+/* Ticket keys from tlsrelay_smtpd_tls_ticket_key_file, the same on every
+ * node that has the same file: the first key seals, every key opens, and
+ * a ticket opened by another key than the first is renewed. Nothing is
+ * stored and nothing rotates: the file's owner rolls keys over. Returns
+ * NULL with *err = "reason" (tls_ticket_file_read's). */
+struct tls_ticket_keys *tls_ticket_keys_from_file(const char *path,
+    char **err);
+/* How many keys came from the file; 0 for keys of the store. */
+size_t tls_ticket_keys_from_file_count(const struct tls_ticket_keys *keys);
+
+/* tls_ticket_file.c: the file's bytes, n_keys keys of
+ * TLS_TICKET_FILE_KEY_LEN each, once it proved a regular file that is
+ * not world-readable, of a positive multiple of that size and at most
+ * TLS_TICKET_FILE_MAX_KEYS keys. Caller cleanses and frees. NULL with
+ * *reason (caller frees). */
+#define TLS_TICKET_FILE_KEY_LEN		80
+#define TLS_TICKET_FILE_MAX_KEYS	16
+unsigned char *tls_ticket_file_read(const char *path, size_t *n_keys,
+    char **reason);
+
 /* Marks ssl as resumed by a ticket (for the log line). */
 void tls_scache_mark_ticketed(SSL *ssl);
 /* Removes ticket keys past their decrypt time. Returns how many, or -1. */

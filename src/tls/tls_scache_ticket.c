@@ -9,7 +9,14 @@
  * Each process keeps the keys in memory and reads the store again when
  * its encrypting key ages out or a ticket names a key it does not know
  * (another worker may have rotated first). Two workers rotating at the
- * same moment both store a key; both decrypt, the newest encrypts. */
+ * same moment both store a key; both decrypt, the newest encrypts.
+ *
+ * With tlsrelay_smtpd_tls_ticket_key_file the keys come from that file
+ * instead (tls_ticket_file.c reads it), the same on every node that has
+ * it: nothing is stored, nothing rotates, the first key seals and every
+ * key opens. Each 80-byte key splits as nginx's ssl_session_ticket_key
+ * does, so one file can serve both: bytes 0-15 the name, 16-47 the
+ * HMAC-SHA256 key, 48-79 the AES-256-CBC key. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -30,7 +37,12 @@
 
 #define NAME_LEN	16
 #define HMAC_LEN	32
-#define MAX_KEYS	8	/* in memory: plenty for two live keys */
+#define MAX_KEYS	TLS_TICKET_FILE_MAX_KEYS	/* in memory */
+/* The file's layout (nginx's 80-byte keys). */
+#define FILE_NAME_AT	0
+#define FILE_HMAC_AT	(FILE_NAME_AT + NAME_LEN)
+#define FILE_AES_AT	(FILE_HMAC_AT + HMAC_LEN)
+#define FILE_CIPHER	"AES-256-CBC"
 
 struct ticket_key {
 	unsigned char name[NAME_LEN];
@@ -53,6 +65,7 @@ struct tls_ticket_keys {
 	 * handshake, as a cache miss does). */
 	struct ticket_key local;
 	int has_local;
+	int from_file;		/* keys[] is the file's, in its order */
 };
 
 struct tls_ticket_keys *
@@ -91,6 +104,48 @@ tls_ticket_keys_new(const char *home, const char *cipher_name,
 	keys->store = scache_new(home, SCACHE_BTREE, path, 0);
 	free(path);
 	return keys;
+}
+
+struct tls_ticket_keys *
+tls_ticket_keys_from_file(const char *path, char **err)
+{
+	struct tls_ticket_keys *keys;
+	unsigned char *buf;
+	size_t n_keys;
+
+	if ((buf = tls_ticket_file_read(path, &n_keys, err)) == NULL)
+		return NULL;
+	keys = xcalloc(1, sizeof(*keys));
+	keys->cipher = EVP_CIPHER_fetch(NULL, FILE_CIPHER, NULL);
+	if (keys->cipher == NULL) {
+		*err = xstrdup("OpenSSL has no " FILE_CIPHER);
+		OPENSSL_cleanse(buf, n_keys * TLS_TICKET_FILE_KEY_LEN);
+		free(buf);
+		free(keys);
+		return NULL;
+	}
+	keys->cipher_name = xstrdup(FILE_CIPHER);
+	keys->key_len = EVP_CIPHER_get_key_length(keys->cipher);
+	keys->iv_len = EVP_CIPHER_get_iv_length(keys->cipher);
+	keys->from_file = 1;
+	for (size_t i = 0; i < n_keys; i++) {
+		const unsigned char *k = buf + i * TLS_TICKET_FILE_KEY_LEN;
+
+		memcpy(keys->keys[i].name, k + FILE_NAME_AT, NAME_LEN);
+		memcpy(keys->keys[i].hmac_key, k + FILE_HMAC_AT, HMAC_LEN);
+		memcpy(keys->keys[i].cipher_key, k + FILE_AES_AT,
+		    (size_t)keys->key_len);
+	}
+	keys->n_keys = n_keys;
+	OPENSSL_cleanse(buf, n_keys * TLS_TICKET_FILE_KEY_LEN);
+	free(buf);
+	return keys;
+}
+
+size_t
+tls_ticket_keys_from_file_count(const struct tls_ticket_keys *keys)
+{
+	return keys != NULL && keys->from_file ? keys->n_keys : 0;
 }
 
 void
@@ -222,6 +277,8 @@ local_key(struct tls_ticket_keys *keys, time_t now)
 static const struct ticket_key *
 current_key(struct tls_ticket_keys *keys, time_t now)
 {
+	if (keys->from_file)
+		return &keys->keys[0];
 	if (keys->n_keys > 0 && encrypting(keys, &keys->keys[0], now))
 		return &keys->keys[0];
 	load(keys, now);
@@ -238,6 +295,12 @@ current_key(struct tls_ticket_keys *keys, time_t now)
 static const struct ticket_key *
 find_key(struct tls_ticket_keys *keys, const unsigned char *name, time_t now)
 {
+	if (keys->from_file) {
+		for (size_t i = 0; i < keys->n_keys; i++)
+			if (memcmp(keys->keys[i].name, name, NAME_LEN) == 0)
+				return &keys->keys[i];
+		return NULL;
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < keys->n_keys; i++)
 			if (memcmp(keys->keys[i].name, name, NAME_LEN) == 0 &&
@@ -308,6 +371,8 @@ tls_ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
 	 */
 	if (SSL_version(ssl) >= TLS1_3_VERSION)
 		return 2;
+	if (keys->from_file)
+		return tk == &keys->keys[0] ? 1 : 2;
 	return encrypting(keys, tk, now) && (tk == &keys->keys[0] ||
 	    tk == &keys->local) ? 1 : 2;
 }
@@ -315,5 +380,7 @@ tls_ticket_key_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
 long
 tls_ticket_keys_purge(struct tls_ticket_keys *keys, time_t now)
 {
+	if (keys->store == NULL)
+		return 0;
 	return scache_purge(keys->store, now);
 }

@@ -3,11 +3,13 @@
  *   - TLS 1.2 session IDs in smtpd_tls_session_cache_database (OpenSSL's
  *     in-memory store is off: each worker would only know its own);
  *   - session tickets (TLS 1.2 and 1.3) sealed with the ticket keys of
- *     the store, tls_session_ticket_cipher; one ticket per full
- *     handshake, none at all when the cipher is empty;
+ *     the store, tls_session_ticket_cipher, or with those of
+ *     tlsrelay_smtpd_tls_ticket_key_file, shared by every node that has
+ *     the file; one ticket per full handshake, none at all when the
+ *     cipher is empty;
  *   - smtpd_tls_session_cache_timeout bounds both; 0 turns both off.
- * Nothing here opens a file: the SSL_CTX is built in the supervisor
- * before fork(), and each worker opens the store on first use. */
+ * The SSL_CTX is built in the supervisor before fork(), as root: the key
+ * file is read then, and each worker opens the store on first use. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -127,6 +129,34 @@ get_session_cb(SSL *ssl, const unsigned char *id, int id_len, int *copy)
 	return session;
 }
 
+/* The store's keys, or the key file's when there is one. */
+static int
+ticket_keys_new(struct tls_scache_ctx *sctx, const struct conf *conf,
+    long long timeout, char **err)
+{
+	int cipher_param = P_tls_session_ticket_cipher;
+	int file_param = P_tlsrelay_smtpd_tls_ticket_key_file;
+	const char *file = conf_str(conf, file_param);
+	char *reason = NULL;
+
+	if (!is_empty(file)) {
+		if ((sctx->tickets = tls_ticket_keys_from_file(file,
+		    &reason)) == NULL)
+			return tls_file_error(err, conf, file_param, file,
+			    reason);
+		return 0;
+	}
+	if ((sctx->tickets = tls_ticket_keys_new(conf_str(conf,
+	    P_data_directory), conf_str(conf, cipher_param), timeout,
+	    &reason)) == NULL) {
+		*err = xasprintf("%s: %s: %s", tls_param_origin(conf,
+		    cipher_param), conf_param_name(cipher_param), reason);
+		free(reason);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 cache_off(SSL_CTX *ctx)
 {
@@ -140,12 +170,10 @@ cache_off(SSL_CTX *ctx)
 int
 tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 {
-	int cipher_param = P_tls_session_ticket_cipher;
 	int timeout_param = P_smtpd_tls_session_cache_timeout;
-	const char *cipher = conf_str(conf, cipher_param);
+	const char *cipher = conf_str(conf, P_tls_session_ticket_cipher);
 	long long timeout = conf_time(conf, timeout_param);
 	struct tls_scache_ctx *sctx;
-	char *reason = NULL;
 
 	*err = NULL;
 	if (conf_check_param(conf, timeout_param, err) < 0)
@@ -158,12 +186,8 @@ tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 		return -1;
 	}
 	/* Checked whatever the timeout, so a typo fails at start-up. */
-	if (!is_empty(cipher) && (sctx->tickets = tls_ticket_keys_new(
-	    conf_str(conf, P_data_directory), cipher, timeout, &reason)) ==
-	    NULL) {
-		*err = xasprintf("%s: %s: %s", tls_param_origin(conf,
-		    cipher_param), conf_param_name(cipher_param), reason);
-		free(reason);
+	if (!is_empty(cipher) && ticket_keys_new(sctx, conf, timeout,
+	    err) < 0) {
 		scache_free(sctx->cache);
 		free(sctx);
 		return -1;
@@ -205,4 +229,13 @@ tls_server_cache_setup(SSL_CTX *ctx, const struct conf *conf, char **err)
 	 * tickets: one per full handshake, as Postfix. */
 	SSL_CTX_set_num_tickets(ctx, 1);
 	return 0;
+}
+
+size_t
+tls_server_ticket_file_keys(const SSL_CTX *ctx)
+{
+	struct tls_scache_ctx *sctx = tls_scache_ctx_get(ctx);
+
+	return sctx != NULL ? tls_ticket_keys_from_file_count(sctx->tickets) :
+	    0;
 }

@@ -42,6 +42,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(info.client_addr[0] != '\0');
 			CHECK(info.client_port <= 65535);
 			CHECK(strchr(info.client_addr, ' ') == NULL);
+			/* IPv4-mapped IPv6 (::ffff:192.0.2.7) is given
+			 * as IPv4; ::192.0.2.7 and ::ffff:ffff:0:0:c0
+			 * are IPv6 addresses of their own. */
+			CHECK(strncmp(info.client_addr, "::ffff:", 7) != 0 ||
+			    strchr(info.client_addr, '.') == NULL);
 		}
 		/* The header alone parses the same. */
 		CHECK(proxy_parse(data, used, &again, &used2, &why) ==

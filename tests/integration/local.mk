@@ -36,6 +36,10 @@ EXTRA_DIST += \
 # client against the aiosmtpd sink, the shared cache files.
 TESTS += tests/integration/test_resumption.py
 EXTRA_DIST += tests/integration/test_resumption.py
+# Issue 16: session ticket keys shared across nodes; draining on SIGTERM.
+TESTS += tests/integration/test_ticket_keys.py tests/integration/test_drain.py
+EXTRA_DIST += tests/integration/test_ticket_keys.py \
+	tests/integration/test_drain.py
 # Per-destination TLS policy (issue 4): every level against sinks with
 # certificates of a test CA and a wrong CA, smtp_tls_policy_maps, Postfix.
 TESTS += tests/integration/test_tls_policy.py
@@ -105,6 +109,20 @@ EXTRA_DIST += tests/integration/test_access.py
 # restrictions against dnsmasq serving test zones on loopback.
 TESTS += tests/integration/test_dnscheck.py
 EXTRA_DIST += tests/integration/test_dnscheck.py
+# PROXY protocol on inbound services (issue 16): through a real HAProxy
+# (send-proxy-v2, send-proxy), then headers from a raw socket: cut,
+# pipelined, malformed, too long, missing, LOCAL, UNKNOWN, IPv6, STARTTLS
+# and wrappermode behind them.
+TESTS += tests/integration/test_proxy.py
+EXTRA_DIST += tests/integration/test_proxy.py
+# tlsrelay tls-finger against Postfix, aiosmtpd and dnsmasq peers.
+TESTS += tests/integration/test_tls_finger.py
+EXTRA_DIST += tests/integration/test_tls_finger.py
+# Several relays behind HAProxy (issue 16): three nodes, PROXY v2 and v1,
+# a TLS 1.3 ticket resumed on another node, kill -9 of a node under load,
+# a node drained under load.
+TESTS += tests/integration/test_cluster.py
+EXTRA_DIST += tests/integration/test_cluster.py
 # MTA-STS (issue 15, second half): a policy web server on loopback
 # (peers/policy_https.py), dnsmasq for the TXT and MX records, sinks.
 TESTS += tests/integration/test_mta_sts.py

@@ -1268,6 +1268,65 @@ class Sink:
             return []
 
 
+class HAProxy:
+    """HAProxy (Debian's haproxy) in TCP mode, in the foreground (-db) in
+    its own process with its own configuration file, stopped by PID.
+    backends: {name: line or [lines]}, the lines of one backend (server
+    lines, balance, health-check options); each gets a frontend on a free
+    port of 127.0.0.1, ports[name]."""
+
+    def __init__(self, case, directory, backends):
+        require_tools("haproxy")
+        os.makedirs(directory, exist_ok=True)
+        self.ports = {}
+        lines = ["global", "    maxconn 4000",
+                 "defaults", "    mode tcp", "    retries 3",
+                 "    option redispatch", "    timeout connect 2s",
+                 "    timeout client 120s", "    timeout server 120s",
+                 "    timeout check 2s"]
+        for name, backend in backends.items():
+            self.ports[name] = free_port()
+            lines += ["frontend fe_%s" % name,
+                      "    bind 127.0.0.1:%d" % self.ports[name],
+                      "    default_backend be_%s" % name,
+                      "backend be_%s" % name]
+            if isinstance(backend, str):
+                backend = [backend]
+            lines += ["    " + line for line in backend]
+        self.config = os.path.join(directory, "haproxy.cfg")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log_path = os.path.join(directory, "haproxy.log")
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", self.config],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file,
+                                     stderr=self.log_file,
+                                     start_new_session=True)
+        case.addCleanup(self.stop)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not set(self.ports.values()) <= listening_ports():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError("haproxy did not start:\n%s" % self.log())
+            time.sleep(0.05)
+
+    @property
+    def port(self):
+        """The port of the only frontend."""
+        (port,) = self.ports.values()
+        return port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            stop_pid(self.proc)
+        if not self.log_file.closed:
+            self.log_file.close()
+
+    def log(self):
+        return read_text(self.log_path)[-4000:]
+
+
 class DnsServer:
     """dnsmasq as the test zone server on 127.0.0.1:port. mx: (domain,
     host, preference) triples; hosts: (name, address); null_mx: domains
@@ -1358,7 +1417,8 @@ class PostfixPeer:
     is put on hold, so it stays in its queue for inspection and Postfix
     never tries to deliver (or resolve) anything."""
 
-    def __init__(self, case, directory, certs, domains=("postfix.test",)):
+    def __init__(self, case, directory, certs, domains=("postfix.test",),
+                 main=None):
         require_tools("postfix", "postqueue", "postcat")
         self.case = case
         # Postfix's services are unix sockets under queue_directory: keep
@@ -1411,6 +1471,7 @@ class PostfixPeer:
             "local_recipient_maps": "",
             "biff": "no",
         }
+        main_cf.update(main or {})
         with open(os.path.join(self.conf_dir, "main.cf"), "w") as f:
             f.write("".join("%s = %s\n" % kv for kv in main_cf.items()))
         with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:

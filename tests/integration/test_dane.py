@@ -231,6 +231,39 @@ class DaneTest(DaneTestCase):
                        r"no matching DANE TLSA records" % self.port)
         self.assertEqual(sink.messages(), [])
 
+    def test_unusable_records_mean_encrypt(self):
+        """Validated TLSA records that are all unusable (PKIX-EE, usage
+        1, which RFC 7672 tells SMTP to ignore): dane sends with
+        mandatory, unauthenticated TLS, never in plaintext (a server
+        without STARTTLS waits); dane-only waits."""
+        ee = self.cert("ee", "mx.un.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        zone = Zone("sec.test", self.mx_records("un", "sec.test") + [
+            "only IN MX 10 mx.un",
+            self.tlsa("mx.un", 1, 1, 1, ee.spki_sha256())])
+        relay = self.dane_relay(self.lab([zone]), "dane",
+                                policies={"only.sec.test": "dane-only"})
+        tls_id = self.send(relay, "user@un.sec.test")
+        only_id = self.send(relay, "user@only.sec.test")
+        self.assertEqual(self.outcome(relay, tls_id)[0], SENT)
+        relay.wait_log(r"_%d\._tcp\.mx\.un\.sec\.test: all TLSA records "
+                       r"unusable" % self.port)
+        relay.wait_log(r"Untrusted TLS connection established to "
+                       r"mx\.un\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        out = self.outcome(relay, only_id)
+        self.assertDeferredNotBounced(relay, only_id, out)
+        self.assertIn("all TLSA records of _%d._tcp.mx.un.sec.test are "
+                      "unusable" % self.port, out[3])
+        self.assertEqual([m.rcpt_tos for m in sink.messages()],
+                         [["user@un.sec.test"]])
+        # The same records before a server that offers no STARTTLS.
+        sink.stop()
+        self.sink(port=self.port, tls=False)
+        plain_id = self.send(relay, "user@un.sec.test")
+        out = self.outcome(relay, plain_id)
+        self.assertDeferredNotBounced(relay, plain_id, out)
+        self.assertIn("TLS is required, but was not offered", out[3])
+
     def test_bogus_tlsa_deferred(self):
         """The TLSA record's signature expired (the rest of the zone is
         fine): unbound answers SERVFAIL, the mail waits."""

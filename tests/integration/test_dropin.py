@@ -82,7 +82,6 @@ class UnsupportedNamesTest(RelayTestCase):
     def test_refused(self):
         for name, value in (("smtpd_milters", "inet:127.0.0.1:8891"),
                             ("non_smtpd_milters", "$smtpd_milters"),
-                            ("smtpd_upstream_proxy_protocol", "haproxy"),
                             ("smtpd_proxy_filter", "127.0.0.1:10025"),
                             ("smtp_tls_per_site", "hash:/etc/tls_per_site"),
                             ("smtp_tls_wrappermode", "yes")):
@@ -97,12 +96,13 @@ class UnsupportedNamesTest(RelayTestCase):
             self.assertIn("%s = %s: " % (name, value), out)
 
     def test_master_override_refused(self):
-        services = {"smtp": {"smtpd_upstream_proxy_protocol": "haproxy"}}
+        services = {"smtp": {"smtpd_proxy_filter": "127.0.0.1:10025"}}
         relay = self.relay(services=services, start=False)
         status, out = relay.start_expect_failure()
         self.assertNotEqual(status, 0)
-        self.assertRegex(out, r"master\.cf:\d+: smtpd_upstream_proxy_protocol"
-                         r" = haproxy: the PROXY protocol is not implemented")
+        self.assertRegex(out, r"master\.cf:\d+: smtpd_proxy_filter"
+                         r" = 127\.0\.0\.1:10025: before-queue content "
+                         r"filters are not supported")
 
     def test_warned_and_ignored_transport(self):
         # A Postfix transport tlsrelay does not run keeps its -o quiet.

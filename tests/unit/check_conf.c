@@ -457,6 +457,11 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf_int(conf, P_smtpd_client_connection_count_limit),
 	    50);
 	ck_assert_int_eq(conf_int(conf, P_tlsrelay_smtpd_workers), 0);
+	/* Under systemd's TimeoutStopSec with the queue manager's 20 s for
+	 * deliveries in flight (scripts/tlsrelay.service.in). */
+	ck_assert_int_eq(conf_time(conf, P_tlsrelay_drain_time), 30);
+	ck_assert_str_eq(conf_str(conf, P_tlsrelay_smtpd_tls_ticket_key_file),
+	    "");
 	ck_assert_int_eq(conf_int(conf, P_line_length_limit), 2048);
 	ck_assert_int_eq(conf_int(conf, P_smtpd_tls_ccert_verifydepth), 9);
 	ck_assert_int_eq(conf_size(conf, P_message_size_limit), 10240000);

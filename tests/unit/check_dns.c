@@ -590,6 +590,23 @@ START_TEST(test_support_level)
 }
 END_TEST
 
+/* ---- inet_protocols ----------------------------------------------------- */
+
+START_TEST(test_inet_protocols)
+{
+	const int both = DNS_FAMILY_INET | DNS_FAMILY_INET6;
+
+	ck_assert_int_eq(dns_families("all"), both);
+	ck_assert_int_eq(dns_families("ALL"), both);
+	ck_assert_int_eq(dns_families("ipv4"), DNS_FAMILY_INET);
+	ck_assert_int_eq(dns_families("ipv6"), DNS_FAMILY_INET6);
+	ck_assert_int_eq(dns_families("ipv4, ipv6"), both);
+	/* Neither named: IPv4, as the queue manager always did. */
+	ck_assert_int_eq(dns_families(""), DNS_FAMILY_INET);
+	ck_assert_int_eq(dns_families(NULL), DNS_FAMILY_INET);
+}
+END_TEST
+
 /* ---- against dnsmasq --------------------------------------------------- */
 
 START_TEST(test_mx_order)
@@ -1424,6 +1441,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_new_bad_servers);
 	tcase_add_test(tc, test_new_server_forms);
 	tcase_add_test(tc, test_support_level);
+	tcase_add_test(tc, test_inet_protocols);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tlsa");

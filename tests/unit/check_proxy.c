@@ -15,7 +15,8 @@ static const unsigned char v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
 };
 
-/* A v2 header: command, family, address bytes, extra TLV bytes. */
+/* A v2 header: command, family, address bytes, then tlv bytes of TLVs
+ * (one PP2_TYPE_NOOP filling them, when tlv >= 3). */
 static size_t
 v2(unsigned char *out, unsigned cmd, unsigned fam, const unsigned char *a,
     size_t alen, size_t tlv)
@@ -28,7 +29,12 @@ v2(unsigned char *out, unsigned cmd, unsigned fam, const unsigned char *a,
 	out[14] = (unsigned char)(body >> 8);
 	out[15] = (unsigned char)body;
 	memcpy(out + 16, a, alen);
-	memset(out + 16 + alen, 0x04, tlv);	/* a NOOP TLV's type byte */
+	memset(out + 16 + alen, 0, tlv);
+	if (tlv >= 3) {
+		out[16 + alen] = 0x04;
+		out[16 + alen + 1] = (unsigned char)((tlv - 3) >> 8);
+		out[16 + alen + 2] = (unsigned char)(tlv - 3);
+	}
 	return 16 + body;
 }
 
@@ -86,11 +92,51 @@ START_TEST(v1_tcp4_and_tcp6)
 	parses((const unsigned char *)"PROXY UNKNOWN ffff::1 ::1 1 2\r\n",
 	    31, &info);
 	ck_assert_int_eq(info.local, 1);
+	/* After UNKNOWN anything up to CR LF is ignored (the spec). */
+	parses((const unsigned char *)"PROXY UNKNOWN a  b c d e f g\r\n",
+	    30, &info);
+	ck_assert_int_eq(info.local, 1);
+}
+END_TEST
+
+/* An IPv4 client named in IPv6 form is the IPv4 address, as a socket
+ * peer is: mynetworks, access tables and anvil see one name for it. */
+START_TEST(v4_mapped)
+{
+	static const char t6[] = "PROXY TCP6 ::ffff:192.0.2.7 ::1 1 25\r\n";
+	unsigned char a6[36] = { 0 }, buf[128];
+	struct proxy_info info;
+	size_t len;
+
+	parses((const unsigned char *)t6, strlen(t6), &info);
+	ck_assert_int_eq(info.family, AF_INET);
+	ck_assert_str_eq(info.client_addr, "192.0.2.7");
+	ck_assert_str_eq(info.server_addr, "::1");
+	a6[10] = a6[11] = 0xff;
+	a6[12] = 192;
+	a6[14] = 2;
+	a6[15] = 7;
+	a6[31] = 1;
+	len = v2(buf, 1, 0x21, a6, sizeof(a6), 0);
+	parses(buf, len, &info);
+	ck_assert_int_eq(info.family, AF_INET);
+	ck_assert_str_eq(info.client_addr, "192.0.2.7");
+	ck_assert_str_eq(info.server_addr, "::1");
 }
 END_TEST
 
 START_TEST(v1_malformed)
 {
+	static const char nul[] = "PROXY TCP4 192.0.2.7 198.51.100.1 1 2\0\r\n";
+	struct proxy_info info;
+	const char *why;
+	size_t used;
+
+	/* A NUL, with or without the line's end in sight. */
+	ck_assert_int_eq(proxy_parse((const unsigned char *)nul,
+	    sizeof(nul) - 1, &info, &used, &why), PROXY_ERROR);
+	ck_assert_int_eq(proxy_parse((const unsigned char *)nul,
+	    sizeof(nul) - 3, &info, &used, &why), PROXY_ERROR);
 	refused("EHLO client\r\n", "no PROXY protocol header");
 	refused("PROXY TCP4 192.0.2.7 198.51.100.1 56324\r\n",
 	    "PROXY v1 header with a bad address or port");
@@ -109,6 +155,10 @@ START_TEST(v1_malformed)
 	refused("PROXY UDP4 192.0.2.7 198.51.100.1 1 25\r\n",
 	    "PROXY v1 header with an unknown protocol");
 	refused("PROXY TCP4 192.0.2.7\n", "malformed PROXY v1 header");
+	refused("PROXY UNKNOWNX\r\n", "PROXY v1 header with an unknown "
+	    "protocol");
+	refused("PROXY TCP6 fe80::1%eth0 ::1 1 25\r\n",
+	    "PROXY v1 header with a bad address or port");
 	refused("PROXY TCP4 192.0.2.7 198.51.100.1 1 2xxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxx", "PROXY v1 header without CR LF in 107 bytes");
@@ -179,6 +229,35 @@ START_TEST(v2_malformed)
 	ck_assert_int_eq(proxy_parse(buf, 16, &info, &used, &why),
 	    PROXY_ERROR);
 	ck_assert_str_eq(why, "PROXY v2 header too long");
+	/* The longest one taken, and one byte more. */
+	len = v2(buf, 1, 0x11, a4, sizeof(a4), PROXY_HEADER_MAX - 16 - 12);
+	ck_assert_int_eq(proxy_parse(buf, len, &info, &used, &why), PROXY_OK);
+	ck_assert_uint_eq(used, PROXY_HEADER_MAX);
+	len = v2(buf, 1, 0x11, a4, sizeof(a4), PROXY_HEADER_MAX - 16 - 11);
+	ck_assert_int_eq(proxy_parse(buf, 16, &info, &used, &why),
+	    PROXY_ERROR);
+	/* A TLV running past the header's end, or cut in its own header. */
+	len = v2(buf, 1, 0x11, a4, sizeof(a4), 10);
+	buf[16 + 12 + 2] = 8;			/* 3 + 8 > 10 */
+	ck_assert_int_eq(proxy_parse(buf, len, &info, &used, &why),
+	    PROXY_ERROR);
+	ck_assert_str_eq(why, "PROXY v2 header with a malformed TLV");
+	len = v2(buf, 1, 0x11, a4, sizeof(a4), 2);
+	ck_assert_int_eq(proxy_parse(buf, len, &info, &used, &why),
+	    PROXY_ERROR);
+	ck_assert_str_eq(why, "PROXY v2 header with a malformed TLV");
+	/* Two TLVs that fill the header exactly are fine. */
+	len = v2(buf, 1, 0x11, a4, sizeof(a4), 10);
+	buf[16 + 12 + 2] = 2;			/* 3 + 2, then 3 + 2 */
+	buf[16 + 12 + 5] = 0x04;
+	buf[16 + 12 + 7] = 2;
+	ck_assert_int_eq(proxy_parse(buf, len, &info, &used, &why), PROXY_OK);
+	/* UDP is not SMTP's. */
+	len = v2(buf, 1, 0x12, a4, sizeof(a4), 0);
+	ck_assert_int_eq(proxy_parse(buf, len, &info, &used, &why),
+	    PROXY_ERROR);
+	ck_assert_str_eq(why, "PROXY v2 header with an unsupported address "
+	    "family");
 }
 END_TEST
 
@@ -190,6 +269,7 @@ proxy_suite(void)
 
 	tcase_add_test(tc, v1_tcp4_and_tcp6);
 	tcase_add_test(tc, v1_malformed);
+	tcase_add_test(tc, v4_mapped);
 	tcase_add_test(tc, v2_forms);
 	tcase_add_test(tc, v2_malformed);
 	suite_add_tcase(s, tc);

@@ -121,6 +121,36 @@ START_TEST(transport_maps_search_order)
 }
 END_TEST
 
+/* What decided each route, as tlsrelay tls-finger shows it. */
+static void
+expect_source(const char *rcpt, const char *source)
+{
+	struct qmgr_route r;
+
+	ck_assert_int_eq(qmgr_route(router, rcpt, &r), 0);
+	ck_assert_ptr_nonnull(r.source);
+	ck_assert_str_eq(r.source, source);
+	qmgr_route_clear(&r);
+}
+
+START_TEST(route_source)
+{
+	setup_router("transport_maps = inline:{ a.test=smtp:[one.test],"
+	    " empty.test=smtp: }\n");
+	expect_source("x@a.test", "transport_maps");
+	expect_source("x@b.test", "recipient domain");
+	expect_source("x@[127.0.0.1]", "recipient domain");
+	/* An entry without a next hop leaves it to the default. */
+	expect_source("x@empty.test", "recipient domain");
+	teardown_router();
+	setup_router("relayhost = [relay.test]\n"
+	    "transport_maps = inline:{ a.test=smtp:[one.test] }\n");
+	expect_source("x@a.test", "transport_maps");
+	expect_source("x@b.test", "relayhost");
+	teardown_router();
+}
+END_TEST
+
 START_TEST(wildcard_transport)
 {
 	setup_router("transport_maps = inline:{ *=smtp:[smarthost.test]:2525 }\n");
@@ -164,6 +194,7 @@ qmgr_route_suite(void)
 	tcase_add_test(tc, bad_relayhost_refused);
 	tcase_add_test(tc, transport_maps_search_order);
 	tcase_add_test(tc, wildcard_transport);
+	tcase_add_test(tc, route_source);
 	tcase_add_test(tc, parse_nexthop_errors);
 	tcase_add_test(tc, backoff_is_age_clamped);
 	suite_add_tcase(s, tc);

@@ -898,6 +898,276 @@ START_TEST(test_ticket_key_rotation)
 }
 END_TEST
 
+/* ---- tlsrelay_smtpd_tls_ticket_key_file -------------------------------- */
+
+/* A key file of n_keys keys, key i made of the byte seed + i (so that
+ * two files can share a key), or of len bytes when n_keys is 0. */
+static char *
+key_file(const char *name, size_t n_keys, unsigned char seed, size_t len,
+    mode_t mode)
+{
+	char *path = path_in(name);
+	unsigned char *buf;
+	FILE *fp;
+
+	if (n_keys > 0)
+		len = n_keys * TLS_TICKET_FILE_KEY_LEN;
+	buf = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(seed + i / TLS_TICKET_FILE_KEY_LEN);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	ck_assert_uint_eq(fwrite(buf, 1, len, fp), len);
+	fclose(fp);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	free(buf);
+	return path;
+}
+
+static void
+file_refused(const char *path, const char *why)
+{
+	char *reason = NULL;
+	size_t n = 99;
+
+	ck_assert_ptr_null(tls_ticket_file_read(path, &n, &reason));
+	ck_assert_msg(reason != NULL && strstr(reason, why) != NULL,
+	    "%s: expected \"%s\", got \"%s\"", path, why, reason);
+	free(reason);
+}
+
+START_TEST(test_ticket_file_sizes)
+{
+	static const struct {
+		size_t len;
+		const char *why;
+	} bad[] = {
+		{ 0, "size 0 bytes is not a positive multiple of 80" },
+		{ 79, "size 79 bytes is not a positive multiple of 80" },
+		{ 81, "size 81 bytes is not a positive multiple of 80" },
+		{ 48, "not a positive multiple of 80" },	/* nginx's other */
+		{ 17 * 80, "17 keys, more than 16" },
+	};
+	unsigned char *buf;
+	char *path, *reason = NULL;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		path = key_file("bad.key", 0, 1, bad[i].len, 0600);
+		file_refused(path, bad[i].why);
+		free(path);
+	}
+	/* One key, three keys, sixteen: all of them, in order. */
+	for (size_t keys = 1; keys <= 16; keys += keys < 3 ? 2 : 13) {
+		path = key_file("good.key", keys, 7, 0, 0600);
+		buf = tls_ticket_file_read(path, &n, &reason);
+		ck_assert_msg(buf != NULL, "%s", reason);
+		ck_assert_uint_eq(n, keys);
+		ck_assert_uint_eq(buf[0], 7);
+		ck_assert_uint_eq(buf[keys * 80 - 1], 7 + keys - 1);
+		free(buf);
+		free(path);
+	}
+	/* A secret: group-readable is an administrator's choice, world-
+	 * readable is not. */
+	path = key_file("group.key", 1, 1, 0, 0640);
+	buf = tls_ticket_file_read(path, &n, &reason);
+	ck_assert_ptr_nonnull(buf);
+	free(buf);
+	free(path);
+	path = key_file("world.key", 1, 1, 0, 0644);
+	file_refused(path, "world-readable");
+	free(path);
+	path = path_in("missing.key");
+	file_refused(path, "cannot open: No such file or directory");
+	free(path);
+	file_refused(datadir, "not a regular file");
+}
+END_TEST
+
+/* The error names the parameter and the file, and stops the build. */
+START_TEST(test_ticket_file_error_message)
+{
+	char *path = key_file("short.key", 0, 1, 79, 0600);
+	char *extra = xasprintf("tlsrelay_smtpd_tls_ticket_key_file = %s\n",
+	    path);
+	struct conf *conf = conf_from(extra);
+	char *err = NULL, *want;
+
+	ck_assert_ptr_null(tls_server_ctx_new(conf, &err));
+	want = xasprintf("tlsrelay_smtpd_tls_ticket_key_file %s: size 79 "
+	    "bytes", path);
+	ck_assert_msg(err != NULL && strstr(err, want) != NULL, "%s", err);
+	free(want);
+	free(err);
+	conf_free(conf);
+	free(extra);
+	free(path);
+}
+END_TEST
+
+/* Two nodes: own data_directory each (no shared store), one key file
+ * (or each its own). */
+static SSL_CTX *
+node_ctx(const char *node, const char *file)
+{
+	char *dir = path_in(node);
+	char *extra;
+	SSL_CTX *ctx;
+
+	(void)mkdir(dir, 0700);
+	extra = xasprintf(CACHE_CONF "data_directory = %s\n"
+	    "tlsrelay_smtpd_tls_ticket_key_file = %s\n", dir, file);
+	ctx = server_ctx(extra);
+	free(extra);
+	free(dir);
+	return ctx;
+}
+
+/* A full handshake at a; returns its ticket. */
+static SSL_SESSION *
+ticket_from(SSL_CTX *a, SSL_CTX *client)
+{
+	SSL_SESSION *got;
+	struct pair p;
+
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	connect_pair(a, client, NULL, &p);
+	ck_assert(p.ok);
+	ck_assert_int_eq(SSL_session_reused(p.server), 0);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(kept);
+	got = kept;
+	kept = NULL;
+	return got;
+}
+
+/* Whether b resumes the session; *renewed: the client's session after
+ * it (a TLS 1.2 client updates the resumed session with a new ticket in
+ * place; TLS 1.3 brings a new session). */
+static int
+resumes_at(SSL_CTX *b, SSL_CTX *client, SSL_SESSION *offer,
+    SSL_SESSION **renewed)
+{
+	struct pair p;
+	int reused;
+
+	SSL_SESSION_free(kept);
+	kept = NULL;
+	sessions_received = 0;
+	connect_pair(b, client, offer, &p);
+	ck_assert(p.ok);
+	reused = SSL_session_reused(p.server);
+	ck_assert_int_eq(SSL_session_reused(p.client), reused);
+	if (reused)
+		ck_assert(tls_server_ticketed(p.server));
+	if (renewed != NULL) {
+		*renewed = kept != NULL ? kept : SSL_get1_session(p.client);
+		kept = NULL;
+	}
+	pair_free(&p);
+	return reused;
+}
+
+static void
+shared_file(int version)
+{
+	char *k1 = key_file("k1.key", 1, 1, 0, 0600);
+	char *k9 = key_file("k9.key", 1, 9, 0, 0600);
+	SSL_CTX *a = node_ctx("a", k1), *b = node_ctx("b", k1);
+	SSL_CTX *other = node_ctx("c", k9);
+	SSL_CTX *client = plain_client(version, 1);
+	SSL_SESSION *t = ticket_from(a, client);
+
+	ck_assert_uint_eq(tls_server_ticket_file_keys(a), 1);
+	ck_assert_int_eq(resumes_at(other, client, t, NULL), 0);
+	ck_assert_int_eq(resumes_at(b, client, t, NULL), 1);
+	SSL_SESSION_free(t);
+	SSL_CTX_free(a);
+	SSL_CTX_free(b);
+	SSL_CTX_free(other);
+	SSL_CTX_free(client);
+	free(k1);
+	free(k9);
+}
+
+START_TEST(test_ticket_file_shared_tls13)
+{
+	shared_file(TLS1_3_VERSION);
+}
+END_TEST
+
+START_TEST(test_ticket_file_shared_tls12)
+{
+	shared_file(TLS1_2_VERSION);
+}
+END_TEST
+
+static int
+same_ticket(SSL_SESSION *x, SSL_SESSION *y)
+{
+	const unsigned char *tx, *ty;
+	size_t nx, ny;
+
+	SSL_SESSION_get0_ticket(x, &tx, &nx);
+	SSL_SESSION_get0_ticket(y, &ty, &ny);
+	return nx == ny && memcmp(tx, ty, nx) == 0;
+}
+
+/* Rollover: a ticket of K1 resumes where the file is K2+K1 and comes
+ * back sealed by K2, which a node that has only K2 opens. */
+static void
+rollover(int version)
+{
+	char *k1 = key_file("k1.key", 1, 1, 0, 0600);
+	char *k2k1 = key_file("k2k1.key", 0, 0, 0, 0600);
+	char *k2 = key_file("k2.key", 1, 2, 0, 0600);
+	unsigned char both[160];
+	SSL_CTX *a, *b, *c, *client = plain_client(version, 1);
+	SSL_SESSION *t1, *t2 = NULL;
+	FILE *fp;
+
+	/* K2 then K1: the bytes of k2.key then of k1.key. */
+	memset(both, 2, 80);
+	memset(both + 80, 1, 80);
+	ck_assert_ptr_nonnull(fp = fopen(k2k1, "w"));
+	ck_assert_uint_eq(fwrite(both, 1, sizeof(both), fp), sizeof(both));
+	fclose(fp);
+	a = node_ctx("a", k1);
+	b = node_ctx("b", k2k1);
+	c = node_ctx("c", k2);
+	ck_assert_uint_eq(tls_server_ticket_file_keys(b), 2);
+	t1 = ticket_from(a, client);
+	ck_assert_int_eq(resumes_at(c, client, t1, NULL), 0);
+	ck_assert_int_eq(resumes_at(b, client, t1, &t2), 1);
+	/* Renewed under the first key (TLS 1.2: because an older key
+	 * opened it; TLS 1.3: always). */
+	ck_assert_ptr_nonnull(t2);
+	ck_assert(!same_ticket(t1, t2));
+	ck_assert_int_eq(resumes_at(c, client, t2, NULL), 1);
+	SSL_SESSION_free(t1);
+	SSL_SESSION_free(t2);
+	SSL_CTX_free(a);
+	SSL_CTX_free(b);
+	SSL_CTX_free(c);
+	SSL_CTX_free(client);
+	free(k1);
+	free(k2k1);
+	free(k2);
+}
+
+START_TEST(test_ticket_file_rollover_tls13)
+{
+	rollover(TLS1_3_VERSION);
+}
+END_TEST
+
+START_TEST(test_ticket_file_rollover_tls12)
+{
+	rollover(TLS1_2_VERSION);
+}
+END_TEST
+
 START_TEST(test_session_der_round_trip)
 {
 	SSL_CTX *a = server_ctx("");
@@ -1150,6 +1420,12 @@ scache_suite(void)
 	tcase_add_test(server_tc, test_ticket_key_rotation);
 	tcase_add_test(server_tc, test_session_der_round_trip);
 	tcase_add_test(server_tc, test_bad_settings);
+	tcase_add_test(server_tc, test_ticket_file_sizes);
+	tcase_add_test(server_tc, test_ticket_file_error_message);
+	tcase_add_test(server_tc, test_ticket_file_shared_tls13);
+	tcase_add_test(server_tc, test_ticket_file_shared_tls12);
+	tcase_add_test(server_tc, test_ticket_file_rollover_tls13);
+	tcase_add_test(server_tc, test_ticket_file_rollover_tls12);
 	suite_add_tcase(s, server_tc);
 
 	tcase_add_checked_fixture(client_tc, setup, teardown);

@@ -170,22 +170,30 @@ maps_for(struct conf **conf, const char *table_text, const char *extra)
 
 START_TEST(lookup_order)
 {
+	/* key: the table key that gave the policy (tls-finger names it),
+	 * NULL for main.cf. */
 	static const struct {
 		const char *nexthop;
 		int level;
+		const char *key;
 	} cases[] = {
-		{ "example.com", TLS_LEV_ENCRYPT },	/* exact beats .parent */
-		{ "EXAMPLE.com", TLS_LEV_ENCRYPT },	/* keys are folded */
-		{ "mx.example.com", TLS_LEV_VERIFY },	/* .example.com */
-		{ "a.b.example.com", TLS_LEV_VERIFY },	/* two levels up */
-		{ "b.example.org", TLS_LEV_SECURE },	/* .org */
-		{ "example.net", TLS_LEV_MAY },		/* main.cf */
-		{ "[mx.example.com]:2525", TLS_LEV_FPRINT },	/* verbatim */
+		/* exact beats .parent */
+		{ "example.com", TLS_LEV_ENCRYPT, "example.com" },
+		/* keys are folded */
+		{ "EXAMPLE.com", TLS_LEV_ENCRYPT, "EXAMPLE.com" },
+		{ "mx.example.com", TLS_LEV_VERIFY, ".example.com" },
+		/* two levels up */
+		{ "a.b.example.com", TLS_LEV_VERIFY, ".example.com" },
+		{ "b.example.org", TLS_LEV_SECURE, ".org" },
+		{ "example.net", TLS_LEV_MAY, NULL },	/* main.cf */
+		/* verbatim */
+		{ "[mx.example.com]:2525", TLS_LEV_FPRINT,
+		  "[mx.example.com]:2525" },
 		/* Only verbatim for these: no ".example.com" for them. */
-		{ "[mx.example.com]", TLS_LEV_MAY },
-		{ "[other.example.com]:2525", TLS_LEV_MAY },
-		{ "example.com:587", TLS_LEV_NONE },
-		{ "mx.example.com:587", TLS_LEV_MAY },
+		{ "[mx.example.com]", TLS_LEV_MAY, NULL },
+		{ "[other.example.com]:2525", TLS_LEV_MAY, NULL },
+		{ "example.com:587", TLS_LEV_NONE, "example.com:587" },
+		{ "mx.example.com:587", TLS_LEV_MAY, NULL },
 	};
 	struct conf *conf;
 	struct tls_policy_maps *maps = maps_for(&conf,
@@ -198,13 +206,29 @@ START_TEST(lookup_order)
 	    "    match=AB:CD:EF\n", NULL);
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct tls_policy *p = tls_policy_lookup(maps,
-		    cases[i].nexthop);
+		char *table = NULL, *key = NULL;
+		struct tls_policy *p = tls_policy_lookup_from(maps,
+		    cases[i].nexthop, &table, &key);
 
 		ck_assert_msg(p->error == NULL, "%s: %s", cases[i].nexthop,
 		    p->error);
 		ck_assert_msg(p->level == cases[i].level, "%s: level %s",
 		    cases[i].nexthop, tls_level_name(p->level));
+		if (cases[i].key == NULL) {
+			ck_assert_ptr_null(table);
+			ck_assert_ptr_null(key);
+		} else {
+			ck_assert_ptr_nonnull(table);
+			ck_assert_msg(strncmp(table, "texthash:", 9) == 0,
+			    "%s", table);
+			ck_assert_str_eq(key, cases[i].key);
+		}
+		free(table);
+		free(key);
+		tls_policy_free(p);
+		/* The plain lookup agrees. */
+		p = tls_policy_lookup(maps, cases[i].nexthop);
+		ck_assert_int_eq(p->level, cases[i].level);
 		tls_policy_free(p);
 	}
 	tls_policy_maps_close(maps);
