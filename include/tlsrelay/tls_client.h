@@ -72,6 +72,8 @@ struct tls_policy {
 	char *tafiles;		/* their names, for the cache key */
 	char *nexthop_name;	/* the next hop without [] and :port */
 	char *cache_key;
+	int from_table;		/* an smtp_tls_policy_maps entry, which
+				 * MTA-STS does not override */
 };
 
 /* The main.cf policy at level for nexthop (a level of -1 gives an

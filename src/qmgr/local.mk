@@ -7,6 +7,7 @@ libtlsrelay_a_SOURCES += \
 	src/qmgr/qmgr_intake.c \
 	src/qmgr/qmgr_log.c \
 	src/qmgr/qmgr_message.c \
+	src/qmgr/qmgr_mtasts.c \
 	src/qmgr/qmgr_route.c \
 	src/qmgr/qmgr_self.c \
 	src/qmgr/qmgr_showq.c

@@ -456,6 +456,8 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 	qmgr.self = qmgr_self_new(conf);
 	if ((qmgr.tls_policies = tls_policy_maps_open(conf, err)) == NULL)
 		return -1;
+	if (qmgr_mtasts_setup(&qmgr, err) < 0)
+		return -1;
 	if (fallback_setup(conf, err) < 0)
 		return -1;
 	if ((notify_fd = queue_notify_listen(qmgr.queue_dir, err)) < 0)
@@ -517,6 +519,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	dns_free(qmgr.dns);
 	qmgr_message_abandon_all(&qmgr);
 	qmgr_dane_cache_flush();
+	qmgr_mtasts_shutdown();
 	qmgr_intake_free(qmgr.intake);
 	spool_syncer_free(qmgr.syncer);
 	qmgr_router_free(qmgr.router);

@@ -63,6 +63,7 @@ struct qmgr_group {
 	enum dns_status primary_status;	/* when the destination failed */
 	char *primary_why;
 	struct qmgr_dane *dane;		/* levels dane, dane-only */
+	struct qmgr_mtasts *mtasts;	/* its MTA-STS lookup and verdict */
 	struct qmgr_group *next;
 };
 
@@ -96,6 +97,23 @@ void qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
     void (*done)(struct qmgr_group *));
 void qmgr_dane_clear(struct qmgr_group *g);
 void qmgr_dane_cache_flush(void);
+
+/* qmgr_mtasts.c: MTA-STS (RFC 8461) for a group routed by MX records,
+ * after DANE. qmgr_mtasts_wanted: the group's policy is not an explicit
+ * smtp_tls_policy_maps entry and no target has usable TLSA records.
+ * qmgr_mtasts_resolve looks the domain's policy up and applies it (mode
+ * enforce: only the targets it names, the secure level), then done(g)
+ * -- possibly before it returns; qmgr_mtasts_defer is then the reason
+ * to defer the group, or NULL. qmgr_mtasts_clear frees the group's
+ * share (a lookup in flight is cancelled). */
+struct qmgr_mtasts;
+int qmgr_mtasts_setup(struct qmgr *q, char **err);
+void qmgr_mtasts_shutdown(void);
+int qmgr_mtasts_wanted(const struct qmgr_group *g);
+void qmgr_mtasts_resolve(struct qmgr_group *g,
+    void (*done)(struct qmgr_group *));
+const char *qmgr_mtasts_defer(const struct qmgr_group *g);
+void qmgr_mtasts_clear(struct qmgr_group *g);
 
 /* qmgr_self.c: is an MX host this relay itself? */
 struct qmgr_self;

@@ -70,6 +70,7 @@ message_free(struct qmgr_message *m)
 		free(g->targets);
 		free(g->primary_why);
 		qmgr_dane_clear(g);
+		qmgr_mtasts_clear(g);
 		tls_policy_free(g->tls_policy);
 		free(g);
 	}
@@ -423,7 +424,8 @@ add_targets(struct qmgr_group *g, const struct dns_target *targets, size_t n)
 
 static void deliver_group(struct qmgr_group *g);
 
-/* The targets' DANE verdicts are in (qmgr_dane.c). */
+/* The targets' DANE verdicts (qmgr_dane.c), or the domain's MTA-STS
+ * policy (qmgr_mtasts.c), are in. */
 static void
 dane_decided(struct qmgr_group *g)
 {
@@ -457,6 +459,15 @@ deliver_group(struct qmgr_group *g)
 	/* DANE: each target's TLSA records first. */
 	if (is_dane_level(g->tls_policy->level) && g->dane == NULL) {
 		qmgr_dane_resolve(q, g, dane_decided);
+		return;
+	}
+	/* Then MTA-STS, where neither policy_maps nor DANE decided. */
+	if (g->mtasts == NULL && qmgr_mtasts_wanted(g)) {
+		qmgr_mtasts_resolve(g, dane_decided);
+		return;
+	}
+	if (qmgr_mtasts_defer(g) != NULL) {
+		group_fail(g, SMTP_DEFER, "4.7.5", qmgr_mtasts_defer(g));
 		return;
 	}
 	g->job.targets = g->targets;

@@ -674,6 +674,7 @@ tls_policy_lookup_from(struct tls_policy_maps *maps, const char *nexthop,
 	if (msg_verbose)
 		msg_debug("%s: policy \"%s\" (key \"%s\")", where, value, key);
 	p = tls_policy_parse(maps->conf, nexthop, value, where);
+	p->from_table = 1;
 	free(where);
 	return p;
 }

@@ -170,3 +170,14 @@ EXTRA_DIST += tests/fuzz/corpus-http.sh
 tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c \
 	tests/fuzz/standalone_main.c
 tests_fuzz_fuzz_http_LDADD = $(LIBTLSRELAY)
+# MTA-STS: the policy body and the _mta-sts TXT record (src/mtasts/).
+check_PROGRAMS += tests/fuzz/fuzz_mtasts_policy tests/fuzz/fuzz_mtasts_txt
+TESTS += tests/fuzz/corpus-mtasts_policy.sh tests/fuzz/corpus-mtasts_txt.sh
+EXTRA_DIST += tests/fuzz/corpus-mtasts_policy.sh \
+	tests/fuzz/corpus-mtasts_txt.sh
+tests_fuzz_fuzz_mtasts_policy_SOURCES = tests/fuzz/fuzz_mtasts_policy.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_mtasts_policy_LDADD = $(LIBTLSRELAY)
+tests_fuzz_fuzz_mtasts_txt_SOURCES = tests/fuzz/fuzz_mtasts_txt.c \
+	tests/fuzz/standalone_main.c
+tests_fuzz_fuzz_mtasts_txt_LDADD = $(LIBTLSRELAY)

@@ -126,3 +126,8 @@ EXTRA_DIST += tests/integration/test_cluster.py
 # Operations (issues 14, 16): the metrics and health endpoints, promtool.
 TESTS += tests/integration/test_metrics.py
 EXTRA_DIST += tests/integration/test_metrics.py
+# MTA-STS (issue 15, second half): a policy web server on loopback
+# (peers/policy_https.py), dnsmasq for the TXT and MX records, sinks.
+TESTS += tests/integration/test_mta_sts.py
+EXTRA_DIST += tests/integration/test_mta_sts.py \
+	tests/integration/peers/policy_https.py

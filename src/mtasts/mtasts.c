@@ -1,0 +1,207 @@
+/* The MTA-STS lookup of one domain (RFC 8461 5.1): the _mta-sts TXT
+ * record says which policy id is current; the cache answers when it
+ * holds that id; otherwise the policy is fetched, and stored when it
+ * parses. Failures never lose a cached policy before its max_age: a
+ * domain that was seen with a policy keeps it through an outage of its
+ * web server or of its DNS. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "tlsrelay/dns.h"
+#include "tlsrelay/log.h"
+#include "tlsrelay/mtasts.h"
+#include "tlsrelay/scache.h"
+#include "tlsrelay/util.h"
+
+struct mtasts {
+	struct dns *dns;
+	SSL_CTX *ctx;
+	struct scache *cache;
+	unsigned short port;
+};
+
+struct mtasts_lookup {
+	struct mtasts *mt;
+	char *domain;
+	struct dns_lookup *txt;
+	struct mtasts_fetch *fetch;
+	char id[MTASTS_ID_MAX + 1];	/* of the TXT record */
+	struct mtasts_cached cached;	/* policy NULL: nothing cached */
+	int returned;			/* mtasts_lookup() has returned */
+	int completed;
+	mtasts_lookup_cb cb;
+	void *arg;
+};
+
+struct mtasts *
+mtasts_new(struct dns *dns, const char *data_directory, const char *cafile,
+    unsigned short port, char **err)
+{
+	struct mtasts *mt;
+	SSL_CTX *ctx;
+	char *path;
+
+	if ((ctx = mtasts_fetch_ctx(cafile, err)) == NULL)
+		return NULL;
+	mt = xcalloc(1, sizeof(*mt));
+	mt->dns = dns;
+	mt->ctx = ctx;
+	mt->port = port;
+	path = xasprintf("%s/%s", data_directory, MTASTS_CACHE_NAME);
+	mt->cache = scache_new(data_directory, SCACHE_BTREE, path, 0);
+	free(path);
+	return mt;
+}
+
+void
+mtasts_free(struct mtasts *mt)
+{
+	if (mt == NULL)
+		return;
+	scache_free(mt->cache);
+	SSL_CTX_free(mt->ctx);
+	free(mt);
+}
+
+static void
+lookup_free(struct mtasts_lookup *lk)
+{
+	if (lk->txt != NULL)
+		dns_lookup_cancel(lk->txt);
+	if (lk->fetch != NULL)
+		mtasts_fetch_cancel(lk->fetch);
+	mtasts_policy_free(lk->cached.policy);
+	free(lk->domain);
+	free(lk);
+}
+
+/* Hands the answer over; mode none is no policy. */
+static void
+complete(struct mtasts_lookup *lk, const struct mtasts_policy *policy,
+    const char *id)
+{
+	if (policy != NULL && policy->mode == MTASTS_MODE_NONE)
+		policy = NULL;
+	lk->completed = 1;
+	lk->cb(lk->arg, policy, policy != NULL ? id : NULL);
+	if (lk->returned)
+		lookup_free(lk);
+	/* else mtasts_lookup() frees it and returns NULL */
+}
+
+/* The fallback after a failure: the cached policy, if any. */
+static void
+complete_cached(struct mtasts_lookup *lk, const char *why)
+{
+	if (lk->cached.policy != NULL) {
+		msg_warn("MTA-STS policy for %s: %s; using the cached policy "
+		    "id=%s", lk->domain, why, lk->cached.id);
+		complete(lk, lk->cached.policy, lk->cached.id);
+	} else {
+		if (why != NULL)
+			msg_info("MTA-STS policy for %s: %s; no policy",
+			    lk->domain, why);
+		complete(lk, NULL, NULL);
+	}
+}
+
+static void
+fetched(void *arg, const char *body, size_t len, const char *why)
+{
+	struct mtasts_lookup *lk = arg;
+	struct mtasts_policy *policy;
+	char *perr = NULL, *reason;
+	time_t now = time(NULL);
+
+	lk->fetch = NULL;
+	if (body == NULL) {
+		complete_cached(lk, why);
+		return;
+	}
+	if ((policy = mtasts_policy_parse(body, len, &perr)) == NULL) {
+		reason = xasprintf("invalid policy: %s", perr);
+		complete_cached(lk, reason);
+		free(reason);
+		free(perr);
+		return;
+	}
+	if (policy->mode == MTASTS_MODE_NONE) {
+		(void)mtasts_cache_delete(lk->mt->cache, lk->domain);
+		msg_info("MTA-STS policy for %s: id=%s mode=none: policy "
+		    "removed", lk->domain, lk->id);
+	} else {
+		(void)mtasts_cache_put(lk->mt->cache, lk->domain, lk->id, now,
+		    body, len, policy->max_age);
+		msg_info("MTA-STS policy for %s: id=%s mode=%s max_age=%ld "
+		    "fetched", lk->domain, lk->id,
+		    mtasts_mode_name(policy->mode), policy->max_age);
+	}
+	complete(lk, policy, lk->id);
+	mtasts_policy_free(policy);
+}
+
+static void
+txt_answer(void *arg, enum dns_status status, char *const *records,
+    size_t n, const char *why)
+{
+	struct mtasts_lookup *lk = arg;
+	char *perr = NULL;
+
+	lk->txt = NULL;
+	if (status == DNS_OK && mtasts_txt_parse(records, n, lk->id, &perr)) {
+		if (lk->cached.policy != NULL &&
+		    strcmp(lk->cached.id, lk->id) == 0) {
+			complete(lk, lk->cached.policy, lk->cached.id);
+			return;
+		}
+		lk->fetch = mtasts_fetch_start(lk->mt->dns, lk->mt->ctx,
+		    lk->domain, lk->mt->port, MTASTS_FETCH_TIMEOUT, fetched,
+		    lk);
+		return;
+	}
+	/* No usable record: a domain without MTA-STS says nothing, one
+	 * whose record has gone keeps its cached policy (RFC 8461 5.1). */
+	if (status == DNS_NOTFOUND && perr == NULL)
+		complete_cached(lk, lk->cached.policy != NULL ?
+		    "no TXT record" : NULL);
+	else
+		complete_cached(lk, perr != NULL ? perr : why);
+	free(perr);
+}
+
+struct mtasts_lookup *
+mtasts_lookup(struct mtasts *mt, const char *domain, mtasts_lookup_cb cb,
+    void *arg)
+{
+	struct mtasts_lookup *lk = xcalloc(1, sizeof(*lk));
+	struct dns_lookup *txt;
+	char *name;
+
+	lk->mt = mt;
+	lk->domain = str_lower(xstrdup(domain));
+	lk->cb = cb;
+	lk->arg = arg;
+	(void)mtasts_cache_get(mt->cache, lk->domain, time(NULL), &lk->cached);
+	name = xasprintf("_mta-sts.%s", lk->domain);
+	txt = dns_lookup(mt->dns, name, DNS_TYPE_TXT, txt_answer, lk);
+	free(name);
+	if (txt != NULL)
+		lk->txt = txt;
+	lk->returned = 1;
+	if (lk->completed) {
+		lookup_free(lk);
+		return NULL;
+	}
+	return lk;
+}
+
+void
+mtasts_lookup_cancel(struct mtasts_lookup *lk)
+{
+	lookup_free(lk);
+}

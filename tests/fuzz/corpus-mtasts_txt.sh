@@ -1,0 +1,3 @@
+#!/bin/sh
+# make check: fuzz_mtasts_txt over its seed corpus.
+exec sh "$TOP_SRCDIR/tests/fuzz/run-corpus.sh" fuzz_mtasts_txt
