@@ -216,7 +216,14 @@ start_qmgr(void)
 		return;
 	}
 	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+		sigset_t mask = saved_mask;
+
+		/* SIGTERM and SIGUSR2 (stop; stop when idle) wait until
+		 * qmgr_run has its handlers: sent during a slow start they
+		 * would otherwise kill it with its work undone. */
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGUSR2);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		log_after_fork("qmgr");
 		close_pid_file();
 		/* The queue manager never accepts connections. */

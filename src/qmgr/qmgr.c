@@ -481,6 +481,7 @@ int
 qmgr_run(const struct conf *conf, struct tls_client *tls)
 {
 	struct event *sigterm, *sigusr2;
+	sigset_t stop_signals;
 	char *err = NULL;
 	int lock_fd;
 
@@ -501,6 +502,12 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	idle_check = evtimer_new(qmgr.base, idle_check_cb, NULL);
 	sigusr2 = evsignal_new(qmgr.base, SIGUSR2, stop_when_idle_cb, NULL);
 	evsignal_add(sigusr2, NULL);
+	/* The supervisor started us with both blocked: one sent before now
+	 * waited, and is taken by the handlers above. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGUSR2);
+	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 
 	for_each_file("active", requeue_active);
 	scan_queue(0);
