@@ -6,7 +6,7 @@ libtlsrelay_a_SOURCES += \
 	src/mtasts/mtasts_fetch.c \
 	src/mtasts/mtasts_policy.c \
 	src/mtasts/mtasts_txt.c
-noinst_HEADERS += include/tlsrelay/mtasts.h
+noinst_HEADERS += include/tlsrelay/mtasts.h src/mtasts/mtasts_int.h
 
 check_PROGRAMS += tests/unit/check_mtasts
 tests_unit_check_mtasts_SOURCES = tests/unit/check_mtasts.c

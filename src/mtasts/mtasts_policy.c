@@ -11,6 +11,7 @@
 
 #include "tlsrelay/mtasts.h"
 #include "tlsrelay/util.h"
+#include "mtasts_int.h"
 
 #define DOMAIN_MAX	253
 #define LABEL_MAX	63
@@ -74,10 +75,8 @@ valid_domain(const char *s, size_t len)
 	return label > 0 && s[len - 1] != '-';
 }
 
-/* sts-policy-ext-name: (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" /
- * "."). */
-static int
-valid_ext_name(const char *s, size_t len)
+int
+mtasts_ext_name_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > 32 || !isalnum((unsigned char)s[0]))
 		return 0;
@@ -195,7 +194,7 @@ parse_line(struct parse_state *st, const char *line, size_t len)
 		v++, vlen--;
 	while (vlen > 0 && is_wsp(v[vlen - 1]))
 		vlen--;
-	if (!valid_ext_name(line, klen))
+	if (!mtasts_ext_name_valid(line, klen))
 		return fail(st, xstrdup("malformed key"));
 
 #define KEY(name) (klen == sizeof(name) - 1 && \

@@ -15,6 +15,7 @@
 
 #include "tlsrelay/mtasts.h"
 #include "tlsrelay/util.h"
+#include "mtasts_int.h"
 
 #define STS_VERSION		"v=STSv1"
 
@@ -33,20 +34,6 @@ is_sts_record(const char *r)
 
 	return strncmp(r, STS_VERSION, n) == 0 &&
 	    (r[n] == ';' || is_wsp(r[n]) || r[n] == '\0');
-}
-
-static int
-valid_ext_name(const char *s, size_t len)
-{
-	if (len == 0 || len > 32 || !isalnum((unsigned char)s[0]))
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
-			return 0;
-	}
-	return 1;
 }
 
 /* sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): no ";", "=", blanks. */
@@ -92,7 +79,8 @@ parse_record(const char *r, char id[MTASTS_ID_MAX + 1], char **why)
 			p++;
 		len = (size_t)(p - field);
 		eq = memchr(field, '=', len);
-		if (eq == NULL || !valid_ext_name(field, (size_t)(eq - field)) ||
+		if (eq == NULL ||
+		    !mtasts_ext_name_valid(field, (size_t)(eq - field)) ||
 		    !valid_ext_value(eq + 1, len - (size_t)(eq + 1 - field))) {
 			*why = xstrdup("malformed TXT record field");
 			return 0;

@@ -27,6 +27,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import types
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -349,6 +350,51 @@ class Certs:
 
 
 # ----------------------------------------------------------- the daemon
+
+class TestCA:
+    """A directory of test CAs and server certificates made with openssl
+    (EC P-256, two days). Certificates are world-readable, keys 0600:
+    the relay's queue manager (user tlsrelay) reads CA files."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _ca(self, name, cn):
+        """A CA: name.crt and name.key; returns name."""
+        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", self.path(name + ".key"),
+                "-out", self.path(name + ".crt"), "-subj", "/CN=" + cn,
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        os.chmod(self.path(name + ".crt"), 0o644)
+        return name
+
+    def _leaf(self, name, ca, san):
+        """A server certificate of CA ca (a name from _ca), or
+        self-signed (ca None), for the subjectAltName san
+        ("DNS:a,DNS:b"; the first is the CN). Returns what Sink and
+        PostfixPeer read from a certs object."""
+        cn = san.split(",")[0].split(":", 1)[1]
+        issuer = ["-CA", self.path(ca + ".crt"),
+                  "-CAkey", self.path(ca + ".key")] if ca else []
+        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", *issuer,
+                "-keyout", self.path(name + ".key"),
+                "-out", self.path(name + ".crt"), "-subj", "/CN=" + cn,
+                "-addext", "basicConstraints=CA:FALSE",
+                "-addext", "extendedKeyUsage=serverAuth",
+                "-addext", "subjectAltName=" + san)
+        os.chmod(self.path(name + ".key"), 0o600)
+        os.chmod(self.path(name + ".crt"), 0o644)
+        return types.SimpleNamespace(rsa=self.path(name + ".crt"),
+                                     rsa_key=self.path(name + ".key"))
+
 
 def default_services():
     return {

@@ -31,14 +31,13 @@ import os
 import subprocess
 import sys
 import time
-import types
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
 from relaytest import (DEFAULT_TIMERS, PYTHON, HarnessError,  # noqa: E402
-                       OutboundTestCase, START_TIMEOUT, free_port_on,
+                       OutboundTestCase, START_TIMEOUT, TestCA, free_port_on,
                        inline_table, main, openssl, read_text,
                        require_tools, stop_pid, to_lines)
 
@@ -57,50 +56,22 @@ def policy(mode="enforce", mx=(MX,), max_age=86400):
     return "\r\n".join(lines) + "\r\n"
 
 
-class StsCerts:
+class StsCerts(TestCA):
     """The test CA, certificates of it for the policy host and the MX,
-    and an MX certificate of another CA. World-readable where the queue
-    manager (user tlsrelay) reads them."""
+    and an MX certificate of another CA."""
 
     def __init__(self, directory):
-        self.dir = directory
-        os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, 0o755)
-        self.ca = self._ca("ca", "tlsrelay MTA-STS test CA")
-        self.other_ca = self._ca("other", "tlsrelay other CA")
-        self.web = self._leaf("web", "ca", POLICY_HOST)
-        self.mx = self._leaf("mx", "ca", MX)
-        self.mx_other = self._leaf("mx-other", "other", MX)
+        super().__init__(directory)
+        self.ca = self.path(self._ca("ca", "tlsrelay MTA-STS test CA") +
+                            ".crt")
+        self._ca("other", "tlsrelay other CA")
+        self.web = self.leaf("web", "ca", POLICY_HOST)
+        self.mx = self.leaf("mx", "ca", MX)
+        self.mx_other = self.leaf("mx-other", "other", MX)
 
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def _ca(self, name, cn):
-        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", self.path(name + ".key"),
-                "-out", self.path(name + ".crt"), "-subj", "/CN=" + cn,
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        os.chmod(self.path(name + ".crt"), 0o644)
-        return self.path(name + ".crt")
-
-    def _leaf(self, name, ca, host):
+    def leaf(self, name, ca, host):
         """A certificate for host of CA ca, or self-signed (ca None)."""
-        issuer = ["-CA", self.path(ca + ".crt"),
-                  "-CAkey", self.path(ca + ".key")] if ca else []
-        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes", *issuer,
-                "-keyout", self.path(name + ".key"),
-                "-out", self.path(name + ".crt"), "-subj", "/CN=" + host,
-                "-addext", "basicConstraints=CA:FALSE",
-                "-addext", "extendedKeyUsage=serverAuth",
-                "-addext", "subjectAltName=DNS:" + host)
-        os.chmod(self.path(name + ".key"), 0o600)
-        os.chmod(self.path(name + ".crt"), 0o644)
-        # What Sink reads from a certs object.
-        return types.SimpleNamespace(rsa=self.path(name + ".crt"),
-                                     rsa_key=self.path(name + ".key"))
+        return self._leaf(name, ca, "DNS:" + host)
 
     def spki_sha256(self, leaf):
         """The TLSA 3 1 1 data of a leaf: SHA-256 of its public key."""
@@ -436,12 +407,12 @@ class DaneTest(MtaStsTestCase):
     MX = "mx.dane.sec.test"
 
     def web_cert(self):
-        return self.sts_certs._leaf("web-dane", "ca", "mta-sts." +
-                                    self.DOMAIN)
+        return self.sts_certs.leaf("web-dane", "ca", "mta-sts." +
+                                   self.DOMAIN)
 
     def dane_case(self, with_tlsa):
-        ee = self.sts_certs._leaf("ee-" + self._testMethodName, None,
-                                  self.MX)
+        ee = self.sts_certs.leaf("ee-" + self._testMethodName, None,
+                                 self.MX)
         sink = self.sink(certs=ee)
         records = [
             "dane IN MX 10 mx.dane",

@@ -24,12 +24,11 @@ import os
 import re
 import subprocess
 import sys
-import types
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (OutboundTestCase, free_port_on,  # noqa: E402
+from relaytest import (OutboundTestCase, TestCA, free_port_on,  # noqa: E402
                        inline_table, main, openssl, require_tools, to_lines,
                        wait_for)
 
@@ -100,15 +99,12 @@ LEVEL_TABLE = {
 }
 
 
-class PolicyCerts:
+class PolicyCerts(TestCA):
     """A test CA and a wrong CA, and server certificates for the sinks
-    and the Postfix peer. Files are world-readable where the relay's
-    queue manager (user tlsrelay) reads them."""
+    and the Postfix peer."""
 
     def __init__(self, directory):
-        self.dir = directory
-        os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, 0o755)
+        super().__init__(directory)
         self.ca = self._ca("ca", "tlsrelay policy test CA")
         self.wrong_ca = self._ca("wrongca-root", "tlsrelay wrong CA")
         self.leaf = {
@@ -122,36 +118,6 @@ class PolicyCerts:
                                    "DNS:mx.provider.test"),
             "postfix": self._leaf("postfix", self.ca, "DNS:pf.peer.test"),
         }
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def _ca(self, name, cn):
-        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", self.path(name + ".key"),
-                "-out", self.path(name + ".crt"), "-subj", "/CN=" + cn,
-                "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        os.chmod(self.path(name + ".crt"), 0o644)
-        return name
-
-    def _leaf(self, name, ca, san):
-        cn = san.split(",")[0].split(":", 1)[1]
-        openssl("req", "-x509", "-days", "2", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-nodes",
-                "-CA", self.path(ca + ".crt"),
-                "-CAkey", self.path(ca + ".key"),
-                "-keyout", self.path(name + ".key"),
-                "-out", self.path(name + ".crt"), "-subj", "/CN=" + cn,
-                "-addext", "basicConstraints=CA:FALSE",
-                "-addext", "extendedKeyUsage=serverAuth",
-                "-addext", "subjectAltName=" + san)
-        os.chmod(self.path(name + ".key"), 0o600)
-        os.chmod(self.path(name + ".crt"), 0o644)
-        # What Sink and PostfixPeer read from a certs object.
-        return types.SimpleNamespace(rsa=self.path(name + ".crt"),
-                                     rsa_key=self.path(name + ".key"))
 
     def fingerprint(self, name, digest="sha256"):
         out = openssl("x509", "-in", self.path(name + ".crt"), "-noout",
