@@ -15,7 +15,6 @@
  * runs in the middle of something. */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -487,27 +486,16 @@ reload(const char *confdir, int foreground)
 	return 0;
 }
 
-/* The messages in the queue, on hold too. */
+/* The messages in the queue, on hold too (the metrics' own count). */
 static long
 count_queued(void)
 {
-	const char *queue = conf_str(current->conf, P_queue_directory);
-	static const char *const dirs[] = { "incoming", "active", "deferred",
-	    "hold" };
+	struct stats_queue_info info;
 	long queued = 0;
 
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		char *path = xasprintf("%s/%s", queue, dirs[i]);
-		DIR *d = opendir(path);
-		struct dirent *de;
-
-		free(path);
-		if (d == NULL)
-			continue;
-		while ((de = readdir(d)) != NULL)
-			queued += de->d_name[0] != '.';
-		closedir(d);
-	}
+	stats_queue_scan(conf_str(current->conf, P_queue_directory), &info);
+	for (int q = 0; q < STATS_N_QUEUES; q++)
+		queued += info.messages[q];
 	return queued;
 }
 
@@ -612,7 +600,8 @@ stop_all(int sig)
 			    "killing them", workers, STOP_GRACE);
 			for (int i = 0; i < MAX_PROCS; i++)
 				if (procs[i].pid != 0)
-					run_user_kill(&run_user, procs[i].pid, SIGKILL);
+					run_user_kill(&run_user, procs[i].pid,
+					    SIGKILL);
 			deadline = now + STOP_GRACE;
 		}
 		sig = sigtimedwait(&set, NULL, &ts);
