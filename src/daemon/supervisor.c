@@ -65,9 +65,21 @@ static sigset_t saved_mask;
 static int restart_pending;
 static struct throttle smtpd_throttle;
 
+/* A service the supervisor runs exactly one of, restarted under its own
+ * throttle when it ends by itself. */
+struct single {
+	pid_t pid;
+	time_t started;
+	int wanted;		/* start one when none runs */
+	struct throttle throttle;
+};
+
 /* The queue manager: at most one, and a new one only after the old one
  * has exited, so no message in active/ is worked on twice. */
-static pid_t qmgr_pid;
+static struct single qmgr_proc;
+/* The status process (metrics and health endpoints), for the current
+ * generation's sockets. */
+static struct single status_proc;
 /* queue_directory/pid/master.pid, locked while we run (pidfile.h). */
 static int pid_fd = -1;
 /* Seconds between looks at the certificate files, and STATUS= lines. */
@@ -85,16 +97,6 @@ close_pid_file(void)
 		close(pid_fd);
 	pid_fd = -1;
 }
-static time_t qmgr_started;
-static int qmgr_wanted;		/* start one when none runs */
-static struct throttle qmgr_throttle;
-
-/* The status process (metrics and health endpoints): one at a time, for
- * the current generation's sockets. */
-static pid_t status_pid;
-static time_t status_started;
-static int status_wanted;
-static struct throttle status_throttle;
 
 static int
 open_log(const struct conf *conf, int foreground, char **err)
@@ -200,21 +202,69 @@ start_worker(struct generation *gen)
 }
 
 static void
-start_qmgr(void)
+log_exit(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		msg_warn("process %s pid %ld killed by signal %d", what,
+		    (long)pid, WTERMSIG(status));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		msg_warn("process %s pid %ld exit status %d", what,
+		    (long)pid, WEXITSTATUS(status));
+	else
+		msg_warn("process %s pid %ld exited unexpectedly", what,
+		    (long)pid);
+}
+
+/* Fork one for SVC: the child gets 0, the parent the PID, or -1 when the
+ * fork failed and another try is due after the throttle's pause. */
+static pid_t
+single_fork(struct single *svc)
 {
 	pid_t pid;
 
-	qmgr_wanted = 0;
-	if (!current->run_qmgr || qmgr_pid != 0)
-		return;
-	pid = fork();
-	if (pid < 0) {
+	svc->wanted = 0;
+	if ((pid = fork()) < 0) {
 		msg_warn("fork: %s", strerror(errno));
-		qmgr_wanted = 1;
-		throttle_fork_failed(&qmgr_throttle, time(NULL));
+		svc->wanted = 1;
+		throttle_fork_failed(&svc->throttle, time(NULL));
+	} else if (pid > 0) {
+		svc->pid = pid;
+		svc->started = time(NULL);
+	}
+	return pid;
+}
+
+/* Whether PID was SVC's; one that ended by itself is logged and started
+ * again after its throttle's pause, unless we are stopping. */
+static int
+single_reaped(struct single *svc, pid_t pid, int wstatus, int stopping)
+{
+	if (pid != svc->pid)
+		return 0;
+	svc->pid = 0;
+	if (!stopping && !svc->wanted) {
+		log_exit(svc->throttle.service, pid, wstatus);
+		svc->wanted = 1;
+		throttle_child_ended(&svc->throttle, svc->started, time(NULL));
+	}
+	return 1;
+}
+
+static int
+single_ready(const struct single *svc)
+{
+	return svc->wanted && svc->pid == 0 &&
+	    throttle_ready(&svc->throttle, time(NULL));
+}
+
+static void
+start_qmgr(void)
+{
+	if (!current->run_qmgr || qmgr_proc.pid != 0) {
+		qmgr_proc.wanted = 0;
 		return;
 	}
-	if (pid == 0) {
+	if (single_fork(&qmgr_proc) == 0) {
 		sigset_t mask = saved_mask;
 
 		/* SIGTERM and SIGUSR2 (stop; stop when idle) wait until
@@ -233,8 +283,6 @@ start_qmgr(void)
 		stats_attach(stats, QMGR_SLOT, STATS_PROC_QMGR);
 		exit(qmgr_run(current->conf, current->client_tls));
 	}
-	qmgr_pid = pid;
-	qmgr_started = time(NULL);
 }
 
 static void
@@ -242,19 +290,12 @@ start_status(void)
 {
 	size_t n = current->n_metrics + current->n_health;
 	int *fds;
-	pid_t pid;
 
-	status_wanted = 0;
-	if (n == 0 || status_pid != 0)
-		return;
-	pid = fork();
-	if (pid < 0) {
-		msg_warn("fork: %s", strerror(errno));
-		status_wanted = 1;
-		throttle_fork_failed(&status_throttle, time(NULL));
+	if (n == 0 || status_proc.pid != 0) {
+		status_proc.wanted = 0;
 		return;
 	}
-	if (pid == 0) {
+	if (single_fork(&status_proc) == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("status");
 		close_pid_file();
@@ -279,8 +320,6 @@ start_status(void)
 		    current->n_metrics, fds + current->n_metrics,
 		    current->n_health));
 	}
-	status_pid = pid;
-	status_started = time(NULL);
 }
 
 /* At the very end of a stop: the health endpoint said 503 until now. */
@@ -289,12 +328,12 @@ stop_status(void)
 {
 	int status;
 
-	if (status_pid == 0)
+	if (status_proc.pid == 0)
 		return;
-	run_user_kill(&run_user, status_pid, SIGTERM);
-	while (waitpid(status_pid, &status, 0) < 0 && errno == EINTR)
+	run_user_kill(&run_user, status_proc.pid, SIGTERM);
+	while (waitpid(status_proc.pid, &status, 0) < 0 && errno == EINTR)
 		;
-	status_pid = 0;
+	status_proc.pid = 0;
 }
 
 static void
@@ -324,20 +363,6 @@ release_generation(struct generation *gen)
 }
 
 static void
-log_exit(const char *what, pid_t pid, int status)
-{
-	if (WIFSIGNALED(status))
-		msg_warn("process %s pid %ld killed by signal %d", what,
-		    (long)pid, WTERMSIG(status));
-	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		msg_warn("process %s pid %ld exit status %d", what,
-		    (long)pid, WEXITSTATUS(status));
-	else
-		msg_warn("process %s pid %ld exited unexpectedly", what,
-		    (long)pid);
-}
-
-static void
 reap_children(int stopping)
 {
 	pid_t pid;
@@ -346,29 +371,10 @@ reap_children(int stopping)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int slot;
 
-		if (pid == status_pid) {
-			status_pid = 0;
-			if (stopping)
-				continue;
-			if (!status_wanted) {
-				log_exit("status", pid, status);
-				status_wanted = 1;
-				throttle_child_ended(&status_throttle,
-				    status_started, time(NULL));
-			}
+		if (single_reaped(&status_proc, pid, status, stopping))
 			continue;
-		}
-		if (pid == qmgr_pid) {
-			qmgr_pid = 0;
+		if (single_reaped(&qmgr_proc, pid, status, stopping)) {
 			stats_slot_release(stats, QMGR_SLOT);
-			if (stopping)
-				continue;
-			if (!qmgr_wanted) {
-				log_exit("qmgr", pid, status);
-				qmgr_wanted = 1;
-				throttle_child_ended(&qmgr_throttle,
-				    qmgr_started, time(NULL));
-			}
 			continue;
 		}
 
@@ -383,7 +389,7 @@ reap_children(int stopping)
 		/* A worker that died may have committed a message without
 		 * telling the queue manager: have it look now, not at its
 		 * next scan minutes away. */
-		if (!stopping && qmgr_pid != 0 && (WIFSIGNALED(status) ||
+		if (!stopping && qmgr_proc.pid != 0 && (WIFSIGNALED(status) ||
 		    (WIFEXITED(status) && WEXITSTATUS(status) != 0)))
 			(void)queue_notify(conf_str(current->conf,
 			    P_queue_directory), QUEUE_NOTIFY_RESCAN, "");
@@ -419,8 +425,8 @@ reset_throttles(void)
 	long long pause = conf_time(current->conf, P_service_throttle_time);
 
 	throttle_reset(&smtpd_throttle, "smtpd", pause);
-	throttle_reset(&qmgr_throttle, "qmgr", pause);
-	throttle_reset(&status_throttle, "status", pause);
+	throttle_reset(&qmgr_proc.throttle, "qmgr", pause);
+	throttle_reset(&status_proc.throttle, "status", pause);
 }
 
 static int
@@ -473,13 +479,13 @@ reload(const char *confdir, int foreground)
 	reset_throttles();
 	start_missing_workers();
 	/* The new queue manager starts when the old one has gone. */
-	qmgr_wanted = 1;
-	if (qmgr_pid != 0)
-		run_user_kill(&run_user, qmgr_pid, SIGTERM);
+	qmgr_proc.wanted = 1;
+	if (qmgr_proc.pid != 0)
+		run_user_kill(&run_user, qmgr_proc.pid, SIGTERM);
 	/* So does the status process, on the new sockets. */
-	status_wanted = 1;
-	if (status_pid != 0)
-		run_user_kill(&run_user, status_pid, SIGTERM);
+	status_proc.wanted = 1;
+	if (status_proc.pid != 0)
+		run_user_kill(&run_user, status_proc.pid, SIGTERM);
 	cert_watch_reset(current);
 	cert_watch_publish(current, stats);
 	sd_notifyf("READY=1");
@@ -536,23 +542,23 @@ static void
 drain_qmgr(enum qmgr_drain *state, int workers, time_t now, time_t drain_end,
     time_t *kill_at)
 {
-	if (qmgr_pid == 0)
+	if (qmgr_proc.pid == 0)
 		return;
 	if (*state == QMGR_DELIVERING && workers == 0) {
-		run_user_kill(&run_user, qmgr_pid, SIGUSR2);
+		run_user_kill(&run_user, qmgr_proc.pid, SIGUSR2);
 		*state = QMGR_STOP_WHEN_IDLE;
 	}
 	if (*state != QMGR_FINISHING && now >= drain_end) {
 		msg_info("drain time over: the queue manager finishes the "
 		    "deliveries in flight");
-		run_user_kill(&run_user, qmgr_pid, SIGTERM);
+		run_user_kill(&run_user, qmgr_proc.pid, SIGTERM);
 		*state = QMGR_FINISHING;
 		*kill_at = now + STOP_GRACE;
 	}
 	if (*state == QMGR_FINISHING && now >= *kill_at) {
 		msg_warn("the queue manager did not finish in %d seconds; "
 		    "killing it", STOP_GRACE);
-		run_user_kill(&run_user, qmgr_pid, SIGKILL);
+		run_user_kill(&run_user, qmgr_proc.pid, SIGKILL);
 		*kill_at = now + STOP_GRACE;
 	}
 }
@@ -575,7 +581,7 @@ stop_all(int sig)
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (procs[i].pid != 0)
 			run_user_kill(&run_user, procs[i].pid, SIGTERM);
-	if (qmgr_pid != 0)
+	if (qmgr_proc.pid != 0)
 		msg_info("draining: sessions finish, queued mail is delivered "
 		    "for up to %llds", (long long)(drain_end - started));
 	sigemptyset(&set);
@@ -591,7 +597,7 @@ stop_all(int sig)
 		workers = 0;
 		for (int i = 0; i < MAX_PROCS; i++)
 			workers += procs[i].pid != 0;
-		if (workers == 0 && qmgr_pid == 0)
+		if (workers == 0 && qmgr_proc.pid == 0)
 			break;
 		drain_qmgr(&qmgr_state, workers, now, drain_end,
 		    &qmgr_kill_at);
@@ -729,11 +735,9 @@ supervisor_run(const char *confdir_arg, int foreground)
 		if (restart_pending && throttle_ready(&smtpd_throttle,
 		    time(NULL)))
 			start_missing_workers();
-		if (qmgr_wanted && qmgr_pid == 0 &&
-		    throttle_ready(&qmgr_throttle, time(NULL)))
+		if (single_ready(&qmgr_proc))
 			start_qmgr();
-		if (status_wanted && status_pid == 0 &&
-		    throttle_ready(&status_throttle, time(NULL)))
+		if (single_ready(&status_proc))
 			start_status();
 	}
 	sd_notifyf("STOPPING=1");
