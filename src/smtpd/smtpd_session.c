@@ -60,7 +60,7 @@ session_free(struct smtpd_session *s)
 
 	/* Without a PROXY header there was no client to speak of: the
 	 * warning said why. */
-	if (s->state != SS_PROXY)
+	if (s->state != SS_PROXY && !s->no_client)
 		session_log_disconnect(s);
 	session_reset_transaction(s);
 	smtpd_auth_reset(s);
@@ -616,8 +616,8 @@ smtpd_session_start(struct event_base *base, int fd,
 }
 
 /* The PROXY header is in (info), or there was none (NULL, logged by the
- * connection layer). Its client replaces the socket's peer everywhere
- * from here on; a health check of the balancer's own (v2 LOCAL, v1
+ * connection layer; the client gets Postfix's 421). Its client replaces
+ * the socket's peer everywhere from here on; a health check of the balancer's own (v2 LOCAL, v1
  * UNKNOWN) keeps the socket's peer, as Postfix does with LOCAL. */
 static void
 session_proxied(struct conn *conn, const struct proxy_info *info, void *arg)
@@ -626,7 +626,12 @@ session_proxied(struct conn *conn, const struct proxy_info *info, void *arg)
 	char *peer;
 
 	if (info == NULL) {
-		session_free(s);
+		/* As Postfix: we do not know who this is, so hang up before
+		 * reading anything, with a reply the balancer can log. */
+		s->no_client = 1;
+		session_reply(s, "421 4.3.0 %s Server local error",
+		    s->policy->myhostname);
+		session_close_after_reply(s);
 		return;
 	}
 	if (!info->local) {

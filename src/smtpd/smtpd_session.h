@@ -66,6 +66,8 @@ struct smtpd_session {
 	enum session_state state;
 	const char *last_command;	/* for "timeout after X" */
 	int shutdown_requested;
+	int no_client;			/* no PROXY header named one: nothing
+					 * to log a connect or disconnect of */
 	int anvil_counted;		/* anvil_connect() was called */
 	int bare_lf_reject;		/* reject mode applies to this client */
 	int line_cut;			/* the last line read was too long */
