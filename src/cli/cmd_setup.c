@@ -180,16 +180,18 @@ static int
 rewrite(const char *path, const char *text)
 {
 	char *tmp = xasprintf("%s.XXXXXX", path);
-	int fd, rc = -1;
+	int fd, saved_errno, rc = -1;
 
 	if ((fd = mkstemp(tmp)) >= 0) {
 		if (fchmod(fd, 0644) == 0 &&
 		    write_all(fd, text, strlen(text)) == 0 &&
 		    fsync(fd) == 0 && rename(tmp, path) == 0)
 			rc = 0;
+		saved_errno = errno;
 		close(fd);
 		if (rc < 0)
 			unlink(tmp);
+		errno = saved_errno;
 	}
 	if (rc < 0)
 		fprintf(stderr, "tlsrelay: error: %s: %s\n", path,
