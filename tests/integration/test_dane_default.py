@@ -6,8 +6,10 @@ this host -- and writes dane in place of the sample's may when it does;
 
 The resolvers are the DNSSEC lab's unbound (dnssec_lab.py): with the
 lab's signed root as its trust anchor it validates, with an unsigned root
-it does not. A sample naming an address off this host is never asked.
-Every test runs under a capture that asserts no packet left loopback."""
+it does not. A resolver off this host, named by the sample or by
+/etc/resolv.conf (a file of the test mounted over it, in a mount
+namespace of setup's own), is never asked. Every test runs under a
+capture that asserts no packet left loopback."""
 
 import os
 import re
@@ -18,7 +20,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import HERE, TLSRELAY, RelayTestCase, main  # noqa: E402
+from relaytest import (HERE, TLSRELAY, RelayTestCase, main,  # noqa: E402
+                       require_tools)
 from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
 
 SAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "conf"))
@@ -31,8 +34,14 @@ HOW = ("for DANE, run a validating resolver (such as unbound) on this "
 ROOT_SOA = ". SOA IN"     # the probe, as unbound logs it
 
 
-def run(*args):
-    res = subprocess.run([TLSRELAY] + list(args), stdout=subprocess.PIPE,
+def run(*args, resolv_conf=None):
+    """tlsrelay args; with resolv_conf, in a mount namespace of its own
+    where that file is /etc/resolv.conf (the machine's is never read)."""
+    argv = [TLSRELAY] + list(args)
+    if resolv_conf:
+        argv = ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" '
+                '/etc/resolv.conf && exec "$@"', resolv_conf] + argv
+    res = subprocess.run(argv, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=60)
     return res.returncode, res.stdout.decode(), res.stderr.decode()
 
@@ -57,7 +66,7 @@ class DaneDefaultTest(RelayTestCase):
         return DnssecLab(self, os.path.join(
             self.tmpdir, "lab-%s" % self._testMethodName), zones)
 
-    def sample_dir(self, dns_servers):
+    def sample_dir(self, dns_servers=None):
         """A configuration directory holding the shipped samples, their
         paths moved into the test's tree (with the certificates and the
         SASL table they name), tlsrelay_dns_servers added: what setup
@@ -82,15 +91,16 @@ class DaneDefaultTest(RelayTestCase):
         text = text.replace("/etc/tlsrelay/", etc + "/")
         text = text.replace("/var/spool/tlsrelay", d + "/queue")
         text = text.replace("/var/lib/tlsrelay", d + "/data")
-        text += "tlsrelay_dns_servers = %s\n" % dns_servers
+        if dns_servers:
+            text += "tlsrelay_dns_servers = %s\n" % dns_servers
         with open(os.path.join(d, "main.cf.sample"), "w") as f:
             f.write(text)
         shutil.copy(os.path.join(SAMPLES, "master.cf"),
                     os.path.join(d, "master.cf.sample"))
         return d
 
-    def setup(self, d):
-        status, out, err = run("setup", "-c", d)
+    def setup(self, d, resolv_conf=None):
+        status, out, err = run("setup", "-c", d, resolv_conf=resolv_conf)
         self.assertEqual(status, 0, out + err)
         self.assertEqual(err, "")
         self.assertIn("are ready; next: tlsrelay check -c %s" % d, out)
@@ -231,6 +241,22 @@ class DaneDefaultTest(RelayTestCase):
                       "forged on its way (not asked); %s\n" % HOW, out)
         self.assertEqual(read(path), read(path + ".sample"))
         self.assertSetupAgainChangesNothing(d)
+
+    def test_resolv_conf_off_this_host_is_not_asked(self):
+        """No tlsrelay_dns_servers: the servers of /etc/resolv.conf count
+        (here a file of the test's, mounted over it for setup alone)."""
+        require_tools("unshare", "mount")
+        resolv_conf = os.path.join(self.tmpdir, "resolv.conf")
+        with open(resolv_conf, "w") as f:
+            f.write("nameserver 192.0.2.1\n")
+        d = self.sample_dir()
+        path = os.path.join(d, "main.cf")
+        out = self.setup(d, resolv_conf)
+        self.assertIn(LEVEL + "may: the resolver (192.0.2.1 of "
+                      "/etc/resolv.conf) is not on this host, and a DNSSEC "
+                      "answer from elsewhere could be forged on its way "
+                      "(not asked); %s\n" % HOW, out)
+        self.assertEqual(read(path), read(path + ".sample"))
 
 
 if __name__ == "__main__":
