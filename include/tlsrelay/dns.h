@@ -109,6 +109,11 @@ void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned int (*rnd)(void));
 /* Parses "ip", "ip:port", "[ipv6]:port" lists into the CSV form c-ares
  * wants ("127.0.0.1:5353,[::1]:53"). Returns NULL with *err set. */
 char *dns_servers_csv(const char *servers, char **err);
+/* The servers the resolver asks, as text ("127.0.0.1, [::1]:5353"; the
+ * port only when it is not 53). *on_host: 1 when every one is on this
+ * host (127.0.0.0/8, ::1), the only place a believed AD bit is safe
+ * from the network. Caller frees. */
+char *dns_servers_describe(const struct dns *dns, int *on_host);
 
 /* One question, the answer as text: the generic lookups the SMTP server's
  * restrictions and its client name need (dns_lookup.c). */

@@ -1,6 +1,7 @@
 /* dns_servers: tlsrelay_dns_servers ("127.0.0.1:5353, [::1]:53") into the
  * comma-separated form ares_set_servers_ports_csv() takes. Only numeric
- * addresses: a name would need a resolver to find the resolver. */
+ * addresses: a name would need a resolver to find the resolver. And the
+ * other way: the servers a channel asks, as text. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -8,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ares.h>
+
 #include "tlsrelay/dns.h"
 #include "tlsrelay/util.h"
+
+#include "dns_int.h"
 
 /* "53" -> 53; anything but 1..65535 in plain decimal -> -1. */
 static long
@@ -98,5 +103,40 @@ dns_servers_csv(const char *servers, char **err)
 		}
 	}
 	strlist_free(list);
+	return strbuf_steal(&out);
+}
+
+/* The channel's servers as c-ares has them: tlsrelay_dns_servers, or
+ * what it read from /etc/resolv.conf (127.0.0.1 when that names none). */
+char *
+dns_servers_describe(const struct dns *dns, int *on_host)
+{
+	struct ares_addr_port_node *list = NULL, *s;
+	struct strbuf out;
+	char addr[INET6_ADDRSTRLEN];
+
+	strbuf_init(&out);
+	*on_host = 1;
+	if (ares_get_servers_ports(dns->channel, &list) != ARES_SUCCESS)
+		list = NULL;
+	for (s = list; s != NULL; s = s->next) {
+		int v6 = s->family == AF_INET6;
+		int port = s->udp_port != 0 && s->udp_port != 53;
+
+		if (inet_ntop(s->family, &s->addr, addr, sizeof(addr)) == NULL)
+			continue;
+		if (v6 ? memcmp(&s->addr.addr6, &in6addr_loopback,
+		    sizeof(in6addr_loopback)) != 0 :
+		    (ntohl(s->addr.addr4.s_addr) >> 24) != 127)
+			*on_host = 0;
+		strbuf_printf(&out, "%s%s%s%s", out.len ? ", " : "",
+		    v6 && port ? "[" : "", addr, v6 && port ? "]" : "");
+		if (port)
+			strbuf_printf(&out, ":%d", s->udp_port);
+	}
+	if (list != NULL)
+		ares_free_data(list);
+	if (out.len == 0)
+		*on_host = 0;	/* nothing to ask is nothing to trust */
 	return strbuf_steal(&out);
 }

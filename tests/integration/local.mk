@@ -47,6 +47,10 @@ EXTRA_DIST += tests/integration/test_tls_policy.py
 # DANE (issue 15): a DNSSEC lab of NSD and unbound on loopback.
 TESTS += tests/integration/test_dane.py
 EXTRA_DIST += tests/integration/test_dane.py tests/integration/dnssec_lab.py
+# The DANE default of a new installation: tlsrelay setup and check
+# against the lab's unbound, validating and not.
+TESTS += tests/integration/test_dane_default.py
+EXTRA_DIST += tests/integration/test_dane_default.py
 # Smarthost with SMTP AUTH (issue 6, client side): aiosmtpd sinks with
 # --auth, a password table built by `tlsrelay map`.
 TESTS += tests/integration/test_smarthost.py

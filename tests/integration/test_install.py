@@ -93,6 +93,9 @@ class InstallTest(RelayTestCase):
         sample = sample.replace(localstatedir + "/lib/tlsrelay",
                                 dest + "/data")
         sample += "\nmaillog_file = %s/maillog\n" % dest
+        # A resolver on this host where nothing answers: setup asks it
+        # (never the machine's resolver) and keeps may.
+        sample += "tlsrelay_dns_servers = 127.0.0.1:1\n"
         with open(os.path.join(conf, "main.cf.sample"), "w") as f:
             f.write(sample)
         port = free_port()
@@ -113,6 +116,11 @@ class InstallTest(RelayTestCase):
         self.assertIn("%s/main.cf made from %s/main.cf.sample" % (conf, conf),
                       out)
         self.assertIn("are ready; next: tlsrelay check -c %s" % conf, out)
+        self.assertIn("tlsrelay setup: outbound TLS for MX-routed mail is "
+                      "may: the resolver (127.0.0.1:1) did not say whether "
+                      "it validates DNSSEC", out)
+        with open(os.path.join(conf, "main.cf")) as f:
+            self.assertEqual(f.read(), sample)
         owner = pwd.getpwnam("tlsrelay")
         st = os.stat(os.path.join(dest, "queue", "incoming"))
         self.assertEqual((st.st_uid, st.st_mode & 0o777),

@@ -550,6 +550,36 @@ START_TEST(test_new_server_forms)
 }
 END_TEST
 
+/* The servers as the channel has them, and whether all are on this
+ * host: setup asks only such a resolver whether it validates. */
+static void
+expect_described(const char *list, const char *text, int on_host)
+{
+	struct event_base *base = event_base_new();
+	char *err = NULL, *out;
+	struct dns *dns = dns_new(base, list, 1, &err);
+	int local = -1;
+
+	ck_assert_msg(dns != NULL, "%s", err ? err : "?");
+	out = dns_servers_describe(dns, &local);
+	ck_assert_str_eq(out, text);
+	ck_assert_int_eq(local, on_host);
+	free(out);
+	dns_free(dns);
+	event_base_free(base);
+}
+
+START_TEST(test_servers_describe)
+{
+	expect_described("127.0.0.1:5353, [::1]:5300, 127.0.0.2",
+	    "127.0.0.1:5353, [::1]:5300, 127.0.0.2", 1);
+	expect_described("127.255.0.1:53 ::1", "127.255.0.1, ::1", 1);
+	expect_described("127.0.0.1, 192.0.2.1", "127.0.0.1, 192.0.2.1", 0);
+	expect_described("[2001:db8::1]:53", "2001:db8::1", 0);
+	expect_described("128.0.0.1", "128.0.0.1", 0);
+}
+END_TEST
+
 /* ---- smtp_dns_support_level -------------------------------------------- */
 
 START_TEST(test_support_level)
@@ -1440,6 +1470,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_servers_csv);
 	tcase_add_test(tc, test_new_bad_servers);
 	tcase_add_test(tc, test_new_server_forms);
+	tcase_add_test(tc, test_servers_describe);
 	tcase_add_test(tc, test_support_level);
 	tcase_add_test(tc, test_inet_protocols);
 	suite_add_tcase(s, tc);
