@@ -83,10 +83,17 @@ print_answer(const char *qname, const struct tlsa_answer *a)
 		    "secure (DNSSEC-validated)" : "insecure (not "
 		    "DNSSEC-validated): ignored", a->n);
 		for (size_t i = 0; i < a->n; i++) {
-			printf("  TLSA %u %u %u ", a->recs[i].usage,
-			    a->recs[i].selector, a->recs[i].mtype);
-			print_hex(a->recs[i].data, a->recs[i].len);
-			printf("\n");
+			const struct dns_tlsa *r = &a->recs[i];
+			/* Usable as the client takes them (tls_dane_add). */
+			struct tls_dane *one = tls_dane_new("", "");
+			int usable = tls_dane_add(one, r->usage, r->selector,
+			    r->mtype, r->data, r->len);
+
+			tls_dane_free(one);
+			printf("  TLSA %u %u %u ", r->usage, r->selector,
+			    r->mtype);
+			print_hex(r->data, r->len);
+			printf("%s\n", usable ? "" : " (unusable: ignored)");
 		}
 		break;
 	case DNS_NOTFOUND:

@@ -155,17 +155,23 @@ class FingerDaneTest(OutboundTestCase):
                          "would defer: " + failed)
 
     def test_ta_in_chain_verified(self):
-        """TLSA 2 1 1 of a test CA that the server sends in its chain:
-        Verified by the TA at depth 1; dane-only (from the policy table)
-        would deliver."""
+        """TLSA 2 1 1 of a test CA that the server sends in its chain,
+        beside a PKIX-TA record (usage 0) that RFC 7672 ignores: Verified
+        by the TA at depth 1; dane-only (from the policy table) would
+        deliver."""
         ca = self.cert("ca", "DANE test CA", is_ca=True)
         good = self.cert("good", "mx.ta.sec.test", ca=ca)
         self.sink(port=self.port, certs=good.sink_certs())
+        spki = ca.spki_sha256()
         lab = self.lab([Zone("sec.test", self.mx("ta") + [
-            self.tlsa("mx.ta", 2, 1, 1, ca.spki_sha256())])])
+            self.tlsa("mx.ta", 2, 1, 1, spki),
+            self.tlsa("mx.ta", 0, 1, 1, spki)])])
         out = self.finger("ta.sec.test", lab, "may", expect=0,
                           policies={"ta.sec.test": "dane-only"})
-        self.assertIn("  TLSA 2 1 1 %s\n" % ca.spki_sha256().upper(), out)
+        self.assertIn("2 record(s)\n", out)
+        self.assertIn("  TLSA 2 1 1 %s\n" % spki.upper(), out)
+        self.assertIn("  TLSA 0 1 1 %s (unusable: ignored)\n" %
+                      spki.upper(), out)
         matched = "Verified: TLSA 2 1 1 matched the TA certificate at " \
                   "depth 1"
         self.assertEqual(self.verdict(out, "dane-only"),
