@@ -19,7 +19,6 @@
 #include <openssl/x509.h>
 
 #include "tlsrelay/dns.h"
-#include "tlsrelay/log.h"
 #include "tlsrelay/qmgr.h"
 #include "tlsrelay/tls.h"
 #include "tlsrelay/tls_client.h"

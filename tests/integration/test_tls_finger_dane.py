@@ -154,6 +154,25 @@ class FingerDaneTest(OutboundTestCase):
         self.assertEqual(self.verdict(out, "dane"),
                          "would defer: " + failed)
 
+    def test_tlsa_without_starttls_defers(self):
+        """Usable TLSA records, but the server offers no STARTTLS: may
+        would deliver in plaintext, dane never does."""
+        ee = self.cert("ee", "mx.pl.sec.test")
+        self.sink(port=self.port, tls=False)
+        lab = self.lab([Zone("sec.test", self.mx("pl") + [
+            self.tlsa("mx.pl", 3, 1, 1, ee.spki_sha256())])])
+        out = self.finger("pl.sec.test", lab, "dane", expect=1)
+        self.assertEqual(self.verdict(out, "may"), "would deliver "
+                         "(plaintext: STARTTLS not offered)")
+        refused = "TLS is required, but was not offered by host %s" % \
+            self.peer("mx.pl.sec.test")
+        self.assertIn("DANE handshake with %s: %s\n" % (
+            self.peer("mx.pl.sec.test"), refused), out)
+        self.assertEqual(self.verdict(out, "dane"), "would defer: " +
+                         refused)
+        self.assertEqual(self.conclusion(out), ("dane", "would defer: " +
+                                                refused))
+
     def test_ta_in_chain_verified(self):
         """TLSA 2 1 1 of a test CA that the server sends in its chain,
         beside a PKIX-TA record (usage 0) that RFC 7672 ignores: Verified
