@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "tlsrelay/dns.h"
+
 struct conf;
 struct table;
 struct tls_client;
@@ -56,6 +58,30 @@ int qmgr_parse_port(const char *service, unsigned short *port);
  * "host:port", "[host]", "host", "[ipv6:addr]". Returns 0 or -1. */
 int qmgr_parse_nexthop(const char *text, unsigned short default_port,
     struct qmgr_route *route);
+
+/* ---- DANE (src/qmgr/qmgr_dane.c) ---- */
+
+/* One MX host's verdict at level dane or dane-only (RFC 7672 2.2,
+ * Postfix's rules): tlsa, the usable records to authenticate by; encrypt,
+ * secure records but none usable (mandatory TLS); defer, do not try the
+ * host, and why; none of them, opportunistic TLS (may). */
+struct tls_dane;
+struct qmgr_dane_verdict {
+	struct tls_dane *tlsa;
+	int encrypt;
+	char *defer;
+};
+/* Decides from the TLSA answer for qname ("_25._tcp.mx.example", the
+ * base domain being host) as dns_tlsa_lookup gave it; insecure: the MX
+ * or address records of host were not DNSSEC-validated, and no lookup
+ * was made (the answer is then ignored). nexthop: the next-hop domain,
+ * the second name of DANE-TA. Logs as the queue manager does.
+ * qmgr_dane_verdict_clear frees what it holds. */
+void qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
+    const char *host, const char *qname, const char *nexthop, int insecure,
+    enum dns_status status, int secure, const struct dns_tlsa *recs,
+    size_t n, const char *why);
+void qmgr_dane_verdict_clear(struct qmgr_dane_verdict *v);
 
 /* ---- retry schedule (src/qmgr/qmgr_backoff.c) ---- */
 

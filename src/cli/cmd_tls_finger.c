@@ -15,7 +15,10 @@
  * (tls_client_check_peer) on that handshake, and a second connection
  * that offers the first one's session, filed and looked up as the
  * relay's client session cache does it (in a private copy of the cache:
- * the relay's own is never touched). No mail is sent.
+ * the relay's own is never touched). dane and dane-only are judged as
+ * the queue manager judges them, on the host's TLSA records and, when
+ * they are usable, on one more handshake made with them (finger_dane.c).
+ * No mail is sent.
  *
  * The level in force comes from smtp_tls_policy_maps (the table and key
  * are named) or main.cf, or from -l. Exit status: 0 when it would
@@ -71,7 +74,13 @@ struct finger {
 	struct tls_policy *level_policy[MAX_LEVEL + 1];
 	const struct tls_policy *hs_policy;	/* the handshake's */
 	SSL_CTX *ssl_ctx;
+	/* dane and dane-only: the policy in force at either, else main.cf's
+	 * dane; one handshake judges both. */
+	struct tls_policy *dane_policy;
+	SSL_CTX *dane_ctx;
+	struct dns *dns;
 	const char *nexthop;
+	const char *nexthop_domain;	/* the routed host, DANE-TA's name */
 	const char *digest;
 	int loglevel;
 	int verbose;
@@ -261,14 +270,67 @@ print_verdicts(struct finger *f, const struct finger_probe *p)
 	for (size_t i = 0; i < N_LEVELS; i++) {
 		int level = levels[i];
 
-		if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
-			verdict_set(&f->verdict[level], 0, xstrdup("would "
-			    "defer: not yet supported (tlsrelay has no DANE)"));
 		printf("  %-11s %s%s\n", tls_level_name(level),
 		    f->verdict[level].text ? f->verdict[level].text : "?",
 		    level == f->policy->level && f->policy->error == NULL ?
 		    "   <- in force" : "");
 	}
+}
+
+static int
+is_dane_level(int level)
+{
+	return level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY;
+}
+
+/* dane and dane-only, as the queue manager and the client decide: with
+ * usable TLSA records by the handshake made with them, else as the level
+ * they fall back to (encrypt, may) or deferred. */
+static void
+judge_dane(struct finger *f, struct event_base *base,
+    const struct dns_target *t, const struct finger_probe *p)
+{
+	struct finger_dane_in in;
+	struct finger_dane fd;
+	int in_force = is_dane_level(f->policy->level);
+
+	memset(&in, 0, sizeof(in));
+	in.dns = dns_dnssec(f->dns) ? f->dns : NULL;
+	in.dns_level = conf_str(f->conf, P_smtp_dns_support_level);
+	in.nexthop_domain = f->nexthop_domain;
+	in.policy = f->dane_policy;
+	in.ssl_ctx = f->dane_ctx;
+	/* -v: the matched record and the chain's errors in the log too. */
+	in.loglevel = f->verbose ? (f->loglevel > 2 ? f->loglevel : 2) :
+	    in_force ? f->loglevel : 0;
+	log_mute(f, !in_force);
+	finger_dane_run(&fd, base, t, p, &in);
+	log_mute(f, 0);
+	for (int i = 0; i < 2; i++) {
+		int level = i == 0 ? TLS_LEV_DANE : TLS_LEV_DANE_ONLY;
+		const struct qmgr_dane_verdict *v = &fd.v[i];
+		const struct verdict *as;
+
+		if (f->dane_policy->error != NULL)
+			verdict_unusable(&f->verdict[level], f->dane_policy);
+		else if (v->defer != NULL)
+			verdict_set(&f->verdict[level], 0, xasprintf("would "
+			    "defer: %s", v->defer));
+		else if (v->tlsa != NULL)
+			verdict_set(&f->verdict[level], fd.verified,
+			    xasprintf(fd.verified ? "would deliver (%s)" :
+			    "would defer: %s", fd.result));
+		else {
+			as = &f->verdict[v->encrypt ? TLS_LEV_ENCRYPT :
+			    TLS_LEV_MAY];
+			verdict_set(&f->verdict[level], as->deliver,
+			    xasprintf("%s; as %s: %s", as->text ? as->text :
+			    "?", v->encrypt ? "encrypt" : "may", v->encrypt ?
+			    "all TLSA records are unusable" :
+			    "no DNSSEC-validated TLSA records"));
+		}
+	}
+	finger_dane_clear(&fd);
 }
 
 /* The second connection: would the relay resume? */
@@ -333,9 +395,10 @@ resolved_cb(void *arg, enum dns_status status,
 	r->n = n;
 }
 
+/* The resolver stays in *dnsp for the TLSA lookups. */
 static int
 resolve(const struct conf *conf, struct event_base *base,
-    const struct qmgr_route *route, struct resolved *r)
+    const struct qmgr_route *route, struct resolved *r, struct dns **dnsp)
 {
 	char *err = NULL;
 	struct dns *dns;
@@ -355,7 +418,7 @@ resolve(const struct conf *conf, struct event_base *base,
 	    (size_t)conf_int(conf, P_smtp_mx_address_limit), resolved_cb, r);
 	while (!r->done)
 		event_base_loop(base, EVLOOP_ONCE);
-	dns_free(dns);
+	*dnsp = dns;
 	return 0;
 }
 
@@ -476,17 +539,21 @@ finger_levels(struct finger *f)
 {
 	log_mute(f, 1);
 	for (int level = TLS_LEV_MAY; level <= MAX_LEVEL; level++) {
-		if (level == TLS_LEV_DANE || level == TLS_LEV_DANE_ONLY)
+		if (is_dane_level(level))
 			continue;
 		f->level_policy[level] = level == f->policy->level ?
 		    f->policy : tls_policy_main(f->conf, level, f->nexthop);
 	}
+	f->dane_policy = is_dane_level(f->policy->level) ? f->policy :
+	    tls_policy_main(f->conf, TLS_LEV_DANE, f->nexthop);
 	log_mute(f, 0);
 	f->hs_policy = f->policy->error == NULL &&
 	    f->level_policy[f->policy->level] == f->policy ? f->policy :
 	    f->level_policy[TLS_LEV_MAY];
 	if (f->hs_policy->error == NULL)
 		f->ssl_ctx = tls_client_ctx(f->tls, f->hs_policy);
+	if (f->dane_policy->error == NULL)
+		f->dane_ctx = tls_client_ctx(f->tls, f->dane_policy);
 }
 
 static void
@@ -495,6 +562,8 @@ finger_free(struct finger *f)
 	for (int level = TLS_LEV_MAY; level <= MAX_LEVEL; level++)
 		if (f->level_policy[level] != f->policy)
 			tls_policy_free(f->level_policy[level]);
+	if (f->dane_policy != f->policy)
+		tls_policy_free(f->dane_policy);
 	tls_policy_free(f->policy);
 	free(f->policy_source);
 	verdicts_clear(f);
@@ -603,6 +672,7 @@ finger_targets(struct finger *f, struct event_base *base,
 			print_resumption(f, base, t, &p, cache);
 		else
 			judge_without_tls(f, &p);
+		judge_dane(f, base, t, &p);
 		printf("verdicts for %s:\n", peer);
 		print_verdicts(f, &p);
 		if (f->policy->error != NULL)
@@ -701,6 +771,7 @@ cmd_tls_finger(int argc, char **argv)
 	if (finger_route(view, argv[optind], &route) < 0)
 		goto out;
 	f.nexthop = route.nexthop;
+	f.nexthop_domain = route.host;
 	if (finger_policy(&f, level_arg, route.nexthop) < 0)
 		goto out;
 	finger_levels(&f);
@@ -716,7 +787,7 @@ cmd_tls_finger(int argc, char **argv)
 		status = EXIT_DEFER;
 		goto out;
 	}
-	if (resolve(view, base, &route, &r) < 0)
+	if (resolve(view, base, &route, &r, &f.dns) < 0)
 		goto out;
 	if (r.status != DNS_OK || r.n == 0) {
 		char *text = xasprintf("would %s: %s", r.status ==
@@ -735,6 +806,8 @@ out:
 	resolved_free(&r);
 	qmgr_route_clear(&route);
 	finger_free(&f);
+	if (f.dns != NULL)
+		dns_free(f.dns);
 	if (base != NULL)
 		event_base_free(base);
 	conf_free(view);

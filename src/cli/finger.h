@@ -7,8 +7,12 @@
 
 #include <openssl/ssl.h>
 
+#include "tlsrelay/qmgr.h"
+
+struct dns;
 struct dns_target;
 struct event_base;
+struct tls_dane;
 struct tls_policy;
 
 /* How far one session with one address got. */
@@ -28,6 +32,9 @@ struct finger_probe {
 	const char *helo_name;
 	SSL_CTX *ssl_ctx;	/* NULL: no STARTTLS */
 	const struct tls_policy *policy;	/* per-connection TLS set-up */
+	const struct tls_dane *dane;	/* non-NULL: match these TLSA records
+					 * and offer no cached session, as
+					 * the relay's client does */
 	long long timeout;	/* seconds, per step */
 	int chat;		/* print the dialogue */
 	/* Called once the handshake is done, while the session lives. */
@@ -49,6 +56,37 @@ struct finger_probe {
 void finger_probe_run(struct event_base *base, const struct dns_target *t,
     struct finger_probe *p);
 void finger_probe_clear(struct finger_probe *p);
+
+/* What finger_dane_run needs besides the address. */
+struct finger_dane_in {
+	struct dns *dns;		/* NULL: the resolver does not validate
+					 * (smtp_dns_support_level) */
+	const char *dns_level;		/* smtp_dns_support_level */
+	const char *nexthop_domain;	/* DANE-TA's second name */
+	const struct tls_policy *policy;	/* at level dane or dane-only */
+	SSL_CTX *ssl_ctx;		/* its context; NULL: refused */
+	int loglevel;			/* for the relay's check */
+};
+
+/* What DANE makes of one address: the queue manager's verdicts of dane
+ * (v[0]) and dane-only (v[1]), and with usable records the outcome of the
+ * handshake made with them. */
+struct finger_dane {
+	struct qmgr_dane_verdict v[2];
+	int verified;		/* the server matched a TLSA record */
+	char *result;		/* "Verified: TLSA 3 1 1 matched the EE
+				 * certificate at depth 0", or why not */
+};
+
+/* Looks up and prints the TLSA records of t's host at t's port (when the
+ * resolver validates and t's MX and address records were validated),
+ * decides dane and dane-only by qmgr_dane_decide, and with usable records
+ * holds a second session like first (without its chat) with DANE in the
+ * handshake. finger_dane_clear frees what it holds. */
+void finger_dane_run(struct finger_dane *fd, struct event_base *base,
+    const struct dns_target *t, const struct finger_probe *first,
+    const struct finger_dane_in *in);
+void finger_dane_clear(struct finger_dane *fd);
 
 /* The peer's chain as posttls-finger shows it, each certificate's
  * subject, issuer, names and validity, then the leaf's certificate and

@@ -135,10 +135,21 @@ start_tls(struct session *s)
 		return;
 	}
 	free(sni);
-	/* The relay's key: next hop, host, address, port, policy. */
-	p->session_offered = tls_client_session_prepare(ssl, p->nexthop,
-	    s->t->hostname, s->addr, s->port,
-	    tls_policy_cache_key(p->policy));
+	if (p->dane != NULL) {
+		/* As smtp_conn.c: no resumption, a resumed session was never
+		 * matched against these records. */
+		if (tls_client_dane_setup(ssl, p->dane, &err) != 0) {
+			msg_warn("%s: %s", p->peer, err);
+			free(err);
+			stop(s, FINGER_TLS_FAILED, xstrdup("Cannot start TLS: "
+			    "handshake failure"), 0);
+			return;
+		}
+	} else
+		/* The relay's key: next hop, host, address, port, policy. */
+		p->session_offered = tls_client_session_prepare(ssl,
+		    p->nexthop, s->t->hostname, s->addr, s->port,
+		    tls_policy_cache_key(p->policy));
 	s->state = S_HANDSHAKE;
 	if (conn_starttls(s->conn, CONN_CLIENT) < 0)
 		stop(s, FINGER_TLS_FAILED, xstrdup("Cannot start TLS: "

@@ -24,3 +24,10 @@ tests_unit_check_qmgr_intake_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/qmgr
 tests_unit_check_qmgr_intake_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_qmgr_intake_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_qmgr_intake
+
+# The DANE verdict of one MX host (qmgr_dane_decide).
+check_PROGRAMS += tests/unit/check_qmgr_dane
+tests_unit_check_qmgr_dane_SOURCES = tests/unit/check_qmgr_dane.c
+tests_unit_check_qmgr_dane_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_qmgr_dane_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_qmgr_dane

@@ -168,53 +168,85 @@ host_free(struct dane_host *h)
 	free(h);
 }
 
+void
+qmgr_dane_decide(struct qmgr_dane_verdict *v, int level, const char *host,
+    const char *qname, const char *nexthop, int insecure,
+    enum dns_status status, int secure, const struct dns_tlsa *recs,
+    size_t n, const char *why)
+{
+	int dane_only = level == TLS_LEV_DANE_ONLY;
+
+	memset(v, 0, sizeof(*v));
+	if (insecure) {
+		/* RFC 7672 2.2: no TLSA lookup for a host reached through
+		 * insecure MX or address records. */
+		if (dane_only)
+			v->defer = xasprintf("%s is not a DNSSEC-validated MX "
+			    "host; dane-only needs one", host);
+		return;
+	}
+	switch (status) {
+	case DNS_OK:
+		if (!secure) {
+			if (dane_only)
+				v->defer = xasprintf("TLSA records of %s are "
+				    "not DNSSEC-validated; dane-only needs "
+				    "them", qname);
+			break;
+		}
+		v->tlsa = tls_dane_new(host, nexthop);
+		for (size_t i = 0; i < n; i++)
+			(void)tls_dane_add(v->tlsa, recs[i].usage,
+			    recs[i].selector, recs[i].mtype, recs[i].data,
+			    recs[i].len);
+		if (tls_dane_usable(v->tlsa) == 0) {
+			/* Secure records that cannot be used: the server
+			 * cannot be authenticated, but it said that it
+			 * does TLS (RFC 7672 2.2, Postfix's "encrypt"). */
+			msg_info("%s: all TLSA records unusable", qname);
+			if (dane_only)
+				v->defer = xasprintf("all TLSA records of %s "
+				    "are unusable", qname);
+			else
+				v->encrypt = 1;
+			tls_dane_free(v->tlsa);
+			v->tlsa = NULL;
+		}
+		break;
+	case DNS_NOTFOUND:
+		if (dane_only)
+			v->defer = xasprintf("no %sTLSA records found for %s",
+			    secure ? "" : "DNSSEC-validated ", qname);
+		break;
+	default:
+		msg_warn("DANE TLSA lookup problem: %s", why ? why :
+		    "unknown error");
+		v->defer = xstrdup(why ? why : "TLSA lookup error");
+		break;
+	}
+}
+
+void
+qmgr_dane_verdict_clear(struct qmgr_dane_verdict *v)
+{
+	tls_dane_free(v->tlsa);
+	free(v->defer);
+	memset(v, 0, sizeof(*v));
+}
+
 /* The verdict of one host from its TLSA answer. */
 static void
 host_decide(struct dane_host *h, int level, const char *nexthop,
     enum dns_status status, int secure, const struct dns_tlsa *recs,
     size_t n, const char *why)
 {
-	int dane_only = level == TLS_LEV_DANE_ONLY;
+	struct qmgr_dane_verdict v;
 
-	switch (status) {
-	case DNS_OK:
-		if (!secure) {
-			if (dane_only)
-				h->defer = xasprintf("TLSA records of %s are "
-				    "not DNSSEC-validated; dane-only needs "
-				    "them", h->qname);
-			break;
-		}
-		h->tlsa = tls_dane_new(h->host, nexthop);
-		for (size_t i = 0; i < n; i++)
-			(void)tls_dane_add(h->tlsa, recs[i].usage,
-			    recs[i].selector, recs[i].mtype, recs[i].data,
-			    recs[i].len);
-		if (tls_dane_usable(h->tlsa) == 0) {
-			/* Secure records that cannot be used: the server
-			 * cannot be authenticated, but it said that it
-			 * does TLS (RFC 7672 2.2, Postfix's "encrypt"). */
-			msg_info("%s: all TLSA records unusable", h->qname);
-			if (dane_only)
-				h->defer = xasprintf("all TLSA records of %s "
-				    "are unusable", h->qname);
-			else
-				h->unusable = 1;
-			tls_dane_free(h->tlsa);
-			h->tlsa = NULL;
-		}
-		break;
-	case DNS_NOTFOUND:
-		if (dane_only)
-			h->defer = xasprintf("no %sTLSA records found for %s",
-			    secure ? "" : "DNSSEC-validated ", h->qname);
-		break;
-	default:
-		msg_warn("DANE TLSA lookup problem: %s", why ? why :
-		    "unknown error");
-		h->defer = xstrdup(why ? why : "TLSA lookup error");
-		break;
-	}
+	qmgr_dane_decide(&v, level, h->host, h->qname, nexthop, h->insecure,
+	    status, secure, recs, n, why);
+	h->tlsa = v.tlsa;
+	h->unusable = v.encrypt;
+	h->defer = v.defer;
 }
 
 /* Every host decided: lay out the targets' verdicts and go on. */
@@ -321,12 +353,8 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 		if (!added)
 			continue;
 		if (h->insecure) {
-			/* RFC 7672 2.2: no TLSA lookup for a host reached
-			 * through insecure MX or address records. */
-			if (gd->level == TLS_LEV_DANE_ONLY)
-				h->defer = xasprintf("%s is not a "
-				    "DNSSEC-validated MX host; dane-only "
-				    "needs one", h->host);
+			host_decide(h, gd->level, g->route.host, DNS_NOTFOUND,
+			    0, NULL, 0, NULL);
 			continue;
 		}
 		if ((e = cache_find(h->qname, now)) != NULL) {

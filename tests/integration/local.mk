@@ -122,6 +122,9 @@ EXTRA_DIST += tests/integration/test_proxy.py
 # tlsrelay tls-finger against Postfix, aiosmtpd and dnsmasq peers.
 TESTS += tests/integration/test_tls_finger.py
 EXTRA_DIST += tests/integration/test_tls_finger.py
+# Its DANE verdicts against the DNSSEC lab (NSD + unbound).
+TESTS += tests/integration/test_tls_finger_dane.py
+EXTRA_DIST += tests/integration/test_tls_finger_dane.py
 # Several relays behind HAProxy (issue 16): three nodes, PROXY v2 and v1,
 # a TLS 1.3 ticket resumed on another node, kill -9 of a node under load,
 # a node drained under load.

@@ -105,7 +105,14 @@ class PostfixTest(FingerTestCase):
         self.assertEqual(self.verdict(out, "secure"),
                          "would defer: %s (match: nexthop=127.0.0.1, "
                          "dot-nexthop=.127.0.0.1)" % NOT_VERIFIED)
-        self.assertIn("not yet supported", self.verdict(out, "dane"))
+        # Without smtp_dns_support_level = dnssec: dane is may, as in
+        # the relay (test_tls_finger_dane.py has the DANE cases).
+        self.assertEqual(self.verdict(out, "dane"), "would deliver "
+                         "(Trusted TLS); as may: no DNSSEC-validated TLSA "
+                         "records")
+        self.assertEqual(self.verdict(out, "dane-only"), "would defer: "
+                         "127.0.0.1 is not a DNSSEC-validated MX host; "
+                         "dane-only needs one")
         hop, level, source, result = self.conclusion(out)
         self.assertEqual((hop, level), (dest, "verify"))
         self.assertEqual(source, "smtp_tls_policy_maps %s, key \"%s\"" %
