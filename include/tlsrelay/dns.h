@@ -75,6 +75,12 @@ struct dns_target {
 	int dnssec_valid;
 };
 
+/* The port of t; and its address as numeric text into addr (46 bytes
+ * hold an IPv6 address) with the port returned: host[addr]:port of logs. */
+unsigned dns_target_port(const struct dns_target *t);
+unsigned dns_target_address(const struct dns_target *t, char *addr,
+    size_t len);
+
 /* why: a Postfix-style reason for failures, e.g. "Host or domain name not
  * found. Name service error for name=example.test type=MX: Host not
  * found", NULL on DNS_OK. targets are valid only during the call. */

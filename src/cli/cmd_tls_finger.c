@@ -435,20 +435,9 @@ resolved_free(struct resolved *r)
 static char *
 target_peer(const struct dns_target *t)
 {
-	char addr[64] = "?";
-	unsigned port = 0;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned port = dns_target_address(t, addr, sizeof(addr));
 
-	if (t->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&t->addr;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		port = ntohs(sin6->sin6_port);
-	} else {
-		const struct sockaddr_in *sin = (const void *)&t->addr;
-
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		port = ntohs(sin->sin_port);
-	}
 	return xasprintf("%s[%s]:%u", t->hostname, addr, port);
 }
 

@@ -57,14 +57,6 @@ tlsa_answer_cb(void *arg, enum dns_status status, int secure,
 	a->n = n;
 }
 
-static unsigned
-target_port(const struct dns_target *t)
-{
-	if (t->addr.ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)&t->addr)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)&t->addr)->sin_port);
-}
-
 static void
 print_hex(const unsigned char *p, size_t n)
 {
@@ -183,7 +175,7 @@ finger_dane_run(struct finger_dane *fd, struct event_base *base,
 {
 	static const int levels[2] = { TLS_LEV_DANE, TLS_LEV_DANE_ONLY };
 	struct tlsa_answer a;
-	unsigned port = target_port(t);
+	unsigned port = dns_target_port(t);
 	char *qname = xasprintf("_%u._tcp.%s", port, t->hostname);
 	int insecure = 1;
 

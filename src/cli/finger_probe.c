@@ -355,17 +355,7 @@ finger_probe_run(struct event_base *base, const struct dns_target *t,
 	s.t = t;
 	p->stage = FINGER_NO_CONNECT;
 	p->session_offered = p->resumed = 0;
-	if (t->addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)&t->addr;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, s.addr, sizeof(s.addr));
-		s.port = ntohs(sin6->sin6_port);
-	} else {
-		const struct sockaddr_in *sin = (const void *)&t->addr;
-
-		inet_ntop(AF_INET, &sin->sin_addr, s.addr, sizeof(s.addr));
-		s.port = ntohs(sin->sin_port);
-	}
+	s.port = dns_target_address(t, s.addr, sizeof(s.addr));
 	if ((fd = connect_to(t, p->timeout, &p->why, p->peer)) < 0) {
 		if (p->chat)
 			printf("%s\n", p->why);

@@ -21,6 +21,7 @@
 #include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -190,6 +191,26 @@ lookup_add_addr(struct nh_lookup *lk, const void *bytes, unsigned short port)
 		sin6->sin6_port = htons(port);
 		memcpy(&sin6->sin6_addr, bytes, sizeof(sin6->sin6_addr));
 	}
+}
+
+unsigned
+dns_target_port(const struct dns_target *t)
+{
+	if (t->addr.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&t->addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&t->addr)->sin_port);
+}
+
+unsigned
+dns_target_address(const struct dns_target *t, char *addr, size_t len)
+{
+	const void *bytes = t->addr.ss_family == AF_INET6 ?
+	    (const void *)&((const struct sockaddr_in6 *)&t->addr)->sin6_addr :
+	    (const void *)&((const struct sockaddr_in *)&t->addr)->sin_addr;
+
+	if (inet_ntop(t->addr.ss_family, bytes, addr, (socklen_t)len) == NULL)
+		snprintf(addr, len, "unknown");
+	return dns_target_port(t);
 }
 
 /* One address of an A or AAAA answer (dns_addr_answer). */

@@ -150,14 +150,6 @@ struct qmgr_dane {
 	void (*done)(struct qmgr_group *);
 };
 
-static unsigned
-target_port(const struct dns_target *t)
-{
-	if (t->addr.ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)&t->addr)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)&t->addr)->sin6_port);
-}
-
 static void
 host_free(struct dane_host *h)
 {
@@ -263,7 +255,7 @@ group_decided(struct qmgr_dane *gd)
 			struct dane_host *h = gd->hosts[j];
 
 			if (strcasecmp(h->host, t->hostname) != 0 ||
-			    h->port != target_port(t) ||
+			    h->port != dns_target_port(t) ||
 			    h->insecure != !t->dnssec_valid)
 				continue;
 			gd->verdicts[i].tlsa = h->tlsa;
@@ -308,7 +300,7 @@ tlsa_answer(void *arg, enum dns_status status, int secure,
 static struct dane_host *
 host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
 {
-	unsigned port = target_port(t);
+	unsigned port = dns_target_port(t);
 	struct dane_host *h;
 
 	*added = 0;

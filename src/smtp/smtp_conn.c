@@ -193,18 +193,10 @@ smtp_conn_quit(struct smtp_conn *conn)
 static void
 set_peer(struct smtp_conn *conn, const struct dns_target *t)
 {
-	char serv[NI_MAXSERV];
-
 	free(conn->hostname);
 	free(conn->label);
 	free(conn->relay);
-	if (getnameinfo((const struct sockaddr *)&t->addr, t->addrlen,
-	    conn->addr, sizeof(conn->addr), serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		snprintf(conn->addr, sizeof(conn->addr), "unknown");
-		snprintf(serv, sizeof(serv), "0");
-	}
-	conn->port = (unsigned)strtoul(serv, NULL, 10);
+	conn->port = dns_target_address(t, conn->addr, sizeof(conn->addr));
 	conn->hostname = xstrdup(t->hostname ? t->hostname : conn->addr);
 	conn->label = xasprintf("%s[%s]", conn->hostname, conn->addr);
 	conn->relay = xasprintf("%s:%u", conn->label, conn->port);

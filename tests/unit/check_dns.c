@@ -906,6 +906,32 @@ START_TEST(test_max_addresses)
 }
 END_TEST
 
+/* host[addr]:port of the logs, for both families. */
+START_TEST(test_target_address)
+{
+	struct dns_target t;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&t.addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t.addr;
+	char addr[INET6_ADDRSTRLEN];
+
+	memset(&t, 0, sizeof(t));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(2525);
+	ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.7", &sin->sin_addr), 1);
+	ck_assert_uint_eq(dns_target_port(&t), 2525);
+	ck_assert_uint_eq(dns_target_address(&t, addr, sizeof(addr)), 2525);
+	ck_assert_str_eq(addr, "192.0.2.7");
+
+	memset(&t, 0, sizeof(t));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(25);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::25", &sin6->sin6_addr),
+	    1);
+	ck_assert_uint_eq(dns_target_address(&t, addr, sizeof(addr)), 25);
+	ck_assert_str_eq(addr, "2001:db8::25");
+}
+END_TEST
+
 START_TEST(test_literal)
 {
 	static const char *const v4[] = { "127.0.0.8 0 127.0.0.8 25", NULL };
@@ -1503,6 +1529,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_port_in_sockaddr);
 	tcase_add_test(tc, test_max_addresses);
 	tcase_add_test(tc, test_literal);
+	tcase_add_test(tc, test_target_address);
 	tcase_add_test(tc, test_hosts_file_no_packet);
 	tcase_add_test(tc, test_closed_server_port);
 	tcase_add_test(tc, test_concurrent);
