@@ -30,18 +30,8 @@ def policy_table(dest, entry):
     return "inline:{ { %s = %s } }" % (dest, entry)
 
 
-class FingerTestCase(OutboundTestCase):
-
-    def finger(self, *args, main=None, dns=None, expect=None):
-        """Runs tls-finger with a relay configuration of main settings;
-        returns (status, output) after checking status against expect."""
-        relay = self.outbound_relay(main=main or {}, dns=dns, start=False)
-        self.last_relay = relay
-        status, out = self.tlsrelay("tls-finger", "-c", relay.dir, *args,
-                                    timeout=90)
-        if expect is not None:
-            self.assertEqual(status, expect, out)
-        return status, out
+class FingerOutput:
+    """Reading what tls-finger printed (test_tls_finger_dane too)."""
 
     def verdict(self, out, level, peer=None):
         """The verdict printed for level (of the first address, or of
@@ -58,6 +48,20 @@ class FingerTestCase(OutboundTestCase):
                       r"(would .*)$", out, re.M)
         self.assertIsNotNone(m, out)
         return m.groups()
+
+
+class FingerTestCase(FingerOutput, OutboundTestCase):
+
+    def finger(self, *args, main=None, dns=None, expect=None):
+        """Runs tls-finger with a relay configuration of main settings;
+        returns (status, output) after checking status against expect."""
+        relay = self.outbound_relay(main=main or {}, dns=dns, start=False)
+        self.last_relay = relay
+        status, out = self.tlsrelay("tls-finger", "-c", relay.dir, *args,
+                                    timeout=90)
+        if expect is not None:
+            self.assertEqual(status, expect, out)
+        return status, out
 
     def sha256(self, cert):
         text = openssl("x509", "-in", cert, "-noout", "-fingerprint",

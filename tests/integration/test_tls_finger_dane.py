@@ -19,11 +19,12 @@ from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
                        free_port_on, inline_table, main)
 from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
 from test_dane import Cert  # noqa: E402
+from test_tls_finger import FingerOutput  # noqa: E402
 
 NOT_VERIFIED = "Server certificate not verified"
 
 
-class FingerDaneTest(OutboundTestCase):
+class FingerDaneTest(FingerOutput, OutboundTestCase):
 
     def setUp(self):
         super().setUp()
@@ -72,17 +73,8 @@ class FingerDaneTest(OutboundTestCase):
         self.assertEqual(status, expect, out)
         return out
 
-    def verdict(self, out, level):
-        m = re.search(r"^  %s +(would [^\n]*?)(   <- in force)?$" %
-                      re.escape(level), out, re.M)
-        self.assertIsNotNone(m, "no verdict for %s in:\n%s" % (level, out))
-        return m.group(1)
-
-    def conclusion(self, out):
-        m = re.search(r"^level in force for (\S+): (\S+), from (.*?): "
-                      r"(would .*)$", out, re.M)
-        self.assertIsNotNone(m, out)
-        return m.group(2), m.group(4)
+    def level_and_result(self, out):
+        return self.conclusion(out)[1::2]
 
     def peer(self, host):
         return "%s[127.0.0.1]:%d" % (host, self.port)
@@ -116,7 +108,7 @@ class FingerDaneTest(OutboundTestCase):
                          "would deliver (Untrusted TLS)")
         self.assertTrue(self.verdict(out, "verify").startswith(
             "would defer: Server certificate not trusted"))
-        self.assertEqual(self.conclusion(out), (
+        self.assertEqual(self.level_and_result(out), (
             "dane", "would deliver (via %s)" % self.peer("mx.ee.sec.test")))
         # The probe and the DANE handshake; no mail.
         self.assertEqual(len(sink.connections()), 2)
@@ -147,7 +139,7 @@ class FingerDaneTest(OutboundTestCase):
                          "would deliver (Untrusted TLS)")
         self.assertEqual(self.verdict(out, "encrypt"),
                          "would deliver (Untrusted TLS)")
-        self.assertEqual(self.conclusion(out), ("dane",
+        self.assertEqual(self.level_and_result(out), ("dane",
                                                 "would defer: " + failed))
         # The same server at level may: exit 0.
         out = self.finger("nm.sec.test", lab, "may", expect=0)
@@ -170,7 +162,7 @@ class FingerDaneTest(OutboundTestCase):
             self.peer("mx.pl.sec.test"), refused), out)
         self.assertEqual(self.verdict(out, "dane"), "would defer: " +
                          refused)
-        self.assertEqual(self.conclusion(out), ("dane", "would defer: " +
+        self.assertEqual(self.level_and_result(out), ("dane", "would defer: " +
                                                 refused))
 
     def test_ta_in_chain_verified(self):
@@ -197,7 +189,7 @@ class FingerDaneTest(OutboundTestCase):
                          "would deliver (%s)" % matched)
         self.assertEqual(self.verdict(out, "dane"),
                          "would deliver (%s)" % matched)
-        level, result = self.conclusion(out)
+        level, result = self.level_and_result(out)
         self.assertEqual(level, "dane-only")
         self.assertTrue(result.startswith("would deliver (via "), result)
 
@@ -219,10 +211,10 @@ class FingerDaneTest(OutboundTestCase):
         only = "would defer: mx.a.insec.test is not a DNSSEC-validated " \
                "MX host; dane-only needs one"
         self.assertEqual(self.verdict(out, "dane-only"), only)
-        self.assertEqual(self.conclusion(out)[0], "dane")
+        self.assertEqual(self.level_and_result(out)[0], "dane")
         out = self.finger("a.insec.test", lab, "dane", "-l", "dane-only",
                           expect=1)
-        self.assertEqual(self.conclusion(out), ("dane-only", only))
+        self.assertEqual(self.level_and_result(out), ("dane-only", only))
         self.assertNotIn("TLSA IN", lab.resolver_log())
 
     def test_secure_denial_dane_is_may(self):
@@ -240,7 +232,7 @@ class FingerDaneTest(OutboundTestCase):
         self.assertEqual(self.verdict(out, "dane"),
                          "would deliver (Untrusted TLS); as may: no "
                          "DNSSEC-validated TLSA records")
-        self.assertEqual(self.conclusion(out), (
+        self.assertEqual(self.level_and_result(out), (
             "dane-only", "would defer: no TLSA records found for " + qname))
 
     def test_bogus_tlsa_defers(self):
