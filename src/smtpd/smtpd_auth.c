@@ -321,7 +321,7 @@ start_exchange(struct smtpd_session *s, const struct sasl_mech *mech,
 		.local_addr = s->local_addr,
 		.local_port = s->local_port,
 		.tls_active = s->tls_active,
-		.tls_cipher_bits = s->tls_active ? s->tls.cipher_bits : 0,
+		.tls_cipher_bits = s->tls_active ? s->tls->cipher_bits : 0,
 		.service = p->sasl_service,
 	};
 	struct sasl_exchange *x;

@@ -46,6 +46,8 @@ session_reset_transaction(struct smtpd_session *s)
 	s->rcpt_attempts = 0;
 	s->rcpt_overshoot = 0;
 	memset(&s->mail_params, 0, sizeof(s->mail_params));
+	free(s->header);
+	s->header = NULL;
 	strbuf_reset(&s->content);
 	s->data_too_big = 0;
 	s->data_write_errno = 0;
@@ -142,10 +144,10 @@ session_query(struct smtpd_session *s, struct restrict_query *q,
 	q->recipient = rcpt;
 	q->sasl_authenticated = s->sasl_username != NULL;
 	q->sasl_username = s->sasl_username;
-	q->tls_client_trusted = s->tls_active && s->tls.peer_trusted;
-	if (s->tls_active && s->tls.peer_cert) {
-		q->ccert_fingerprint = s->tls.peer_cert_fprint;
-		q->ccert_pkey_fingerprint = s->tls.peer_pkey_fprint;
+	q->tls_client_trusted = s->tls_active && s->tls->peer_trusted;
+	if (s->tls_active && s->tls->peer_cert) {
+		q->ccert_fingerprint = s->tls->peer_cert_fprint;
+		q->ccert_pkey_fingerprint = s->tls->peer_pkey_fprint;
 	}
 	q->queue_id = s->spool ? spool_id(s->spool) : NULL;
 	q->where = where;
@@ -416,7 +418,7 @@ open_queue_file(struct smtpd_session *s)
 
 	gettimeofday(&now, NULL);
 	if (s->tls_active)
-		tls_info_format(&s->tls, tlsdesc, sizeof(tlsdesc));
+		tls_info_format(s->tls, tlsdesc, sizeof(tlsdesc));
 	memset(&env, 0, sizeof(env));
 	env.sender = s->sender;
 	env.recipients = (const char *const *)s->recipients;
@@ -485,7 +487,9 @@ cmd_data(struct smtpd_session *s, const char *arg)
 	else
 		msg_info("%s: client=%s[%s]", spool_id(s->spool), s->name,
 		    s->addr);
-	smtpd_header_init(&s->header);
+	if (s->header == NULL)
+		s->header = xmalloc(sizeof(*s->header));
+	smtpd_header_init(s->header);
 	smtpd_data_init(&s->reader, s->bare_lf_reject ? BARE_LF_REJECT :
 	    BARE_LF_NORMALIZE);
 	s->state = SS_DATA;
@@ -599,7 +603,7 @@ data_committed(struct smtpd_session *s, const char *err)
 	}
 	/* Postfix's cleanup line; the queue manager logs from=, size= and
 	 * nrcpt= when it takes the message, as Postfix's qmgr does. */
-	message_id = smtpd_header_message_id(&s->header);
+	message_id = smtpd_header_message_id(s->header);
 	msg_info("%s: message-id=%s", id, *message_id ? message_id : "<>");
 	/* Best effort: the qmgr also scans incoming/. A held message waits
 	 * in hold/ for `tlsrelay queue release`. */
@@ -620,7 +624,7 @@ session_data(struct smtpd_session *s, const char *in, size_t len)
 	r = smtpd_data_feed(&s->reader, in, len, &s->content, &consumed);
 	if (s->content.len > 0) {
 		s->data_size += s->content.len;
-		smtpd_header_feed(&s->header, s->content.data, s->content.len);
+		smtpd_header_feed(s->header, s->content.data, s->content.len);
 		if (p->message_size_limit > 0 &&
 		    s->data_size > (unsigned long long)p->message_size_limit)
 			s->data_too_big = 1;

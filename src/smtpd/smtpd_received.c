@@ -52,15 +52,15 @@ smtpd_received_header(const struct smtpd_session *s, const char *queue_id)
 	if (s->tls_active && s->policy->tls_received_header) {
 		char tlsdesc[160];
 
-		tls_info_format(&s->tls, tlsdesc, sizeof(tlsdesc));
+		tls_info_format(s->tls, tlsdesc, sizeof(tlsdesc));
 		strbuf_printf(&sb, "\t(using %s)\r\n", tlsdesc);
-		if (!s->tls.peer_cert)
+		if (!s->tls->peer_cert)
 			strbuf_puts(&sb, "\t(No client certificate requested)\r\n");
 		else
 			strbuf_printf(&sb, "\t(Client CN \"%s\", Issuer \"%s\" "
-			    "(%s))\r\n", s->tls.peer_subject_cn,
-			    s->tls.peer_issuer_cn,
-			    s->tls.peer_trusted ? "verified OK" :
+			    "(%s))\r\n", s->tls->peer_subject_cn,
+			    s->tls->peer_issuer_cn,
+			    s->tls->peer_trusted ? "verified OK" :
 			    "not verified");
 	}
 	/* Naming the user is off by default: it tells the world who sent

@@ -73,6 +73,7 @@ session_free(struct smtpd_session *s)
 	/* After a 221 or 421 a TLS client gets its close_notify. */
 	conn_close(s->conn);
 	strbuf_free(&s->content);
+	free(s->tls);
 	free(s->helo);
 	free(s);
 	if (done)
@@ -143,11 +144,12 @@ handshake_done(struct smtpd_session *s)
 {
 	SSL *ssl = conn_ssl(s->conn);
 
-	tls_info_get(ssl, &s->tls);
+	s->tls = xcalloc(1, sizeof(*s->tls));
+	tls_info_get(ssl, s->tls);
 	/* The digest was checked when the configuration was read. */
 	(void)tls_info_fingerprints(ssl, s->policy->fingerprint_digest,
-	    &s->tls);
-	tls_log_server_established(&s->tls, s->name, s->addr,
+	    s->tls);
+	tls_log_server_established(s->tls, s->name, s->addr,
 	    s->policy->tls_loglevel);
 	s->tls_active = 1;
 	/* RFC 3207: forget everything learned before TLS. */

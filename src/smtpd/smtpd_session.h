@@ -89,7 +89,9 @@ struct smtpd_session {
 	char *helo;
 	int esmtp;
 	int tls_active;
-	struct tls_info tls;
+	/* Set with tls_active: 1 KiB that a plaintext session does not
+	 * need. */
+	struct tls_info *tls;
 	long long errors;
 
 	/* SMTP AUTH (smtpd_auth.c). */
@@ -118,7 +120,9 @@ struct smtpd_session {
 	char queue_id[QUEUE_ID_MAX];	/* of the message being committed */
 	int commit_event;		/* conn_event + 1 during SS_COMMIT */
 	struct smtpd_data_reader reader;
-	struct smtpd_header_scan header;	/* for the message-id= line */
+	/* For the message-id= line; allocated by DATA and freed with the
+	 * transaction: 1 KiB that an idle session does not need. */
+	struct smtpd_header_scan *header;
 	struct strbuf content;
 	int data_too_big;
 	int data_write_errno;

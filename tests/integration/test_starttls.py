@@ -1,14 +1,17 @@
 """STARTTLS and implicit TLS as openssl s_client sees them: the certificate
 served, RSA or ECDSA by the client's signature algorithms, protocol limits,
-the TLS log lines, client certificates."""
+the TLS log lines, client certificates, and what a session keeps after
+STARTTLS."""
 
 import os
+import re
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import RelayTestCase, SClient, main  # noqa: E402
+from relaytest import (RelayTestCase, SClient, main,  # noqa: E402
+                       smtplib_client)
 
 LOCAL = r"unknown\[127\.0\.0\.1\]"
 PREFIX = r"tlsrelay/smtpd\[\d+\]: "
@@ -159,6 +162,51 @@ class LogLineTest(RelayTestCase):
         # s_client: EHLO, STARTTLS, then our QUIT.
         relay.wait_log(PREFIX + "disconnect from " + LOCAL +
                        r" ehlo=1 starttls=1 quit=1 commands=3$")
+
+
+
+class SessionAfterStartTLSTest(RelayTestCase):
+    """An idle session holds no Message-ID scanner (DATA makes one, the end
+    of the transaction frees it) and keeps its TLS details from the
+    handshake: several transactions on one STARTTLS connection each log
+    their own message-id and record the session's cipher."""
+
+    def send(self, client, message):
+        self.assertEqual(client.mail("sender@client.test")[0], 250)
+        self.assertEqual(client.rcpt("rcpt@example.com")[0], 250)
+        code, text = client.data(message)
+        self.assertEqual(code, 250, text)
+        return re.match(rb"2\.0\.0 Ok: queued as (\S+)$", text).group(1).decode()
+
+    def test_each_transaction_logs_its_own_message_id(self):
+        relay = self.relay()
+        c = smtplib_client(self, relay.port())
+        c.ehlo("client.test")
+        c.starttls(context=self.tls())
+        c.ehlo("client.test")
+        first = self.send(c, b"Message-ID: <first@client.test>\r\n"
+                          b"Subject: one\r\n\r\nHello.\r\n")
+        # A transaction given up before DATA, then one without the field:
+        # nothing of the first one's header may show.
+        self.assertEqual(c.mail("sender@client.test")[0], 250)
+        self.assertEqual(c.rset()[0], 250)
+        second = self.send(c, b"Subject: two\r\n\r\nHello.\r\n")
+        third = self.send(c, b"Subject: three\r\nMessage-ID: "
+                          b"<third@client.test>\r\n\r\nHello.\r\n")
+        # The session still answers once the transactions are over.
+        self.assertEqual(c.noop()[0], 250)
+        self.assertEqual(c.quit()[0], 221)
+        for queue_id, message_id in ((first, "<first@client.test>"),
+                                     (second, "<>"),
+                                     (third, "<third@client.test>")):
+            relay.wait_log(PREFIX + re.escape(queue_id) + ": message-id=" +
+                           re.escape(message_id) + "$")
+            qf = relay.queue_file(queue_id)
+            self.assertRegex(qf.tls, r"^TLSv1\.3 with cipher \S+ "
+                             r"\(\d+/\d+ bits\)$")
+        relay.wait_log(PREFIX + "disconnect from " + LOCAL + r" ehlo=2 "
+                       r"starttls=1 mail=4 rcpt=3 data=3 rset=1 noop=1 "
+                       r"quit=1 commands=16$")
 
 
 class ClientCertificateTest(RelayTestCase):
