@@ -544,6 +544,14 @@ tls_established(struct smtp_conn *conn)
 		conn_target_failed(conn, "4.7.5", 1, reason);
 		return;
 	}
+	/* A stricter policy that is only reported on (MTA-STS testing). */
+	if (tls_client_audit(conn_ssl(conn->io), conn->policy,
+	    conn->hostname, &reason) != 0) {
+		msg_info("%s: %s: MX host %s: %s: would fail in mode enforce",
+		    conn->run->job->queue_id, conn->policy->audit,
+		    conn->hostname, reason);
+		free(reason);
+	}
 	conn->tls_active = 1;
 	/* RFC 3207: forget what the server said before TLS. */
 	conn->esmtp = conn->pipelining = conn->starttls = 0;

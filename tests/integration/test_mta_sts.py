@@ -378,6 +378,34 @@ class EnforceTest(MtaStsTestCase):
                        r"MX host mx\.sts\.test is not in the policy: would "
                        r"be skipped in mode enforce" % queue_id)
         self.assert_sent(relay, queue_id, "Untrusted")
+        # Its certificate would pass: nothing else would fail.
+        self.assertNotIn("would fail in mode enforce", relay.maillog())
+
+    def test_testing_mode_reports_a_certificate_that_would_fail(self):
+        # RFC 8461 5: in mode testing a failure is reported, the mail
+        # delivered as without the policy.
+        sink = self.mx_sink(self.sts_certs.mx_other)
+        self.web.serve(policy(mode="testing"))
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: certificate not "
+                      r"trusted \(unable to get local issuer certificate\): "
+                      r"would fail in mode enforce" % queue_id)
+        self.assert_sent(relay, queue_id, "Untrusted")
+        self.assertEqual(len(sink.messages()), 1)
+
+    def test_testing_mode_reports_a_name_that_would_fail(self):
+        # A certificate of the trusted CA, for another name.
+        cert = self.sts_certs.leaf("mx-wrong-name", "ca", "other.sts.test")
+        self.web.serve(policy(mode="testing"))
+        relay = self.sts_relay(self.sts_dns(), self.mx_sink(cert))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: certificate name "
+                      r"does not match the MX host: would fail in mode "
+                      r"enforce" % queue_id)
+        self.assert_sent(relay, queue_id, "Untrusted")
 
     def test_policy_maps_entry_wins(self):
         self.web.serve(policy(mx=("other.sts.test",)))
