@@ -155,6 +155,15 @@ typedef void (*dns_tlsa_cb)(void *arg, enum dns_status status, int secure,
 void dns_tlsa_lookup(struct dns *dns, const char *host, unsigned port,
     dns_tlsa_cb cb, void *arg);
 
+/* How long the answer in abuf (a whole DNS message) may be kept: with
+ * records of type in the answer section (any owner), the smallest of
+ * their TTLs; without, the negative TTL of RFC 2308 5 (the smaller of
+ * the TTL and the MINIMUM of the SOA in the authority section). Returns
+ * 1 with *ttl, or 0 (*ttl = 0) when the message says neither or is
+ * malformed. */
+int dns_answer_ttl(const unsigned char *abuf, int alen, int type,
+    unsigned int *ttl);
+
 struct dns_lookup;
 
 /* records: A and AAAA as printable addresses, PTR and MX as host names
@@ -162,9 +171,11 @@ struct dns_lookup;
  * strings joined); valid only during the call. status: DNS_OK with n > 0;
  * DNS_NOTFOUND for NXDOMAIN or no record of the type; DNS_NULLMX for an
  * MX answer of nothing but "." (RFC 7505); DNS_TEMPFAIL otherwise, with
- * why the c-ares reason. */
+ * why the c-ares reason. ttl: how long the answer may be kept
+ * (dns_answer_ttl: for DNS_NOTFOUND the negative TTL), 0 when the answer
+ * does not say (and for DNS_TEMPFAIL). */
 typedef void (*dns_lookup_cb)(void *arg, enum dns_status status,
-    char *const *records, size_t n, const char *why);
+    char *const *records, size_t n, unsigned int ttl, const char *why);
 
 /* Asks the question. The callback runs exactly once unless the lookup is
  * cancelled first; it may run before this returns, and then the return

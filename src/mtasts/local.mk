@@ -4,6 +4,7 @@ libtlsrelay_a_SOURCES += \
 	src/mtasts/mtasts.c \
 	src/mtasts/mtasts_cache.c \
 	src/mtasts/mtasts_fetch.c \
+	src/mtasts/mtasts_memo.c \
 	src/mtasts/mtasts_policy.c \
 	src/mtasts/mtasts_txt.c
 noinst_HEADERS += include/tlsrelay/mtasts.h src/mtasts/mtasts_int.h

@@ -3,9 +3,12 @@
  * holds that id; otherwise the policy is fetched, and stored when it
  * parses. Failures never lose a cached policy before its max_age: a
  * domain that was seen with a policy keeps it through an outage of its
- * web server or of its DNS. */
+ * web server or of its DNS. The TXT answer, and a fetch that gave
+ * nothing, are remembered a while (mtasts_memo.c): a domain without
+ * MTA-STS costs one TXT query per memo period, not one per message. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,11 +20,13 @@
 #include "tlsrelay/mtasts.h"
 #include "tlsrelay/scache.h"
 #include "tlsrelay/util.h"
+#include "mtasts_int.h"
 
 struct mtasts {
 	struct dns *dns;
 	SSL_CTX *ctx;
 	struct scache *cache;
+	struct mtasts_memo *memo;
 	unsigned short port;
 };
 
@@ -52,6 +57,7 @@ mtasts_new(struct dns *dns, const char *data_directory, const char *cafile,
 	mt->dns = dns;
 	mt->ctx = ctx;
 	mt->port = port;
+	mt->memo = mtasts_memo_new();
 	path = xasprintf("%s/%s", data_directory, MTASTS_CACHE_NAME);
 	mt->cache = scache_new(data_directory, SCACHE_BTREE, path, 0);
 	free(path);
@@ -64,6 +70,7 @@ mtasts_free(struct mtasts *mt)
 	if (mt == NULL)
 		return;
 	scache_free(mt->cache);
+	mtasts_memo_free(mt->memo);
 	SSL_CTX_free(mt->ctx);
 	free(mt);
 }
@@ -94,13 +101,15 @@ complete(struct mtasts_lookup *lk, const struct mtasts_policy *policy,
 	/* else mtasts_lookup() frees it and returns NULL */
 }
 
-/* The fallback after a failure: the cached policy, if any. */
+/* The fallback after a failure: the cached policy, if any; why NULL:
+ * said before, not logged again. */
 static void
 complete_cached(struct mtasts_lookup *lk, const char *why)
 {
 	if (lk->cached.policy != NULL) {
-		msg_warn("MTA-STS policy for %s: %s; using the cached policy "
-		    "id=%s", lk->domain, why, lk->cached.id);
+		if (why != NULL)
+			msg_warn("MTA-STS policy for %s: %s; using the cached "
+			    "policy id=%s", lk->domain, why, lk->cached.id);
 		complete(lk, lk->cached.policy, lk->cached.id);
 	} else {
 		if (why != NULL)
@@ -120,10 +129,12 @@ fetched(void *arg, const char *body, size_t len, const char *why)
 
 	lk->fetch = NULL;
 	if (body == NULL) {
+		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
 		complete_cached(lk, why);
 		return;
 	}
 	if ((policy = mtasts_policy_parse(body, len, &perr)) == NULL) {
+		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
 		reason = xasprintf("invalid policy: %s", perr);
 		complete_cached(lk, reason);
 		free(reason);
@@ -131,6 +142,7 @@ fetched(void *arg, const char *body, size_t len, const char *why)
 		return;
 	}
 	if (policy->mode == MTASTS_MODE_NONE) {
+		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
 		(void)mtasts_cache_delete(lk->mt->cache, lk->domain);
 		msg_info("MTA-STS policy for %s: id=%s mode=none: policy "
 		    "removed", lk->domain, lk->id);
@@ -145,18 +157,23 @@ fetched(void *arg, const char *body, size_t len, const char *why)
 	mtasts_policy_free(policy);
 }
 
+/* The TXT record is known: id "" when there is no usable one (why
+ * says what is wrong with it; NULL: there is none). */
 static void
-txt_answer(void *arg, enum dns_status status, char *const *records,
-    size_t n, const char *why)
+txt_known(struct mtasts_lookup *lk, const char *id, const char *why)
 {
-	struct mtasts_lookup *lk = arg;
-	char *perr = NULL;
-
-	lk->txt = NULL;
-	if (status == DNS_OK && mtasts_txt_parse(records, n, lk->id, &perr)) {
+	if (id[0] != '\0') {
+		snprintf(lk->id, sizeof(lk->id), "%s", id);
 		if (lk->cached.policy != NULL &&
 		    strcmp(lk->cached.id, lk->id) == 0) {
 			complete(lk, lk->cached.policy, lk->cached.id);
+			return;
+		}
+		/* Fetched under this id a moment ago, with nothing to
+		 * keep: said then. */
+		if (mtasts_memo_fetch_blocked(lk->mt->memo, lk->domain,
+		    lk->id, time(NULL))) {
+			complete_cached(lk, NULL);
 			return;
 		}
 		lk->fetch = mtasts_fetch_start(lk->mt->dns, lk->mt->ctx,
@@ -166,11 +183,31 @@ txt_answer(void *arg, enum dns_status status, char *const *records,
 	}
 	/* No usable record: a domain without MTA-STS says nothing, one
 	 * whose record has gone keeps its cached policy (RFC 8461 5.1). */
-	if (status == DNS_NOTFOUND && perr == NULL)
+	if (why == NULL)
 		complete_cached(lk, lk->cached.policy != NULL ?
 		    "no TXT record" : NULL);
 	else
-		complete_cached(lk, perr != NULL ? perr : why);
+		complete_cached(lk, why);
+}
+
+static void
+txt_answer(void *arg, enum dns_status status, char *const *records,
+    size_t n, unsigned int ttl, const char *why)
+{
+	struct mtasts_lookup *lk = arg;
+	char id[MTASTS_ID_MAX + 1] = "", *perr = NULL;
+
+	lk->txt = NULL;
+	if (status == DNS_TEMPFAIL) {
+		/* Not remembered: the next message asks again. */
+		complete_cached(lk, why);
+		return;
+	}
+	if (status != DNS_OK || !mtasts_txt_parse(records, n, id, &perr))
+		id[0] = '\0';
+	mtasts_memo_txt_put(lk->mt->memo, lk->domain, id, perr, ttl,
+	    time(NULL));
+	txt_known(lk, id, perr);
 	free(perr);
 }
 
@@ -179,19 +216,25 @@ mtasts_lookup(struct mtasts *mt, const char *domain, mtasts_lookup_cb cb,
     void *arg)
 {
 	struct mtasts_lookup *lk = xcalloc(1, sizeof(*lk));
+	const struct mtasts_memo_txt *known;
 	struct dns_lookup *txt;
+	time_t now = time(NULL);
 	char *name;
 
 	lk->mt = mt;
 	lk->domain = str_lower(xstrdup(domain));
 	lk->cb = cb;
 	lk->arg = arg;
-	(void)mtasts_cache_get(mt->cache, lk->domain, time(NULL), &lk->cached);
-	name = xasprintf("_mta-sts.%s", lk->domain);
-	txt = dns_lookup(mt->dns, name, DNS_TYPE_TXT, txt_answer, lk);
-	free(name);
-	if (txt != NULL)
-		lk->txt = txt;
+	(void)mtasts_cache_get(mt->cache, lk->domain, now, &lk->cached);
+	if ((known = mtasts_memo_txt_get(mt->memo, lk->domain, now)) != NULL) {
+		txt_known(lk, known->id, known->why);
+	} else {
+		name = xasprintf("_mta-sts.%s", lk->domain);
+		txt = dns_lookup(mt->dns, name, DNS_TYPE_TXT, txt_answer, lk);
+		free(name);
+		if (txt != NULL)
+			lk->txt = txt;
+	}
 	lk->returned = 1;
 	if (lk->completed) {
 		lookup_free(lk);

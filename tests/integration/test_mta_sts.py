@@ -335,6 +335,57 @@ class FetchTest(MtaStsTestCase):
         self.assertEqual(self.web.requests(), [])
 
 
+class MemoTest(MtaStsTestCase):
+    """What the queue manager remembers between messages: N messages to
+    a domain cost one TXT query (counted in the resolver's query log),
+    and a failed fetch is not repeated per message."""
+
+    N = 3
+
+    def send_all(self, relay, rcpt="user@" + DOMAIN, verdict="Untrusted"):
+        for _ in range(self.N):
+            queue_id = self.send(relay, rcpt)
+            self.wait_removed(relay, queue_id)
+            self.assertEqual(len(to_lines(relay, queue_id, "sent")), 1)
+
+    def test_no_txt_record_is_asked_once(self):
+        # A signed zone with a real SOA: the denial of
+        # _mta-sts.nosts.sec.test carries its negative TTL (300 s).
+        sink = self.mx_sink()
+        lab = DnssecLab(self, os.path.join(self.tmpdir, "lab-memo"), [
+            Zone("sec.test", ["nosts IN MX 10 mx.nosts",
+                              "mx.nosts IN A 127.0.0.1"])])
+        relay = self.sts_relay(lab, sink)
+        self.send_all(relay, "user@nosts.sec.test")
+        self.assertEqual(len(sink.messages()), self.N)
+        queries = [l for l in lab.resolver_log().splitlines()
+                   if "_mta-sts.nosts.sec.test. TXT IN" in l]
+        self.assertEqual(len(queries), 1, lab.resolver_log())
+        self.assertEqual(self.web.requests(), [])
+
+    def txt_queries(self, dns):
+        with open(dns.log_path) as f:
+            return [l for l in f if "query[TXT] _mta-sts.%s " % DOMAIN in l]
+
+    def test_cached_policy_txt_checked_once(self):
+        self.web.serve(policy())
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        self.send_all(relay)
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
+        self.assertEqual(len(self.web.requests()), 1)
+
+    def test_failed_fetch_is_not_repeated_per_message(self):
+        self.web.serve(None)
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        self.send_all(relay)
+        self.assertEqual(len(self.web.requests()), 1)
+        self.assertEqual(relay.maillog().count("HTTP 404; no policy"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
+
+
 class EnforceTest(MtaStsTestCase):
 
     def test_matching_mx_with_valid_certificate_is_delivered(self):

@@ -1406,6 +1406,103 @@ START_TEST(test_tlsa_parse_malformed)
 }
 END_TEST
 
+/* The counts of a message's answer and authority sections. */
+static void
+msg_counts(struct msg *m, unsigned ancount, unsigned nscount)
+{
+	m->b[6] = (unsigned char)(ancount >> 8);
+	m->b[7] = (unsigned char)ancount;
+	m->b[8] = (unsigned char)(nscount >> 8);
+	m->b[9] = (unsigned char)nscount;
+}
+
+/* An SOA record (MNAME and RNAME as pointers to the question's name),
+ * with MINIMUM minimum. */
+static void
+msg_soa(struct msg *m, unsigned ttl, unsigned minimum, size_t rdlen)
+{
+	unsigned char rdata[24] = { 0xc0, 12, 0xc0, 12, 0, 0, 0, 1 };
+
+	rdata[20] = (unsigned char)(minimum >> 24);
+	rdata[21] = (unsigned char)(minimum >> 16);
+	rdata[22] = (unsigned char)(minimum >> 8);
+	rdata[23] = (unsigned char)minimum;
+	msg_rr(m, 6, ttl, rdata, rdlen);
+}
+
+START_TEST(test_answer_ttl)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
+	struct msg m;
+	unsigned int ttl;
+	size_t cut;
+
+	/* Records: the smallest TTL of the type asked, others ignored. */
+	msg_begin(&m, 3);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, sizeof(r1));
+	msg_rr(&m, 5, 60, "\0", 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 300, r1, sizeof(r1));
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 300);
+
+	/* A denial: the smaller of the SOA's TTL and MINIMUM (RFC 2308
+	 * 5). */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 900, 240, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 240);
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 120, 3600, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TXT, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 120);
+	/* A CNAME answered, its target denied: still a denial. */
+	msg_begin(&m, 1);
+	msg_rr(&m, 5, 60, "\0", 1);
+	msg_counts(&m, 1, 1);
+	msg_soa(&m, 600, 500, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 500);
+	/* A TTL with the top bit set is 0 (RFC 2181 8). */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 0x80000001U, 300, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 0);
+
+	/* No SOA (dnsmasq's NODATA): nothing said. */
+	msg_begin(&m, 0);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    0);
+	ck_assert_uint_eq(ttl, 0);
+	ck_assert_int_eq(dns_answer_ttl(NULL, 0, DNS_TYPE_TLSA, &ttl), 0);
+	/* An SOA without room for its five numbers. */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 300, 300, 23);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    0);
+	/* Every truncation of a good denial says nothing, read in bounds. */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 300, 300, 24);
+	for (cut = 0; cut < m.len; cut++) {
+		unsigned char *copy = xmalloc(cut > 0 ? cut : 1);
+
+		memcpy(copy, m.b, cut);
+		ck_assert_int_eq(dns_answer_ttl(copy, (int)cut, DNS_TYPE_TLSA,
+		    &ttl), 0);
+		free(copy);
+	}
+}
+END_TEST
+
 START_TEST(test_tlsa_parse_limit)
 {
 	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
@@ -1448,6 +1545,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_tlsa_parse);
 	tcase_add_test(tc, test_tlsa_parse_malformed);
 	tcase_add_test(tc, test_tlsa_parse_limit);
+	tcase_add_test(tc, test_answer_ttl);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dnssec");
