@@ -27,8 +27,11 @@ struct mtasts {
 	SSL_CTX *ctx;
 	struct scache *cache;
 	struct mtasts_memo *memo;
+	struct mtasts_refresh *refreshes;	/* fetches in the background */
 	unsigned short port;
 };
+
+static void refresh_free(struct mtasts_refresh *r);
 
 struct mtasts_lookup {
 	struct mtasts *mt;
@@ -69,6 +72,8 @@ mtasts_free(struct mtasts *mt)
 {
 	if (mt == NULL)
 		return;
+	while (mt->refreshes != NULL)
+		refresh_free(mt->refreshes);
 	scache_free(mt->cache);
 	mtasts_memo_free(mt->memo);
 	SSL_CTX_free(mt->ctx);
@@ -119,42 +124,130 @@ complete_cached(struct mtasts_lookup *lk, const char *why)
 	}
 }
 
+/* What a fetch under id brought: the policy, stored in the cache (mode
+ * none removes the cached one instead), logged with verb ("fetched",
+ * "refreshed"); caller frees. NULL with *reason (caller frees) when
+ * there is nothing to use, and then no new fetch under id for a while. */
+static struct mtasts_policy *
+fetch_result(struct mtasts *mt, const char *domain, const char *id,
+    const char *body, size_t len, const char *why, const char *verb,
+    char **reason)
+{
+	struct mtasts_policy *policy = NULL;
+	char *perr = NULL;
+	time_t now = time(NULL);
+
+	*reason = NULL;
+	if (body == NULL)
+		*reason = xstrdup(why);
+	else if ((policy = mtasts_policy_parse(body, len, &perr)) == NULL)
+		*reason = xasprintf("invalid policy: %s", perr);
+	free(perr);
+	if (policy == NULL || policy->mode == MTASTS_MODE_NONE)
+		mtasts_memo_fetch_failed(mt->memo, domain, id, now);
+	if (policy == NULL)
+		return NULL;
+	if (policy->mode == MTASTS_MODE_NONE) {
+		(void)mtasts_cache_delete(mt->cache, domain);
+		msg_info("MTA-STS policy for %s: id=%s mode=none: policy "
+		    "removed", domain, id);
+	} else {
+		(void)mtasts_cache_put(mt->cache, domain, id, now, body, len,
+		    policy->max_age);
+		msg_info("MTA-STS policy for %s: id=%s mode=%s max_age=%ld "
+		    "%s", domain, id, mtasts_mode_name(policy->mode),
+		    policy->max_age, verb);
+	}
+	return policy;
+}
+
 static void
 fetched(void *arg, const char *body, size_t len, const char *why)
 {
 	struct mtasts_lookup *lk = arg;
 	struct mtasts_policy *policy;
-	char *perr = NULL, *reason;
-	time_t now = time(NULL);
+	char *reason;
 
 	lk->fetch = NULL;
-	if (body == NULL) {
-		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
-		complete_cached(lk, why);
-		return;
-	}
-	if ((policy = mtasts_policy_parse(body, len, &perr)) == NULL) {
-		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
-		reason = xasprintf("invalid policy: %s", perr);
+	policy = fetch_result(lk->mt, lk->domain, lk->id, body, len, why,
+	    "fetched", &reason);
+	if (policy == NULL) {
 		complete_cached(lk, reason);
 		free(reason);
-		free(perr);
 		return;
-	}
-	if (policy->mode == MTASTS_MODE_NONE) {
-		mtasts_memo_fetch_failed(lk->mt->memo, lk->domain, lk->id, now);
-		(void)mtasts_cache_delete(lk->mt->cache, lk->domain);
-		msg_info("MTA-STS policy for %s: id=%s mode=none: policy "
-		    "removed", lk->domain, lk->id);
-	} else {
-		(void)mtasts_cache_put(lk->mt->cache, lk->domain, lk->id, now,
-		    body, len, policy->max_age);
-		msg_info("MTA-STS policy for %s: id=%s mode=%s max_age=%ld "
-		    "fetched", lk->domain, lk->id,
-		    mtasts_mode_name(policy->mode), policy->max_age);
 	}
 	complete(lk, policy, lk->id);
 	mtasts_policy_free(policy);
+}
+
+/* ---- proactive refresh ------------------------------------------------- */
+
+/* RFC 8461 5.1: senders SHOULD refresh a cached policy before it
+ * expires. A cached policy older than half its max_age is fetched again
+ * in the background when it is used; the lookup goes on with the cached
+ * one, and a failed refresh keeps it. */
+struct mtasts_refresh {
+	struct mtasts *mt;
+	char *domain;
+	char id[MTASTS_ID_MAX + 1];
+	struct mtasts_fetch *fetch;
+	struct mtasts_refresh *next;
+};
+
+static void
+refresh_free(struct mtasts_refresh *r)
+{
+	struct mtasts_refresh **pp;
+
+	for (pp = &r->mt->refreshes; *pp != r; pp = &(*pp)->next)
+		;
+	*pp = r->next;
+	if (r->fetch != NULL)
+		mtasts_fetch_cancel(r->fetch);
+	free(r->domain);
+	free(r);
+}
+
+static void
+refreshed(void *arg, const char *body, size_t len, const char *why)
+{
+	struct mtasts_refresh *r = arg;
+	struct mtasts_policy *policy;
+	char *reason;
+
+	r->fetch = NULL;
+	policy = fetch_result(r->mt, r->domain, r->id, body, len, why,
+	    "refreshed", &reason);
+	if (policy == NULL) {
+		msg_warn("MTA-STS policy for %s: refresh: %s; keeping the "
+		    "cached policy id=%s", r->domain, reason, r->id);
+		free(reason);
+	}
+	mtasts_policy_free(policy);
+	refresh_free(r);
+}
+
+static void
+refresh_if_old(struct mtasts *mt, const char *domain,
+    const struct mtasts_cached *cached)
+{
+	time_t now = time(NULL);
+	struct mtasts_refresh *r;
+
+	if (now - cached->fetched < cached->policy->max_age / 2 ||
+	    mtasts_memo_fetch_blocked(mt->memo, domain, cached->id, now))
+		return;
+	for (r = mt->refreshes; r != NULL; r = r->next)
+		if (strcmp(r->domain, domain) == 0)
+			return;		/* under way */
+	r = xcalloc(1, sizeof(*r));
+	r->mt = mt;
+	r->domain = xstrdup(domain);
+	snprintf(r->id, sizeof(r->id), "%s", cached->id);
+	r->next = mt->refreshes;
+	mt->refreshes = r;
+	r->fetch = mtasts_fetch_start(mt->dns, mt->ctx, domain, mt->port,
+	    MTASTS_FETCH_TIMEOUT, refreshed, r);
 }
 
 /* The TXT record is known: id "" when there is no usable one (why
@@ -166,6 +259,7 @@ txt_known(struct mtasts_lookup *lk, const char *id, const char *why)
 		snprintf(lk->id, sizeof(lk->id), "%s", id);
 		if (lk->cached.policy != NULL &&
 		    strcmp(lk->cached.id, lk->id) == 0) {
+			refresh_if_old(lk->mt, lk->domain, &lk->cached);
 			complete(lk, lk->cached.policy, lk->cached.id);
 			return;
 		}

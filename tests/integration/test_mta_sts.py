@@ -324,6 +324,50 @@ class FetchTest(MtaStsTestCase):
         (line,) = to_lines(relay, queue_id, "sent")
         self.assertEqual(len(self.web.requests()), 3)
 
+    def test_refreshed_before_it_expires(self):
+        # RFC 8461 5.1: a cached policy is fetched again before it
+        # expires. max_age is the policy's (the peer's data): 20 s, so
+        # that half of it, when tlsrelay refreshes, passes in the test.
+        sink = self.mx_sink()
+        self.web.serve(policy(max_age=20))
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: id=1 "
+                      r"mode=enforce max_age=20 fetched")
+        fetched_at = time.monotonic()
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+
+        # Younger than half its max_age: used as it is.
+        queue_id = self.send(relay)
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+
+        # Older than half (the clock is what this waits for): the next
+        # message goes out under the cached policy, and the policy is
+        # fetched again meanwhile, before it expires.
+        time.sleep(max(0.0, fetched_at + 11 - time.monotonic()))
+        self.web.serve(policy(max_age=24))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: id=1 "
+                      r"mode=enforce max_age=24 refreshed")
+        refreshed_at = time.monotonic()
+        self.assertLess(refreshed_at - fetched_at, 20)
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 2)
+        # Not a fetch after expiry: the message had the cached policy.
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+
+        # A failed refresh keeps the policy: the web server gone, the
+        # refreshed policy (max_age 24) older than half: the message is
+        # still held to it.
+        self.web.stop()
+        time.sleep(max(0.0, refreshed_at + 13 - time.monotonic()))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: refresh: .*; "
+                      r"keeping the cached policy id=1")
+        self.assert_sent(relay, queue_id, "Verified")
+
     def test_two_sts_records_is_no_policy(self):
         self.web.serve(policy())
         relay = self.sts_relay(self.sts_dns("1", extra_txt=(
