@@ -140,11 +140,19 @@ int dns_tlsa_parse(const unsigned char *abuf, int alen,
     struct dns_tlsa **records, size_t *n, unsigned int *ttl);
 void dns_tlsa_free(struct dns_tlsa *records, size_t n);
 
+/* The bounds of the time a denial is kept, whatever the negative TTL of
+ * its SOA says (and when it comes without one). */
+#define DNS_NEGATIVE_TTL_MIN	60
+#define DNS_NEGATIVE_TTL_MAX	3600
+
 /* status: DNS_OK with n > 0; DNS_NOTFOUND for NXDOMAIN or NODATA;
  * DNS_TEMPFAIL for anything else (SERVFAIL: a bogus answer at a
  * validating resolver; a timeout; a malformed answer), with why.
  * secure: the answer (records or denial) was validated (AD). ttl: how
- * long the answer may be kept. records are valid during the call only. */
+ * long the answer may be kept: the smallest TTL of the records, or for
+ * a denial its negative TTL (dns_answer_ttl) bounded to
+ * DNS_NEGATIVE_TTL_MIN .. DNS_NEGATIVE_TTL_MAX. records are valid
+ * during the call only. */
 typedef void (*dns_tlsa_cb)(void *arg, enum dns_status status, int secure,
     const struct dns_tlsa *records, size_t n, unsigned int ttl,
     const char *why);

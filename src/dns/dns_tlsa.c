@@ -106,9 +106,20 @@ struct tlsa_req {
 	void *arg;
 };
 
-/* The SOA minimum of a denial would be the right negative TTL; without
- * parsing the authority section a short fixed time is kept instead. */
-#define TLSA_NEGATIVE_TTL	300
+/* How long a denial is kept: its negative TTL (RFC 2308 5: from the SOA
+ * the resolver sends in the authority section), bounded so that a zero
+ * or a missing SOA does not mean a query per message and a large one
+ * does not hide new records for long. */
+static unsigned int
+negative_ttl(const unsigned char *abuf, int alen)
+{
+	unsigned int ttl;
+
+	if (!dns_answer_ttl(abuf, alen, DNS_TYPE_TLSA, &ttl) ||
+	    ttl < DNS_NEGATIVE_TTL_MIN)
+		return DNS_NEGATIVE_TTL_MIN;
+	return ttl > DNS_NEGATIVE_TTL_MAX ? DNS_NEGATIVE_TTL_MAX : ttl;
+}
 
 static void
 tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -129,7 +140,7 @@ tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	} else if (status == ARES_SUCCESS || status == ARES_ENODATA ||
 	    status == ARES_ENOTFOUND) {
 		req->cb(req->arg, DNS_NOTFOUND, secure, NULL, 0,
-		    TLSA_NEGATIVE_TTL, NULL);
+		    negative_ttl(abuf, alen), NULL);
 	} else {
 		why = xasprintf("TLSA lookup error for %s: %s", req->qname,
 		    status == ARES_ESERVFAIL ? "SERVFAIL (DNSSEC validation "

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tlsrelay/dns.h"
 #include "tlsrelay/mtasts.h"
 
 /* An extension's name, the same grammar in the TXT record (sts-ext-name)
@@ -15,8 +16,10 @@ int mtasts_ext_name_valid(const char *s, size_t len);
 
 /* mtasts_memo.c: what a process remembers of a domain between lookups
  * (in memory: a restart forgets it). */
-#define MTASTS_MEMO_TTL_MIN	60	/* seconds a TXT answer is kept, */
-#define MTASTS_MEMO_TTL_MAX	3600	/* whatever its TTL says */
+/* Seconds a TXT answer is kept whatever its TTL says: as a denial of
+ * TLSA records (dns.h). */
+#define MTASTS_MEMO_TTL_MIN	DNS_NEGATIVE_TTL_MIN
+#define MTASTS_MEMO_TTL_MAX	DNS_NEGATIVE_TTL_MAX
 #define MTASTS_FETCH_RETRY	300	/* a fetch that gave nothing to
 					 * cache is not repeated sooner */
 #define MTASTS_MEMO_MAX		1024	/* domains */

@@ -15,7 +15,9 @@
  *   - secure usable records: authenticated TLS by those records.
  *
  * TLSA answers are kept per TTL in a small cache (QMGR_TLSA_CACHE_MAX
- * names; the oldest entry goes first), failures are not kept. */
+ * names; the oldest entry goes first), a denial for its negative TTL
+ * (from its SOA, RFC 2308; dns_tlsa_lookup bounds it); failures are not
+ * kept. */
 #include "config.h"
 
 #include <arpa/inet.h>

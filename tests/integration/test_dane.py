@@ -326,6 +326,23 @@ class DaneTest(DaneTestCase):
                          "_%d._tcp.mx.den.sec.test" % self.port)
         self.assertEqual(len(sink.messages()), 1)
 
+    def test_secure_denial_is_kept_for_its_negative_ttl(self):
+        """A validated denial of TLSA is kept for its negative TTL (the
+        zone's SOA: 300 s): a second message to the same MX host asks
+        the resolver nothing (its query log counts one TLSA query)."""
+        ee = self.cert("ee", "mx.den.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        lab = self.lab([Zone("sec.test", self.mx_records("den",
+                                                         "sec.test"))])
+        relay = self.dane_relay(lab, "dane")
+        for _ in range(2):
+            queue_id = self.send(relay, "user@den.sec.test")
+            self.assertEqual(self.outcome(relay, queue_id)[0], SENT)
+        self.assertEqual(len(sink.messages()), 2)
+        qname = "_%d._tcp.mx.den.sec.test. TLSA IN" % self.port
+        self.assertEqual(lab.resolver_log().count(qname), 1,
+                         lab.resolver_log())
+
     def test_tlsa_without_starttls_deferred(self):
         """TLSA records but the server offers no STARTTLS: dane never
         falls back to plaintext."""

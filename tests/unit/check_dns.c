@@ -1041,6 +1041,8 @@ struct fake_dns {
 	struct event *ev;
 	int ad[64];
 	int rcode;
+	unsigned soa_ttl;	/* not 0: an SOA in the authority section, */
+	unsigned soa_minimum;	/* with this MINIMUM */
 	int queries;
 	unsigned short ids[16];
 	int query_ad[16];
@@ -1099,6 +1101,21 @@ fake_dns_cb(evutil_socket_t fd, short what, void *arg)
 		memcpy(r + rlen + sizeof(rr), rd, rdlen);
 		rlen += sizeof(rr) + rdlen;
 		r[7] = 1;
+	} else if (f->soa_ttl != 0) {
+		unsigned char rr[12] = { 0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0,
+		    0, 24 };
+		unsigned char soa[24] = { 0xc0, 12, 0xc0, 12 };
+		unsigned i;
+
+		for (i = 0; i < 4; i++) {
+			rr[6 + i] = (unsigned char)(f->soa_ttl >> (24 - 8 * i));
+			soa[20 + i] = (unsigned char)(f->soa_minimum >>
+			    (24 - 8 * i));
+		}
+		memcpy(r + rlen, rr, sizeof(rr));
+		memcpy(r + rlen + sizeof(rr), soa, sizeof(soa));
+		rlen += sizeof(rr) + sizeof(soa);
+		r[9] = 1;
 	}
 	(void)sendto(fd, r, rlen, 0, (struct sockaddr *)&from, fromlen);
 }
@@ -1137,6 +1154,7 @@ struct tlsa_result {
 	enum dns_status status;
 	int secure;
 	size_t n;
+	unsigned int ttl;
 	char *why;
 	struct event_base *base;
 };
@@ -1148,8 +1166,8 @@ on_tlsa(void *arg, enum dns_status status, int secure,
 {
 	struct tlsa_result *r = arg;
 
-	(void)ttl;
 	r->calls++;
+	r->ttl = ttl;
 	r->status = status;
 	r->secure = secure;
 	r->n = n;
@@ -1195,12 +1213,27 @@ START_TEST(test_dnssec_tlsa_status)
 	ck_assert_int_eq(r.status, DNS_OK);
 	ck_assert_int_eq(r.secure, 0);
 
-	/* A validated denial. */
+	/* A validated denial, kept for its SOA's negative TTL (RFC 2308
+	 * 5: the smaller of the SOA's TTL and MINIMUM), bounded. */
 	f.ad[DNS_TYPE_TLSA] = 1;
 	f.rcode = NXDOMAIN;
+	f.soa_ttl = 1800;
+	f.soa_minimum = 1200;
 	tlsa(dns, base, &r);
 	ck_assert_int_eq(r.status, DNS_NOTFOUND);
 	ck_assert_int_eq(r.secure, 1);
+	ck_assert_uint_eq(r.ttl, 1200);
+	f.soa_ttl = 7;
+	tlsa(dns, base, &r);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MIN);
+	f.soa_ttl = f.soa_minimum = 86400;
+	tlsa(dns, base, &r);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MAX);
+	/* Without an SOA: the least. */
+	f.soa_ttl = 0;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MIN);
 
 	/* SERVFAIL (bogus) is its own failure, not a dead server. */
 	f.rcode = SERVFAIL;
@@ -1212,7 +1245,7 @@ START_TEST(test_dnssec_tlsa_status)
 	free(r.why);
 
 	/* A fresh random ID each time (four equal ones: 2^-48). */
-	ck_assert_int_eq(f.queries, 4);
+	ck_assert_int_eq(f.queries, 7);
 	ck_assert(!(f.ids[0] == f.ids[1] && f.ids[1] == f.ids[2] &&
 	    f.ids[2] == f.ids[3]));
 	dns_free(dns);
