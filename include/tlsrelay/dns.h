@@ -73,6 +73,10 @@ struct dns_target {
 	 * lookup) and this address's answer were both validated (AD),
 	 * RFC 7672 2.2's condition for a TLSA lookup; else 0. */
 	int dnssec_valid;
+	/* This address's answer was validated (AD), whatever the MX
+	 * answer was: with an insecure MX answer,
+	 * smtp_tls_dane_insecure_mx_policy decides on a TLSA lookup. */
+	int addr_dnssec_valid;
 };
 
 /* why: a Postfix-style reason for failures, e.g. "Host or domain name not

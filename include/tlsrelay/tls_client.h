@@ -149,6 +149,11 @@ int tls_dane_add(struct tls_dane *dane, unsigned usage, unsigned selector,
     unsigned mtype, const unsigned char *data, size_t len);
 /* How many records were added. */
 size_t tls_dane_usable(const struct tls_dane *dane);
+/* The MX host came from an insecure MX answer
+ * (smtp_tls_dane_insecure_mx_policy = dane): a TLSA match authenticates
+ * the server, but its name could have been forged, so the connection is
+ * Trusted, not Verified (as Postfix logs it). */
+void tls_dane_mark_insecure_mx(struct tls_dane *dane);
 /* Per connection, after tls_client_ssl_setup: the server must match one
  * of dane's records (checked by tls_client_check_peer at level dane or
  * dane-only). Returns 0, or -1 with *err set (caller frees). */

@@ -3,8 +3,14 @@
  * client pool.
  *
  * Per MX host (and port), Postfix's rules:
- *   - its MX and address answers not DNSSEC-validated: no TLSA lookup;
- *     dane is opportunistic (may), dane-only defers;
+ *   - its address answer not DNSSEC-validated: no TLSA lookup; dane is
+ *     opportunistic (may), dane-only defers;
+ *   - its address answer validated, the MX answer not: dane-only
+ *     defers; at dane, smtp_tls_dane_insecure_mx_policy says: may (no
+ *     TLSA lookup), encrypt (secure TLSA records of the host mean
+ *     mandatory TLS, unauthenticated), dane (they are used as below,
+ *     but a match is logged Trusted, not Verified: the MX name could
+ *     have been forged);
  *   - TLSA lookup failure (SERVFAIL: bogus; timeout; resolver down):
  *     defer, never plaintext;
  *   - no TLSA records (a secure denial) or records from an insecure
@@ -28,6 +34,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "tlsrelay/conf.h"
 #include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
@@ -129,13 +136,27 @@ qmgr_dane_cache_flush(void)
 
 /* ---- one group -------------------------------------------------------- */
 
+/* How a target's DNS answers let its TLSA records count. */
+enum dane_trust {
+	DANE_SECURE,		/* MX and addresses validated */
+	DANE_INSECURE_MX,	/* addresses validated, the MX answer not */
+	DANE_INSECURE,		/* no lookup */
+};
+
+/* smtp_tls_dane_insecure_mx_policy */
+enum insecure_mx_policy {
+	INSECURE_MX_MAY,
+	INSECURE_MX_ENCRYPT,
+	INSECURE_MX_DANE,
+};
+
 /* One MX host at one port. */
 struct dane_host {
 	struct qmgr_dane *gd;	/* NULL once the group is gone */
 	char *host;
 	unsigned port;
 	char *qname;
-	int insecure;		/* no lookup: MX or addresses insecure */
+	enum dane_trust trust;
 	int pending;
 	struct tls_dane *tlsa;	/* usable records */
 	int unusable;		/* secure records, none usable */
@@ -145,6 +166,7 @@ struct dane_host {
 struct qmgr_dane {
 	struct qmgr_group *g;
 	int level;
+	enum insecure_mx_policy insecure_mx;
 	struct dane_host **hosts;
 	size_t n_hosts;
 	size_t pending;		/* lookups in flight, +1 while starting */
@@ -160,6 +182,31 @@ target_port(const struct dns_target *t)
 	return ntohs(((const struct sockaddr_in6 *)&t->addr)->sin6_port);
 }
 
+/* A target reached through an insecure MX answer is treated as one with
+ * insecure addresses at dane-only and under policy may. */
+static enum dane_trust
+target_trust(const struct qmgr_dane *gd, const struct dns_target *t)
+{
+	if (t->dnssec_valid)
+		return DANE_SECURE;
+	if (!t->addr_dnssec_valid || gd->level == TLS_LEV_DANE_ONLY ||
+	    gd->insecure_mx == INSECURE_MX_MAY)
+		return DANE_INSECURE;
+	return DANE_INSECURE_MX;
+}
+
+static enum insecure_mx_policy
+insecure_mx_policy(const struct conf *conf)
+{
+	const char *v = conf_str(conf, P_smtp_tls_dane_insecure_mx_policy);
+
+	if (strcasecmp(v, "may") == 0)
+		return INSECURE_MX_MAY;
+	if (strcasecmp(v, "encrypt") == 0)
+		return INSECURE_MX_ENCRYPT;
+	return INSECURE_MX_DANE;
+}
+
 static void
 host_free(struct dane_host *h)
 {
@@ -172,11 +219,11 @@ host_free(struct dane_host *h)
 
 /* The verdict of one host from its TLSA answer. */
 static void
-host_decide(struct dane_host *h, int level, const char *nexthop,
-    enum dns_status status, int secure, const struct dns_tlsa *recs,
-    size_t n, const char *why)
+host_decide(struct dane_host *h, const struct qmgr_dane *gd,
+    const char *nexthop, enum dns_status status, int secure,
+    const struct dns_tlsa *recs, size_t n, const char *why)
 {
-	int dane_only = level == TLS_LEV_DANE_ONLY;
+	int dane_only = gd->level == TLS_LEV_DANE_ONLY;
 
 	switch (status) {
 	case DNS_OK:
@@ -187,7 +234,15 @@ host_decide(struct dane_host *h, int level, const char *nexthop,
 				    "them", h->qname);
 			break;
 		}
+		if (h->trust == DANE_INSECURE_MX &&
+		    gd->insecure_mx == INSECURE_MX_ENCRYPT) {
+			/* The records ask for TLS; no authentication. */
+			h->unusable = 1;
+			break;
+		}
 		h->tlsa = tls_dane_new(h->host, nexthop);
+		if (h->trust == DANE_INSECURE_MX)
+			tls_dane_mark_insecure_mx(h->tlsa);
 		for (size_t i = 0; i < n; i++)
 			(void)tls_dane_add(h->tlsa, recs[i].usage,
 			    recs[i].selector, recs[i].mtype, recs[i].data,
@@ -234,7 +289,7 @@ group_decided(struct qmgr_dane *gd)
 
 			if (strcasecmp(h->host, t->hostname) != 0 ||
 			    h->port != target_port(t) ||
-			    h->insecure != !t->dnssec_valid)
+			    h->trust != target_trust(gd, t))
 				continue;
 			gd->verdicts[i].tlsa = h->tlsa;
 			gd->verdicts[i].encrypt = h->unusable;
@@ -270,8 +325,7 @@ tlsa_answer(void *arg, enum dns_status status, int secure,
 		host_free(h);
 		return;
 	}
-	host_decide(h, gd->level, gd->g->route.host, status, secure, recs,
-	    n, why);
+	host_decide(h, gd, gd->g->route.host, status, secure, recs, n, why);
 	host_release(gd);
 }
 
@@ -285,7 +339,7 @@ host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
 	for (size_t j = 0; j < gd->n_hosts; j++) {
 		h = gd->hosts[j];
 		if (strcasecmp(h->host, t->hostname) == 0 && h->port == port &&
-		    h->insecure == !t->dnssec_valid)
+		    h->trust == target_trust(gd, t))
 			return h;
 	}
 	h = xcalloc(1, sizeof(*h));
@@ -293,7 +347,7 @@ host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
 	h->host = xstrdup(t->hostname);
 	h->port = port;
 	h->qname = xasprintf("_%u._tcp.%s", port, t->hostname);
-	h->insecure = !t->dnssec_valid;
+	h->trust = target_trust(gd, t);
 	gd->hosts = xrealloc(gd->hosts, (gd->n_hosts + 1) *
 	    sizeof(*gd->hosts));
 	gd->hosts[gd->n_hosts++] = h;
@@ -310,6 +364,7 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 
 	gd->g = g;
 	gd->level = g->tls_policy->level;
+	gd->insecure_mx = insecure_mx_policy(q->conf);
 	gd->done = done;
 	g->dane = gd;
 	gd->pending = 1;	/* no decision while starting */
@@ -322,7 +377,7 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 		h = host_find_or_add(gd, t, &added);
 		if (!added)
 			continue;
-		if (h->insecure) {
+		if (h->trust == DANE_INSECURE) {
 			/* RFC 7672 2.2: no TLSA lookup for a host reached
 			 * through insecure MX or address records. */
 			if (gd->level == TLS_LEV_DANE_ONLY)
@@ -332,7 +387,7 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 			continue;
 		}
 		if ((e = cache_find(h->qname, now)) != NULL) {
-			host_decide(h, gd->level, g->route.host, e->status,
+			host_decide(h, gd, g->route.host, e->status,
 			    e->secure, e->recs, e->n, NULL);
 			continue;
 		}
