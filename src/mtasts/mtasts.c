@@ -5,13 +5,19 @@
  * domain that was seen with a policy keeps it through an outage of its
  * web server or of its DNS. The TXT answer, and a fetch that gave
  * nothing, are remembered a while (mtasts_memo.c): a domain without
- * MTA-STS costs one TXT query per memo period, not one per message. */
+ * MTA-STS costs one TXT query per memo period, not one per message.
+ * Lookups of a domain that is being asked about (a TXT query or a fetch
+ * in flight) wait for that one to finish, then decide from what it
+ * left in the memo and the cache: a burst of mail to a domain costs one
+ * query and one fetch. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include <openssl/ssl.h>
 
@@ -28,14 +34,24 @@ struct mtasts {
 	struct scache *cache;
 	struct mtasts_memo *memo;
 	struct mtasts_refresh *refreshes;	/* fetches in the background */
+	struct mtasts_lookup *asking;	/* with a query or fetch in flight */
+	struct mtasts_lookup *ready;	/* waiters whose turn has come */
+	struct event *wake;		/* starts the ready ones */
 	unsigned short port;
 };
 
 static void refresh_free(struct mtasts_refresh *r);
+static void wake_ready(evutil_socket_t fd, short what, void *arg);
 
 struct mtasts_lookup {
 	struct mtasts *mt;
 	char *domain;
+	/* On one list at a time: mt->asking, a leader's waiters, or
+	 * mt->ready; list is its head (NULL: on none). */
+	struct mtasts_lookup **list;
+	struct mtasts_lookup *next;
+	struct mtasts_lookup *waiters;	/* for this one's answer */
+	int after_leader;	/* woken by a leader that finished */
 	struct dns_lookup *txt;
 	struct mtasts_fetch *fetch;
 	char id[MTASTS_ID_MAX + 1];	/* of the TXT record */
@@ -61,6 +77,7 @@ mtasts_new(struct dns *dns, const char *data_directory, const char *cafile,
 	mt->ctx = ctx;
 	mt->port = port;
 	mt->memo = mtasts_memo_new();
+	mt->wake = evtimer_new(dns_event_base(dns), wake_ready, mt);
 	path = xasprintf("%s/%s", data_directory, MTASTS_CACHE_NAME);
 	mt->cache = scache_new(data_directory, SCACHE_BTREE, path, 0);
 	free(path);
@@ -74,6 +91,8 @@ mtasts_free(struct mtasts *mt)
 		return;
 	while (mt->refreshes != NULL)
 		refresh_free(mt->refreshes);
+	if (mt->wake != NULL)
+		event_free(mt->wake);
 	scache_free(mt->cache);
 	mtasts_memo_free(mt->memo);
 	SSL_CTX_free(mt->ctx);
@@ -81,8 +100,53 @@ mtasts_free(struct mtasts *mt)
 }
 
 static void
+list_add(struct mtasts_lookup **head, struct mtasts_lookup *lk)
+{
+	lk->next = *head;
+	*head = lk;
+	lk->list = head;
+}
+
+static void
+list_remove(struct mtasts_lookup *lk)
+{
+	struct mtasts_lookup **pp;
+
+	if (lk->list == NULL)
+		return;
+	for (pp = lk->list; *pp != lk; pp = &(*pp)->next)
+		;
+	*pp = lk->next;
+	lk->list = NULL;
+	lk->next = NULL;
+}
+
+/* The waiters of lk go to the ready list, started from the loop (never
+ * from inside a caller's callback): after_leader 1 when lk has an
+ * answer, 0 when it was cancelled and they must ask for themselves. */
+static void
+release_waiters(struct mtasts_lookup *lk, int after_leader)
+{
+	struct mtasts *mt = lk->mt;
+	struct mtasts_lookup *w;
+
+	while ((w = lk->waiters) != NULL) {
+		list_remove(w);
+		w->after_leader = after_leader;
+		list_add(&mt->ready, w);
+	}
+	if (mt->ready != NULL && mt->wake != NULL) {
+		struct timeval now = { 0, 0 };
+
+		evtimer_add(mt->wake, &now);
+	}
+}
+
+static void
 lookup_free(struct mtasts_lookup *lk)
 {
+	list_remove(lk);
+	release_waiters(lk, 0);
 	if (lk->txt != NULL)
 		dns_lookup_cancel(lk->txt);
 	if (lk->fetch != NULL)
@@ -100,6 +164,8 @@ complete(struct mtasts_lookup *lk, const struct mtasts_policy *policy,
 	if (policy != NULL && policy->mode == MTASTS_MODE_NONE)
 		policy = NULL;
 	lk->completed = 1;
+	list_remove(lk);
+	release_waiters(lk, 1);
 	lk->cb(lk->arg, policy, policy != NULL ? id : NULL);
 	if (lk->returned)
 		lookup_free(lk);
@@ -270,6 +336,8 @@ txt_known(struct mtasts_lookup *lk, const char *id, const char *why)
 			complete_cached(lk, NULL);
 			return;
 		}
+		if (lk->list == NULL)
+			list_add(&lk->mt->asking, lk);
 		lk->fetch = mtasts_fetch_start(lk->mt->dns, lk->mt->ctx,
 		    lk->domain, lk->mt->port, MTASTS_FETCH_TIMEOUT, fetched,
 		    lk);
@@ -305,30 +373,70 @@ txt_answer(void *arg, enum dns_status status, char *const *records,
 	free(perr);
 }
 
+/* The lookup proper: the memo and the cache, else a TXT query, unless
+ * another lookup of the domain is asking already: then its answer is
+ * awaited. */
+static void
+lookup_start(struct mtasts_lookup *lk)
+{
+	struct mtasts *mt = lk->mt;
+	const struct mtasts_memo_txt *known;
+	struct mtasts_lookup *leader;
+	struct dns_lookup *txt;
+	time_t now = time(NULL);
+	char *name;
+
+	if (!lk->after_leader)
+		for (leader = mt->asking; leader != NULL;
+		    leader = leader->next)
+			if (strcmp(leader->domain, lk->domain) == 0) {
+				list_add(&leader->waiters, lk);
+				return;
+			}
+	mtasts_policy_free(lk->cached.policy);
+	(void)mtasts_cache_get(mt->cache, lk->domain, now, &lk->cached);
+	if ((known = mtasts_memo_txt_get(mt->memo, lk->domain, now)) != NULL) {
+		txt_known(lk, known->id, known->why);
+		return;
+	}
+	if (lk->after_leader) {
+		/* The leader's TXT query failed, and said so. */
+		complete_cached(lk, NULL);
+		return;
+	}
+	list_add(&mt->asking, lk);
+	name = xasprintf("_mta-sts.%s", lk->domain);
+	txt = dns_lookup(mt->dns, name, DNS_TYPE_TXT, txt_answer, lk);
+	free(name);
+	if (txt != NULL)
+		lk->txt = txt;
+}
+
+static void
+wake_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct mtasts *mt = arg;
+	struct mtasts_lookup *lk;
+
+	(void)fd;
+	(void)what;
+	while ((lk = mt->ready) != NULL) {
+		list_remove(lk);
+		lookup_start(lk);
+	}
+}
+
 struct mtasts_lookup *
 mtasts_lookup(struct mtasts *mt, const char *domain, mtasts_lookup_cb cb,
     void *arg)
 {
 	struct mtasts_lookup *lk = xcalloc(1, sizeof(*lk));
-	const struct mtasts_memo_txt *known;
-	struct dns_lookup *txt;
-	time_t now = time(NULL);
-	char *name;
 
 	lk->mt = mt;
 	lk->domain = str_lower(xstrdup(domain));
 	lk->cb = cb;
 	lk->arg = arg;
-	(void)mtasts_cache_get(mt->cache, lk->domain, now, &lk->cached);
-	if ((known = mtasts_memo_txt_get(mt->memo, lk->domain, now)) != NULL) {
-		txt_known(lk, known->id, known->why);
-	} else {
-		name = xasprintf("_mta-sts.%s", lk->domain);
-		txt = dns_lookup(mt->dns, name, DNS_TYPE_TXT, txt_answer, lk);
-		free(name);
-		if (txt != NULL)
-			lk->txt = txt;
-	}
+	lookup_start(lk);
 	lk->returned = 1;
 	if (lk->completed) {
 		lookup_free(lk);

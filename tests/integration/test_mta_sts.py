@@ -39,7 +39,7 @@ from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
 from relaytest import (DEFAULT_TIMERS, PYTHON, HarnessError,  # noqa: E402
                        OutboundTestCase, START_TIMEOUT, TestCA, free_port_on,
                        inline_table, main, openssl, read_text,
-                       require_tools, stop_pid, to_lines)
+                       require_tools, stop_pid, to_lines, wait_for)
 
 SENDER = "sender@senders.test"
 DOMAIN = "sts.test"
@@ -419,6 +419,31 @@ class MemoTest(MtaStsTestCase):
         self.assertEqual(relay.maillog().count(" fetched"), 1)
         self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
         self.assertEqual(len(self.web.requests()), 1)
+
+    def test_burst_waits_for_one_query_and_one_fetch(self):
+        # The policy server holds its answer: every message of the burst
+        # has its MX host (dnsmasq saw each A query) and asks for the
+        # policy while the first fetch is in flight; they wait for it.
+        hold = os.path.join(self.web_dir, "hold")
+        open(hold, "w").close()
+        self.web.serve(policy())
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        queue_ids = [self.send(relay) for _ in range(self.N)]
+
+        def a_queries():
+            with open(dns.log_path) as f:
+                return sum("query[A] %s " % MX in l for l in f)
+        wait_for("%d A queries" % self.N, lambda: a_queries() >= self.N,
+                 20, dns.log)
+        wait_for("the policy request", lambda: self.web.requests(), 20,
+                 relay.maillog)
+        os.unlink(hold)
+        for queue_id in queue_ids:
+            self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
 
     def test_failed_fetch_is_not_repeated_per_message(self):
         self.web.serve(None)
