@@ -527,6 +527,16 @@ send_ehlo(struct smtp_conn *conn)
 	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
 }
 
+/* What a stricter policy that is only reported on (MTA-STS testing:
+ * tls_policy's audit) would have refused. */
+static void
+audit_failed(struct smtp_conn *conn, const char *why)
+{
+	msg_info("%s: %s: MX host %s: %s: would fail in mode enforce",
+	    conn->run->job->queue_id, conn->policy->audit, conn->hostname,
+	    why);
+}
+
 static void
 tls_established(struct smtp_conn *conn)
 {
@@ -544,12 +554,9 @@ tls_established(struct smtp_conn *conn)
 		conn_target_failed(conn, "4.7.5", 1, reason);
 		return;
 	}
-	/* A stricter policy that is only reported on (MTA-STS testing). */
 	if (tls_client_audit(conn_ssl(conn->io), conn->policy,
 	    conn->hostname, &reason) != 0) {
-		msg_info("%s: %s: MX host %s: %s: would fail in mode enforce",
-		    conn->run->job->queue_id, conn->policy->audit,
-		    conn->hostname, reason);
+		audit_failed(conn, reason);
 		free(reason);
 	}
 	conn->tls_active = 1;
@@ -611,6 +618,9 @@ session_negotiated(struct smtp_conn *conn)
 			    "by host %s", conn->label));
 			return;
 		}
+		if (conn->policy->audit != NULL)
+			audit_failed(conn, conn->starttls ? "the TLS handshake "
+			    "failed" : "STARTTLS not offered");
 	}
 	session_auth(conn, NULL);
 }

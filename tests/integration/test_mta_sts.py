@@ -515,6 +515,18 @@ class EnforceTest(MtaStsTestCase):
         self.assert_sent(relay, queue_id, "Untrusted")
         self.assertEqual(len(sink.messages()), 1)
 
+    def test_testing_mode_reports_a_server_without_starttls(self):
+        self.web.serve(policy(mode="testing"))
+        sink = self.sink(tls=False)
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: STARTTLS not "
+                      r"offered: would fail in mode enforce" % queue_id)
+        self.wait_removed(relay, queue_id)
+        self.assertEqual(len(to_lines(relay, queue_id, "sent")), 1)
+        self.assertEqual(len(sink.messages()), 1)
+
     def test_testing_mode_reports_a_name_that_would_fail(self):
         # A certificate of the trusted CA, for another name.
         cert = self.sts_certs.leaf("mx-wrong-name", "ca", "other.sts.test")
