@@ -73,6 +73,10 @@ struct dns_target {
 	 * lookup) and this address's answer were both validated (AD),
 	 * RFC 7672 2.2's condition for a TLSA lookup; else 0. */
 	int dnssec_valid;
+	/* This address's answer was validated (AD), whatever the MX
+	 * answer was: with an insecure MX answer,
+	 * smtp_tls_dane_insecure_mx_policy decides on a TLSA lookup. */
+	int addr_dnssec_valid;
 };
 
 /* The port of t; and its address as numeric text into addr (46 bytes
@@ -151,11 +155,19 @@ int dns_tlsa_parse(const unsigned char *abuf, int alen,
     struct dns_tlsa **records, size_t *n, unsigned int *ttl);
 void dns_tlsa_free(struct dns_tlsa *records, size_t n);
 
+/* The bounds of the time a denial is kept, whatever the negative TTL of
+ * its SOA says (and when it comes without one). */
+#define DNS_NEGATIVE_TTL_MIN	60
+#define DNS_NEGATIVE_TTL_MAX	3600
+
 /* status: DNS_OK with n > 0; DNS_NOTFOUND for NXDOMAIN or NODATA;
  * DNS_TEMPFAIL for anything else (SERVFAIL: a bogus answer at a
  * validating resolver; a timeout; a malformed answer), with why.
  * secure: the answer (records or denial) was validated (AD). ttl: how
- * long the answer may be kept. records are valid during the call only. */
+ * long the answer may be kept: the smallest TTL of the records, or for
+ * a denial its negative TTL (dns_answer_ttl) bounded to
+ * DNS_NEGATIVE_TTL_MIN .. DNS_NEGATIVE_TTL_MAX. records are valid
+ * during the call only. */
 typedef void (*dns_tlsa_cb)(void *arg, enum dns_status status, int secure,
     const struct dns_tlsa *records, size_t n, unsigned int ttl,
     const char *why);
@@ -166,6 +178,15 @@ typedef void (*dns_tlsa_cb)(void *arg, enum dns_status status, int secure,
 void dns_tlsa_lookup(struct dns *dns, const char *host, unsigned port,
     dns_tlsa_cb cb, void *arg);
 
+/* How long the answer in abuf (a whole DNS message) may be kept: with
+ * records of type in the answer section (any owner), the smallest of
+ * their TTLs; without, the negative TTL of RFC 2308 5 (the smaller of
+ * the TTL and the MINIMUM of the SOA in the authority section). Returns
+ * 1 with *ttl, or 0 (*ttl = 0) when the message says neither or is
+ * malformed. */
+int dns_answer_ttl(const unsigned char *abuf, int alen, int type,
+    unsigned int *ttl);
+
 struct dns_lookup;
 
 /* records: A and AAAA as printable addresses, PTR and MX as host names
@@ -173,9 +194,11 @@ struct dns_lookup;
  * strings joined); valid only during the call. status: DNS_OK with n > 0;
  * DNS_NOTFOUND for NXDOMAIN or no record of the type; DNS_NULLMX for an
  * MX answer of nothing but "." (RFC 7505); DNS_TEMPFAIL otherwise, with
- * why the c-ares reason. */
+ * why the c-ares reason. ttl: how long the answer may be kept
+ * (dns_answer_ttl: for DNS_NOTFOUND the negative TTL), 0 when the answer
+ * does not say (and for DNS_TEMPFAIL). */
 typedef void (*dns_lookup_cb)(void *arg, enum dns_status status,
-    char *const *records, size_t n, const char *why);
+    char *const *records, size_t n, unsigned int ttl, const char *why);
 
 /* Asks the question. The callback runs exactly once unless the lookup is
  * cancelled first; it may run before this returns, and then the return

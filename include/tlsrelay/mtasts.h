@@ -127,7 +127,8 @@ struct mtasts_lookup;
  * cache in data_directory. NULL with *err set (caller frees). */
 struct mtasts *mtasts_new(struct dns *dns, const char *data_directory,
     const char *cafile, unsigned short port, char **err);
-/* Every lookup must have completed or been cancelled. */
+/* Every lookup must have completed or been cancelled; refreshes under
+ * way are cancelled. */
 void mtasts_free(struct mtasts *mt);
 
 /* policy: the domain's policy in mode enforce or testing, valid only
@@ -137,10 +138,12 @@ void mtasts_free(struct mtasts *mt);
 typedef void (*mtasts_lookup_cb)(void *arg,
     const struct mtasts_policy *policy, const char *id);
 
-/* RFC 8461 5.1: the TXT record first; a cached policy with the same id
- * is used as it is; a new id, or no cached policy, means a fetch; a
- * failed fetch or TXT lookup keeps the cached policy until its max_age
- * runs out; mode none removes it. The callback runs exactly once unless
+/* RFC 8461 5.1: the TXT record first (remembered a while: see
+ * mtasts_memo.c); a cached policy with the same id is used as it is,
+ * and fetched again in the background when it is older than half its
+ * max_age; a new id, or no cached policy, means a fetch; a failed fetch
+ * or TXT lookup keeps the cached policy until its max_age runs out;
+ * mode none removes it. The callback runs exactly once unless
  * the lookup is cancelled; it may run before this returns, and then the
  * return value is NULL. */
 struct mtasts_lookup *mtasts_lookup(struct mtasts *mt, const char *domain,

@@ -71,16 +71,33 @@ struct qmgr_dane_verdict {
 	int encrypt;
 	char *defer;
 };
+/* How a target's DNS answers let its TLSA records count at level (RFC
+ * 7672 2.2): MX and addresses validated; addresses validated through an
+ * insecure MX answer (smtp_tls_dane_insecure_mx_policy decides); or no
+ * lookup at all. */
+enum qmgr_dane_trust {
+	QMGR_DANE_SECURE,
+	QMGR_DANE_INSECURE_MX,
+	QMGR_DANE_INSECURE,
+};
+/* smtp_tls_dane_insecure_mx_policy */
+enum qmgr_insecure_mx {
+	QMGR_INSECURE_MX_MAY,
+	QMGR_INSECURE_MX_ENCRYPT,
+	QMGR_INSECURE_MX_DANE,
+};
+enum qmgr_insecure_mx qmgr_dane_insecure_mx_policy(const struct conf *conf);
+enum qmgr_dane_trust qmgr_dane_trust(const struct dns_target *t, int level,
+    enum qmgr_insecure_mx policy);
 /* Decides from the TLSA answer for qname ("_25._tcp.mx.example", the
- * base domain being host) as dns_tlsa_lookup gave it; insecure: the MX
- * or address records of host were not DNSSEC-validated, and no lookup
- * was made (the answer is then ignored). nexthop: the next-hop domain,
- * the second name of DANE-TA. Logs as the queue manager does.
- * qmgr_dane_verdict_clear frees what it holds. */
+ * base domain being host) as dns_tlsa_lookup gave it; with trust
+ * QMGR_DANE_INSECURE no lookup was made (the answer is then ignored).
+ * nexthop: the next-hop domain, the second name of DANE-TA. Logs as the
+ * queue manager does. qmgr_dane_verdict_clear frees what it holds. */
 void qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
-    const char *host, const char *qname, const char *nexthop, int insecure,
-    enum dns_status status, int secure, const struct dns_tlsa *recs,
-    size_t n, const char *why);
+    enum qmgr_insecure_mx policy, const char *host, const char *qname,
+    const char *nexthop, enum qmgr_dane_trust trust, enum dns_status status,
+    int secure, const struct dns_tlsa *recs, size_t n, const char *why);
 void qmgr_dane_verdict_clear(struct qmgr_dane_verdict *v);
 
 /* ---- retry schedule (src/qmgr/qmgr_backoff.c) ---- */

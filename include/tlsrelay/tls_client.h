@@ -74,6 +74,12 @@ struct tls_policy {
 	char *cache_key;
 	int from_table;		/* an smtp_tls_policy_maps entry, which
 				 * MTA-STS does not override */
+	/* Reported, never enforced (MTA-STS mode testing): what an audit
+	 * of the server would need (tls_client_audit), and the subject of
+	 * the log line of a failure ("MTA-STS policy for example.com
+	 * (id=1, testing)"). NULL: no audit. */
+	X509_STORE *audit_anchors;
+	char *audit;
 };
 
 /* The main.cf policy at level for nexthop (a level of -1 gives an
@@ -143,6 +149,11 @@ int tls_dane_add(struct tls_dane *dane, unsigned usage, unsigned selector,
     unsigned mtype, const unsigned char *data, size_t len);
 /* How many records were added. */
 size_t tls_dane_usable(const struct tls_dane *dane);
+/* The MX host came from an insecure MX answer
+ * (smtp_tls_dane_insecure_mx_policy = dane): a TLSA match authenticates
+ * the server, but its name could have been forged, so the connection is
+ * Trusted, not Verified (as Postfix logs it). */
+void tls_dane_mark_insecure_mx(struct tls_dane *dane);
 /* Per connection, after tls_client_ssl_setup: the server must match one
  * of dane's records (checked by tls_client_check_peer at level dane or
  * dane-only). Returns 0, or -1 with *err set (caller frees). */
@@ -161,6 +172,16 @@ int tls_client_dane_setup(SSL *ssl, const struct tls_dane *dane,
  * "Server certificate not verified"; caller frees). */
 int tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
     const char *hostname, const char *peer, int loglevel, char **reason);
+
+/* After tls_client_check_peer passed, at a policy with an audit: would
+ * the server pass a strict check? TLS 1.2 or newer, a chain trusted by
+ * the policy's audit_anchors, a certificate name matching hostname (RFC
+ * 6125 wildcards, as MTA-STS asks: RFC 8461 4.2). Returns 0, or -1 with
+ * *why (caller frees), e.g. "certificate not trusted (self-signed
+ * certificate)". A resumed session passes: it was audited when it was
+ * made under the same policy (the audit is part of the cache key). */
+int tls_client_audit(SSL *ssl, const struct tls_policy *policy,
+    const char *hostname, char **why);
 
 /* Logs "VERDICT TLS connection established to PEER: TLSv1.3 with cipher
  * ... (256/256 bits)": Anonymous without a certificate, else Verified

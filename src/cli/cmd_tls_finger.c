@@ -297,6 +297,7 @@ judge_dane(struct finger *f, struct event_base *base,
 	memset(&in, 0, sizeof(in));
 	in.dns = dns_dnssec(f->dns) ? f->dns : NULL;
 	in.dns_level = conf_str(f->conf, P_smtp_dns_support_level);
+	in.insecure_mx = qmgr_dane_insecure_mx_policy(f->conf);
 	in.nexthop_domain = f->nexthop_domain;
 	in.policy = f->dane_policy;
 	in.ssl_ctx = f->dane_ctx;

@@ -62,6 +62,7 @@ struct finger_dane_in {
 	struct dns *dns;		/* NULL: the resolver does not validate
 					 * (smtp_dns_support_level) */
 	const char *dns_level;		/* smtp_dns_support_level */
+	enum qmgr_insecure_mx insecure_mx;	/* smtp_tls_dane_insecure_mx_policy */
 	const char *nexthop_domain;	/* DANE-TA's second name */
 	const struct tls_policy *policy;	/* at level dane or dane-only */
 	SSL_CTX *ssl_ctx;		/* its context; NULL: refused */

@@ -177,20 +177,27 @@ finger_dane_run(struct finger_dane *fd, struct event_base *base,
 	struct tlsa_answer a;
 	unsigned port = dns_target_port(t);
 	char *qname = xasprintf("_%u._tcp.%s", port, t->hostname);
-	int insecure = 1;
+	enum qmgr_dane_trust trust[2];
 
 	memset(fd, 0, sizeof(*fd));
 	memset(&a, 0, sizeof(a));
+	for (size_t i = 0; i < 2; i++)
+		trust[i] = in->dns == NULL ? QMGR_DANE_INSECURE :
+		    qmgr_dane_trust(t, levels[i], in->insecure_mx);
 	if (in->dns == NULL)
 		printf("DANE: smtp_dns_support_level = %s: dane and dane-only "
 		    "need dnssec; no TLSA lookup, dane is may, dane-only "
 		    "defers\n", *in->dns_level ? in->dns_level : "\"\"");
-	else if (!t->dnssec_valid)
+	else if (trust[0] == QMGR_DANE_INSECURE)
 		printf("DANE TLSA %s: not looked up: the MX or address "
 		    "records of %s are not DNSSEC-validated\n", qname,
 		    t->hostname);
 	else {
-		insecure = 0;
+		if (trust[0] == QMGR_DANE_INSECURE_MX)
+			printf("DANE TLSA %s: the MX answer is not "
+			    "DNSSEC-validated, the addresses of %s are: "
+			    "smtp_tls_dane_insecure_mx_policy applies at "
+			    "dane, dane-only defers\n", qname, t->hostname);
 		dns_tlsa_lookup(in->dns, t->hostname, port, tlsa_answer_cb,
 		    &a);
 		while (!a.done)
@@ -199,9 +206,9 @@ finger_dane_run(struct finger_dane *fd, struct event_base *base,
 	}
 	/* The queue manager's rules, and its log lines. */
 	for (size_t i = 0; i < 2; i++)
-		qmgr_dane_decide(&fd->v[i], levels[i], t->hostname, qname,
-		    in->nexthop_domain, insecure, a.status, a.secure, a.recs,
-		    a.n, a.why);
+		qmgr_dane_decide(&fd->v[i], levels[i], in->insecure_mx,
+		    t->hostname, qname, in->nexthop_domain, trust[i],
+		    a.status, a.secure, a.recs, a.n, a.why);
 	if (fd->v[0].tlsa != NULL) {
 		if (in->ssl_ctx == NULL)
 			fd->result = xstrdup(TLS_POLICY_PROBLEM);

@@ -28,9 +28,6 @@ static const struct unsupported {
 	    "would pass without the filtering or signing they do" },
 	{ "smtp_tls_block_early_mail_reply", WARN, "not implemented: early "
 	    "replies after STARTTLS are not looked for" },
-	{ "smtp_tls_dane_insecure_mx_policy", WARN, "not implemented: an "
-	    "MX host reached through insecure MX records gets level may at "
-	    "dane, as Postfix's default" },
 	{ "smtp_tls_dcert_file", WARN, "DSA certificates are not supported; "
 	    "the line is not used" },
 	{ "smtp_tls_dkey_file", WARN, "DSA certificates are not supported; "

@@ -36,6 +36,25 @@ int dns_answer_secure(const struct dns *dns, const unsigned char *abuf,
 /* A random number (getrandom; a weak fallback before entropy). */
 unsigned int dns_random(void);
 
+/* Big-endian fields of a DNS message. */
+static inline unsigned int
+dns_get16(const unsigned char *p)
+{
+	return (unsigned int)p[0] << 8 | p[1];
+}
+
+static inline unsigned int
+dns_get32(const unsigned char *p)
+{
+	return (unsigned int)p[0] << 24 | (unsigned int)p[1] << 16 |
+	    (unsigned int)p[2] << 8 | p[3];
+}
+
+/* dns_ttl.c: the name (compressed or not) at *p inside abuf is skipped;
+ * -1 when malformed. */
+int dns_skip_name(const unsigned char *abuf, int alen,
+    const unsigned char **p);
+
 /* dns_answer.c: the next-hop answers, judged (and fuzzed) apart from the
  * callbacks. */
 struct dns_mx;

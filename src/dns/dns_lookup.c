@@ -159,6 +159,7 @@ lookup_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct dns_lookup *lk = arg;
 	struct records r = { NULL, 0 };
 	enum dns_status result;
+	unsigned int ttl = 0;
 	int null_mx = 0;
 
 	(void)timeouts;
@@ -187,8 +188,10 @@ lookup_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		result = DNS_NOTFOUND;
 	else
 		result = DNS_TEMPFAIL;
+	if (result != DNS_TEMPFAIL)
+		(void)dns_answer_ttl(abuf, alen, lk->type, &ttl);
 	if (lk->cb != NULL)
-		lk->cb(lk->arg, result, r.v, r.n, result == DNS_TEMPFAIL ?
+		lk->cb(lk->arg, result, r.v, r.n, ttl, result == DNS_TEMPFAIL ?
 		    ares_strerror(status) : NULL);
 	records_free(&r);
 	if (lk->launching)
@@ -206,7 +209,7 @@ dns_lookup(struct dns *dns, const char *name, int type, dns_lookup_cb cb,
 	/* Without DNS nothing is known either way: a temporary failure
 	 * never rejects mail for good. */
 	if (dns->destroying || !dns->use_dns) {
-		cb(arg, DNS_TEMPFAIL, NULL, 0, dns->destroying ?
+		cb(arg, DNS_TEMPFAIL, NULL, 0, 0, dns->destroying ?
 		    "resolver shutting down" : "DNS lookups are disabled");
 		return NULL;
 	}

@@ -252,7 +252,7 @@ same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 /* Appends one address unless an earlier MX host had it already. */
 static void
 add_target(struct dns_target *targets, size_t *n, const struct nh_host *host,
-    const struct sockaddr_storage *addr, int secure)
+    const struct sockaddr_storage *addr, int mx_secure, int addr_secure)
 {
 	size_t d;
 
@@ -264,7 +264,8 @@ add_target(struct dns_target *targets, size_t *n, const struct nh_host *host,
 	targets[*n].addr = *addr;
 	targets[*n].addrlen = addr->ss_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	targets[*n].dnssec_valid = secure;
+	targets[*n].dnssec_valid = mx_secure && addr_secure;
+	targets[*n].addr_dnssec_valid = addr_secure;
 	(*n)++;
 }
 
@@ -306,7 +307,7 @@ req_complete(struct nh_req *req)
 				    n >= req->max_addresses)
 					break;
 				add_target(targets, &n, &req->hosts[i],
-				    &lk->addrs[k], req->mx_secure &&
+				    &lk->addrs[k], req->mx_secure,
 				    lk->secure);
 			}
 		}

@@ -19,35 +19,6 @@
 
 #include "dns_int.h"
 
-/* A name at *p (compressed or not) is skipped; -1 when malformed. */
-static int
-skip_name(const unsigned char *abuf, int alen, const unsigned char **p)
-{
-	char *name = NULL;
-	long enclen = 0;
-
-	if (ares_expand_name(*p, abuf, alen, &name, &enclen) != ARES_SUCCESS)
-		return -1;
-	ares_free_string(name);
-	if (enclen <= 0 || enclen > abuf + alen - *p)
-		return -1;
-	*p += enclen;
-	return 0;
-}
-
-static unsigned int
-get16(const unsigned char *p)
-{
-	return (unsigned int)p[0] << 8 | p[1];
-}
-
-static unsigned int
-get32(const unsigned char *p)
-{
-	return (unsigned int)p[0] << 24 | (unsigned int)p[1] << 16 |
-	    (unsigned int)p[2] << 8 | p[3];
-}
-
 void
 dns_tlsa_free(struct dns_tlsa *records, size_t n)
 {
@@ -71,23 +42,23 @@ dns_tlsa_parse(const unsigned char *abuf, int alen, struct dns_tlsa **records,
 	if (abuf == NULL || alen < HFIXEDSZ)
 		return ARES_EBADRESP;
 	end = abuf + alen;
-	qdcount = get16(abuf + 4);
-	ancount = get16(abuf + 6);
+	qdcount = dns_get16(abuf + 4);
+	ancount = dns_get16(abuf + 6);
 	p = abuf + HFIXEDSZ;
 	for (i = 0; i < qdcount; i++) {
-		if (skip_name(abuf, alen, &p) != 0 || end - p < QFIXEDSZ)
+		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < QFIXEDSZ)
 			return ARES_EBADRESP;
 		p += QFIXEDSZ;
 	}
 	for (i = 0; i < ancount; i++) {
 		unsigned int type, class, rrttl, rdlen;
 
-		if (skip_name(abuf, alen, &p) != 0 || end - p < RRFIXEDSZ)
+		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < RRFIXEDSZ)
 			goto bad;
-		type = get16(p);
-		class = get16(p + 2);
-		rrttl = get32(p + 4);
-		rdlen = get16(p + 8);
+		type = dns_get16(p);
+		class = dns_get16(p + 2);
+		rrttl = dns_get32(p + 4);
+		rdlen = dns_get16(p + 8);
 		p += RRFIXEDSZ;
 		if ((size_t)(end - p) < rdlen)
 			goto bad;
@@ -135,9 +106,20 @@ struct tlsa_req {
 	void *arg;
 };
 
-/* The SOA minimum of a denial would be the right negative TTL; without
- * parsing the authority section a short fixed time is kept instead. */
-#define TLSA_NEGATIVE_TTL	300
+/* How long a denial is kept: its negative TTL (RFC 2308 5: from the SOA
+ * the resolver sends in the authority section), bounded so that a zero
+ * or a missing SOA does not mean a query per message and a large one
+ * does not hide new records for long. */
+static unsigned int
+negative_ttl(const unsigned char *abuf, int alen)
+{
+	unsigned int ttl;
+
+	if (!dns_answer_ttl(abuf, alen, DNS_TYPE_TLSA, &ttl) ||
+	    ttl < DNS_NEGATIVE_TTL_MIN)
+		return DNS_NEGATIVE_TTL_MIN;
+	return ttl > DNS_NEGATIVE_TTL_MAX ? DNS_NEGATIVE_TTL_MAX : ttl;
+}
 
 static void
 tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -158,7 +140,7 @@ tlsa_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	} else if (status == ARES_SUCCESS || status == ARES_ENODATA ||
 	    status == ARES_ENOTFOUND) {
 		req->cb(req->arg, DNS_NOTFOUND, secure, NULL, 0,
-		    TLSA_NEGATIVE_TTL, NULL);
+		    negative_ttl(abuf, alen), NULL);
 	} else {
 		why = xasprintf("TLSA lookup error for %s: %s", req->qname,
 		    status == ARES_ESERVFAIL ? "SERVFAIL (DNSSEC validation "

@@ -7,7 +7,8 @@ libtlsrelay_a_SOURCES += \
 	src/dns/dns_nexthop.c \
 	src/dns/dns_servers.c \
 	src/dns/dns_sort.c \
-	src/dns/dns_tlsa.c
+	src/dns/dns_tlsa.c \
+	src/dns/dns_ttl.c
 noinst_HEADERS += src/dns/dns_int.h
 
 check_PROGRAMS += tests/unit/check_dns

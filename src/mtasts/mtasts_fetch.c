@@ -302,10 +302,11 @@ connect_to(struct mtasts_fetch *f, const char *address)
 
 static void
 address_answer(void *arg, enum dns_status status, char *const *records,
-    size_t n, const char *why)
+    size_t n, unsigned int ttl, const char *why)
 {
 	struct mtasts_fetch *f = arg;
 
+	(void)ttl;
 	f->lookup = NULL;
 	if (status == DNS_OK && n > 0) {
 		connect_to(f, records[0]);

@@ -3,8 +3,14 @@
  * client pool.
  *
  * Per MX host (and port), Postfix's rules:
- *   - its MX and address answers not DNSSEC-validated: no TLSA lookup;
- *     dane is opportunistic (may), dane-only defers;
+ *   - its address answer not DNSSEC-validated: no TLSA lookup; dane is
+ *     opportunistic (may), dane-only defers;
+ *   - its address answer validated, the MX answer not: dane-only
+ *     defers; at dane, smtp_tls_dane_insecure_mx_policy says: may (no
+ *     TLSA lookup), encrypt (secure TLSA records of the host mean
+ *     mandatory TLS, unauthenticated), dane (they are used as below,
+ *     but a match is logged Trusted, not Verified: the MX name could
+ *     have been forged);
  *   - TLSA lookup failure (SERVFAIL: bogus; timeout; resolver down):
  *     defer, never plaintext;
  *   - no TLSA records (a secure denial) or records from an insecure
@@ -15,7 +21,9 @@
  *   - secure usable records: authenticated TLS by those records.
  *
  * TLSA answers are kept per TTL in a small cache (QMGR_TLSA_CACHE_MAX
- * names; the oldest entry goes first), failures are not kept. */
+ * names; the oldest entry goes first), a denial for its negative TTL
+ * (from its SOA, RFC 2308; dns_tlsa_lookup bounds it); failures are not
+ * kept. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -26,6 +34,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "tlsrelay/conf.h"
 #include "tlsrelay/dns.h"
 #include "tlsrelay/log.h"
 #include "tlsrelay/tls.h"
@@ -133,7 +142,7 @@ struct dane_host {
 	char *host;
 	unsigned port;
 	char *qname;
-	int insecure;		/* no lookup: MX or addresses insecure */
+	enum qmgr_dane_trust trust;
 	int pending;
 	struct tls_dane *tlsa;	/* usable records */
 	int unusable;		/* secure records, none usable */
@@ -143,12 +152,39 @@ struct dane_host {
 struct qmgr_dane {
 	struct qmgr_group *g;
 	int level;
+	enum qmgr_insecure_mx insecure_mx;
 	struct dane_host **hosts;
 	size_t n_hosts;
 	size_t pending;		/* lookups in flight, +1 while starting */
 	struct smtp_dane *verdicts;	/* per target */
 	void (*done)(struct qmgr_group *);
 };
+
+enum qmgr_dane_trust
+qmgr_dane_trust(const struct dns_target *t, int level,
+    enum qmgr_insecure_mx policy)
+{
+	if (t->dnssec_valid)
+		return QMGR_DANE_SECURE;
+	/* Through an insecure MX answer: as insecure addresses at dane-only
+	 * and under policy may. */
+	if (!t->addr_dnssec_valid || level == TLS_LEV_DANE_ONLY ||
+	    policy == QMGR_INSECURE_MX_MAY)
+		return QMGR_DANE_INSECURE;
+	return QMGR_DANE_INSECURE_MX;
+}
+
+enum qmgr_insecure_mx
+qmgr_dane_insecure_mx_policy(const struct conf *conf)
+{
+	const char *v = conf_str(conf, P_smtp_tls_dane_insecure_mx_policy);
+
+	if (strcasecmp(v, "may") == 0)
+		return QMGR_INSECURE_MX_MAY;
+	if (strcasecmp(v, "encrypt") == 0)
+		return QMGR_INSECURE_MX_ENCRYPT;
+	return QMGR_INSECURE_MX_DANE;
+}
 
 static void
 host_free(struct dane_host *h)
@@ -161,15 +197,15 @@ host_free(struct dane_host *h)
 }
 
 void
-qmgr_dane_decide(struct qmgr_dane_verdict *v, int level, const char *host,
-    const char *qname, const char *nexthop, int insecure,
-    enum dns_status status, int secure, const struct dns_tlsa *recs,
-    size_t n, const char *why)
+qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
+    enum qmgr_insecure_mx policy, const char *host, const char *qname,
+    const char *nexthop, enum qmgr_dane_trust trust, enum dns_status status,
+    int secure, const struct dns_tlsa *recs, size_t n, const char *why)
 {
 	int dane_only = level == TLS_LEV_DANE_ONLY;
 
 	memset(v, 0, sizeof(*v));
-	if (insecure) {
+	if (trust == QMGR_DANE_INSECURE) {
 		/* RFC 7672 2.2: no TLSA lookup for a host reached through
 		 * insecure MX or address records. */
 		if (dane_only)
@@ -186,7 +222,15 @@ qmgr_dane_decide(struct qmgr_dane_verdict *v, int level, const char *host,
 				    "them", qname);
 			break;
 		}
+		if (trust == QMGR_DANE_INSECURE_MX &&
+		    policy == QMGR_INSECURE_MX_ENCRYPT) {
+			/* The records ask for TLS; no authentication. */
+			v->encrypt = 1;
+			break;
+		}
 		v->tlsa = tls_dane_new(host, nexthop);
+		if (trust == QMGR_DANE_INSECURE_MX)
+			tls_dane_mark_insecure_mx(v->tlsa);
 		for (size_t i = 0; i < n; i++)
 			(void)tls_dane_add(v->tlsa, recs[i].usage,
 			    recs[i].selector, recs[i].mtype, recs[i].data,
@@ -228,14 +272,14 @@ qmgr_dane_verdict_clear(struct qmgr_dane_verdict *v)
 
 /* The verdict of one host from its TLSA answer. */
 static void
-host_decide(struct dane_host *h, int level, const char *nexthop,
-    enum dns_status status, int secure, const struct dns_tlsa *recs,
-    size_t n, const char *why)
+host_decide(struct dane_host *h, const struct qmgr_dane *gd,
+    const char *nexthop, enum dns_status status, int secure,
+    const struct dns_tlsa *recs, size_t n, const char *why)
 {
 	struct qmgr_dane_verdict v;
 
-	qmgr_dane_decide(&v, level, h->host, h->qname, nexthop, h->insecure,
-	    status, secure, recs, n, why);
+	qmgr_dane_decide(&v, gd->level, gd->insecure_mx, h->host, h->qname,
+	    nexthop, h->trust, status, secure, recs, n, why);
 	h->tlsa = v.tlsa;
 	h->unusable = v.encrypt;
 	h->defer = v.defer;
@@ -256,7 +300,7 @@ group_decided(struct qmgr_dane *gd)
 
 			if (strcasecmp(h->host, t->hostname) != 0 ||
 			    h->port != dns_target_port(t) ||
-			    h->insecure != !t->dnssec_valid)
+			    h->trust != qmgr_dane_trust(t, gd->level, gd->insecure_mx))
 				continue;
 			gd->verdicts[i].tlsa = h->tlsa;
 			gd->verdicts[i].encrypt = h->unusable;
@@ -292,8 +336,7 @@ tlsa_answer(void *arg, enum dns_status status, int secure,
 		host_free(h);
 		return;
 	}
-	host_decide(h, gd->level, gd->g->route.host, status, secure, recs,
-	    n, why);
+	host_decide(h, gd, gd->g->route.host, status, secure, recs, n, why);
 	host_release(gd);
 }
 
@@ -307,7 +350,7 @@ host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
 	for (size_t j = 0; j < gd->n_hosts; j++) {
 		h = gd->hosts[j];
 		if (strcasecmp(h->host, t->hostname) == 0 && h->port == port &&
-		    h->insecure == !t->dnssec_valid)
+		    h->trust == qmgr_dane_trust(t, gd->level, gd->insecure_mx))
 			return h;
 	}
 	h = xcalloc(1, sizeof(*h));
@@ -315,7 +358,7 @@ host_find_or_add(struct qmgr_dane *gd, const struct dns_target *t, int *added)
 	h->host = xstrdup(t->hostname);
 	h->port = port;
 	h->qname = xasprintf("_%u._tcp.%s", port, t->hostname);
-	h->insecure = !t->dnssec_valid;
+	h->trust = qmgr_dane_trust(t, gd->level, gd->insecure_mx);
 	gd->hosts = xrealloc(gd->hosts, (gd->n_hosts + 1) *
 	    sizeof(*gd->hosts));
 	gd->hosts[gd->n_hosts++] = h;
@@ -332,6 +375,7 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 
 	gd->g = g;
 	gd->level = g->tls_policy->level;
+	gd->insecure_mx = qmgr_dane_insecure_mx_policy(q->conf);
 	gd->done = done;
 	g->dane = gd;
 	gd->pending = 1;	/* no decision while starting */
@@ -344,13 +388,13 @@ qmgr_dane_resolve(struct qmgr *q, struct qmgr_group *g,
 		h = host_find_or_add(gd, t, &added);
 		if (!added)
 			continue;
-		if (h->insecure) {
-			host_decide(h, gd->level, g->route.host, DNS_NOTFOUND,
-			    0, NULL, 0, NULL);
+		if (h->trust == QMGR_DANE_INSECURE) {
+			host_decide(h, gd, g->route.host, DNS_NOTFOUND, 0,
+			    NULL, 0, NULL);
 			continue;
 		}
 		if ((e = cache_find(h->qname, now)) != NULL) {
-			host_decide(h, gd->level, g->route.host, e->status,
+			host_decide(h, gd, g->route.host, e->status,
 			    e->secure, e->recs, e->n, NULL);
 			continue;
 		}

@@ -14,7 +14,10 @@
  *     destinations, and by Postfix's defaults trusts nothing);
  *   - any failure defers (the secure level never falls back).
  * In mode testing delivery goes on as before, and what enforce would
- * have refused is logged. */
+ * have refused is logged: an MX host not in the policy when the group
+ * is decided, a server that fails enforce's TLS checks (trust, name,
+ * protocol: tls_client_audit) when its TLS session is made. Both lines
+ * end "would ... in mode enforce". */
 #include "config.h"
 
 #include <stdlib.h>
@@ -170,6 +173,27 @@ enforce_policy(struct qmgr_group *g, const char *id)
 	return p;
 }
 
+/* mode testing: the configured policy, and an audit of each server by
+ * what enforce would ask (tls_client_audit), reported when it fails.
+ * Connections and sessions made with the audit are not shared with
+ * those made without, so that none escapes it. */
+static void
+testing_audit(struct qmgr_group *g, const char *id)
+{
+	struct tls_policy *p = g->tls_policy;
+	char *key;
+
+	if (p->level < TLS_LEV_MAY || p->audit != NULL ||
+	    X509_STORE_up_ref(anchors) != 1)
+		return;
+	p->audit_anchors = anchors;
+	p->audit = xasprintf("MTA-STS policy for %s (id=%s, testing)",
+	    g->route.host, id);
+	key = xasprintf("%s mta-sts-audit=%s", p->cache_key, p->audit);
+	free(p->cache_key);
+	p->cache_key = key;
+}
+
 static void
 decided(void *arg, const struct mtasts_policy *policy, const char *id)
 {
@@ -189,6 +213,7 @@ decided(void *arg, const struct mtasts_policy *policy, const char *id)
 				    "policy: would be skipped in mode "
 				    "enforce", g->msg->id, g->route.host, id,
 				    g->targets[i].hostname);
+		testing_audit(g, id);
 	} else if (keep_policy_targets(g, policy, id) == 0) {
 		st->defer = xasprintf("MTA-STS policy for %s (id=%s): no MX "
 		    "host matches the policy", g->route.host, id);

@@ -519,6 +519,16 @@ send_ehlo(struct smtp_conn *conn)
 	smtp_conn_timeout(conn, conn->pool->set.helo_timeout);
 }
 
+/* What a stricter policy that is only reported on (MTA-STS testing:
+ * tls_policy's audit) would have refused. */
+static void
+audit_failed(struct smtp_conn *conn, const char *why)
+{
+	msg_info("%s: %s: MX host %s: %s: would fail in mode enforce",
+	    conn->run->job->queue_id, conn->policy->audit, conn->hostname,
+	    why);
+}
+
 static void
 tls_established(struct smtp_conn *conn)
 {
@@ -535,6 +545,11 @@ tls_established(struct smtp_conn *conn)
 		session_reset(conn, 1);
 		conn_target_failed(conn, "4.7.5", 1, reason);
 		return;
+	}
+	if (tls_client_audit(conn_ssl(conn->io), conn->policy,
+	    conn->hostname, &reason) != 0) {
+		audit_failed(conn, reason);
+		free(reason);
 	}
 	conn->tls_active = 1;
 	/* RFC 3207: forget what the server said before TLS. */
@@ -595,6 +610,9 @@ session_negotiated(struct smtp_conn *conn)
 			    "by host %s", conn->label));
 			return;
 		}
+		if (conn->policy->audit != NULL)
+			audit_failed(conn, conn->starttls ? "the TLS handshake "
+			    "failed" : "STARTTLS not offered");
 	}
 	session_auth(conn, NULL);
 }

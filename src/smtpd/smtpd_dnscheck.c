@@ -165,7 +165,7 @@ entry_new(struct smtpd_dnscheck *dc, enum kind kind, const char *key)
 }
 
 static void lookup_answer(void *, enum dns_status, char *const *, size_t,
-    const char *);
+    unsigned int, const char *);
 
 /* Starts one lookup of the entry; its answer may come at once. */
 static void
@@ -479,11 +479,12 @@ smtpd_dnscheck_client_name(struct smtpd_dnscheck *dc, const char *client_addr,
 
 static void
 lookup_answer(void *arg, enum dns_status status, char *const *records,
-    size_t n, const char *why)
+    size_t n, unsigned int ttl, const char *why)
 {
 	struct ask *a = arg;
 	struct entry *e = a->e;
 
+	(void)ttl;		/* answers are not kept */
 	a->lk = NULL;
 	e->n_asks--;
 	switch (e->kind) {

@@ -1,4 +1,5 @@
 libtlsrelay_a_SOURCES += \
+	src/tls/tls_audit.c \
 	src/tls/tls_certs.c \
 	src/tls/tls_ciphers.c \
 	src/tls/tls_client.c \

@@ -35,8 +35,9 @@ void tls_client_verify_init(SSL_CTX *ctx);
 /* Per connection: the state the callback fills (freed with the SSL) and
  * the policy's trust anchors. Returns 0 or -1. */
 int tls_client_verify_setup(SSL *ssl, const struct tls_policy *policy);
-/* The connection checks the server by DANE (tls_client_dane_setup). */
-void tls_client_verify_mark_dane(SSL *ssl);
+/* The connection checks the server by DANE (tls_client_dane_setup);
+ * insecure_mx: a match is Trusted, not Verified (tls_dane_mark_insecure_mx). */
+void tls_client_verify_mark_dane(SSL *ssl, int insecure_mx);
 
 /* tls_dane.c: SSL_CTX_dane_enable on every client context; after the
  * handshake of a DANE connection, 1 when a TLSA record matched the chain

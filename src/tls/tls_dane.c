@@ -41,6 +41,7 @@ struct tls_dane {
 	char *nexthop;		/* the next-hop domain: second name */
 	struct tlsa_rec *recs;
 	size_t n;
+	int insecure_mx;	/* a match is Trusted, not Verified */
 };
 
 struct tls_dane *
@@ -51,6 +52,12 @@ tls_dane_new(const char *base_domain, const char *nexthop)
 	d->base_domain = xstrdup(base_domain);
 	d->nexthop = xstrdup(nexthop ? nexthop : "");
 	return d;
+}
+
+void
+tls_dane_mark_insecure_mx(struct tls_dane *d)
+{
+	d->insecure_mx = 1;
 }
 
 void
@@ -164,7 +171,7 @@ tls_client_dane_setup(SSL *ssl, const struct tls_dane *d, char **err)
 		*err = xstrdup("no usable TLSA records");
 		return -1;
 	}
-	tls_client_verify_mark_dane(ssl);
+	tls_client_verify_mark_dane(ssl, d->insecure_mx);
 	return 0;
 
 fail:

@@ -124,6 +124,9 @@ tls_policy_free(struct tls_policy *p)
 	if (p->trust_anchors)
 		X509_STORE_free(p->trust_anchors);
 	free(p->tafiles);
+	if (p->audit_anchors)
+		X509_STORE_free(p->audit_anchors);
+	free(p->audit);
 	free(p->servername);
 	free(p->nexthop_name);
 	free(p->error);

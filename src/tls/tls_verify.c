@@ -35,6 +35,8 @@ struct verify_state {
 	int depth;
 	char issuer[256];	/* of the certificate at that depth */
 	int dane;		/* checked by TLSA records (tls_dane.c) */
+	int dane_insecure_mx;	/* ... of an MX host whose name could be
+				 * forged */
 };
 
 static int state_index = -1;
@@ -95,13 +97,15 @@ tls_client_verify_init(SSL_CTX *ctx)
 }
 
 void
-tls_client_verify_mark_dane(SSL *ssl)
+tls_client_verify_mark_dane(SSL *ssl, int insecure_mx)
 {
 	struct verify_state *vs = state_index < 0 ? NULL :
 	    SSL_get_ex_data(ssl, state_index);
 
-	if (vs != NULL)
+	if (vs != NULL) {
 		vs->dane = 1;
+		vs->dane_insecure_mx = insecure_mx;
+	}
 }
 
 static int
@@ -111,6 +115,15 @@ uses_dane(SSL *ssl)
 	    SSL_get_ex_data(ssl, state_index);
 
 	return vs != NULL && vs->dane;
+}
+
+static int
+dane_insecure_mx(SSL *ssl)
+{
+	struct verify_state *vs = state_index < 0 ? NULL :
+	    SSL_get_ex_data(ssl, state_index);
+
+	return vs != NULL && vs->dane_insecure_mx;
 }
 
 int
@@ -310,9 +323,12 @@ tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
 		trusted = info.peer_trusted;
 		if (level == TLS_LEV_DANE) {
 			/* OpenSSL matched the records in the handshake; a
-			 * TLSA match stands for trust and name. */
+			 * TLSA match stands for trust and name, the name
+			 * only when the MX answer was secure. */
 			trusted = verified = tls_client_dane_verified(ssl,
 			    peer, loglevel);
+			if (dane_insecure_mx(ssl))
+				verified = 0;
 		} else if (level == TLS_LEV_FPRINT) {
 			/* A listed fingerprint stands for trust and name. */
 			if (fingerprint_matches(cert, policy, &cert_fp,
@@ -352,7 +368,8 @@ tls_client_check_peer(SSL *ssl, const struct tls_policy *policy,
 	/* Postfix's smtp_proto.c: trust first, then the match. */
 	if (must_trust(level) && !trusted)
 		*reason = xstrdup("Server certificate not trusted");
-	else if ((must_match(level) || level == TLS_LEV_DANE) && !verified)
+	else if (level == TLS_LEV_DANE ? !trusted :
+	    must_match(level) && !verified)
 		*reason = xstrdup("Server certificate not verified");
 	return *reason ? -1 : 0;
 }

@@ -1,7 +1,9 @@
-/* Fuzz harness: the TLSA answer parser (src/dns/dns_tlsa.c), fed whatever
+/* Fuzz harness: the TLSA answer parser (src/dns/dns_tlsa.c) and the
+ * answer's TTL (src/dns/dns_ttl.c, positive and negative), fed whatever
  * a server may send. Checked: success and failure are exclusive of
  * records, the count stays within DNS_TLSA_MAX, each record's data is
- * as long as it says (ASan reads every byte of it). */
+ * as long as it says (ASan reads every byte of it), a TTL is never
+ * above 2^31 - 1 and is 0 when nothing was found. */
 #include "config.h"
 
 #include <stdio.h>
@@ -22,6 +24,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65535)
 		return 0;
+	if (dns_answer_ttl(data, (int)size, DNS_TYPE_TLSA, &ttl))
+		CHECK(ttl <= 0x7fffffffU);
+	else
+		CHECK(ttl == 0);
 	status = dns_tlsa_parse(data, (int)size, &t, &n, &ttl);
 	if (status != ARES_SUCCESS) {
 		CHECK(status == ARES_EBADRESP);

@@ -326,6 +326,83 @@ class DaneTest(DaneTestCase):
                          "_%d._tcp.mx.den.sec.test" % self.port)
         self.assertEqual(len(sink.messages()), 1)
 
+    def test_secure_denial_is_kept_for_its_negative_ttl(self):
+        """A validated denial of TLSA is kept for its negative TTL (the
+        zone's SOA: 300 s): a second message to the same MX host asks
+        the resolver nothing (its query log counts one TLSA query)."""
+        ee = self.cert("ee", "mx.den.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        lab = self.lab([Zone("sec.test", self.mx_records("den",
+                                                         "sec.test"))])
+        relay = self.dane_relay(lab, "dane")
+        for _ in range(2):
+            queue_id = self.send(relay, "user@den.sec.test")
+            self.assertEqual(self.outcome(relay, queue_id)[0], SENT)
+        self.assertEqual(len(sink.messages()), 2)
+        qname = "_%d._tcp.mx.den.sec.test. TLSA IN" % self.port
+        self.assertEqual(lab.resolver_log().count(qname), 1,
+                         lab.resolver_log())
+
+    def insecure_mx_case(self, policy=None, match=True):
+        """d.insec.test (an unsigned zone: an insecure MX answer) has its
+        MX host in the signed sec.test, whose address and TLSA records
+        are secure; the TLSA record matches the sink's certificate or
+        another one. Returns (relay, lab, sink, outcome)."""
+        ee = self.cert("ee", "mx.d.sec.test")
+        other = self.cert("other", "mx.d.sec.test")
+        sink = self.sink(port=self.port, certs=ee.sink_certs())
+        lab = self.lab([
+            Zone("insec.test", ["d IN MX 10 mx.d.sec.test."],
+                 signed=False),
+            Zone("sec.test", ["mx.d IN A 127.0.0.1", self.tlsa(
+                "mx.d", 3, 1, 1, (ee if match else other).spki_sha256())])])
+        main = {}
+        if policy is not None:
+            main["smtp_tls_dane_insecure_mx_policy"] = policy
+        relay = self.dane_relay(lab, "dane", **main)
+        queue_id = self.send(relay, "user@d.insec.test")
+        return relay, lab, sink, queue_id, self.outcome(relay, queue_id)
+
+    def tlsa_asked(self, lab):
+        return "_%d._tcp.mx.d.sec.test. TLSA IN" % self.port in \
+            lab.resolver_log()
+
+    def test_insecure_mx_default_dane_match_is_trusted(self):
+        """Postfix's default (dane): the MX host's secure TLSA records
+        are used, and a match is Trusted, not Verified (the MX name
+        could have been forged)."""
+        relay, lab, sink, _, out = self.insecure_mx_case()
+        self.assertEqual(out[0], SENT, out)
+        relay.wait_log(r"Trusted TLS connection established to "
+                       r"mx\.d\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        relay.wait_log(r"Matched DANE EE certificate at depth 0: 3 1 1 ")
+        self.assertNotIn("Verified TLS", relay.maillog())
+        self.assertEqual(len(sink.messages()), 1)
+
+    def test_insecure_mx_default_dane_mismatch_deferred(self):
+        relay, lab, sink, queue_id, out = self.insecure_mx_case(
+            match=False)
+        self.assertDeferredNotBounced(relay, queue_id, out)
+        self.assertIn("Server certificate not verified", out[3])
+        self.assertEqual(sink.messages(), [])
+
+    def test_insecure_mx_policy_encrypt(self):
+        """encrypt: the records ask for TLS, nothing is authenticated."""
+        relay, lab, sink, _, out = self.insecure_mx_case("encrypt",
+                                                         match=False)
+        self.assertEqual(out[0], SENT, out)
+        relay.wait_log(r"Untrusted TLS connection established to "
+                       r"mx\.d\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        self.assertTrue(self.tlsa_asked(lab), lab.resolver_log())
+
+    def test_insecure_mx_policy_may(self):
+        """may: the records are not even looked up."""
+        relay, lab, sink, _, out = self.insecure_mx_case("may", match=False)
+        self.assertEqual(out[0], SENT, out)
+        relay.wait_log(r"Untrusted TLS connection established to "
+                       r"mx\.d\.sec\.test\[127\.0\.0\.1\]:%d" % self.port)
+        self.assertFalse(self.tlsa_asked(lab), lab.resolver_log())
+
     def test_tlsa_without_starttls_deferred(self):
         """TLSA records but the server offers no STARTTLS: dane never
         falls back to plaintext."""

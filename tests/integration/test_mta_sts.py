@@ -39,7 +39,7 @@ from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
 from relaytest import (DEFAULT_TIMERS, PYTHON, HarnessError,  # noqa: E402
                        OutboundTestCase, START_TIMEOUT, TestCA, free_port_on,
                        inline_table, main, openssl, read_text,
-                       require_tools, stop_pid, to_lines)
+                       require_tools, stop_pid, to_lines, wait_for)
 
 SENDER = "sender@senders.test"
 DOMAIN = "sts.test"
@@ -324,6 +324,50 @@ class FetchTest(MtaStsTestCase):
         (line,) = to_lines(relay, queue_id, "sent")
         self.assertEqual(len(self.web.requests()), 3)
 
+    def test_refreshed_before_it_expires(self):
+        # RFC 8461 5.1: a cached policy is fetched again before it
+        # expires. max_age is the policy's (the peer's data): 20 s, so
+        # that half of it, when tlsrelay refreshes, passes in the test.
+        sink = self.mx_sink()
+        self.web.serve(policy(max_age=20))
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: id=1 "
+                      r"mode=enforce max_age=20 fetched")
+        fetched_at = time.monotonic()
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+
+        # Younger than half its max_age: used as it is.
+        queue_id = self.send(relay)
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+
+        # Older than half (the clock is what this waits for): the next
+        # message goes out under the cached policy, and the policy is
+        # fetched again meanwhile, before it expires.
+        time.sleep(max(0.0, fetched_at + 11 - time.monotonic()))
+        self.web.serve(policy(max_age=24))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: id=1 "
+                      r"mode=enforce max_age=24 refreshed")
+        refreshed_at = time.monotonic()
+        self.assertLess(refreshed_at - fetched_at, 20)
+        self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 2)
+        # Not a fetch after expiry: the message had the cached policy.
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+
+        # A failed refresh keeps the policy: the web server gone, the
+        # refreshed policy (max_age 24) older than half: the message is
+        # still held to it.
+        self.web.stop()
+        time.sleep(max(0.0, refreshed_at + 13 - time.monotonic()))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"MTA-STS policy for sts\.test: refresh: .*; "
+                      r"keeping the cached policy id=1")
+        self.assert_sent(relay, queue_id, "Verified")
+
     def test_two_sts_records_is_no_policy(self):
         self.web.serve(policy())
         relay = self.sts_relay(self.sts_dns("1", extra_txt=(
@@ -333,6 +377,82 @@ class FetchTest(MtaStsTestCase):
                        r"STSv1 TXT record; no policy")
         self.assert_sent(relay, queue_id, "Untrusted")
         self.assertEqual(self.web.requests(), [])
+
+
+class MemoTest(MtaStsTestCase):
+    """What the queue manager remembers between messages: N messages to
+    a domain cost one TXT query (counted in the resolver's query log),
+    and a failed fetch is not repeated per message."""
+
+    N = 3
+
+    def send_all(self, relay, rcpt="user@" + DOMAIN, verdict="Untrusted"):
+        for _ in range(self.N):
+            queue_id = self.send(relay, rcpt)
+            self.wait_removed(relay, queue_id)
+            self.assertEqual(len(to_lines(relay, queue_id, "sent")), 1)
+
+    def test_no_txt_record_is_asked_once(self):
+        # A signed zone with a real SOA: the denial of
+        # _mta-sts.nosts.sec.test carries its negative TTL (300 s).
+        sink = self.mx_sink()
+        lab = DnssecLab(self, os.path.join(self.tmpdir, "lab-memo"), [
+            Zone("sec.test", ["nosts IN MX 10 mx.nosts",
+                              "mx.nosts IN A 127.0.0.1"])])
+        relay = self.sts_relay(lab, sink)
+        self.send_all(relay, "user@nosts.sec.test")
+        self.assertEqual(len(sink.messages()), self.N)
+        queries = [l for l in lab.resolver_log().splitlines()
+                   if "_mta-sts.nosts.sec.test. TXT IN" in l]
+        self.assertEqual(len(queries), 1, lab.resolver_log())
+        self.assertEqual(self.web.requests(), [])
+
+    def txt_queries(self, dns):
+        with open(dns.log_path) as f:
+            return [l for l in f if "query[TXT] _mta-sts.%s " % DOMAIN in l]
+
+    def test_cached_policy_txt_checked_once(self):
+        self.web.serve(policy())
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        self.send_all(relay)
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
+        self.assertEqual(len(self.web.requests()), 1)
+
+    def test_burst_waits_for_one_query_and_one_fetch(self):
+        # The policy server holds its answer: every message of the burst
+        # has its MX host (dnsmasq saw each A query) and asks for the
+        # policy while the first fetch is in flight; they wait for it.
+        hold = os.path.join(self.web_dir, "hold")
+        open(hold, "w").close()
+        self.web.serve(policy())
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        queue_ids = [self.send(relay) for _ in range(self.N)]
+
+        def a_queries():
+            with open(dns.log_path) as f:
+                return sum("query[A] %s " % MX in l for l in f)
+        wait_for("%d A queries" % self.N, lambda: a_queries() >= self.N,
+                 20, dns.log)
+        wait_for("the policy request", lambda: self.web.requests(), 20,
+                 relay.maillog)
+        os.unlink(hold)
+        for queue_id in queue_ids:
+            self.assert_sent(relay, queue_id, "Verified")
+        self.assertEqual(len(self.web.requests()), 1)
+        self.assertEqual(relay.maillog().count(" fetched"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
+
+    def test_failed_fetch_is_not_repeated_per_message(self):
+        self.web.serve(None)
+        dns = self.sts_dns()
+        relay = self.sts_relay(dns, self.mx_sink())
+        self.send_all(relay)
+        self.assertEqual(len(self.web.requests()), 1)
+        self.assertEqual(relay.maillog().count("HTTP 404; no policy"), 1)
+        self.assertEqual(len(self.txt_queries(dns)), 1, dns.log())
 
 
 class EnforceTest(MtaStsTestCase):
@@ -377,6 +497,46 @@ class EnforceTest(MtaStsTestCase):
         self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, testing\): "
                        r"MX host mx\.sts\.test is not in the policy: would "
                        r"be skipped in mode enforce" % queue_id)
+        self.assert_sent(relay, queue_id, "Untrusted")
+        # Its certificate would pass: nothing else would fail.
+        self.assertNotIn("would fail in mode enforce", relay.maillog())
+
+    def test_testing_mode_reports_a_certificate_that_would_fail(self):
+        # RFC 8461 5: in mode testing a failure is reported, the mail
+        # delivered as without the policy.
+        sink = self.mx_sink(self.sts_certs.mx_other)
+        self.web.serve(policy(mode="testing"))
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: certificate not "
+                      r"trusted \(unable to get local issuer certificate\): "
+                      r"would fail in mode enforce" % queue_id)
+        self.assert_sent(relay, queue_id, "Untrusted")
+        self.assertEqual(len(sink.messages()), 1)
+
+    def test_testing_mode_reports_a_server_without_starttls(self):
+        self.web.serve(policy(mode="testing"))
+        sink = self.sink(tls=False)
+        relay = self.sts_relay(self.sts_dns(), sink)
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: STARTTLS not "
+                      r"offered: would fail in mode enforce" % queue_id)
+        self.wait_removed(relay, queue_id)
+        self.assertEqual(len(to_lines(relay, queue_id, "sent")), 1)
+        self.assertEqual(len(sink.messages()), 1)
+
+    def test_testing_mode_reports_a_name_that_would_fail(self):
+        # A certificate of the trusted CA, for another name.
+        cert = self.sts_certs.leaf("mx-wrong-name", "ca", "other.sts.test")
+        self.web.serve(policy(mode="testing"))
+        relay = self.sts_relay(self.sts_dns(), self.mx_sink(cert))
+        queue_id = self.send(relay)
+        self.wait_sts(relay, r"%s: MTA-STS policy for sts\.test \(id=1, "
+                      r"testing\): MX host mx\.sts\.test: certificate name "
+                      r"does not match the MX host: would fail in mode "
+                      r"enforce" % queue_id)
         self.assert_sent(relay, queue_id, "Untrusted")
 
     def test_policy_maps_entry_wins(self):

@@ -1097,6 +1097,8 @@ struct fake_dns {
 	struct event *ev;
 	int ad[64];
 	int rcode;
+	unsigned soa_ttl;	/* not 0: an SOA in the authority section, */
+	unsigned soa_minimum;	/* with this MINIMUM */
 	int queries;
 	unsigned short ids[16];
 	int query_ad[16];
@@ -1155,6 +1157,21 @@ fake_dns_cb(evutil_socket_t fd, short what, void *arg)
 		memcpy(r + rlen + sizeof(rr), rd, rdlen);
 		rlen += sizeof(rr) + rdlen;
 		r[7] = 1;
+	} else if (f->soa_ttl != 0) {
+		unsigned char rr[12] = { 0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0,
+		    0, 24 };
+		unsigned char soa[24] = { 0xc0, 12, 0xc0, 12 };
+		unsigned i;
+
+		for (i = 0; i < 4; i++) {
+			rr[6 + i] = (unsigned char)(f->soa_ttl >> (24 - 8 * i));
+			soa[20 + i] = (unsigned char)(f->soa_minimum >>
+			    (24 - 8 * i));
+		}
+		memcpy(r + rlen, rr, sizeof(rr));
+		memcpy(r + rlen + sizeof(rr), soa, sizeof(soa));
+		rlen += sizeof(rr) + sizeof(soa);
+		r[9] = 1;
 	}
 	(void)sendto(fd, r, rlen, 0, (struct sockaddr *)&from, fromlen);
 }
@@ -1193,6 +1210,7 @@ struct tlsa_result {
 	enum dns_status status;
 	int secure;
 	size_t n;
+	unsigned int ttl;
 	char *why;
 	struct event_base *base;
 };
@@ -1204,8 +1222,8 @@ on_tlsa(void *arg, enum dns_status status, int secure,
 {
 	struct tlsa_result *r = arg;
 
-	(void)ttl;
 	r->calls++;
+	r->ttl = ttl;
 	r->status = status;
 	r->secure = secure;
 	r->n = n;
@@ -1251,12 +1269,27 @@ START_TEST(test_dnssec_tlsa_status)
 	ck_assert_int_eq(r.status, DNS_OK);
 	ck_assert_int_eq(r.secure, 0);
 
-	/* A validated denial. */
+	/* A validated denial, kept for its SOA's negative TTL (RFC 2308
+	 * 5: the smaller of the SOA's TTL and MINIMUM), bounded. */
 	f.ad[DNS_TYPE_TLSA] = 1;
 	f.rcode = NXDOMAIN;
+	f.soa_ttl = 1800;
+	f.soa_minimum = 1200;
 	tlsa(dns, base, &r);
 	ck_assert_int_eq(r.status, DNS_NOTFOUND);
 	ck_assert_int_eq(r.secure, 1);
+	ck_assert_uint_eq(r.ttl, 1200);
+	f.soa_ttl = 7;
+	tlsa(dns, base, &r);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MIN);
+	f.soa_ttl = f.soa_minimum = 86400;
+	tlsa(dns, base, &r);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MAX);
+	/* Without an SOA: the least. */
+	f.soa_ttl = 0;
+	tlsa(dns, base, &r);
+	ck_assert_int_eq(r.status, DNS_NOTFOUND);
+	ck_assert_uint_eq(r.ttl, DNS_NEGATIVE_TTL_MIN);
 
 	/* SERVFAIL (bogus) is its own failure, not a dead server. */
 	f.rcode = SERVFAIL;
@@ -1268,7 +1301,7 @@ START_TEST(test_dnssec_tlsa_status)
 	free(r.why);
 
 	/* A fresh random ID each time (four equal ones: 2^-48). */
-	ck_assert_int_eq(f.queries, 4);
+	ck_assert_int_eq(f.queries, 7);
 	ck_assert(!(f.ids[0] == f.ids[1] && f.ids[1] == f.ids[2] &&
 	    f.ids[2] == f.ids[3]));
 	dns_free(dns);
@@ -1462,6 +1495,103 @@ START_TEST(test_tlsa_parse_malformed)
 }
 END_TEST
 
+/* The counts of a message's answer and authority sections. */
+static void
+msg_counts(struct msg *m, unsigned ancount, unsigned nscount)
+{
+	m->b[6] = (unsigned char)(ancount >> 8);
+	m->b[7] = (unsigned char)ancount;
+	m->b[8] = (unsigned char)(nscount >> 8);
+	m->b[9] = (unsigned char)nscount;
+}
+
+/* An SOA record (MNAME and RNAME as pointers to the question's name),
+ * with MINIMUM minimum. */
+static void
+msg_soa(struct msg *m, unsigned ttl, unsigned minimum, size_t rdlen)
+{
+	unsigned char rdata[24] = { 0xc0, 12, 0xc0, 12, 0, 0, 0, 1 };
+
+	rdata[20] = (unsigned char)(minimum >> 24);
+	rdata[21] = (unsigned char)(minimum >> 16);
+	rdata[22] = (unsigned char)(minimum >> 8);
+	rdata[23] = (unsigned char)minimum;
+	msg_rr(m, 6, ttl, rdata, rdlen);
+}
+
+START_TEST(test_answer_ttl)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
+	struct msg m;
+	unsigned int ttl;
+	size_t cut;
+
+	/* Records: the smallest TTL of the type asked, others ignored. */
+	msg_begin(&m, 3);
+	msg_rr(&m, DNS_TYPE_TLSA, 3600, r1, sizeof(r1));
+	msg_rr(&m, 5, 60, "\0", 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 300, r1, sizeof(r1));
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 300);
+
+	/* A denial: the smaller of the SOA's TTL and MINIMUM (RFC 2308
+	 * 5). */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 900, 240, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 240);
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 120, 3600, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TXT, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 120);
+	/* A CNAME answered, its target denied: still a denial. */
+	msg_begin(&m, 1);
+	msg_rr(&m, 5, 60, "\0", 1);
+	msg_counts(&m, 1, 1);
+	msg_soa(&m, 600, 500, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 500);
+	/* A TTL with the top bit set is 0 (RFC 2181 8). */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 0x80000001U, 300, 24);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 0);
+
+	/* No SOA (dnsmasq's NODATA): nothing said. */
+	msg_begin(&m, 0);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    0);
+	ck_assert_uint_eq(ttl, 0);
+	ck_assert_int_eq(dns_answer_ttl(NULL, 0, DNS_TYPE_TLSA, &ttl), 0);
+	/* An SOA without room for its five numbers. */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 300, 300, 23);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    0);
+	/* Every truncation of a good denial says nothing, read in bounds. */
+	msg_begin(&m, 0);
+	msg_counts(&m, 0, 1);
+	msg_soa(&m, 300, 300, 24);
+	for (cut = 0; cut < m.len; cut++) {
+		unsigned char *copy = xmalloc(cut > 0 ? cut : 1);
+
+		memcpy(copy, m.b, cut);
+		ck_assert_int_eq(dns_answer_ttl(copy, (int)cut, DNS_TYPE_TLSA,
+		    &ttl), 0);
+		free(copy);
+	}
+}
+END_TEST
+
 START_TEST(test_tlsa_parse_limit)
 {
 	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
@@ -1505,6 +1635,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_tlsa_parse);
 	tcase_add_test(tc, test_tlsa_parse_malformed);
 	tcase_add_test(tc, test_tlsa_parse_limit);
+	tcase_add_test(tc, test_answer_ttl);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dnssec");

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "tlsrelay/scache.h"
 #include "tlsrelay/util.h"
 #include "testutil.h"
+#include "mtasts_int.h"		/* the memo */
 
 static struct mtasts_policy *
 parse(const char *text)
@@ -308,6 +310,80 @@ START_TEST(cache_round_trip)
 }
 END_TEST
 
+/* ---- the memo (mtasts_memo.c) -------------------------------------- */
+
+START_TEST(memo_txt_bounds_and_expiry)
+{
+	struct mtasts_memo *m = mtasts_memo_new();
+	const struct mtasts_memo_txt *t;
+	time_t now = 1000000;
+
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "a.test", now));
+	/* A TTL of 0 (or no SOA) is kept the least, 60 s. */
+	mtasts_memo_txt_put(m, "a.test", "", NULL, 0, now);
+	t = mtasts_memo_txt_get(m, "a.test", now + MTASTS_MEMO_TTL_MIN - 1);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->id, "");
+	ck_assert_ptr_null(t->why);
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "a.test",
+	    now + MTASTS_MEMO_TTL_MIN));
+	/* A day is kept an hour; the id and why as given. */
+	mtasts_memo_txt_put(m, "b.test", "20260101", NULL, 86400, now);
+	mtasts_memo_txt_put(m, "c.test", NULL, "no STSv1 TXT record", 300,
+	    now);
+	/* (Time only goes forward: a lookup drops what has expired.) */
+	t = mtasts_memo_txt_get(m, "c.test", now + 299);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->why, "no STSv1 TXT record");
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "c.test", now + 300));
+	t = mtasts_memo_txt_get(m, "b.test", now + MTASTS_MEMO_TTL_MAX - 1);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->id, "20260101");
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "b.test",
+	    now + MTASTS_MEMO_TTL_MAX));
+	mtasts_memo_free(m);
+}
+END_TEST
+
+START_TEST(memo_fetch_failed)
+{
+	struct mtasts_memo *m = mtasts_memo_new();
+	time_t now = 1000000;
+
+	ck_assert(!mtasts_memo_fetch_blocked(m, "a.test", "1", now));
+	mtasts_memo_fetch_failed(m, "a.test", "1", now);
+	ck_assert(mtasts_memo_fetch_blocked(m, "a.test", "1",
+	    now + MTASTS_FETCH_RETRY - 1));
+	/* Another id is another policy: fetched at once. */
+	ck_assert(!mtasts_memo_fetch_blocked(m, "a.test", "2", now));
+	ck_assert(!mtasts_memo_fetch_blocked(m, "b.test", "1", now));
+	ck_assert(!mtasts_memo_fetch_blocked(m, "a.test", "1",
+	    now + MTASTS_FETCH_RETRY));
+	/* A failed fetch does not make a TXT answer up. */
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "a.test", now));
+	mtasts_memo_free(m);
+}
+END_TEST
+
+START_TEST(memo_bounded)
+{
+	struct mtasts_memo *m = mtasts_memo_new();
+	time_t now = 1000000;
+	char name[32];
+
+	for (int i = 0; i <= MTASTS_MEMO_MAX; i++) {
+		snprintf(name, sizeof(name), "d%d.test", i);
+		mtasts_memo_txt_put(m, name, "1", NULL, 3600, now);
+	}
+	/* The oldest went; the newest stay. */
+	ck_assert_ptr_null(mtasts_memo_txt_get(m, "d0.test", now));
+	ck_assert_ptr_nonnull(mtasts_memo_txt_get(m, "d1.test", now));
+	snprintf(name, sizeof(name), "d%d.test", MTASTS_MEMO_MAX);
+	ck_assert_ptr_nonnull(mtasts_memo_txt_get(m, name, now));
+	mtasts_memo_free(m);
+}
+END_TEST
+
 static Suite *
 mtasts_suite(void)
 {
@@ -326,6 +402,12 @@ mtasts_suite(void)
 	tc = tcase_create("mx");
 	tcase_add_test(tc, mx_patterns);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("memo");
+	tcase_add_test(tc, memo_txt_bounds_and_expiry);
+	tcase_add_test(tc, memo_fetch_failed);
+	tcase_add_test(tc, memo_bounded);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("cache");
 	tcase_add_test(tc, cache_round_trip);
 	suite_add_tcase(s, tc);

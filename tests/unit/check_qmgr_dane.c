@@ -36,10 +36,13 @@ decide(int insecure, enum dns_status status, int secure,
     const struct dns_tlsa *recs, size_t n, const char *why,
     struct qmgr_dane_verdict *dane, struct qmgr_dane_verdict *only)
 {
-	qmgr_dane_decide(dane, TLS_LEV_DANE, HOST, QNAME, "example.test",
-	    insecure, status, secure, recs, n, why);
-	qmgr_dane_decide(only, TLS_LEV_DANE_ONLY, HOST, QNAME, "example.test",
-	    insecure, status, secure, recs, n, why);
+	enum qmgr_dane_trust trust = insecure ? QMGR_DANE_INSECURE :
+	    QMGR_DANE_SECURE;
+
+	qmgr_dane_decide(dane, TLS_LEV_DANE, QMGR_INSECURE_MX_DANE, HOST,
+	    QNAME, "example.test", trust, status, secure, recs, n, why);
+	qmgr_dane_decide(only, TLS_LEV_DANE_ONLY, QMGR_INSECURE_MX_DANE, HOST,
+	    QNAME, "example.test", trust, status, secure, recs, n, why);
 }
 
 static void
@@ -135,6 +138,45 @@ START_TEST(lookup_failure_defers_both)
 }
 END_TEST
 
+/* Secure addresses through an insecure MX answer, at dane
+ * (smtp_tls_dane_insecure_mx_policy): dane uses the records, encrypt
+ * makes them a demand for TLS; the trust of a target says which case. */
+START_TEST(insecure_mx_policy)
+{
+	struct dns_tlsa r = rec(3, 1, 1, 32);
+	struct qmgr_dane_verdict v;
+	struct dns_target t;
+
+	qmgr_dane_decide(&v, TLS_LEV_DANE, QMGR_INSECURE_MX_DANE, HOST, QNAME,
+	    "example.test", QMGR_DANE_INSECURE_MX, DNS_OK, 1, &r, 1, NULL);
+	ck_assert_ptr_nonnull(v.tlsa);
+	ck_assert_ptr_null(v.defer);
+	qmgr_dane_verdict_clear(&v);
+	qmgr_dane_decide(&v, TLS_LEV_DANE, QMGR_INSECURE_MX_ENCRYPT, HOST,
+	    QNAME, "example.test", QMGR_DANE_INSECURE_MX, DNS_OK, 1, &r, 1,
+	    NULL);
+	ck_assert_ptr_null(v.tlsa);
+	ck_assert_int_eq(v.encrypt, 1);
+	ck_assert_ptr_null(v.defer);
+	qmgr_dane_verdict_clear(&v);
+
+	memset(&t, 0, sizeof(t));
+	t.addr_dnssec_valid = 1;
+	ck_assert_int_eq(qmgr_dane_trust(&t, TLS_LEV_DANE,
+	    QMGR_INSECURE_MX_DANE), QMGR_DANE_INSECURE_MX);
+	ck_assert_int_eq(qmgr_dane_trust(&t, TLS_LEV_DANE,
+	    QMGR_INSECURE_MX_MAY), QMGR_DANE_INSECURE);
+	ck_assert_int_eq(qmgr_dane_trust(&t, TLS_LEV_DANE_ONLY,
+	    QMGR_INSECURE_MX_DANE), QMGR_DANE_INSECURE);
+	t.dnssec_valid = 1;
+	ck_assert_int_eq(qmgr_dane_trust(&t, TLS_LEV_DANE_ONLY,
+	    QMGR_INSECURE_MX_MAY), QMGR_DANE_SECURE);
+	t.dnssec_valid = t.addr_dnssec_valid = 0;
+	ck_assert_int_eq(qmgr_dane_trust(&t, TLS_LEV_DANE,
+	    QMGR_INSECURE_MX_DANE), QMGR_DANE_INSECURE);
+}
+END_TEST
+
 static Suite *
 qmgr_dane_suite(void)
 {
@@ -146,6 +188,7 @@ qmgr_dane_suite(void)
 	tcase_add_test(tc, insecure_answers_mean_may);
 	tcase_add_test(tc, denials_mean_may);
 	tcase_add_test(tc, lookup_failure_defers_both);
+	tcase_add_test(tc, insecure_mx_policy);
 	suite_add_tcase(s, tc);
 	return s;
 }

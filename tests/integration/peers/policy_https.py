@@ -11,7 +11,8 @@ read again for every request, says what to answer:
 status, content_type and body as given; location adds a Location header
 (a redirect); pad appends that many "#" bytes after the body (a policy
 too large to accept). Without response.json: 404. Each request appends
-"PATH HOST" to DIR/requests.log before the answer goes out; DIR/ready
+"PATH HOST" to DIR/requests.log before the answer goes out; while
+DIR/hold exists, the answer waits for it to go (a slow server). DIR/ready
 appears once the server listens.
 """
 
@@ -21,6 +22,7 @@ import json
 import os
 import ssl
 import sys
+import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,6 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         directory = self.server.directory
         with open(os.path.join(directory, "requests.log"), "a") as f:
             f.write("%s %s\n" % (self.path, self.headers.get("Host", "-")))
+        while os.path.exists(os.path.join(directory, "hold")):
+            time.sleep(0.05)
         try:
             with open(os.path.join(directory, "response.json")) as f:
                 spec = json.load(f)
