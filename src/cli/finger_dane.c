@@ -102,6 +102,9 @@ print_answer(const char *qname, const struct tlsa_answer *a)
 /* The DANE session's state, for its tls_done callback. */
 struct dane_session {
 	struct finger_dane *fd;
+	const char *match;	/* "Verified", or "Trusted" through an
+				 * insecure MX answer (the name could be
+				 * forged) */
 	const struct tls_policy *policy;
 	const char *hostname;
 	const char *peer;
@@ -125,12 +128,12 @@ on_dane_tls(SSL *ssl, void *arg)
 	if (fd->verified &&
 	    (depth = SSL_get0_dane_authority(ssl, NULL, &mspki)) >= 0) {
 		(void)SSL_get0_dane_tlsa(ssl, &u, &s, &m, NULL, NULL);
-		fd->result = xasprintf("Verified: TLSA %u %u %u matched the "
-		    "%s at depth %d", u, s, m, mspki != NULL ?
+		fd->result = xasprintf("%s: TLSA %u %u %u matched the "
+		    "%s at depth %d", ds->match, u, s, m, mspki != NULL ?
 		    "TA public key" : depth > 0 ? "TA certificate" :
 		    "EE certificate", depth);
 	} else if (fd->verified)
-		fd->result = xstrdup("Verified");
+		fd->result = xstrdup(ds->match);
 	else
 		fd->result = xasprintf("%s (%s)", reason ? reason : "not "
 		    "verified", X509_verify_cert_error_string(
@@ -142,7 +145,7 @@ on_dane_tls(SSL *ssl, void *arg)
 static void
 dane_handshake(struct finger_dane *fd, struct event_base *base,
     const struct dns_target *t, const struct finger_probe *first,
-    const struct finger_dane_in *in)
+    const struct finger_dane_in *in, enum qmgr_dane_trust trust)
 {
 	struct finger_probe p;
 	struct dane_session ds;
@@ -153,6 +156,7 @@ dane_handshake(struct finger_dane *fd, struct event_base *base,
 	ds.hostname = t->hostname;
 	ds.peer = first->peer;
 	ds.loglevel = in->loglevel;
+	ds.match = trust == QMGR_DANE_INSECURE_MX ? "Trusted" : "Verified";
 	p = *first;
 	p.ssl_ctx = in->ssl_ctx;
 	p.policy = in->policy;
@@ -217,7 +221,7 @@ finger_dane_run(struct finger_dane *fd, struct event_base *base,
 			fd->result = xstrdup(first->why ? first->why :
 			    "no SMTP session");
 		else
-			dane_handshake(fd, base, t, first, in);
+			dane_handshake(fd, base, t, first, in, trust[0]);
 	}
 	dns_tlsa_free(a.recs, a.n);
 	free(a.why);

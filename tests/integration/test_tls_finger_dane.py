@@ -58,7 +58,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
             self.port, owner, usage, selector, mtype, data)
 
     def finger(self, dest, lab, level, *args, expect, policies=None,
-               dns_level="dnssec"):
+               dns_level="dnssec", main=None):
         settings = dict(DEFAULT_TIMERS)
         settings.update({
             "smtp_tcp_port": str(self.port),
@@ -67,6 +67,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         })
         if policies:
             settings["smtp_tls_policy_maps"] = inline_table(policies)
+        settings.update(main or {})
         relay = self.outbound_relay(main=settings, dns=lab, start=False)
         status, out = self.tlsrelay("tls-finger", "-c", relay.dir, *args,
                                     dest, timeout=90)
@@ -216,6 +217,39 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
                           expect=1)
         self.assertEqual(self.level_and_result(out), ("dane-only", only))
         self.assertNotIn("TLSA IN", lab.resolver_log())
+
+    def test_insecure_mx_follows_the_policy(self):
+        """An MX host with secure addresses and TLSA records, named by an
+        insecure MX answer: at dane (smtp_tls_dane_insecure_mx_policy =
+        dane, Postfix's default) the records are used and the handshake
+        matches; dane-only defers; with the policy may nothing is looked
+        up, as the queue manager decides."""
+        ee = self.cert("ee", "mx.d.sec.test")
+        self.sink(port=self.port, certs=ee.sink_certs())
+        lab = self.lab([
+            Zone("insec.test", ["d IN MX 10 mx.d.sec.test."],
+                 signed=False),
+            Zone("sec.test", ["mx.d IN A 127.0.0.1", self.tlsa(
+                "mx.d", 3, 1, 1, ee.spki_sha256())])])
+        qname = "_%d._tcp.mx.d.sec.test" % self.port
+        out = self.finger("d.insec.test", lab, "dane", expect=0)
+        self.assertIn("DANE TLSA %s: the MX answer is not DNSSEC-validated, "
+                      "the addresses of mx.d.sec.test are: "
+                      "smtp_tls_dane_insecure_mx_policy applies at dane, "
+                      "dane-only defers\n" % qname, out)
+        # Trusted, not Verified: the MX name could have been forged.
+        self.assertIn("DANE handshake with %s: Trusted: TLSA 3 1 1 matched "
+                      "the EE certificate at depth 0" % self.peer(
+                          "mx.d.sec.test"), out)
+        self.assertTrue(self.verdict(out, "dane").startswith(
+            "would deliver"), out)
+        self.assertEqual(self.verdict(out, "dane-only"),
+                         "would defer: mx.d.sec.test is not a "
+                         "DNSSEC-validated MX host; dane-only needs one")
+        out = self.finger("d.insec.test", lab, "dane", expect=0,
+                          main={"smtp_tls_dane_insecure_mx_policy": "may"})
+        self.assertIn("DANE TLSA %s: not looked up" % qname, out)
+        self.assertNotIn("DANE handshake", out)
 
     def test_secure_denial_dane_is_may(self):
         """A validated zone without TLSA at _PORT._tcp (the only record is
