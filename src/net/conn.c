@@ -20,6 +20,9 @@
 #include "tlsrelay/log.h"
 #include "conn_int.h"
 
+/* The most libevent writes in one turn of the loop. */
+#define CONN_WRITE_MAX	(64 * 1024)
+
 static void close_continue(struct conn *);
 static void conn_free(struct conn *);
 
@@ -154,6 +157,11 @@ conn_attach(struct conn *conn, struct bufferevent *bev)
 	conn->bev = bev;
 	bufferevent_setcb(bev, read_cb, write_cb, event_cb, conn);
 	bufferevent_setwatermark(bev, EV_WRITE, conn->write_low, 0);
+	/* libevent writes at most 16 KiB a turn by default; OpenSSL's
+	 * bufferevent makes an SSL_write of each buffer part inside that,
+	 * so a part that straddles the limit went out as two records, one
+	 * of them small (each one a write(2)). */
+	bufferevent_set_max_single_write(bev, CONN_WRITE_MAX);
 	if (conn->idle > 0)
 		bufferevent_set_timeouts(bev, &tv, &tv);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
