@@ -21,26 +21,43 @@ enum log_dest { LOG_TO_STDERR, LOG_TO_FILE, LOG_TO_SYSLOG };
 static enum log_dest log_dest = LOG_TO_STDERR;
 static int log_fd = -1;
 static char log_tag[160] = "tlsrelay";
+static pid_t tag_pid;		/* the process log_tag was made for; 0: stale */
 static char log_host[256];
 static char syslog_ident[64] = "tlsrelay";
 static char service_name[64] = "tlsrelay";
 int msg_verbose;
 
-static void
-update_tag(void)
+/* "ident/service[pid]", remade when a name changed or in a new process.
+ * Made when a line is logged, not when the names are set: the connection
+ * layer sets them around every callback, which must cost no system call
+ * (getpid) and no formatting. */
+static const char *
+current_tag(void)
 {
-	snprintf(log_tag, sizeof(log_tag), "%s/%s[%ld]", syslog_ident,
-	    service_name, (long)getpid());
+	pid_t pid = getpid();
+
+	if (pid != tag_pid) {
+		snprintf(log_tag, sizeof(log_tag), "%s/%s[%ld]", syslog_ident,
+		    service_name, (long)pid);
+		tag_pid = pid;
+	}
+	return log_tag;
+}
+
+static void
+set_name(char *dst, size_t size, const char *name)
+{
+	if (name == NULL || *name == '\0' || strcmp(dst, name) == 0)
+		return;
+	snprintf(dst, size, "%s", name);
+	tag_pid = 0;
 }
 
 void
 log_set_service(const char *syslog_name, const char *service)
 {
-	if (syslog_name && *syslog_name)
-		snprintf(syslog_ident, sizeof(syslog_ident), "%s", syslog_name);
-	if (service && *service)
-		snprintf(service_name, sizeof(service_name), "%s", service);
-	update_tag();
+	set_name(syslog_ident, sizeof(syslog_ident), syslog_name);
+	set_name(service_name, sizeof(service_name), service);
 }
 
 const char *
@@ -143,7 +160,6 @@ log_open(const char *maillog_file, int to_stderr, const char *facility,
 		openlog(syslog_ident, LOG_PID | LOG_NDELAY, code);
 		log_dest = LOG_TO_SYSLOG;
 	}
-	update_tag();
 	return 0;
 }
 
@@ -191,10 +207,10 @@ vlog(int priority, const char *prefix, const char *fmt, va_list ap)
 		localtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 		n = snprintf(line, sizeof(line), "%s %s %s: %s%s\n", stamp,
-		    log_host, log_tag, prefix, text);
+		    log_host, current_tag(), prefix, text);
 	} else {
-		n = snprintf(line, sizeof(line), "%s: %s%s\n", log_tag, prefix,
-		    text);
+		n = snprintf(line, sizeof(line), "%s: %s%s\n", current_tag(),
+		    prefix, text);
 	}
 	if (n > (int)sizeof(line) - 1) {
 		n = (int)sizeof(line) - 1;
@@ -276,7 +292,7 @@ msg_fatal(const char *fmt, ...)
 	 * sees why we stopped. */
 	if (log_dest != LOG_TO_STDERR && isatty(STDERR_FILENO)) {
 		va_start(ap, fmt);
-		fprintf(stderr, "%s: fatal: ", log_tag);
+		fprintf(stderr, "%s: fatal: ", current_tag());
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
 		va_end(ap);

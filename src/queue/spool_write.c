@@ -208,13 +208,6 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 		    strlen(env->recipients[i]));
 		spool_write(w, "\n", 1);
 	}
-	/* Its digits are set at commit, in place (record_content_size). */
-	w->size_offset = (off_t)w->written + 1;
-	snprintf(line, sizeof(line), "%0*d", SPOOL_SIZE_DIGITS, 0);
-	put_record(w, SPOOL_REC_CONTENT_SIZE, line);
-	put_record(w, SPOOL_REC_CONTENT, "");
-	w->content_start = w->written;
-
 	/* Write the envelope now, so a full disk shows before DATA. */
 	if (writer_flush(w) < 0) {
 		*err = xasprintf("queue file write error: %s",
@@ -222,6 +215,14 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 		spool_abort(w);
 		return NULL;
 	}
+	/* Its digits are set at commit, in place (record_content_size);
+	 * kept in the buffer with the content that follows, they are set
+	 * there when the content fits in it. */
+	w->size_offset = (off_t)w->written + 1;
+	snprintf(line, sizeof(line), "%0*d", SPOOL_SIZE_DIGITS, 0);
+	put_record(w, SPOOL_REC_CONTENT_SIZE, line);
+	put_record(w, SPOOL_REC_CONTENT, "");
+	w->content_start = w->written;
 	return w;
 }
 
@@ -258,17 +259,25 @@ commit_error(const char *path, const char *step, int error)
 	return xasprintf("queue file %s error: %s", step, strerror(error));
 }
 
-/* The first half of a commit: flush, fsync, close, rename into incoming/.
- * Returns NULL, or the error with the tmp file removed. */
 /* The z record's digits: the content's length, before the fsync that
- * makes the file durable. */
+ * makes the file durable; then the rest of the buffer. In the buffer when
+ * the digits are still there (a message smaller than the buffer), else
+ * with a pwrite. */
 static int
 record_content_size(struct spool_writer *w)
 {
 	char digits[SPOOL_SIZE_DIGITS + 1];
+	unsigned long long flushed = w->written - w->buf_len;
 
 	snprintf(digits, sizeof(digits), "%0*llu", SPOOL_SIZE_DIGITS,
 	    w->written - w->content_start);
+	if ((unsigned long long)w->size_offset >= flushed) {
+		memcpy(w->buf + ((unsigned long long)w->size_offset - flushed),
+		    digits, SPOOL_SIZE_DIGITS);
+		return writer_flush(w);
+	}
+	if (writer_flush(w) < 0)
+		return -1;
 	if (pwrite(w->fd, digits, SPOOL_SIZE_DIGITS, w->size_offset) !=
 	    SPOOL_SIZE_DIGITS) {
 		w->error = errno ? errno : EIO;
@@ -277,10 +286,12 @@ record_content_size(struct spool_writer *w)
 	return 0;
 }
 
+/* The first half of a commit: flush, fsync, close, rename into incoming/.
+ * Returns NULL, or the error with the tmp file removed. */
 static char *
 commit_file(struct spool_writer *w)
 {
-	int flushed = writer_flush(w) < 0 ? -1 : record_content_size(w);
+	int flushed = record_content_size(w);
 	int fd = w->fd;
 
 	w->fd = -1;

@@ -65,6 +65,32 @@ bare_lf(struct smtpd_data_reader *reader, struct strbuf *out,
 	return 1;
 }
 
+/* The end of the stretch from i on that the states would copy as it is,
+ * to be copied in one go: ordinary bytes, a CR that is not last (a bare
+ * CR is content), and CR LF followed by a line that does not start with
+ * "." (ST_CR and ST_BOL would pass it through back to ST_TEXT). It stops
+ * before a bare LF, before a CR LF whose next line starts with "." or is
+ * not here yet, and before a CR that ends the input. */
+static size_t
+text_run(const char *in, size_t i, size_t len)
+{
+	size_t from = i;
+
+	for (;;) {
+		const char *nl = memchr(in + from, '\n', len - from);
+		size_t at;
+
+		if (nl == NULL)
+			return in[len - 1] == '\r' ? len - 1 : len;
+		at = (size_t)(nl - in);
+		if (at == i || in[at - 1] != '\r')
+			return at;			/* a bare LF */
+		if (at + 1 == len || in[at + 1] == '.')
+			return at - 1;
+		from = at + 1;
+	}
+}
+
 enum data_result
 smtpd_data_feed(struct smtpd_data_reader *reader, const char *in, size_t len,
     struct strbuf *out, size_t *consumed)
@@ -134,11 +160,8 @@ smtpd_data_feed(struct smtpd_data_reader *reader, const char *in, size_t len,
 			continue;
 
 		case ST_TEXT: {
-			size_t run = i;
+			size_t run = text_run(in, i, len);
 
-			/* Copy the run of ordinary bytes in one go. */
-			while (run < len && in[run] != '\r' && in[run] != '\n')
-				run++;
 			if (run > i) {
 				emit(reader, out, in + i, run - i);
 				i = run;
