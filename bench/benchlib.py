@@ -333,8 +333,9 @@ class Postfix:
         # (a thousand smtpd after the idle test) may take a moment more.
         deadline = time.monotonic() + relaytest.STOP_TIMEOUT
         while True:
-            left = [p for p in pids if relaytest.proc_stat(p) and
-                    relaytest.proc_stat(p)[0] != "Z"]
+            # One read per process: it may exit between two.
+            left = [p for p in pids
+                    if (relaytest.proc_stat(p) or "Z")[0] != "Z"]
             if not left:
                 break
             if time.monotonic() > deadline:
