@@ -156,8 +156,8 @@ def kill_tree(proc):
         pass
     deadline = time.monotonic() + relaytest.STOP_TIMEOUT
     while True:
-        left = [p for p in pids if relaytest.proc_stat(p) and
-                relaytest.proc_stat(p)[0] != "Z"]
+        left = [p for p in pids
+                if (relaytest.proc_stat(p) or "Z")[0] != "Z"]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.05)
