@@ -22,6 +22,8 @@ static enum log_dest log_dest = LOG_TO_STDERR;
 static int log_fd = -1;
 static char log_tag[160] = "tlsrelay";
 static pid_t tag_pid;		/* the process log_tag was made for; 0: stale */
+static int tag_named;		/* log_set_service or log_open was called:
+				 * not the bare "tlsrelay" of the commands */
 static char log_host[256];
 static char syslog_ident[64] = "tlsrelay";
 static char service_name[64] = "tlsrelay";
@@ -34,9 +36,11 @@ int msg_verbose;
 static const char *
 current_tag(void)
 {
-	pid_t pid = getpid();
+	pid_t pid;
 
-	if (pid != tag_pid) {
+	if (!tag_named)
+		return log_tag;
+	if ((pid = getpid()) != tag_pid) {
 		snprintf(log_tag, sizeof(log_tag), "%s/%s[%ld]", syslog_ident,
 		    service_name, (long)pid);
 		tag_pid = pid;
@@ -56,6 +60,7 @@ set_name(char *dst, size_t size, const char *name)
 void
 log_set_service(const char *syslog_name, const char *service)
 {
+	tag_named = 1;
 	set_name(syslog_ident, sizeof(syslog_ident), syslog_name);
 	set_name(service_name, sizeof(service_name), service);
 }
@@ -160,6 +165,7 @@ log_open(const char *maillog_file, int to_stderr, const char *facility,
 		openlog(syslog_ident, LOG_PID | LOG_NDELAY, code);
 		log_dest = LOG_TO_SYSLOG;
 	}
+	tag_named = 1;
 	return 0;
 }
 
