@@ -78,21 +78,21 @@ dns_answer_ttl(const unsigned char *abuf, int alen, int type,
 	p = abuf + HFIXEDSZ;
 	for (i = 0; i < qdcount; i++) {
 		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < QFIXEDSZ)
-			return 0;
+			goto bad;
 		p += QFIXEDSZ;
 	}
 	for (i = 0; i < ancount + nscount; i++) {
 		unsigned int rrtype, class, rrttl, rdlen;
 
 		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < RRFIXEDSZ)
-			return 0;
+			goto bad;
 		rrtype = dns_get16(p);
 		class = dns_get16(p + 2);
 		rrttl = dns_get32(p + 4);
 		rdlen = dns_get16(p + 8);
 		p += RRFIXEDSZ;
 		if ((size_t)(end - p) < rdlen)
-			return 0;
+			goto bad;
 		if (class != C_IN) {
 			/* not ours */
 		} else if (i < ancount && (int)rrtype == type) {
@@ -108,4 +108,9 @@ dns_answer_ttl(const unsigned char *abuf, int alen, int type,
 		p += rdlen;
 	}
 	return found;
+bad:
+	/* A broken message: nothing in it counts, a TTL seen before the
+	 * break included. */
+	*ttl = 0;
+	return 0;
 }
