@@ -75,6 +75,26 @@ void spool_abort(struct spool_writer *writer);
  * writer holds (a writer holds its file locked from spool_open to its
  * commit or abort). Returns how many; logs them. */
 unsigned spool_purge_tmp(const char *queue_dir);
+/* Queue files kept for reuse (src/queue/spool_spare.c, SPOOL-FORMAT.md):
+ * a delivered message's file is emptied into spare/ and a new message
+ * takes it instead of creating a file. */
+/* Renames a spare file to tmp_path (a new name) and returns it open for
+ * writing, locked and empty; -1 when there is none: create one, or, with
+ * *clash set, take a new name first. */
+int spool_spare_take(const char *queue_dir, const char *tmp_path,
+    int *clash);
+/* The queue manager's loop: empties the file at path (fd open on it for
+ * writing) and renames it to spare/.ID. Returns 0, or -1 with errno set
+ * (the caller unlinks path). */
+int spool_spare_set_aside(const char *queue_dir, int fd, const char *path,
+    const char *id);
+/* Its sync thread: one fsync of active/ for the batch, then each
+ * spare/.ID into a free slot (or removed when spare/ is full). */
+void spool_spare_release(const char *queue_dir, char *const *ids,
+    size_t n);
+/* At the queue manager's start: removes files set aside but never
+ * released. Returns how many. */
+unsigned spool_spare_purge(const char *queue_dir);
 /* The commit renames the file into hold/ instead of incoming/ (an access
  * table's HOLD action): durable, but not delivered until `tlsrelay queue
  * release`. Call before the commit. */
@@ -160,11 +180,15 @@ int spool_mark(int fd, const char *path, const struct spool_recipient *rcpt,
 /* Group commit of status marks (src/queue/spool_sync.c): a thread that
  * fdatasyncs the files handed to it, each file once per batch, so the
  * event loop never waits for the disk. A file whose last link is gone by
- * then is skipped. Power-loss semantics: SPOOL-FORMAT.md. */
+ * then, or that was emptied, is skipped. Power-loss semantics: SPOOL-FORMAT.md. */
 struct spool_syncer;
-struct spool_syncer *spool_syncer_new(char **err);
+struct spool_syncer *spool_syncer_new(const char *queue_dir, char **err);
 /* Queues fd (dup'ed: the caller keeps its own) for the next batch. */
 void spool_syncer_add(struct spool_syncer *syncer, int fd);
+/* Queues the file set aside as spare/.ID (spool_spare_set_aside) for
+ * spool_spare_release in the next batch. */
+void spool_syncer_release_spare(struct spool_syncer *syncer,
+    const char *id);
 /* Files synced so far (for tests and statistics). */
 unsigned long long spool_syncer_synced(struct spool_syncer *syncer);
 /* Syncs what is queued, stops the thread and frees it. */

@@ -464,7 +464,7 @@ qmgr_setup(const struct conf *conf, struct tls_client *tls, char **err)
 		return -1;
 	(void)fcntl(notify_fd, F_SETPIPE_SZ, QMGR_FIFO_SIZE);
 	notify_fifo_size = fcntl(notify_fd, F_GETPIPE_SZ);
-	if ((qmgr.syncer = spool_syncer_new(err)) == NULL)
+	if ((qmgr.syncer = spool_syncer_new(qmgr.queue_dir, err)) == NULL)
 		return -1;
 	/* Without it only root and mail_owner can list the queue: worth a
 	 * warning, not a queue manager that does not deliver. */
@@ -509,6 +509,7 @@ qmgr_run(const struct conf *conf, struct tls_client *tls)
 	sigaddset(&stop_signals, SIGUSR2);
 	sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 
+	spool_spare_purge(qmgr.queue_dir);
 	for_each_file("active", requeue_active);
 	scan_queue(0);
 	pickup_cfg.queue_dir = qmgr.queue_dir;

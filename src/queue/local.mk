@@ -2,6 +2,7 @@ libtlsrelay_a_SOURCES += src/queue/queue_id.c
 libtlsrelay_a_SOURCES += src/queue/spool_init.c
 libtlsrelay_a_SOURCES += src/queue/spool_write.c
 libtlsrelay_a_SOURCES += src/queue/spool_purge.c
+libtlsrelay_a_SOURCES += src/queue/spool_spare.c
 libtlsrelay_a_SOURCES += src/queue/spool_committer.c
 libtlsrelay_a_SOURCES += src/queue/spool_read.c
 libtlsrelay_a_SOURCES += src/queue/spool_status.c
@@ -25,6 +26,12 @@ tests_unit_check_spool_commit_SOURCES = tests/unit/check_spool_commit.c
 tests_unit_check_spool_commit_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_spool_commit_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/check_spool_commit
+
+check_PROGRAMS += tests/unit/check_spool_spare
+tests_unit_check_spool_spare_SOURCES = tests/unit/check_spool_spare.c
+tests_unit_check_spool_spare_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_spool_spare_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/check_spool_spare
 
 check_PROGRAMS += tests/unit/check_bounce
 tests_unit_check_bounce_SOURCES = tests/unit/check_bounce.c

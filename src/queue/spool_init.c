@@ -19,7 +19,7 @@ static const struct {
 } spool_subdirs[] = {
 	{ "tmp", 0700 }, { "incoming", 0700 }, { "active", 0700 },
 	{ "deferred", 0700 }, { "hold", 0700 }, { "corrupt", 0700 },
-	{ "defer", 0700 }, { "public", 0710 },
+	{ "defer", 0700 }, { "spare", 0700 }, { "public", 0710 },
 };
 
 #define SPOOL_FIFO	"public/qmgr"

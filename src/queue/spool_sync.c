@@ -24,6 +24,9 @@ struct spool_syncer {
 	pthread_cond_t wake;
 	int *fds;		/* queued: dup'ed descriptors */
 	size_t n, cap;
+	char *queue_dir;
+	char **spares;		/* queued: IDs set aside in spare/ */
+	size_t n_spares, cap_spares;
 	int stopping;
 	unsigned long long synced;
 };
@@ -32,6 +35,7 @@ struct batch_entry {
 	dev_t dev;
 	ino_t ino;
 	nlink_t nlink;
+	off_t size;
 	int fd;
 };
 
@@ -60,14 +64,15 @@ sync_batch(const int *fds, size_t n)
 			e[i].dev = st.st_dev;
 			e[i].ino = st.st_ino;
 			e[i].nlink = st.st_nlink;
+			e[i].size = st.st_size;
 		}
 	}
 	qsort(e, n, sizeof(*e), compare_file);
 	for (size_t i = 0; i < n; i++) {
 		int first = i == 0 || compare_file(&e[i - 1], &e[i]) != 0;
 
-		/* A removed file needs no durable marks. */
-		if (first && e[i].nlink > 0) {
+		/* A removed or emptied file needs no durable marks. */
+		if (first && e[i].nlink > 0 && e[i].size > 0) {
 			if (fdatasync(e[i].fd) < 0)
 				msg_warn("fdatasync of a queue file: %s",
 				    strerror(errno));
@@ -87,20 +92,30 @@ syncer_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		int *batch;
-		size_t n;
+		char **spares;
+		size_t n, n_spares;
 		unsigned long long synced;
 
-		while (s->n == 0 && !s->stopping)
+		while (s->n == 0 && s->n_spares == 0 && !s->stopping)
 			pthread_cond_wait(&s->wake, &s->lock);
-		if (s->n == 0 && s->stopping)
+		if (s->n == 0 && s->n_spares == 0 && s->stopping)
 			break;
 		batch = s->fds;
 		n = s->n;
 		s->fds = NULL;
 		s->n = s->cap = 0;
+		spares = s->spares;
+		n_spares = s->n_spares;
+		s->spares = NULL;
+		s->n_spares = s->cap_spares = 0;
 		pthread_mutex_unlock(&s->lock);
 		synced = sync_batch(batch, n);
 		free(batch);
+		if (n_spares > 0)
+			spool_spare_release(s->queue_dir, spares, n_spares);
+		for (size_t i = 0; i < n_spares; i++)
+			free(spares[i]);
+		free(spares);
 		pthread_mutex_lock(&s->lock);
 		s->synced += synced;
 	}
@@ -109,12 +124,13 @@ syncer_main(void *arg)
 }
 
 struct spool_syncer *
-spool_syncer_new(char **err)
+spool_syncer_new(const char *queue_dir, char **err)
 {
 	struct spool_syncer *s = xcalloc(1, sizeof(*s));
 	int rc;
 
 	*err = NULL;
+	s->queue_dir = xstrdup(queue_dir);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	if ((rc = pthread_create(&s->thread, NULL, syncer_main, s)) != 0) {
@@ -122,6 +138,7 @@ spool_syncer_new(char **err)
 		    strerror(rc));
 		pthread_cond_destroy(&s->wake);
 		pthread_mutex_destroy(&s->lock);
+		free(s->queue_dir);
 		free(s);
 		return NULL;
 	}
@@ -151,6 +168,20 @@ spool_syncer_add(struct spool_syncer *s, int fd)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void
+spool_syncer_release_spare(struct spool_syncer *s, const char *id)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_spares == s->cap_spares) {
+		s->cap_spares = s->cap_spares ? 2 * s->cap_spares : 64;
+		s->spares = xrealloc(s->spares,
+		    s->cap_spares * sizeof(*s->spares));
+	}
+	s->spares[s->n_spares++] = xstrdup(id);
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
 unsigned long long
 spool_syncer_synced(struct spool_syncer *s)
 {
@@ -173,6 +204,8 @@ spool_syncer_free(struct spool_syncer *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	free(s->fds);
+	free(s->spares);
+	free(s->queue_dir);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -159,12 +159,20 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 	w->error = 0;
 	w->buf_len = 0;
 	w->written = 0;
-	/* O_EXCL never reuses a name; a clash (clock stepped back onto a
-	 * recycled pid) just takes the next ID. */
+	/* A spare file if there is one, else a new file. Neither reuses a
+	 * name: a clash (clock stepped back onto a recycled pid) just takes
+	 * the next ID. */
 	for (tries = 0; tries < 10; tries++) {
+		int clash;
+
 		queue_id_new(w->id);
 		free(w->tmp_path);
 		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
+		w->fd = spool_spare_take(queue_dir, w->tmp_path, &clash);
+		if (w->fd >= 0)
+			break;
+		if (clash)
+			continue;
 		w->fd = open(w->tmp_path,
 		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
 		if (w->fd >= 0 || errno != EEXIST)
@@ -178,7 +186,7 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 	}
 	/* Held until the descriptor closes: a file in tmp/ that nobody
 	 * holds is what a crash left (spool_purge_tmp). A new file's lock
-	 * cannot be taken already. */
+	 * cannot be taken already; a spare file comes locked. */
 	(void)flock(w->fd, LOCK_EX | LOCK_NB);
 	w->incoming_dir = xasprintf("%s/incoming", queue_dir);
 	w->incoming_path = xasprintf("%s/%s", w->incoming_dir, w->id);

@@ -84,6 +84,7 @@ START_TEST(test_init_dirs)
 {
 	static const char *const subs[] = {
 		"tmp", "incoming", "active", "deferred", "hold", "corrupt",
+		"spare",
 	};
 	char *err = NULL, *path;
 	struct stat st;

@@ -1,0 +1,293 @@
+/* Tests for spool_spare (src/queue/spool_spare.c): a delivered message's
+ * file is emptied, set aside, released into a slot and taken by the next
+ * message, never while a name in the queue may still lead to it. */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "tlsrelay/queue.h"
+#include "tlsrelay/util.h"
+
+static const char *const rcpts[] = { "one@example.com" };
+
+/* Commits a message with len bytes of content; returns its ID. */
+static char *
+commit_message(size_t len)
+{
+	struct spool_envelope env;
+	struct spool_writer *w;
+	char *err = NULL, *id, *content = xmalloc(len + 1);
+
+	memset(content, 'x', len);
+	memset(&env, 0, sizeof(env));
+	env.sender = "sender@example.com";
+	env.recipients = rcpts;
+	env.n_recipients = 1;
+	env.arrival_sec = 1700000000;
+	w = spool_open(tu_queue_dir, &env, &err);
+	ck_assert_msg(w != NULL, "spool_open: %s", err);
+	ck_assert_int_eq(spool_write(w, content, len), 0);
+	id = xstrdup(spool_id(w));
+	ck_assert_msg(spool_commit(w, &err) == 0, "spool_commit: %s", err);
+	free(content);
+	return id;
+}
+
+static char *
+queue_path(const char *sub, const char *name)
+{
+	return xasprintf("%s/%s/%s", tu_queue_dir, sub, name);
+}
+
+static ino_t
+inode_of(const char *sub, const char *name)
+{
+	char *path = queue_path(sub, name);
+	struct stat st;
+
+	ck_assert_msg(stat(path, &st) == 0, "stat %s", path);
+	free(path);
+	return st.st_ino;
+}
+
+static int
+exists(const char *sub, const char *name)
+{
+	char *path = queue_path(sub, name);
+	struct stat st;
+	int rc = lstat(path, &st) == 0;
+
+	free(path);
+	return rc;
+}
+
+/* What the queue manager does with a delivered message: into active/,
+ * then set aside through its descriptor. */
+static void
+set_aside(const char *id)
+{
+	char *incoming = queue_path("incoming", id);
+	char *active = queue_path("active", id);
+	int fd;
+
+	ck_assert_int_eq(rename(incoming, active), 0);
+	fd = open(active, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(spool_spare_set_aside(tu_queue_dir, fd, active, id),
+	    0);
+	close(fd);
+	free(incoming);
+	free(active);
+}
+
+static void
+release(const char *id)
+{
+	char *ids[] = { (char *)id };
+
+	spool_spare_release(tu_queue_dir, ids, 1);
+}
+
+/* The one file in spare/ (a slot), its size in *size. */
+static ino_t
+only_spare(off_t *size)
+{
+	char *slot = NULL;
+	struct stat st;
+
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 1);
+	for (unsigned i = 0; i < 128 && slot == NULL; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%u", i);
+		if (exists("spare", name))
+			slot = queue_path("spare", name);
+	}
+	ck_assert_ptr_nonnull(slot);
+	ck_assert_int_eq(stat(slot, &st), 0);
+	*size = st.st_size;
+	free(slot);
+	return st.st_ino;
+}
+
+START_TEST(test_reused_by_next_message)
+{
+	char *first = commit_message(10000), *second, *path, *err = NULL;
+	ino_t ino = inode_of("incoming", first);
+	struct spool_message msg;
+	struct stat st;
+	off_t size;
+
+	set_aside(first);
+	/* Out of the queue at once, emptied, not yet reusable. */
+	ck_assert(!exists("active", first));
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 1);
+	release(first);
+	ck_assert_uint_eq(only_spare(&size), ino);
+	ck_assert_int_eq(size, 0);
+
+	/* A shorter message in the same file: nothing of the first one
+	 * stays behind its end. */
+	second = commit_message(100);
+	ck_assert_uint_eq(inode_of("incoming", second), ino);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	path = queue_path("incoming", second);
+	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
+	ck_assert_str_eq(msg.id, second);
+	ck_assert_int_eq(msg.content_length, 100);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, msg.content_offset + 100);
+	spool_message_free(&msg);
+	free(path);
+	free(first);
+	free(second);
+}
+END_TEST
+
+START_TEST(test_not_taken_before_release)
+{
+	char *first = commit_message(100), *second;
+	ino_t ino = inode_of("incoming", first);
+
+	set_aside(first);
+	second = commit_message(100);
+	ck_assert_uint_ne(inode_of("incoming", second), ino);
+	/* A crash here: the next queue manager removes it. */
+	ck_assert_uint_eq(spool_spare_purge(tu_queue_dir), 1);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
+	free(first);
+	free(second);
+}
+END_TEST
+
+START_TEST(test_purge_keeps_released)
+{
+	char *first = commit_message(100), *second = commit_message(100);
+	off_t size;
+
+	set_aside(first);
+	release(first);
+	set_aside(second);
+	ck_assert_uint_eq(spool_spare_purge(tu_queue_dir), 1);
+	(void)only_spare(&size);
+	free(first);
+	free(second);
+}
+END_TEST
+
+START_TEST(test_full_spare_removes)
+{
+	char *id = commit_message(100);
+
+	/* Every slot taken: the file is removed, none overwritten. */
+	for (unsigned i = 0; i < 128; i++) {
+		char name[16], *path;
+		int fd;
+
+		snprintf(name, sizeof(name), "%u", i);
+		path = queue_path("spare", name);
+		fd = open(path, O_CREAT | O_WRONLY, 0600);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(write(fd, "x", 1), 1);
+		close(fd);
+		free(path);
+	}
+	set_aside(id);
+	release(id);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 128);
+	ck_assert(!exists("active", id));
+	free(id);
+}
+END_TEST
+
+START_TEST(test_unusable_spare_skipped)
+{
+	char *slot = queue_path("spare", "0"), *other = queue_path("", "keep");
+	char *id;
+	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
+	struct stat st;
+
+	/* A file with a second name is not ours to overwrite. */
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "precious", 8), 8);
+	close(fd);
+	ck_assert_int_eq(link(slot, other), 0);
+	id = commit_message(100);
+	ck_assert_int_eq(stat(other, &st), 0);
+	ck_assert_int_eq(st.st_size, 8);
+	ck_assert_uint_ne(inode_of("incoming", id), st.st_ino);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	free(id);
+	free(slot);
+	free(other);
+}
+END_TEST
+
+START_TEST(test_nonempty_spare_emptied)
+{
+	char *slot = queue_path("spare", "0"), *id, *path, *err = NULL;
+	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
+	struct spool_message msg;
+	struct stat st;
+	char junk[20000];
+
+	memset(junk, 'J', sizeof(junk));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	close(fd);
+	id = commit_message(10);
+	path = queue_path("incoming", id);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
+	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, msg.content_offset + 10);
+	spool_message_free(&msg);
+	free(path);
+	free(id);
+	free(slot);
+}
+END_TEST
+
+START_TEST(test_syncer_releases)
+{
+	char *err = NULL, *id = commit_message(100);
+	struct spool_syncer *syncer = spool_syncer_new(tu_queue_dir, &err);
+	off_t size;
+
+	ck_assert_msg(syncer != NULL, "%s", err);
+	set_aside(id);
+	spool_syncer_release_spare(syncer, id);
+	spool_syncer_free(syncer);	/* drains the queue first */
+	(void)only_spare(&size);
+	ck_assert_int_eq(size, 0);
+	free(id);
+}
+END_TEST
+
+static Suite *
+spare_suite(void)
+{
+	Suite *s = suite_create("spool_spare");
+	TCase *tc = tcase_create("spare");
+
+	tcase_add_checked_fixture(tc, tu_queue_setup, tu_queue_teardown);
+	tcase_add_test(tc, test_reused_by_next_message);
+	tcase_add_test(tc, test_not_taken_before_release);
+	tcase_add_test(tc, test_purge_keeps_released);
+	tcase_add_test(tc, test_full_spare_removes);
+	tcase_add_test(tc, test_unusable_spare_skipped);
+	tcase_add_test(tc, test_nonempty_spare_emptied);
+	tcase_add_test(tc, test_syncer_releases);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(spare_suite)
