@@ -83,13 +83,13 @@ unsigned spool_purge_tmp(const char *queue_dir);
  * *clash set, take a new name first. */
 int spool_spare_take(const char *queue_dir, const char *tmp_path,
     int *clash);
-/* The queue manager's loop: empties the file at path (fd open on it for
- * writing) and renames it to spare/.ID. Returns 0, or -1 with errno set
- * (the caller unlinks path). */
-int spool_spare_set_aside(const char *queue_dir, int fd, const char *path,
+/* The queue manager's loop: renames the delivered message's file at path
+ * (in active/) to spare/.ID. Returns 0, or -1 with errno set (the caller
+ * unlinks path). */
+int spool_spare_set_aside(const char *queue_dir, const char *path,
     const char *id);
-/* Its sync thread: one fsync of active/ for the batch, then each
- * spare/.ID into a free slot (or removed when spare/ is full). */
+/* Its sync thread: empties each spare/.ID, one fsync of active/ for the
+ * batch, then each into a free slot (or removed when spare/ is full). */
 void spool_spare_release(const char *queue_dir, char *const *ids,
     size_t n);
 /* At the queue manager's start: removes files set aside but never

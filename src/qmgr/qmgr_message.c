@@ -344,8 +344,7 @@ message_finish(struct qmgr_message *m)
 		pending += m->spool.recipients[i].status == ' ';
 	if (pending == 0) {
 		/* Kept for the next message to reuse, or removed. */
-		if (spool_spare_set_aside(q->queue_dir, m->fd, m->path,
-		    m->id) == 0)
+		if (spool_spare_set_aside(q->queue_dir, m->path, m->id) == 0)
 			spool_syncer_release_spare(q->syncer, m->id);
 		else if (unlink(m->path) < 0)
 			msg_warn("%s: unlink %s: %s", m->id, m->path,
@@ -606,14 +605,6 @@ start_group(struct qmgr_group *g)
 	    q->families, g->route.port, q->mx_address_limit, resolved, g);
 }
 
-static int
-empty_file(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
-}
-
 void
 qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 {
@@ -639,19 +630,7 @@ qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 	}
 	free(from);
 	m->entered = now_seconds();
-	if ((m->fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) >= 0 &&
-	    empty_file(m->fd)) {
-		/* Emptied to be kept for reuse, and a crash came before it
-		 * left the queue: that message was delivered. */
-		if (unlink(m->path) < 0)
-			msg_warn("%s: unlink %s: %s", m->id, m->path,
-			    strerror(errno));
-		msg_info("%s: removed (an empty queue file: a delivered "
-		    "message whose removal a crash cut short)", m->id);
-		message_free(m);
-		return;
-	}
-	if (m->fd < 0 ||
+	if ((m->fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0 ||
 	    spool_read_fd(m->fd, m->path, &m->spool, &err) < 0) {
 		msg_warn("%s: corrupt queue file, moved to corrupt/: %s", id,
 		    err ? err : strerror(errno));

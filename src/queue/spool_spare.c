@@ -6,12 +6,13 @@
  * freed in the last minutes; with a journal, inode and bitmap updates
  * still cost a transaction each.)
  *
- * A file becomes reusable in two steps. The queue manager's loop empties
- * it and renames it from active/ to spare/.ID (spool_spare_set_aside):
- * out of the queue at once, as an unlink was. Its sync thread then makes
- * that rename durable with one fsync of active/ for the whole batch and
- * only then moves the file to a numbered slot, spare/0 to spare/N-1,
- * where a writer may take it (spool_spare_release). Without that fsync,
+ * A file becomes reusable in two steps. The queue manager's loop renames
+ * it from active/ to spare/.ID (spool_spare_set_aside): out of the queue
+ * at once, as an unlink was. Its sync thread then empties it (freeing
+ * blocks can wait on the disk: not in the loop), makes the renames
+ * durable with one fsync of active/ for the whole batch, and only then
+ * moves each file to a numbered slot, spare/0 to spare/N-1, where a
+ * writer may take it (spool_spare_release). Without that fsync,
  * power loss could bring back the old name pointing at the file a new
  * message has been written into (the reason ext4 itself delays reusing
  * a freed inode). Slots are claimed with rename and never overwritten
@@ -183,30 +184,23 @@ spool_spare_take(const char *queue_dir, const char *tmp_path, int *clash)
 }
 
 int
-spool_spare_set_aside(const char *queue_dir, int fd, const char *path,
-    const char *id)
+spool_spare_set_aside(const char *queue_dir, const char *path, const char *id)
 {
-	char *aside;
-	int rc;
+	char *aside = xasprintf("%s/spare/.%s", queue_dir, id);
+	int rc = rename(path, aside);
 
-	/* Emptied first: a crash before the rename leaves an empty file
-	 * in active/, which the queue manager knows for what it is. */
-	if (ftruncate(fd, 0) < 0)
-		return -1;
-	aside = xasprintf("%s/spare/.%s", queue_dir, id);
-	rc = rename(path, aside);
 	free(aside);
 	return rc;
 }
 
-/* Moves spare/.ID to a free slot, or removes it when spare/ is full or
- * the file is not to be reused. */
+/* Empties spare/.ID and moves it to a free slot, or removes it when
+ * spare/ is full or the file is not to be reused. */
 static void
 release_one(const char *queue_dir, const char *id, int reusable)
 {
 	char *aside = xasprintf("%s/spare/.%s", queue_dir, id);
 
-	if (!reusable || spare_unsupported ||
+	if (!reusable || spare_unsupported || truncate(aside, 0) < 0 ||
 	    move_slot(&releaser, queue_dir, 0, aside) < 0) {
 		if (unlink(aside) < 0 && errno != ENOENT)
 			msg_warn("unlink %s: %s", aside, strerror(errno));
