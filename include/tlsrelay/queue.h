@@ -88,8 +88,11 @@ int spool_spare_take(const char *queue_dir, const char *tmp_path,
  * unlinks path). */
 int spool_spare_set_aside(const char *queue_dir, const char *path,
     const char *id);
-/* Its sync thread: empties each spare/.ID, one fsync of active/ for the
- * batch, then each into a free slot (or removed when spare/ is full). */
+/* Its sync thread: empties each spare/.ID (before syncing the batch's
+ * marks, which an emptied file no longer needs)... */
+void spool_spare_empty(const char *queue_dir, char *const *ids, size_t n);
+/* ...then one fsync of active/ for the batch, and each spare/.ID into a
+ * free slot (or removed when spare/ is full). */
 void spool_spare_release(const char *queue_dir, char *const *ids,
     size_t n);
 /* At the queue manager's start: removes files set aside but never

@@ -9,14 +9,14 @@
  * A file becomes reusable in two steps. The queue manager's loop renames
  * it from active/ to spare/.ID (spool_spare_set_aside): out of the queue
  * at once, as an unlink was. Its sync thread then empties it (freeing
- * blocks can wait on the disk: not in the loop), makes the renames
- * durable with one fsync of active/ for the whole batch, and only then
- * moves each file to a numbered slot, spare/0 to spare/N-1, where a
- * writer may take it (spool_spare_release). Without that fsync,
- * power loss could bring back the old name pointing at the file a new
- * message has been written into (the reason ext4 itself delays reusing
- * a freed inode). Slots are claimed with rename and never overwritten
- * (RENAME_NOREPLACE), so at most N files wait, each of size zero. */
+ * blocks can wait on the disk, so not in the loop: spool_spare_empty),
+ * makes the renames durable with one fsync of active/ for the whole
+ * batch, and only then moves each file to a numbered slot, spare/0 to
+ * spare/N-1, where a writer may take it (spool_spare_release). Without
+ * that fsync, power loss could bring back the old name pointing at the
+ * file a new message has been written into (the reason ext4 itself
+ * delays reusing a freed inode). Slots are claimed with rename and never
+ * overwritten (RENAME_NOREPLACE), so at most N files wait, each empty. */
 #include "config.h"
 
 #include <dirent.h>
@@ -38,8 +38,8 @@
 /*
  * Each side keeps a cursor: the releaser fills slots in turn and takers
  * follow it, so a take or a release is one rename when it hits. When it
- * misses, the directory is listed to find the nearest slot that has a
- * file (taking) or lacks one (releasing). When that shows none at all,
+ * misses a few times, the directory is listed to find the nearest slot
+ * that has a file (taking) or lacks one (releasing). When that shows none at all,
  * spare/'s mtime is remembered, and until a rename in spare/ changes it
  * a miss costs one stat instead of a listing.
  */
@@ -111,34 +111,44 @@ find_slot(struct spare_side *side, const char *queue_dir, int used)
 	return found;
 }
 
+/* Slots tried in turn before spare/ is listed: another writer may have
+ * taken the slot at the cursor, usually not the ones after it. */
+#define SPARE_TRIES	4
+
 /* One rename between path and a slot: out of the slot at side's cursor
- * (taking) or into it (releasing). On a miss, the nearest slot that has
- * a file, or lacks one, is tried instead. The cursor moves past the slot
- * used. Returns 0, or -1 with errno of the rename (EEXIST when taking:
- * path is there already). */
+ * (taking) or into it (releasing), else out of or into the next ones,
+ * else the nearest slot a listing shows to have a file, or to lack one.
+ * The cursor moves past the slot used. Returns 0, or -1 with errno of
+ * the rename (EEXIST when taking: path is there already). */
 static int
 move_slot(struct spare_side *side, const char *queue_dir, int taking,
     const char *path)
 {
+	unsigned start = side->cursor;
 	char slot[4096];
 	int found;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	for (int attempt = 0; attempt <= SPARE_TRIES; attempt++) {
 		int rc;
 
+		if (attempt == SPARE_TRIES) {
+			if ((found = find_slot(side, queue_dir, taking)) < 0) {
+				side->cursor = start;
+				return -1;
+			}
+			side->cursor = (unsigned)found;
+		}
 		slot_path(slot, sizeof(slot), queue_dir, side->cursor);
 		rc = taking ? rename_noreplace(slot, path) :
 		    rename_noreplace(path, slot);
-		if (rc == 0) {
-			side->cursor = (side->cursor + 1) % SPARE_SLOTS;
+		side->cursor = (side->cursor + 1) % SPARE_SLOTS;
+		if (rc == 0)
 			return 0;
-		}
 		/* Taken by another writer or not released yet; in use. */
-		if (errno != (taking ? ENOENT : EEXIST) || attempt > 0 ||
-		    (found = find_slot(side, queue_dir, taking)) < 0)
+		if (errno != (taking ? ENOENT : EEXIST))
 			return -1;
-		side->cursor = (unsigned)found;
 	}
+	side->cursor = start;
 	return -1;
 }
 
@@ -193,14 +203,28 @@ spool_spare_set_aside(const char *queue_dir, const char *path, const char *id)
 	return rc;
 }
 
-/* Empties spare/.ID and moves it to a free slot, or removes it when
- * spare/ is full or the file is not to be reused. */
+void
+spool_spare_empty(const char *queue_dir, char *const *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *aside = xasprintf("%s/spare/.%s", queue_dir, ids[i]);
+
+		/* Not emptied, not reused: release finds it gone. */
+		if (truncate(aside, 0) < 0 && unlink(aside) < 0 &&
+		    errno != ENOENT)
+			msg_warn("unlink %s: %s", aside, strerror(errno));
+		free(aside);
+	}
+}
+
+/* Moves spare/.ID to a free slot, or removes it when spare/ is full or
+ * the file is not to be reused. */
 static void
 release_one(const char *queue_dir, const char *id, int reusable)
 {
 	char *aside = xasprintf("%s/spare/.%s", queue_dir, id);
 
-	if (!reusable || spare_unsupported || truncate(aside, 0) < 0 ||
+	if (!reusable || spare_unsupported ||
 	    move_slot(&releaser, queue_dir, 0, aside) < 0) {
 		if (unlink(aside) < 0 && errno != ENOENT)
 			msg_warn("unlink %s: %s", aside, strerror(errno));

@@ -109,6 +109,7 @@ syncer_main(void *arg)
 		s->spares = NULL;
 		s->n_spares = s->cap_spares = 0;
 		pthread_mutex_unlock(&s->lock);
+		spool_spare_empty(s->queue_dir, spares, n_spares);
 		synced = sync_batch(batch, n);
 		free(batch);
 		if (n_spares > 0)

@@ -87,6 +87,7 @@ release(const char *id)
 {
 	char *ids[] = { (char *)id };
 
+	spool_spare_empty(tu_queue_dir, ids, 1);
 	spool_spare_release(tu_queue_dir, ids, 1);
 }
 
