@@ -194,6 +194,35 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         self.assertEqual(level, "dane-only")
         self.assertTrue(result.startswith("would deliver (via "), result)
 
+    def test_all_records_unusable(self):
+        """Validated TLSA records that DANE cannot use (PKIX-EE, usage 1,
+        which RFC 7672 ignores, and an unknown matching type): shown as
+        unusable, no DANE handshake, dane is mandatory TLS without
+        authentication, dane-only defers; the queue manager's log line
+        saying so is printed once, not once per level judged."""
+        ee = self.cert("ee", "mx.un.sec.test")
+        self.sink(port=self.port, certs=ee.sink_certs())
+        spki = ee.spki_sha256()
+        lab = self.lab([Zone("sec.test", self.mx("un") + [
+            self.tlsa("mx.un", 1, 1, 1, spki),
+            self.tlsa("mx.un", 3, 1, 9, spki)])])
+        out = self.finger("un.sec.test", lab, "dane", expect=0)
+        qname = "_%d._tcp.mx.un.sec.test" % self.port
+        self.assertIn("DANE TLSA %s: secure (DNSSEC-validated), 2 "
+                      "record(s)\n" % qname, out)
+        self.assertIn("  TLSA 1 1 1 %s (unusable: ignored)\n" %
+                      spki.upper(), out)
+        self.assertIn("  TLSA 3 1 9 %s (unusable: ignored)\n" %
+                      spki.upper(), out)
+        self.assertNotIn("DANE handshake", out)
+        self.assertEqual(self.verdict(out, "dane"), "would deliver "
+                         "(Untrusted TLS); as encrypt: all TLSA records are "
+                         "unusable")
+        self.assertEqual(self.verdict(out, "dane-only"), "would defer: all "
+                         "TLSA records of %s are unusable" % qname)
+        self.assertEqual(out.count("%s: all TLSA records unusable" % qname),
+                         1, out)
+
     def test_unsigned_zone_dane_is_may_dane_only_defers(self):
         """TLSA in an unsigned zone: the MX host is not validated, so no
         TLSA lookup; dane would deliver as may, dane-only would defer."""
@@ -288,6 +317,9 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
             "would defer: " + why), out)
         self.assertEqual(self.verdict(out, "may"),
                          "would deliver (Untrusted TLS)")
+        # The queue manager's warning, once for both levels.
+        self.assertEqual(out.count("DANE TLSA lookup problem: " + why), 1,
+                         out)
         # One connection: the probe; no DANE handshake.
         self.assertEqual(len(sink.connections()), 1)
 
