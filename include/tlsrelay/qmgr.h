@@ -92,12 +92,15 @@ enum qmgr_dane_trust qmgr_dane_trust(const struct dns_target *t, int level,
 /* Decides from the TLSA answer for qname ("_25._tcp.mx.example", the
  * base domain being host) as dns_tlsa_lookup gave it; with trust
  * QMGR_DANE_INSECURE no lookup was made (the answer is then ignored).
- * nexthop: the next-hop domain, the second name of DANE-TA. Logs as the
- * queue manager does. qmgr_dane_verdict_clear frees what it holds. */
+ * nexthop: the next-hop domain, the second name of DANE-TA. With log,
+ * logs what the answer says as the queue manager does (a caller judging
+ * one answer at several levels logs it once). qmgr_dane_verdict_clear
+ * frees what it holds. */
 void qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
     enum qmgr_insecure_mx policy, const char *host, const char *qname,
     const char *nexthop, enum qmgr_dane_trust trust, enum dns_status status,
-    int secure, const struct dns_tlsa *recs, size_t n, const char *why);
+    int secure, const struct dns_tlsa *recs, size_t n, const char *why,
+    int log);
 void qmgr_dane_verdict_clear(struct qmgr_dane_verdict *v);
 
 /* ---- retry schedule (src/qmgr/qmgr_backoff.c) ---- */

@@ -208,11 +208,13 @@ finger_dane_run(struct finger_dane *fd, struct event_base *base,
 			event_base_loop(base, EVLOOP_ONCE);
 		print_answer(qname, &a);
 	}
-	/* The queue manager's rules, and its log lines. */
+	/* The queue manager's rules, and its log lines about the answer
+	 * once: dane looks at the answer whenever dane-only does
+	 * (qmgr_dane_trust), so it logs. */
 	for (size_t i = 0; i < 2; i++)
 		qmgr_dane_decide(&fd->v[i], levels[i], in->insecure_mx,
 		    t->hostname, qname, in->nexthop_domain, trust[i],
-		    a.status, a.secure, a.recs, a.n, a.why);
+		    a.status, a.secure, a.recs, a.n, a.why, i == 0);
 	if (fd->v[0].tlsa != NULL) {
 		if (in->ssl_ctx == NULL)
 			fd->result = xstrdup(TLS_POLICY_PROBLEM);

@@ -50,10 +50,44 @@ dns_get32(const unsigned char *p)
 	    (unsigned int)p[2] << 8 | p[3];
 }
 
-/* dns_ttl.c: the name (compressed or not) at *p inside abuf is skipped;
+/* RFC 2181 8: a TTL with the top bit set is zero. */
+static inline unsigned int
+dns_ttl_value(unsigned int ttl)
+{
+	return ttl > 0x7fffffffU ? 0 : ttl;
+}
+
+/* dns_rr.c: the name (compressed or not) at *p inside abuf is skipped;
  * -1 when malformed. */
 int dns_skip_name(const unsigned char *abuf, int alen,
     const unsigned char **p);
+
+/* dns_rr.c: the records of a message, in order, bounds-checked. */
+enum dns_section {
+	DNS_SECTION_ANSWER,
+	DNS_SECTION_AUTHORITY,
+};
+struct dns_rr {
+	enum dns_section section;
+	unsigned int type;
+	unsigned int class;
+	unsigned int ttl;		/* dns_ttl_value applied */
+	const unsigned char *rdata;	/* rdlen bytes, inside the message */
+	unsigned int rdlen;
+};
+struct dns_rr_walk {
+	const unsigned char *abuf, *end, *p;
+	int alen;
+	unsigned int ancount;	/* records of the answer section */
+	unsigned int count;	/* records to walk */
+	unsigned int next;	/* records walked */
+};
+/* Skips the header and the question of abuf and sets up a walk of its
+ * records up to the end of section last: 0, or -1 when malformed. */
+int dns_rr_walk_start(struct dns_rr_walk *w, const unsigned char *abuf,
+    int alen, enum dns_section last);
+/* The next record: 1 with *rr, 0 after the last, -1 when malformed. */
+int dns_rr_next(struct dns_rr_walk *w, struct dns_rr *rr);
 
 /* dns_answer.c: the next-hop answers, judged (and fuzzed) apart from the
  * callbacks. */

@@ -1,8 +1,8 @@
 /* dns_tlsa: TLSA records (RFC 6698) for DANE (RFC 7672).
  *
- * c-ares 1.18 has no TLSA parser: the answer is walked here, every length
- * checked against the end of the message before it is used, so that the
- * fuzzer (tests/fuzz/fuzz_tlsa.c) can throw any bytes at it. Whether the
+ * c-ares 1.18 has no TLSA parser: the answer's records come from the
+ * bounds-checked walk of dns_rr.c, so that the fuzzer
+ * (tests/fuzz/fuzz_tlsa.c) can throw any bytes at it. Whether the
  * answer is secure is the AD bit of the local validating resolver
  * (dns_query at DNS_LEVEL_DNSSEC). */
 #include "config.h"
@@ -31,62 +31,41 @@ int
 dns_tlsa_parse(const unsigned char *abuf, int alen, struct dns_tlsa **records,
     size_t *n, unsigned int *ttl)
 {
-	const unsigned char *p, *end;
-	unsigned int qdcount, ancount, i;
+	struct dns_rr_walk w;
+	struct dns_rr rr;
 	struct dns_tlsa *out = NULL;
 	size_t count = 0;
+	int more;
 
 	*records = NULL;
 	*n = 0;
 	*ttl = 0;
-	if (abuf == NULL || alen < HFIXEDSZ)
+	if (dns_rr_walk_start(&w, abuf, alen, DNS_SECTION_ANSWER) != 0)
 		return ARES_EBADRESP;
-	end = abuf + alen;
-	qdcount = dns_get16(abuf + 4);
-	ancount = dns_get16(abuf + 6);
-	p = abuf + HFIXEDSZ;
-	for (i = 0; i < qdcount; i++) {
-		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < QFIXEDSZ)
-			return ARES_EBADRESP;
-		p += QFIXEDSZ;
-	}
-	for (i = 0; i < ancount; i++) {
-		unsigned int type, class, rrttl, rdlen;
+	while ((more = dns_rr_next(&w, &rr)) == 1) {
+		struct dns_tlsa *t;
 
-		if (dns_skip_name(abuf, alen, &p) != 0 || end - p < RRFIXEDSZ)
+		if (rr.type != DNS_TYPE_TLSA || rr.class != C_IN)
+			continue;
+		/* Usage, selector, matching type, then the data. */
+		if (rr.rdlen < 3)
 			goto bad;
-		type = dns_get16(p);
-		class = dns_get16(p + 2);
-		rrttl = dns_get32(p + 4);
-		rdlen = dns_get16(p + 8);
-		p += RRFIXEDSZ;
-		if ((size_t)(end - p) < rdlen)
-			goto bad;
-		if (type == DNS_TYPE_TLSA && class == C_IN) {
-			/* Usage, selector, matching type, then the data. */
-			if (rdlen < 3)
-				goto bad;
-			if (count < DNS_TLSA_MAX) {
-				struct dns_tlsa *t;
-
-				out = xrealloc(out, (count + 1) * sizeof(*out));
-				t = &out[count++];
-				t->usage = p[0];
-				t->selector = p[1];
-				t->mtype = p[2];
-				t->len = rdlen - 3;
-				t->data = xmalloc(t->len > 0 ? t->len : 1);
-				memcpy(t->data, p + 3, t->len);
-				/* RFC 2181 8: a TTL with the top bit set
-				 * is zero. */
-				if (rrttl > 0x7fffffffU)
-					rrttl = 0;
-				if (count == 1 || rrttl < *ttl)
-					*ttl = rrttl;
-			}
-		}
-		p += rdlen;
+		if (count == DNS_TLSA_MAX)
+			continue;
+		out = xrealloc(out, (count + 1) * sizeof(*out));
+		t = &out[count++];
+		t->usage = rr.rdata[0];
+		t->selector = rr.rdata[1];
+		t->mtype = rr.rdata[2];
+		t->len = rr.rdlen - 3;
+		t->data = xmalloc(t->len > 0 ? t->len : 1);
+		memcpy(t->data, rr.rdata + 3, t->len);
+		/* The smallest TTL of the records kept (RFC 2181 5.2). */
+		if (count == 1 || rr.ttl < *ttl)
+			*ttl = rr.ttl;
 	}
+	if (more != 0)
+		goto bad;
 	*records = out;
 	*n = count;
 	return ARES_SUCCESS;

@@ -5,6 +5,7 @@ libtlsrelay_a_SOURCES += \
 	src/dns/dns_level.c \
 	src/dns/dns_lookup.c \
 	src/dns/dns_nexthop.c \
+	src/dns/dns_rr.c \
 	src/dns/dns_servers.c \
 	src/dns/dns_sort.c \
 	src/dns/dns_tlsa.c \

@@ -200,7 +200,8 @@ void
 qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
     enum qmgr_insecure_mx policy, const char *host, const char *qname,
     const char *nexthop, enum qmgr_dane_trust trust, enum dns_status status,
-    int secure, const struct dns_tlsa *recs, size_t n, const char *why)
+    int secure, const struct dns_tlsa *recs, size_t n, const char *why,
+    int log)
 {
 	int dane_only = level == TLS_LEV_DANE_ONLY;
 
@@ -239,7 +240,9 @@ qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
 			/* Secure records that cannot be used: the server
 			 * cannot be authenticated, but it said that it
 			 * does TLS (RFC 7672 2.2, Postfix's "encrypt"). */
-			msg_info("%s: all TLSA records unusable", qname);
+			if (log)
+				msg_info("%s: all TLSA records unusable",
+				    qname);
 			if (dane_only)
 				v->defer = xasprintf("all TLSA records of %s "
 				    "are unusable", qname);
@@ -255,8 +258,9 @@ qmgr_dane_decide(struct qmgr_dane_verdict *v, int level,
 			    secure ? "" : "DNSSEC-validated ", qname);
 		break;
 	default:
-		msg_warn("DANE TLSA lookup problem: %s", why ? why :
-		    "unknown error");
+		if (log)
+			msg_warn("DANE TLSA lookup problem: %s", why ? why :
+			    "unknown error");
 		v->defer = xstrdup(why ? why : "TLSA lookup error");
 		break;
 	}
@@ -279,7 +283,7 @@ host_decide(struct dane_host *h, const struct qmgr_dane *gd,
 	struct qmgr_dane_verdict v;
 
 	qmgr_dane_decide(&v, gd->level, gd->insecure_mx, h->host, h->qname,
-	    nexthop, h->trust, status, secure, recs, n, why);
+	    nexthop, h->trust, status, secure, recs, n, why, 1);
 	h->tlsa = v.tlsa;
 	h->unusable = v.encrypt;
 	h->defer = v.defer;

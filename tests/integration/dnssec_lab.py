@@ -6,14 +6,22 @@ run in the foreground with their own configuration in a directory of the
 test and are stopped by PID. No query can leave loopback: unbound knows
 no server but NSD (a stub zone per test zone, no root hints are ever
 used: "." is a refused local zone), sends from 127.0.0.1 only and has no
-IPv6."""
+IPv6.
 
+The tests' shared part is here too: DnssecLabCase runs each test under a
+LoopbackCapture and starts labs in the test's directory; DaneLabCase adds
+what the DANE tests need (certificates made by Cert, MX and TLSA zone
+lines at the test's MX port, a relay resolving through the lab)."""
+
+import hashlib
 import os
 import socket
 import subprocess
 import time
+import types
 
-from relaytest import (START_TIMEOUT, HarnessError, free_port_on,
+from relaytest import (DEFAULT_TIMERS, START_TIMEOUT, HarnessError,
+                       OutboundTestCase, free_port_on, inline_table, openssl,
                        read_text, require_tools, stop_pid,
                        udp_listening_ports)
 
@@ -279,3 +287,123 @@ class LoopbackCapture:
             time.sleep(0.05)
         stop_pid(self.proc)
         return [l for l in self._read() if marker not in l]
+
+
+class DnssecLabCase:
+    """A mixin before a RelayTestCase class: every test runs under a
+    LoopbackCapture that must see no packet outside loopback when the
+    test ends, and lab(zones) starts a DnssecLab in the test's own
+    directory."""
+
+    def setUp(self):
+        super().setUp()
+        self.capture = LoopbackCapture(self, os.path.join(
+            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
+
+    def tearDown(self):
+        self.assertEqual(self.capture.stop(), [], "packets outside loopback")
+        super().tearDown()
+
+    def lab(self, zones):
+        return DnssecLab(self, os.path.join(
+            self.tmpdir, "lab-%s" % self._testMethodName), zones)
+
+
+class Cert:
+    """A key and certificate made with openssl: self-signed, or signed by
+    ca (another Cert); chain: the PEM file with the certificate and its
+    CA's, for a server that sends its chain."""
+
+    def __init__(self, directory, name, cn, ca=None, is_ca=False):
+        self.key = os.path.join(directory, name + ".key")
+        self.crt = os.path.join(directory, name + ".crt")
+        openssl("genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-out", self.key)
+        args = ["req", "-new", "-x509", "-key", self.key, "-out", self.crt,
+                "-days", "2", "-subj", "/CN=" + cn]
+        if ca:
+            args += ["-CA", ca.crt, "-CAkey", ca.key]
+        if is_ca:
+            args += ["-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+        else:
+            args += ["-addext", "basicConstraints=CA:FALSE",
+                     "-addext", "subjectAltName=DNS:" + cn]
+        openssl(*args)
+        self.chain = self.crt
+        if ca:
+            self.chain = os.path.join(directory, name + ".chain")
+            with open(self.chain, "w") as out:
+                for path in (self.crt, ca.crt):
+                    with open(path) as f:
+                        out.write(f.read())
+
+    def spki_sha256(self):
+        """The TLSA 1 1 data: SHA-256 of the DER SubjectPublicKeyInfo."""
+        pem = openssl("x509", "-in", self.crt, "-noout", "-pubkey")
+        der_path = self.crt + ".spki"
+        pub_path = self.crt + ".pub"
+        with open(pub_path, "wb") as f:
+            f.write(pem)
+        openssl("pkey", "-pubin", "-in", pub_path, "-outform", "DER",
+                "-out", der_path)
+        with open(der_path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def sink_certs(self):
+        """What Sink takes as certs."""
+        return types.SimpleNamespace(rsa=self.chain, rsa_key=self.key)
+
+
+class DaneLabCase(DnssecLabCase, OutboundTestCase):
+    """The DANE tests: the MX hosts of every test listen on self.port
+    (smtp_tcp_port, not 25, so TLSA records are at _PORT._tcp) and the
+    relays resolve through the lab's validating resolver."""
+
+    def setUp(self):
+        super().setUp()
+        self.certdir = os.path.join(self.tmpdir, "dane-certs-%s" %
+                                    self._testMethodName)
+        os.makedirs(self.certdir, exist_ok=True)
+        self.port = free_port_on(("127.0.0.1",))
+        self.lab_relays = []
+
+    def tearDown(self):
+        # The relays stop first (they are what could send), then the
+        # capture is read.
+        for relay in self.lab_relays:
+            relay.stop()
+        super().tearDown()
+
+    def cert(self, name, cn, **kw):
+        return Cert(self.certdir, name, cn, **kw)
+
+    def mx_records(self, domain, host="mx", addr="127.0.0.1"):
+        """Zone lines: domain (relative to the zone) with one MX host."""
+        return ["%s IN MX 10 %s.%s" % (domain, host, domain),
+                "%s.%s IN A %s" % (host, domain, addr)]
+
+    def tlsa(self, owner, usage, selector, mtype, data, port=None):
+        return "_%d._tcp.%s IN TLSA %d %d %d %s" % (
+            port or self.port, owner, usage, selector, mtype, data)
+
+    def lab_relay(self, lab, level, dns_level="dnssec", policies=None,
+                  main=None, start=True):
+        """A relay at smtp_tls_security_level level (policies: its
+        smtp_tls_policy_maps) resolving through lab, with Postfix's
+        default timers, so that each message gets exactly one attempt in
+        a test; main overrides. A started relay is stopped before the
+        capture is read."""
+        settings = dict(DEFAULT_TIMERS)
+        settings.update({
+            "smtp_tcp_port": str(self.port),
+            "smtp_dns_support_level": dns_level,
+            "smtp_tls_security_level": level,
+        })
+        if policies:
+            settings["smtp_tls_policy_maps"] = inline_table(policies)
+        settings.update(main or {})
+        relay = self.outbound_relay(main=settings, dns=lab, start=start)
+        if start:
+            self.lab_relays.append(relay)
+        return relay

@@ -8,124 +8,34 @@ so each message gets exactly one attempt in the test. Every test runs
 under tcpdump on all interfaces and asserts that not one packet was
 outside 127.0.0.0/8 and ::1."""
 
-import hashlib
 import os
 import re
 import sys
-import types
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
-                       free_port_on, inline_table, main, openssl, to_lines,
-                       wait_for)
-from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
+from relaytest import inline_table, main, to_lines, wait_for  # noqa: E402
+from dnssec_lab import DaneLabCase, Zone  # noqa: E402
 
 SENDER = "sender@senders.test"
 SENT, DEFER = "sent", "deferred"
 
 
-class Cert:
-    """A key and certificate made with openssl: self-signed, or signed by
-    ca (another Cert); chain: the PEM file with the certificate and its
-    CA's, for a server that sends its chain."""
-
-    def __init__(self, directory, name, cn, ca=None, is_ca=False):
-        self.key = os.path.join(directory, name + ".key")
-        self.crt = os.path.join(directory, name + ".crt")
-        openssl("genpkey", "-quiet", "-algorithm", "EC", "-pkeyopt",
-                "ec_paramgen_curve:P-256", "-out", self.key)
-        args = ["req", "-new", "-x509", "-key", self.key, "-out", self.crt,
-                "-days", "2", "-subj", "/CN=" + cn]
-        if ca:
-            args += ["-CA", ca.crt, "-CAkey", ca.key]
-        if is_ca:
-            args += ["-addext", "basicConstraints=critical,CA:TRUE",
-                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
-        else:
-            args += ["-addext", "basicConstraints=CA:FALSE",
-                     "-addext", "subjectAltName=DNS:" + cn]
-        openssl(*args)
-        self.chain = self.crt
-        if ca:
-            self.chain = os.path.join(directory, name + ".chain")
-            with open(self.chain, "w") as out:
-                for path in (self.crt, ca.crt):
-                    with open(path) as f:
-                        out.write(f.read())
-
-    def spki_sha256(self):
-        """The TLSA 1 1 data: SHA-256 of the DER SubjectPublicKeyInfo."""
-        pem = openssl("x509", "-in", self.crt, "-noout", "-pubkey")
-        der_path = self.crt + ".spki"
-        pub_path = self.crt + ".pub"
-        with open(pub_path, "wb") as f:
-            f.write(pem)
-        openssl("pkey", "-pubin", "-in", pub_path, "-outform", "DER",
-                "-out", der_path)
-        with open(der_path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-
-    def sink_certs(self):
-        """What Sink takes as certs."""
-        return types.SimpleNamespace(rsa=self.chain, rsa_key=self.key)
-
-
-class DaneTestCase(OutboundTestCase):
+class DaneTestCase(DaneLabCase):
 
     def setUp(self):
         super().setUp()
-        self.capture = LoopbackCapture(self, os.path.join(
-            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
-        self.certdir = os.path.join(self.tmpdir, "dane-certs-%s" %
-                                    self._testMethodName)
-        os.makedirs(self.certdir, exist_ok=True)
-        # The MX port of every test: smtp_tcp_port, not 25.
-        self.port = free_port_on(("127.0.0.1",))
         self.sender_sink = self.sink()
 
-    def tearDown(self):
-        # The relay stops first (it is what could send), then the
-        # capture is read.
-        relay = getattr(self, "relay_obj", None)
-        if relay is not None:
-            relay.stop()
-        packets = self.capture.stop()
-        self.assertEqual(packets, [], "packets outside loopback")
-        super().tearDown()
-
-    def cert(self, name, cn, **kw):
-        return Cert(self.certdir, name, cn, **kw)
-
-    def lab(self, zones):
-        return DnssecLab(self, os.path.join(
-            self.tmpdir, "lab-%s" % self._testMethodName), zones)
-
     def dane_relay(self, lab, level, policies=None, **main):
-        settings = dict(DEFAULT_TIMERS)
-        settings.update({
-            "smtp_tcp_port": str(self.port),
-            "smtp_dns_support_level": "dnssec",
-            "smtp_tls_security_level": level,
+        settings = {
             "smtp_tls_loglevel": "1",
             "transport_maps": inline_table(
                 {"senders.test": "smtp:" + self.sender_sink.nexthop}),
-        })
-        if policies:
-            settings["smtp_tls_policy_maps"] = inline_table(policies)
+        }
         settings.update(main)
-        self.relay_obj = self.outbound_relay(main=settings, dns=lab)
-        return self.relay_obj
-
-    def mx_records(self, domain, zone, host="mx", addr="127.0.0.1"):
-        """Zone lines: domain (relative to zone) with one MX host."""
-        return ["%s IN MX 10 %s.%s" % (domain, host, domain),
-                "%s.%s IN A %s" % (host, domain, addr)]
-
-    def tlsa(self, owner, usage, selector, mtype, data, port=None):
-        return "_%d._tcp.%s IN TLSA %d %d %d %s" % (
-            port or self.port, owner, usage, selector, mtype, data)
+        return self.lab_relay(lab, level, policies=policies, main=settings)
 
     def send(self, relay, rcpt):
         _, data = self.outbound_message(to=rcpt)
@@ -162,7 +72,7 @@ class DaneTest(DaneTestCase):
         Postfix does; unbound saw the query with the port."""
         ee = self.cert("ee", "mx.ee.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("sec.test", self.mx_records("ee", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("ee") + [
             self.tlsa("mx.ee", 3, 1, 1, ee.spki_sha256())])
         lab = self.lab([zone])
         relay = self.dane_relay(lab, "dane-only")
@@ -194,8 +104,8 @@ class DaneTest(DaneTestCase):
         self.sink(port=self.port, certs=good.sink_certs())
         bare_sink = self.sink(port=self.port, hosts=("127.0.0.2",),
                               certs=bare.sink_certs())
-        zone = Zone("sec.test", self.mx_records("ta", "sec.test") +
-                    self.mx_records("bare", "sec.test", addr="127.0.0.2") + [
+        zone = Zone("sec.test", self.mx_records("ta") +
+                    self.mx_records("bare", addr="127.0.0.2") + [
                         self.tlsa("mx.ta", 2, 1, 1, ca.spki_sha256()),
                         self.tlsa("mx.bare", 2, 1, 1, ca.spki_sha256())])
         relay = self.dane_relay(self.lab([zone]), "dane")
@@ -218,7 +128,7 @@ class DaneTest(DaneTestCase):
         ee = self.cert("ee", "mx.nm.sec.test")
         other = self.cert("other", "mx.nm.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("sec.test", self.mx_records("nm", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("nm") + [
             self.tlsa("mx.nm", 3, 1, 1, other.spki_sha256())])
         relay = self.dane_relay(self.lab([zone]), "dane")
         queue_id = self.send(relay, "user@nm.sec.test")
@@ -238,7 +148,7 @@ class DaneTest(DaneTestCase):
         without STARTTLS waits); dane-only waits."""
         ee = self.cert("ee", "mx.un.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("sec.test", self.mx_records("un", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("un") + [
             "only IN MX 10 mx.un",
             self.tlsa("mx.un", 1, 1, 1, ee.spki_sha256())])
         relay = self.dane_relay(self.lab([zone]), "dane",
@@ -270,7 +180,7 @@ class DaneTest(DaneTestCase):
         ee = self.cert("ee", "mx.bog.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
         owner = "_%d._tcp.mx.bog" % self.port
-        zone = Zone("sec.test", self.mx_records("bog", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("bog") + [
             self.tlsa("mx.bog", 3, 1, 1, ee.spki_sha256())], spoil=(owner,))
         relay = self.dane_relay(self.lab([zone]), "dane")
         queue_id = self.send(relay, "user@bog.sec.test")
@@ -287,7 +197,7 @@ class DaneTest(DaneTestCase):
         dane-only (a policy table entry) waits."""
         ee = self.cert("ee", "mx.a.insec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("insec.test", self.mx_records("a", "insec.test") + [
+        zone = Zone("insec.test", self.mx_records("a") + [
             "b IN MX 10 mx.a", self.tlsa("mx.a", 3, 1, 1,
                                          ee.spki_sha256())], signed=False)
         relay = self.dane_relay(self.lab([zone]), "dane",
@@ -310,7 +220,7 @@ class DaneTest(DaneTestCase):
         names the port actually connected to."""
         ee = self.cert("ee", "mx.den.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("sec.test", self.mx_records("den", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("den") + [
             "only IN MX 10 mx.den",
             self.tlsa("mx.den", 3, 1, 1, ee.spki_sha256(), port=25)])
         relay = self.dane_relay(self.lab([zone]), "dane",
@@ -332,8 +242,7 @@ class DaneTest(DaneTestCase):
         the resolver nothing (its query log counts one TLSA query)."""
         ee = self.cert("ee", "mx.den.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        lab = self.lab([Zone("sec.test", self.mx_records("den",
-                                                         "sec.test"))])
+        lab = self.lab([Zone("sec.test", self.mx_records("den"))])
         relay = self.dane_relay(lab, "dane")
         for _ in range(2):
             queue_id = self.send(relay, "user@den.sec.test")
@@ -408,7 +317,7 @@ class DaneTest(DaneTestCase):
         falls back to plaintext."""
         ee = self.cert("ee", "mx.pl.sec.test")
         sink = self.sink(port=self.port, tls=False)
-        zone = Zone("sec.test", self.mx_records("pl", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("pl") + [
             self.tlsa("mx.pl", 3, 1, 1, ee.spki_sha256())])
         relay = self.dane_relay(self.lab([zone]), "dane")
         queue_id = self.send(relay, "user@pl.sec.test")
@@ -422,7 +331,7 @@ class DaneTest(DaneTestCase):
         sent, nothing bounces."""
         ee = self.cert("ee", "mx.down.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
-        zone = Zone("sec.test", self.mx_records("down", "sec.test") + [
+        zone = Zone("sec.test", self.mx_records("down") + [
             self.tlsa("mx.down", 3, 1, 1, ee.spki_sha256())])
         lab = self.lab([zone])
         relay = self.dane_relay(lab, "dane")

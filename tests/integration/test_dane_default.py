@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (HERE, TLSRELAY, RelayTestCase, main,  # noqa: E402
                        require_tools)
-from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
+from dnssec_lab import DnssecLabCase, Zone  # noqa: E402
 
 SAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "conf"))
 MAY_LINE = "smtp_tls_security_level = may\n"
@@ -51,20 +51,12 @@ def read(path):
         return f.read()
 
 
-class DaneDefaultTest(RelayTestCase):
+class DaneDefaultTest(DnssecLabCase, RelayTestCase):
 
     def setUp(self):
         if os.geteuid() != 0:
             self.fail("needs root: setup creates users and directories")
-        self.capture = LoopbackCapture(self, os.path.join(
-            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
-
-    def tearDown(self):
-        self.assertEqual(self.capture.stop(), [], "packets outside loopback")
-
-    def lab(self, zones):
-        return DnssecLab(self, os.path.join(
-            self.tmpdir, "lab-%s" % self._testMethodName), zones)
+        super().setUp()
 
     def sample_dir(self, dns_servers=None):
         """A configuration directory holding the shipped samples, their

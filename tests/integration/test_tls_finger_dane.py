@@ -15,60 +15,19 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (DEFAULT_TIMERS, OutboundTestCase,  # noqa: E402
-                       free_port_on, inline_table, main)
-from dnssec_lab import DnssecLab, LoopbackCapture, Zone  # noqa: E402
-from test_dane import Cert  # noqa: E402
+from relaytest import main  # noqa: E402
+from dnssec_lab import DaneLabCase, Zone  # noqa: E402
 from test_tls_finger import FingerOutput  # noqa: E402
 
 NOT_VERIFIED = "Server certificate not verified"
 
 
-class FingerDaneTest(FingerOutput, OutboundTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.capture = LoopbackCapture(self, os.path.join(
-            self.tmpdir, "capture-%s.pcap" % self._testMethodName))
-        self.certdir = os.path.join(self.tmpdir, "dane-certs-%s" %
-                                    self._testMethodName)
-        os.makedirs(self.certdir, exist_ok=True)
-        # The MX port: smtp_tcp_port, so TLSA is at _PORT._tcp.
-        self.port = free_port_on(("127.0.0.1",))
-
-    def tearDown(self):
-        # tls-finger has exited by now: read the capture.
-        self.assertEqual(self.capture.stop(), [],
-                         "packets outside loopback")
-        super().tearDown()
-
-    def cert(self, name, cn, **kw):
-        return Cert(self.certdir, name, cn, **kw)
-
-    def lab(self, zones):
-        return DnssecLab(self, os.path.join(
-            self.tmpdir, "lab-%s" % self._testMethodName), zones)
-
-    def mx(self, domain, host="mx", addr="127.0.0.1"):
-        return ["%s IN MX 10 %s.%s" % (domain, host, domain),
-                "%s.%s IN A %s" % (host, domain, addr)]
-
-    def tlsa(self, owner, usage, selector, mtype, data):
-        return "_%d._tcp.%s IN TLSA %d %d %d %s" % (
-            self.port, owner, usage, selector, mtype, data)
+class FingerDaneTest(FingerOutput, DaneLabCase):
 
     def finger(self, dest, lab, level, *args, expect, policies=None,
                dns_level="dnssec", main=None):
-        settings = dict(DEFAULT_TIMERS)
-        settings.update({
-            "smtp_tcp_port": str(self.port),
-            "smtp_dns_support_level": dns_level,
-            "smtp_tls_security_level": level,
-        })
-        if policies:
-            settings["smtp_tls_policy_maps"] = inline_table(policies)
-        settings.update(main or {})
-        relay = self.outbound_relay(main=settings, dns=lab, start=False)
+        relay = self.lab_relay(lab, level, dns_level=dns_level,
+                               policies=policies, main=main, start=False)
         status, out = self.tlsrelay("tls-finger", "-c", relay.dir, *args,
                                     dest, timeout=90)
         self.assertEqual(status, expect, out)
@@ -89,7 +48,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         ee = self.cert("ee", "mx.ee.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
         spki = ee.spki_sha256().upper()
-        lab = self.lab([Zone("sec.test", self.mx("ee") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("ee") + [
             self.tlsa("mx.ee", 3, 1, 1, spki)])])
         out = self.finger("ee.sec.test", lab, "dane", expect=0)
         qname = "_%d._tcp.mx.ee.sec.test" % self.port
@@ -124,7 +83,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         ee = self.cert("ee", "mx.nm.sec.test")
         other = self.cert("other", "mx.nm.sec.test")
         self.sink(port=self.port, certs=ee.sink_certs())
-        lab = self.lab([Zone("sec.test", self.mx("nm") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("nm") + [
             self.tlsa("mx.nm", 3, 1, 1, other.spki_sha256())])])
         out = self.finger("nm.sec.test", lab, "dane", expect=1)
         self.assertIn("  TLSA 3 1 1 %s\n" % other.spki_sha256().upper(),
@@ -152,7 +111,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         would deliver in plaintext, dane never does."""
         ee = self.cert("ee", "mx.pl.sec.test")
         self.sink(port=self.port, tls=False)
-        lab = self.lab([Zone("sec.test", self.mx("pl") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("pl") + [
             self.tlsa("mx.pl", 3, 1, 1, ee.spki_sha256())])])
         out = self.finger("pl.sec.test", lab, "dane", expect=1)
         self.assertEqual(self.verdict(out, "may"), "would deliver "
@@ -175,7 +134,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         good = self.cert("good", "mx.ta.sec.test", ca=ca)
         self.sink(port=self.port, certs=good.sink_certs())
         spki = ca.spki_sha256()
-        lab = self.lab([Zone("sec.test", self.mx("ta") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("ta") + [
             self.tlsa("mx.ta", 2, 1, 1, spki),
             self.tlsa("mx.ta", 0, 1, 1, spki)])])
         out = self.finger("ta.sec.test", lab, "may", expect=0,
@@ -194,12 +153,41 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         self.assertEqual(level, "dane-only")
         self.assertTrue(result.startswith("would deliver (via "), result)
 
+    def test_all_records_unusable(self):
+        """Validated TLSA records that DANE cannot use (PKIX-EE, usage 1,
+        which RFC 7672 ignores, and an unknown matching type): shown as
+        unusable, no DANE handshake, dane is mandatory TLS without
+        authentication, dane-only defers; the queue manager's log line
+        saying so is printed once, not once per level judged."""
+        ee = self.cert("ee", "mx.un.sec.test")
+        self.sink(port=self.port, certs=ee.sink_certs())
+        spki = ee.spki_sha256()
+        lab = self.lab([Zone("sec.test", self.mx_records("un") + [
+            self.tlsa("mx.un", 1, 1, 1, spki),
+            self.tlsa("mx.un", 3, 1, 9, spki)])])
+        out = self.finger("un.sec.test", lab, "dane", expect=0)
+        qname = "_%d._tcp.mx.un.sec.test" % self.port
+        self.assertIn("DANE TLSA %s: secure (DNSSEC-validated), 2 "
+                      "record(s)\n" % qname, out)
+        self.assertIn("  TLSA 1 1 1 %s (unusable: ignored)\n" %
+                      spki.upper(), out)
+        self.assertIn("  TLSA 3 1 9 %s (unusable: ignored)\n" %
+                      spki.upper(), out)
+        self.assertNotIn("DANE handshake", out)
+        self.assertEqual(self.verdict(out, "dane"), "would deliver "
+                         "(Untrusted TLS); as encrypt: all TLSA records are "
+                         "unusable")
+        self.assertEqual(self.verdict(out, "dane-only"), "would defer: all "
+                         "TLSA records of %s are unusable" % qname)
+        self.assertEqual(out.count("%s: all TLSA records unusable" % qname),
+                         1, out)
+
     def test_unsigned_zone_dane_is_may_dane_only_defers(self):
         """TLSA in an unsigned zone: the MX host is not validated, so no
         TLSA lookup; dane would deliver as may, dane-only would defer."""
         ee = self.cert("ee", "mx.a.insec.test")
         self.sink(port=self.port, certs=ee.sink_certs())
-        lab = self.lab([Zone("insec.test", self.mx("a") + [
+        lab = self.lab([Zone("insec.test", self.mx_records("a") + [
             self.tlsa("mx.a", 3, 1, 1, ee.spki_sha256())], signed=False)])
         out = self.finger("a.insec.test", lab, "dane", expect=0)
         self.assertIn("DANE TLSA _%d._tcp.mx.a.insec.test: not looked up: "
@@ -257,7 +245,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         dane-only would defer naming the port connected to."""
         ee = self.cert("ee", "mx.den.sec.test")
         self.sink(port=self.port, certs=ee.sink_certs())
-        lab = self.lab([Zone("sec.test", self.mx("den") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("den") + [
             "_25._tcp.mx.den IN TLSA 3 1 1 " + ee.spki_sha256()])])
         out = self.finger("den.sec.test", lab, "dane-only", expect=1)
         qname = "_%d._tcp.mx.den.sec.test" % self.port
@@ -275,7 +263,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         ee = self.cert("ee", "mx.bog.sec.test")
         sink = self.sink(port=self.port, certs=ee.sink_certs())
         owner = "_%d._tcp.mx.bog" % self.port
-        lab = self.lab([Zone("sec.test", self.mx("bog") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("bog") + [
             self.tlsa("mx.bog", 3, 1, 1, ee.spki_sha256())],
             spoil=(owner,))])
         out = self.finger("bog.sec.test", lab, "dane", expect=1)
@@ -288,6 +276,9 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
             "would defer: " + why), out)
         self.assertEqual(self.verdict(out, "may"),
                          "would deliver (Untrusted TLS)")
+        # The queue manager's warning, once for both levels.
+        self.assertEqual(out.count("DANE TLSA lookup problem: " + why), 1,
+                         out)
         # One connection: the probe; no DANE handshake.
         self.assertEqual(len(sink.connections()), 1)
 
@@ -297,7 +288,7 @@ class FingerDaneTest(FingerOutput, OutboundTestCase):
         dane as may, dane-only deferred -- as the relay does."""
         ee = self.cert("ee", "mx.ee.sec.test")
         self.sink(port=self.port, certs=ee.sink_certs())
-        lab = self.lab([Zone("sec.test", self.mx("ee") + [
+        lab = self.lab([Zone("sec.test", self.mx_records("ee") + [
             self.tlsa("mx.ee", 3, 1, 1, ee.spki_sha256())])])
         out = self.finger("ee.sec.test", lab, "dane", expect=0,
                           dns_level="enabled")

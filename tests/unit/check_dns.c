@@ -1610,6 +1610,60 @@ START_TEST(test_tlsa_parse_limit)
 }
 END_TEST
 
+/* The TTL of a TLSA answer: the smallest of the records kept, which are
+ * the first DNS_TLSA_MAX; other types and the authority section do not
+ * count. */
+START_TEST(test_tlsa_parse_ttl)
+{
+	static const unsigned char r1[] = { 3, 1, 1, 0xaa };
+	struct dns_tlsa *t;
+	struct msg m;
+	size_t n;
+	unsigned int ttl, i;
+
+	/* The smallest is neither the first nor the last; a CNAME's
+	 * smaller TTL is not taken. */
+	msg_begin(&m, 4);
+	msg_rr(&m, DNS_TYPE_TLSA, 600, r1, sizeof(r1));
+	msg_rr(&m, DNS_TYPE_TLSA, 60, r1, sizeof(r1));
+	msg_rr(&m, 5, 30, "\0", 1);
+	msg_rr(&m, DNS_TYPE_TLSA, 300, r1, sizeof(r1));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(ttl, 60);
+	dns_tlsa_free(t, n);
+
+	/* More records than are kept: the smallest TTL of the kept ones
+	 * (the last kept), not that of the records dropped after them,
+	 * which dns_answer_ttl, counting every record, does see. */
+	msg_begin(&m, DNS_TLSA_MAX + 5);
+	for (i = 0; i < DNS_TLSA_MAX + 5; i++)
+		msg_rr(&m, DNS_TYPE_TLSA, i < DNS_TLSA_MAX - 1 ? 3600 :
+		    i == DNS_TLSA_MAX - 1 ? 120 : 5, r1, sizeof(r1));
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, DNS_TLSA_MAX);
+	ck_assert_uint_eq(ttl, 120);
+	dns_tlsa_free(t, n);
+	ck_assert_int_eq(dns_answer_ttl(m.b, (int)m.len, DNS_TYPE_TLSA, &ttl),
+	    1);
+	ck_assert_uint_eq(ttl, 5);
+
+	/* An authority section announced but missing: the answer's
+	 * records stand (the parser reads only the answer section). */
+	msg_begin(&m, 2);
+	msg_rr(&m, DNS_TYPE_TLSA, 900, r1, sizeof(r1));
+	msg_rr(&m, DNS_TYPE_TLSA, 700, r1, sizeof(r1));
+	msg_counts(&m, 2, 1);
+	ck_assert_int_eq(dns_tlsa_parse(m.b, (int)m.len, &t, &n, &ttl),
+	    ARES_SUCCESS);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(ttl, 700);
+	dns_tlsa_free(t, n);
+}
+END_TEST
+
 static Suite *
 dns_suite(void)
 {
@@ -1635,6 +1689,7 @@ dns_suite(void)
 	tcase_add_test(tc, test_tlsa_parse);
 	tcase_add_test(tc, test_tlsa_parse_malformed);
 	tcase_add_test(tc, test_tlsa_parse_limit);
+	tcase_add_test(tc, test_tlsa_parse_ttl);
 	tcase_add_test(tc, test_answer_ttl);
 	suite_add_tcase(s, tc);
 

@@ -40,9 +40,9 @@ decide(int insecure, enum dns_status status, int secure,
 	    QMGR_DANE_SECURE;
 
 	qmgr_dane_decide(dane, TLS_LEV_DANE, QMGR_INSECURE_MX_DANE, HOST,
-	    QNAME, "example.test", trust, status, secure, recs, n, why);
+	    QNAME, "example.test", trust, status, secure, recs, n, why, 1);
 	qmgr_dane_decide(only, TLS_LEV_DANE_ONLY, QMGR_INSECURE_MX_DANE, HOST,
-	    QNAME, "example.test", trust, status, secure, recs, n, why);
+	    QNAME, "example.test", trust, status, secure, recs, n, why, 1);
 }
 
 static void
@@ -148,13 +148,13 @@ START_TEST(insecure_mx_policy)
 	struct dns_target t;
 
 	qmgr_dane_decide(&v, TLS_LEV_DANE, QMGR_INSECURE_MX_DANE, HOST, QNAME,
-	    "example.test", QMGR_DANE_INSECURE_MX, DNS_OK, 1, &r, 1, NULL);
+	    "example.test", QMGR_DANE_INSECURE_MX, DNS_OK, 1, &r, 1, NULL, 1);
 	ck_assert_ptr_nonnull(v.tlsa);
 	ck_assert_ptr_null(v.defer);
 	qmgr_dane_verdict_clear(&v);
 	qmgr_dane_decide(&v, TLS_LEV_DANE, QMGR_INSECURE_MX_ENCRYPT, HOST,
 	    QNAME, "example.test", QMGR_DANE_INSECURE_MX, DNS_OK, 1, &r, 1,
-	    NULL);
+	    NULL, 1);
 	ck_assert_ptr_null(v.tlsa);
 	ck_assert_int_eq(v.encrypt, 1);
 	ck_assert_ptr_null(v.defer);
