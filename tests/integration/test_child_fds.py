@@ -13,12 +13,22 @@ children's sockets before it drops its privileges, so from then on what
 it holds is what it keeps. Checked at start, after a reload (SIGHUP) and
 after a reload that fails on a port in use: the port that reload had
 bound before it failed is closed again, in the supervisor and in a worker
-started after it."""
+started after it.
+
+The queue manager forks a child per queue listing (its showq service,
+for mailq): that child holds its client and stderr, not the queue
+manager's lock on pid/qmgr.pid (which would keep the next queue manager
+from starting while a listing runs), its FIFO or its connections. To
+look at it while it lives, strace holds its first openat() for three
+seconds; the trace line of that openat says it has started the listing
+(past its clean-up)."""
 
 import os
 import pwd
+import re
 import signal
 import socket
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True
@@ -26,7 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (MAIL_OWNER, QMGR_LINE, RelayTestCase,  # noqa: E402
                        children_of, free_port, listening_ports, main,
-                       proc_socket_inodes, proc_status, wait_for)
+                       proc_socket_inodes, proc_status, read_text,
+                       require_tools, wait_for)
 
 
 def listening_port_of_inode():
@@ -156,6 +167,54 @@ class ChildDescriptorsTest(RelayTestCase):
                        % worker)
         pids = self.children(relay, count, not_in=(worker,))
         self.check_children(relay, pids)
+
+    def test_showq_child_holds_only_its_client(self):
+        require_tools("strace")
+        relay = self.relay(services={"smtp": {}}, extra_master=QMGR_LINE)
+        qmgr = wait_for("the queue manager", relay.qmgr_pid, 10,
+                        relay.diagnostics)
+        trace_path = os.path.join(relay.dir, "strace")
+        strace = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", trace_path, "-p", str(qmgr),
+             "-e", "trace=openat", "-e", "inject=openat:delay_enter=3s"],
+            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: (strace.poll() is None and strace.kill(),
+                                 strace.wait(), strace.stderr.close()))
+        # strace says when it is attached to every thread.
+        wait_for("strace attached", lambda: os.path.exists(
+            "/proc/%d/status" % qmgr) and proc_status(qmgr).get(
+            "TracerPid") == str(strace.pid), 10)
+        client = socket.socket(socket.AF_UNIX)
+        self.addCleanup(client.close)
+        # sun_path is short: the socket by its directory's descriptor.
+        public = os.open(os.path.join(relay.queue_dir, "public"), os.O_PATH)
+        self.addCleanup(os.close, public)
+        client.connect("/proc/self/fd/%d/showq" % public)
+        pattern = re.compile(r"^(\d+) +openat\(.*/incoming\"", re.M)
+
+        def listing_child():
+            for m in pattern.finditer(read_text(trace_path)):
+                if int(m.group(1)) in children_of(qmgr):
+                    return int(m.group(1))
+            return None
+        child = wait_for("the listing child in its first openat",
+                         listing_child, 10, lambda: read_text(trace_path))
+        fddir = "/proc/%d/fd" % child
+        held = {int(fd): os.readlink(os.path.join(fddir, fd))
+                for fd in os.listdir(fddir)}
+        others = [target for fd, target in held.items() if fd > 2]
+        self.assertEqual(len(others), 1, held)
+        self.assertRegex(others[0], r"^socket:\[\d+\]$", held)
+        strace.terminate()
+        strace.wait(10)
+        listing = b""
+        client.settimeout(10)
+        while True:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            listing += chunk
+        self.assertEqual(listing, b"Mail queue is empty\n")
 
 
 if __name__ == "__main__":
