@@ -16,11 +16,12 @@ struct master_service;
 struct tls_client;
 
 /* listen.c: the bound sockets, kept across reloads so that a SIGHUP does
- * not need to bind again (we may no longer be able to). */
-struct bound_socket {
-	char *key;		/* "addr|port", numeric */
-	int fd;
-	int used;		/* by the current generation */
+ * not need to bind again (we may no longer be able to). Each belongs to
+ * the children of one kind, and a child keeps only its kind's. */
+enum listen_role {
+	LISTEN_NONE,		/* the queue manager: no listener at all */
+	LISTEN_SMTPD,		/* the inet services of master.cf */
+	LISTEN_STATUS,		/* tlsrelay_metrics_listen, _health_listen */
 };
 
 /* Binds (or reuses) the sockets of one inet service. Appends the fds to
@@ -28,14 +29,20 @@ struct bound_socket {
 int listen_service(const struct conf *conf,
     const struct master_service *service, int **fds, size_t *n_fds,
     char **err);
-/* Binds (or reuses) the socket of a parameter whose value is host:port
- * or [ipv6]:port (tlsrelay_metrics_listen). Appends the fds to *fds. */
+/* Binds (or reuses) the status socket of a parameter whose value is
+ * host:port or [ipv6]:port (tlsrelay_metrics_listen). Appends the fds to
+ * *fds. */
 int listen_address(const struct conf *conf, const char *param,
     const char *value, int **fds, size_t *n_fds, char **err);
 /* Before building a generation / after: close sockets no one uses. */
 void listen_mark_unused(void);
 void listen_close_unused(void);
+/* The generation could not be built: the sockets bound for it are
+ * closed, the running one's are left as they were. */
+void listen_undo(void);
 void listen_close_all(void);
+/* In a child, right after fork(): every socket of another role closed. */
+void listen_keep_only(enum listen_role role);
 
 /* privileges.c (struct run_user and its lookup: tlsrelay/setup.h) */
 struct run_user;

@@ -175,6 +175,7 @@ generation_new(const char *confdir, char **err)
 	free(built);
 	listen_mark_unused();
 	if (listen_services(gen, err) < 0 || listen_status(gen, err) < 0) {
+		listen_undo();
 		generation_free(gen);
 		return NULL;
 	}

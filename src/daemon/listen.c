@@ -1,6 +1,9 @@
-/* listen: binds the inet services of master.cf. Sockets live as long as
- * some generation of workers needs them, so a reload that keeps a service
- * keeps its socket and never needs privileges again. */
+/* listen: binds the inet services of master.cf and the status process's
+ * sockets. Sockets live as long as some generation of workers needs them,
+ * so a reload that keeps a service keeps its socket and never needs
+ * privileges again. Every socket the supervisor holds is here, with the
+ * role of the children that serve it: a forked child keeps its role's
+ * and closes the rest (listen_keep_only). */
 #include "config.h"
 
 #include <errno.h>
@@ -19,8 +22,18 @@
 #include "tlsrelay/util.h"
 #include "daemon.h"
 
+struct bound_socket {
+	char *key;		/* "addr|port", numeric */
+	int fd;
+	int used;		/* by the generation being built */
+	enum listen_role role;	/* in the generation that last used it */
+	enum listen_role saved_role;	/* in the running one */
+};
+
 static struct bound_socket *sockets;
 static size_t n_sockets;
+/* Those from here on were bound for the generation being built. */
+static size_t n_running;
 
 /* /etc/services may be missing on a minimal system. */
 static const char *
@@ -61,7 +74,8 @@ bind_one(const struct addrinfo *ai, char **err, const char *label)
 }
 
 static int
-socket_for(const struct addrinfo *ai, int **fds, size_t *n_fds, char **err)
+socket_for(const struct addrinfo *ai, enum listen_role role, int **fds,
+    size_t *n_fds, char **err)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV], *key;
 	size_t i;
@@ -99,6 +113,8 @@ socket_for(const struct addrinfo *ai, int **fds, size_t *n_fds, char **err)
 		i = n_sockets++;
 	}
 	sockets[i].used = 1;
+	/* A reload may give an address to the other kind of child. */
+	sockets[i].role = role;
 	*fds = xrealloc(*fds, (*n_fds + 1) * sizeof(**fds));
 	(*fds)[(*n_fds)++] = sockets[i].fd;
 	return 0;
@@ -116,7 +132,8 @@ family_allowed(const struct conf *conf, int family)
 
 static int
 resolve_and_bind(const struct conf *conf, const char *host, const char *port,
-    const char *where, int **fds, size_t *n_fds, char **err)
+    const char *where, enum listen_role role, int **fds, size_t *n_fds,
+    char **err)
 {
 	struct addrinfo hints, *res, *ai;
 	int rc, bound = 0;
@@ -133,7 +150,7 @@ resolve_and_bind(const struct conf *conf, const char *host, const char *port,
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (!family_allowed(conf, ai->ai_family))
 			continue;
-		if (socket_for(ai, fds, n_fds, err) < 0) {
+		if (socket_for(ai, role, fds, n_fds, err) < 0) {
 			char *e = *err;
 
 			*err = xasprintf("%s: %s", where, e);
@@ -162,7 +179,7 @@ listen_service(const struct conf *conf, const struct master_service *svc,
 
 	if (svc->host != NULL) {
 		rc = resolve_and_bind(conf, *svc->host ? svc->host : NULL,
-		    svc->port, where, fds, n_fds, err);
+		    svc->port, where, LISTEN_SMTPD, fds, n_fds, err);
 	} else {
 		/* No address in the service name: inet_interfaces says. */
 		const char *ifs = conf_str(conf, P_inet_interfaces);
@@ -188,8 +205,8 @@ listen_service(const struct conf *conf, const struct master_service *svc,
 				host[len - 1] = '\0';
 				host++;
 			}
-			rc = resolve_and_bind(conf, host, svc->port, where, fds,
-			    n_fds, err);
+			rc = resolve_and_bind(conf, host, svc->port, where,
+			    LISTEN_SMTPD, fds, n_fds, err);
 		}
 		strlist_free(list);
 	}
@@ -218,7 +235,8 @@ listen_address(const struct conf *conf, const char *param, const char *value,
 		free(copy);
 		return -1;
 	}
-	rc = resolve_and_bind(conf, host, port, param, fds, n_fds, err);
+	rc = resolve_and_bind(conf, host, port, param, LISTEN_STATUS, fds,
+	    n_fds, err);
 	free(copy);
 	return rc;
 }
@@ -226,8 +244,25 @@ listen_address(const struct conf *conf, const char *param, const char *value,
 void
 listen_mark_unused(void)
 {
-	for (size_t i = 0; i < n_sockets; i++)
+	for (size_t i = 0; i < n_sockets; i++) {
 		sockets[i].used = 0;
+		sockets[i].saved_role = sockets[i].role;
+	}
+	n_running = n_sockets;
+}
+
+void
+listen_undo(void)
+{
+	for (size_t i = n_running; i < n_sockets; i++) {
+		close(sockets[i].fd);
+		free(sockets[i].key);
+	}
+	n_sockets = n_running;
+	for (size_t i = 0; i < n_sockets; i++) {
+		sockets[i].used = 1;
+		sockets[i].role = sockets[i].saved_role;
+	}
 }
 
 void
@@ -243,7 +278,7 @@ listen_close_unused(void)
 		close(sockets[i].fd);
 		free(sockets[i].key);
 	}
-	n_sockets = j;
+	n_sockets = n_running = j;
 }
 
 void
@@ -253,4 +288,17 @@ listen_close_all(void)
 	listen_close_unused();
 	free(sockets);
 	sockets = NULL;
+}
+
+/* The sockets are SOCK_CLOEXEC, but children are forked, not executed:
+ * without this a worker would hold the metrics socket, the status
+ * process every SMTP port, and the port would stay open after a stop
+ * for as long as such a copy lives. */
+void
+listen_keep_only(enum listen_role role)
+{
+	for (size_t i = 0; i < n_sockets; i++)
+		if (sockets[i].role != role)
+			sockets[i].used = 0;
+	listen_close_unused();
 }

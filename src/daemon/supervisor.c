@@ -150,16 +150,21 @@ forget_client_keys(void)
 	}
 }
 
-/* In an smtpd worker: the status process's sockets are not its to keep
- * open. Only the current generation's are open (a retired one's are the
- * same sockets, or closed and their numbers maybe reused). */
-static void
-close_status_sockets(void)
+/* Every child is forked here. The child first lets go of what is not
+ * its job's, before anything that takes time: the listeners of the other
+ * kinds of children (a worker holding the metrics socket, or the status
+ * process an SMTP port, keeps that port open after a stop, and makes it
+ * look served by the wrong process) and the supervisor's PID lock. */
+static pid_t
+fork_child(enum listen_role role)
 {
-	for (size_t i = 0; i < current->n_metrics; i++)
-		close(current->metrics_fds[i]);
-	for (size_t i = 0; i < current->n_health; i++)
-		close(current->health_fds[i]);
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		listen_keep_only(role);
+		close_pid_file();
+	}
+	return pid;
 }
 
 static void
@@ -175,7 +180,7 @@ start_worker(struct generation *gen)
 		msg_warn("too many processes; not starting another worker");
 		return;
 	}
-	pid = fork();
+	pid = fork_child(LISTEN_SMTPD);
 	if (pid < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		restart_pending = 1;
@@ -185,9 +190,7 @@ start_worker(struct generation *gen)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("smtpd");
-		close_pid_file();
 		forget_client_keys();
-		close_status_sockets();
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
 		stats_attach(stats, slot, STATS_PROC_SMTPD);
@@ -215,15 +218,16 @@ log_exit(const char *what, pid_t pid, int status)
 		    (long)pid);
 }
 
-/* Fork one for SVC: the child gets 0, the parent the PID, or -1 when the
- * fork failed and another try is due after the throttle's pause. */
+/* Fork one for SVC, holding the listeners of ROLE: the child gets 0, the
+ * parent the PID, or -1 when the fork failed and another try is due after
+ * the throttle's pause. */
 static pid_t
-single_fork(struct single *svc)
+single_fork(struct single *svc, enum listen_role role)
 {
 	pid_t pid;
 
 	svc->wanted = 0;
-	if ((pid = fork()) < 0) {
+	if ((pid = fork_child(role)) < 0) {
 		msg_warn("fork: %s", strerror(errno));
 		svc->wanted = 1;
 		throttle_fork_failed(&svc->throttle, time(NULL));
@@ -264,7 +268,8 @@ start_qmgr(void)
 		qmgr_proc.wanted = 0;
 		return;
 	}
-	if (single_fork(&qmgr_proc) == 0) {
+	/* The queue manager never accepts connections. */
+	if (single_fork(&qmgr_proc, LISTEN_NONE) == 0) {
 		sigset_t mask = saved_mask;
 
 		/* SIGTERM and SIGUSR2 (stop; stop when idle) wait until
@@ -274,9 +279,6 @@ start_qmgr(void)
 		sigaddset(&mask, SIGUSR2);
 		sigprocmask(SIG_SETMASK, &mask, NULL);
 		log_after_fork("qmgr");
-		close_pid_file();
-		/* The queue manager never accepts connections. */
-		listen_close_all();
 		/* Its keys were read by the supervisor, as root. */
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
@@ -288,37 +290,24 @@ start_qmgr(void)
 static void
 start_status(void)
 {
-	size_t n = current->n_metrics + current->n_health;
-	int *fds;
-
-	if (n == 0 || status_proc.pid != 0) {
+	if (current->n_metrics + current->n_health == 0 ||
+	    status_proc.pid != 0) {
 		status_proc.wanted = 0;
 		return;
 	}
-	if (single_fork(&status_proc) == 0) {
+	if (single_fork(&status_proc, LISTEN_STATUS) == 0) {
 		sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 		log_after_fork("status");
-		close_pid_file();
 		/* It talks HTTP to the network: no key of any kind. */
 		forget_client_keys();
 		generation_forget_server_keys(current);
 		for (struct generation *g = retired; g != NULL; g = g->next)
 			generation_forget_server_keys(g);
-		/* Its own sockets only: a copy of an SMTP listener would
-		 * keep that port open after a stop. */
-		fds = xmalloc(n * sizeof(*fds));
-		for (size_t i = 0; i < current->n_metrics; i++)
-			fds[i] = fcntl(current->metrics_fds[i],
-			    F_DUPFD_CLOEXEC, 0);
-		for (size_t i = 0; i < current->n_health; i++)
-			fds[current->n_metrics + i] = fcntl(
-			    current->health_fds[i], F_DUPFD_CLOEXEC, 0);
-		listen_close_all();
 		run_user_drop(&run_user);
 		proc_follow_parent(supervisor_pid);
-		exit(status_server_run(current->conf, stats, fds,
-		    current->n_metrics, fds + current->n_metrics,
-		    current->n_health));
+		exit(status_server_run(current->conf, stats,
+		    current->metrics_fds, current->n_metrics,
+		    current->health_fds, current->n_health));
 	}
 }
 
@@ -453,6 +442,7 @@ reload(const char *confdir, int foreground)
 		msg_error("reload failed, keeping the running configuration: "
 		    "%s", err);
 		free(err);
+		listen_undo();
 		generation_free(gen);
 		sd_notifyf("READY=1");
 		return -1;

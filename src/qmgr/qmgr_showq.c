@@ -62,7 +62,13 @@ accept_cb(evutil_socket_t listener, short what, void *arg)
 	if ((pid = fork()) < 0)
 		msg_warn("showq: fork: %s", strerror(errno));
 	else if (pid == 0) {
-		close(listener);
+		/* The listing needs its client and stderr, nothing else of
+		 * the queue manager's: not its lock on pid/qmgr.pid (held
+		 * here, it keeps the next queue manager from starting), nor
+		 * its FIFO, showq socket or connections to other hosts. */
+		if (fd > 3)
+			(void)close_range(3, (unsigned)fd - 1, 0);
+		(void)close_range((unsigned)fd + 1, ~0U, 0);
 		serve_listing(fd);
 	}
 	close(fd);

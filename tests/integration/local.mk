@@ -138,3 +138,7 @@ EXTRA_DIST += tests/integration/test_metrics.py
 TESTS += tests/integration/test_mta_sts.py
 EXTRA_DIST += tests/integration/test_mta_sts.py \
 	tests/integration/peers/policy_https.py
+# The listening sockets each child holds: workers their services', the
+# status process its own, the queue manager none; after a reload too.
+TESTS += tests/integration/test_child_fds.py
+EXTRA_DIST += tests/integration/test_child_fds.py

@@ -12,6 +12,7 @@ after SIGTERM (an SMTP session held open keeps it draining); garbage gets
 
 import http.client
 import os
+import pwd
 import re
 import signal
 import socket
@@ -22,9 +23,10 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from relaytest import (OutboundTestCase, children_of, free_port,  # noqa: E402
-                       listening_inodes, listening_ports, main,
-                       proc_socket_inodes, require_tools, wait_for)
+from relaytest import (MAIL_OWNER, OutboundTestCase,  # noqa: E402
+                       children_of, free_port, listening_inodes,
+                       listening_ports, main, proc_socket_inodes,
+                       proc_status, require_tools, wait_for)
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
@@ -148,7 +150,18 @@ class MetricsCase(OutboundTestCase):
         return holders(relay, relay.port())
 
     def status_process(self, relay):
-        return holders(relay, self.metrics_port)
+        """The children on the metrics socket that run as mail_owner: a
+        child forked a moment ago holds every socket of the supervisor
+        until it has closed the others' (before it drops privileges)."""
+        uid = str(pwd.getpwnam(MAIL_OWNER).pw_uid)
+        pids = []
+        for pid in holders(relay, self.metrics_port):
+            try:
+                if proc_status(pid).get("Uid", "").split() == [uid] * 4:
+                    pids.append(pid)
+            except FileNotFoundError:
+                pass        # it has just exited
+        return pids
 
 
 def holders(relay, port):
@@ -301,9 +314,13 @@ class MetricsTest(MetricsCase):
         self.assertEqual(len(old_status), 1)
         relay.signal(signal.SIGHUP)
         relay.wait_log(r"reload -- version")
-        wait_for("a new status process", lambda: len(set(
-            self.status_process(relay)) - set(old_status)) == 1, 10,
-            relay.diagnostics)
+
+        def new_status():
+            pids = self.status_process(relay)
+            return pids if len(pids) == 1 and pids[0] not in old_status \
+                else None
+        status = wait_for("a new status process, alone on the socket",
+                          new_status, 10, relay.diagnostics)
         reloaded = self.samples()
         for key, v in killed.items():
             if key[0].endswith("_total"):
@@ -311,6 +328,18 @@ class MetricsTest(MetricsCase):
         self.assertGreaterEqual(
             value(reloaded, "tlsrelay_tls_config_reload_timestamp_seconds"),
             value(killed, "tlsrelay_tls_config_reload_timestamp_seconds"))
+
+        # The status process killed: logged, replaced, counts intact.
+        os.kill(status[0], signal.SIGKILL)
+        relay.wait_log(r"warning: process status pid %d killed by signal 9"
+                       % status[0])
+        wait_for("another status process", lambda: len(set(
+            self.status_process(relay)) - set(status)) == 1, 10,
+            relay.diagnostics)
+        restarted = self.samples()
+        for key, v in reloaded.items():
+            if key[0].endswith("_total"):
+                self.assertGreaterEqual(restarted.get(key, -1), v, key)
 
     def test_handshake_failures(self):
         """A client that offers only a cipher suite we do not enable, and
