@@ -65,7 +65,11 @@ accept_cb(evutil_socket_t listener, short what, void *arg)
 		/* The listing needs its client and stderr, nothing else of
 		 * the queue manager's: not its lock on pid/qmgr.pid (held
 		 * here, it keeps the next queue manager from starting), nor
-		 * its FIFO, showq socket or connections to other hosts. */
+		 * its FIFO, showq socket or connections to other hosts. Its
+		 * warnings go to stderr: the log's descriptor (or syslog's
+		 * socket) goes with the rest, and must not be written to once
+		 * its number is a queue file's. */
+		log_close();
 		if (fd > 3)
 			(void)close_range(3, (unsigned)fd - 1, 0);
 		(void)close_range((unsigned)fd + 1, ~0U, 0);
