@@ -138,10 +138,10 @@ def free_port(low=20000, high=32767, host="127.0.0.1"):
     raise HarnessError("no free port in %d-%d" % (low, high))
 
 
-def listening_ports():
-    """Ports in LISTEN state, from /proc/net/tcp and tcp6: checking
-    readiness this way leaves no connection in the daemon's log."""
-    ports = set()
+def listening_sockets():
+    """{socket inode: port} of every TCP socket in LISTEN state, from
+    /proc/net/tcp and tcp6."""
+    sockets = {}
     for name in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(name) as f:
@@ -149,27 +149,22 @@ def listening_ports():
                 for line in f:
                     fields = line.split()
                     if fields[3] == "0A":
-                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+                        sockets[int(fields[9])] = int(
+                            fields[1].rsplit(":", 1)[1], 16)
         except FileNotFoundError:
             pass
-    return ports
+    return sockets
+
+
+def listening_ports():
+    """Ports in LISTEN state: checking readiness this way leaves no
+    connection in the daemon's log."""
+    return set(listening_sockets().values())
 
 
 def listening_inodes(port):
     """Socket inodes listening on port."""
-    inodes = set()
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if (fields[3] == "0A" and
-                            int(fields[1].rsplit(":", 1)[1], 16) == port):
-                        inodes.add(int(fields[9]))
-        except FileNotFoundError:
-            pass
-    return inodes
+    return {inode for inode, p in listening_sockets().items() if p == port}
 
 
 # ---------------------------------------------------------------- files

@@ -35,31 +35,15 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from relaytest import (MAIL_OWNER, QMGR_LINE, RelayTestCase,  # noqa: E402
-                       children_of, free_port, listening_ports, main,
+                       children_of, free_port, listening_ports,
+                       listening_sockets, main,
                        proc_socket_inodes, proc_status, read_text,
                        require_tools, wait_for)
 
 
-def listening_port_of_inode():
-    """{socket inode: port} of every TCP socket in LISTEN state."""
-    ports = {}
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    if fields[3] == "0A":
-                        ports[int(fields[9])] = int(
-                            fields[1].rsplit(":", 1)[1], 16)
-        except FileNotFoundError:
-            pass
-    return ports
-
-
 def held_ports(pid):
     """The ports of the listening sockets pid holds."""
-    by_inode = listening_port_of_inode()
+    by_inode = listening_sockets()
     return frozenset(by_inode[i] for i in proc_socket_inodes(pid)
                      if i in by_inode)
 

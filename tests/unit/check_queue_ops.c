@@ -28,27 +28,10 @@ make_message(char *id, const char *sender, const char *const *rcpts,
 	    strlen(content));
 }
 
-static char *
-qpath(const char *sub, const char *id)
-{
-	return xasprintf("%s/%s/%s", tu_queue_dir, sub, id);
-}
-
-static int
-exists_in(const char *sub, const char *id)
-{
-	char *path = qpath(sub, id);
-	struct stat st;
-	int rc = lstat(path, &st) == 0;
-
-	free(path);
-	return rc;
-}
-
 static void
 move_to(const char *from, const char *to, const char *id)
 {
-	char *src = qpath(from, id), *dst = qpath(to, id);
+	char *src = tu_queue_path(from, id), *dst = tu_queue_path(to, id);
 
 	ck_assert_int_eq(rename(src, dst), 0);
 	free(src);
@@ -58,7 +41,7 @@ move_to(const char *from, const char *to, const char *id)
 static void
 set_mtime(const char *sub, const char *id, time_t when)
 {
-	char *path = qpath(sub, id);
+	char *path = tu_queue_path(sub, id);
 	struct timespec ts[2] = { { when, 0 }, { when, 0 } };
 
 	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
@@ -68,7 +51,7 @@ set_mtime(const char *sub, const char *id, time_t when)
 static time_t
 get_mtime(const char *sub, const char *id)
 {
-	char *path = qpath(sub, id);
+	char *path = tu_queue_path(sub, id);
 	struct stat st;
 
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -301,7 +284,7 @@ START_TEST(test_defer_log_round_trip)
 	ck_assert_int_eq(defer_log_read(tu_queue_dir, id, &log, &err), 0);
 	ck_assert_uint_eq(log.n, 0);
 	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, first, 2, &err), 0);
-	path = qpath("defer", id);
+	path = tu_queue_path("defer", id);
 	text = tu_read_file(path, NULL);
 	ck_assert_str_eq(text,
 	    "a@x.test\t4.4.1\tconnect to mx.x.test[127.0.0.1]:25: "
@@ -360,7 +343,7 @@ START_TEST(test_defer_log_atomic)
 	int fd;
 
 	queue_id_new(id);
-	path = qpath("defer", id);
+	path = tu_queue_path("defer", id);
 	tmp = xasprintf("%s.tmp", path);
 	ck_assert_int_eq(defer_log_write(tu_queue_dir, id, old_e, 1, &err), 0);
 	ck_assert_int_eq(stat(path, &before), 0);
@@ -446,25 +429,25 @@ START_TEST(test_hold_release_delete)
 	/* hold: from incoming and from deferred; twice is fine. */
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, a, &err),
 	    QUEUE_OP_DONE);
-	ck_assert(exists_in("hold", a) && !exists_in("incoming", a));
+	ck_assert(tu_queue_has("hold", a) && !tu_queue_has("incoming", a));
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, a, &err),
 	    QUEUE_OP_DONE);
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, b, &err),
 	    QUEUE_OP_DONE);
-	ck_assert(exists_in("hold", b) && !exists_in("deferred", b));
+	ck_assert(tu_queue_has("hold", b) && !tu_queue_has("deferred", b));
 	/* Not while the qmgr delivers it. */
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_HOLD, c, &err),
 	    QUEUE_OP_NOT_APPLICABLE);
 	ck_assert_ptr_nonnull(strstr(err, c));
 	ck_assert_ptr_nonnull(strstr(err, "being delivered"));
 	free(err);
-	ck_assert(exists_in("active", c));
+	ck_assert(tu_queue_has("active", c));
 
 	/* release: to deferred with mtime now, from an old mtime. */
 	set_mtime("hold", a, past);
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_RELEASE, a,
 	    &err), QUEUE_OP_DONE);
-	ck_assert(exists_in("deferred", a) && !exists_in("hold", a));
+	ck_assert(tu_queue_has("deferred", a) && !tu_queue_has("hold", a));
 	ck_assert_int_ge(get_mtime("deferred", a), start);
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_RELEASE, a,
 	    &err), QUEUE_OP_NOT_APPLICABLE);
@@ -495,15 +478,15 @@ START_TEST(test_hold_release_delete)
 	ck_assert_int_eq(defer_log_write(tu_queue_dir, a, reason, 1, &err), 0);
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, a, &err),
 	    QUEUE_OP_DONE);
-	ck_assert(!exists_in("deferred", a) && !exists_in("defer", a));
+	ck_assert(!tu_queue_has("deferred", a) && !tu_queue_has("defer", a));
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, a, &err),
 	    QUEUE_OP_NOT_FOUND);
 	free(err);
 	/* Deleting an active message is allowed (it is the admin's call). */
 	ck_assert_int_eq(queue_op_apply(tu_queue_dir, QUEUE_OP_DELETE, c, &err),
 	    QUEUE_OP_DONE);
-	ck_assert(!exists_in("active", c));
-	ck_assert(exists_in("hold", b));
+	ck_assert(!tu_queue_has("active", c));
+	ck_assert(tu_queue_has("hold", b));
 }
 END_TEST
 
@@ -527,8 +510,8 @@ START_TEST(test_ops_all)
 	ck_assert_int_eq(queue_op_apply_all(tu_queue_dir, QUEUE_OP_HOLD, &done,
 	    &err), 0);
 	ck_assert_uint_eq(done, 3);	/* ids 0, 1, 2; 4 was held already */
-	ck_assert(exists_in("hold", ids[0]) && exists_in("hold", ids[2]));
-	ck_assert(exists_in("active", ids[3]));
+	ck_assert(tu_queue_has("hold", ids[0]) && tu_queue_has("hold", ids[2]));
+	ck_assert(tu_queue_has("active", ids[3]));
 
 	for (int i = 0; i < 5; i++)
 		if (i != 3)
@@ -538,7 +521,7 @@ START_TEST(test_ops_all)
 	ck_assert_uint_eq(done, 4);
 	for (int i = 0; i < 5; i++)
 		if (i != 3) {
-			ck_assert(exists_in("deferred", ids[i]));
+			ck_assert(tu_queue_has("deferred", ids[i]));
 			ck_assert_int_ge(get_mtime("deferred", ids[i]), start);
 		}
 
@@ -546,8 +529,8 @@ START_TEST(test_ops_all)
 	    &done, &err), 0);
 	ck_assert_uint_eq(done, 5);
 	for (int i = 0; i < 5; i++)
-		ck_assert(!exists_in("deferred", ids[i]) &&
-		    !exists_in("active", ids[i]));
+		ck_assert(!tu_queue_has("deferred", ids[i]) &&
+		    !tu_queue_has("active", ids[i]));
 	ck_assert_int_eq(access(junk, F_OK), 0);
 	free(junk);
 }
@@ -616,7 +599,7 @@ START_TEST(test_list_format)
 	move_to("incoming", "corrupt", e);	/* not listed */
 
 	/* b's first recipient is delivered: not listed. */
-	path = qpath("active", b);
+	path = tu_queue_path("active", b);
 	ck_assert_int_eq(spool_read(path, &msg, &err), 0);
 	ck_assert_int_eq(spool_set_status(path, &msg.recipients[0], 'D',
 	    &err), 0);

@@ -40,16 +40,10 @@ commit_message(size_t len)
 	return id;
 }
 
-static char *
-queue_path(const char *sub, const char *name)
-{
-	return xasprintf("%s/%s/%s", tu_queue_dir, sub, name);
-}
-
 static ino_t
 inode_of(const char *sub, const char *name)
 {
-	char *path = queue_path(sub, name);
+	char *path = tu_queue_path(sub, name);
 	struct stat st;
 
 	ck_assert_msg(stat(path, &st) == 0, "stat %s", path);
@@ -57,24 +51,13 @@ inode_of(const char *sub, const char *name)
 	return st.st_ino;
 }
 
-static int
-exists(const char *sub, const char *name)
-{
-	char *path = queue_path(sub, name);
-	struct stat st;
-	int rc = lstat(path, &st) == 0;
-
-	free(path);
-	return rc;
-}
-
 /* What the queue manager does with a delivered message: into active/,
  * then set aside. */
 static void
 set_aside(const char *id)
 {
-	char *incoming = queue_path("incoming", id);
-	char *active = queue_path("active", id);
+	char *incoming = tu_queue_path("incoming", id);
+	char *active = tu_queue_path("active", id);
 
 	ck_assert_int_eq(rename(incoming, active), 0);
 	ck_assert_int_eq(spool_spare_set_aside(tu_queue_dir, active, id), 0);
@@ -103,8 +86,8 @@ only_spare(off_t *size)
 		char name[16];
 
 		snprintf(name, sizeof(name), "%u", i);
-		if (exists("spare", name))
-			slot = queue_path("spare", name);
+		if (tu_queue_has("spare", name))
+			slot = tu_queue_path("spare", name);
 	}
 	ck_assert_ptr_nonnull(slot);
 	ck_assert_int_eq(stat(slot, &st), 0);
@@ -123,7 +106,7 @@ START_TEST(test_reused_by_next_message)
 
 	set_aside(first);
 	/* Out of the queue at once, not yet reusable. */
-	ck_assert(!exists("active", first));
+	ck_assert(!tu_queue_has("active", first));
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 1);
 	release(first);
 	ck_assert_uint_eq(only_spare(&size), ino);
@@ -135,7 +118,7 @@ START_TEST(test_reused_by_next_message)
 	ck_assert_uint_eq(inode_of("incoming", second), ino);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
-	path = queue_path("incoming", second);
+	path = tu_queue_path("incoming", second);
 	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
 	ck_assert_str_eq(msg.id, second);
 	ck_assert_int_eq(msg.content_length, 100);
@@ -189,7 +172,7 @@ START_TEST(test_full_spare_removes)
 		int fd;
 
 		snprintf(name, sizeof(name), "%u", i);
-		path = queue_path("spare", name);
+		path = tu_queue_path("spare", name);
 		fd = open(path, O_CREAT | O_WRONLY, 0600);
 		ck_assert_int_ge(fd, 0);
 		ck_assert_int_eq(write(fd, "x", 1), 1);
@@ -199,14 +182,14 @@ START_TEST(test_full_spare_removes)
 	set_aside(id);
 	release(id);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 128);
-	ck_assert(!exists("active", id));
+	ck_assert(!tu_queue_has("active", id));
 	free(id);
 }
 END_TEST
 
 START_TEST(test_unusable_spare_skipped)
 {
-	char *slot = queue_path("spare", "0"), *other = queue_path("", "keep");
+	char *slot = tu_queue_path("spare", "0"), *other = tu_queue_path("", "keep");
 	char *id;
 	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
 	struct stat st;
@@ -229,7 +212,7 @@ END_TEST
 
 START_TEST(test_nonempty_spare_emptied)
 {
-	char *slot = queue_path("spare", "0"), *id, *path, *err = NULL;
+	char *slot = tu_queue_path("spare", "0"), *id, *path, *err = NULL;
 	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
 	struct spool_message msg;
 	struct stat st;
@@ -240,7 +223,7 @@ START_TEST(test_nonempty_spare_emptied)
 	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
 	close(fd);
 	id = commit_message(10);
-	path = queue_path("incoming", id);
+	path = tu_queue_path("incoming", id);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
 	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
 	ck_assert_int_eq(stat(path, &st), 0);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -268,6 +269,23 @@ tu_queue_message(const char *queue, char *id, const char *sender,
 	snprintf(id, QUEUE_ID_MAX, "%s", spool_id(w));
 	ck_assert_int_eq(spool_write(w, content, len), 0);
 	ck_assert_msg(spool_commit(w, &err) == 0, "spool_commit: %s", err);
+}
+
+char *
+tu_queue_path(const char *sub, const char *name)
+{
+	return xasprintf("%s/%s/%s", tu_queue_dir, sub, name);
+}
+
+int
+tu_queue_has(const char *sub, const char *name)
+{
+	char *path = tu_queue_path(sub, name);
+	struct stat st;
+	int rc = lstat(path, &st) == 0;
+
+	free(path);
+	return rc;
 }
 
 int

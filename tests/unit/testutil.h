@@ -108,6 +108,9 @@ void tu_queue_message(const char *queue, char *id, const char *sender,
 
 /* Entries in dir/sub, "." and ".." aside. */
 int tu_count_files(const char *dir, const char *sub);
+/* tu_queue_dir/sub/name (caller frees), and whether something is there. */
+char *tu_queue_path(const char *sub, const char *name);
+int tu_queue_has(const char *sub, const char *name);
 
 /* main_cf as main.cf (with an empty master.cf); fails the test when the
  * configuration does not load. */
