@@ -77,22 +77,27 @@ void spool_abort(struct spool_writer *writer);
 unsigned spool_purge_tmp(const char *queue_dir);
 /* Queue files kept for reuse (src/queue/spool_spare.c, SPOOL-FORMAT.md):
  * a delivered message's file is emptied into spare/ and a new message
- * takes it instead of creating a file. */
+ * takes it instead of creating a file. At most this many wait. */
+#define SPOOL_SPARE_SLOTS	128
 /* Renames a spare file to tmp_path (a new name) and returns it open for
- * writing, locked and empty; -1 when there is none: create one, or, with
- * *clash set, take a new name first. */
+ * writing, locked, empty and mode 0600; -1 when there is none: create
+ * one, or, with *retry set, take a new name first. */
 int spool_spare_take(const char *queue_dir, const char *tmp_path,
-    int *clash);
-/* The queue manager's loop: renames the delivered message's file at path
- * (in active/) to spare/.ID. Returns 0, or -1 with errno set (the caller
- * unlinks path). */
-int spool_spare_set_aside(const char *queue_dir, const char *path,
+    int *retry);
+/* The queue manager's loop, for a delivered message's file at path (in
+ * active/): renamed to spare/.ID (returns 1: hand the ID to the sync
+ * thread, spool_syncer_queue_spare), else unlinked (0), else -1 with
+ * errno set. */
+int spool_spare_remove(const char *queue_dir, const char *path,
     const char *id);
-/* Its sync thread: empties each spare/.ID (before syncing the batch's
- * marks, which an emptied file no longer needs)... */
-void spool_spare_empty(const char *queue_dir, char *const *ids, size_t n);
-/* ...then one fsync of active/ for the batch, and each spare/.ID into a
- * free slot (or removed when spare/ is full). */
+/* Its sync thread, for the IDs set aside since its last batch, in this
+ * order: spool_spare_empty empties each spare/.ID (an emptied file needs
+ * no durable marks, so before they are synced; one that cannot be
+ * emptied is removed and its ID freed and set to NULL)... */
+void spool_spare_empty(const char *queue_dir, char **ids, size_t n);
+/* ...then spool_spare_release fsyncs each queue directory once for the
+ * batch and moves each spare/.ID into a free slot (or removes it when
+ * spare/ is full or an fsync failed). */
 void spool_spare_release(const char *queue_dir, char *const *ids,
     size_t n);
 /* At the queue manager's start: removes files set aside but never
@@ -188,10 +193,9 @@ struct spool_syncer;
 struct spool_syncer *spool_syncer_new(const char *queue_dir, char **err);
 /* Queues fd (dup'ed: the caller keeps its own) for the next batch. */
 void spool_syncer_add(struct spool_syncer *syncer, int fd);
-/* Queues the file set aside as spare/.ID (spool_spare_set_aside) for
- * spool_spare_release in the next batch. */
-void spool_syncer_release_spare(struct spool_syncer *syncer,
-    const char *id);
+/* Queues the ID of a file set aside as spare/.ID (spool_spare_remove)
+ * for the next batch: emptied, then released for reuse. */
+void spool_syncer_queue_spare(struct spool_syncer *syncer, const char *id);
 /* Files synced so far (for tests and statistics). */
 unsigned long long spool_syncer_synced(struct spool_syncer *syncer);
 /* Syncs what is queued, stops the thread and frees it. */

@@ -344,11 +344,15 @@ message_finish(struct qmgr_message *m)
 		pending += m->spool.recipients[i].status == ' ';
 	if (pending == 0) {
 		/* Kept for the next message to reuse, or removed. */
-		if (spool_spare_set_aside(q->queue_dir, m->path, m->id) == 0)
-			spool_syncer_release_spare(q->syncer, m->id);
-		else if (unlink(m->path) < 0)
+		switch (spool_spare_remove(q->queue_dir, m->path, m->id)) {
+		case 1:
+			spool_syncer_queue_spare(q->syncer, m->id);
+			break;
+		case -1:
 			msg_warn("%s: unlink %s: %s", m->id, m->path,
 			    strerror(errno));
+			break;
+		}
 		defer_log_remove(q->queue_dir, m->id);
 		msg_info("%s: removed", m->id);
 	} else {
@@ -605,6 +609,14 @@ start_group(struct qmgr_group *g)
 	    q->families, g->route.port, q->mx_address_limit, resolved, g);
 }
 
+static int
+empty_file(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
 void
 qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 {
@@ -630,7 +642,19 @@ qmgr_message_activate(struct qmgr *q, const char *from_dir, const char *id)
 	}
 	free(from);
 	m->entered = now_seconds();
-	if ((m->fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	if ((m->fd = open(m->path, O_RDWR | O_CLOEXEC | O_NOCTTY)) >= 0 &&
+	    empty_file(m->fd)) {
+		/* No committed message is empty: a delivered one, emptied
+		 * for reuse, whose removal power loss undid. */
+		if (unlink(m->path) < 0)
+			msg_warn("%s: unlink %s: %s", m->id, m->path,
+			    strerror(errno));
+		msg_info("%s: removed (an empty queue file: a delivered "
+		    "message whose removal a crash undid)", m->id);
+		message_free(m);
+		return;
+	}
+	if (m->fd < 0 ||
 	    spool_read_fd(m->fd, m->path, &m->spool, &err) < 0) {
 		msg_warn("%s: corrupt queue file, moved to corrupt/: %s", id,
 		    err ? err : strerror(errno));

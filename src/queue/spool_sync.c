@@ -170,7 +170,7 @@ spool_syncer_add(struct spool_syncer *s, int fd)
 }
 
 void
-spool_syncer_release_spare(struct spool_syncer *s, const char *id)
+spool_syncer_queue_spare(struct spool_syncer *s, const char *id)
 {
 	pthread_mutex_lock(&s->lock);
 	if (s->n_spares == s->cap_spares) {

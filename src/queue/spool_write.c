@@ -163,15 +163,15 @@ spool_open(const char *queue_dir, const struct spool_envelope *env,
 	 * name: a clash (clock stepped back onto a recycled pid) just takes
 	 * the next ID. */
 	for (tries = 0; tries < 10; tries++) {
-		int clash;
+		int retry;
 
 		queue_id_new(w->id);
 		free(w->tmp_path);
 		w->tmp_path = xasprintf("%s/tmp/%s", queue_dir, w->id);
-		w->fd = spool_spare_take(queue_dir, w->tmp_path, &clash);
+		w->fd = spool_spare_take(queue_dir, w->tmp_path, &retry);
 		if (w->fd >= 0)
 			break;
-		if (clash)
+		if (retry)
 			continue;
 		w->fd = open(w->tmp_path,
 		    O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);

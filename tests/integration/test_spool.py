@@ -325,13 +325,25 @@ class TruncatedFileTest(OutboundTestCase):
 class SpareFileTest(OutboundTestCase):
     """A delivered message's queue file is emptied and kept in spare/ for
     the next message instead of being unlinked (no inode allocated and
-    freed per message); nothing of the delivered mail stays on disk."""
+    freed per message); nothing of the delivered mail stays in it."""
 
-    def spare_files(self, relay):
+    def released(self, relay):
+        """{slot: stat} of spare/ once nothing waits there to be
+        released (no spare/.ID), else None."""
         spare = os.path.join(relay.queue_dir, "spare")
-        return {n: os.stat(os.path.join(spare, n)) for n in os.listdir(spare)}
+        files = {}
+        for name in os.listdir(spare):
+            if not name.isdigit():
+                return None
+            try:
+                files[name] = os.stat(os.path.join(spare, name))
+            except FileNotFoundError:
+                return None
+        return files
 
     def test_delivered_files_reused(self):
+        """The next message is written into a released file; its mode is
+        a new file's and its content only its own."""
         sink = self.sink()
         relay = self.outbound_relay(main=dict(DEFAULT_TIMERS,
                                               relayhost=sink.nexthop))
@@ -341,12 +353,12 @@ class SpareFileTest(OutboundTestCase):
         sink.wait_messages(5)
         for queue_id in ids:
             self.wait_removed(relay, queue_id)
-        # Released by the queue manager's sync thread once active/ is
-        # fsync'ed: numbered slots, every one empty.
-        spare = wait_for("a released file in spare/",
-                         lambda: {n: st for n, st in
-                                  self.spare_files(relay).items()
-                                  if n.isdigit()}, 10, relay.diagnostics)
+        # Released by the queue manager's sync thread once the queue
+        # directories are fsync'ed: numbered slots, every one empty.
+        spare = wait_for("all five files released in spare/",
+                         lambda: (lambda f: f if f and len(f) >= 5
+                                  else None)(self.released(relay)),
+                         10, relay.diagnostics)
         self.assertEqual([n for n, st in spare.items() if st.st_size], [])
         inodes = {st.st_ino for st in spare.values()}
         # The next message is written into one of them (deferred, so it
@@ -360,6 +372,7 @@ class SpareFileTest(OutboundTestCase):
         self.wait_in(relay, queue_id, "deferred")
         path = os.path.join(relay.queue_dir, "deferred", queue_id)
         self.assertIn(os.stat(path).st_ino, inodes)
+        self.assertEqual(os.stat(path).st_mode & 0o7777, 0o600)
         qf = QueueFile(path)
         self.assertEqual(int(qf.get("z")), len(qf.content))
         with open(path, "rb") as f:
@@ -368,18 +381,31 @@ class SpareFileTest(OutboundTestCase):
     def test_crash_leftovers_cleared(self):
         """A file set aside but not yet released (a crash between the two
         steps) is removed when the queue manager starts, never reused:
-        whether its removal from active/ reached the disk is unknown."""
+        whether its old names are gone for good is unknown. An empty file
+        in the queue (an emptied one whose removal power loss undid: no
+        committed message is empty) is removed, not called corrupt."""
         relay = self.outbound_relay(main=dict(
             DEFAULT_TIMERS, relayhost="[127.0.0.1]:%d" % free_port()),
             start=False)
-        spare = os.path.join(relay.queue_dir, "spare")
-        os.makedirs(spare, exist_ok=True)
-        aside = os.path.join(spare, ".0123456789ABCDEF0123456789AB")
+        for sub in ("spare", "active"):
+            os.makedirs(os.path.join(relay.queue_dir, sub), exist_ok=True)
+        aside = os.path.join(relay.queue_dir, "spare",
+                             ".0123456789ABCDEF0123456789AB")
         with open(aside, "w") as f:
             f.write("set aside")
+        empty_id = "0123456789ABCDEF0123456789AC"
+        empty = os.path.join(relay.queue_dir, "active", empty_id)
+        open(empty, "w").close()
         owner = pwd.getpwnam(MAIL_OWNER)
-        os.chown(aside, owner.pw_uid, owner.pw_gid)
+        for path in (aside, empty):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+            os.chmod(path, 0o600)
         relay.start()
+        relay.wait_log(r"%s: removed \(an empty queue file: a delivered "
+                       r"message whose removal a crash undid\)" % empty_id)
+        self.assertIsNone(self.where(relay, empty_id))
+        self.assertEqual(os.listdir(os.path.join(relay.queue_dir,
+                                                 "corrupt")), [])
         # The purge comes before the queue manager's first scan.
         queue_id = self.submit(relay, "a@example.com", ["b@example.net"],
                                b"Subject: x\r\n\r\nbody\r\n")

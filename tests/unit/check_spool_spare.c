@@ -60,7 +60,7 @@ set_aside(const char *id)
 	char *active = tu_queue_path("active", id);
 
 	ck_assert_int_eq(rename(incoming, active), 0);
-	ck_assert_int_eq(spool_spare_set_aside(tu_queue_dir, active, id), 0);
+	ck_assert_int_eq(spool_spare_remove(tu_queue_dir, active, id), 1);
 	free(incoming);
 	free(active);
 }
@@ -68,10 +68,11 @@ set_aside(const char *id)
 static void
 release(const char *id)
 {
-	char *ids[] = { (char *)id };
+	char *ids[] = { xstrdup(id) };
 
 	spool_spare_empty(tu_queue_dir, ids, 1);
 	spool_spare_release(tu_queue_dir, ids, 1);
+	free(ids[0]);
 }
 
 /* The one file in spare/ (a slot), its size in *size. */
@@ -82,7 +83,7 @@ only_spare(off_t *size)
 	struct stat st;
 
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 1);
-	for (unsigned i = 0; i < 128 && slot == NULL; i++) {
+	for (unsigned i = 0; i < SPOOL_SPARE_SLOTS && slot == NULL; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "%u", i);
@@ -162,26 +163,47 @@ START_TEST(test_purge_keeps_released)
 }
 END_TEST
 
+/* spare/SLOT with len bytes of 'x'; its path (caller frees). */
+static char *
+make_slot(unsigned slot, size_t len)
+{
+	char name[16], *path;
+	int fd;
+
+	snprintf(name, sizeof(name), "%u", slot);
+	path = tu_queue_path("spare", name);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	return path;
+}
+
 START_TEST(test_full_spare_removes)
 {
 	char *id = commit_message(100);
+	ino_t ino = inode_of("incoming", id);
 
 	/* Every slot taken: the file is removed, none overwritten. */
-	for (unsigned i = 0; i < 128; i++) {
-		char name[16], *path;
-		int fd;
+	for (unsigned i = 0; i < SPOOL_SPARE_SLOTS; i++)
+		free(make_slot(i, 1));
+	set_aside(id);
+	release(id);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"),
+	    SPOOL_SPARE_SLOTS);
+	for (unsigned i = 0; i < SPOOL_SPARE_SLOTS; i++) {
+		char name[16];
+		struct stat st;
+		char *path;
 
 		snprintf(name, sizeof(name), "%u", i);
 		path = tu_queue_path("spare", name);
-		fd = open(path, O_CREAT | O_WRONLY, 0600);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(write(fd, "x", 1), 1);
-		close(fd);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_int_eq(st.st_size, 1);
+		ck_assert_uint_ne(st.st_ino, ino);
 		free(path);
 	}
-	set_aside(id);
-	release(id);
-	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 128);
 	ck_assert(!tu_queue_has("active", id));
 	free(id);
 }
@@ -189,24 +211,68 @@ END_TEST
 
 START_TEST(test_unusable_spare_skipped)
 {
-	char *slot = tu_queue_path("spare", "0"), *other = tu_queue_path("", "keep");
-	char *id;
-	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
-	struct stat st;
+	char *slot = make_slot(0, 8), *other = tu_queue_path("", "keep");
+	char *good = make_slot(1, 0), *id;
+	struct stat st, good_st;
 
-	/* A file with a second name is not ours to overwrite. */
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "precious", 8), 8);
-	close(fd);
+	/* A file with a second name is not ours to overwrite; the next
+	 * slot's file is taken instead. */
 	ck_assert_int_eq(link(slot, other), 0);
+	ck_assert_int_eq(stat(good, &good_st), 0);
 	id = commit_message(100);
 	ck_assert_int_eq(stat(other, &st), 0);
 	ck_assert_int_eq(st.st_size, 8);
-	ck_assert_uint_ne(inode_of("incoming", id), st.st_ino);
+	ck_assert_int_eq(st.st_nlink, 1);
+	ck_assert_uint_eq(inode_of("incoming", id), good_st.st_ino);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
 	free(id);
 	free(slot);
+	free(good);
 	free(other);
+}
+END_TEST
+
+START_TEST(test_planted_spare_removed)
+{
+	char *fifo = tu_queue_path("spare", "0");
+	char *dir = tu_queue_path("spare", "1");
+	char *link_to = tu_queue_path("spare", "2");
+	char *id;
+
+	/* A FIFO must not hold the open, and nothing stays in tmp/. */
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(symlink("/dev/null", link_to), 0);
+	id = commit_message(100);
+	ck_assert(tu_queue_has("incoming", id));
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
+	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
+	free(id);
+	free(fifo);
+	free(dir);
+	free(link_to);
+}
+END_TEST
+
+START_TEST(test_mode_reset)
+{
+	char *first = commit_message(100), *second, *path;
+	struct stat st;
+
+	/* The owner-execute bit records a delay warning sent. */
+	path = tu_queue_path("incoming", first);
+	ck_assert_int_eq(chmod(path, 0700), 0);
+	free(path);
+	set_aside(first);
+	release(first);
+	second = commit_message(100);
+	path = tu_queue_path("incoming", second);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	free(path);
+	free(first);
+	free(second);
 }
 END_TEST
 
@@ -243,7 +309,7 @@ START_TEST(test_syncer_releases)
 
 	ck_assert_msg(syncer != NULL, "%s", err);
 	set_aside(id);
-	spool_syncer_release_spare(syncer, id);
+	spool_syncer_queue_spare(syncer, id);
 	spool_syncer_free(syncer);	/* drains the queue first */
 	(void)only_spare(&size);
 	ck_assert_int_eq(size, 0);
@@ -263,6 +329,8 @@ spare_suite(void)
 	tcase_add_test(tc, test_purge_keeps_released);
 	tcase_add_test(tc, test_full_spare_removes);
 	tcase_add_test(tc, test_unusable_spare_skipped);
+	tcase_add_test(tc, test_planted_spare_removed);
+	tcase_add_test(tc, test_mode_reset);
 	tcase_add_test(tc, test_nonempty_spare_emptied);
 	tcase_add_test(tc, test_syncer_releases);
 	suite_add_tcase(s, tc);
