@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tlsrelay/log.h"
@@ -84,10 +85,61 @@ sync_batch(const int *fds, size_t n)
 	return synced;
 }
 
+/* Files set aside are released for reuse at most this often: each
+ * release fsyncs the queue directories, which costs the disk as much as
+ * a commit, and a busy relay sets aside hundreds of files a second. */
+#define RELEASE_INTERVAL_MS	20
+
+/* IDs emptied, waiting for their release. */
+struct id_list {
+	char **ids;
+	size_t n, cap;
+};
+
+static void
+id_list_take(struct id_list *to, char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] == NULL)
+			continue;
+		if (to->n == to->cap) {
+			to->cap = to->cap ? 2 * to->cap : 64;
+			to->ids = xrealloc(to->ids, to->cap * sizeof(*to->ids));
+		}
+		to->ids[to->n++] = ids[i];
+	}
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for work, at most until a release is due. */
+static void
+wait_for_work(struct spool_syncer *s, long long release_at, int releasing)
+{
+	struct timespec until;
+
+	if (!releasing) {
+		pthread_cond_wait(&s->wake, &s->lock);
+		return;
+	}
+	until.tv_sec = (time_t)(release_at / 1000);
+	until.tv_nsec = (long)(release_at % 1000) * 1000000L;
+	pthread_cond_timedwait(&s->wake, &s->lock, &until);
+}
+
 static void *
 syncer_main(void *arg)
 {
 	struct spool_syncer *s = arg;
+	struct id_list emptied = { NULL, 0, 0 };
+	long long last_release = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
@@ -95,10 +147,15 @@ syncer_main(void *arg)
 		char **spares;
 		size_t n, n_spares;
 		unsigned long long synced;
+		int release;
 
-		while (s->n == 0 && s->n_spares == 0 && !s->stopping)
-			pthread_cond_wait(&s->wake, &s->lock);
-		if (s->n == 0 && s->n_spares == 0 && s->stopping)
+		while (s->n == 0 && s->n_spares == 0 && !s->stopping &&
+		    (emptied.n == 0 ||
+		    now_ms() < last_release + RELEASE_INTERVAL_MS))
+			wait_for_work(s, last_release + RELEASE_INTERVAL_MS,
+			    emptied.n > 0);
+		if (s->n == 0 && s->n_spares == 0 && emptied.n == 0 &&
+		    s->stopping)
 			break;
 		batch = s->fds;
 		n = s->n;
@@ -108,19 +165,28 @@ syncer_main(void *arg)
 		n_spares = s->n_spares;
 		s->spares = NULL;
 		s->n_spares = s->cap_spares = 0;
+		release = s->stopping;
 		pthread_mutex_unlock(&s->lock);
+		/* Emptied first: an emptied file needs no durable marks. */
 		spool_spare_empty(s->queue_dir, spares, n_spares);
+		id_list_take(&emptied, spares, n_spares);
+		free(spares);
 		synced = sync_batch(batch, n);
 		free(batch);
-		if (n_spares > 0)
-			spool_spare_release(s->queue_dir, spares, n_spares);
-		for (size_t i = 0; i < n_spares; i++)
-			free(spares[i]);
-		free(spares);
+		if (emptied.n > 0 && (release ||
+		    now_ms() >= last_release + RELEASE_INTERVAL_MS)) {
+			last_release = now_ms();
+			spool_spare_release(s->queue_dir, emptied.ids,
+			    emptied.n);
+			for (size_t i = 0; i < emptied.n; i++)
+				free(emptied.ids[i]);
+			emptied.n = 0;
+		}
 		pthread_mutex_lock(&s->lock);
 		s->synced += synced;
 	}
 	pthread_mutex_unlock(&s->lock);
+	free(emptied.ids);
 	return NULL;
 }
 
@@ -128,12 +194,17 @@ struct spool_syncer *
 spool_syncer_new(const char *queue_dir, char **err)
 {
 	struct spool_syncer *s = xcalloc(1, sizeof(*s));
+	pthread_condattr_t attr;
 	int rc;
 
 	*err = NULL;
 	s->queue_dir = xstrdup(queue_dir);
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	/* Timed waits are on the monotonic clock (wait_for_work). */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	if ((rc = pthread_create(&s->thread, NULL, syncer_main, s)) != 0) {
 		*err = xasprintf("cannot start the queue file sync thread: %s",
 		    strerror(rc));
