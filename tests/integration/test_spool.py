@@ -362,13 +362,11 @@ class SpareFileTest(OutboundTestCase):
                          relay.diagnostics)
         self.assertEqual([n for n, st in spare.items() if st.st_size], [])
         inodes = {st.st_ino for st in spare.values()}
-        # The next message is written into one of them (deferred, so it
-        # stays to be looked at).
-        relay.main["relayhost"] = "[127.0.0.1]:%d" % free_port()
-        relay.write_config()
-        relay.signal(signal.SIGHUP)
-        relay.wait_log(r"reload -- version")
-        queue_id = self.submit(relay, "a@example.com", ["b@example.net"],
+        # The next message is written into one of them (deferred by the
+        # sink's 450, so it stays to be looked at).
+        sink.set_replies({"rcpt": {"later@example.net":
+                                   ["450 4.2.0 not now"]}})
+        queue_id = self.submit(relay, "a@example.com", ["later@example.net"],
                                b"Subject: next\r\n\r\nshort\r\n")
         self.wait_in(relay, queue_id, "deferred")
         path = os.path.join(relay.queue_dir, "deferred", queue_id)
