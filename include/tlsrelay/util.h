@@ -77,6 +77,9 @@ void strlist_free(char **list);
 /* write(2) until all of data is written, retrying on EINTR. Returns 0,
  * or -1 with errno set. */
 int write_all(int fd, const void *data, size_t len);
+/* fsync of the directory at path, so that renames into or out of it
+ * survive a crash. Returns 0, or -1 with errno set. */
+int fsync_dir(const char *path);
 
 /* Reads the whole file at path into a NUL-terminated buffer (caller
  * frees); *len, when not NULL, gets its length. NULL with *err set on

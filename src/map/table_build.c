@@ -54,16 +54,13 @@ sync_directory_of(const char *path, char **err)
 {
 	char *copy = xstrdup(path);
 	const char *dir = dirname(copy);
-	int fd, ret = 0;
+	int ret = 0;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fsync(fd) < 0) {
+	if (fsync_dir(dir) < 0) {
 		*err = xasprintf("sync directory %s: %s", dir,
 		    strerror(errno));
 		ret = -1;
 	}
-	if (fd >= 0)
-		close(fd);
 	free(copy);
 	return ret;
 }

@@ -258,13 +258,10 @@ sync_queue_dirs(const char *queue_dir, const char **failed)
 	for (size_t i = 0; i < sizeof(queue_dirs) / sizeof(queue_dirs[0]);
 	    i++) {
 		char *dir = xasprintf("%s/%s", queue_dir, queue_dirs[i]);
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int ok = fd >= 0 && fsync(fd) == 0, saved = errno;
+		int rc = fsync_dir(dir), saved = errno;
 
-		if (fd >= 0)
-			close(fd);
 		free(dir);
-		if (!ok) {
+		if (rc < 0) {
 			*failed = queue_dirs[i];
 			errno = saved;
 			return -1;

@@ -240,24 +240,6 @@ spool_id(const struct spool_writer *w)
 	return w->id;
 }
 
-/* fsync a directory so a rename into it survives a crash. */
-static int
-fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) < 0) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return close(fd);
-}
-
 /* A failed commit takes the file back: the client is told to try again,
  * so a message that stayed in the queue would be delivered twice. */
 static char *

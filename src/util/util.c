@@ -352,6 +352,23 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int saved;
+
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
 char *
 file_read(const char *path, size_t *len, char **err)
 {
