@@ -19,6 +19,22 @@
 #include "tlsrelay/queue.h"
 #include "tlsrelay/util.h"
 
+/* Queue IDs of files set aside in spare/ (spool_spare.c). */
+struct id_list {
+	char **ids;
+	size_t n, cap;
+};
+
+static void
+id_list_push(struct id_list *list, char *id)
+{
+	if (list->n == list->cap) {
+		list->cap = list->cap ? 2 * list->cap : 64;
+		list->ids = xrealloc(list->ids, list->cap * sizeof(*list->ids));
+	}
+	list->ids[list->n++] = id;
+}
+
 struct spool_syncer {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -26,8 +42,7 @@ struct spool_syncer {
 	int *fds;		/* queued: dup'ed descriptors */
 	size_t n, cap;
 	char *queue_dir;
-	char **spares;		/* queued: IDs set aside in spare/ */
-	size_t n_spares, cap_spares;
+	struct id_list spares;	/* queued: set aside, to be emptied */
 	int stopping;
 	unsigned long long synced;
 };
@@ -90,26 +105,6 @@ sync_batch(const int *fds, size_t n)
  * a commit, and a busy relay sets aside hundreds of files a second. */
 #define RELEASE_INTERVAL_MS	20
 
-/* IDs emptied, waiting for their release. */
-struct id_list {
-	char **ids;
-	size_t n, cap;
-};
-
-static void
-id_list_take(struct id_list *to, char **ids, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (ids[i] == NULL)
-			continue;
-		if (to->n == to->cap) {
-			to->cap = to->cap ? 2 * to->cap : 64;
-			to->ids = xrealloc(to->ids, to->cap * sizeof(*to->ids));
-		}
-		to->ids[to->n++] = ids[i];
-	}
-}
-
 static long long
 now_ms(void)
 {
@@ -138,23 +133,24 @@ static void *
 syncer_main(void *arg)
 {
 	struct spool_syncer *s = arg;
+	/* Emptied, waiting for their release. */
 	struct id_list emptied = { NULL, 0, 0 };
 	long long last_release = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		int *batch;
-		char **spares;
-		size_t n, n_spares;
+		struct id_list spares;
+		size_t n;
 		unsigned long long synced;
 		int release;
 
-		while (s->n == 0 && s->n_spares == 0 && !s->stopping &&
+		while (s->n == 0 && s->spares.n == 0 && !s->stopping &&
 		    (emptied.n == 0 ||
 		    now_ms() < last_release + RELEASE_INTERVAL_MS))
 			wait_for_work(s, last_release + RELEASE_INTERVAL_MS,
 			    emptied.n > 0);
-		if (s->n == 0 && s->n_spares == 0 && emptied.n == 0 &&
+		if (s->n == 0 && s->spares.n == 0 && emptied.n == 0 &&
 		    s->stopping)
 			break;
 		batch = s->fds;
@@ -162,15 +158,15 @@ syncer_main(void *arg)
 		s->fds = NULL;
 		s->n = s->cap = 0;
 		spares = s->spares;
-		n_spares = s->n_spares;
-		s->spares = NULL;
-		s->n_spares = s->cap_spares = 0;
+		s->spares = (struct id_list){ NULL, 0, 0 };
 		release = s->stopping;
 		pthread_mutex_unlock(&s->lock);
 		/* Emptied first: an emptied file needs no durable marks. */
-		spool_spare_empty(s->queue_dir, spares, n_spares);
-		id_list_take(&emptied, spares, n_spares);
-		free(spares);
+		spool_spare_empty(s->queue_dir, spares.ids, spares.n);
+		for (size_t i = 0; i < spares.n; i++)
+			if (spares.ids[i] != NULL)
+				id_list_push(&emptied, spares.ids[i]);
+		free(spares.ids);
 		synced = sync_batch(batch, n);
 		free(batch);
 		if (emptied.n > 0 && (release ||
@@ -244,12 +240,7 @@ void
 spool_syncer_queue_spare(struct spool_syncer *s, const char *id)
 {
 	pthread_mutex_lock(&s->lock);
-	if (s->n_spares == s->cap_spares) {
-		s->cap_spares = s->cap_spares ? 2 * s->cap_spares : 64;
-		s->spares = xrealloc(s->spares,
-		    s->cap_spares * sizeof(*s->spares));
-	}
-	s->spares[s->n_spares++] = xstrdup(id);
+	id_list_push(&s->spares, xstrdup(id));
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -276,7 +267,7 @@ spool_syncer_free(struct spool_syncer *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	free(s->fds);
-	free(s->spares);
+	free(s->spares.ids);
 	free(s->queue_dir);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
