@@ -51,6 +51,24 @@ inode_of(const char *sub, const char *name)
 	return st.st_ino;
 }
 
+/* incoming/ID holds message id with len bytes of content and nothing
+ * behind its end (what an earlier user of the file wrote is gone). */
+static void
+assert_exact_file(const char *id, size_t len)
+{
+	char *path = tu_queue_path("incoming", id), *err = NULL;
+	struct spool_message msg;
+	struct stat st;
+
+	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
+	ck_assert_str_eq(msg.id, id);
+	ck_assert_int_eq(msg.content_length, (off_t)len);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, msg.content_offset + (off_t)len);
+	spool_message_free(&msg);
+	free(path);
+}
+
 /* What the queue manager does with a delivered message: into active/,
  * then set aside. */
 static void
@@ -99,10 +117,8 @@ only_spare(off_t *size)
 
 START_TEST(test_reused_by_next_message)
 {
-	char *first = commit_message(10000), *second, *path, *err = NULL;
+	char *first = commit_message(10000), *second;
 	ino_t ino = inode_of("incoming", first);
-	struct spool_message msg;
-	struct stat st;
 	off_t size;
 
 	set_aside(first);
@@ -119,14 +135,7 @@ START_TEST(test_reused_by_next_message)
 	ck_assert_uint_eq(inode_of("incoming", second), ino);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "tmp"), 0);
-	path = tu_queue_path("incoming", second);
-	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
-	ck_assert_str_eq(msg.id, second);
-	ck_assert_int_eq(msg.content_length, 100);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_size, msg.content_offset + 100);
-	spool_message_free(&msg);
-	free(path);
+	assert_exact_file(second, 100);
 	free(first);
 	free(second);
 }
@@ -167,16 +176,18 @@ END_TEST
 static char *
 make_slot(unsigned slot, size_t len)
 {
-	char name[16], *path;
+	char name[16], *path, *data;
 	int fd;
 
 	snprintf(name, sizeof(name), "%u", slot);
 	path = tu_queue_path("spare", name);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	ck_assert_int_ge(fd, 0);
-	for (size_t i = 0; i < len; i++)
-		ck_assert_int_eq(write(fd, "x", 1), 1);
+	data = xmalloc(len + 1);
+	memset(data, 'x', len);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
 	close(fd);
+	free(data);
 	return path;
 }
 
@@ -278,24 +289,11 @@ END_TEST
 
 START_TEST(test_nonempty_spare_emptied)
 {
-	char *slot = tu_queue_path("spare", "0"), *id, *path, *err = NULL;
-	int fd = open(slot, O_CREAT | O_WRONLY, 0600);
-	struct spool_message msg;
-	struct stat st;
-	char junk[20000];
+	char *slot = make_slot(0, 20000), *id;
 
-	memset(junk, 'J', sizeof(junk));
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
-	close(fd);
 	id = commit_message(10);
-	path = tu_queue_path("incoming", id);
 	ck_assert_int_eq(tu_count_files(tu_queue_dir, "spare"), 0);
-	ck_assert_msg(spool_read(path, &msg, &err) == 0, "%s", err);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_size, msg.content_offset + 10);
-	spool_message_free(&msg);
-	free(path);
+	assert_exact_file(id, 10);
 	free(id);
 	free(slot);
 }
